@@ -1,0 +1,33 @@
+"""The one Slack Web API client: shared aiohttp session, retries that honour Retry-After."""
+
+from __future__ import annotations
+
+import aiohttp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+
+def make_client(
+    token: str, base_url: str, session: aiohttp.ClientSession, *, max_retries: int = 2
+) -> AsyncWebClient:
+    """An AsyncWebClient on ``base_url`` sharing ``session``.
+
+    slack_sdk's handlers retry 429s after the server's Retry-After, 5xx answers
+    and dropped connections; the outbox adds its own slower retries on top, so
+    a long outage is survived without blocking a listener for minutes.
+    """
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        session=session,
+        timeout=15,
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+            AsyncServerErrorRetryHandler(max_retry_count=max_retries),
+            AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
+        ],
+    )
