@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, timedelta
+from datetime import time as Time
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -235,7 +236,7 @@ class Report(_Strict):
     """When the weekly figures are posted."""
 
     weekday: str = "monday"
-    time: time = time(9, 0)
+    time: Time = Time(9, 0)
 
     @field_validator("weekday")
     @classmethod
@@ -360,7 +361,7 @@ class Policy(_Strict):
     @cached_property
     def calendar(self) -> WorkingCalendar:
         """The working-time calendar built from office hours, nation and closures."""
-        hours: dict[int, tuple[time, time] | None] = {}
+        hours: dict[int, tuple[Time, Time] | None] = {}
         for day, span in self.office_hours.items():
             hours[WEEKDAYS.index(day)] = _span(span) if span else None
         return WorkingCalendar(hours, nation=self.nation, closures=self.closures, tz=self.timezone)
@@ -379,14 +380,14 @@ class Policy(_Strict):
         return str(getattr(self.channels, key))
 
 
-def _span(span: str) -> tuple[time, time] | None:
+def _span(span: str) -> tuple[Time, Time] | None:
     m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", span or "")
     if not m:
         return None
     h1, m1, h2, m2 = (int(x) for x in m.groups())
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
         return None
-    opens, closes = time(h1, m1), time(h2, m2)
+    opens, closes = Time(h1, m1), Time(h2, m2)
     return (opens, closes) if opens < closes else None
 
 
