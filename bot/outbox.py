@@ -207,20 +207,21 @@ class OutboxSender:
 
     async def _call(self, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
         if row.method == "chat.postMessage":
-            args["channel"] = await self._resolve_dm(args["channel"])
+            args["channel"] = await self.resolve_channel(args["channel"])
             args.setdefault(
                 "metadata",
                 {"event_type": METADATA_EVENT, "event_payload": {"key": row.idempotency_key}},
             )
         if row.method in ("chat.update", "chat.postEphemeral"):
-            args["channel"] = await self._resolve_dm(args["channel"])
+            args["channel"] = await self.resolve_channel(args["channel"])
         if row.method == "files.upload_v2":
             resp = await self.client.files_upload_v2(**args)
         else:
             resp = await self.client.api_call(row.method, json=args)
         return dict(resp.data) if isinstance(resp.data, dict) else {"ok": True}
 
-    async def _resolve_dm(self, channel: str) -> str:
+    async def resolve_channel(self, channel: str) -> str:
+        """A channel ID; a user ID is turned into the DM channel with that user (cached)."""
         # Rows address a person by user ID; the DM channel is looked up once.
         if not channel.startswith(("U", "W")):
             return channel
@@ -233,7 +234,7 @@ class OutboxSender:
         self, row: OutboxMessage, args: dict[str, Any]
     ) -> dict[str, Any] | None:
         try:
-            channel = await self._resolve_dm(args["channel"])
+            channel = await self.resolve_channel(args["channel"])
             kwargs: dict[str, Any] = {"channel": channel, "limit": 100, "include_all_metadata": True}
             if args.get("thread_ts"):
                 resp = await self.client.conversations_replies(ts=args["thread_ts"], **kwargs)

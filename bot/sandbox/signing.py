@@ -283,6 +283,14 @@ class SlackSender:
         serial = f"{int(self._clock() * 1000)}{next(self._seq)}"
         return f"{serial}.{self.team_id[1:]}.{secrets.token_hex(16)}"
 
+    def _trigger_for(self, user_id: str, trigger_id: str | None) -> str:
+        """``trigger_id`` (or a fresh one), noted in the workspace as issued to ``user_id``."""
+        trigger = trigger_id or self.trigger_id()
+        note = getattr(self.workspace, "note_trigger", None)
+        if note is not None:
+            note(trigger, user_id)
+        return trigger
+
     def _action_ts(self) -> str:
         return f"{self._clock():.6f}"
 
@@ -337,7 +345,7 @@ class SlackSender:
             "api_app_id": self.api_app_id,
             "is_enterprise_install": "false",
             "response_url": self._response_url(channel, user_id, None),
-            "trigger_id": trigger_id or self.trigger_id(),
+            "trigger_id": self._trigger_for(user_id, trigger_id),
         }
         return await self._form(fields, forged=forged, timestamp=timestamp)
 
@@ -406,7 +414,7 @@ class SlackSender:
             "user": self._user(user_id),
             "api_app_id": self.api_app_id,
             "token": self.verification_token,
-            "trigger_id": trigger_id or self.trigger_id(),
+            "trigger_id": self._trigger_for(user_id, trigger_id),
             "team": self._team(),
             "enterprise": None,
             "is_enterprise_install": False,
@@ -495,7 +503,7 @@ class SlackSender:
             "user": self._user(user_id),
             "api_app_id": self.api_app_id,
             "token": self.verification_token,
-            "trigger_id": self.trigger_id(),
+            "trigger_id": self._trigger_for(user_id, None),
             "view": submitted,
             "response_urls": [],
             "is_enterprise_install": False,

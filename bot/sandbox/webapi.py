@@ -282,6 +282,9 @@ class FakeSlack:
 
         self._index: dict[tuple[str, str], dict[str, Any]] = {}
         self._used_triggers: set[str] = set()
+        # Who a trigger_id was issued to, and so whose screen a modal opens on.
+        self.trigger_users: dict[str, str] = {}
+        self.view_users: dict[str, str] = {}
         self._response_targets: dict[str, _ResponseTarget] = {}
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._subscribers: list[asyncio.Queue[dict[str, Any]]] = []
@@ -428,6 +431,41 @@ class FakeSlack:
         self._store(channel.id, msg, thread_ts=thread_ts, broadcast=False)
         return msg
 
+    # ------------------------------------------------------------ persistence
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a restart should keep: messages, App Home views and the id counters.
+
+        Ephemerals and open modals are left out, as Slack forgets them on reload;
+        people, channels and user groups are seeded again at start.
+        """
+        return {
+            "version": 1,
+            "messages": {cid: msgs for cid, msgs in self.messages.items() if msgs},
+            "home_views": self.home_views,
+            "next_id": next(copy.copy(self._ids)),
+            "last_ts_us": self._last_ts_us,
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load a :meth:`snapshot` (after seeding); channels that no longer exist are skipped."""
+        if data.get("version") != 1:
+            raise ValueError("not a FakeSlack snapshot (version 1)")
+        for cid, msgs in (data.get("messages") or {}).items():
+            if cid not in self.channels and cid.startswith("D") and f"U{cid[1:]}" in self.users:
+                self._open_dm(f"U{cid[1:]}")
+            if cid not in self.channels:
+                continue
+            self.messages[cid] = list(msgs)
+            for msg in msgs:
+                self._index[(cid, msg["ts"])] = msg
+        for user_id, view in (data.get("home_views") or {}).items():
+            if user_id in self.users:
+                self.home_views[user_id] = view
+                self.views[view["id"]] = view
+        self._ids = itertools.count(int(data.get("next_id") or 1))
+        self._last_ts_us = max(self._last_ts_us, int(data.get("last_ts_us") or 0))
+
     # ------------------------------------------------------ lookups for tests/UI
 
     def calls_to(self, method: str) -> list[Call]:
@@ -494,6 +532,52 @@ class FakeSlack:
     def view(self, view_id: str) -> dict[str, Any] | None:
         """A modal or Home view by id."""
         return self.views.get(view_id)
+
+    def note_trigger(self, trigger_id: str, user_id: str) -> None:
+        """Remember who a ``trigger_id`` was issued to (a modal it opens is that user's)."""
+        self.trigger_users[trigger_id] = user_id
+
+    def respond(self, channel_id: str, user_id: str, body: dict[str, Any]) -> None:
+        """Show what a bot answered in its HTTP response to a slash command, as Slack does.
+
+        ``{"text"|"blocks"...}`` becomes an ephemeral for ``user_id`` (or a channel
+        message with ``"response_type": "in_channel"``). Raises :class:`SlackError`
+        for content Slack would refuse.
+        """
+        self._apply_response(_ResponseTarget(channel_id, user_id, None), body)
+
+    def notice(self, channel_id: str, user_id: str, text: str) -> dict[str, Any]:
+        """An ephemeral from Slackbot (e.g. "/x failed with the error ..."), for one user."""
+        channel = self._resolve_channel(channel_id)
+        msg = {"type": "message", "user": "USLACKBOT", "text": text, "ts": self._next_ts()}
+        self.ephemerals[(channel.id, user_id)].append(msg)
+        self._emit(
+            {"type": "ephemeral", "channel": channel.id, "user": user_id, "ts": msg["ts"],
+             "message": msg}
+        )
+        return msg
+
+    def set_view(self, view_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        """Replace an open modal (``response_action: update``), checked like ``views.update``."""
+        current = self.views.get(view_id)
+        if current is None:
+            raise SlackError("not_found")
+        checked = self._checked_view({"view": view}, current["type"])
+        stored = self._materialise_view(
+            checked, view_id=view_id, root_view_id=current["root_view_id"]
+        )
+        self.views[view_id] = stored
+        return stored
+
+    def push_view(self, user_id: str, view: dict[str, Any], root_view_id: str) -> dict[str, Any]:
+        """Push a modal onto a user's stack (a ``response_action: push``)."""
+        checked = self._checked_view({"view": view}, "modal")
+        stored = self._materialise_view(
+            checked, view_id=self._new_id("V"), root_view_id=root_view_id
+        )
+        self.views[stored["id"]] = stored
+        self.view_users[stored["id"]] = user_id
+        return stored
 
     def user_name(self, user_id: str) -> str | None:
         """A member's ``name`` (what slash commands send as ``user_name``)."""
@@ -659,6 +743,9 @@ class FakeSlack:
             # invalid_arguments rather than a 5xx, so the fake does as well.
             body = _invalid("invalid_arguments", [f"{type(exc).__name__}: {exc}"]).payload()
         await self._record(Call(method, args, self._clock(), token, response=copy.deepcopy(body)))
+        if not body.get("ok"):
+            # Shown by the sandbox page, so a method the fake lacks (or a bad call) is visible.
+            self._emit({"type": "api_error", "method": method, "error": body.get("error")})
         return web.json_response(body, headers=headers)
 
     async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
@@ -1171,7 +1258,11 @@ class FakeSlack:
         self._check_external_id(view)
         stored = self._materialise_view(view, view_id=self._new_id("V"))
         self.views[stored["id"]] = stored
-        self._emit({"type": event, "view": stored})
+        trigger = str(args.get("trigger_id") or args.get("interactivity_pointer") or "")
+        user = self.trigger_users.get(trigger)
+        if user:
+            self.view_users[stored["id"]] = user
+        self._emit({"type": event, "view": stored, "user": user, "trigger_id": trigger})
         return {"ok": True, "view": stored}
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -1204,7 +1295,9 @@ class FakeSlack:
             root_view_id=current["root_view_id"],
         )
         self.views[stored["id"]] = stored
-        self._emit({"type": "view_updated", "view": stored})
+        self._emit(
+            {"type": "view_updated", "view": stored, "user": self.view_users.get(stored["id"])}
+        )
         return {"ok": True, "view": stored}
 
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,33 @@
+"""The Bolt app: one AsyncApp, listeners registered by each handler module."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.handlers import caf, cards, consultations, flows, home
+from bot.services import Services
+
+log = logging.getLogger("frontdoor.app")
+
+
+def build_app(sv: Services) -> AsyncApp:
+    """Build the app around the shared services; nothing registers at import time."""
+    app = AsyncApp(
+        client=sv.client,
+        signing_secret=sv.settings.signing_secret,
+        # Listeners ack first and then do their work: Slack's 3 s are for the ack.
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+    for module in (flows, cards, consultations, home, caf):
+        module.register(app, sv)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        # Never echo the payload: it may hold what a professional typed.
+        log.error("unhandled %s in a listener (%s): %s", type(error).__name__, body.get("type"), str(error)[:300])
+
+    return app

@@ -1,0 +1,122 @@
+"""A duty advisor's answer to a consultation, and the professional's response to it.
+
+The consultation row is the CAF consultation log entry: who asked, when, what
+was suggested, what advice was given and by whom, and whether the professional
+followed it (and why not). Guernsey's practice (NOTES.md): if the professional
+does not follow the advice they record why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.policy import Policy
+from store import repo
+from store.db import session_scope
+from store.models import Consultation, Professional
+
+OUTCOMES = ("urgent_referral", "referral", "early_help", "signpost", "lado", "advice_only")
+
+
+@dataclass
+class AdviceResult:
+    """What an advice action did; ``status`` is ``ok`` or why nothing changed."""
+
+    status: str  # ok | not_found | already_advised | invalid
+    consultation: Consultation | None = None
+    professional: Professional | None = None
+    message: str = ""
+    action: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the consultation changed."""
+        return self.status == "ok"
+
+
+Effects = Callable[[Session, AdviceResult], None]
+
+
+class AdviceService:
+    """Advice on consultations, atomic and audited."""
+
+    def __init__(
+        self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.clock = clock
+
+    def advise(
+        self, consultation_id: int, advisor: str, outcome: str, text: str, *,
+        effects: Effects | None = None,
+    ) -> AdviceResult:
+        """Record the advice (text already guarded); a second advisor is told who answered."""
+        if outcome not in OUTCOMES:
+            return AdviceResult("invalid", message=f"Unknown outcome {outcome!r}.")
+        if not text.strip():
+            return AdviceResult("invalid", message="Write the advice for the professional.")
+
+        def act(s: Session, c: Consultation, now: datetime) -> AdviceResult:
+            if c.status != "open":
+                return AdviceResult(
+                    "already_advised", c, message=f"<@{c.advisor_user_id}> already answered this."
+                )
+            repo.audit(s, actor=advisor, action="consultation.advise", subject_type="consultation",
+                       subject_id=c.id, old=f"suggested:{c.suggested_outcome}", new=outcome, at=now)
+            c.status, c.advisor_user_id, c.advice_outcome = "advised", advisor, outcome
+            c.advice_text, c.advised_at, c.last_contact_at = text.strip(), now, now
+            return AdviceResult("ok", c, action="advise")
+
+        return self._run(consultation_id, act, effects)
+
+    def respond(
+        self, consultation_id: int, user: str, followed: bool, reason: str = "", *,
+        effects: Effects | None = None,
+    ) -> AdviceResult:
+        """The professional says whether they follow the advice, and why not."""
+        if not followed and not reason.strip():
+            return AdviceResult("invalid", message="Say briefly what you are doing instead, and why.")
+
+        def act(s: Session, c: Consultation, now: datetime) -> AdviceResult:
+            prof = s.get(Professional, c.professional_id)
+            if prof is None or prof.slack_user_id != user:
+                return AdviceResult("invalid", c, message="Only the professional who asked can answer.")
+            if c.status != "advised":
+                return AdviceResult("invalid", c, message="There is no advice to respond to yet.")
+            repo.audit(s, actor=user, action="consultation.response", subject_type="consultation",
+                       subject_id=c.id, old=c.followed_advice, new=followed,
+                       reason=None if followed else "recorded in the consultation log", at=now)
+            c.followed_advice = followed
+            c.not_followed_reason = None if followed else reason.strip()
+            c.last_contact_at = now
+            return AdviceResult("ok", c, action="respond")
+
+        return self._run(consultation_id, act, effects)
+
+    def _run(
+        self,
+        consultation_id: int,
+        act: Callable[[Session, Consultation, datetime], AdviceResult],
+        effects: Effects | None,
+    ) -> AdviceResult:
+        now = self.clock()
+        with session_scope(self.engine, write=True) as s:
+            stmt = select(Consultation).where(Consultation.id == consultation_id)  # type: ignore[arg-type]
+            c = s.exec(stmt.with_for_update()).scalar_one_or_none()  # type: ignore[call-overload]
+            if c is None:
+                return AdviceResult("not_found", message="That consultation no longer exists.")
+            result = act(s, c, now)
+            result.professional = s.get(Professional, c.professional_id)
+            if result.ok:
+                s.add(c)
+                s.flush()
+                if effects is not None:
+                    effects(s, result)
+            return result

@@ -1,0 +1,82 @@
+"""SLA clocks as reminder rows: warnings at the policy's fractions and a breach.
+
+A clock is started by writing its reminders in the same transaction as the
+state change that starts it, and stopped by cancelling them, so nothing
+depends on a process staying up (DESIGN.md principle 4).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from bot.policy import Policy
+from store import repo
+from store.models import Reminder
+from store.types import utcnow
+
+
+def key_prefix(subject_type: str, subject_id: int, clock: str) -> str:
+    """The reminder-key prefix of one clock on one subject."""
+    return f"{subject_type}:{subject_id}:{clock}:"
+
+
+def start_clock(
+    session: Session,
+    policy: Policy,
+    *,
+    subject_type: str,
+    subject_id: int,
+    clock: str,
+    start: datetime,
+) -> datetime:
+    """Schedule a clock's warnings and breach; return its due time.
+
+    Idempotent: the reminder keys are unique, so starting a clock twice from
+    a retried event schedules nothing new.
+    """
+    spec = policy.clock(clock)
+    cal = policy.calendar
+    due = cal.due(start, spec.duration, spec.basis)
+    prefix = key_prefix(subject_type, subject_id, clock)
+    payload = {"clock": clock, "start": start.isoformat(), "due": due.isoformat()}
+    for fraction in spec.warn_at:
+        at = cal.point(start, spec.duration, spec.basis, fraction)
+        repo.schedule(
+            session,
+            key=f"{prefix}warn:{fraction:g}",
+            kind="sla_warning",
+            subject_type=subject_type,
+            subject_id=subject_id,
+            due_at=at,
+            payload={**payload, "fraction": fraction},
+        )
+    repo.schedule(
+        session,
+        key=f"{prefix}breach",
+        kind="sla_breach",
+        subject_type=subject_type,
+        subject_id=subject_id,
+        due_at=due,
+        payload=payload,
+    )
+    return due
+
+
+def stop_clock(session: Session, *, subject_type: str, subject_id: int, clock: str) -> int:
+    """Cancel a clock's pending reminders (its work is done); returns how many."""
+    prefix = key_prefix(subject_type, subject_id, clock)
+    result = session.execute(
+        update(Reminder)
+        .where(Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
+        .where(Reminder.status == "pending")  # type: ignore[arg-type]
+        .values(status="cancelled", done_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+def stop_all(session: Session, *, subject_type: str, subject_id: int) -> int:
+    """Cancel every pending reminder of a subject (it was closed)."""
+    return repo.cancel_reminders(session, subject_type, subject_id)

@@ -1,0 +1,570 @@
+"""FlowService: runs the guided flows against the database, for any chat front end.
+
+Every action is one transaction: read the professional's active
+``flow_session`` row, apply the action with ``FlowEngine``, save the new
+state with a compare-and-set on ``version`` (two answers arriving together
+apply once), write any records, call the caller's ``effects`` (outbox rows)
+and commit. Nothing is kept in memory between calls, so a restart resumes
+exactly. Answers are never logged; a refused answer is never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.flows import records, rules
+from bot.flows.api import Status, Step
+from bot.flows.checklist import completeness
+from bot.flows.engine import FlowEngine, FlowState
+from bot.flows.script import COMPLETED, REDIRECTED, URGENT, Context
+from bot.flows.scripts import KINDS, build
+from bot.flows.validate import Rejected
+from bot.policy import Policy
+from store import repo
+from store.db import session_scope
+from store.models import FlowSession
+
+Effects = Callable[[Session, Step], None]
+
+ALREADY_ANSWERED = "That question was already answered."
+REFUSED_MESSAGE = (
+    "Your answer was not saved: it seems to contain details that could identify a child or "
+    "family (shown only to you). Please describe it again without them."
+)
+
+
+class _Conflict(Exception):
+    """Another action changed the flow first (compare-and-set lost)."""
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A snapshot of a ``flow_session`` row (never the ORM object after an UPDATE)."""
+
+    id: int
+    user_id: str
+    kind: str
+    state: str
+    answers: dict[str, Any]
+    history: list[str]
+    version: int
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, row: FlowSession) -> _Row:
+        return cls(
+            id=row.id,  # type: ignore[arg-type]
+            user_id=row.user_id,
+            kind=row.kind,
+            state=row.state,
+            answers=dict(row.answers or {}),
+            history=list(row.history or []),
+            version=row.version,
+            expires_at=row.expires_at,
+        )
+
+    @property
+    def fs(self) -> FlowState:
+        return FlowState(self.state, dict(self.answers), list(self.history))
+
+
+class FlowService:
+    """Start, answer, go back, cancel, resume and expire guided flows."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        policy: Policy,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """Build the scripts for ``policy``; ``clock`` gives "now" (tests inject it)."""
+        self.engine = engine
+        self.policy = policy
+        self.clock = clock
+        self.flows = {k: FlowEngine(build(k, policy)) for k in KINDS}
+
+    # --- public API -------------------------------------------------------------
+
+    def start(
+        self, user_id: str, kind: str, *, channel: str = "", effects: Effects | None = None
+    ) -> Step:
+        """Start a ``consult`` or ``refer`` flow, or return the one already active."""
+        if kind not in self.flows:
+            raise ValueError(f"unknown flow kind {kind!r}")
+        for _attempt in range(3):
+            try:
+                return self._start(user_id, kind, channel, effects)
+            except _Conflict:
+                # Another action for this user got there first: look again.
+                continue
+        return self.current(user_id)
+
+    def current(self, user_id: str) -> Step:
+        """The active flow's current question (resume), or ``Status.NONE``.
+
+        A flow found past its timeout is expired here and then, so a late
+        resume says so instead of asking a question nobody will keep.
+        """
+        try:
+            with session_scope(self.engine, write=True) as s:
+                now = self._now()
+                row = self._active(s, user_id)
+                if row is None:
+                    return self._none()
+                if self._expired(row, now):
+                    return self._expire_row(s, row, now, None) or self._none()
+                return self._asking(row)
+        except _Conflict:
+            return self._reread(user_id)
+
+    def answer(
+        self,
+        user_id: str,
+        value: str | list[str],
+        *,
+        expect: str | None = None,
+        effects: Effects | None = None,
+    ) -> Step:
+        """Answer the current question; ``expect`` makes a repeated click do nothing."""
+        try:
+            with session_scope(self.engine, write=True) as s:
+                return self._answer(s, user_id, value, expect, effects)
+        except _Conflict:
+            return self._reread(user_id)
+
+    def back(self, user_id: str, *, effects: Effects | None = None) -> Step:
+        """Go back to the previous question; its answer is kept in ``Step.answers``."""
+        try:
+            with session_scope(self.engine, write=True) as s:
+                now = self._now()
+                row = self._active(s, user_id)
+                if row is None:
+                    return self._none()
+                if self._expired(row, now):
+                    return self._expire_row(s, row, now, effects) or self._none()
+                fs = self.flows[row.kind].back(row.fs)
+                if fs is None:
+                    return self._asking(row, message="This is the first question.")
+                version = self._save(s, row, fs, now)
+                step = self._asking(row, fs=fs, version=version)
+                if effects:
+                    effects(s, step)
+                return step
+        except _Conflict:
+            return self._reread(user_id)
+
+    def cancel(self, user_id: str, *, effects: Effects | None = None) -> Step:
+        """Cancel the active flow; its answers are deleted."""
+        try:
+            with session_scope(self.engine, write=True) as s:
+                now = self._now()
+                row = self._active(s, user_id)
+                if row is None:
+                    return self._none()
+                flow = self.flows[row.kind]
+                fs = flow.cancel(row.fs)
+                version = self._save(s, row, fs, now, status="cancelled")
+                repo.audit(
+                    s,
+                    actor=user_id,
+                    action="flow.cancelled",
+                    subject_type="flow",
+                    subject_id=row.id,
+                    old=row.state,
+                    at=now,
+                )
+                step = Step(
+                    Status.CANCELLED,
+                    flow_id=row.id,
+                    flow_kind=row.kind,
+                    message=f"Your {flow.script.noun} was cancelled: nothing was sent, "
+                    "and your answers were deleted.",
+                    version=version,
+                )
+                if effects:
+                    effects(s, step)
+                return step
+        except _Conflict:
+            return self._reread(user_id)
+
+    def expire(
+        self, now: datetime | None = None, *, effects: Effects | None = None
+    ) -> list[tuple[str, Step]]:
+        """Expire flows untouched for the policy's timeout: ``[(user_id, step)]``."""
+        now = _utc(now) if now is not None else self._now()
+        with session_scope(self.engine) as s:
+            ids = (
+                s.exec(  # type: ignore[call-overload]
+                    select(FlowSession.id)
+                    .where(FlowSession.status == "active")
+                    .where(FlowSession.expires_at <= now)  # type: ignore[operator]
+                    .order_by(FlowSession.id)
+                )
+                .scalars()
+                .all()
+            )
+        out: list[tuple[str, Step]] = []
+        for flow_id in ids:
+            # One transaction each: a sweep on another replica may take some first.
+            try:
+                with session_scope(self.engine, write=True) as s:
+                    found = s.get(FlowSession, flow_id)
+                    if found is None or found.status != "active":
+                        continue
+                    row = _Row.of(found)
+                    if not self._expired(row, now):
+                        continue  # answered since the sweep began
+                    step = self._expire_row(s, row, now, effects)
+                    if step is not None:
+                        out.append((row.user_id, step))
+            except _Conflict:
+                continue
+        return out
+
+    def set_message(self, flow_id: int, channel: str, ts: str) -> None:
+        """Remember the chat message showing the current question (to update it later)."""
+        with session_scope(self.engine, write=True) as s:
+            s.execute(
+                update(FlowSession)
+                .where(FlowSession.id == flow_id)  # type: ignore[arg-type]
+                .values(channel=channel, message_ts=ts)
+            )
+
+    # --- actions ----------------------------------------------------------------
+
+    def _start(self, user_id: str, kind: str, channel: str, effects: Effects | None) -> Step:
+        with session_scope(self.engine, write=True) as s:
+            now = self._now()
+            row = self._active(s, user_id)
+            note = ""
+            if row is not None and self._expired(row, now):
+                self._expire_row(s, row, now, effects)
+                note = "Your earlier one had expired. "
+            elif row is not None:
+                noun = self.flows[row.kind].script.noun
+                return self._asking(
+                    row,
+                    message=f"You already have a {noun} in progress: carry on, or cancel it first.",
+                )
+            flow = self.flows[kind]
+            new = FlowSession(
+                user_id=user_id,
+                kind=kind,
+                state=flow.script.first,
+                status="active",
+                answers={},
+                history=[],
+                channel=channel,
+                version=1,
+                started_at=now,
+                updated_at=now,
+                expires_at=now + self.policy.flows.timeout,
+            )
+            s.add(new)
+            try:
+                s.flush()  # the one-active-flow index fires here, not at commit
+            except IntegrityError as exc:
+                raise _Conflict() from exc
+            step = self._asking(
+                _Row.of(new),
+                message=note + "No names, please: never type a child's or family's name, "
+                "date of birth, address or school.",
+            )
+            if effects:
+                effects(s, step)
+            return step
+
+    def _answer(
+        self,
+        s: Session,
+        user_id: str,
+        value: str | list[str],
+        expect: str | None,
+        effects: Effects | None,
+    ) -> Step:
+        now = self._now()
+        row = self._active(s, user_id)
+        if row is None:
+            return self._none(ALREADY_ANSWERED if expect else "")
+        if self._expired(row, now):
+            return self._expire_row(s, row, now, effects) or self._none()
+        if expect is not None and expect != row.state:
+            return self._asking(row, message=ALREADY_ANSWERED)
+        flow = self.flows[row.kind]
+        ctx = Context(
+            now=now,
+            tz=self.policy.tz,
+            reference_exists=lambda ref: records.consultation_by_reference(s, ref) is not None,
+        )
+        result = flow.answer(row.fs, value, ctx)
+        if isinstance(result, Rejected):
+            # Nothing written, and no effects: the handler shows the findings privately.
+            return self._asking(
+                row,
+                status=Status.REFUSED,
+                message=REFUSED_MESSAGE if result.findings else result.errors[0],
+                findings=result.findings,
+                errors=result.errors,
+            )
+        if flow.is_question(result.state):
+            version = self._save(s, row, result, now)
+            step = self._asking(row, fs=result, version=version)
+        else:
+            step = self._finish(s, row, result, now)
+        if effects:
+            effects(s, step)
+        return step
+
+    def _finish(self, s: Session, row: _Row, fs: FlowState, now: datetime) -> Step:
+        """A terminal state: the safety gate, a redirect or a completed flow."""
+        flow = self.flows[row.kind]
+        base = {"flow_id": row.id, "flow_kind": row.kind}
+        done, total = flow.position(fs)
+        base |= {"step_no": done, "step_total": total}
+        if fs.state == URGENT:
+            suggestion = rules.safety_gate(self.policy, now)
+            referral, card = records.write_urgent(
+                s,
+                user_id=row.user_id,
+                flow_id=row.id,
+                flow_kind=row.kind,
+                suggestion=suggestion,
+                now=now,
+            )
+            version = self._save(s, row, fs, now, status="completed", reference=referral.reference)
+            return Step(
+                Status.URGENT,
+                **base,
+                message=rules.urgent_message(self.policy, now),
+                suggestion=suggestion,
+                reference=referral.reference,
+                referral_id=referral.id,
+                card_id=card.id,
+                version=version,
+            )
+        if fs.state == REDIRECTED:
+            st = rules.suspended_for(fs.answers, self.policy)
+            assert st is not None  # only a suspended type leads here
+            version = self._save(s, row, fs, now, status="completed")
+            repo.audit(
+                s,
+                actor=row.user_id,
+                action="flow.redirected",
+                subject_type="flow",
+                subject_id=row.id,
+                new={"suspended_type": st.id},
+                at=now,
+            )
+            return Step(
+                Status.REDIRECTED,
+                **base,
+                message=st.redirect,
+                suggestion=rules.redirect(st),
+                version=version,
+            )
+        assert fs.state == COMPLETED
+        if row.kind == "consult":
+            return self._complete_consult(s, row, fs, now, base)
+        return self._complete_referral(s, row, fs, now, base)
+
+    def _complete_consult(
+        self, s: Session, row: _Row, fs: FlowState, now: datetime, base: dict[str, Any]
+    ) -> Step:
+        count = 1
+        earlier_ref = fs.answers.get("earlier_ref")
+        if earlier_ref:
+            earlier = records.consultation_by_reference(s, earlier_ref)
+            if earlier is not None:
+                count = records.repeat_count(s, earlier)
+        suggestion = rules.suggest("consult", fs.answers, self.policy, now, repeat_count=count)
+        c = records.write_consultation(
+            s,
+            user_id=row.user_id,
+            flow_id=row.id,
+            answers=fs.answers,
+            suggestion=suggestion,
+            count=count,
+            now=now,
+        )
+        version = self._save(s, row, fs, now, status="completed", reference=c.reference)
+        return Step(
+            Status.COMPLETED,
+            **base,
+            answers=fs.answers,
+            message=f"Thank you: consultation {c.reference} has gone to the duty advisor. "
+            "The suggestion below is not a decision; an advisor will reply.",
+            suggestion=suggestion,
+            reference=c.reference,
+            consultation_id=c.id,
+            version=version,
+        )
+
+    def _complete_referral(
+        self, s: Session, row: _Row, fs: FlowState, now: datetime, base: dict[str, Any]
+    ) -> Step:
+        suggestion = rules.suggest("refer", fs.answers, self.policy, now)
+        referral, card = records.write_referral(
+            s,
+            user_id=row.user_id,
+            flow_id=row.id,
+            answers=fs.answers,
+            suggestion=suggestion,
+            now=now,
+        )
+        version = self._save(s, row, fs, now, status="completed", reference=referral.reference)
+        percent, gaps = completeness(fs.answers)
+        missing = f" Missing: {'; '.join(gaps)}." if gaps else ""
+        returned = (
+            " It is likely to be returned to you (see why below) unless a manager decides "
+            "otherwise."
+            if suggestion.outcome == "returned"
+            else ""
+        )
+        return Step(
+            Status.COMPLETED,
+            **base,
+            answers=fs.answers,
+            message=f"Thank you: referral {referral.reference} has gone to the front door. "
+            f"It is {percent}% complete.{missing}{returned} A manager decides the rating; "
+            "you will hear the outcome.",
+            suggestion=suggestion,
+            reference=referral.reference,
+            referral_id=referral.id,
+            card_id=card.id,
+            version=version,
+        )
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return _utc(self.clock())
+
+    def _active(self, s: Session, user_id: str) -> _Row | None:
+        row = s.exec(  # type: ignore[call-overload]
+            select(FlowSession)
+            .where(FlowSession.user_id == user_id)
+            .where(FlowSession.status == "active")
+        ).scalar_one_or_none()
+        return None if row is None else _Row.of(row)
+
+    def _expired(self, row: _Row, now: datetime) -> bool:
+        return row.expires_at is not None and row.expires_at <= now
+
+    def _save(
+        self,
+        s: Session,
+        row: _Row,
+        fs: FlowState,
+        now: datetime,
+        *,
+        status: str = "active",
+        reference: str | None = None,
+    ) -> int:
+        """Compare-and-set the new state; raise ``_Conflict`` if the row moved on."""
+        values: dict[str, Any] = {
+            "state": fs.state,
+            "status": status,
+            "history": fs.history,
+            "version": row.version + 1,
+            "updated_at": now,
+        }
+        if status == "active":
+            values |= {"answers": fs.answers, "expires_at": now + self.policy.flows.timeout}
+        else:
+            # Finished: the record (if any) holds the summary; the working copy goes.
+            values |= {"answers": {}, "ended_at": now}
+        if reference is not None:
+            values["reference"] = reference
+        saved = s.execute(
+            update(FlowSession)
+            .where(FlowSession.id == row.id)  # type: ignore[arg-type]
+            .where(FlowSession.version == row.version)  # type: ignore[arg-type]
+            .values(**values)
+            .returning(FlowSession.id)
+        ).first()
+        if saved is None:
+            raise _Conflict()
+        return row.version + 1
+
+    def _expire_row(
+        self, s: Session, row: _Row, now: datetime, effects: Effects | None
+    ) -> Step | None:
+        flow = self.flows[row.kind]
+        fs = flow.expire(row.fs)
+        version = self._save(s, row, fs, now, status="expired")
+        repo.audit(
+            s,
+            actor="system",
+            action="flow.expired",
+            subject_type="flow",
+            subject_id=row.id,
+            old=row.state,
+            at=now,
+        )
+        timeout = rules.human_duration(self.policy.flows.timeout)
+        step = Step(
+            Status.EXPIRED,
+            flow_id=row.id,
+            flow_kind=row.kind,
+            message=f"Your {flow.script.noun} expired after {timeout} without an answer; "
+            f"start again with {flow.script.command}",
+            version=version,
+        )
+        if effects:
+            effects(s, step)
+        return step
+
+    def _asking(
+        self,
+        row: _Row,
+        *,
+        fs: FlowState | None = None,
+        version: int | None = None,
+        status: Status = Status.ASKING,
+        message: str = "",
+        **extra: Any,
+    ) -> Step:
+        fs = fs or row.fs
+        flow = self.flows[row.kind]
+        step_no, total = flow.position(fs)
+        return Step(
+            status,
+            flow_id=row.id,
+            flow_kind=row.kind,
+            prompt=flow.script.prompt(fs.state, fs.answers),
+            step_no=step_no,
+            step_total=total,
+            answers=dict(fs.answers),
+            can_go_back=bool(fs.history),
+            message=message,
+            version=row.version if version is None else version,
+            **extra,
+        )
+
+    def _none(self, message: str = "") -> Step:
+        return Step(
+            Status.NONE,
+            message=message or "Nothing is in progress: start with /consult or /refer.",
+        )
+
+    def _reread(self, user_id: str) -> Step:
+        """After losing a race: the flow as it now is, with nothing applied."""
+        with session_scope(self.engine) as s:
+            row = self._active(s, user_id)
+            if row is None:
+                return self._none(ALREADY_ANSWERED)
+            return self._asking(row, message=ALREADY_ANSWERED)
+
+
+def _utc(t: datetime) -> datetime:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError("the clock must give aware datetimes")
+    return t.astimezone(UTC)

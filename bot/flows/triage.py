@@ -1,0 +1,261 @@
+"""The triage card's life: arrival, decision, change, assignment, information, closure.
+
+Pure of Slack: each action runs in one write transaction, locks the card row
+(``FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), checks the
+card's state, records a Decision and an audit entry, moves the SLA clocks, and
+calls ``effects`` before commit so the caller can queue its messages in the
+same transaction. Two managers clicking Approve at once: the second finds the
+card decided and is told by whom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.flows import clocks
+from bot.policy import RATINGS, Policy
+from store import repo
+from store.db import session_scope
+from store.models import Decision, Referral, TriageCard
+
+
+@dataclass
+class CardResult:
+    """What an action did; ``status`` is ``ok`` or why nothing changed."""
+
+    status: str  # ok | not_found | already_decided | closed | invalid
+    card: TriageCard | None = None
+    referral: Referral | None = None
+    message: str = ""
+    action: str = ""
+    old_rating: str | None = None
+    new_rating: str | None = None
+    note: str = ""  # text for the card's thread (already guarded by the caller)
+
+    @property
+    def ok(self) -> bool:
+        """True when the action changed the card."""
+        return self.status == "ok"
+
+
+Effects = Callable[[Session, CardResult], None]
+
+CLOSE_REASONS = (
+    "Signposted",
+    "No further action",
+    "Duplicate",
+    "Passed to another authority",
+    "Referral returned to the referrer",
+    "Other",
+)
+
+
+def decision_clock(card: TriageCard) -> str:
+    """The clock that runs until a decision: a suggested Red cannot wait a working day."""
+    return "red" if card.suggested_rating == "red" else "contact_decision"
+
+
+class TriageService:
+    """Actions on triage cards, each atomic and audited."""
+
+    def __init__(
+        self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.clock = clock
+
+    # --- arrival ---------------------------------------------------------
+
+    def on_arrival(self, session: Session, card_id: int) -> TriageCard:
+        """Start a new card's decision clock (and a phone referral's confirmation clock).
+
+        Called inside the transaction that created the card.
+        """
+        card = session.get(TriageCard, card_id)
+        referral = session.get(Referral, card.referral_id) if card else None
+        if card is None or referral is None:
+            raise LookupError(f"card {card_id} not found")
+        name = decision_clock(card)
+        card.clock = name
+        card.due_at = clocks.start_clock(
+            session, self.policy, subject_type="card", subject_id=card_id, clock=name,
+            start=card.received_at,
+        )
+        if referral.phone_referral and referral.phoned_at:
+            clocks.start_clock(
+                session, self.policy, subject_type="card", subject_id=card_id,
+                clock="written_confirmation", start=referral.phoned_at,
+            )
+        session.add(card)
+        return card
+
+    # --- decisions -------------------------------------------------------
+
+    def approve(self, card_id: int, actor: str, *, effects: Effects | None = None) -> CardResult:
+        """Make the suggested rating the decision."""
+
+        def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
+            if card.status != "new":
+                return self._already(card)
+            return self._decide(s, card, actor, card.suggested_rating, "approve", None, now)
+
+        return self._run(card_id, act, effects)
+
+    def change(
+        self, card_id: int, actor: str, new_rating: str, reason: str, *,
+        effects: Effects | None = None,
+    ) -> CardResult:
+        """Decide a different rating (or re-rate a decided card), with a reason."""
+        if new_rating not in RATINGS:
+            return CardResult("invalid", message=f"Unknown rating {new_rating!r}.")
+        if not reason.strip():
+            return CardResult("invalid", message="Say why the rating is changing.")
+
+        def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
+            if card.rating is not None and new_rating == card.rating:
+                return CardResult("invalid", card, message="The card already has that rating.")
+            return self._decide(s, card, actor, new_rating, "change", reason.strip(), now)
+
+        return self._run(card_id, act, effects)
+
+    def _decide(
+        self, s: Session, card: TriageCard, actor: str, rating: str, action: str,
+        reason: str | None, now: datetime,
+    ) -> CardResult:
+        old = card.rating
+        s.add(Decision(card_id=card.id, actor=actor, at=now, action=action,
+                       old_rating=old or card.suggested_rating, new_rating=rating, reason=reason))
+        repo.audit(s, actor=actor, action=f"rating.{action}", subject_type="card",
+                   subject_id=card.id, old=old or f"suggested:{card.suggested_rating}",
+                   new=rating, reason=reason, at=now)
+        # The decision clock stops; the rating's action clock starts from now.
+        clocks.stop_all(s, subject_type="card", subject_id=card.id or 0)
+        card.status, card.rating = "decided", rating
+        card.decided_by, card.decided_at = actor, now
+        card.breached = False
+        clock_name = self.policy.rating(rating).clock
+        card.clock, card.due_at = clock_name, None
+        if clock_name:
+            card.due_at = clocks.start_clock(
+                s, self.policy, subject_type="card", subject_id=card.id or 0,
+                clock=clock_name, start=now,
+            )
+        if rating == "red":
+            clocks.start_clock(s, self.policy, subject_type="card", subject_id=card.id or 0,
+                               clock="strategy_discussion", start=now)
+        referral = s.get(Referral, card.referral_id)
+        if referral and referral.phone_referral and not referral.written_confirmed_at:
+            clocks.start_clock(s, self.policy, subject_type="card", subject_id=card.id or 0,
+                               clock="written_confirmation", start=referral.phoned_at or now)
+        return CardResult("ok", card, action=action, old_rating=old, new_rating=rating)
+
+    # --- other actions ---------------------------------------------------
+
+    def assign(self, card_id: int, actor: str, *, effects: Effects | None = None) -> CardResult:
+        """Assign the card to the person who clicked."""
+
+        def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
+            if card.assignee_user_id == actor:
+                return CardResult("invalid", card, message="The card is already assigned to you.")
+            repo.audit(s, actor=actor, action="card.assign", subject_type="card",
+                       subject_id=card.id, old=card.assignee_user_id, new=actor, at=now)
+            card.assignee_user_id = actor
+            return CardResult("ok", card, action="assign")
+
+        return self._run(card_id, act, effects)
+
+    def close(
+        self, card_id: int, actor: str, reason: str, *, effects: Effects | None = None
+    ) -> CardResult:
+        """Close the card: every clock stops and nothing is nudged again."""
+        if not reason.strip():
+            return CardResult("invalid", message="Say why the card is being closed.")
+
+        def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
+            clocks.stop_all(s, subject_type="card", subject_id=card.id or 0)
+            repo.audit(s, actor=actor, action="card.close", subject_type="card",
+                       subject_id=card.id, old=card.status, new="closed", reason=reason, at=now)
+            card.status, card.closed_at, card.close_reason = "closed", now, reason.strip()
+            card.due_at = None
+            return CardResult("ok", card, action="close")
+
+        return self._run(card_id, act, effects)
+
+    def request_info(
+        self, card_id: int, actor: str, question: str, *, effects: Effects | None = None
+    ) -> CardResult:
+        """Ask the referrer for more information (the question is already guarded)."""
+        if not question.strip():
+            return CardResult("invalid", message="Write the question for the referrer.")
+
+        def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
+            repo.audit(s, actor=actor, action="card.request_info", subject_type="card",
+                       subject_id=card.id, old=None, new="requested", at=now)
+            card.info_requested = True
+            return CardResult("ok", card, action="request_info", note=question.strip())
+
+        return self._run(card_id, act, effects)
+
+    def info_reply(
+        self, card_id: int, actor: str, text: str, *, effects: Effects | None = None
+    ) -> CardResult:
+        """The referrer's answer, for the card's thread (already guarded)."""
+
+        def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
+            if actor != card.referrer_user_id:
+                return CardResult("invalid", card, message="Only the referrer can answer.")
+            repo.audit(s, actor=actor, action="card.info_reply", subject_type="card",
+                       subject_id=card.id, old="requested", new="answered", at=now)
+            card.info_requested = False
+            return CardResult("ok", card, action="info_reply", note=text.strip())
+
+        return self._run(card_id, act, effects, allow_closed=False)
+
+    def denied(self, card_id: int | None, actor: str, action: str) -> None:
+        """Audit an attempt by someone without the role (nothing else changes)."""
+        with session_scope(self.engine, write=True) as s:
+            repo.audit(s, actor=actor, action=f"denied.{action}", subject_type="card",
+                       subject_id=card_id or "-", at=self.clock())
+
+    # --- plumbing --------------------------------------------------------
+
+    def _already(self, card: TriageCard) -> CardResult:
+        when = card.decided_at.astimezone(self.policy.tz).strftime("%H:%M %a %d %b") \
+            if card.decided_at else ""
+        return CardResult(
+            "already_decided", card,
+            message=f"<@{card.decided_by}> already decided this card ({when}).",
+        )
+
+    def _run(
+        self,
+        card_id: int,
+        act: Callable[[Session, TriageCard, datetime], CardResult],
+        effects: Effects | None,
+        *,
+        allow_closed: bool = False,
+    ) -> CardResult:
+        now = self.clock()
+        with session_scope(self.engine, write=True) as s:
+            stmt = select(TriageCard).where(TriageCard.id == card_id)  # type: ignore[arg-type]
+            card = s.exec(stmt.with_for_update()).scalar_one_or_none()  # type: ignore[call-overload]
+            if card is None:
+                return CardResult("not_found", message="That card no longer exists.")
+            if card.status == "closed" and not allow_closed:
+                return CardResult("closed", card, message="This card is closed.")
+            result = act(s, card, now)
+            result.referral = s.get(Referral, card.referral_id)
+            if result.ok:
+                card.version += 1
+                s.add(card)
+                s.flush()
+                if effects is not None:
+                    effects(s, result)
+            return result

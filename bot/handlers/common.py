@@ -1,0 +1,120 @@
+"""Helpers shared by the listeners: running store work off the loop, private replies, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import OperationalError
+
+from bot import nonames
+from bot.blocks import flow as flow_blocks
+from bot.services import Services
+
+log = logging.getLogger("frontdoor.handlers")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+BUSY = (
+    "Front Door is busy and could not save that just now. Nothing was lost: "
+    "please try again in a minute."
+)
+BROKEN = (
+    "Something went wrong on our side and that did not go through. Your answers so far "
+    "are saved: please try again, and if it keeps happening tell the front door team."
+)
+
+
+async def off_loop(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run blocking database work in a thread so the event loop keeps acking."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def guarded(
+    sv: Services,
+) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+    """Wrap a listener: any failure is logged (without user text) and told to the user plainly."""
+
+    def wrap(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        @functools.wraps(fn)
+        async def listener(**kwargs: Any) -> None:
+            try:
+                await fn(**kwargs)
+            except Exception as exc:  # noqa: BLE001 - the user must hear something
+                busy = isinstance(exc, OperationalError)
+                log.error("%s failed: %s", fn.__name__, type(exc).__name__, exc_info=not busy)
+                user, channel = _who(kwargs.get("body") or {})
+                if user:
+                    await tell(sv, user, channel, BUSY if busy else BROKEN)
+
+        return listener
+
+    return wrap
+
+
+def _who(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    event = body.get("event") or {}
+    user = user or event.get("user")
+    channel = (
+        body.get("channel_id")
+        or (body.get("channel") or {}).get("id")
+        or event.get("channel")
+    )
+    return user, channel
+
+
+async def tell(sv: Services, user: str, channel: str | None, text: str,
+               blocks: list[dict[str, Any]] | None = None) -> None:
+    """A private note to one person, now (not through the outbox: it may be sensitive).
+
+    Ephemeral in the channel where they acted, or in their DM with the bot.
+    """
+    try:
+        target = channel or await sv.sender.resolve_channel(user)
+        await sv.client.chat_postEphemeral(channel=target, user=user, text=text, blocks=blocks)
+    except SlackApiError as exc:
+        log.warning("could not tell %s: %s", user, exc.response.get("error"))
+        try:  # e.g. the bot is not in that channel: fall back to the DM
+            dm = await sv.sender.resolve_channel(user)
+            await sv.client.chat_postEphemeral(channel=dm, user=user, text=text, blocks=blocks)
+        except SlackApiError:
+            log.warning("could not reach %s at all", user)
+
+
+def guard_text(text: str) -> list[str]:
+    """No-names findings in ``text`` as lines for that person only (empty when clean)."""
+    return nonames.describe(text, nonames.scan(text))
+
+
+def guard_error(findings: list[str]) -> str:
+    """A modal field error listing what looks identifying (shown only to the person typing)."""
+    listed = "; ".join(findings)
+    return (
+        f"This could identify a child ({listed}). Please rewrite it without names, dates of "
+        "birth, addresses, postcodes, phone numbers, e-mail addresses, NHS/NI numbers or a "
+        "named school and class."
+    )[:2000]
+
+
+def state_value(view: dict[str, Any], pair: tuple[str, str]) -> Any:
+    """A modal input's value (text, selected option's value, or date)."""
+    block, action = pair
+    v = ((view.get("state") or {}).get("values") or {}).get(block, {}).get(action, {})
+    if v.get("selected_option"):
+        return v["selected_option"].get("value")
+    if v.get("selected_options") is not None:
+        return [o.get("value") for o in v["selected_options"]]
+    for key in ("value", "selected_date", "selected_user"):
+        if v.get(key) is not None:
+            return v[key]
+    return None
+
+
+def status_message(text: str) -> dict[str, Any]:
+    """A plain message (delegates to the renderer)."""
+    return flow_blocks.status_message(text)

@@ -1,0 +1,180 @@
+"""Listeners for the guided flows: /consult, /refer, typed answers in the DM, question buttons.
+
+Thin: parse the request, call ``FlowService``, and let ``Messaging`` queue what
+the professional sees, inside the flow's own transaction. A refused answer's
+findings go straight back to that professional as an ephemeral note and are
+never queued, stored or logged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from sqlmodel import Session
+
+from bot.blocks import flow as flow_blocks
+from bot.blocks import ids
+from bot.flows.api import Status, Step
+from bot.handlers.common import guarded, off_loop, tell
+from bot.services import Services
+from store import repo
+
+KINDS = {"/consult": "consult", "/refer": "refer"}
+_QUESTION_BLOCK = re.compile(rf"^{ids.QUESTION_BLOCK_PREFIX}:(\d+):(.+)$")
+
+
+class Duplicate(Exception):
+    """The same Slack event arrived again: roll back and do nothing."""
+
+
+def register(app: AsyncApp, sv: Services) -> None:
+    """Register the flow listeners on ``app``."""
+
+    async def drive(
+        user: str,
+        action: Callable[..., Step],
+        *,
+        channel: str | None,
+        nonce: str,
+        event_id: str | None = None,
+    ) -> Step | None:
+        """Run one flow action; queue its messages atomically; tell the user privately."""
+        applied: list[bool] = []
+
+        def effects(s: Session, step: Step) -> None:
+            if event_id and not repo.claim_event(s, event_id):
+                raise Duplicate
+            applied.append(True)
+            sv.messaging.flow_step(s, user, step, sv.clock())
+
+        try:
+            step = await off_loop(action, effects=effects)
+        except Duplicate:
+            return None
+        sv.sender.kick()
+        if step.status == Status.REFUSED:
+            msg = flow_blocks.refused_message(step)
+            await tell(sv, user, channel, msg["text"], msg.get("blocks"))
+        elif not applied and step.message:
+            # Nothing changed (a second click, a flow already running): say so privately,
+            # and show the current question again so the professional can carry on.
+            await tell(sv, user, channel, step.message)
+            if step.status == Status.ASKING and step.prompt is not None:
+                await off_loop(_requeue, sv, user, step, nonce)
+                sv.sender.kick()
+        return step
+
+    @app.command("/consult")
+    @app.command("/refer")
+    async def start_flow(ack: AsyncAck, command: dict[str, Any], body: dict[str, Any]) -> None:
+        kind = KINDS[command["command"]]
+        in_dm = str(command.get("channel_id", "")).startswith("D")
+        if in_dm:
+            await ack()
+        else:
+            await ack("I've started this in our direct messages: look for Front Door.")
+        await _start(body=body, user=command["user_id"], kind=kind,
+                     nonce=command.get("trigger_id") or command.get("command_ts") or "")
+
+    @guarded(sv)
+    async def _start(*, body: dict[str, Any], user: str, kind: str, nonce: str) -> None:
+        await drive(
+            user,
+            lambda effects: sv.flows.start(user, kind, effects=effects),
+            channel=None,
+            nonce=nonce,
+        )
+
+    @app.event("message")
+    async def dm_message(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
+        await ack()
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        await _typed(body=body, event=event)
+
+    @guarded(sv)
+    async def _typed(*, body: dict[str, Any], event: dict[str, Any]) -> None:
+        user, text = event.get("user"), event.get("text") or ""
+        if not user:
+            return
+        await drive(
+            user,
+            lambda effects: sv.flows.answer(user, text, effects=effects),
+            channel=event.get("channel"),
+            nonce=str(body.get("event_id") or event.get("ts")),
+            event_id=body.get("event_id"),
+        )
+
+    async def button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await _button(body=body, action=action)
+
+    @guarded(sv)
+    async def _button(*, body: dict[str, Any], action: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id")
+        expect = _expected(action.get("block_id", ""))
+        aid = action["action_id"]
+        nonce = f"{body.get('trigger_id')}"
+        if aid == ids.FLOW_BACK:
+            fn = lambda effects: sv.flows.back(user, effects=effects)  # noqa: E731
+        elif aid == ids.FLOW_CANCEL:
+            fn = lambda effects: sv.flows.cancel(user, effects=effects)  # noqa: E731
+        else:
+            value = _value(body, action)
+            if value is None:
+                await tell(sv, user, channel, "Please choose an answer first.")
+                return
+            fn = lambda effects: sv.flows.answer(  # noqa: E731
+                user, value, expect=expect, effects=effects
+            )
+        await drive(user, fn, channel=channel, nonce=nonce)
+
+    # Answer buttons are ``flow.answer:0``, ``flow.answer:1``... (Slack refuses two
+    # elements with one action_id in a block); the select is plain ``flow.answer``.
+    app.action(flow_blocks.ANSWER_ACTION_RE)(button)
+    for action_id in (ids.FLOW_MULTI_DONE, ids.FLOW_DATE, ids.FLOW_SKIP, ids.FLOW_BACK,
+                      ids.FLOW_CANCEL):
+        app.action(action_id)(button)
+
+    @app.action(ids.FLOW_MULTI)
+    async def multi_changed(ack: AsyncAck) -> None:
+        # Choosing options only changes the select's state; "Next" submits them.
+        await ack()
+
+
+def _expected(block_id: str) -> str | None:
+    m = _QUESTION_BLOCK.match(block_id or "")
+    return m.group(2) if m else None
+
+
+def _value(body: dict[str, Any], action: dict[str, Any]) -> str | list[str] | None:
+    """The answer an action carries (button value, select, date, or the multi-select state)."""
+    aid = action["action_id"]
+    if aid == ids.FLOW_SKIP:
+        return ""
+    if aid == ids.FLOW_DATE:
+        return action.get("selected_date")
+    if aid == ids.FLOW_MULTI_DONE:
+        values = ((body.get("state") or {}).get("values") or {})
+        for actions in values.values():
+            sel = (actions.get(ids.FLOW_MULTI) or {}).get("selected_options")
+            if sel is not None:
+                return [o["value"] for o in sel] or None
+        return None
+    if action.get("selected_option"):
+        return str(action["selected_option"]["value"])
+    return action.get("value")
+
+
+def _requeue(sv: Services, user: str, step: Step, nonce: str) -> None:
+    from store.db import session_scope
+
+    with session_scope(sv.engine, write=True) as s:
+        sv.messaging.dm(
+            s, user, flow_blocks.question_message(step),
+            f"flow:{step.flow_id}:v{step.version}:again:{nonce}",
+        )

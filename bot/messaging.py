@@ -1,0 +1,216 @@
+"""From state changes to outbox rows, and from outbox rows to Slack arguments.
+
+Called inside the transaction that changed the state (the flows' ``effects``
+hook), so a message exists if and only if its cause was committed. Cards are
+queued as *render instructions* and drawn when sent, so an update delayed by
+an outage shows the card as it is then, not as it was.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.blocks import cards, flow
+from bot.flows.advice import AdviceResult
+from bot.flows.api import Status, Step
+from bot.flows.triage import CardResult, TriageService
+from bot.outbox import NotReady
+from bot.policy import Policy
+from store import repo
+from store.models import Consultation, OutboxMessage, Professional, Referral, TriageCard
+
+POST = "chat.postMessage"
+UPDATE = "chat.update"
+
+
+class Messaging:
+    """Queues the bot's messages and prepares them for sending."""
+
+    def __init__(self, policy: Policy, triage: TriageService) -> None:
+        self.policy = policy
+        self.triage = triage
+
+    # --- queueing (inside the caller's transaction) ----------------------
+
+    def dm(self, s: Session, user_id: str, message: dict[str, Any], key: str) -> None:
+        """A direct message to a person (addressed by user ID; the DM is opened on send)."""
+        repo.enqueue(s, key=key, method=POST, payload={"channel": user_id, **message})
+
+    def flow_step(self, s: Session, user_id: str, step: Step, now: datetime) -> None:
+        """Queue what a flow step shows: the next question, the outcome, the urgent advice."""
+        base = f"flow:{step.flow_id}:v{step.version}"
+        if step.status == Status.ASKING and step.prompt is not None:
+            self.dm(s, user_id, flow.question_message(step), f"{base}:q:{step.prompt.id}")
+        elif step.status == Status.COMPLETED:
+            referral = s.get(Referral, step.referral_id) if step.referral_id else None
+            self.dm(s, user_id, flow.completed_message(step, self.policy, referral),
+                    f"{base}:done")
+            if step.consultation_id:
+                self.post_consultation(s, step.consultation_id)
+            if step.card_id:
+                self.new_card(s, step.card_id)
+        elif step.status == Status.URGENT:
+            self.dm(s, user_id, flow.urgent_message(step, self.policy, now), f"{base}:urgent")
+            if step.card_id:
+                self.new_card(s, step.card_id)
+        elif step.status == Status.REDIRECTED:
+            self.dm(s, user_id, flow.redirected_message(step), f"{base}:redirected")
+        elif step.status == Status.CANCELLED:
+            self.dm(s, user_id, flow.cancelled_message(step), f"{base}:cancelled")
+        elif step.status == Status.EXPIRED:
+            self.dm(s, user_id, flow.expired_message(step), f"{base}:expired")
+
+    def new_card(self, s: Session, card_id: int) -> None:
+        """Start a new triage card's clocks and post it (and to the EDT out of hours)."""
+        card = self.triage.on_arrival(s, card_id)
+        rating = self.policy.rating(card.suggested_rating)
+        channel = self.policy.channel(rating.card_channel)
+        card.channel = channel
+        s.add(card)
+        repo.enqueue(
+            s, key=f"card:{card_id}:post", method=POST, channel=channel,
+            payload={"render": "triage_card", "id": card_id, "channel": channel},
+            subject_type="card", subject_id=card_id,
+        )
+        if rating.edt_out_of_hours and not self.policy.calendar.is_open(card.received_at):
+            self.edt_alert(s, card)
+
+    def edt_alert(self, s: Session, card: TriageCard) -> None:
+        """Out of office hours, Red and significant-harm items go to the EDT now."""
+        rating = self.policy.rating(card.rating or card.suggested_rating)
+        text = (
+            f"{rating.emoji} *{card.reference}*: {rating.label} item received out of office "
+            f"hours. The front door's card is in <#{card.channel}>; the Emergency Duty Team "
+            "should act on what cannot wait until the next working day."
+        )
+        repo.enqueue(
+            s, key=f"card:{card.id}:edt:{card.rating or card.suggested_rating}", method=POST,
+            channel=self.policy.channel("edt"),
+            payload={"channel": self.policy.channel("edt"), "text": text},
+        )
+
+    def update_card(self, s: Session, card: TriageCard) -> None:
+        """Redraw a card (after any change) with chat.update."""
+        repo.enqueue(
+            s, key=f"card:{card.id}:update:v{card.version}", method=UPDATE,
+            channel=card.channel or "",
+            payload={"render": "triage_card", "id": card.id, "channel": card.channel},
+        )
+
+    def card_thread(self, s: Session, card: TriageCard, text: str, key: str) -> None:
+        """A note in the card's thread (requests, replies, warnings)."""
+        repo.enqueue(
+            s, key=key, method=POST, channel=card.channel or "",
+            payload={"channel": card.channel, "thread_of": f"card:{card.id}",
+                     **cards.thread_note(text)},
+        )
+
+    def card_result(self, s: Session, result: CardResult) -> None:
+        """Queue what a triage action shows: the redrawn card, the referrer's DM, notes."""
+        card, referral = result.card, result.referral
+        if card is None or referral is None:
+            return
+        self.update_card(s, card)
+        key = f"card:{card.id}:v{card.version}"
+        if result.action in ("approve", "change"):
+            self.dm(s, card.referrer_user_id, cards.outcome_dm(card, referral, self.policy),
+                    f"{key}:outcome")
+            rating = self.policy.rating(card.rating or "blue")
+            if rating.edt_out_of_hours and not self.policy.calendar.is_open(card.decided_at
+                                                                            or card.received_at):
+                self.edt_alert(s, card)
+        elif result.action == "request_info":
+            self.dm(s, card.referrer_user_id, cards.info_request_dm(card, result.note),
+                    f"{key}:info")
+            self.card_thread(s, card, f"More information requested:\n{result.note}", f"{key}:ask")
+        elif result.action == "info_reply":
+            self.card_thread(s, card, f"The referrer answered:\n{result.note}", f"{key}:reply")
+        elif result.action == "close":
+            self.dm(s, card.referrer_user_id, cards.outcome_dm(card, referral, self.policy),
+                    f"{key}:closed")
+
+    def post_consultation(self, s: Session, consultation_id: int) -> None:
+        """Post a new consultation card to the consultation duty channel."""
+        channel = self.policy.channel("consultation_duty")
+        c = s.get(Consultation, consultation_id)
+        if c is not None:
+            c.card_channel = channel
+            s.add(c)
+        repo.enqueue(
+            s, key=f"consultation:{consultation_id}:post", method=POST, channel=channel,
+            payload={"render": "consultation_card", "id": consultation_id, "channel": channel},
+            subject_type="consultation", subject_id=consultation_id,
+        )
+
+    def advice_result(self, s: Session, result: AdviceResult) -> None:
+        """Redraw the consultation card; on advice, DM the professional."""
+        c, prof = result.consultation, result.professional
+        if c is None or prof is None:
+            return
+        stamp = f"{c.advised_at.isoformat() if c.advised_at else ''}:{c.followed_advice}"
+        repo.enqueue(
+            s, key=f"consultation:{c.id}:update:{result.action}:{stamp}", method=UPDATE,
+            channel=c.card_channel or "",
+            payload={"render": "consultation_card", "id": c.id, "channel": c.card_channel},
+        )
+        if result.action == "advise":
+            self.dm(s, prof.slack_user_id, cards.advice_dm(c, self.policy),
+                    f"consultation:{c.id}:advice")
+
+    # --- sending (the outbox's hooks) ------------------------------------
+
+    def prepare(self, s: Session, row: OutboxMessage, now: datetime) -> dict[str, Any] | None:
+        """Turn a row into Web API arguments, rendering cards as they are now."""
+        args = {k: v for k, v in row.payload.items() if k not in ("render", "id", "thread_of")}
+        render = row.payload.get("render")
+        if render == "triage_card":
+            card = s.get(TriageCard, row.payload["id"])
+            if card is None:
+                return None
+            referral = s.get(Referral, card.referral_id)
+            if referral is None:
+                return None
+            args.update(cards.triage_card(card, referral, self.policy, now))
+            if row.method == UPDATE:
+                args["ts"] = _need(card.ts)
+        elif render == "consultation_card":
+            c = s.get(Consultation, row.payload["id"])
+            if c is None:
+                return None
+            prof = s.get(Professional, c.professional_id)
+            if prof is None:
+                return None
+            args.update(cards.consultation_card(c, prof, self.policy, now))
+            if row.method == UPDATE:
+                args["ts"] = _need(c.card_ts)
+        thread_of = row.payload.get("thread_of")
+        if thread_of:
+            kind, _, sid = str(thread_of).partition(":")
+            if kind == "card":
+                card = s.get(TriageCard, int(sid))
+                args["thread_ts"] = _need(card.ts if card else None)
+        return args
+
+    def on_sent(self, s: Session, row: OutboxMessage, data: dict[str, Any]) -> None:
+        """Remember where a card was posted, so updates and threads can find it."""
+        if row.method != POST or not data.get("ts"):
+            return
+        if row.subject_type == "card" and row.subject_id:
+            card = s.get(TriageCard, row.subject_id)
+            if card is not None and not card.ts:
+                card.ts, card.channel = data["ts"], data.get("channel") or card.channel
+                s.add(card)
+        elif row.subject_type == "consultation" and row.subject_id:
+            c = s.get(Consultation, row.subject_id)
+            if c is not None and not c.card_ts:
+                c.card_ts, c.card_channel = data["ts"], data.get("channel") or c.card_channel
+                s.add(c)
+
+
+def _need(ts: str | None) -> str:
+    if not ts:
+        raise NotReady("the message to update has not been delivered yet")
+    return ts

@@ -1,0 +1,184 @@
+"""The reminder sweep: due reminder rows are claimed, turned into outbox rows, and done.
+
+Claiming uses ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL and a
+``BEGIN IMMEDIATE`` transaction on SQLite, so any number of ``serve`` and
+``worker`` processes can sweep without double-sending. The query reads the
+``(status, due_at)`` index, so a sweep costs what is due, not what is open.
+Processing a reminder and queueing its messages is one transaction: a crash
+before commit leaves the reminder to be claimed again when its lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlmodel import Session
+
+from bot.flows.api import Status
+from bot.services import Services
+from store.db import is_sqlite, session_scope
+from store.models import Referral, Reminder, TriageCard
+
+log = logging.getLogger("frontdoor.reminders")
+LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class SweepStats:
+    """What one sweep did."""
+
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    expired_flows: int = 0
+
+
+class ReminderSweep:
+    """One sweep over due reminders (and expired flows) as of a given time."""
+
+    def __init__(self, sv: Services, *, worker_id: str | None = None, batch: int = 500) -> None:
+        self.sv = sv
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.batch = batch
+
+    def run(self, now: datetime) -> SweepStats:
+        """Process everything due at ``now``; returns counts."""
+        stats = SweepStats()
+        while True:
+            ids = self.claim(now)
+            if not ids:
+                break
+            stats.claimed += len(ids)
+            for rid in ids:
+                if self.process(rid, now):
+                    stats.sent += 1
+                else:
+                    stats.skipped += 1
+        for user, step in self.sv.flows.expire(now):
+            stats.expired_flows += 1
+            with session_scope(self.sv.engine, write=True) as s:
+                self.sv.messaging.flow_step(s, user, step, now)
+        return stats
+
+    def claim(self, now: datetime) -> list[int]:
+        """Claim up to ``batch`` due reminders for this worker; returns their ids."""
+        due = or_(
+            (Reminder.status == "pending") & (Reminder.due_at <= now),  # type: ignore[arg-type]
+            (Reminder.status == "claimed") & (Reminder.claimed_until < now),  # type: ignore[arg-type,operator]
+        )
+        stmt = select(Reminder.id).where(due).order_by(Reminder.due_at).limit(self.batch)  # type: ignore[arg-type]
+        with session_scope(self.sv.engine, write=True) as s:
+            if not is_sqlite(self.sv.engine):
+                stmt = stmt.with_for_update(skip_locked=True)
+            ids = [int(i) for i in s.exec(stmt).scalars()]  # type: ignore[call-overload]
+            if ids:
+                s.execute(
+                    update(Reminder)
+                    .where(Reminder.id.in_(ids))  # type: ignore[union-attr]
+                    .values(status="claimed", claimed_by=self.worker_id,
+                            claimed_until=now + LEASE, attempts=Reminder.attempts + 1)
+                )
+        return ids
+
+    def process(self, reminder_id: int, now: datetime) -> bool:
+        """Turn one claimed reminder into its messages; False when it no longer applies."""
+        with session_scope(self.sv.engine, write=True) as s:
+            r = s.get(Reminder, reminder_id)
+            if r is None or r.status != "claimed" or r.claimed_by != self.worker_id:
+                return False  # another worker took it over after our lease ended
+            sent = self._nudge(s, r, now)
+            r.status = "done" if sent else "cancelled"
+            r.sent_count += 1 if sent else 0
+            r.done_at, r.claimed_until = now, None
+            s.add(r)
+        if sent:
+            self.sv.sender.kick()
+        return sent
+
+    def _nudge(self, s: Session, r: Reminder, now: datetime) -> bool:
+        if r.subject_type != "card":
+            log.warning("reminder %s has unknown subject %s", r.id, r.subject_type)
+            return False
+        card = s.get(TriageCard, r.subject_id)
+        if card is None or card.status == "closed":
+            return False  # closed items are never nudged
+        clock = str(r.payload.get("clock", ""))
+        if clock == "written_confirmation":
+            referral = s.get(Referral, card.referral_id)
+            if referral is None or referral.written_confirmed_at is not None:
+                return False
+        policy, msg = self.sv.policy, self.sv.messaging
+        managers = " ".join(f"<@{u}>" for u in policy.roles.managers.users)
+        managers += " " + " ".join(f"<!subteam^{g}>" for g in policy.roles.managers.usergroups)
+        label = CLOCK_LABELS.get(clock, clock)
+        due = datetime.fromisoformat(str(r.payload["due"])).astimezone(policy.tz)
+        if r.kind == "sla_warning":
+            pct = round(float(r.payload.get("fraction", 0)) * 100)
+            text = (f":hourglass_flowing_sand: {managers.strip()} {card.reference}: {pct}% of the "
+                    f"{label} clock has run; due {due:%H:%M %a %d %b}.")
+            msg.card_thread(s, card, text, key=f"reminder:{r.id}")
+            return True
+        if r.kind == "sla_breach":
+            text = (f":rotating_light: {card.reference}: the {label} clock was due "
+                    f"{due:%H:%M %a %d %b} and has been breached.")
+            msg.card_thread(s, card, f"{managers.strip()} {text}", key=f"reminder:{r.id}")
+            from store import repo
+
+            repo.enqueue(s, key=f"reminder:{r.id}:escalate", method="chat.postMessage",
+                         payload={"channel": policy.channel("escalation"),
+                                  "text": f"{text} Card: <#{card.channel}>."})
+            if clock == card.clock:
+                card.breached = True
+                card.version += 1
+                s.add(card)
+                msg.update_card(s, card)
+            rating = card.rating or card.suggested_rating
+            if policy.rating(rating).edt_out_of_hours and not policy.calendar.is_open(now):
+                msg.edt_alert(s, card)
+            return True
+        return False
+
+
+CLOCK_LABELS = {
+    "contact_decision": "decision",
+    "red": "Red (4 hour)",
+    "amber_sh": "Amber significant-harm",
+    "amber_cin": "Amber child-in-need",
+    "green": "early help",
+    "strategy_discussion": "strategy discussion",
+    "written_confirmation": "written confirmation",
+    "lado": "LADO",
+    "sw_visit": "social worker visit",
+}
+
+
+class ReminderLoop:
+    """Sweeps every ``interval`` seconds until stopped (in ``serve`` and ``worker``)."""
+
+    def __init__(self, sv: Services, *, interval: float = 30.0) -> None:
+        self.sweep = ReminderSweep(sv)
+        self.interval = interval
+        self.sv = sv
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Sweep as of the service clock's now, until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                stats = await asyncio.to_thread(self.sweep.run, self.sv.clock())
+                if stats.claimed or stats.expired_flows:
+                    log.info("sweep: %s", stats)
+            except Exception:  # noqa: BLE001 - keep sweeping; the rows are still there
+                log.exception("reminder sweep failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass
+
+
+__all__ = ["ReminderLoop", "ReminderSweep", "Status"]

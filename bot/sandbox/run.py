@@ -1,0 +1,253 @@
+"""``frontdoor sandbox``: the bot and a local Slack workspace in one process.
+
+One aiohttp server on ``http://127.0.0.1:PORT/`` serves the fake Slack Web API
+(``/api/``) and the workspace page (``/``). The real bot runs beside it in HTTP
+mode on SQLite, on a free loopback port, with a generated token and signing
+secret: the page's clicks reach it as signed Slack requests, and everything it
+sends goes through the Web API. Nothing leaves the machine.
+
+The workspace (messages, App Home views, the clock's offset) is kept in a JSON
+file beside the SQLite database, so a restart finds the cards the database
+still knows about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import secrets
+import signal
+import webbrowser
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.policy import Policy, load_policy
+from bot.sandbox import demo
+from bot.sandbox.signing import SlackSender
+from bot.sandbox.ui import SandboxUI, WorkspaceClock
+from bot.sandbox.webapi import FakeSlack
+
+log = logging.getLogger("frontdoor.sandbox")
+
+HOST = "127.0.0.1"  # the page has no login: it is served on loopback only
+SANDBOX_DB = "sqlite:///frontdoor-sandbox.db"
+SAVE_EVERY = 2.0  # seconds between saves of a changed workspace
+
+
+class PortInUse(RuntimeError):
+    """The page's port cannot be listened on."""
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox: the page's address and the parts behind it."""
+
+    url: str
+    fake: FakeSlack
+    ui: SandboxUI
+    clock: WorkspaceClock
+    bot: Any  # bot.server.Running (imported lazily: the sandbox needs no bot to import)
+    sender: SlackSender
+    database_url: str
+    state_file: Path | None
+
+    async def advance(self, delta: timedelta) -> dict[str, Any]:
+        """Move the workspace clock forward and run the reminder sweep as of the new time."""
+        self.clock.advance(delta)
+        assert self.ui.on_clock is not None
+        return await self.ui.on_clock(self.clock())
+
+
+def sandbox_database(settings: Settings) -> str:
+    """The database the sandbox uses: the configured one if SQLite, else its own SQLite file.
+
+    Demo people and made-up worries never go into a PostgreSQL database that may
+    hold real work.
+    """
+    url = settings.database_url or SANDBOX_DB
+    if make_url(url).get_backend_name() == "sqlite":
+        return url
+    return SANDBOX_DB
+
+
+def state_path(database_url: str) -> Path | None:
+    """Where the workspace is kept: ``<database file>.sandbox.json`` (None for in-memory)."""
+    database = make_url(database_url).database
+    if not database or database == ":memory:":
+        return None
+    return Path(f"{database}.sandbox.json")
+
+
+def _load_state(path: Path | None, fake: FakeSlack, clock: WorkspaceClock) -> bool:
+    if path is None or not path.exists():
+        return False
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        fake.restore(data["workspace"])
+        clock.offset = timedelta(seconds=float(data.get("clock_offset_seconds") or 0))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("could not read the saved workspace %s (%s): starting empty", path, exc)
+        return False
+    return True
+
+
+def _save_state(path: Path, fake: FakeSlack, clock: WorkspaceClock) -> None:
+    data = {
+        "workspace": fake.snapshot(),
+        "clock_offset_seconds": clock.offset.total_seconds(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+async def _keep_saved(path: Path, fake: FakeSlack, clock: WorkspaceClock) -> None:
+    """Save the workspace a moment after it changes, until cancelled (then once more)."""
+    events = fake.subscribe()
+    try:
+        while True:
+            await events.get()
+            await asyncio.sleep(SAVE_EVERY)
+            while not events.empty():
+                events.get_nowait()
+            await asyncio.to_thread(_save_state, path, fake, clock)
+    finally:
+        fake.unsubscribe(events)
+        with contextlib.suppress(OSError):
+            _save_state(path, fake, clock)
+
+
+@contextlib.asynccontextmanager
+async def sandbox(
+    settings: Settings,
+    *,
+    port: int | None = None,
+    policy: Policy | None = None,
+    reminders: bool = True,
+    clock: WorkspaceClock | None = None,
+    persist: bool = True,
+) -> AsyncIterator[Sandbox]:
+    """Start the workspace, the page and the bot; stop them all on exit.
+
+    ``port`` (else ``settings.port``; 0 picks a free one) is the page's and the
+    Web API's. Raises :class:`PortInUse` when it cannot be listened on.
+    """
+    from bot.reminders import ReminderSweep
+    from bot.server import running
+
+    policy = policy or load_policy(settings.policy or None)
+    clock = clock or WorkspaceClock()
+    token = f"xoxb-sandbox-{secrets.token_hex(12)}"
+    secret = secrets.token_hex(16)
+    database_url = sandbox_database(settings)
+    path = state_path(database_url) if persist else None
+
+    fake = FakeSlack(tokens=[token], team_name="Front Door sandbox", clock=clock.timestamp)
+    demo.seed(fake, policy)
+    _load_state(path, fake, clock)
+    ui = SandboxUI(
+        fake,
+        clock=clock,
+        people=demo.people_for(fake),
+        channels=[cid for cid, _ in demo.policy_channels(policy)],
+        authority=policy.authority,
+        timezone=policy.timezone,
+    )
+    ui.mount(fake.app)
+    wanted = settings.port if port is None else port
+    try:
+        await fake.start(HOST, wanted)
+    except OSError as exc:
+        await fake.stop()
+        raise PortInUse(f"cannot listen on {HOST}:{wanted} ({exc.strerror or exc})") from exc
+    saver: asyncio.Task[None] | None = None
+    try:
+        bot_settings = dataclasses.replace(
+            settings,
+            bot_token=token,
+            signing_secret=secret,
+            app_token="",
+            api_url=fake.base_url,
+            database_url=database_url,
+            port=0,
+        )
+        async with running(
+            bot_settings,
+            policy=policy,
+            reminders=reminders,
+            host=HOST,
+            clock=clock,
+            http_mode=True,
+        ) as bot:
+            events_url = f"http://{HOST}:{bot.port}/slack/events"
+            async with SlackSender(events_url, secret, workspace=fake) as sender:
+
+                async def swept(now: datetime) -> dict[str, Any]:
+                    stats = await asyncio.to_thread(ReminderSweep(bot.sv).run, now)
+                    sent = await bot.sv.sender.run_once()
+                    return {
+                        "reminders": dataclasses.asdict(stats),
+                        "sent": dataclasses.asdict(sent),
+                    }
+
+                ui.connect(sender, on_clock=swept)
+                if path is not None:
+                    saver = asyncio.create_task(_keep_saved(path, fake, clock), name="save")
+                yield Sandbox(
+                    url=f"{fake.root_url}/",
+                    fake=fake,
+                    ui=ui,
+                    clock=clock,
+                    bot=bot,
+                    sender=sender,
+                    database_url=database_url,
+                    state_file=path,
+                )
+    finally:
+        if saver is not None:
+            saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await saver
+        await fake.stop()
+
+
+async def run_sandbox(
+    settings: Settings, port: int | None = None, open_browser: bool = False
+) -> int:
+    """Run the sandbox until Ctrl+C or SIGTERM; returns the exit status."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        async with sandbox(settings, port=port) as sb:
+            note = ""
+            if sb.database_url != settings.database_url:
+                note = " (not DATABASE_URL: the sandbox only ever uses SQLite)"
+            print(f"Front Door sandbox for {sb.ui.authority}: {sb.url}", flush=True)
+            print(f"  database: {sb.database_url}{note}", flush=True)
+            if sb.state_file is not None:
+                print(
+                    f"  workspace kept in {sb.state_file}; delete it and the database to "
+                    "start afresh",
+                    flush=True,
+                )
+            print("  press Ctrl+C to stop", flush=True)
+            if open_browser:
+                await asyncio.to_thread(webbrowser.open, sb.url)
+            await stop.wait()
+    except PortInUse as exc:
+        print(f"frontdoor sandbox: {exc}; try --port with another number", flush=True)
+        return 1
+    return 0

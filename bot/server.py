@@ -1,0 +1,134 @@
+"""Running the bot: HTTP mode (``POST /slack/events``, ``GET /healthz``) or Socket Mode.
+
+The outbox sender runs in the same process (and the reminder loop, unless
+``--no-reminders``), all on one event loop with one aiohttp session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.policy import Policy, load_policy
+from bot.services import Services
+from store.db import make_engine, ping
+from store.migrate import upgrade
+
+log = logging.getLogger("frontdoor.server")
+MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger
+
+
+def make_web_app(app: AsyncApp, sv: Services) -> web.Application:
+    """The aiohttp application: Slack's endpoint and a health check."""
+
+    async def events(request: web.Request) -> web.Response:
+        if request.content_length and request.content_length > MAX_BODY:
+            return web.Response(status=413, text="payload too large")
+        try:
+            bolt_req = await to_bolt_request(request)
+        except UnicodeDecodeError:
+            return web.Response(status=400, text="bad request")
+        resp = await app.async_dispatch(bolt_req)
+        return await to_aiohttp_response(resp)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        db = await asyncio.to_thread(ping, sv.engine)
+        body = {"ok": db, "database": "reachable" if db else "unreachable",
+                "authority": sv.policy.authority}
+        return web.json_response(body, status=200 if db else 503)
+
+    web_app = web.Application(client_max_size=MAX_BODY)
+    web_app.router.add_post("/slack/events", events)
+    web_app.router.add_get("/healthz", healthz)
+    return web_app
+
+
+@dataclass
+class Running:
+    """A started bot: its services, app, and (in HTTP mode) the bound port."""
+
+    sv: Services
+    app: AsyncApp
+    port: int | None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    policy: Policy | None = None,
+    reminders: bool = True,
+    host: str = "0.0.0.0",
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    pace: float = 1.0,
+    http_mode: bool | None = None,
+) -> AsyncIterator[Running]:
+    """Start the bot (migrating the database first) and stop it cleanly on exit."""
+    policy = policy or load_policy(settings.policy or None)
+    engine = make_engine(settings.database_url)
+    await asyncio.to_thread(upgrade, engine)
+    stop = asyncio.Event()
+    async with aiohttp.ClientSession() as http:
+        sv = Services.build(settings, policy, engine, http, clock=clock, pace=pace)
+        app = build_app(sv)
+        tasks = [asyncio.create_task(sv.sender.run_forever(stop), name="outbox")]
+        if reminders:
+            from bot.reminders import ReminderLoop
+
+            loop = ReminderLoop(sv)
+            tasks.append(asyncio.create_task(loop.run_forever(stop), name="reminders"))
+        runner: web.AppRunner | None = None
+        socket_handler: Any = None
+        port: int | None = None
+        try:
+            if http_mode if http_mode is not None else not settings.socket_mode:
+                runner = web.AppRunner(make_web_app(app, sv))
+                await runner.setup()
+                site = web.TCPSite(runner, host, settings.port)
+                await site.start()
+                port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            else:
+                from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+                socket_handler = AsyncSocketModeHandler(app, settings.app_token)
+                socket_handler.client.web_client = sv.client
+                await socket_handler.connect_async()
+            yield Running(sv, app, port, tasks)
+        finally:
+            stop.set()
+            if socket_handler is not None:
+                await socket_handler.close_async()
+            if runner is not None:
+                await runner.cleanup()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(t, timeout=5)
+            engine.dispose()
+
+
+async def serve_forever(settings: Settings, *, reminders: bool = True) -> None:
+    """Run until SIGINT/SIGTERM."""
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, done.set)
+    async with running(settings, reminders=reminders) as r:
+        mode = f"HTTP on port {r.port}" if r.port else "Socket Mode"
+        log.info("Front Door for %s running (%s)", r.sv.policy.authority, mode)
+        print(f"Front Door for {r.sv.policy.authority}: {mode}", flush=True)
+        await done.wait()

@@ -1,0 +1,72 @@
+"""Everything a listener needs, built once per process and passed to ``register(app, sv)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import Engine
+
+from bot.config import Settings
+from bot.flows.advice import AdviceService
+from bot.flows.service import FlowService
+from bot.flows.triage import TriageService
+from bot.messaging import Messaging
+from bot.outbox import OutboxSender
+from bot.policy import Policy
+from bot.roles import Roles
+from bot.slack import make_client
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """The process's shared objects (one engine, one HTTP session, one client)."""
+
+    settings: Settings
+    policy: Policy
+    engine: Engine
+    http: aiohttp.ClientSession
+    client: AsyncWebClient
+    flows: FlowService
+    triage: TriageService
+    advice: AdviceService
+    messaging: Messaging
+    sender: OutboxSender
+    roles: Roles
+    clock: Callable[[], datetime]
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        policy: Policy,
+        engine: Engine,
+        http: aiohttp.ClientSession,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        pace: float = 1.0,
+    ) -> Services:
+        """Wire the services together around one engine and one aiohttp session."""
+        client = make_client(settings.bot_token, settings.api_url, http)
+        # The sender handles its own retries (with backoff in the database), so
+        # its client does not also sleep inside a call.
+        sender_client = make_client(settings.bot_token, settings.api_url, http, max_retries=0)
+        triage = TriageService(engine, policy, clock)
+        messaging = Messaging(policy, triage)
+        sender = OutboxSender(
+            engine, sender_client, prepare=messaging.prepare, on_sent=messaging.on_sent,
+            escalation_channel=policy.channel("escalation"), pace=pace,
+        )  # real time: retries and pacing are about Slack, not the SLA clock
+        return cls(
+            settings=settings, policy=policy, engine=engine, http=http, client=client,
+            flows=FlowService(engine, policy, clock), triage=triage,
+            advice=AdviceService(engine, policy, clock), messaging=messaging, sender=sender,
+            roles=Roles(policy, client), clock=clock,
+        )

@@ -1,0 +1,428 @@
+"""A whole Front Door story played through the sandbox page in Chromium, like a person would.
+
+``frontdoor sandbox`` (the real bot, SQLite, the default policy) is started in
+the test's event loop and driven through the page with Playwright, using
+Debian's Chromium (``.ci/run`` installs it; ``playwright install`` cannot
+download browsers here). Screenshots of each step are saved under
+``test-artifacts/browser-story/``.
+
+The story: a teacher runs ``/consult`` and answers every question (one answer
+is refused by the no-names guard); the duty advisor answers the consultation
+card; the teacher sees the advice; a health visitor runs ``/refer``; the MASH
+manager changes the suggested rating with a reason; the workspace clock moves
+past the SLA and the breach shows in the card's thread.
+
+The questions are read off the page (the question block's id is
+``q:{flow}:{question}``), so the driver answers whatever the scripts ask: a
+chosen answer where the story needs one (``CONSULT``/``REFER``), otherwise the
+first choice or a plain sentence.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import Settings
+from bot.sandbox import demo
+from bot.sandbox.ui import WorkspaceClock
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "browser-story"
+CHROMIUM = os.environ.get("FRONTDOOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+# The story starts on a Monday morning in term time, whenever the test runs.
+STORY_START = datetime(2026, 3, 9, 10, 0, tzinfo=ZoneInfo("Europe/London"))
+
+# Fictional identifying details the no-names guard must refuse.
+REFUSED = "Tyler Brookes, NHS 943 476 5919, lives near CB4 1XY and is hungry at school."
+CLEAN = "They often arrive hungry and in the same clothes, and seem withdrawn in class."
+PLAIN = "Described in general terms here, with no identifying details."
+
+CONSULT: dict[str, Any] = {
+    "danger": "no",
+    "want": "referral",
+    "role": "teacher",
+    "agency": "education",
+    "age_band": "5-10",
+    "categories": ["neglect"],
+    "lado": "no",
+    "worried": (REFUSED, CLEAN),  # a tuple: answers in turn; a list: a multi-select's values
+    "suspended_check": "yes",
+    "risks": "Their health and growth could suffer if this goes on.",
+    "level": "early_help",
+    "why_now": "It has happened most days for three weeks now.",
+    "tried": "Breakfast club and a chat with a parent at the school gate.",
+    "eha": "not_offered",
+    "open_caf": "no",
+    "parents_aware": "yes",
+    "consent": "given",
+    "child_voice": "They say there is often no food at home in the evening.",
+    "before": "no",
+}
+REFER: dict[str, Any] = {
+    "danger": "no",
+    "ref_type": "concern",
+    "phoned": "no",
+    "role": "health_visitor",
+    "agency": "health",
+    "age_band": "0-2",
+    "categories": ["neglect"],
+    "lado": "no",
+    "worried": "The baby has missed checks and seemed underweight at the last visit.",
+    "suspended_check": "yes",
+    "risks": "Poor weight gain and missed health care could harm the baby's development.",
+    "level": "statutory",
+    "why_now": "The baby was weighed this week and had lost weight.",
+    "tried": "Extra home visits and a referral to the infant feeding team.",
+    "eha": "offered",
+    "open_caf": "no",
+    "parents_aware": "yes",
+    "consent": "given",
+    "child_voice": "Too young to say; the baby seemed listless at the visit.",
+    "parent_voice": "The parent says they are struggling and would like support.",
+    "referrer_done": "Spoken to the safeguarding lead and the GP practice.",
+    "support_needed": "Help with feeding, money for food and a family support worker.",
+}
+CHANGED_TO = ("amber_sh", "red")  # the manager's rating: the first that differs from now
+REASON = "Police information shared this morning shows a risk of significant harm."
+ADVICE = "Offer an Early Help Assessment with the family's consent and keep a food diary."
+
+_SNAPSHOT_JS = """
+() => [...document.querySelectorAll('#messages .msg')].map((m) => {
+  const q = m.querySelector('.block[data-block-id^="q:"]');
+  return {
+    ts: m.dataset.ts, user: m.dataset.user || '', ephemeral: m.dataset.ephemeral === 'true',
+    q: q ? q.dataset.blockId : null, text: m.innerText.slice(0, 2000),
+  };
+})
+"""
+_SIGNATURE_JS = """
+() => [...document.querySelectorAll('#messages .msg')]
+  .map((m) => m.dataset.ts + ':' + m.innerText.length).join('|')
+"""
+
+
+def _chromium_or_skip() -> None:
+    pytest.importorskip("playwright", reason="playwright is in the test extra (.[test])")
+    if not Path(CHROMIUM).exists():
+        reason = f"Chromium not found at {CHROMIUM}: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI installs it, so missing there is a real failure
+        pytest.skip(reason)
+
+
+@dataclass
+class Story:
+    """The page being driven and the sandbox behind it."""
+
+    page: Any  # playwright.async_api.Page
+    sb: Any  # bot.sandbox.run.Sandbox
+
+
+@pytest.fixture
+async def story(tmp_path: Path) -> AsyncIterator[Story]:
+    """The sandbox (real bot, SQLite, default policy) and a Chromium page on it."""
+    _chromium_or_skip()
+    from playwright.async_api import async_playwright
+
+    from bot.sandbox.run import sandbox
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'frontdoor.db'}", port=0)
+    clock = WorkspaceClock(offset=STORY_START - datetime.now(UTC))
+    async with sandbox(settings, port=0, clock=clock, persist=False) as sb, \
+            async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        context = await browser.new_context(viewport={"width": 1440, "height": 960},
+                                            locale="en-GB", timezone_id="Europe/London")
+        pg = await context.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        await pg.goto(sb.url)
+        await pg.wait_for_selector("body[data-ready='true']")
+        try:
+            yield Story(pg, sb)
+        except BaseException:
+            await shot(pg, "failure")
+            raise
+        finally:
+            await browser.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+async def shot(page: Any, name: str) -> Path:
+    """Save a full-window screenshot as a test artifact."""
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path))
+    return path
+
+
+# ------------------------------------------------------------------ acting as a person
+
+
+async def be(story: Story, user: str, channel: str | None = None) -> None:
+    """Switch the page to ``user`` and open ``channel`` (default: their DM with the app)."""
+    page = story.page
+    await page.select_option("#person", user)
+    await page.wait_for_function(
+        "(u) => document.querySelector('#person').value === u", arg=user)
+    target = channel or story.sb.fake.dm_channel(user)
+    await page.click(f"#sidebar [data-channel='{target}']")
+    await page.wait_for_selector(f"#sidebar [data-channel='{target}'].active")
+    await page.wait_for_timeout(200)
+
+
+async def type_message(page: Any, text: str) -> None:
+    """Type into the message box and press Enter."""
+    await page.fill("#composer", text)
+    await page.press("#composer", "Enter")
+
+
+async def settle(page: Any, before: str, wait_ms: float = TIMEOUT_MS) -> None:
+    """Wait until the channel changes from ``before``, then until it stays still a moment."""
+    await page.wait_for_function(f"(b) => ({_SIGNATURE_JS})() !== b", arg=before,
+                                 timeout=wait_ms)
+    last = None
+    for _ in range(40):
+        now = await page.evaluate(_SIGNATURE_JS)
+        if now == last:
+            return
+        last = now
+        await page.wait_for_timeout(250)
+
+
+def _is_done(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for msg in messages:
+        if not msg["ephemeral"] and msg["text"] and "Thank you: your" in msg["text"]:
+            return msg
+    return None
+
+
+def _off_track(messages: list[dict[str, Any]]) -> str | None:
+    for msg in messages[-3:]:
+        text = msg["text"]
+        if "call 999" in text.lower() or "isn't something the front door can take" in text:
+            return text
+        if "Something went wrong" in text or "Front Door is busy" in text:
+            return text
+    return None
+
+
+async def answer_question(page: Any, block_id: str, wanted: Any) -> str:
+    """Answer the question in the block ``block_id`` as a person would; returns how."""
+    block = page.locator(f"#messages .msg:not([data-ephemeral]) .block[data-block-id='{block_id}']")
+    block = block.last
+    multi = block.locator("[data-type='multi_static_select']")
+    if await multi.count():
+        await multi.locator("summary").click()
+        values = wanted if isinstance(wanted, list) else None
+        boxes = multi.locator("input[type=checkbox]")
+        if values is None:
+            await boxes.first.check()
+        else:
+            for value in values:
+                await multi.locator(f"input[data-value='{value}']").check()
+        await multi.locator("summary").click()
+        await block.locator("[data-action-id='flow.multi_done']").click()
+        return f"multi {values or 'first'}"
+    date = block.locator("input[type=date]")
+    if await date.count():
+        await date.fill(wanted if isinstance(wanted, str) else "2026-03-06")
+        return "date"
+    select = block.locator("select[data-action-id^='flow.answer']")
+    if await select.count():
+        options = await select.locator("option:not([disabled])").evaluate_all(
+            "(os) => os.map((o) => o.value)")
+        value = wanted if wanted in options else options[0]
+        await select.select_option(value)
+        return f"select {value}"
+    buttons = block.locator("button[data-action-id^='flow.answer']")
+    if await buttons.count():
+        values = await buttons.evaluate_all("(bs) => bs.map((b) => b.dataset.value)")
+        value = wanted if wanted in values else values[0]
+        await block.locator(f"button[data-action-id^='flow.answer'][data-value='{value}']").click()
+        return f"button {value}"
+    text = wanted if isinstance(wanted, str) else PLAIN
+    await type_message(page, text)
+    return "typed"
+
+
+async def play_flow(page: Any, answers: dict[str, Any], name: str) -> tuple[str, list[str]]:
+    """Answer every question in the DM until the bot says thank you; returns (reference, ids).
+
+    A tuple of answers for a question is given in turn (the first may be refused).
+    """
+    given: dict[str, int] = {}
+    asked: list[str] = []
+    last_key: tuple[str, str] | None = None
+    for step in range(60):
+        messages = await page.evaluate(_SNAPSHOT_JS)
+        done = _is_done(messages)
+        if done is not None:
+            ref = re.search(r"FD-\d{4}-\d{6}", done["text"])
+            assert ref, done["text"]
+            return ref.group(0), asked
+        wrong = _off_track(messages)
+        assert wrong is None, f"the flow went off the story's track: {wrong}"
+        questions = [m for m in messages if m["q"] and not m["ephemeral"]]
+        assert questions, f"no question in the DM: {[m['text'][:200] for m in messages]}"
+        current = questions[-1]
+        key = (current["ts"], current["q"])
+        qid = current["q"].split(":", 2)[2]
+        planned = answers.get(qid)
+        turn = given.get(qid, 0)
+        wanted = planned[min(turn, len(planned) - 1)] if isinstance(planned, tuple) else planned
+        if key == last_key:
+            # Still the question just answered: give the bot a moment more.
+            await settle(page, await page.evaluate(_SIGNATURE_JS), wait_ms=5_000)
+            continue
+        if step == 0:
+            await shot(page, f"{name}-first-question")
+        before = await page.evaluate(_SIGNATURE_JS)
+        await answer_question(page, current["q"], wanted)
+        given[qid] = turn + 1
+        asked.append(qid)
+        last_key = key
+        await settle(page, before)
+        if wanted == REFUSED:
+            refusal = page.locator("#messages .msg[data-ephemeral='true']").last
+            await refusal.wait_for()
+            assert "couldn't accept that answer" in await refusal.inner_text()
+            await shot(page, f"{name}-no-names-refusal")
+            last_key = None  # the same question is answered again
+    raise AssertionError(f"the flow did not finish; answered {asked}")
+
+
+async def card(page: Any, reference: str) -> Any:
+    """The message in the open channel that carries ``reference``."""
+    found = page.locator("#messages .msg", has_text=reference).first
+    await found.wait_for()
+    return found
+
+
+async def find_card_channel(page: Any, reference: str, channels: list[str]) -> str:
+    """Open each channel in turn until one shows the card for ``reference``."""
+    for channel in channels:
+        await page.click(f"#sidebar [data-channel='{channel}']")
+        await page.wait_for_selector(f"#sidebar [data-channel='{channel}'].active")
+        try:
+            await page.locator("#messages .msg", has_text=reference).first.wait_for(timeout=3_000)
+            return channel
+        except Exception:  # noqa: BLE001 - try the next channel
+            continue
+    raise AssertionError(f"no card for {reference} in {channels}")
+
+
+# ------------------------------------------------------------------ the story
+
+
+async def test_a_whole_story_through_the_page(story: Story) -> None:
+    page, sb = story.page, story.sb
+    policy = sb.bot.sv.policy
+    consult_channel = policy.channel("consultation_duty")
+
+    # 1. A teacher asks a no-names consultation; one answer is refused by the guard.
+    await be(story, demo.TEACHER)
+    await type_message(page, "/consult")
+    await page.locator("#messages .block[data-block-id^='q:']").first.wait_for()
+    consult_ref, asked = await play_flow(page, CONSULT, "01-teacher-consult")
+    assert {"danger", "worried"} <= set(asked)
+    assert asked.count("worried") == 2, "the refused answer is asked again"
+    await shot(page, "02-teacher-consult-recorded")
+    # The refused text never reached a channel, the workspace or the database.
+    for channel, msgs in sb.fake.messages.items():
+        for msg in msgs:
+            if msg.get("user") == demo.TEACHER:
+                continue  # what the teacher typed in their own DM
+            dumped = str(msg)
+            assert "Tyler" not in dumped and "943 476 5919" not in dumped, channel
+
+    # 2. The duty advisor answers the consultation card.
+    await be(story, demo.ADVISOR, consult_channel)
+    consultation = await card(page, consult_ref)
+    await consultation.locator("[data-action-id='consult.advise']").click()
+    modal = page.locator(".modal[data-callback-id='modal.advice']")
+    await modal.wait_for()
+    outcome = modal.locator(".block[data-block-id='outcome'] select")
+    if await outcome.count() and not await outcome.input_value():
+        await outcome.select_option(index=1)
+    await modal.locator(".block[data-block-id='advice'] textarea").fill(ADVICE)
+    await shot(page, "03-advisor-gives-advice")
+    await modal.locator(".modal-submit").click()
+    await modal.wait_for(state="detached")
+    await page.wait_for_function(
+        "(ref) => [...document.querySelectorAll('#messages .msg')].some((m) => "
+        "m.innerText.includes(ref) && !m.querySelector(\"[data-action-id='consult.advise']\"))",
+        arg=consult_ref)
+
+    # 3. The teacher sees the advice in their DM.
+    await be(story, demo.TEACHER)
+    advice = page.locator("#messages .msg", has_text="Offer an Early Help Assessment").last
+    await advice.wait_for()
+    await advice.locator("[data-action-id='advice.followed']").wait_for()
+    await shot(page, "04-teacher-sees-advice")
+    await advice.locator("[data-action-id='advice.followed']").click()
+
+    # 4. A health visitor runs the referral checklist.
+    await be(story, demo.HEALTH)
+    await type_message(page, "/refer")
+    await page.locator("#messages .block[data-block-id^='q:']").first.wait_for()
+    refer_ref, _ = await play_flow(page, REFER, "05-health-visitor-refer")
+    await shot(page, "06-referral-recorded")
+
+    # 5. The MASH manager changes the suggested rating, with a reason.
+    await be(story, demo.MANAGER, policy.channel("mash_managers"))
+    where = await find_card_channel(page, refer_ref, [
+        policy.channel("mash_managers"), policy.channel("early_help_duty")])
+    triage = await card(page, refer_ref)
+    await triage.locator("[data-action-id='card.change']").click()
+    modal = page.locator(".modal[data-callback-id='modal.change_rating']")
+    await modal.wait_for()
+    rating = modal.locator(".block[data-block-id='rating'] select")
+    current = await rating.input_value()
+    new = next(r for r in CHANGED_TO if r != current)
+    await rating.select_option(new)
+    await modal.locator(".block[data-block-id='reason'] textarea").fill(REASON)
+    await shot(page, "07-manager-changes-rating")
+    await modal.locator(".modal-submit").click()
+    await modal.wait_for(state="detached")
+    label = policy.rating(new).label
+    await page.locator("#messages .msg", has_text=refer_ref).filter(
+        has_text=label).first.wait_for()
+    await shot(page, "08-rating-changed")
+
+    # 6. The workspace clock moves past the SLA; the breach shows in the card's thread.
+    clock = policy.clock(policy.rating(new).clock)
+    for _ in range(int(clock.duration.total_seconds() // 3600 // 24) + 1):
+        await page.click("[data-advance='1440']")
+        await page.wait_for_selector("#clock-result:has-text('Swept')")
+    await page.click("[data-advance='240']")
+    await page.wait_for_selector("#clock-result:has-text('Swept')")
+    await page.click(f"#sidebar [data-channel='{where}']")
+    triage = await card(page, refer_ref)
+    await triage.locator(".replies").wait_for()
+    await triage.locator(".replies").click()
+    breach = page.locator("#thread .msg", has_text="breached").first
+    await breach.wait_for()
+    await page.locator("#messages .msg", has_text=refer_ref).filter(
+        has_text="BREACHED").first.wait_for()
+    await shot(page, "09-sla-breach-in-thread")

@@ -1,0 +1,349 @@
+"""Tests for the no-names guard (bot/nonames.py).
+
+All people in these tests are invented: first names and surnames are combined at random and
+refer to no one. Phone numbers use Ofcom's drama ranges, e-mails use example.* domains, and NHS
+and NI numbers are made up (valid-checksum numbers were generated, not copied).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.nonames import KIND_LABELS, Finding, describe, redact, scan
+
+CORPUS = Path(__file__).parent / "data" / "nonames_dev.jsonl"
+
+RECALL_MIN = 0.95
+CLEAN_FLAG_MAX = 0.05
+
+
+def _overlaps(findings: list[Finding], start: int, end: int) -> bool:
+    return any(f.start < end and start < f.end for f in findings)
+
+
+def _kinds_over(text: str, fragment: str) -> set[str]:
+    """Kinds of the findings that overlap the first occurrence of ``fragment``."""
+    start = text.index(fragment)
+    end = start + len(fragment)
+    return {f.kind for f in scan(text) if f.start < end and start < f.end}
+
+
+# --------------------------------------------------------------------------------------------
+# Corpus figures
+# --------------------------------------------------------------------------------------------
+
+
+def test_corpus_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
+    total = hit = 0
+    clean = flagged = 0
+    misses: list[str] = []
+    false_flags: list[str] = []
+    for row in rows:
+        text: str = row["text"]
+        findings = scan(text)
+        if not row["identifiers"]:
+            clean += 1
+            if findings:
+                flagged += 1
+                false_flags.append(f"{text!r} -> {describe(text, findings)}")
+            continue
+        for ident in row["identifiers"]:
+            start = text.find(ident)
+            assert start != -1, f"corpus identifier {ident!r} not in its text"
+            while start != -1:
+                total += 1
+                if _overlaps(findings, start, start + len(ident)):
+                    hit += 1
+                else:
+                    misses.append(f"{ident!r} in {text!r}")
+                start = text.find(ident, start + 1)
+    recall = hit / total
+    flag_rate = flagged / clean
+    with capsys.disabled():
+        print(
+            f"\n[nonames] corpus {CORPUS.name}: {len(rows)} rows; "
+            f"recall {hit}/{total} = {recall:.3f} (min {RECALL_MIN}); "
+            f"clean rows flagged {flagged}/{clean} = {flag_rate:.3f} (max {CLEAN_FLAG_MAX})"
+        )
+    detail = "\nmisses:\n  " + "\n  ".join(misses) + "\nfalse flags:\n  " + "\n  ".join(
+        false_flags
+    )
+    assert recall >= RECALL_MIN, f"recall {recall:.3f} < {RECALL_MIN}{detail}"
+    assert flag_rate <= CLEAN_FLAG_MAX, f"clean flag rate {flag_rate:.3f}{detail}"
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Zorya said she burnt her hand on the cooker.", "Zorya"),  # not in the lexicon
+        ("Brannagh is 9 and often arrives without a coat.", "Brannagh"),
+        ("Kayden is 7 and says there is no food at home.", "Kayden"),  # sentence start
+        ("We are worried about Tamsin, who has been self-harming.", "Tamsin"),
+        ("Ffion's mum has asked us not to contact Dad.", "Ffion"),  # possessive
+        ("Tilly-Mae (4) was collected late by an adult no one knew.", "Tilly-Mae"),  # hyphenated
+        ("Dad (Gethin) says he will engage with Early Help.", "Gethin"),
+        ("Her teacher, Mrs Thistlewood, noticed marks on her arms.", "Thistlewood"),  # title
+        ("Mr Oyelaran-Birch has refused to let staff see the baby.", "Oyelaran-Birch"),
+        ("Baby Zennor was born at 32 weeks and is still on the unit.", "Zennor"),  # Baby + name
+        ("The boy told staff that Uncle Bamidele hits him.", "Bamidele"),
+        ("She said 'I stay at Nanny Pat's at weekends.'", "Pat"),  # word-name after kin word
+        ("An older man known locally as 'Ghostie' gives him money.", "Ghostie"),  # nickname
+        ("the boy is called jaxon and hes in year 4", "jaxon"),  # lower-case text
+        ("spoke to mum, she said mason has been wetting the bed", "mason"),
+        ("His brother Will has been excluded for fighting.", "Will"),  # word-name with cue
+        ("Grace Pemberton-Lowe, aged 12, has stopped eating at school.", "Grace Pemberton-Lowe"),
+        ("Jade is living with her boyfriend, who is 22.", "Jade"),
+        ("Summer's dad has moved back into the family home.", "Summer"),
+        ("The Abernethy family have been evicted from their flat.", "Abernethy"),  # surname
+        ("Dad said that Dean is there most nights and shouts at the children.", "Dean"),
+        ("Ruby (6) told her teacher she was left alone overnight.", "Ruby"),
+        ("Santino Ferreira-Holt has missed every session since January.", "Santino Ferreira-Holt"),
+        ("Elif Yıldırımoğlu told her teacher she is frightened to go home.", "Elif Yıldırımoğlu"),
+        ("Mrs. Okonjo-Reyes said the baby is feeding well.", "Okonjo-Reyes"),  # title with "."
+        ("His street name is Dreamz and he carries for older boys.", "Dreamz"),
+        ("Summer, who is 7, has bruises on both arms.", "Summer"),
+        ("Dad has not seen Milan since the court hearing.", "Milan"),  # word-name as object
+        ("KYLA IS 7 AND SAYS MUM HITS HER.", "KYLA"),  # written in capitals
+        ("I spoke to Zorya's mum at pick-up today.", "Zorya"),
+    ],
+)
+def test_names_found(text: str, name: str) -> None:
+    assert "name" in _kinds_over(text, name), describe(text, scan(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mum and Dad separated last year and Stepdad now lives at the house.",
+        "Nan has been helping out since Christmas, and Grandad does the school run.",
+        "The Police, the NHS and the DWP have all been in contact with the family.",
+        "He is known to CAMHS and to the Youth Offending Service in Huntingdon.",
+        "The incident happened on Monday and was reported to the MASH on Tuesday.",
+        "Will the family be told who made the referral?",  # "Will" as a verb
+        "May I ask whether we need consent from both parents?",
+        "Hope is fading that Dad will engage with the plan.",
+        "Mark my words, Dad said, you will regret this.",
+        "Bill payments are behind and the family have no heating.",
+        "Is this Amber or Red? I think Amber.",
+        "Sunny days are hard because the boys want to go out.",
+        "She rose early to get her brothers ready for school.",
+        "Summer holidays are coming and free school meals stop.",
+        "Faith is important to the family and they attend church on Sundays.",
+        "The family moved from Peterborough to Camden in April.",
+        "He has Maths, English and Science on Thursdays and hates PE.",
+        "The young person is 16 and Gillick competent.",
+        "Diwali and Eid both fell in half-term this year.",
+        "The Kurdish family next door have raised concerns about shouting.",
+        "Baby Bank delivered a cot last week; Mum went to Baby Massage once.",
+        "He has been selling charlie for older lads and has a new phone.",  # drug slang
+        "mum has ms and uses a wheelchair, she says the kids help her",
+        "She is placed with Foster Carers out of area.",
+        "The children said Santa would not come this year.",
+    ],
+)
+def test_no_false_names(text: str) -> None:
+    assert scan(text) == [], describe(text, scan(text))
+
+
+# --------------------------------------------------------------------------------------------
+# Structured identifiers
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment", "kind"),
+    [
+        ("NHS number 943 476 5919, seen with a bruise.", "943 476 5919", "nhs_number"),
+        ("Her number is 9434765919 according to the GP.", "9434765919", "nhs_number"),
+        ("NHS no. 943 476 5918 (may be wrong) is on the form.", "943 476 5918", "nhs_number"),
+        ("Mum's mobile is 07700 900 461.", "07700 900 461", "phone"),
+        ("Call Dad on +44 7700 900123 after 5.", "+44 7700 900123", "phone"),
+        ("Landline (01632) 960 555.", "(01632) 960 555", "phone"),
+        ("Nan's number 0161-496-0000 is on file.", "0161-496-0000", "phone"),
+        ("Email her at tanith.k@example.org please.", "tanith.k@example.org", "email"),
+        ("NI number AB 12 34 56 C was on the form.", "AB 12 34 56 C", "ni_number"),
+        ("Dad's NI is JK123456D.", "JK123456D", "ni_number"),
+        ("The specimen QQ 12 34 56 A was typed in.", "QQ 12 34 56 A", "ni_number"),
+        ("Postcode: CB1 2AB.", "CB1 2AB", "postcode"),
+        ("They have moved to nw12db last week.", "nw12db", "postcode"),
+        ("Address: 41 Linden Grove, Wisbech.", "41 Linden Grove", "address"),
+        ("They live at Flat 2, Marlow House, near the park.", "Flat 2, Marlow House", "address"),
+        ("The family live on Halford Crescent with Nan.", "Halford Crescent", "address"),
+        ("She is in Year 4 at St Wendreda's Primary.", "St Wendreda's Primary", "school_class"),
+        ("He attends Larkrise Academy, Year 9.", "Larkrise Academy", "school_class"),
+        ("She is in the Ladybirds room at Little Wrens Nursery.", "Little Wrens Nursery",
+         "school_class"),
+        ("DOB 03/04/2015, seen with a fracture.", "03/04/2015", "date_of_birth"),
+        ("She was born on 3 April 2015 in Leeds.", "3 April 2015", "date_of_birth"),
+        ("date of birth: 2015-04-03.", "2015-04-03", "date_of_birth"),
+        ("Tobiah (d.o.b. 4.1.12) disclosed abuse.", "4.1.12", "date_of_birth"),
+        ("Her birthday is 5th June and she will be 9.", "5th June", "date_of_birth"),
+        ("Orrin Vance, 12/07/2013, has been missing since Friday.", "12/07/2013",
+         "date_of_birth"),
+    ],
+)
+def test_structured_found(text: str, fragment: str, kind: str) -> None:
+    assert kind in _kinds_over(text, fragment), describe(text, scan(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The reference number is 9434765918 on the old system.",  # fails the NHS checksum
+        "Case 1234567890 was closed last year.",
+        "The incident happened on 9 April and police attended.",  # an event date, not a DOB
+        "On 02/03/2026 she disclosed to the school nurse.",
+        "The strategy meeting is booked for 21 April 2026.",
+        "A 7 year old, aged 7, in Year 2, has been smacked with a slipper.",  # ages and years
+        "She is in Year 2 and in Reception last year she struggled.",  # no named school
+        "He goes to a local secondary school and is in Year 9.",
+        "Free School Meals stopped and the Virtual School Head is involved.",
+        "Call Childline on 0800 1111 or 999 in an emergency.",
+        "Our reference is FD-2026-000123 and crime ref 42/118734/26.",
+        "The boy walked 3 miles down the lane in the dark.",
+        "He was on the M11 at 4am with two adults.",
+        "Police ref 2026-0412-0387: officers attended at 23:40.",
+    ],
+)
+def test_structured_negatives(text: str) -> None:
+    assert scan(text) == [], describe(text, scan(text))
+
+
+def test_nhs_checksum_valid_vs_invalid() -> None:
+    valid = "Number 943 476 5919 on the letter."
+    invalid = "Number 943 476 5918 on the letter."
+    assert [f.kind for f in scan(valid)] == ["nhs_number"]
+    assert scan(invalid) == []
+
+
+def test_dob_versus_event_date_in_one_sentence() -> None:
+    text = "On 02/03/2026 Tobiah (d.o.b. 04.01.12) disclosed that his father hit him."
+    kinds = {text[f.start : f.end]: f.kind for f in scan(text)}
+    assert kinds.get("04.01.12") == "date_of_birth"
+    assert "02/03/2026" not in kinds
+
+
+def test_two_dobs_in_one_labelled_clause() -> None:
+    text = "Both are on a CIN plan; Roxanna was born 19.02.2018 and Caspian 03.10.2020."
+    kinds = _kinds_over(text, "03.10.2020")
+    assert kinds == {"date_of_birth"}
+
+
+# --------------------------------------------------------------------------------------------
+# describe / redact / labels
+# --------------------------------------------------------------------------------------------
+
+
+def test_describe_and_redact() -> None:
+    text = "Kyla's NHS number is 943 476 5919 and Mum's mobile is 07700 900 461."
+    findings = scan(text)
+    assert [f.kind for f in findings] == ["name", "nhs_number", "phone"]
+    assert describe(text, findings) == [
+        'a name: "Kyla"',
+        'an NHS number: "943 476 5919"',
+        'a phone number: "07700 900 461"',
+    ]
+    assert redact(text, findings) == (
+        "[name removed]'s NHS number is [nhs_number removed] and Mum's mobile is "
+        "[phone removed]."
+    )
+
+
+def test_kind_labels_cover_every_kind() -> None:
+    assert set(KIND_LABELS) == {
+        "name", "date_of_birth", "address", "postcode", "phone", "email", "nhs_number",
+        "ni_number", "school_class",
+    }
+    text = (
+        "Kyla Holt, DOB 03/04/2015, 4 Elm Road, CB1 2AB, 07700 900 461, a.b@example.com, "
+        "NHS 943 476 5919, NI AB 12 34 56 C, Year 4 at Fenwold Primary."
+    )
+    assert {f.kind for f in scan(text)} == set(KIND_LABELS)
+
+
+def test_empty_and_clean_text() -> None:
+    assert scan("") == []
+    assert describe("", []) == []
+    assert redact("nothing here", []) == "nothing here"
+
+
+# --------------------------------------------------------------------------------------------
+# Properties: bounds, order, no overlap, never raises, linear-ish on big input
+# --------------------------------------------------------------------------------------------
+
+
+def _check_invariants(text: str, findings: list[Finding]) -> None:
+    last_end = 0
+    for f in findings:
+        assert 0 <= f.start < f.end <= len(text)
+        assert f.start >= last_end  # sorted and non-overlapping
+        assert f.kind in KIND_LABELS
+        last_end = f.end
+
+
+_SNIPPETS = [
+    "Kyla", "Mr ", "Mrs O'", "Baby ", " born ", "DOB ", "d.o.b. ", "NHS ", "07700 ",
+    "+44 ", "943 476 5919", "AB 12 34 56 C", "CB1 2AB", "Flat 3, ", "12 ", " Road", "@",
+    "example.com", "St ", "'s ", " Primary", " Academy", "Year 4", "(", ")", ". ", "; ",
+    "\n", "-", "/", "3/4/15", " called ", " known as '", "Will ", "May ", "ı", "é", "’",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_scan_arbitrary_unicode(text: str) -> None:
+    _check_invariants(text, scan(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_SNIPPETS), st.text(max_size=5)), max_size=40))
+def test_scan_identifier_soup(parts: list[str]) -> None:
+    text = "".join(parts)
+    findings = scan(text)
+    _check_invariants(text, findings)
+    redacted = redact(text, findings)
+    assert isinstance(redacted, str)
+    assert len(describe(text, findings)) <= len(findings)
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "a",
+        "Kyla ",
+        "1",
+        "1 ",
+        "a.",
+        "a@",
+        "@a.",
+        "Aa ",
+        "St ",
+        "Mr Mr ",
+        "Flat 1, ",
+        "0",
+        "+44 ",
+        "d.o.b. 1/1/11 ",
+        "Tom's ",
+        "é",
+        " ",
+        "\n",
+        "AB 12 ",
+        "Year 4 at Oak ",
+        "known as '",
+    ],
+)
+def test_scan_huge_input_finishes(unit: str) -> None:
+    # ~100k characters of a repeated pattern: catastrophic backtracking would never finish.
+    text = unit * (100_000 // len(unit))
+    _check_invariants(text, scan(text))

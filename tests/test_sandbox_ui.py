@@ -1,0 +1,457 @@
+"""The sandbox page's API (``bot/sandbox/ui.py``), without a browser.
+
+Most tests put a small stub Bolt app behind the page (``tests/sandbox_stub.py``)
+so the page's side of the Slack protocol is tested on its own; the last ones
+start ``frontdoor sandbox`` itself with the real bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from bot.config import Settings
+from bot.policy import load_policy
+from bot.sandbox import demo
+from bot.sandbox.ui import COMMANDS, STATIC, WorkspaceClock
+from bot.sandbox.webapi import FakeSlack
+from tests.sandbox_stub import CHANNEL, StubSandbox, stub_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+TEACHER, HEALTH, ADVISOR = demo.TEACHER, demo.HEALTH, demo.ADVISOR
+
+
+@pytest.fixture
+async def sb() -> AsyncIterator[StubSandbox]:
+    async with stub_sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def get(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    async with http.get(url) as r:
+        return {"status": r.status, **(await r.json())}
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: Any) -> dict[str, Any]:
+    async with http.post(url, json=body) as r:
+        return {"status": r.status, **(await r.json())}
+
+
+def dm(sb: StubSandbox, user: str) -> str:
+    return sb.fake.dm_channel(user)
+
+
+def question(sb: StubSandbox, user: str) -> dict[str, Any]:
+    return next(m for m in sb.fake.history(dm(sb, user)) if m.get("blocks"))
+
+
+# ------------------------------------------------------------------ the page itself
+
+
+async def test_page_and_its_files_are_served(sb: StubSandbox, http: aiohttp.ClientSession) -> None:
+    async with http.get(sb.url) as r:
+        assert r.status == 200
+        page = await r.text()
+    for name in ("style.css", "blockkit.js", "app.js"):
+        assert f"/static/{name}" in page
+        async with http.get(f"{sb.url}static/{name}") as r:
+            assert r.status == 200, name
+
+
+def test_the_page_works_offline_and_never_uses_inner_html() -> None:
+    """No CDN, no remote fonts or scripts, and user text is never parsed as HTML."""
+    for path in STATIC.iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"(src|href)=[\"']?(https?:)?//", text), path.name
+        assert "@import" not in text and "url(http" not in text, path.name
+        if path.suffix == ".js":
+            assert "innerHTML" not in text and "outerHTML" not in text, path.name
+            assert "insertAdjacentHTML" not in text and "document.write" not in text, path.name
+
+
+def test_commands_are_the_manifests() -> None:
+    manifest = yaml.safe_load((ROOT / "manifest.yaml").read_text(encoding="utf-8"))
+    assert {c["command"] for c in manifest["features"]["slash_commands"]} == set(COMMANDS)
+
+
+async def test_workspace_lists_people_channels_and_the_clock(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    ws = await get(http, f"{sb.url}ui/workspace")
+    assert ws["ready"] is True
+    titles = {p["id"]: p["title"] for p in ws["people"]}
+    for who in (demo.TEACHER, demo.HEALTH, demo.MANAGER, demo.ADVISOR, demo.LEAD, demo.COORD):
+        assert who in titles
+    assert {c["id"] for c in ws["channels"]} == {
+        "C0CONSULT", "C0MASHMGR", "C0EARLYHELP", "C0ESCALATE", "C0EDTDUTY"}
+    teacher = next(p for p in ws["people"] if p["id"] == TEACHER)
+    assert teacher["dm"] == sb.fake.dm_channel(TEACHER)
+    assert ws["usergroups"] == {"S0MASHMGRS": "mash-managers"}
+    assert ws["clock"]["now"] == "2026-03-09T10:00:00+00:00"
+    assert ws["commands"] == list(COMMANDS)
+
+
+# ------------------------------------------------------------------ typing and commands
+
+
+async def test_slash_command_reaches_the_app_and_its_message_shows(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    sent = await post(http, f"{sb.url}ui/send",
+                      {"user": TEACHER, "channel": dm(sb, TEACHER), "text": "/consult please"})
+    assert sent["ok"] is True
+    assert ("command", "please") in sb.record.seen
+    shown = await get(http, f"{sb.url}ui/messages?channel={dm(sb, TEACHER)}&user={TEACHER}")
+    assert [m["text"] for m in shown["messages"]] == ["A question"]
+    assert shown["messages"][0]["blocks"][0]["type"] == "header"
+
+
+async def test_unknown_command_gets_slackbots_answer(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    sent = await post(http, f"{sb.url}ui/send",
+                      {"user": TEACHER, "channel": dm(sb, TEACHER), "text": "/nonsense"})
+    assert sent == {"status": 200, "ok": False, "error": "invalid_command"}
+    notes = sb.fake.ephemerals_for(TEACHER)
+    assert notes[-1]["user"] == "USLACKBOT"
+    assert "/nonsense is not a valid command" in notes[-1]["text"]
+
+
+async def test_an_acked_text_is_ephemeral_for_that_person_only(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": CHANNEL, "text": "/refer"})
+    mine = await get(http, f"{sb.url}ui/messages?channel={CHANNEL}&user={TEACHER}")
+    theirs = await get(http, f"{sb.url}ui/messages?channel={CHANNEL}&user={HEALTH}")
+    assert [(m["text"], m.get("ephemeral")) for m in mine["messages"]] == [
+        ("I've started this in our direct messages.", True)]
+    assert theirs["messages"] == []
+
+
+async def test_typing_in_the_dm_is_message_im(sb: StubSandbox, http: aiohttp.ClientSession) -> None:
+    sent = await post(http, f"{sb.url}ui/send",
+                      {"user": TEACHER, "channel": dm(sb, TEACHER), "text": "A worry"})
+    assert sent["ok"] is True
+    assert ("dm", "A worry") in sb.record.seen
+    history = sb.fake.history(dm(sb, TEACHER))
+    assert [(m.get("user"), m["text"]) for m in history] == [
+        (TEACHER, "A worry"), (sb.fake.bot_user_id, "Thanks, noted.")]
+
+
+async def test_typing_in_a_channel_only_posts(sb: StubSandbox, http: aiohttp.ClientSession) -> None:
+    sent = await post(http, f"{sb.url}ui/send",
+                      {"user": ADVISOR, "channel": CHANNEL, "text": "On it"})
+    assert sent["ok"] is True
+    assert sb.record.seen == []
+    assert [m["text"] for m in sb.fake.history(CHANNEL)] == ["On it"]
+
+
+async def test_bad_requests_are_refused(sb: StubSandbox, http: aiohttp.ClientSession) -> None:
+    nobody = await post(http, f"{sb.url}ui/send", {"user": "U0NOBODY", "channel": CHANNEL,
+                                                   "text": "hi"})
+    assert nobody["status"] == 400
+    bot = await post(http, f"{sb.url}ui/send", {"user": sb.fake.bot_user_id, "channel": CHANNEL,
+                                                "text": "hi"})
+    assert bot["status"] == 400
+    nowhere = await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": "C0NONE",
+                                                    "text": "hi"})
+    assert nowhere["status"] == 400
+    async with http.post(f"{sb.url}ui/send", data="not json") as r:
+        assert r.status == 400
+    empty = await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": CHANNEL,
+                                                  "text": "  "})
+    assert empty["status"] == 400
+
+
+# ------------------------------------------------------------------ clicks and selections
+
+
+async def test_a_button_click_is_a_block_action_on_that_message(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": dm(sb, TEACHER),
+                                          "text": "/consult"})
+    msg = question(sb, TEACHER)
+    clicked = await post(http, f"{sb.url}ui/action", {
+        "user": TEACHER, "channel": dm(sb, TEACHER), "ts": msg["ts"],
+        "action_id": "stub.answer:1", "block_id": "q:1:danger", "value": "no"})
+    assert clicked["ok"] is True
+    assert ("answer", "no") in sb.record.seen
+    updated = sb.fake.message(dm(sb, TEACHER), msg["ts"])
+    assert updated is not None and updated["text"] == "You answered *no*"
+    thread = await get(http, f"{sb.url}ui/thread?channel={dm(sb, TEACHER)}&ts={msg['ts']}"
+                       f"&user={TEACHER}")
+    assert [m["text"] for m in thread["messages"]] == ["You answered *no*",
+                                                       "A reply in the thread"]
+    # The channel view shows the parent with its reply count, not the reply.
+    shown = await get(http, f"{sb.url}ui/messages?channel={dm(sb, TEACHER)}&user={TEACHER}")
+    assert [(m["text"], m.get("reply_count")) for m in shown["messages"]] == [
+        ("You answered *no*", 1)]
+
+
+async def test_selects_dates_overflow_and_message_state(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": dm(sb, TEACHER),
+                                          "text": "/consult"})
+    msg = question(sb, TEACHER)
+    base = {"user": TEACHER, "channel": dm(sb, TEACHER), "ts": msg["ts"]}
+    await post(http, f"{sb.url}ui/action", {**base, "action_id": "stub.select",
+                                            "block_id": "choices", "selected_option": "11-15"})
+    await post(http, f"{sb.url}ui/action", {**base, "action_id": "stub.overflow",
+                                            "block_id": "intro", "selected_option": "120"})
+    await post(http, f"{sb.url}ui/action", {**base, "action_id": "stub.date",
+                                            "block_id": "choices",
+                                            "selected_date": "2026-03-02"})
+    await post(http, f"{sb.url}ui/action", {
+        **base, "action_id": "stub.multi_done", "block_id": "choices", "value": "next",
+        "state": {"choices": {"stub.multi": ["neglect", "emotional"]}}})
+    assert sb.record.seen[1:] == [("stub.select", "11-15"), ("stub.overflow", "120"),
+                              ("date", "2026-03-02"), ("multi", ["neglect", "emotional"])]
+
+
+async def test_an_unhandled_action_is_reported(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": dm(sb, TEACHER),
+                                          "text": "/consult"})
+    msg = question(sb, TEACHER)
+    clicked = await post(http, f"{sb.url}ui/action", {
+        "user": TEACHER, "channel": dm(sb, TEACHER), "ts": msg["ts"],
+        "action_id": "nobody.listens", "block_id": "x", "value": "1"})
+    assert clicked["ok"] is False and "404" in clicked["error"]
+    gone = await post(http, f"{sb.url}ui/action", {
+        "user": TEACHER, "channel": dm(sb, TEACHER), "ts": "1.000001",
+        "action_id": "stub.cancel"})
+    assert gone["status"] == 404
+
+
+# ------------------------------------------------------------------ modals
+
+
+async def test_modal_opens_for_the_clicker_refuses_then_submits(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": dm(sb, TEACHER),
+                                          "text": "/consult"})
+    msg = question(sb, TEACHER)
+    await post(http, f"{sb.url}ui/action", {
+        "user": TEACHER, "channel": dm(sb, TEACHER), "ts": msg["ts"],
+        "action_id": "stub.open_modal", "block_id": "choices", "value": "modal"})
+    (view_id, view), = sb.fake.views.items()
+    assert sb.fake.view_users[view_id] == TEACHER
+    assert view["callback_id"] == "stub.modal"
+
+    refused = await post(http, f"{sb.url}ui/submit", {
+        "user": TEACHER, "view_id": view_id,
+        "state": {"outcome": {"outcome": "early_help"}, "advice": {"advice": "Tyler is sad"}}})
+    assert refused["action"] == "errors"
+    assert refused["errors"] == {"advice": "That looks like a name."}
+    assert sb.fake.history(CHANNEL) == []
+
+    done = await post(http, f"{sb.url}ui/submit", {
+        "user": TEACHER, "view_id": view_id,
+        "state": {"outcome": {"outcome": "early_help"}, "advice": {"advice": "Offer early help"}}})
+    assert done["action"] == "close"
+    assert ("advice", ("early_help", "Offer early help")) in sb.record.seen
+    assert [m["text"] for m in sb.fake.history(CHANNEL)] == ["Advice given: early_help"]
+
+    closed = await post(http, f"{sb.url}ui/close", {"user": TEACHER, "view_id": view_id})
+    assert closed["notified"] is False
+
+
+async def test_response_action_update_and_push_keep_the_fakes_views(
+    sb: StubSandbox,
+) -> None:
+    view = sb.fake.push_view(TEACHER, {"type": "modal", "title": {"type": "plain_text",
+                                                                  "text": "One"}, "blocks": []},
+                             root_view_id="V0ROOT")
+    updated = sb.fake.set_view(view["id"], {"type": "modal", "title": {
+        "type": "plain_text", "text": "Two"}, "blocks": []})
+    assert updated["title"]["text"] == "Two"
+    assert sb.fake.view_users[view["id"]] == TEACHER
+    too_many = [{"type": "divider"}] * 101
+    from bot.sandbox.webapi import SlackError
+
+    with pytest.raises(SlackError, match="invalid_arguments"):
+        sb.fake.set_view(view["id"], {"type": "modal", "title": {"type": "plain_text",
+                                                                 "text": "X"},
+                                      "blocks": too_many})
+
+
+async def test_app_home(sb: StubSandbox, http: aiohttp.ClientSession) -> None:
+    before = await get(http, f"{sb.url}ui/home?user={TEACHER}")
+    assert before["view"] is None
+    opened = await post(http, f"{sb.url}ui/home/open", {"user": TEACHER})
+    assert opened["ok"] is True
+    after = await get(http, f"{sb.url}ui/home?user={TEACHER}")
+    assert after["view"]["type"] == "home"
+    assert after["view"]["blocks"][0]["text"]["text"] == "Your front door"
+
+
+# ------------------------------------------------------------------ the clock
+
+
+async def test_clock_moves_forward_only_and_runs_the_sweep(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    moved = await post(http, f"{sb.url}ui/clock", {"minutes": 60 * 25})
+    assert moved["now"] == "2026-03-10T11:00:00+00:00"
+    assert moved["swept"] == {"reminders": {"sent": 1}, "sent": {"sent": 1}}
+    assert sb.swept == [datetime(2026, 3, 10, 11, 0, tzinfo=UTC)]
+    assert [m["text"] for m in sb.fake.history(CHANNEL)] == ["Swept as of 2026-03-10 11:00"]
+    # New messages carry the workspace's time.
+    assert float(sb.fake.history(CHANNEL)[0]["ts"]) == pytest.approx(
+        datetime(2026, 3, 10, 11, 0, tzinfo=UTC).timestamp(), abs=1)
+
+    back = await post(http, f"{sb.url}ui/clock", {"minutes": -5})
+    assert back["status"] == 400
+    to_past = await post(http, f"{sb.url}ui/clock", {"to": "2026-03-01T09:00"})
+    assert to_past["status"] == 400
+    # A datetime-local value is the workspace's local time (GMT in March, BST from the 29th).
+    summer = await post(http, f"{sb.url}ui/clock", {"to": "2026-04-01T09:00"})
+    assert summer["now"] == "2026-04-01T08:00:00+00:00"
+    assert (await get(http, f"{sb.url}ui/clock"))["offset_seconds"] == pytest.approx(
+        timedelta(days=22, hours=22).total_seconds())
+
+
+def test_workspace_clock_limits() -> None:
+    clock = WorkspaceClock(base=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="forward"):
+        clock.advance(timedelta(0))
+    with pytest.raises(ValueError, match="year"):
+        clock.advance(timedelta(days=400))
+    with pytest.raises(ValueError, match="time zone"):
+        clock.advance_to(datetime(2026, 2, 1))
+    assert clock.advance(timedelta(hours=1)) == datetime(2026, 1, 1, 1, tzinfo=UTC)
+    assert clock.timestamp() == datetime(2026, 1, 1, 1, tzinfo=UTC).timestamp()
+
+
+# ------------------------------------------------------------------ live updates
+
+
+async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(5):
+        while len(events) < count:
+            line = (await response.content.readline()).decode().strip()
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: "):]))
+    return events
+
+
+async def test_events_are_filtered_for_the_person(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{sb.url}ui/events?user={TEACHER}") as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        await asyncio.sleep(0.05)  # let the stream subscribe
+        # Someone else's ephemeral and modal are not the teacher's to see.
+        sb.fake.notice(CHANNEL, HEALTH, "for the health visitor")
+        sb.fake.push_view(HEALTH, {"type": "modal", "title": {"type": "plain_text",
+                                                               "text": "Theirs"},
+                                   "blocks": []}, root_view_id="V0ROOT")
+        sb.fake.notice(CHANNEL, TEACHER, "for the teacher")
+        sb.fake.add_message(CHANNEL, ADVISOR, "for everyone")
+        await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": dm(sb, TEACHER),
+                                              "text": "missing piece"})
+        events = await read_events(stream, 5)
+    kinds = [(e["type"], e.get("channel")) for e in events]
+    assert kinds[:2] == [("ephemeral", CHANNEL), ("message", CHANNEL)]
+    assert ("api_error", None) in kinds
+    error = next(e for e in events if e["type"] == "api_error")
+    assert error == {"type": "api_error", "method": "chat.scheduleMessage",
+                     "error": "unknown_method"}
+
+
+async def test_view_events_go_to_the_person_who_clicked(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": dm(sb, TEACHER),
+                                          "text": "/consult"})
+    msg = question(sb, TEACHER)
+    async with http.get(f"{sb.url}ui/events?user={TEACHER}") as stream:
+        await asyncio.sleep(0.05)
+        await post(http, f"{sb.url}ui/action", {
+            "user": TEACHER, "channel": dm(sb, TEACHER), "ts": msg["ts"],
+            "action_id": "stub.open_modal", "block_id": "choices", "value": "modal"})
+        events = await read_events(stream, 1)
+    assert events[0]["type"] == "view_opened"
+    assert events[0]["view"]["callback_id"] == "stub.modal"
+
+
+async def test_clock_event_reaches_every_page(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{sb.url}ui/events?user={HEALTH}") as stream:
+        await asyncio.sleep(0.05)
+        await post(http, f"{sb.url}ui/clock", {"minutes": 60})
+        events = await read_events(stream, 2)
+    assert [e["type"] for e in events] == ["message", "clock"]
+    assert events[1]["now"] == "2026-03-09T11:00:00+00:00"
+
+
+# ------------------------------------------------------------------ demo people and saving
+
+
+def test_demo_seed_has_every_role_the_policy_names() -> None:
+    for name in ("cambridgeshire", "camden"):
+        policy = load_policy(name)
+        fake = FakeSlack()
+        demo.seed(fake, policy)
+        for uid in (*policy.roles.managers.users, *policy.roles.advisors.users):
+            assert uid in fake.users
+        for group in policy.roles.managers.usergroups:
+            assert fake.usergroups[group].users
+        for cid, _ in demo.policy_channels(policy):
+            assert cid in fake.channels
+        people = demo.people_for(fake)
+        assert [p.id for p in people][:6] == [demo.TEACHER, demo.HEALTH, demo.MANAGER,
+                                              demo.ADVISOR, demo.LEAD, demo.COORD]
+
+
+async def test_workspace_snapshot_round_trip() -> None:
+    policy = load_policy("cambridgeshire")
+    async with FakeSlack() as fake:
+        demo.seed(fake, policy)
+        fake.add_message(fake.dm_channel(TEACHER), TEACHER, "hello")
+        card = fake.add_message(CHANNEL, ADVISOR, "a card")
+        fake.add_message(CHANNEL, ADVISOR, "in the thread", thread_ts=card["ts"])
+        fake.home_views[TEACHER] = {"id": "V0HOME", "type": "home", "blocks": []}
+        data = json.loads(json.dumps(fake.snapshot()))
+    again = FakeSlack()
+    demo.seed(again, policy)
+    again.restore(data)
+    assert [m["text"] for m in again.history(again.dm_channel(TEACHER))] == ["hello"]
+    assert [m["text"] for m in again.thread(CHANNEL, card["ts"])] == ["a card", "in the thread"]
+    assert again.message(CHANNEL, card["ts"])["reply_count"] == 1
+    assert again.view("V0HOME") is not None
+    assert again.add_message(CHANNEL, ADVISOR, "later")["ts"] > card["ts"]
+    with pytest.raises(ValueError):
+        again.restore({"version": 99})
+
+
+def test_sandbox_never_uses_a_postgres_database(tmp_path: Path) -> None:
+    from bot.sandbox.run import SANDBOX_DB, sandbox_database, state_path
+
+    pg = Settings(database_url="postgresql://u:p@db/frontdoor")
+    assert sandbox_database(pg) == SANDBOX_DB
+    lite = Settings(database_url=f"sqlite:///{tmp_path / 'fd.db'}")
+    assert sandbox_database(lite) == lite.database_url
+    assert state_path(lite.database_url) == Path(f"{tmp_path / 'fd.db'}.sandbox.json")
+    assert state_path("sqlite://") is None

@@ -1,0 +1,311 @@
+"""The Slack app end to end: signed requests to the real Bolt app over HTTP, a fake Web API,
+and assertions on the calls the fake received."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.blocks import ids
+from store.db import make_engine, session_scope
+from store.models import AuditEntry, Consultation, Decision, TriageCard
+from tests.slackenv import (
+    ADVISOR,
+    HEALTH,
+    MANAGER,
+    MANAGER2,
+    OUTSIDER,
+    TEACHER,
+    SlackEnv,
+    slack_env,
+)
+
+LONDON = ZoneInfo("Europe/London")
+# A Tuesday morning inside Cambridgeshire's office hours.
+TUESDAY = dt.datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
+MAX_STEPS = 40
+# Not in immediate danger, and a situation where early help fits (SCENARIOS.md 4).
+SAFE = {"danger": "no", "lado": "no", "before": "no", "suspended_check": "no", "phoned": "no"}
+
+
+async def play(env: SlackEnv, user: str, choose: dict[str, object] | None = None) -> list[str]:
+    """Answer questions until the flow ends; returns the question ids seen."""
+    seen: list[str] = []
+    choose = {**SAFE, **(choose or {})}
+    for _ in range(MAX_STEPS):
+        await env.drain()
+        before = len(env.dm(user))
+        q = env.last_question(user)
+        if q is None or (seen and _is_answered(env, user, q, seen)):
+            break
+        seen.append(await env.answer(user, choose))
+        await _settle(env, user, before)
+    await env.drain()
+    return seen
+
+
+def _is_answered(env: SlackEnv, user: str, q: dict, seen: list[str]) -> bool:
+    # The flow ended when the newest DM message is not a question any more.
+    return env.dm(user)[-1]["ts"] != q["ts"]
+
+
+async def _settle(env: SlackEnv, user: str, before: int) -> None:
+    """Wait until the bot has queued and delivered its answer to the last action."""
+    for _ in range(200):
+        await env.drain()
+        if len(env.dm(user)) > before or env.fake.ephemerals_for(user):
+            return
+        await asyncio.sleep(0)  # yield to the listener task still running after its ack
+        await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'frontdoor.db'}"
+
+
+def _posts_to(env: SlackEnv, channel: str) -> list[dict]:
+    return [c.args for c in env.fake.calls_to("chat.postMessage")
+            if c.ok and c.args.get("channel") == channel]
+
+
+async def test_full_consult_reaches_the_advisor_and_back(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        d = await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+        assert d.status == 200
+        await env.fake.wait_for("chat.postMessage")
+        seen = await play(env, TEACHER)
+        assert len(seen) >= 10, seen
+        # The consultation card in the consultation duty channel.
+        duty = env.policy.channel("consultation_duty")
+        cards = _posts_to(env, duty)
+        assert len(cards) == 1, [c.method for c in env.fake.calls]
+        card_msg = env.fake.history(duty)[-1]
+        # The advisor answers it through a modal.
+        d = await env.click_card(ADVISOR, duty, card_msg["ts"], ids.CONSULT_ADVISE)
+        assert d.status == 200
+        opened = await env.fake.wait_for("views.open")
+        view = opened[-1].args["view"]
+        assert view["callback_id"] == ids.MODAL_ADVICE
+        d = await env.sender.view_submission(
+            ADVISOR, view, {ids.IN_OUTCOME[1]: "early_help",
+                            ids.IN_ADVICE[1]: "Start an Early Help Assessment with the family."})
+        assert d.status == 200
+        await env.fake.wait_for("chat.update", predicate=lambda c: c.args.get("channel") == duty)
+        await env.drain()
+        # The professional gets the advice by DM, with buttons to say whether they follow it.
+        advice = [m for m in env.dm(TEACHER) if "Early Help Assessment with the family" in
+                  json.dumps(m.get("blocks"))]
+        assert advice, env.dm(TEACHER)[-1]
+        with session_scope(make_engine(db_file)) as s:
+            c = s.exec(select(Consultation)).scalar_one()  # type: ignore[call-overload]
+            assert (c.status, c.advice_outcome, c.advisor_user_id) == (
+                "advised", "early_help", ADVISOR)
+
+
+
+def _is_text_question(q: dict) -> bool:
+    """A question answered by typing: no answer buttons, selects or date pickers."""
+    answer_ids = (ids.FLOW_ANSWER, ids.FLOW_MULTI, ids.FLOW_DATE)
+    return not any(str(el.get("action_id", "")).startswith(answer_ids)
+                   for b in q["blocks"] for el in b.get("elements") or [])
+
+
+def _count(db_file: str, model: type, *where: object) -> int:
+    eng = make_engine(db_file)
+    try:
+        with session_scope(eng) as s:
+            stmt = select(func.count()).select_from(model)
+            for w in where:
+                stmt = stmt.where(w)  # type: ignore[arg-type]
+            return int(s.exec(stmt).scalar_one())  # type: ignore[call-overload]
+    finally:
+        eng.dispose()
+
+
+def _card(db_file: str) -> TriageCard:
+    eng = make_engine(db_file)
+    try:
+        with session_scope(eng) as s:
+            return s.exec(select(TriageCard)).scalar_one()  # type: ignore[call-overload]
+    finally:
+        eng.dispose()
+
+
+# A child in need: parent struggling, consent given (SCENARIOS.md 3).
+CHILD_IN_NEED = {"level": "statutory", "consent": "given", "ref_type": "concern",
+                 "categories": ["parental_learning_disability"]}
+
+
+async def _refer(env: SlackEnv, user: str = HEALTH) -> TriageCard:
+    await env.sender.slash_command(user, "/refer", channel_id=env.dm_id(user))
+    await env.fake.wait_for("chat.postMessage")
+    await play(env, user, CHILD_IN_NEED)
+    await env.drain()
+    return _card(env.database_url)
+
+
+async def test_full_refer_card_approve_and_change(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        card = await _refer(env)
+        assert card.status == "new" and card.ts, card
+        mash = env.policy.channel("mash_managers")
+        assert card.channel == mash
+        posted = env.fake.message(mash, card.ts)
+        text = json.dumps(posted["blocks"])
+        assert card.reference in text and "Suggested" in text
+        # The referrer hears nothing about a rating before a manager decides.
+        assert not [m for m in env.dm(HEALTH) if "Rating:" in json.dumps(m.get("blocks"))]
+        # A manager approves: one decision, the card is redrawn, the referrer is told.
+        d = await env.click_card(MANAGER, mash, card.ts, ids.CARD_APPROVE)
+        assert d.status == 200
+        await env.fake.wait_for("chat.update", predicate=lambda c: c.args.get("ts") == card.ts)
+        await env.drain()
+        decided = _card(db_file)
+        assert (decided.status, decided.rating, decided.decided_by) == (
+            "decided", card.suggested_rating, MANAGER)
+        redrawn = json.dumps(env.fake.message(mash, card.ts)["blocks"])
+        assert ids.CARD_APPROVE not in redrawn  # decided: no Approve any more
+        outcome = [m for m in env.dm(HEALTH) if card.reference in json.dumps(m)]
+        assert len(outcome) >= 2  # the thank-you and the outcome
+        # Change rating through the modal, with a reason.
+        await env.click_card(MANAGER, mash, card.ts, ids.CARD_CHANGE)
+        view = (await env.fake.wait_for("views.open"))[-1].args["view"]
+        assert view["callback_id"] == ids.MODAL_CHANGE_RATING
+        d = await env.sender.view_submission(
+            MANAGER, view, {ids.IN_RATING[1]: "amber_sh",
+                            ids.IN_REASON[1]: "Police information shows a risk of significant harm."})
+        assert d.status == 200
+        await env.fake.wait_for("chat.update", count=2,
+                                predicate=lambda c: c.args.get("ts") == card.ts)
+        await env.drain()
+        changed = _card(db_file)
+        assert changed.rating == "amber_sh" and changed.clock == "amber_sh"
+        assert _count(db_file, Decision) == 2
+        eng = make_engine(db_file)
+        with session_scope(eng) as s:
+            entry = s.exec(select(AuditEntry).where(  # type: ignore[call-overload]
+                AuditEntry.action == "rating.change")).scalar_one()
+        eng.dispose()
+        assert (entry.actor, entry.old_value, entry.new_value) == (
+            MANAGER, card.suggested_rating, "amber_sh")
+        assert entry.reason and "significant harm" in entry.reason
+        assert "Amber (significant harm)" in json.dumps(env.dm(HEALTH)[-1])
+
+
+async def test_non_manager_approve_is_refused_and_audited(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        card = await _refer(env)
+        d = await env.click_card(OUTSIDER, card.channel or "", card.ts or "", ids.CARD_APPROVE)
+        assert d.status == 200
+        await env.fake.wait_for("chat.postEphemeral",
+                                predicate=lambda c: c.args.get("user") == OUTSIDER)
+        assert "Only the front door's managers" in env.fake.ephemerals_for(OUTSIDER)[-1]["text"]
+        after = _card(db_file)
+        assert (after.status, after.rating, after.version) == ("new", None, card.version)
+        assert _count(db_file, Decision) == 0
+        assert _count(db_file, AuditEntry, AuditEntry.action == "denied.approve") == 1
+
+
+async def test_user_group_manager_may_approve(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        card = await _refer(env)
+        await env.click_card(MANAGER2, card.channel or "", card.ts or "", ids.CARD_APPROVE)
+        await env.fake.wait_for("chat.update")
+        assert _card(db_file).decided_by == MANAGER2
+        assert env.fake.calls_to("usergroups.users.list")
+
+
+async def test_two_approvals_at_once_make_one_decision(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        card = await _refer(env)
+        ch, ts = card.channel or "", card.ts or ""
+        await asyncio.gather(env.click_card(MANAGER, ch, ts, ids.CARD_APPROVE),
+                             env.click_card(MANAGER2, ch, ts, ids.CARD_APPROVE))
+        await env.fake.wait_for("chat.postEphemeral")
+        await env.drain()
+        assert _count(db_file, Decision) == 1
+        winner = _card(db_file).decided_by
+        loser = MANAGER2 if winner == MANAGER else MANAGER
+        told = env.fake.ephemerals_for(loser)[-1]["text"]
+        assert f"<@{winner}> already decided" in told
+        outcome_dms = [m for m in env.dm(HEALTH) if "Rating" in m.get("text", "")
+                       or "decided" in m.get("text", "").lower()]
+        assert len(outcome_dms) <= 1
+
+
+async def test_same_event_three_times_is_one_answer(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+        await env.fake.wait_for("chat.postMessage")
+        # Answer until the first free-text question.
+        for _ in range(MAX_STEPS):
+            await env.drain()
+            q = env.last_question(TEACHER)
+            if q and _is_text_question(q):
+                break
+            before = len(env.dm(TEACHER))
+            await env.answer(TEACHER, SAFE)
+            await _settle(env, TEACHER, before)
+        question = env.last_question(TEACHER)
+        before = len(env.dm(TEACHER))
+        for retry in (None, 1, 2):
+            d = await env.sender.message_im(
+                TEACHER, env.dm_id(TEACHER), "Worried about low mood and missed meals.",
+                event_id="Ev0SAMEEVENT") if retry is None else await env.sender.event(
+                {"type": "message", "channel_type": "im", "user": TEACHER,
+                 "channel": env.dm_id(TEACHER), "text": "Worried about low mood and missed meals.",
+                 "ts": "1795000000.000100"}, event_id="Ev0SAMEEVENT", retry_num=retry)
+            assert d.status == 200
+        await _settle(env, TEACHER, before)
+        for _ in range(20):
+            await env.drain()
+            await asyncio.sleep(0.01)
+        new = env.dm(TEACHER)[before:]
+        assert len(new) == 1, [m.get("text") for m in new]  # one next question, not three
+        assert new[0]["ts"] != question["ts"]
+
+
+async def test_forged_and_stale_requests_get_401(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        forged = await env.sender.slash_command(TEACHER, "/consult", forged=True)
+        import time as _time
+
+        stale = await env.sender.slash_command(TEACHER, "/consult",
+                                               timestamp=int(_time.time()) - 6 * 60)
+        assert (forged.status, stale.status) == (401, 401)
+        await env.drain()
+        assert not env.fake.calls_to("chat.postMessage")
+        from store.models import FlowSession
+
+        assert _count(db_file, FlowSession) == 0
+
+
+async def test_refused_answer_is_private_and_never_stored(db_file: str, tmp_path: Path) -> None:
+    name, nhs, postcode = "Tyler Brookes", "943 476 5919", "CB4 1XY"
+    async with slack_env(db_file, start=TUESDAY) as env:
+        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+        await env.fake.wait_for("chat.postMessage")
+        refused = f"{name}, NHS number {nhs}, lives near {postcode} and is often hungry."
+        # The first text question gets the identifying answer, then a clean one.
+        seen = await play(env, TEACHER, {"worried": refused})
+        assert seen.count("worried") >= 1
+        eph = env.fake.ephemerals_for(TEACHER)
+        assert eph, "the professional was told privately"
+        told = json.dumps(eph[0])
+        assert "NHS" in told and "postcode" in told.lower()
+        # Nothing identifying went to any channel or into a posted message.
+        for call in env.fake.calls:
+            if call.method in ("chat.postMessage", "chat.update"):
+                dumped = json.dumps(call.args)
+                assert name not in dumped and postcode not in dumped and nhs not in dumped
+    # ... nor into the database file (including the write-ahead log).
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("frontdoor.db*"))
+    for secret in (name, nhs, nhs.replace(" ", ""), postcode):
+        assert secret.encode() not in raw, secret
