@@ -401,3 +401,21 @@ def test_significant_harm_with_consent_refused_may_still_be_referred(cambs: Poli
     s = suggest("consult", a, cambs, TUESDAY_10AM)
     assert (s.outcome, s.rating) == ("referral", "amber_sh")
     assert rule_ids(s) == ["R-amber-sh", "R-consent-override"]
+
+
+def test_section_17_consultation_without_consent_is_advice_only(cambs: Policy) -> None:
+    a = consult(level="statutory", categories=["school"], consent="refused", consent_reason="No.")
+    s = suggest("consult", a, cambs, TUESDAY_10AM)
+    assert (s.outcome, s.rating) == ("advice_only", None)
+    assert rule_ids(s) == ["R-amber-cin", "R-consent-s17"]
+    assert_cited(s)
+
+
+def test_every_rule_is_named_in_these_tests() -> None:
+    """A new rule without a test fails here: each id must be asserted on in this module."""
+    import inspect
+    import sys
+
+    source = inspect.getsource(sys.modules[__name__])
+    for rule_id in RULES:
+        assert f'"{rule_id}"' in source, rule_id
