@@ -21,6 +21,8 @@ class Settings:
     database_url: str = "sqlite:///frontdoor.db"
     policy: str = ""
     port: int = 3000
+    outbox_pace: float = 1.0  # seconds between messages to one channel
+    outbox_lease: float = 60.0  # seconds before a dead sender's claimed row is taken over
 
     @property
     def socket_mode(self) -> bool:
@@ -38,6 +40,8 @@ def load_settings(env_file: str | None = ".env") -> Settings:
     port = os.environ.get("PORT") or "3000"
     if not port.isdigit():
         raise SystemExit(f"PORT must be a number, not {port!r}")
+    pace = _number("FRONTDOOR_OUTBOX_PACE", 1.0)
+    lease = _number("FRONTDOOR_OUTBOX_LEASE", 60.0)
     return Settings(
         bot_token=os.environ.get("SLACK_BOT_TOKEN", ""),
         signing_secret=os.environ.get("SLACK_SIGNING_SECRET", ""),
@@ -46,4 +50,19 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         database_url=os.environ.get("DATABASE_URL") or "sqlite:///frontdoor.db",
         policy=os.environ.get("FRONTDOOR_POLICY", ""),
         port=int(port),
+        outbox_pace=pace,
+        outbox_lease=lease,
     )
+
+
+def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value < 0:
+        raise SystemExit(f"{name} must not be negative")
+    return value

@@ -100,12 +100,18 @@ class Messaging:
             payload={"render": "triage_card", "id": card.id, "channel": card.channel},
         )
 
-    def card_thread(self, s: Session, card: TriageCard, text: str, key: str) -> None:
-        """A note in the card's thread (requests, replies, warnings)."""
+    def card_thread(self, s: Session, card: TriageCard, text: str, key: str, *,
+                    notify_managers: bool = False) -> None:
+        """A note in the card's thread (requests, replies, warnings); ``text`` is escaped."""
+        managers = self.policy.roles.managers
+        note = cards.thread_note(
+            text,
+            notify=managers.users if notify_managers else (),
+            groups=managers.usergroups if notify_managers else (),
+        )
         repo.enqueue(
             s, key=key, method=POST, channel=card.channel or "",
-            payload={"channel": card.channel, "thread_of": f"card:{card.id}",
-                     **cards.thread_note(text)},
+            payload={"channel": card.channel, "thread_of": f"card:{card.id}", **note},
         )
 
     def card_result(self, s: Session, result: CardResult) -> None:
@@ -128,6 +134,8 @@ class Messaging:
             self.card_thread(s, card, f"More information requested:\n{result.note}", f"{key}:ask")
         elif result.action == "info_reply":
             self.card_thread(s, card, f"The referrer answered:\n{result.note}", f"{key}:reply")
+        elif result.action == "snooze":
+            self.card_thread(s, card, result.note, f"{key}:snooze")
         elif result.action == "close":
             self.dm(s, card.referrer_user_id, cards.outcome_dm(card, referral, self.policy),
                     f"{key}:closed")

@@ -76,7 +76,7 @@ class OutboxSender:
         clock: Callable[[], datetime] = utcnow,
         worker_id: str | None = None,
         pace: float = 1.0,
-        max_attempts: int = 8,
+        max_attempts: int = 15,
         batch: int = 50,
         lease: timedelta = timedelta(seconds=60),
     ) -> None:
@@ -157,8 +157,6 @@ class OutboxSender:
                 if row.channel in seen:
                     continue  # one row per channel per round keeps the order
                 seen.add(row.channel)
-                row.payload = dict(row.payload)
-                row.payload["_recovering"] = row.status == "sending"
                 s.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
@@ -168,9 +166,14 @@ class OutboxSender:
                         claimed_until=now + self.lease,
                         attempts=OutboxMessage.attempts + 1,
                     )
+                    .execution_options(synchronize_session=False)
                 )
-                row.attempts += 1
                 claimed.append(row)
+            # Work on detached copies: nothing below may be flushed back by accident.
+            s.expunge_all()
+            for row in claimed:
+                row.payload = {**row.payload, "_recovering": row.status == "sending"}
+                row.attempts += 1
             return claimed
 
     # --- delivery -------------------------------------------------------
@@ -262,11 +265,13 @@ class OutboxSender:
     ) -> None:
         error, delay = _classify(exc, row.attempts)
         stats.errors.append(error)
-        if delay is None or row.attempts >= self.max_attempts:
+        # A 429 is Slack saying "wait", not a failure: it does not use up an attempt.
+        counts = error != "ratelimited"
+        if delay is None or (counts and row.attempts >= self.max_attempts):
             await asyncio.to_thread(self._dead, row, error)
             stats.dead += 1
         else:
-            await asyncio.to_thread(self._retry, row, now + delay, error, True)
+            await asyncio.to_thread(self._retry, row, now + delay, error, counts)
             stats.retried += 1
 
     # --- recording ------------------------------------------------------

@@ -14,14 +14,16 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
-from bot.flows.api import Status
+from bot.policy import Policy
 from bot.services import Services
+from store import repo
 from store.db import is_sqlite, session_scope
 from store.models import Referral, Reminder, TriageCard
 
@@ -50,6 +52,9 @@ class ReminderSweep:
     def run(self, now: datetime) -> SweepStats:
         """Process everything due at ``now``; returns counts."""
         stats = SweepStats()
+        with session_scope(self.sv.engine, write=True) as s:
+            for ensure in recurring_jobs():
+                ensure(s, self.sv.policy, now)
         while True:
             ids = self.claim(now)
             if not ids:
@@ -102,9 +107,15 @@ class ReminderSweep:
         return sent
 
     def _nudge(self, s: Session, r: Reminder, now: datetime) -> bool:
-        if r.subject_type != "card":
-            log.warning("reminder %s has unknown subject %s", r.id, r.subject_type)
+        if r.kind in ("sla_warning", "sla_breach") and r.subject_type == "card":
+            return self._sla(s, r, now)
+        handler = nudge_handlers().get(r.kind)
+        if handler is None:
+            log.warning("reminder %s has unknown kind %s", r.id, r.kind)
             return False
+        return handler(s, self.sv, r, now)
+
+    def _sla(self, s: Session, r: Reminder, now: datetime) -> bool:
         card = s.get(TriageCard, r.subject_id)
         if card is None or card.status == "closed":
             return False  # closed items are never nudged
@@ -114,22 +125,18 @@ class ReminderSweep:
             if referral is None or referral.written_confirmed_at is not None:
                 return False
         policy, msg = self.sv.policy, self.sv.messaging
-        managers = " ".join(f"<@{u}>" for u in policy.roles.managers.users)
-        managers += " " + " ".join(f"<!subteam^{g}>" for g in policy.roles.managers.usergroups)
         label = CLOCK_LABELS.get(clock, clock)
         due = datetime.fromisoformat(str(r.payload["due"])).astimezone(policy.tz)
         if r.kind == "sla_warning":
             pct = round(float(r.payload.get("fraction", 0)) * 100)
-            text = (f":hourglass_flowing_sand: {managers.strip()} {card.reference}: {pct}% of the "
-                    f"{label} clock has run; due {due:%H:%M %a %d %b}.")
-            msg.card_thread(s, card, text, key=f"reminder:{r.id}")
+            text = (f"{card.reference}: {pct}% of the {label} clock has run; "
+                    f"due {due:%H:%M %a %d %b}.")
+            msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
             return True
         if r.kind == "sla_breach":
-            text = (f":rotating_light: {card.reference}: the {label} clock was due "
+            text = (f"{card.reference}: the {label} clock was due "
                     f"{due:%H:%M %a %d %b} and has been breached.")
-            msg.card_thread(s, card, f"{managers.strip()} {text}", key=f"reminder:{r.id}")
-            from store import repo
-
+            msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
             repo.enqueue(s, key=f"reminder:{r.id}:escalate", method="chat.postMessage",
                          payload={"channel": policy.channel("escalation"),
                                   "text": f"{text} Card: <#{card.channel}>."})
@@ -158,6 +165,25 @@ CLOCK_LABELS = {
 }
 
 
+NudgeFn = Callable[[Session, Services, Reminder, datetime], bool]
+EnsureFn = Callable[[Session, Policy, datetime], None]
+
+
+def nudge_handlers() -> dict[str, NudgeFn]:
+    """Reminder kinds beyond the SLA clocks: CAF meetings, weekly jobs."""
+    from bot import jobs
+    from bot.caf import nudges
+
+    return {**nudges.NUDGES, **jobs.NUDGES}
+
+
+def recurring_jobs() -> list[EnsureFn]:
+    """Functions that make sure the next occurrence of a recurring job is scheduled."""
+    from bot import jobs
+
+    return list(jobs.RECURRING)
+
+
 class ReminderLoop:
     """Sweeps every ``interval`` seconds until stopped (in ``serve`` and ``worker``)."""
 
@@ -181,4 +207,4 @@ class ReminderLoop:
                 pass
 
 
-__all__ = ["ReminderLoop", "ReminderSweep", "Status"]
+__all__ = ["ReminderLoop", "ReminderSweep"]

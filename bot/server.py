@@ -74,7 +74,7 @@ async def running(
     reminders: bool = True,
     host: str = "0.0.0.0",
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    pace: float = 1.0,
+    pace: float | None = None,
     http_mode: bool | None = None,
 ) -> AsyncIterator[Running]:
     """Start the bot (migrating the database first) and stop it cleanly on exit."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -51,7 +51,7 @@ class Services:
         http: aiohttp.ClientSession,
         *,
         clock: Callable[[], datetime] = _utcnow,
-        pace: float = 1.0,
+        pace: float | None = None,
     ) -> Services:
         """Wire the services together around one engine and one aiohttp session."""
         client = make_client(settings.bot_token, settings.api_url, http)
@@ -62,7 +62,9 @@ class Services:
         messaging = Messaging(policy, triage)
         sender = OutboxSender(
             engine, sender_client, prepare=messaging.prepare, on_sent=messaging.on_sent,
-            escalation_channel=policy.channel("escalation"), pace=pace,
+            escalation_channel=policy.channel("escalation"),
+            pace=settings.outbox_pace if pace is None else pace,
+            lease=timedelta(seconds=settings.outbox_lease),
         )  # real time: retries and pacing are about Slack, not the SLA clock
         return cls(
             settings=settings, policy=policy, engine=engine, http=http, client=client,

@@ -664,6 +664,15 @@ def info_request_dm(card: TriageCard, question: str) -> dict:
     return message(f"More information needed about {card.reference}", blocks)
 
 
-def thread_note(text: str) -> dict:
-    """A note in a card's thread (escaped; long notes split into several sections)."""
-    return message("Note on the card", sections(esc(text, 50 * SECTION_LIMIT), max_sections=10))
+def thread_note(text: str, *, notify: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> dict:
+    """A note in a card's thread: ``text`` escaped (it may be typed by a person), then
+    mentions of the ``notify`` user IDs and ``groups`` user-group IDs, which Slack notifies."""
+    tags = " ".join([mention(u) for u in notify] + [_group_mention(g) for g in groups])
+    body = esc(text, 50 * SECTION_LIMIT)
+    return message("Note on the card",
+                   sections(f"{tags} {body}" if tags else body, max_sections=10))
+
+
+def _group_mention(group_id: str) -> str:
+    """``<!subteam^S…>`` for a user-group ID from the policy; anything else escaped."""
+    return f"<!subteam^{group_id}>" if re.fullmatch(r"S[A-Z0-9]{2,}", group_id) else esc(group_id)

@@ -77,6 +77,20 @@ def stop_clock(session: Session, *, subject_type: str, subject_id: int, clock: s
     return int(result.rowcount or 0)
 
 
+def snooze(session: Session, *, subject_type: str, subject_id: int, until: datetime) -> int:
+    """Move a subject's pending warnings due before ``until`` to ``until``; returns how many."""
+    result = session.execute(
+        update(Reminder)
+        .where(Reminder.subject_type == subject_type)  # type: ignore[arg-type]
+        .where(Reminder.subject_id == subject_id)  # type: ignore[arg-type]
+        .where(Reminder.status == "pending")  # type: ignore[arg-type]
+        .where(Reminder.kind == "sla_warning")  # type: ignore[arg-type]
+        .where(Reminder.due_at < until)  # type: ignore[arg-type]
+        .values(due_at=until)
+    )
+    return int(result.rowcount or 0)
+
+
 def stop_all(session: Session, *, subject_type: str, subject_id: int) -> int:
     """Cancel every pending reminder of a subject (it was closed)."""
     return repo.cancel_reminders(session, subject_type, subject_id)

@@ -131,12 +131,17 @@ class FlowService:
         value: str | list[str],
         *,
         expect: str | None = None,
+        expect_flow: int | None = None,
         effects: Effects | None = None,
     ) -> Step:
-        """Answer the current question; ``expect`` makes a repeated click do nothing."""
+        """Answer the current question.
+
+        ``expect`` (the question id a button belonged to) and ``expect_flow`` (its
+        flow) make a repeated click, or a click on an old flow's message, do nothing.
+        """
         try:
             with session_scope(self.engine, write=True) as s:
-                return self._answer(s, user_id, value, expect, effects)
+                return self._answer(s, user_id, value, expect, effects, expect_flow)
         except _Conflict:
             return self._reread(user_id)
 
@@ -289,6 +294,7 @@ class FlowService:
         value: str | list[str],
         expect: str | None,
         effects: Effects | None,
+        expect_flow: int | None = None,
     ) -> Step:
         now = self._now()
         row = self._active(s, user_id)
@@ -296,7 +302,8 @@ class FlowService:
             return self._none(ALREADY_ANSWERED if expect else "")
         if self._expired(row, now):
             return self._expire_row(s, row, now, effects) or self._none()
-        if expect is not None and expect != row.state:
+        stale_flow = expect_flow is not None and expect_flow != row.id
+        if stale_flow or (expect is not None and expect != row.state):
             return self._asking(row, message=ALREADY_ANSWERED)
         flow = self.flows[row.kind]
         ctx = Context(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -217,6 +217,26 @@ class TriageService:
             return CardResult("ok", card, action="info_reply", note=text.strip())
 
         return self._run(card_id, act, effects, allow_closed=False)
+
+    def snooze(
+        self, card_id: int, actor: str, minutes: int, *, effects: Effects | None = None
+    ) -> CardResult:
+        """Put off the card's next warning by ``minutes`` (a breach is a fact: it never moves)."""
+        if minutes not in {int(t.total_seconds() // 60) for t in self.policy.snooze_options}:
+            return CardResult("invalid", message="That snooze length is not offered.")
+
+        def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
+            until = now + timedelta(minutes=minutes)
+            moved = clocks.snooze(s, subject_type="card", subject_id=card.id or 0, until=until)
+            if not moved:
+                return CardResult("invalid", card, message="There is no warning due to snooze.")
+            repo.audit(s, actor=actor, action="card.snooze", subject_type="card",
+                       subject_id=card.id, new=until.isoformat(), reason=f"{minutes} min", at=now)
+            when = until.astimezone(self.policy.tz).strftime("%H:%M")
+            return CardResult("ok", card, action="snooze",
+                              note=f"<@{actor}> snoozed the next reminder until {when}.")
+
+        return self._run(card_id, act, effects)
 
     def denied(self, card_id: int | None, actor: str, action: str) -> None:
         """Audit an attempt by someone without the role (nothing else changes)."""

@@ -72,6 +72,23 @@ def register(app: AsyncApp, sv: Services) -> None:
             await act(user, channel, lambda effects: sv.triage.assign(
                 card_id, user, effects=effects))
 
+    @app.action(ids.CARD_SNOOZE)
+    async def snooze(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await _snooze(body=body, action=action)
+
+    @guarded(sv)
+    async def _snooze(*, body: dict[str, Any], action: dict[str, Any]) -> None:
+        user, channel, card_id = _ids(body, action)
+        raw = str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
+        minutes = raw.partition(":")[2]
+        if not minutes.isdigit():
+            await tell(sv, user, channel, "Choose how long to snooze for.")
+            return
+        if await allowed(user, channel, card_id, "snooze reminders", "snooze"):
+            await act(user, channel, lambda effects: sv.triage.snooze(
+                card_id, user, int(minutes), effects=effects))
+
     def opener(what: str, action_name: str,
                view: Callable[[TriageCard], dict[str, Any]]) -> Callable[..., Any]:
         async def open_modal(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -116,9 +116,15 @@ def register(app: AsyncApp, sv: Services) -> None:
     async def _button(*, body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id")
-        expect = _expected(action.get("block_id", ""))
+        expect_flow, expect = _expected(action.get("block_id", ""))
         aid = action["action_id"]
         nonce = f"{body.get('trigger_id')}"
+        if aid in (ids.FLOW_BACK, ids.FLOW_CANCEL) and expect_flow is not None:
+            current = await off_loop(sv.flows.current, user)
+            if current.flow_id != expect_flow:
+                await tell(sv, user, channel, "That message belongs to an earlier conversation: "
+                           "nothing was changed.")
+                return
         if aid == ids.FLOW_BACK:
             fn = lambda effects: sv.flows.back(user, effects=effects)  # noqa: E731
         elif aid == ids.FLOW_CANCEL:
@@ -129,7 +135,7 @@ def register(app: AsyncApp, sv: Services) -> None:
                 await tell(sv, user, channel, "Please choose an answer first.")
                 return
             fn = lambda effects: sv.flows.answer(  # noqa: E731
-                user, value, expect=expect, effects=effects
+                user, value, expect=expect, expect_flow=expect_flow, effects=effects
             )
         await drive(user, fn, channel=channel, nonce=nonce)
 
@@ -146,9 +152,10 @@ def register(app: AsyncApp, sv: Services) -> None:
         await ack()
 
 
-def _expected(block_id: str) -> str | None:
+def _expected(block_id: str) -> tuple[int | None, str | None]:
+    """The flow and question a button belongs to, from its ``q:{flow}:{question}`` block."""
     m = _QUESTION_BLOCK.match(block_id or "")
-    return m.group(2) if m else None
+    return (int(m.group(1)), m.group(2)) if m else (None, None)
 
 
 def _value(body: dict[str, Any], action: dict[str, Any]) -> str | list[str] | None:

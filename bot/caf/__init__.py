@@ -1,0 +1,1 @@
+"""CAF episodes: registration, import, Team Around the Child meetings and nudges."""

@@ -1,0 +1,147 @@
+"""The outbox sender against the fake Web API: order, retries, dead letters, recovery."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from bot.outbox import METADATA_EVENT, OutboxSender
+from bot.sandbox.webapi import FakeSlack
+from bot.slack import make_client
+from store import repo
+from store.db import session_scope
+from store.models import OutboxMessage
+from tests.slackenv import Clock
+
+TOKEN = "xoxb-outbox-test"
+ESCALATION = "C0ESCALATE"
+
+
+@dataclass
+class Rig:
+    fake: FakeSlack
+    sender: OutboxSender
+    clock: Clock
+    engine: Engine
+
+
+@pytest.fixture
+async def rig(engine: Engine) -> AsyncIterator[Rig]:
+    clock = Clock(dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC))
+    async with FakeSlack(tokens=[TOKEN]) as fake, aiohttp.ClientSession() as http:
+        for cid in ("C0ONE", "C0TWO", ESCALATION):
+            fake.add_channel(cid, cid.lower())
+        fake.add_user("U0PRO", "pat.pro")
+        client = make_client(TOKEN, fake.base_url, http, max_retries=0)
+        sender = OutboxSender(engine, client, escalation_channel=ESCALATION, clock=clock,
+                              pace=0, max_attempts=4)  # small, to reach the last attempt quickly
+        yield Rig(fake, sender, clock, engine)
+
+
+def queue(engine: Engine, *items: tuple[str, str, str]) -> None:
+    """Queue (key, channel, text) messages."""
+    with session_scope(engine, write=True) as s:
+        for key, channel, text in items:
+            repo.enqueue(s, key=key, method="chat.postMessage",
+                         payload={"channel": channel, "text": text})
+
+
+def rows(engine: Engine) -> list[OutboxMessage]:
+    with session_scope(engine) as s:
+        return list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())  # type: ignore[call-overload,arg-type]
+
+
+def delivered(fake: FakeSlack, channel: str) -> list[str]:
+    return [m["text"] for m in fake.history(channel)]
+
+
+async def test_in_order_per_channel_and_once(rig: Rig) -> None:
+    queue(rig.engine, *[(f"k{i}", "C0ONE" if i % 2 else "C0TWO", f"m{i}") for i in range(10)])
+    queue(rig.engine, ("k3", "C0ONE", "a duplicate cause"))  # same key: not queued again
+    stats = await rig.sender.run_once()
+    assert stats.sent == 10
+    assert delivered(rig.fake, "C0ONE") == ["m1", "m3", "m5", "m7", "m9"]
+    assert delivered(rig.fake, "C0TWO") == ["m0", "m2", "m4", "m6", "m8"]
+    assert all(r.status == "sent" and r.result_ts for r in rows(rig.engine))
+    assert (await rig.sender.run_once()).sent == 0  # nothing is sent twice
+    # Every message carries its outbox key, so a restart can tell it was delivered.
+    meta = rig.fake.history("C0ONE")[0]["metadata"]
+    assert meta["event_type"] == METADATA_EVENT and meta["event_payload"]["key"] == "k1"
+
+
+async def test_a_user_id_is_delivered_to_their_dm(rig: Rig) -> None:
+    queue(rig.engine, ("dm1", "U0PRO", "hello"))
+    await rig.sender.run_once()
+    assert delivered(rig.fake, rig.fake.dm_channel("U0PRO")) == ["hello"]
+
+
+async def test_429_then_500_storm_delivers_everything_once_recovered(rig: Rig) -> None:
+    queue(rig.engine, *[(f"s{i}", "C0ONE", f"m{i}") for i in range(3)])
+    rig.fake.fail("chat.postMessage", status=429, times=2, retry_after=7)
+    rig.fake.fail("chat.postMessage", status=500, times=2)
+    await rig.sender.run_once()
+    row = rows(rig.engine)[0]
+    assert row.status == "pending" and row.last_error == "ratelimited"
+    assert row.next_attempt_at == rig.clock.now + dt.timedelta(seconds=7)  # Retry-After honoured
+    assert (await rig.sender.run_once()).sent == 0  # not before Retry-After
+    for _ in range(10):
+        rig.clock.advance(minutes=5)
+        await rig.sender.run_once()
+    assert delivered(rig.fake, "C0ONE") == ["m0", "m1", "m2"]  # in order, each once
+    assert all(r.status == "sent" for r in rows(rig.engine))
+
+
+async def test_dead_after_the_last_attempt_and_escalated(rig: Rig) -> None:
+    queue(rig.engine, ("d1", "C0ONE", "will not get through"))
+    rig.fake.fail("chat.postMessage", status=503, times=50)
+    for _ in range(6):
+        await rig.sender.run_once()
+        rig.clock.advance(minutes=10)
+    dead = rows(rig.engine)[0]
+    assert dead.status == "dead" and dead.attempts == 4
+    alert = [r for r in rows(rig.engine) if r.idempotency_key == f"alert:outbox:{dead.id}"]
+    assert len(alert) == 1 and alert[0].channel == ESCALATION
+
+
+async def test_permanent_error_is_dead_at_once(rig: Rig) -> None:
+    queue(rig.engine, ("p1", "C0NOWHERE", "to a channel that does not exist"))
+    await rig.sender.run_once()
+    await rig.sender.run_once()  # delivers the alert
+    first = rows(rig.engine)[0]
+    assert (first.status, first.attempts, first.last_error) == ("dead", 1, "channel_not_found")
+    assert any("could not deliver" in t for t in delivered(rig.fake, ESCALATION))
+
+
+async def test_a_sender_that_died_mid_call_does_not_duplicate(rig: Rig) -> None:
+    """Slack accepted the message but the sender died before recording it: the next
+    sender finds the message by its key in the channel's history and does not resend."""
+    queue(rig.engine, ("r1", "C0ONE", "sent before the crash"), ("r2", "C0ONE", "never sent"))
+    rig.fake.add_message("C0ONE", "U0FRONTBOT", "sent before the crash")
+    msg = rig.fake.history("C0ONE")[-1]
+    msg["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": "r1"}}
+    msg["bot_id"] = rig.fake.bot_id
+    past = rig.clock.now - dt.timedelta(minutes=5)
+    with session_scope(rig.engine, write=True) as s:  # what the dead sender left behind
+        s.execute(update(OutboxMessage).where(OutboxMessage.idempotency_key == "r1")  # type: ignore[arg-type]
+                  .values(status="sending", claimed_by="dead-worker", claimed_until=past,
+                          attempts=1))
+    stats = await rig.sender.run_once()
+    assert stats.recovered == 1 and stats.sent == 1
+    assert delivered(rig.fake, "C0ONE") == ["sent before the crash", "never sent"]
+    assert [r.status for r in rows(rig.engine)] == ["sent", "sent"]
+
+
+async def test_a_live_lease_is_not_stolen(rig: Rig) -> None:
+    queue(rig.engine, ("l1", "C0ONE", "being sent elsewhere"))
+    future = rig.clock.now + dt.timedelta(minutes=1)
+    with session_scope(rig.engine, write=True) as s:
+        s.execute(update(OutboxMessage).values(status="sending", claimed_by="other",
+                                               claimed_until=future))
+    assert (await rig.sender.run_once()).sent == 0
+    assert delivered(rig.fake, "C0ONE") == []
