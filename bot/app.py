@@ -28,6 +28,6 @@ def build_app(sv: Services) -> AsyncApp:
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         # Never echo the payload: it may hold what a professional typed.
-        log.error("unhandled %s in a listener (%s): %s", type(error).__name__, body.get("type"), str(error)[:300])
+        log.error("unhandled %s in a listener (%s)", type(error).__name__, body.get("type"))
 
     return app

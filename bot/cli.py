@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--now", help="ISO time, e.g. 2026-12-24T15:00:00+00:00")
     db = sub.add_parser("db", help="database").add_subparsers(dest="sub", required=True)
     db.add_parser("upgrade", help="create or upgrade the schema")
-    pol = sub.add_parser("policy", help="authority policy").add_subparsers(dest="sub", required=True)
+    pol = sub.add_parser("policy", help="authority policy").add_subparsers(
+        dest="sub", required=True
+    )
     chk = pol.add_parser("check", help="validate a policy file")
     chk.add_argument("file")
     log = sub.add_parser("log", help="consultation log").add_subparsers(dest="sub", required=True)
@@ -49,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``frontdoor`` console script."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     try:
         return _dispatch(args)
     except PolicyError as exc:
@@ -110,7 +114,9 @@ def _parse_now(value: str | None) -> datetime:
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
-        raise SystemExit(f"--now must be an ISO time such as 2026-12-24T15:00:00+00:00: {value!r}")
+        raise SystemExit(
+            f"--now must be an ISO time such as 2026-12-24T15:00:00+00:00: {value!r}"
+        ) from None
     if t.tzinfo is None:
         raise SystemExit("--now needs a time zone offset (e.g. +00:00), to avoid guessing")
     return t

@@ -238,7 +238,9 @@ class OutboxSender:
     ) -> dict[str, Any] | None:
         try:
             channel = await self.resolve_channel(args["channel"])
-            kwargs: dict[str, Any] = {"channel": channel, "limit": 100, "include_all_metadata": True}
+            kwargs: dict[str, Any] = {
+                "channel": channel, "limit": 100, "include_all_metadata": True,
+            }
             if args.get("thread_ts"):
                 resp = await self.client.conversations_replies(ts=args["thread_ts"], **kwargs)
             else:

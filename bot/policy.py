@@ -369,7 +369,8 @@ class Policy(_Strict):
     def clock(self, name: str) -> ClockSpec:
         """The named clock with its warning fractions resolved."""
         c: Clock = getattr(self.clocks, name)
-        return ClockSpec(name, c.duration, c.basis, c.warn_at if c.warn_at is not None else self.warn_at)
+        warn_at = c.warn_at if c.warn_at is not None else self.warn_at
+        return ClockSpec(name, c.duration, c.basis, warn_at)
 
     def rating(self, key: str) -> Rating:
         """A rating by key (``red``, ``amber_sh``, ``amber_cin``, ``green``, ``blue``)."""
@@ -437,7 +438,8 @@ def load_policy(source: str | os.PathLike[str] | None = None) -> Policy:
 def bundled_policies() -> list[str]:
     """Names of the policies shipped with the bot."""
     folder = resources.files("bot") / "policies"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    names = (p.name for p in folder.iterdir())
+    return sorted(n.removesuffix(".yaml") for n in names if n.endswith(".yaml"))
 
 
 def _read(source: str) -> str:

@@ -93,4 +93,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         names = ", ".join(sorted(_backends_used))
         terminalreporter.write_line(f"store tests ran on: {names}")
         if "postgresql" not in _backends_used or not POSTGRES_URL:
-            terminalreporter.write_line("PostgreSQL store tests were SKIPPED (no TEST_POSTGRES_URL)")
+            terminalreporter.write_line(
+                "PostgreSQL store tests were SKIPPED (no TEST_POSTGRES_URL)"
+            )

@@ -71,8 +71,11 @@ def db_file(tmp_path: Path) -> str:
 
 
 def _posts_to(env: SlackEnv, channel: str) -> list[dict]:
-    return [c.args for c in env.fake.calls_to("chat.postMessage")
-            if c.ok and c.args.get("channel") == channel]
+    return [
+        c.args
+        for c in env.fake.calls_to("chat.postMessage")
+        if c.ok and c.args.get("channel") == channel
+    ]
 
 
 async def test_full_consult_reaches_the_advisor_and_back(db_file: str) -> None:
@@ -94,27 +97,40 @@ async def test_full_consult_reaches_the_advisor_and_back(db_file: str) -> None:
         view = opened[-1].args["view"]
         assert view["callback_id"] == ids.MODAL_ADVICE
         d = await env.sender.view_submission(
-            ADVISOR, view, {ids.IN_OUTCOME[1]: "early_help",
-                            ids.IN_ADVICE[1]: "Start an Early Help Assessment with the family."})
+            ADVISOR,
+            view,
+            {
+                ids.IN_OUTCOME[1]: "early_help",
+                ids.IN_ADVICE[1]: "Start an Early Help Assessment with the family.",
+            },
+        )
         assert d.status == 200
         await env.fake.wait_for("chat.update", predicate=lambda c: c.args.get("channel") == duty)
         await env.drain()
         # The professional gets the advice by DM, with buttons to say whether they follow it.
-        advice = [m for m in env.dm(TEACHER) if "Early Help Assessment with the family" in
-                  json.dumps(m.get("blocks"))]
+        advice = [
+            m
+            for m in env.dm(TEACHER)
+            if "Early Help Assessment with the family" in json.dumps(m.get("blocks"))
+        ]
         assert advice, env.dm(TEACHER)[-1]
         with session_scope(make_engine(db_file)) as s:
             c = s.exec(select(Consultation)).scalar_one()  # type: ignore[call-overload]
             assert (c.status, c.advice_outcome, c.advisor_user_id) == (
-                "advised", "early_help", ADVISOR)
-
+                "advised",
+                "early_help",
+                ADVISOR,
+            )
 
 
 def _is_text_question(q: dict) -> bool:
     """A question answered by typing: no answer buttons, selects or date pickers."""
     answer_ids = (ids.FLOW_ANSWER, ids.FLOW_MULTI, ids.FLOW_DATE)
-    return not any(str(el.get("action_id", "")).startswith(answer_ids)
-                   for b in q["blocks"] for el in b.get("elements") or [])
+    return not any(
+        str(el.get("action_id", "")).startswith(answer_ids)
+        for b in q["blocks"]
+        for el in b.get("elements") or []
+    )
 
 
 def _count(db_file: str, model: type, *where: object) -> int:
@@ -139,8 +155,12 @@ def _card(db_file: str) -> TriageCard:
 
 
 # A child in need: parent struggling, consent given (SCENARIOS.md 3).
-CHILD_IN_NEED = {"level": "statutory", "consent": "given", "ref_type": "concern",
-                 "categories": ["parental_learning_disability"]}
+CHILD_IN_NEED = {
+    "level": "statutory",
+    "consent": "given",
+    "ref_type": "concern",
+    "categories": ["parental_learning_disability"],
+}
 
 
 async def _refer(env: SlackEnv, user: str = HEALTH) -> TriageCard:
@@ -169,7 +189,10 @@ async def test_full_refer_card_approve_and_change(db_file: str) -> None:
         await env.drain()
         decided = _card(db_file)
         assert (decided.status, decided.rating, decided.decided_by) == (
-            "decided", card.suggested_rating, MANAGER)
+            "decided",
+            card.suggested_rating,
+            MANAGER,
+        )
         redrawn = json.dumps(env.fake.message(mash, card.ts)["blocks"])
         assert ids.CARD_APPROVE not in redrawn  # decided: no Approve any more
         outcome = [m for m in env.dm(HEALTH) if card.reference in json.dumps(m)]
@@ -179,22 +202,34 @@ async def test_full_refer_card_approve_and_change(db_file: str) -> None:
         view = (await env.fake.wait_for("views.open"))[-1].args["view"]
         assert view["callback_id"] == ids.MODAL_CHANGE_RATING
         d = await env.sender.view_submission(
-            MANAGER, view, {ids.IN_RATING[1]: "amber_sh",
-                            ids.IN_REASON[1]: "Police information shows a risk of significant harm."})
+            MANAGER,
+            view,
+            {
+                ids.IN_RATING[1]: "amber_sh",
+                ids.IN_REASON[1]: "Police information shows a risk of significant harm.",
+            },
+        )
         assert d.status == 200
-        await env.fake.wait_for("chat.update", count=2,
-                                predicate=lambda c: c.args.get("ts") == card.ts)
+        await env.fake.wait_for(
+            "chat.update", count=2, predicate=lambda c: c.args.get("ts") == card.ts
+        )
         await env.drain()
         changed = _card(db_file)
         assert changed.rating == "amber_sh" and changed.clock == "amber_sh"
         assert _count(db_file, Decision) == 2
         eng = make_engine(db_file)
         with session_scope(eng) as s:
-            entry = s.exec(select(AuditEntry).where(  # type: ignore[call-overload]
-                AuditEntry.action == "rating.change")).scalar_one()
+            entry = s.exec(
+                select(AuditEntry).where(  # type: ignore[call-overload]
+                    AuditEntry.action == "rating.change"
+                )
+            ).scalar_one()
         eng.dispose()
         assert (entry.actor, entry.old_value, entry.new_value) == (
-            MANAGER, card.suggested_rating, "amber_sh")
+            MANAGER,
+            card.suggested_rating,
+            "amber_sh",
+        )
         assert entry.reason and "significant harm" in entry.reason
         assert "Amber (significant harm)" in json.dumps(env.dm(HEALTH)[-1])
 
@@ -204,8 +239,9 @@ async def test_non_manager_approve_is_refused_and_audited(db_file: str) -> None:
         card = await _refer(env)
         d = await env.click_card(OUTSIDER, card.channel or "", card.ts or "", ids.CARD_APPROVE)
         assert d.status == 200
-        await env.fake.wait_for("chat.postEphemeral",
-                                predicate=lambda c: c.args.get("user") == OUTSIDER)
+        await env.fake.wait_for(
+            "chat.postEphemeral", predicate=lambda c: c.args.get("user") == OUTSIDER
+        )
         assert "Only the front door's managers" in env.fake.ephemerals_for(OUTSIDER)[-1]["text"]
         after = _card(db_file)
         assert (after.status, after.rating, after.version) == ("new", None, card.version)
@@ -226,8 +262,10 @@ async def test_two_approvals_at_once_make_one_decision(db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
         ch, ts = card.channel or "", card.ts or ""
-        await asyncio.gather(env.click_card(MANAGER, ch, ts, ids.CARD_APPROVE),
-                             env.click_card(MANAGER2, ch, ts, ids.CARD_APPROVE))
+        await asyncio.gather(
+            env.click_card(MANAGER, ch, ts, ids.CARD_APPROVE),
+            env.click_card(MANAGER2, ch, ts, ids.CARD_APPROVE),
+        )
         await env.fake.wait_for("chat.postEphemeral")
         await env.drain()
         assert _count(db_file, Decision) == 1
@@ -235,8 +273,11 @@ async def test_two_approvals_at_once_make_one_decision(db_file: str) -> None:
         loser = MANAGER2 if winner == MANAGER else MANAGER
         told = env.fake.ephemerals_for(loser)[-1]["text"]
         assert f"<@{winner}> already decided" in told
-        outcome_dms = [m for m in env.dm(HEALTH) if "Rating" in m.get("text", "")
-                       or "decided" in m.get("text", "").lower()]
+        outcome_dms = [
+            m
+            for m in env.dm(HEALTH)
+            if "Rating" in m.get("text", "") or "decided" in m.get("text", "").lower()
+        ]
         assert len(outcome_dms) <= 1
 
 
@@ -256,12 +297,27 @@ async def test_same_event_three_times_is_one_answer(db_file: str) -> None:
         question = env.last_question(TEACHER)
         before = len(env.dm(TEACHER))
         for retry in (None, 1, 2):
-            d = await env.sender.message_im(
-                TEACHER, env.dm_id(TEACHER), "Worried about low mood and missed meals.",
-                event_id="Ev0SAMEEVENT") if retry is None else await env.sender.event(
-                {"type": "message", "channel_type": "im", "user": TEACHER,
-                 "channel": env.dm_id(TEACHER), "text": "Worried about low mood and missed meals.",
-                 "ts": "1795000000.000100"}, event_id="Ev0SAMEEVENT", retry_num=retry)
+            d = (
+                await env.sender.message_im(
+                    TEACHER,
+                    env.dm_id(TEACHER),
+                    "Worried about low mood and missed meals.",
+                    event_id="Ev0SAMEEVENT",
+                )
+                if retry is None
+                else await env.sender.event(
+                    {
+                        "type": "message",
+                        "channel_type": "im",
+                        "user": TEACHER,
+                        "channel": env.dm_id(TEACHER),
+                        "text": "Worried about low mood and missed meals.",
+                        "ts": "1795000000.000100",
+                    },
+                    event_id="Ev0SAMEEVENT",
+                    retry_num=retry,
+                )
+            )
             assert d.status == 200
         await _settle(env, TEACHER, before)
         for _ in range(20):
@@ -277,8 +333,9 @@ async def test_forged_and_stale_requests_get_401(db_file: str) -> None:
         forged = await env.sender.slash_command(TEACHER, "/consult", forged=True)
         import time as _time
 
-        stale = await env.sender.slash_command(TEACHER, "/consult",
-                                               timestamp=int(_time.time()) - 6 * 60)
+        stale = await env.sender.slash_command(
+            TEACHER, "/consult", timestamp=int(_time.time()) - 6 * 60
+        )
         assert (forged.status, stale.status) == (401, 401)
         await env.drain()
         assert not env.fake.calls_to("chat.postMessage")
@@ -306,6 +363,8 @@ async def test_refused_answer_is_private_and_never_stored(db_file: str, tmp_path
                 dumped = json.dumps(call.args)
                 assert name not in dumped and postcode not in dumped and nhs not in dumped
     # ... nor into the database file (including the write-ahead log).
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("frontdoor.db*"))
+    raw = await asyncio.to_thread(
+        lambda: b"".join(p.read_bytes() for p in tmp_path.glob("frontdoor.db*"))
+    )
     for secret in (name, nhs, nhs.replace(" ", ""), postcode):
         assert secret.encode() not in raw, secret

@@ -47,14 +47,22 @@ class AdviceService:
     """Advice on consultations, atomic and audited."""
 
     def __init__(
-        self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        engine: Engine,
+        policy: Policy,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
         self.policy = policy
         self.clock = clock
 
     def advise(
-        self, consultation_id: int, advisor: str, outcome: str, text: str, *,
+        self,
+        consultation_id: int,
+        advisor: str,
+        outcome: str,
+        text: str,
+        *,
         effects: Effects | None = None,
     ) -> AdviceResult:
         """Record the advice (text already guarded); a second advisor is told who answered."""
@@ -68,8 +76,16 @@ class AdviceService:
                 return AdviceResult(
                     "already_advised", c, message=f"<@{c.advisor_user_id}> already answered this."
                 )
-            repo.audit(s, actor=advisor, action="consultation.advise", subject_type="consultation",
-                       subject_id=c.id, old=f"suggested:{c.suggested_outcome}", new=outcome, at=now)
+            repo.audit(
+                s,
+                actor=advisor,
+                action="consultation.advise",
+                subject_type="consultation",
+                subject_id=c.id,
+                old=f"suggested:{c.suggested_outcome}",
+                new=outcome,
+                at=now,
+            )
             c.status, c.advisor_user_id, c.advice_outcome = "advised", advisor, outcome
             c.advice_text, c.advised_at, c.last_contact_at = text.strip(), now, now
             return AdviceResult("ok", c, action="advise")
@@ -77,22 +93,39 @@ class AdviceService:
         return self._run(consultation_id, act, effects)
 
     def respond(
-        self, consultation_id: int, user: str, followed: bool, reason: str = "", *,
+        self,
+        consultation_id: int,
+        user: str,
+        followed: bool,
+        reason: str = "",
+        *,
         effects: Effects | None = None,
     ) -> AdviceResult:
         """The professional says whether they follow the advice, and why not."""
         if not followed and not reason.strip():
-            return AdviceResult("invalid", message="Say briefly what you are doing instead, and why.")
+            return AdviceResult(
+                "invalid", message="Say briefly what you are doing instead, and why."
+            )
 
         def act(s: Session, c: Consultation, now: datetime) -> AdviceResult:
             prof = s.get(Professional, c.professional_id)
             if prof is None or prof.slack_user_id != user:
-                return AdviceResult("invalid", c, message="Only the professional who asked can answer.")
+                return AdviceResult(
+                    "invalid", c, message="Only the professional who asked can answer."
+                )
             if c.status != "advised":
                 return AdviceResult("invalid", c, message="There is no advice to respond to yet.")
-            repo.audit(s, actor=user, action="consultation.response", subject_type="consultation",
-                       subject_id=c.id, old=c.followed_advice, new=followed,
-                       reason=None if followed else "recorded in the consultation log", at=now)
+            repo.audit(
+                s,
+                actor=user,
+                action="consultation.response",
+                subject_type="consultation",
+                subject_id=c.id,
+                old=c.followed_advice,
+                new=followed,
+                reason=None if followed else "recorded in the consultation log",
+                at=now,
+            )
             c.followed_advice = followed
             c.not_followed_reason = None if followed else reason.strip()
             c.last_contact_at = now

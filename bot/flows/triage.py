@@ -65,7 +65,10 @@ class TriageService:
     """Actions on triage cards, each atomic and audited."""
 
     def __init__(
-        self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        engine: Engine,
+        policy: Policy,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -85,13 +88,21 @@ class TriageService:
         name = decision_clock(card)
         card.clock = name
         card.due_at = clocks.start_clock(
-            session, self.policy, subject_type="card", subject_id=card_id, clock=name,
+            session,
+            self.policy,
+            subject_type="card",
+            subject_id=card_id,
+            clock=name,
             start=card.received_at,
         )
         if referral.phone_referral and referral.phoned_at:
             clocks.start_clock(
-                session, self.policy, subject_type="card", subject_id=card_id,
-                clock="written_confirmation", start=referral.phoned_at,
+                session,
+                self.policy,
+                subject_type="card",
+                subject_id=card_id,
+                clock="written_confirmation",
+                start=referral.phoned_at,
             )
         session.add(card)
         return card
@@ -109,7 +120,12 @@ class TriageService:
         return self._run(card_id, act, effects)
 
     def change(
-        self, card_id: int, actor: str, new_rating: str, reason: str, *,
+        self,
+        card_id: int,
+        actor: str,
+        new_rating: str,
+        reason: str,
+        *,
         effects: Effects | None = None,
     ) -> CardResult:
         """Decide a different rating (or re-rate a decided card), with a reason."""
@@ -126,15 +142,38 @@ class TriageService:
         return self._run(card_id, act, effects)
 
     def _decide(
-        self, s: Session, card: TriageCard, actor: str, rating: str, action: str,
-        reason: str | None, now: datetime,
+        self,
+        s: Session,
+        card: TriageCard,
+        actor: str,
+        rating: str,
+        action: str,
+        reason: str | None,
+        now: datetime,
     ) -> CardResult:
         old = card.rating
-        s.add(Decision(card_id=card.id, actor=actor, at=now, action=action,
-                       old_rating=old or card.suggested_rating, new_rating=rating, reason=reason))
-        repo.audit(s, actor=actor, action=f"rating.{action}", subject_type="card",
-                   subject_id=card.id, old=old or f"suggested:{card.suggested_rating}",
-                   new=rating, reason=reason, at=now)
+        s.add(
+            Decision(
+                card_id=card.id,
+                actor=actor,
+                at=now,
+                action=action,
+                old_rating=old or card.suggested_rating,
+                new_rating=rating,
+                reason=reason,
+            )
+        )
+        repo.audit(
+            s,
+            actor=actor,
+            action=f"rating.{action}",
+            subject_type="card",
+            subject_id=card.id,
+            old=old or f"suggested:{card.suggested_rating}",
+            new=rating,
+            reason=reason,
+            at=now,
+        )
         # The decision clock stops; the rating's action clock starts from now.
         clocks.stop_all(s, subject_type="card", subject_id=card.id or 0)
         card.status, card.rating = "decided", rating
@@ -144,16 +183,32 @@ class TriageService:
         card.clock, card.due_at = clock_name, None
         if clock_name:
             card.due_at = clocks.start_clock(
-                s, self.policy, subject_type="card", subject_id=card.id or 0,
-                clock=clock_name, start=now,
+                s,
+                self.policy,
+                subject_type="card",
+                subject_id=card.id or 0,
+                clock=clock_name,
+                start=now,
             )
         if rating == "red":
-            clocks.start_clock(s, self.policy, subject_type="card", subject_id=card.id or 0,
-                               clock="strategy_discussion", start=now)
+            clocks.start_clock(
+                s,
+                self.policy,
+                subject_type="card",
+                subject_id=card.id or 0,
+                clock="strategy_discussion",
+                start=now,
+            )
         referral = s.get(Referral, card.referral_id)
         if referral and referral.phone_referral and not referral.written_confirmed_at:
-            clocks.start_clock(s, self.policy, subject_type="card", subject_id=card.id or 0,
-                               clock="written_confirmation", start=referral.phoned_at or now)
+            clocks.start_clock(
+                s,
+                self.policy,
+                subject_type="card",
+                subject_id=card.id or 0,
+                clock="written_confirmation",
+                start=referral.phoned_at or now,
+            )
         return CardResult("ok", card, action=action, old_rating=old, new_rating=rating)
 
     # --- other actions ---------------------------------------------------
@@ -164,8 +219,16 @@ class TriageService:
         def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
             if card.assignee_user_id == actor:
                 return CardResult("invalid", card, message="The card is already assigned to you.")
-            repo.audit(s, actor=actor, action="card.assign", subject_type="card",
-                       subject_id=card.id, old=card.assignee_user_id, new=actor, at=now)
+            repo.audit(
+                s,
+                actor=actor,
+                action="card.assign",
+                subject_type="card",
+                subject_id=card.id,
+                old=card.assignee_user_id,
+                new=actor,
+                at=now,
+            )
             card.assignee_user_id = actor
             return CardResult("ok", card, action="assign")
 
@@ -180,8 +243,17 @@ class TriageService:
 
         def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
             clocks.stop_all(s, subject_type="card", subject_id=card.id or 0)
-            repo.audit(s, actor=actor, action="card.close", subject_type="card",
-                       subject_id=card.id, old=card.status, new="closed", reason=reason, at=now)
+            repo.audit(
+                s,
+                actor=actor,
+                action="card.close",
+                subject_type="card",
+                subject_id=card.id,
+                old=card.status,
+                new="closed",
+                reason=reason,
+                at=now,
+            )
             card.status, card.closed_at, card.close_reason = "closed", now, reason.strip()
             card.due_at = None
             return CardResult("ok", card, action="close")
@@ -196,8 +268,16 @@ class TriageService:
             return CardResult("invalid", message="Write the question for the referrer.")
 
         def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
-            repo.audit(s, actor=actor, action="card.request_info", subject_type="card",
-                       subject_id=card.id, old=None, new="requested", at=now)
+            repo.audit(
+                s,
+                actor=actor,
+                action="card.request_info",
+                subject_type="card",
+                subject_id=card.id,
+                old=None,
+                new="requested",
+                at=now,
+            )
             card.info_requested = True
             return CardResult("ok", card, action="request_info", note=question.strip())
 
@@ -211,8 +291,16 @@ class TriageService:
         def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
             if actor != card.referrer_user_id:
                 return CardResult("invalid", card, message="Only the referrer can answer.")
-            repo.audit(s, actor=actor, action="card.info_reply", subject_type="card",
-                       subject_id=card.id, old="requested", new="answered", at=now)
+            repo.audit(
+                s,
+                actor=actor,
+                action="card.info_reply",
+                subject_type="card",
+                subject_id=card.id,
+                old="requested",
+                new="answered",
+                at=now,
+            )
             card.info_requested = False
             return CardResult("ok", card, action="info_reply", note=text.strip())
 
@@ -230,27 +318,49 @@ class TriageService:
             moved = clocks.snooze(s, subject_type="card", subject_id=card.id or 0, until=until)
             if not moved:
                 return CardResult("invalid", card, message="There is no warning due to snooze.")
-            repo.audit(s, actor=actor, action="card.snooze", subject_type="card",
-                       subject_id=card.id, new=until.isoformat(), reason=f"{minutes} min", at=now)
+            repo.audit(
+                s,
+                actor=actor,
+                action="card.snooze",
+                subject_type="card",
+                subject_id=card.id,
+                new=until.isoformat(),
+                reason=f"{minutes} min",
+                at=now,
+            )
             when = until.astimezone(self.policy.tz).strftime("%H:%M")
-            return CardResult("ok", card, action="snooze",
-                              note=f"<@{actor}> snoozed the next reminder until {when}.")
+            return CardResult(
+                "ok",
+                card,
+                action="snooze",
+                note=f"<@{actor}> snoozed the next reminder until {when}.",
+            )
 
         return self._run(card_id, act, effects)
 
     def denied(self, card_id: int | None, actor: str, action: str) -> None:
         """Audit an attempt by someone without the role (nothing else changes)."""
         with session_scope(self.engine, write=True) as s:
-            repo.audit(s, actor=actor, action=f"denied.{action}", subject_type="card",
-                       subject_id=card_id or "-", at=self.clock())
+            repo.audit(
+                s,
+                actor=actor,
+                action=f"denied.{action}",
+                subject_type="card",
+                subject_id=card_id or "-",
+                at=self.clock(),
+            )
 
     # --- plumbing --------------------------------------------------------
 
     def _already(self, card: TriageCard) -> CardResult:
-        when = card.decided_at.astimezone(self.policy.tz).strftime("%H:%M %a %d %b") \
-            if card.decided_at else ""
+        when = (
+            card.decided_at.astimezone(self.policy.tz).strftime("%H:%M %a %d %b")
+            if card.decided_at
+            else ""
+        )
         return CardResult(
-            "already_decided", card,
+            "already_decided",
+            card,
             message=f"<@{card.decided_by}> already decided this card ({when}).",
         )
 
