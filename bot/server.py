@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
 from bot.config import Settings
@@ -34,12 +35,21 @@ MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigg
 def make_web_app(app: AsyncApp, sv: Services) -> web.Application:
     """The aiohttp application: Slack's endpoint and a health check."""
 
+    verifier = SignatureVerifier(sv.settings.signing_secret)
+
     async def events(request: web.Request) -> web.Response:
         if request.content_length and request.content_length > MAX_BODY:
             return web.Response(status=413, text="payload too large")
+        raw = await request.read()
+        # Check the signature on the raw bytes first: a forged request is refused as
+        # forged (401) whatever it contains; Bolt checks it again on the decoded text.
+        if not _signed(verifier, raw, request.headers):
+            return web.Response(status=401, text="invalid signature")
         try:
             bolt_req = await to_bolt_request(request)
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, ValueError, TypeError, AttributeError, KeyError):
+            # Bolt's parser assumes a well-formed body; a signed but malformed one
+            # (e.g. a JSON list) is the sender's error, not ours.
             return web.Response(status=400, text="bad request")
         resp = await app.async_dispatch(bolt_req)
         return await to_aiohttp_response(resp)
@@ -54,6 +64,17 @@ def make_web_app(app: AsyncApp, sv: Services) -> web.Application:
     web_app.router.add_post("/slack/events", events)
     web_app.router.add_get("/healthz", healthz)
     return web_app
+
+
+def _signed(verifier: SignatureVerifier, raw: bytes, headers: Any) -> bool:
+    try:
+        return verifier.is_valid(
+            body=raw,
+            timestamp=headers.get("X-Slack-Request-Timestamp", ""),
+            signature=headers.get("X-Slack-Signature", ""),
+        )
+    except (ValueError, TypeError):  # a non-numeric timestamp
+        return False
 
 
 @dataclass

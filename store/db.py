@@ -27,10 +27,14 @@ def database_url(url: str | None = None) -> str:
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """Create an engine: SQLite gets WAL, foreign keys and a busy timeout."""
     url = database_url(url)
-    if make_url(url).get_backend_name() == "sqlite":
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
-        engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        # ``?timeout=SECONDS`` in the URL sets how long to wait for a locked database.
+        busy = float(parsed.query.get("timeout", 30))  # type: ignore[arg-type]
+        parsed = parsed.difference_update_query(["timeout"])
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": busy})
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", lambda c, r: _sqlite_pragmas(c, r, busy))
         # pysqlite's own BEGIN handling defers locking; take the write lock at
         # BEGIN IMMEDIATE where asked (see ``session_scope``).
         event.listen(engine, "begin", _sqlite_begin)
@@ -41,13 +45,13 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy: float = 30.0) -> None:
     # Let SQLAlchemy issue BEGIN itself so that BEGIN IMMEDIATE is possible.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
