@@ -368,3 +368,134 @@ async def test_refused_answer_is_private_and_never_stored(db_file: str, tmp_path
     )
     for secret in (name, nhs, nhs.replace(" ", ""), postcode):
         assert secret.encode() not in raw, secret
+
+
+async def test_app_home_for_a_professional_and_a_manager(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        card = await _refer(env)
+        await env.sender.app_home_opened(HEALTH)
+        home = (await env.fake.wait_for("views.publish"))[-1].args
+        assert home["user_id"] == HEALTH and card.reference in json.dumps(home["view"])
+        await env.sender.app_home_opened(MANAGER)
+        published = await env.fake.wait_for(
+            "views.publish", predicate=lambda c: c.args.get("user_id") == MANAGER
+        )
+        view = json.dumps(published[-1].args["view"])
+        assert card.reference in view
+        assert env.fake.home_views[MANAGER]["type"] == "home"
+
+
+async def test_request_more_information_round_trip(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        card = await _refer(env)
+        await env.click_card(MANAGER, card.channel or "", card.ts or "", ids.CARD_REQUEST_INFO)
+        view = (await env.fake.wait_for("views.open"))[-1].args["view"]
+        await env.sender.view_submission(
+            MANAGER, view, {ids.IN_QUESTION[1]: "Has the school nurse seen the child this term?"}
+        )
+        await env.fake.wait_for(
+            "chat.postMessage",
+            predicate=lambda c: (
+                "school nurse" in json.dumps(c.args) and c.args.get("channel") == env.dm_id(HEALTH)
+            ),
+        )
+        await env.drain()
+        ask = next(
+            m for m in reversed(env.dm(HEALTH)) if "seen the child this term" in json.dumps(m)
+        )
+        # The referrer answers from the DM; the answer lands in the card's thread.
+        btn = next(
+            el
+            for b in ask["blocks"]
+            for el in b.get("elements") or []
+            if el.get("action_id") == ids.INFO_REPLY
+        )
+        await env.sender.block_action(
+            HEALTH, ids.INFO_REPLY, btn["value"], channel_id=env.dm_id(HEALTH), message_ts=ask["ts"]
+        )
+        reply_view = (await env.fake.wait_for("views.open", count=2))[-1].args["view"]
+        d = await env.sender.view_submission(
+            HEALTH, reply_view, {ids.IN_REPLY[1]: "Tyler Brookes saw her on Monday."}
+        )
+        assert d.status == 200 and "errors" in d.body  # a name: refused inside the modal
+        await env.sender.view_submission(
+            HEALTH, reply_view, {ids.IN_REPLY[1]: "Yes, the nurse saw her on Monday."}
+        )
+        await env.fake.wait_for(
+            "chat.postMessage",
+            predicate=lambda c: (
+                c.args.get("thread_ts") == card.ts and "nurse saw her" in json.dumps(c.args)
+            ),
+        )
+        await env.drain()
+        thread = env.fake.thread(card.channel or "", card.ts or "")
+        assert any("nurse saw her" in json.dumps(m) for m in thread)
+        assert not any("Tyler" in json.dumps(c.args) for c in env.fake.calls)
+
+
+async def test_a_slack_error_is_told_in_plain_words(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        card = await _refer(env)
+        env.fake.fail("views.open", status=200, error="internal_error", times=1)
+        await env.click_card(MANAGER, card.channel or "", card.ts or "", ids.CARD_CHANGE)
+        told = await env.fake.wait_for(
+            "chat.postEphemeral", predicate=lambda c: c.args.get("user") == MANAGER
+        )
+        text = told[-1].args["text"]
+        assert "Something went wrong on our side" in text
+        assert "Traceback" not in text and "Error" not in text
+
+
+async def test_mentions_typed_by_a_professional_are_escaped(db_file: str) -> None:
+    typed = "<!channel> please look <@U0MANAGER> and <https://evil.example|click>"
+    async with slack_env(db_file, start=TUESDAY) as env:
+        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+        await env.fake.wait_for("chat.postMessage")
+        await play(env, TEACHER, {"worried": typed})
+        duty = env.policy.channel("consultation_duty")
+        card = json.dumps(env.fake.history(duty)[-1]["blocks"])
+        assert "&lt;!channel&gt;" in card
+        assert "<!channel>" not in card and "<https://evil" not in card
+
+
+async def test_professional_records_why_advice_was_not_followed(db_file: str) -> None:
+    async with slack_env(db_file, start=TUESDAY) as env:
+        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+        await env.fake.wait_for("chat.postMessage")
+        await play(env, TEACHER)
+        duty = env.policy.channel("consultation_duty")
+        await env.click_card(ADVISOR, duty, env.fake.history(duty)[-1]["ts"], ids.CONSULT_ADVISE)
+        view = (await env.fake.wait_for("views.open"))[-1].args["view"]
+        await env.sender.view_submission(
+            ADVISOR,
+            view,
+            {ids.IN_OUTCOME[1]: "signpost", ids.IN_ADVICE[1]: "Signpost to the food bank."},
+        )
+        await env.fake.wait_for(
+            "chat.postMessage",
+            predicate=lambda c: (
+                "food bank" in json.dumps(c.args) and c.args.get("channel") == env.dm_id(TEACHER)
+            ),
+        )
+        await env.drain()
+        advice = next(m for m in env.dm(TEACHER) if "food bank" in json.dumps(m))
+        await env.sender.block_action(
+            TEACHER,
+            ids.ADVICE_NOT_FOLLOWED,
+            None,
+            channel_id=env.dm_id(TEACHER),
+            message_ts=advice["ts"],
+        )
+        why = (await env.fake.wait_for("views.open", count=2))[-1].args["view"]
+        await env.sender.view_submission(
+            TEACHER, why, {ids.IN_REASON[1]: "The family asked for a referral themselves."}
+        )
+        await env.fake.wait_for(
+            "chat.postEphemeral", predicate=lambda c: c.args.get("user") == TEACHER
+        )
+        eng = make_engine(db_file)
+        with session_scope(eng) as s:
+            c = s.exec(select(Consultation)).scalar_one()  # type: ignore[call-overload]
+        eng.dispose()
+        assert c.followed_advice is False
+        assert c.not_followed_reason == "The family asked for a referral themselves."
