@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 from sqlmodel import Session
 
 from bot.blocks import ids, modals
 from bot.flows.triage import CardResult
-from bot.handlers.common import guard_error, guard_text, guarded, off_loop, state_value, tell
+from bot.handlers.common import off_loop, on_action, on_submit, state_value, tell, who
 from bot.services import Services
 from store.db import session_scope
 from store.models import TriageCard
@@ -48,56 +48,32 @@ def register(app: AsyncApp, sv: Services) -> None:
         with session_scope(sv.engine) as s:
             return s.get(TriageCard, card_id)
 
-    @app.action(ids.CARD_APPROVE)
-    async def approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await _approve(body=body, action=action)
-
-    @guarded(sv)
-    async def _approve(*, body: dict[str, Any], action: dict[str, Any]) -> None:
-        user, channel, card_id = _ids(body, action)
+    async def approve(body: dict[str, Any], action: dict[str, Any]) -> None:
+        user, channel, card_id = who(body, action)
         if await allowed(user, channel, card_id, "approve a rating", "approve"):
             await act(user, channel, lambda effects: sv.triage.approve(
                 card_id, user, effects=effects))
 
-    @app.action(ids.CARD_ASSIGN)
-    async def assign(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await _assign(body=body, action=action)
-
-    @guarded(sv)
-    async def _assign(*, body: dict[str, Any], action: dict[str, Any]) -> None:
-        user, channel, card_id = _ids(body, action)
+    async def assign(body: dict[str, Any], action: dict[str, Any]) -> None:
+        user, channel, card_id = who(body, action)
         if await allowed(user, channel, card_id, "take cards", "assign"):
             await act(user, channel, lambda effects: sv.triage.assign(
                 card_id, user, effects=effects))
 
-    @app.action(ids.CARD_SNOOZE)
-    async def snooze(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await _snooze(body=body, action=action)
-
-    @guarded(sv)
-    async def _snooze(*, body: dict[str, Any], action: dict[str, Any]) -> None:
-        user, channel, card_id = _ids(body, action)
+    async def snooze(body: dict[str, Any], action: dict[str, Any]) -> None:
+        user, channel, card_id = who(body, action)
         raw = str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
         minutes = raw.partition(":")[2]
         if not minutes.isdigit():
             await tell(sv, user, channel, "Choose how long to snooze for.")
-            return
-        if await allowed(user, channel, card_id, "snooze reminders", "snooze"):
+        elif await allowed(user, channel, card_id, "snooze reminders", "snooze"):
             await act(user, channel, lambda effects: sv.triage.snooze(
                 card_id, user, int(minutes), effects=effects))
 
-    def opener(what: str, action_name: str,
-               view: Callable[[TriageCard], dict[str, Any]]) -> Callable[..., Any]:
-        async def open_modal(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-            await ack()
-            await _open(body=body, action=action)
-
-        @guarded(sv)
-        async def _open(*, body: dict[str, Any], action: dict[str, Any]) -> None:
-            user, channel, card_id = _ids(body, action)
+    def opener(what: str, action_name: str, view: Callable[[TriageCard], dict[str, Any]]
+               ) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+        async def open_modal(body: dict[str, Any], action: dict[str, Any]) -> None:
+            user, channel, card_id = who(body, action)
             if not await allowed(user, channel, card_id, what, action_name):
                 return
             card = await off_loop(load, card_id)
@@ -108,70 +84,19 @@ def register(app: AsyncApp, sv: Services) -> None:
 
         return open_modal
 
-    app.action(ids.CARD_CHANGE)(opener(
-        "change a rating", "change", lambda c: modals.change_rating_modal(c, sv.policy)))
-    app.action(ids.CARD_CLOSE)(opener("close cards", "close", modals.close_modal))
-    app.action(ids.CARD_REQUEST_INFO)(opener(
-        "ask for more information", "request_info", modals.request_info_modal))
-
-    def submission(
-        text_field: tuple[str, str],
-        run: Callable[[int, str, dict[str, Any], str], Callable[..., CardResult]],
-        *,
-        managers_only: bool = True,
-    ) -> Callable[..., Any]:
-        async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submitted(run: Callable[[int, str, dict[str, Any]], Callable[..., CardResult]], *,
+                  managers_only: bool = True) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+        async def work(body: dict[str, Any], view: dict[str, Any]) -> None:
             user = body["user"]["id"]
-            text = str(state_value(view, text_field) or "")
-            findings = guard_text(text)
-            if findings:
-                # The typed text is refused inside the modal; it is never stored.
-                await ack(response_action="errors",
-                          errors={text_field[0]: guard_error(findings)})
-                return
-            await ack()
-            await _submitted(body=body, view=view, user=user, text=text)
-
-        @guarded(sv)
-        async def _submitted(*, body: dict[str, Any], view: dict[str, Any], user: str,
-                             text: str) -> None:
             card_id = int(view.get("private_metadata") or 0)
             if managers_only and not await allowed(user, None, card_id, "do that", "submit"):
                 return
-            await act(user, None, run(card_id, user, view, text))
+            await act(user, None, run(card_id, user, view))
 
-        return submitted
+        return work
 
-    app.view(ids.MODAL_CHANGE_RATING)(submission(
-        ids.IN_REASON,
-        lambda cid, user, view, text: lambda effects: sv.triage.change(
-            cid, user, str(state_value(view, ids.IN_RATING) or ""), text, effects=effects),
-    ))
-    app.view(ids.MODAL_CLOSE)(submission(
-        ids.IN_REASON,
-        lambda cid, user, view, text: lambda effects: sv.triage.close(
-            cid, user, _close_reason(view, text), effects=effects),
-    ))
-    app.view(ids.MODAL_REQUEST_INFO)(submission(
-        ids.IN_QUESTION,
-        lambda cid, user, view, text: lambda effects: sv.triage.request_info(
-            cid, user, text, effects=effects),
-    ))
-    app.view(ids.MODAL_INFO_REPLY)(submission(
-        ids.IN_REPLY,
-        lambda cid, user, view, text: lambda effects: sv.triage.info_reply(
-            cid, user, text, effects=effects),
-        managers_only=False,
-    ))
-
-    @app.action(ids.INFO_REPLY)
-    async def reply(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await _reply(body=body, action=action)
-
-    @guarded(sv)
-    async def _reply(*, body: dict[str, Any], action: dict[str, Any]) -> None:
-        user, channel, card_id = _ids(body, action)
+    async def reply(body: dict[str, Any], action: dict[str, Any]) -> None:
+        user, channel, card_id = who(body, action)
         card = await off_loop(load, card_id)
         if card is None or card.referrer_user_id != user:
             await tell(sv, user, channel, "Only the referrer can answer this request.")
@@ -179,16 +104,35 @@ def register(app: AsyncApp, sv: Services) -> None:
         await sv.client.views_open(trigger_id=body["trigger_id"],
                                    view=modals.info_reply_modal(card))
 
+    on_action(app, sv, ids.CARD_APPROVE, approve)
+    on_action(app, sv, ids.CARD_ASSIGN, assign)
+    on_action(app, sv, ids.CARD_SNOOZE, snooze)
+    on_action(app, sv, ids.INFO_REPLY, reply)
+    on_action(app, sv, ids.CARD_CHANGE, opener(
+        "change a rating", "change", lambda c: modals.change_rating_modal(c, sv.policy)))
+    on_action(app, sv, ids.CARD_CLOSE, opener("close cards", "close", modals.close_modal))
+    on_action(app, sv, ids.CARD_REQUEST_INFO, opener(
+        "ask for more information", "request_info", modals.request_info_modal))
 
-def _ids(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str | None, int]:
-    user = body["user"]["id"]
-    channel = (body.get("channel") or {}).get("id")
-    raw = str(action.get("value") or (action.get("selected_option") or {}).get("value") or "0")
-    return user, channel, int(raw.split(":")[0]) if raw.split(":")[0].isdigit() else 0
+    def text(view: dict[str, Any], field: tuple[str, str]) -> str:
+        return str(state_value(view, field) or "")
+
+    on_submit(app, sv, ids.MODAL_CHANGE_RATING, guard=ids.IN_REASON, work=submitted(
+        lambda cid, user, view: lambda effects: sv.triage.change(
+            cid, user, text(view, ids.IN_RATING), text(view, ids.IN_REASON), effects=effects)))
+    on_submit(app, sv, ids.MODAL_CLOSE, guard=ids.IN_REASON, work=submitted(
+        lambda cid, user, view: lambda effects: sv.triage.close(
+            cid, user, _close_reason(view, text(view, ids.IN_REASON)), effects=effects)))
+    on_submit(app, sv, ids.MODAL_REQUEST_INFO, guard=ids.IN_QUESTION, work=submitted(
+        lambda cid, user, view: lambda effects: sv.triage.request_info(
+            cid, user, text(view, ids.IN_QUESTION), effects=effects)))
+    on_submit(app, sv, ids.MODAL_INFO_REPLY, guard=ids.IN_REPLY, work=submitted(
+        lambda cid, user, view: lambda effects: sv.triage.info_reply(
+            cid, user, text(view, ids.IN_REPLY), effects=effects), managers_only=False))
 
 
-def _close_reason(view: dict[str, Any], text: str) -> str:
+def _close_reason(view: dict[str, Any], typed: str) -> str:
     chosen = state_value(view, ids.IN_OUTCOME)
-    if chosen and text:
-        return f"{chosen}: {text}"
-    return str(chosen or text)
+    if chosen and typed:
+        return f"{chosen}: {typed}"
+    return str(chosen or typed)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
@@ -34,26 +36,79 @@ async def off_loop(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
+async def shielded(sv: Services, body: dict[str, Any], work: Awaitable[None], name: str) -> None:
+    """Run a listener's work after its ack; a failure is logged (without user text) and
+    told to the person in plain words, never as a stack trace."""
+    try:
+        await work
+    except Exception as exc:  # noqa: BLE001 - the user must hear something
+        busy = isinstance(exc, OperationalError)
+        log.error("%s failed: %s", name, type(exc).__name__, exc_info=not busy)
+        user, channel = _who(body)
+        if user:
+            await tell(sv, user, channel, BUSY if busy else BROKEN)
+
+
 def guarded(
     sv: Services,
 ) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
-    """Wrap a listener: any failure is logged (without user text) and told to the user plainly."""
+    """Wrap work taking ``body=`` so that it runs ``shielded``."""
 
     def wrap(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         @functools.wraps(fn)
         async def listener(**kwargs: Any) -> None:
-            try:
-                await fn(**kwargs)
-            except Exception as exc:  # noqa: BLE001 - the user must hear something
-                busy = isinstance(exc, OperationalError)
-                log.error("%s failed: %s", fn.__name__, type(exc).__name__, exc_info=not busy)
-                user, channel = _who(kwargs.get("body") or {})
-                if user:
-                    await tell(sv, user, channel, BUSY if busy else BROKEN)
+            await shielded(sv, kwargs.get("body") or {}, fn(**kwargs), fn.__name__)
 
         return listener
 
     return wrap
+
+
+Work = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]
+
+
+def on_action(app: AsyncApp, sv: Services, action_id: str | re.Pattern[str], work: Work) -> None:
+    """Register ``work(body, action)`` for a block action: ack at once, then work, shielded."""
+
+    async def listener(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await shielded(sv, body, work(body, action), getattr(work, "__name__", "action"))
+
+    app.action(action_id)(listener)
+
+
+def on_submit(
+    app: AsyncApp, sv: Services, callback_id: str, work: Work,
+    *, guard: tuple[str, str] | None = None,
+) -> None:
+    """Register ``work(body, view)`` for a modal submission.
+
+    The ``guard`` field's text passes the no-names guard first: a finding is shown in the
+    modal, to that person only, and nothing is saved.
+    """
+
+    async def listener(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        if guard is not None:
+            findings = guard_text(str(state_value(view, guard) or ""))
+            if findings:
+                await ack(response_action="errors", errors={guard[0]: guard_error(findings)})
+                return
+        await ack()
+        await shielded(sv, body, work(body, view), getattr(work, "__name__", "submit"))
+
+    app.view(callback_id)(listener)
+
+
+def who(body: dict[str, Any], action: dict[str, Any] | None = None) -> tuple[str, str | None, int]:
+    """(user, channel, subject id) of an interaction; the id is the button value's leading
+    number (``"12"`` or ``"12:30"``), 0 when there is none."""
+    user = body["user"]["id"]
+    channel = (body.get("channel") or {}).get("id")
+    raw = ""
+    if action is not None:
+        raw = str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
+    head = raw.split(":")[0]
+    return user, channel, int(head) if head.isdigit() else 0
 
 
 def _who(body: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -18,9 +18,10 @@ from sqlmodel import Session
 from bot.blocks import flow as flow_blocks
 from bot.blocks import ids
 from bot.flows.api import Status, Step
-from bot.handlers.common import guarded, off_loop, tell
+from bot.handlers.common import guarded, off_loop, on_action, tell, who
 from bot.services import Services
 from store import repo
+from store.db import session_scope
 
 KINDS = {"/consult": "consult", "/refer": "refer"}
 _QUESTION_BLOCK = re.compile(rf"^{ids.QUESTION_BLOCK_PREFIX}:(\d+):(.+)$")
@@ -108,14 +109,8 @@ def register(app: AsyncApp, sv: Services) -> None:
             event_id=body.get("event_id"),
         )
 
-    async def button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await _button(body=body, action=action)
-
-    @guarded(sv)
-    async def _button(*, body: dict[str, Any], action: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id")
+    async def clicked(body: dict[str, Any], action: dict[str, Any]) -> None:
+        user, channel, _ = who(body)
         expect_flow, expect = _expected(action.get("block_id", ""))
         aid = action["action_id"]
         nonce = f"{body.get('trigger_id')}"
@@ -141,10 +136,10 @@ def register(app: AsyncApp, sv: Services) -> None:
 
     # Answer buttons are ``flow.answer:0``, ``flow.answer:1``... (Slack refuses two
     # elements with one action_id in a block); the select is plain ``flow.answer``.
-    app.action(flow_blocks.ANSWER_ACTION_RE)(button)
+    on_action(app, sv, flow_blocks.ANSWER_ACTION_RE, clicked)
     for action_id in (ids.FLOW_MULTI_DONE, ids.FLOW_DATE, ids.FLOW_SKIP, ids.FLOW_BACK,
                       ids.FLOW_CANCEL):
-        app.action(action_id)(button)
+        on_action(app, sv, action_id, clicked)
 
     @app.action(ids.FLOW_MULTI)
     async def multi_changed(ack: AsyncAck) -> None:
@@ -178,8 +173,6 @@ def _value(body: dict[str, Any], action: dict[str, Any]) -> str | list[str] | No
 
 
 def _requeue(sv: Services, user: str, step: Step, nonce: str) -> None:
-    from store.db import session_scope
-
     with session_scope(sv.engine, write=True) as s:
         sv.messaging.dm(
             s, user, flow_blocks.question_message(step),
