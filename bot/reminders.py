@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
+from bot.flows.api import Step
 from bot.policy import Policy
 from bot.services import Services
 from store import repo
 from store.db import is_sqlite, session_scope
-from store.models import Referral, Reminder, TriageCard
+from store.models import FlowSession, Referral, Reminder, TriageCard
 
 log = logging.getLogger("frontdoor.reminders")
 LEASE = timedelta(minutes=5)
@@ -65,10 +66,13 @@ class ReminderSweep:
                     stats.sent += 1
                 else:
                     stats.skipped += 1
-        for user, step in self.sv.flows.expire(now):
-            stats.expired_flows += 1
-            with session_scope(self.sv.engine, write=True) as s:
-                self.sv.messaging.flow_step(s, user, step, now)
+        def expired(s: Session, step: Step) -> None:
+            # In the expiry's own transaction, so the message exists iff the flow expired.
+            flow = s.get(FlowSession, step.flow_id)
+            if flow is not None:
+                self.sv.messaging.flow_step(s, flow.user_id, step, now)
+
+        stats.expired_flows += len(self.sv.flows.expire(now, effects=expired))
         return stats
 
     def claim(self, now: datetime) -> list[int]:

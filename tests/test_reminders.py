@@ -207,3 +207,15 @@ async def test_written_confirmation_clock_for_a_phone_referral(
     assert f"card:{card_id}:written_confirmation:breach" in keys
     rows = sweep(sv, at(2026, 12, 22, 9, 0))  # 24 h wall clock in Cambridgeshire
     assert any("written confirmation" in t for _, t in texts(rows))
+
+
+async def test_an_untouched_flow_expires_with_a_message(services: tuple[Services, Clock]) -> None:
+    sv, clock = services
+    clock.now = at(2026, 12, 21, 9, 0)
+    step = sv.flows.start("U0TEACHER", "consult")
+    assert step.flow_id
+    assert sweep(sv, at(2026, 12, 22, 8, 59)) == []  # not yet 24 hours
+    rows = sweep(sv, at(2026, 12, 22, 9, 1))
+    assert len(rows) == 1 and rows[0].channel == "U0TEACHER"
+    assert "expired" in json.dumps(rows[0].payload).lower()
+    assert sweep(sv, at(2026, 12, 23, 9, 0)) == []  # once
