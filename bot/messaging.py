@@ -8,6 +8,7 @@ an outage shows the card as it is then, not as it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from bot.outbox import NotReady
 from bot.policy import Policy
 from store import repo
 from store.models import Consultation, OutboxMessage, Professional, Referral, TriageCard
+from store.types import utcnow
 
 POST = "chat.postMessage"
 UPDATE = "chat.update"
@@ -29,9 +31,12 @@ UPDATE = "chat.update"
 class Messaging:
     """Queues the bot's messages and prepares them for sending."""
 
-    def __init__(self, policy: Policy, triage: TriageService) -> None:
+    def __init__(
+        self, policy: Policy, triage: TriageService, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.policy = policy
         self.triage = triage
+        self.clock = clock
 
     # --- queueing (inside the caller's transaction) ----------------------
 
@@ -170,8 +175,13 @@ class Messaging:
 
     # --- sending (the outbox's hooks) ------------------------------------
 
-    def prepare(self, s: Session, row: OutboxMessage, now: datetime) -> dict[str, Any] | None:
-        """Turn a row into Web API arguments, rendering cards as they are now."""
+    def prepare(self, s: Session, row: OutboxMessage, _sent_at: datetime) -> dict[str, Any] | None:
+        """Turn a row into Web API arguments, rendering cards as they are now.
+
+        "Now" for a card's countdown is the service's clock (the SLA clock), not the
+        sender's real time, which only paces and retries deliveries.
+        """
+        now = self.clock()
         args = {k: v for k, v in row.payload.items() if k not in ("render", "id", "thread_of")}
         render = row.payload.get("render")
         if render == "triage_card":

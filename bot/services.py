@@ -59,7 +59,7 @@ class Services:
         # its client does not also sleep inside a call.
         sender_client = make_client(settings.bot_token, settings.api_url, http, max_retries=0)
         triage = TriageService(engine, policy, clock)
-        messaging = Messaging(policy, triage)
+        messaging = Messaging(policy, triage, clock)
         sender = OutboxSender(
             engine, sender_client, prepare=messaging.prepare, on_sent=messaging.on_sent,
             escalation_channel=policy.channel("escalation"),

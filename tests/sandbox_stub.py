@@ -285,7 +285,7 @@ async def stub_sandbox() -> AsyncIterator[StubSandbox]:
                         swept.append(now)
                         await client.chat_postMessage(
                             channel=CHANNEL, text=f"Swept as of {now:%Y-%m-%d %H:%M}")
-                        return {"reminders": {"sent": 1}, "sent": {"sent": 1}}
+                        return {"reminders": {"sent": 1}, "posted": 1}
 
                     ui.connect(sender, on_clock=on_clock)
                     yield StubSandbox(f"{fake.root_url}/", fake, ui, clock, record, swept)

@@ -20,6 +20,7 @@ first choice or a plain sentence.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -135,43 +136,54 @@ class Story:
     sb: Any  # bot.sandbox.run.Sandbox
 
 
-@pytest.fixture
-async def story(tmp_path: Path) -> AsyncIterator[Story]:
-    """The sandbox (real bot, SQLite, default policy) and a Chromium page on it."""
-    _chromium_or_skip()
+@contextlib.asynccontextmanager
+async def open_page(url: str) -> AsyncIterator[Any]:
+    """Chromium on ``url`` until the page says it is ready; fails on any JavaScript error."""
     from playwright.async_api import async_playwright
 
-    from bot.sandbox.run import sandbox
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'frontdoor.db'}", port=0)
-    clock = WorkspaceClock(offset=STORY_START - datetime.now(UTC))
-    async with sandbox(settings, port=0, clock=clock, persist=False) as sb, \
-            async_playwright() as pw:
+    errors: list[str] = []
+    async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        context = await browser.new_context(viewport={"width": 1440, "height": 960},
-                                            locale="en-GB", timezone_id="Europe/London")
-        pg = await context.new_page()
-        pg.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        await pg.goto(sb.url)
-        await pg.wait_for_selector("body[data-ready='true']")
         try:
-            yield Story(pg, sb)
-        except BaseException:
-            await shot(pg, "failure")
-            raise
+            context = await browser.new_context(viewport={"width": 1440, "height": 960},
+                                                locale="en-GB", timezone_id="Europe/London")
+            pg = await context.new_page()
+            pg.set_default_timeout(TIMEOUT_MS)
+            pg.on("pageerror", lambda exc: errors.append(str(exc)))
+            await pg.goto(url)
+            await pg.wait_for_selector("body[data-ready='true']")
+            yield pg
         finally:
             await browser.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
-async def shot(page: Any, name: str) -> Path:
+@pytest.fixture
+async def story(tmp_path: Path) -> AsyncIterator[Story]:
+    """The sandbox (real bot, SQLite, default policy) and a Chromium page on it."""
+    _chromium_or_skip()
+    from bot.sandbox.run import sandbox
+
+    fresh_folder(ARTIFACTS)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'frontdoor.db'}", port=0)
+    clock = WorkspaceClock(offset=STORY_START - datetime.now(UTC))
+    async with sandbox(settings, port=0, clock=clock, persist=False) as sb, \
+            open_page(sb.url) as pg:
+        yield Story(pg, sb)
+
+
+def fresh_folder(folder: Path) -> Path:
+    """An empty folder for this run's screenshots."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return folder
+
+
+async def shot(page: Any, name: str, folder: Path = ARTIFACTS) -> Path:
     """Save a full-window screenshot as a test artifact."""
-    path = ARTIFACTS / f"{name}.png"
+    path = folder / f"{name}.png"
+    await page.mouse.move(5, 5)  # no hover highlight in the picture
     await page.screenshot(path=str(path))
     return path
 
@@ -312,6 +324,11 @@ async def play_flow(page: Any, answers: dict[str, Any], name: str) -> tuple[str,
     raise AssertionError(f"the flow did not finish; answered {asked}")
 
 
+async def show_top(locator: Any) -> None:
+    """Scroll so a (long) message starts at the top of its pane."""
+    await locator.evaluate("(node) => node.scrollIntoView({block: 'start'})")
+
+
 async def card(page: Any, reference: str) -> Any:
     """The message in the open channel that carries ``reference``."""
     found = page.locator("#messages .msg", has_text=reference).first
@@ -336,6 +353,16 @@ async def find_card_channel(page: Any, reference: str, channels: list[str]) -> s
 
 
 async def test_a_whole_story_through_the_page(story: Story) -> None:
+    try:
+        await play_the_story(story)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await shot(story.page, "failure")
+        raise
+
+
+async def play_the_story(story: Story) -> None:
+    """The issue's story, step by step (screenshots named after the steps)."""
     page, sb = story.page, story.sb
     policy = sb.bot.sv.policy
     consult_channel = policy.channel("consultation_duty")
@@ -406,8 +433,9 @@ async def test_a_whole_story_through_the_page(story: Story) -> None:
     await modal.locator(".modal-submit").click()
     await modal.wait_for(state="detached")
     label = policy.rating(new).label
-    await page.locator("#messages .msg", has_text=refer_ref).filter(
-        has_text=label).first.wait_for()
+    changed = page.locator("#messages .msg", has_text=refer_ref).filter(has_text=label).first
+    await changed.wait_for()
+    await show_top(changed)
     await shot(page, "08-rating-changed")
 
     # 6. The workspace clock moves past the SLA; the breach shows in the card's thread.
@@ -421,8 +449,150 @@ async def test_a_whole_story_through_the_page(story: Story) -> None:
     triage = await card(page, refer_ref)
     await triage.locator(".replies").wait_for()
     await triage.locator(".replies").click()
-    breach = page.locator("#thread .msg", has_text="breached").first
-    await breach.wait_for()
-    await page.locator("#messages .msg", has_text=refer_ref).filter(
-        has_text="BREACHED").first.wait_for()
+    # A reply in the thread (not the card itself, which is the thread's first message).
+    breach = page.locator("#thread-messages > .msg:not(:first-child)", has_text="breached")
+    await breach.first.wait_for()
+    breached = page.locator("#messages .msg", has_text=refer_ref).filter(has_text="BREACHED")
+    await breached.first.wait_for()
+    await show_top(breached.first)
+    await breach.last.scroll_into_view_if_needed()
     await shot(page, "09-sla-breach-in-thread")
+    card_text = await breached.first.inner_text()
+
+    # 7. The manager's App Home lists the work, breach included.
+    await page.click("#thread-close")
+    await page.click(f"#sidebar [data-channel='{sb.fake.dm_channel(demo.MANAGER)}']")
+    await page.click("#tab-home")
+    home = page.locator("#home .home-view")
+    await home.wait_for()
+    await home.locator(".block").first.wait_for()
+    await shot(page, "10-manager-app-home")
+    assert refer_ref in (await home.text_content() or "")
+
+    # The card's countdown agrees with the workspace clock (two days and four hours on).
+    overdue = re.search(r"overdue by (\d+) days?", card_text)
+    assert overdue is None or int(overdue.group(1)) <= 2, (
+        "the card's clock disagrees with the workspace clock: "
+        f"{card_text[card_text.find('overdue'):][:60]!r}")
+
+
+# ------------------------------------------------------------------ the page on its own
+
+
+async def test_the_page_renders_and_drives_block_kit() -> None:
+    """Every Block Kit piece, with a stub app behind the page (no Front Door flows needed)."""
+    _chromium_or_skip()
+    from tests.sandbox_stub import stub_sandbox
+
+    folder = fresh_folder(ROOT / "test-artifacts" / "browser-page")
+    async with stub_sandbox() as sb, open_page(sb.url) as page:
+        seen = sb.record.seen
+        await type_message(page, "/consult")
+        msg = page.locator("#messages .msg").first
+        await msg.locator("[data-action-id='stub.answer:0']").wait_for()
+
+        # mrkdwn: formatting, mentions and entities as DOM, never as HTML.
+        intro = msg.locator(".block[data-block-id='intro']")
+        assert await intro.locator("strong").first.text_content() == "Bold"
+        assert await intro.locator("em").first.text_content() == "italic"
+        assert await intro.locator("code").first.text_content() == "code"
+        assert await intro.locator(".mention[data-user='U0TEACHER']").text_content() == (
+            "@Ada Teacher")
+        assert await intro.locator(".mention-channel").text_content() == "#consultation-duty"
+        assert await intro.locator(".mention-group").text_content() == "@mash-managers"
+        assert "& <b>not html</b>" in (await intro.text_content() or "")
+        assert await intro.locator("b").count() == 0
+        assert "🔴 Red" in (await msg.locator(".bk-fields").text_content() or "")
+        assert await msg.locator(".bk-header h3").text_content() == "A question ⚠️"
+        await shot(page, "message-blocks", folder)
+
+        # Overflow, static select, date picker, multi-select + Next.
+        await intro.locator(".bk-overflow summary").click()
+        await intro.locator(".bk-overflow-menu button[data-value='120']").click()
+        await msg.locator("select[data-action-id='stub.select']").select_option("11-15")
+        await msg.locator("input[data-action-id='stub.date']").fill("2026-03-02")
+        multi = msg.locator("[data-action-id='stub.multi']")
+        await multi.locator("summary").click()
+        await multi.locator("input[data-value='neglect']").check()
+        await multi.locator("input[data-value='emotional']").check()
+        await multi.locator("summary").click()
+        await msg.locator("[data-action-id='stub.multi_done']").click()
+        await page.wait_for_function("() => true")
+        for _ in range(50):
+            if any(kind == "multi" for kind, _ in seen):
+                break
+            await page.wait_for_timeout(100)
+        assert ("stub.overflow", "120") in seen
+        assert ("stub.select", "11-15") in seen
+        assert ("date", "2026-03-02") in seen
+        assert ("multi", ["neglect", "emotional"]) in seen
+
+        # A confirmation dialog guards the danger button.
+        await msg.locator("[data-action-id='stub.cancel']").click()
+        dialog = page.locator(".confirm")
+        await dialog.get_by_text("No, keep going").click()
+        await dialog.wait_for(state="detached")
+        await msg.locator("[data-action-id='stub.cancel']").click()
+        await page.locator(".confirm").get_by_text("Yes, cancel").click()
+        for _ in range(50):
+            if ("cancel", None) in seen:
+                break
+            await page.wait_for_timeout(100)
+        assert seen.count(("cancel", None)) == 1
+
+        # A modal: required input checked first, then the app's error, then submitted.
+        await msg.locator("[data-action-id='stub.open_modal']").click()
+        modal = page.locator(".modal[data-callback-id='stub.modal']")
+        await modal.wait_for()
+        await modal.locator(".modal-submit").click()
+        error = modal.locator(".block[data-block-id='advice'] .bk-input-error")
+        await error.wait_for()
+        assert await error.text_content() == "Please complete this required field."
+        await modal.locator("textarea").fill("Tyler seems sad")
+        await modal.locator(".modal-submit").click()
+        await page.wait_for_function(
+            "() => document.querySelector('.modal .bk-input-error:not([hidden])')"
+            "?.textContent === 'That looks like a name.'")
+        await shot(page, "modal-error", folder)
+        await modal.locator("select").select_option("early_help")
+        await modal.locator("textarea").fill("Offer early help")
+        await modal.locator(".modal-submit").click()
+        await modal.wait_for(state="detached")
+        assert ("advice", ("early_help", "Offer early help")) in seen
+
+        # A click that updates the message and replies in its thread.
+        await msg.locator("[data-action-id='stub.answer:1']").click()
+        updated = page.locator("#messages .msg", has_text="You answered no")
+        await updated.wait_for()
+        assert "(edited)" in (await updated.text_content() or "")
+        await updated.locator(".replies").click()
+        await page.locator("#thread .msg", has_text="A reply in the thread").wait_for()
+        await page.click("#thread-close")
+
+        # Ephemerals are for their person only; an unknown command gets Slackbot's answer.
+        await type_message(page, "/refer")
+        private = page.locator("#messages .msg.ephemeral",
+                               has_text="I've started this in our direct messages.")
+        await private.wait_for()
+        assert "Only visible to you" in (await private.text_content() or "")
+        await type_message(page, "/nonsense")
+        await page.locator("#messages .msg.ephemeral", has_text="is not a valid command").wait_for()
+
+        # A Web API method the fake lacks shows at once.
+        await type_message(page, "missing piece")
+        await page.locator(".toast", has_text="chat.scheduleMessage: unknown_method").wait_for()
+
+        # The App Home tab, and the workspace clock.
+        await page.click("#tab-home")
+        await page.locator("#home .home-view", has_text="Your front door").wait_for()
+        await page.click("[data-advance='60']")
+        await page.wait_for_selector("#clock-result:has-text('Swept')")
+        assert "11:00" in (await page.text_content("#clock-now") or "")
+        await shot(page, "home-and-clock", folder)
+
+        # Another person sees neither the teacher's DM nor their ephemerals.
+        await page.select_option("#person", demo.HEALTH)
+        await page.click(f"#sidebar [data-channel='{sb.fake.dm_channel(demo.HEALTH)}']")
+        await page.click("#tab-messages")
+        await page.locator("#messages .empty").wait_for()
+        assert await page.locator("#messages .msg").count() == 0

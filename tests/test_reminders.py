@@ -219,3 +219,16 @@ async def test_an_untouched_flow_expires_with_a_message(services: tuple[Services
     assert len(rows) == 1 and rows[0].channel == "U0TEACHER"
     assert "expired" in json.dumps(rows[0].payload).lower()
     assert sweep(sv, at(2026, 12, 23, 9, 0)) == []  # once
+
+
+async def test_cards_are_drawn_with_the_service_clock(services: tuple[Services, Clock]) -> None:
+    """A card is rendered when sent; its countdown is the SLA clock's, not the sender's."""
+    sv, clock = services
+    card_id = new_card(sv, at(2026, 12, 18, 15, 0))
+    with session_scope(sv.engine) as s:
+        row = s.exec(select(OutboxMessage).where(  # type: ignore[call-overload]
+            OutboxMessage.idempotency_key == f"card:{card_id}:post")).scalar_one()
+        clock.now = at(2026, 12, 21, 16, 0)  # an hour after the decision was due
+        far_future = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)  # the sender's own time
+        drawn = json.dumps(sv.messaging.prepare(s, row, far_future))
+    assert "overdue by 1 h" in drawn, drawn[:500]

@@ -312,7 +312,7 @@ async def test_clock_moves_forward_only_and_runs_the_sweep(
 ) -> None:
     moved = await post(http, f"{sb.url}ui/clock", {"minutes": 60 * 25})
     assert moved["now"] == "2026-03-10T11:00:00+00:00"
-    assert moved["swept"] == {"reminders": {"sent": 1}, "sent": {"sent": 1}}
+    assert moved["swept"] == {"reminders": {"sent": 1}, "posted": 1}
     assert sb.swept == [datetime(2026, 3, 10, 11, 0, tzinfo=UTC)]
     assert [m["text"] for m in sb.fake.history(CHANNEL)] == ["Swept as of 2026-03-10 11:00"]
     # New messages carry the workspace's time.
@@ -455,3 +455,55 @@ def test_sandbox_never_uses_a_postgres_database(tmp_path: Path) -> None:
     assert sandbox_database(lite) == lite.database_url
     assert state_path(lite.database_url) == Path(f"{tmp_path / 'fd.db'}.sandbox.json")
     assert state_path("sqlite://") is None
+
+
+# ------------------------------------------------------------------ frontdoor sandbox itself
+
+
+async def wait_for_message(fake: FakeSlack, channel: str, predicate: Any) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while True:
+            for msg in fake.history(channel):
+                if predicate(msg):
+                    return msg
+            await asyncio.sleep(0.05)
+
+
+async def test_sandbox_runs_the_real_bot_and_keeps_the_workspace(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """``frontdoor sandbox``: one server for page and Web API, the bot behind it, state kept."""
+    from bot.sandbox.run import sandbox
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'frontdoor.db'}", port=0)
+    async with sandbox(settings, port=0) as sb:
+        assert sb.url.startswith("http://127.0.0.1:")
+        assert sb.fake.base_url == f"{sb.url}api/"
+        assert sb.bot.sv.settings.api_url == sb.fake.base_url
+        async with http.get(sb.url) as r:
+            assert r.status == 200
+        async with http.post(f"{sb.url}api/chat.nonsense", data={"token": "x"}) as r:
+            assert (await r.json())["error"] == "unknown_method"
+        sent = await post(http, f"{sb.url}ui/send", {
+            "user": TEACHER, "channel": sb.fake.dm_channel(TEACHER), "text": "/consult"})
+        assert sent["ok"] is True, sent
+        first = await wait_for_message(sb.fake, sb.fake.dm_channel(TEACHER),
+                                       lambda m: bool(m.get("blocks")))
+        moved = await post(http, f"{sb.url}ui/clock", {"minutes": 90})
+        assert moved["ok"] is True and "reminders" in moved["swept"]
+        offset = sb.clock.offset
+    assert sb.state_file is not None and sb.state_file.exists()
+
+    async with sandbox(settings, port=0) as again:
+        kept = again.fake.message(again.fake.dm_channel(TEACHER), first["ts"])
+        assert kept is not None and kept["text"] == first["text"]
+        assert again.clock.offset == offset
+
+
+async def test_sandbox_port_in_use(tmp_path: Path) -> None:
+    from bot.sandbox.run import run_sandbox
+
+    async with FakeSlack() as busy:
+        port = int(busy.root_url.rsplit(":", 1)[1])
+        settings = Settings(database_url=f"sqlite:///{tmp_path / 'fd.db'}", port=port)
+        assert await run_sandbox(settings) == 1

@@ -42,6 +42,8 @@ log = logging.getLogger("frontdoor.sandbox")
 HOST = "127.0.0.1"  # the page has no login: it is served on loopback only
 SANDBOX_DB = "sqlite:///frontdoor-sandbox.db"
 SAVE_EVERY = 2.0  # seconds between saves of a changed workspace
+QUIET = 0.4  # after a sweep, the workspace is settled once no call came for this long
+SETTLE_MAX = 15.0
 
 
 class PortInUse(RuntimeError):
@@ -109,6 +111,17 @@ def _save_state(path: Path, fake: FakeSlack, clock: WorkspaceClock) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
     os.replace(tmp, path)
+
+
+async def _settled(fake: FakeSlack) -> None:
+    """Wait until the bot has stopped calling the Web API for a moment (at most SETTLE_MAX)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_MAX
+    while loop.time() < deadline:
+        seen = len(fake.calls)
+        await asyncio.sleep(QUIET)
+        if len(fake.calls) == seen:
+            return
 
 
 async def _keep_saved(path: Path, fake: FakeSlack, clock: WorkspaceClock) -> None:
@@ -187,18 +200,22 @@ async def sandbox(
             reminders=reminders,
             host=HOST,
             clock=clock,
+            pace=0.0,  # the fake has no rate limits, so nothing needs pacing
             http_mode=True,
         ) as bot:
             events_url = f"http://{HOST}:{bot.port}/slack/events"
             async with SlackSender(events_url, secret, workspace=fake) as sender:
 
                 async def swept(now: datetime) -> dict[str, Any]:
+                    before = len(fake.calls)
                     stats = await asyncio.to_thread(ReminderSweep(bot.sv).run, now)
-                    sent = await bot.sv.sender.run_once()
-                    return {
-                        "reminders": dataclasses.asdict(stats),
-                        "sent": dataclasses.asdict(sent),
-                    }
+                    await bot.sv.sender.run_once()
+                    await _settled(fake)  # the outbox loop may be delivering some of them
+                    posted = [
+                        c for c in fake.calls[before:]
+                        if c.ok and c.method in ("chat.postMessage", "chat.update")
+                    ]
+                    return {"reminders": dataclasses.asdict(stats), "posted": len(posted)}
 
                 ui.connect(sender, on_clock=swept)
                 if path is not None:
@@ -225,6 +242,8 @@ async def run_sandbox(
     settings: Settings, port: int | None = None, open_browser: bool = False
 ) -> int:
     """Run the sandbox until Ctrl+C or SIGTERM; returns the exit status."""
+    # Every click is a request to the bot and to the fake: their access logs are noise here.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -250,4 +269,8 @@ async def run_sandbox(
     except PortInUse as exc:
         print(f"frontdoor sandbox: {exc}; try --port with another number", flush=True)
         return 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, ValueError):
+                loop.remove_signal_handler(sig)
     return 0

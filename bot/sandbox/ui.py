@@ -209,6 +209,9 @@ class SandboxUI:
 
     def _channel(self, value: Any) -> str:
         channel = str(value or "")
+        owner = f"U{channel[1:]}"
+        if channel.startswith("D") and owner in self.fake.users:
+            self.fake.dm_channel(owner)  # the app's DM with a member exists from the start
         if channel not in self.fake.channels:
             raise web.HTTPBadRequest(
                 text=json.dumps({"ok": False, "error": f"unknown channel {channel!r}"}),

@@ -85,6 +85,9 @@
   const dayFormat = () => new Intl.DateTimeFormat("en-GB", {
     weekday: "short", day: "numeric", month: "short", timeZone: app.ws.clock.timezone,
   });
+  const longDayFormat = () => new Intl.DateTimeFormat("en-GB", {
+    weekday: "long", day: "numeric", month: "long", timeZone: app.ws.clock.timezone,
+  });
   const clockFormat = () => new Intl.DateTimeFormat("en-GB", {
     weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit",
     minute: "2-digit", second: "2-digit", timeZone: app.ws.clock.timezone,
@@ -147,9 +150,11 @@
     if (!app.ws) return;
     const now = new Date(Date.now() + app.clockSkew);
     $("#clock-now").textContent = clockFormat().format(now);
-    const ahead = app.ws.clock.offset_seconds || 0;
-    $("#clock-offset").textContent = ahead > 0 ? `${describe(ahead)} ahead of real time`
-      : "real time";
+    const ahead = Math.round(app.ws.clock.offset_seconds || 0);
+    let words = "real time";
+    if (ahead > 0) words = `${describe(ahead)} ahead of real time`;
+    if (ahead < 0) words = `${describe(-ahead)} behind real time`;
+    $("#clock-offset").textContent = words;
   }
 
   function describe(seconds) {
@@ -177,10 +182,11 @@
     }
     setClock(result);
     const swept = result.swept || {};
-    const r = swept.reminders || {};
-    const s = swept.sent || {};
+    const due = (swept.reminders || {}).sent || 0;
+    const posted = swept.posted || 0;
     $("#clock-result").textContent = swept.reminders
-      ? `Swept: ${r.sent || 0} reminder(s) due, ${s.sent || 0} message(s) sent.`
+      ? `Swept: ${due} reminder${due === 1 ? "" : "s"} sent, ` +
+        `${posted} message${posted === 1 ? "" : "s"} posted or updated.`
       : "Moved.";
   }
 
@@ -286,7 +292,18 @@
 
   function mergeInto(container, channel, messages, inThread, nodes) {
     const wanted = [];
+    let day = null;
     for (const msg of messages) {
+      const today = longDayFormat().format(tsDate(msg.ts));
+      if (!inThread && today !== day) {
+        const dayKey = `day:${today}`;
+        if (!nodes.has(dayKey)) {
+          nodes.set(dayKey, { json: "", node: el("div", { class: "day-divider", role: "separator" },
+            el("span", { text: today })) });
+        }
+        wanted.push(nodes.get(dayKey).node);
+      }
+      day = today;
       const key = messageKey(channel, msg);
       const json = JSON.stringify(msg);
       let entry = nodes.get(key);
