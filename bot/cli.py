@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.policy import PolicyError, load_policy
 
 NOT_YET = "frontdoor {cmd}: not available in this version yet."
@@ -42,7 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     ret = sub.add_parser("retention", help="retention").add_subparsers(dest="sub", required=True)
     ret.add_parser("purge").add_argument("--dry-run", action="store_true")
     rep = sub.add_parser("report", help="figures").add_subparsers(dest="sub", required=True)
-    rep.add_parser("weekly").add_argument("--out")
+    weekly = rep.add_parser("weekly", help="last week's figures: text, and files with --out")
+    weekly.add_argument("--out", help="folder for the summary, the chart (PNG) and the JSON")
+    weekly.add_argument("--week", help="a date in the week to report (default: last week)")
+    aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="sub", required=True)
+    aexp = aud.add_parser("export", help="CSV to stdout (for a DPIA review or an inspection)")
+    aexp.add_argument("--since", help="first local day, e.g. 2026-11-01")
+    aexp.add_argument("--until", help="last local day (included)")
     caf = sub.add_parser("caf", help="CAF episodes").add_subparsers(dest="sub", required=True)
     caf.add_parser("import").add_argument("file")
     return p
@@ -104,8 +110,106 @@ def _dispatch(args: argparse.Namespace) -> int:
         stats = asyncio.run(sweep_once(settings, now))
         print(f"swept as of {now.isoformat()}: {stats}")
         return 0
+    if cmd == "caf" and sub == "import":
+        return _caf_import(args.file, settings.database_url, settings.policy)
+    if (cmd, sub) in (("log", "export"), ("report", "weekly"), ("retention", "purge"),
+                      ("audit", "export")):
+        return _records(args, settings)
     print(NOT_YET.format(cmd=f"{cmd} {sub or ''}".strip()), file=sys.stderr)
     return 2
+
+
+def _records(args: argparse.Namespace, settings: Settings) -> int:
+    """``log export``, ``report weekly``, ``retention purge``, ``audit export``.
+
+    Dates are local days in the policy's time zone (both ends included). Reading
+    the log or the audit trail and purging are themselves audited, as ``cli:USER``.
+    """
+    import getpass
+    from pathlib import Path
+
+    from bot import auditlog, caflog, report, retention
+    from store.db import make_engine, session_scope
+    from store.migrate import upgrade
+
+    policy = load_policy(settings.policy or None)
+    engine = make_engine(settings.database_url)
+    try:
+        actor = f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        actor = "cli"
+    now = datetime.now(UTC)
+    try:
+        upgrade(engine)
+        if args.cmd == "log":
+            f = caflog.make_filter(since=args.since, until=args.until)
+            with session_scope(engine, write=True) as s:
+                text, count = caflog.export_csv(s, f, policy.tz)
+                caflog.audit_access(s, actor=actor, action="caflog.exported", f=f, count=count,
+                                    at=now)
+            sys.stdout.write(text)
+            print(f"{count} consultations exported", file=sys.stderr)
+        elif args.cmd == "audit":
+            since = caflog.parse_date(args.since, "--since") if args.since else None
+            until = caflog.parse_date(args.until, "--until") if args.until else None
+            with session_scope(engine, write=True) as s:
+                text, count = auditlog.export_csv(s, since, until, policy.tz)
+                auditlog.record_export(s, actor=actor, since=since, until=until, count=count,
+                                       at=now)
+            sys.stdout.write(text)
+            print(f"{count} audit entries exported", file=sys.stderr)
+        elif args.cmd == "retention":
+            with session_scope(engine, write=True) as s:
+                result = retention.purge(s, policy, now, dry_run=args.dry_run, actor=actor)
+            print(result.describe())
+            for kind, n in result.counts.items():
+                print(f"  {kind}: {n}")
+        else:
+            day = caflog.parse_date(args.week, "--week") if args.week else None
+            week = report.week_start_of(day) if day else report.previous_week(now, policy)
+            with session_scope(engine) as s:
+                fig = report.weekly_figures(s, policy, week, now)
+            print(report.summary_text(fig, markdown=False))
+            if args.out:
+                out = Path(args.out)
+                out.mkdir(parents=True, exist_ok=True)
+                stem = f"weekly-{fig.week_start.isoformat()}"
+                (out / f"{stem}.txt").write_text(report.summary_text(fig, markdown=False) + "\n",
+                                                 encoding="utf-8")
+                (out / f"{stem}.json").write_text(report.figures_json(fig) + "\n",
+                                                  encoding="utf-8")
+                (out / f"{stem}.png").write_bytes(report.render_chart(fig, policy))
+                print(f"wrote {out / stem}.txt, .json and .png", file=sys.stderr)
+        return 0
+    except caflog.FilterError as exc:
+        for line in exc.problems:
+            print(f"frontdoor {args.cmd} {args.sub}: {line}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+
+
+def _caf_import(path: str, database_url: str, policy_name: str) -> int:
+    """``caf import FILE``: all rows or none; every bad line is printed, exit 1."""
+    from bot.caf.importer import import_file
+    from store.db import make_engine
+    from store.migrate import upgrade
+
+    policy = load_policy(policy_name or None)
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        result = import_file(engine, policy, path)
+    finally:
+        engine.dispose()
+    if not result.ok:
+        print(f"{path}: nothing was imported.", file=sys.stderr)
+        for line in result.errors:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print(f"imported {len(result.imported)} CAF episode"
+          f"{'s' if len(result.imported) != 1 else ''}: {', '.join(result.imported)}")
+    return 0
 
 
 def _parse_now(value: str | None) -> datetime:

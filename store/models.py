@@ -246,6 +246,12 @@ class CafEpisode(SQLModel, table=True):
     close_reason: str | None = Field(default=None, max_length=64)
     created_at: datetime = _now()
     closed_at: datetime | None = _dt()
+    # 0002: the last family planning meeting held, where the stuck-CAF route has got
+    # to (None | coordinator | caf_social_worker | panel), and a counter bumped by
+    # every change (message idempotency keys use it).
+    last_meeting_on: date | None = None
+    stuck_stage: str | None = Field(default=None, max_length=32)
+    version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
 
 
 class CafMeeting(SQLModel, table=True):

@@ -445,6 +445,9 @@ def _card_actions(card: TriageCard, policy: Policy) -> Block:
     elements.append(button("Change rating", ids.CARD_CHANGE, value))
     elements.append(button("Request more information", ids.CARD_REQUEST_INFO, value))
     elements.append(button("Assign to me", ids.CARD_ASSIGN, value))
+    if _is_decided(card) and card.rating == "green" and card.caf_episode_id is None:
+        # Early help via a CAF (MASH-to-CAF guidance): register one, or link an open one.
+        elements.append(button("Route to a CAF", ids.CAF_ROUTE_CARD, value))
     elements.append(
         button(
             "Close",

@@ -48,3 +48,30 @@ IN_OUTCOME = ("outcome", "outcome")
 IN_ADVICE = ("advice", "advice")
 IN_QUESTION = ("question", "question")
 IN_REPLY = ("reply", "reply")
+
+# --- CAF ------------------------------------------------------------------------------
+# CAF episodes (bot/handlers/caf.py, bot/blocks/caf.py). Buttons on the CAF DMs carry
+# "{episode_id}:{due date or ''}" so a click on an old message is recognised as stale.
+CAF_HELD = "caf.held"  # meeting held on (date) -> MODAL_CAF_HELD
+CAF_REARRANGED = "caf.rearranged"  # rearranged to (date) -> MODAL_CAF_REARRANGED
+CAF_STUCK = "caf.stuck"  # stuck: ask for help -> MODAL_CAF_STUCK
+CAF_CLOSE = "caf.close"  # close the CAF -> MODAL_CAF_CLOSE
+CAF_SET_LEAD = "caf.set_lead"  # no lead professional: record one -> MODAL_CAF_SET_LEAD
+CAF_ROUTE_CARD = "caf.route_card"  # on a decided Green triage card; value is the card id
+
+MODAL_CAF_REGISTER = "modal.caf_register"  # /caf
+MODAL_CAF_ROUTE = "modal.caf_route"  # private_metadata: the card id
+MODAL_CAF_HELD = "modal.caf_held"  # private_metadata: "{episode_id}:{due}"
+MODAL_CAF_REARRANGED = "modal.caf_rearranged"
+MODAL_CAF_STUCK = "modal.caf_stuck"
+MODAL_CAF_CLOSE = "modal.caf_close"
+MODAL_CAF_SET_LEAD = "modal.caf_set_lead"
+
+IN_CAF_REFERENCE = ("caf_reference", "caf_reference")
+IN_CAF_LEAD = ("caf_lead", "caf_lead")
+IN_CAF_COORDINATOR = ("caf_coordinator", "caf_coordinator")
+IN_CAF_COMPLETED = ("caf_completed", "caf_completed")
+IN_CAF_CONSENT = ("caf_consent", "caf_consent")
+IN_CAF_DATE = ("caf_date", "caf_date")
+IN_CAF_NOTE = ("caf_note", "caf_note")
+IN_CAF_REASON = ("caf_reason", "caf_reason")

@@ -1,7 +1,82 @@
-"""Reminder kinds for CAF episodes (overdue TAC, reassessment); filled in by the CAF work."""
+"""Reminder kinds for CAF episodes, run by the reminder sweep (``bot.reminders``).
+
+Each function gets the open session, the services, the claimed reminder and
+the sweep's ``now``, queues its messages in that transaction and returns True
+when the nudge was sent, False when it no longer applies (the episode closed,
+the meeting it was about was held or moved, a lead professional was found).
+
+* ``tac_overdue``: the family planning / TAC meeting due by ``payload.due`` was
+  not recorded: a DM with buttons to the lead professional and the co-ordinator.
+* ``caf_reassess``: still open at the policy's ``reassess_after`` (12 months).
+* ``caf_no_lead``: a step of the MASH-to-CAF guidance's route for finding a lead
+  professional, posted to the escalation channel (and DMed to the co-ordinator).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-NUDGES: dict[str, Any] = {}
+from sqlmodel import Session
+
+from bot.blocks import caf as blocks
+from bot.caf.notify import nudge_dms, post
+from bot.caf.service import KIND_NO_LEAD, KIND_REASSESS, KIND_TAC
+from store.models import CafEpisode, Reminder
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+
+def _open(s: Session, r: Reminder) -> CafEpisode | None:
+    ep = s.get(CafEpisode, r.subject_id) if r.subject_type == "caf" else None
+    return ep if ep is not None and ep.status == "open" else None
+
+
+def tac_overdue(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
+    """The meeting due by ``payload.due`` is overdue: DM the lead professional and co-ordinator."""
+    ep = _open(s, r)
+    if ep is None:
+        return False
+    due = date.fromisoformat(str(r.payload.get("due", "")))
+    if ep.next_meeting_due != due:
+        return False  # held or rearranged since: that moved the reminder, this one is stale
+    today = now.astimezone(sv.policy.tz).date()
+    msg = blocks.tac_overdue_dm(ep, due, sv.policy, today)
+    if not nudge_dms(s, sv.messaging, ep, msg, r.key):
+        post(s, sv.policy.channel("escalation"), msg, f"{r.key}:escalation")
+    return True
+
+
+def caf_reassess(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
+    """Still open at the reassessment date: the lead professional reassesses with the TAF."""
+    ep = _open(s, r)
+    if ep is None:
+        return False
+    msg = blocks.reassess_dm(ep, sv.policy)
+    if not nudge_dms(s, sv.messaging, ep, msg, r.key):
+        post(s, sv.policy.channel("escalation"), msg, f"{r.key}:escalation")
+    return True
+
+
+def caf_no_lead(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
+    """A step of the route for a CAF with no lead professional (MASH-to-CAF guidance)."""
+    ep = _open(s, r)
+    if ep is None or ep.lead_user_id:
+        return False
+    stage = str(r.payload.get("stage", "link_worker"))
+    msg = blocks.no_lead_post(ep, stage)
+    post(s, sv.policy.channel("escalation"), msg, f"{r.key}:escalation")
+    if ep.coordinator_user_id:
+        sv.messaging.dm(s, ep.coordinator_user_id, msg, f"{r.key}:act:{ep.coordinator_user_id}")
+    return True
+
+
+NudgeFn = Callable[[Session, "Services", Reminder, datetime], bool]
+
+NUDGES: dict[str, NudgeFn] = {
+    KIND_TAC: tac_overdue,
+    KIND_REASSESS: caf_reassess,
+    KIND_NO_LEAD: caf_no_lead,
+}

@@ -1,27 +1,388 @@
-"""/caf and /caflog: the CAF episode register and the consultation log (being built).
+"""``/caf`` and the CAF episode buttons: register, route a card, meetings, stuck, close.
 
-Both commands are in the manifest so a council installs the app once; until
-their issues land they answer plainly instead of failing.
+* ``/caf`` (CAF team: advisors and managers) opens the registration modal: the
+  EHM reference (letters, digits, hyphens; through the no-names guard), the lead
+  professional, the co-ordinator, the date the CAF was completed, consent.
+* *Route to a CAF* on a decided Green triage card (managers) opens the same
+  fields; an EHM reference that is already open links the card to it.
+* The CAF DMs' buttons (lead professional, co-ordinator, or the CAF team):
+  *Meeting held on…*, *Rearranged to…*, *Stuck: ask for help*, *Close the CAF*;
+  the no-lead escalation's *Record the lead professional*.
+
+Every listener acks first; modals open at once (a trigger_id lives 3 seconds);
+field problems are returned inside the modal, to that person only; typed text
+passes the no-names guard before anything is saved. The work runs off the event
+loop through :class:`CafService`, whose ``effects`` queue the messages in the
+same transaction (:class:`CafNotifier`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.services import Services
-
-NOT_YET = (
-    "{command} is not available in this version of Front Door yet. For now, ask the CAF team "
-    "directly; consultations you make with /consult are already in the log."
+from bot.blocks import caf as blocks
+from bot.blocks import ids
+from bot.caf.notify import CafNotifier, recipients
+from bot.caf.service import (
+    CLOSE_REASONS,
+    CafResult,
+    CafService,
+    NewEpisode,
+    problems,
+    reference_problem,
 )
+from bot.handlers.common import guard_error, guard_text, guarded, off_loop, state_value, tell
+from bot.services import Services
+from store.db import session_scope
+from store.models import CafEpisode, Referral, TriageCard
+
+TEAM_ONLY = "Only the CAF team (duty advisors and managers) can {what}. Nothing was changed."
+NOT_YOURS = ("Only this CAF's lead professional, its co-ordinator or the CAF team can do that. "
+             "Nothing was changed.")
+MANAGERS_ONLY = "Only the front door's managers can route a card to a CAF. Nothing was changed."
+
+# Which modal field each problem belongs to.
+_FIELD_BLOCK = {
+    "ehm_reference": ids.IN_CAF_REFERENCE[0],
+    "lead_professional": ids.IN_CAF_LEAD[0],
+    "coordinator": ids.IN_CAF_COORDINATOR[0],
+    "completed_on": ids.IN_CAF_COMPLETED[0],
+    "last_meeting_on": ids.IN_CAF_COMPLETED[0],
+}
 
 
 def register(app: AsyncApp, sv: Services) -> None:
-    """Register /caf and /caflog."""
+    """Register /caf and the CAF episode listeners on ``app``."""
+    caf = CafService(sv.engine, sv.policy, sv.clock)
+    notify = CafNotifier(sv.policy, sv.messaging, caf)
+
+    async def team(user: str) -> bool:
+        return await sv.roles.is_advisor(user)  # advisors, or managers
+
+    async def may_act(user: str, ep: CafEpisode) -> bool:
+        return user in (ep.lead_user_id, ep.coordinator_user_id) or await team(user)
+
+    async def run(user: str, channel: str | None, fn: Callable[[], CafResult],
+                  ok_text: Callable[[CafResult], str | None]) -> CafResult:
+        result = await off_loop(fn)
+        sv.sender.kick()
+        if not result.ok:
+            if result.message:
+                await tell(sv, user, channel, result.message)
+        else:
+            text = ok_text(result)
+            if text:
+                await tell(sv, user, channel, text)
+        return result
+
+    # --- /caf: register ---------------------------------------------------
 
     @app.command("/caf")
-    @app.command("/caflog")
-    async def not_yet(ack: AsyncAck, command: dict[str, Any]) -> None:
-        await ack(NOT_YET.format(command=command["command"]))
+    async def caf_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await _caf_command(body=body)
+
+    @guarded(sv)
+    async def _caf_command(*, body: dict[str, Any]) -> None:
+        user, channel = body["user_id"], body.get("channel_id")
+        if not await team(user):
+            await off_loop(caf.denied, None, user, "register")
+            await tell(sv, user, channel, TEAM_ONLY.format(what="register a CAF"))
+            return
+        await sv.client.views_open(trigger_id=body["trigger_id"],
+                                   view=blocks.register_modal(sv.policy))
+
+    @app.view(ids.MODAL_CAF_REGISTER)
+    async def register_submitted(ack: AsyncAck, body: dict[str, Any],
+                                 view: dict[str, Any]) -> None:
+        new, errors = read_episode(view, caf.today())
+        if new is not None and not errors and await off_loop(caf.find, new.ehm_reference):
+            errors = {ids.IN_CAF_REFERENCE[0]: "This EHM reference is registered already."}
+        if errors or new is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        await _registered(body=body, new=new)
+
+    @guarded(sv)
+    async def _registered(*, body: dict[str, Any], new: NewEpisode) -> None:
+        user = body["user"]["id"]
+        if not await team(user):
+            await off_loop(caf.denied, None, user, "register")
+            await tell(sv, user, None, TEAM_ONLY.format(what="register a CAF"))
+            return
+        await run(user, None, lambda: caf.register(new, user, effects=notify),
+                  lambda r: blocks.registered_text(r.episode, sv.policy) if r.episode else None)
+
+    # --- route a decided Green card to a CAF --------------------------------
+
+    def load_card(card_id: int) -> tuple[TriageCard | None, Referral | None]:
+        with session_scope(sv.engine) as s:
+            card = s.get(TriageCard, card_id)
+            return card, s.get(Referral, card.referral_id) if card else None
+
+    @app.action(ids.CAF_ROUTE_CARD)
+    async def route(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await _route(body=body, action=action)
+
+    @guarded(sv)
+    async def _route(*, body: dict[str, Any], action: dict[str, Any]) -> None:
+        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
+        raw = str(action.get("value") or "")
+        card_id = int(raw) if raw.isdigit() else 0
+        if not await sv.roles.is_manager(user):
+            await off_loop(sv.triage.denied, card_id, user, "route_caf")
+            await tell(sv, user, channel, MANAGERS_ONLY)
+            return
+        card, referral = await off_loop(load_card, card_id)
+        if card is None or referral is None or card.status == "closed":
+            await tell(sv, user, channel, "This card is closed.")
+            return
+        if card.rating != "green" or card.caf_episode_id is not None:
+            await tell(sv, user, channel, "Only a decided Green card not yet linked to a CAF can "
+                       "be routed to one.")
+            return
+        status = referral.consent_status
+        consent = True if status == "given" else (False if status else None)
+        answers = (referral.summary or {}).get("answers") or referral.summary or {}
+        open_caf = answers.get("open_caf") == "yes" or any(
+            r.get("rule") == "R-open-caf" for r in card.suggested_reasons or [])
+        await sv.client.views_open(trigger_id=body["trigger_id"],
+                                   view=blocks.route_modal(card, consent, open_caf))
+
+    @app.view(ids.MODAL_CAF_ROUTE)
+    async def route_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        ref = str(state_value(view, ids.IN_CAF_REFERENCE) or "").strip()
+        errors = _reference_errors(ref)
+        existing = None if errors else await off_loop(caf.find, ref)
+        new: NewEpisode | None = None
+        if existing is not None:
+            if existing.status != "open":
+                errors = {ids.IN_CAF_REFERENCE[0]: "That CAF is closed: register the new "
+                          "episode under its own EHM reference."}
+            else:  # link: the other fields are not used
+                new = NewEpisode(ref, None, None, caf.today(), existing.consent)
+        elif not errors:
+            new, errors = read_episode(view, caf.today())
+        if errors or new is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        await _routed(body=body, view=view, new=new)
+
+    @guarded(sv)
+    async def _routed(*, body: dict[str, Any], view: dict[str, Any], new: NewEpisode) -> None:
+        user = body["user"]["id"]
+        raw = str(view.get("private_metadata") or "")
+        card_id = int(raw) if raw.isdigit() else 0
+        if not await sv.roles.is_manager(user):
+            await off_loop(sv.triage.denied, card_id, user, "route_caf")
+            await tell(sv, user, None, MANAGERS_ONLY)
+            return
+        await run(user, None, lambda: caf.route_from_card(card_id, user, new, effects=notify),
+                  lambda r: blocks.registered_text(r.episode, sv.policy, linked=r.linked)
+                  if r.episode else None)
+
+    # --- the CAF DMs' buttons ----------------------------------------------
+
+    def opener(name: str, view: Callable[[CafEpisode, date | None, str], dict[str, Any]], *,
+               stale_check: bool, who: Callable[[str, CafEpisode], Awaitable[bool]] = may_act,
+               ) -> Callable[..., Any]:
+        async def open_modal(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await ack()
+            await _open(body=body, action=action)
+
+        @guarded(sv)
+        async def _open(*, body: dict[str, Any], action: dict[str, Any]) -> None:
+            user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
+            episode_id, due = blocks.parse_value(action.get("value"))
+            ep = await off_loop(caf.get, episode_id)
+            if ep is None:
+                await tell(sv, user, channel, "That CAF episode no longer exists.")
+                return
+            if not await who(user, ep):
+                await off_loop(caf.denied, ep.id, user, name)
+                await tell(sv, user, channel, NOT_YOURS)
+                return
+            if ep.status != "open":
+                await tell(sv, user, channel, f"CAF {ep.ehm_reference} is closed.")
+                return
+            if stale_check and due is not None and ep.next_meeting_due != due:
+                await tell(sv, user, channel, f"CAF {ep.ehm_reference} was updated already: the "
+                           f"next meeting is due by {blocks.day(ep.next_meeting_due)}.")
+                return
+            await sv.client.views_open(trigger_id=body["trigger_id"], view=view(ep, due, user))
+
+        return open_modal
+
+    async def lead_setter(user: str, ep: CafEpisode) -> bool:
+        return user == ep.coordinator_user_id or await team(user)
+
+    app.action(ids.CAF_HELD)(opener(
+        "held", lambda ep, due, _u: blocks.held_modal(ep, due, caf.today()), stale_check=True))
+    app.action(ids.CAF_REARRANGED)(opener(
+        "rearranged", lambda ep, due, _u: blocks.rearranged_modal(ep, due), stale_check=True))
+    app.action(ids.CAF_STUCK)(opener(
+        "stuck", lambda ep, _d, u: blocks.stuck_modal(ep, caf.next_stuck_stage(ep, u)),
+        stale_check=False))
+    app.action(ids.CAF_CLOSE)(opener(
+        "close", lambda ep, _d, _u: blocks.close_modal(
+            ep, initial=None if ep.lead_user_id else "stepped_down"), stale_check=False))
+    app.action(ids.CAF_SET_LEAD)(opener(
+        "lead", lambda ep, _d, _u: blocks.set_lead_modal(ep), stale_check=False,
+        who=lead_setter))
+
+    def submission(
+        name: str,
+        check: Callable[[dict[str, Any]], dict[str, str]],
+        act: Callable[[int, date | None, str, dict[str, Any]], Callable[[], CafResult]],
+        ok_text: Callable[[CafResult, str], str | None],
+        *,
+        who: Callable[[str, CafEpisode], Awaitable[bool]] = may_act,
+    ) -> Callable[..., Any]:
+        async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+            errors = check(view)
+            if errors:
+                # Refused inside the modal, to this person only; nothing is stored.
+                await ack(response_action="errors", errors=errors)
+                return
+            await ack()
+            await _submitted(body=body, view=view)
+
+        @guarded(sv)
+        async def _submitted(*, body: dict[str, Any], view: dict[str, Any]) -> None:
+            user = body["user"]["id"]
+            episode_id, due = blocks.parse_value(view.get("private_metadata"))
+            ep = await off_loop(caf.get, episode_id)
+            if ep is None or not await who(user, ep):
+                await off_loop(caf.denied, episode_id, user, name)
+                await tell(sv, user, None, NOT_YOURS)
+                return
+            await run(user, None, act(episode_id, due, user, view),
+                      lambda r: ok_text(r, user))
+
+        return submitted
+
+    def date_of(view: dict[str, Any]) -> date | None:
+        raw = state_value(view, ids.IN_CAF_DATE)
+        try:
+            return date.fromisoformat(str(raw)) if raw else None
+        except ValueError:
+            return None
+
+    def check_held(view: dict[str, Any]) -> dict[str, str]:
+        d = date_of(view)
+        if d is None:
+            return {ids.IN_CAF_DATE[0]: "Choose the date the meeting was held."}
+        if d > caf.today():
+            return {ids.IN_CAF_DATE[0]: "That is in the future: use \"Rearranged to\" instead."}
+        return {}
+
+    def check_rearranged(view: dict[str, Any]) -> dict[str, str]:
+        d = date_of(view)
+        if d is None:
+            return {ids.IN_CAF_DATE[0]: "Choose the date the meeting is now arranged for."}
+        if d < caf.today():
+            return {ids.IN_CAF_DATE[0]: "That date has passed: record the meeting as held."}
+        return {}
+
+    def check_stuck(view: dict[str, Any]) -> dict[str, str]:
+        note = str(state_value(view, ids.IN_CAF_NOTE) or "")
+        findings = guard_text(note)
+        if findings:
+            return {ids.IN_CAF_NOTE[0]: guard_error(findings)}
+        if not note.strip():
+            return {ids.IN_CAF_NOTE[0]: "Say briefly what is stuck."}
+        return {}
+
+    def check_close(view: dict[str, Any]) -> dict[str, str]:
+        if state_value(view, ids.IN_CAF_REASON) not in CLOSE_REASONS:
+            return {ids.IN_CAF_REASON[0]: "Choose why the CAF is closing."}
+        return {}
+
+    def check_lead(view: dict[str, Any]) -> dict[str, str]:
+        if not state_value(view, ids.IN_CAF_LEAD):
+            return {ids.IN_CAF_LEAD[0]: "Choose the lead professional."}
+        return {}
+
+    def quiet_for_recipients(text: str) -> Callable[[CafResult, str], str | None]:
+        # The lead professional and co-ordinator see the change in their DMs already.
+        def say(r: CafResult, user: str) -> str | None:
+            return None if r.episode and user in recipients(r.episode) else text
+        return say
+
+    app.view(ids.MODAL_CAF_HELD)(submission(
+        "held", check_held,
+        lambda eid, due, user, view: lambda: caf.record_meeting(
+            eid, user, date_of(view) or caf.today(), expect_due=due, effects=notify),
+        quiet_for_recipients("Recorded: the lead professional and co-ordinator are told."),
+    ))
+    app.view(ids.MODAL_CAF_REARRANGED)(submission(
+        "rearranged", check_rearranged,
+        lambda eid, due, user, view: lambda: caf.rearrange(
+            eid, user, date_of(view) or caf.today(), expect_due=due, effects=notify),
+        quiet_for_recipients("Saved: the lead professional and co-ordinator are told."),
+    ))
+    app.view(ids.MODAL_CAF_STUCK)(submission(
+        "stuck", check_stuck,
+        lambda eid, _due, user, view: lambda: caf.stuck(
+            eid, user, str(state_value(view, ids.IN_CAF_NOTE) or ""), effects=notify),
+        lambda r, _u: blocks.stuck_confirmation(r.episode, r.stage or "")
+        if r.episode else None,
+    ))
+    app.view(ids.MODAL_CAF_CLOSE)(submission(
+        "close", check_close,
+        lambda eid, _due, user, view: lambda: caf.close(
+            eid, user, str(state_value(view, ids.IN_CAF_REASON) or ""), effects=notify),
+        quiet_for_recipients("Closed: the lead professional, the co-ordinator and the CAF "
+                             "team duty channel are told."),
+    ))
+    app.view(ids.MODAL_CAF_SET_LEAD)(submission(
+        "lead", check_lead,
+        lambda eid, _due, user, view: lambda: caf.set_lead(
+            eid, user, str(state_value(view, ids.IN_CAF_LEAD) or ""), effects=notify),
+        lambda _r, _u: "Saved: the lead professional now gets this CAF's reminders.",
+        who=lead_setter,
+    ))
+
+
+def _reference_errors(ref: str) -> dict[str, str]:
+    """The reference field's problems (the no-names guard first: a name is never echoed)."""
+    findings = guard_text(ref)
+    if findings:
+        return {ids.IN_CAF_REFERENCE[0]: guard_error(findings)}
+    msg = reference_problem(ref)
+    return {ids.IN_CAF_REFERENCE[0]: msg[0].upper() + msg[1:] + "."} if msg else {}
+
+
+def read_episode(view: dict[str, Any], today: date) -> tuple[NewEpisode | None, dict[str, str]]:
+    """The episode typed into the modal, or the problems keyed by the field's block id."""
+    ref = str(state_value(view, ids.IN_CAF_REFERENCE) or "").strip()
+    errors = _reference_errors(ref)
+    lead = state_value(view, ids.IN_CAF_LEAD) or None
+    coordinator = state_value(view, ids.IN_CAF_COORDINATOR) or None
+    raw_date = state_value(view, ids.IN_CAF_COMPLETED)
+    consent = state_value(view, ids.IN_CAF_CONSENT)
+    completed: date | None = None
+    try:
+        completed = date.fromisoformat(str(raw_date)) if raw_date else None
+    except ValueError:
+        pass
+    if completed is None:
+        errors.setdefault(ids.IN_CAF_COMPLETED[0], "Choose the date the CAF was completed.")
+    if consent not in ("yes", "no"):
+        errors.setdefault(ids.IN_CAF_CONSENT[0], "Say whether the family consented.")
+    if completed is None or consent not in ("yes", "no"):
+        if not coordinator:
+            errors.setdefault(ids.IN_CAF_COORDINATOR[0], "Choose the CAF co-ordinator.")
+        return None, errors
+    new = NewEpisode(ref, lead, coordinator, completed, consent == "yes")
+    for field_name, msg in problems(new, today):
+        block = _FIELD_BLOCK.get(field_name, ids.IN_CAF_REFERENCE[0])
+        errors.setdefault(block, msg[0].upper() + msg[1:] + ".")
+    return (None if errors else new), errors

@@ -1,0 +1,197 @@
+"""``frontdoor caf import FILE.csv``: CAF episodes from a case-system export.
+
+Every row is checked first; if any row is wrong, nothing is imported and every
+problem is reported with its line number (``line 4: completed_on 2026-13-01 is
+not a date``). Otherwise all rows go in one transaction, with their reminders.
+
+Columns (a header row; order free; case and spaces in names ignored):
+
+=================  =========================================================
+``ehm_reference``   required; letters, digits, hyphens; never a name
+``lead_professional``  a Slack user ID (``U0123ABCD``), or empty: no lead yet
+``coordinator``     required; a Slack user ID
+``completed_on``    required; ``YYYY-MM-DD`` (or ``DD/MM/YYYY``); not in the future
+``consent``         required; ``yes`` / ``no``
+``last_meeting_on`` optional; the last family planning meeting held
+=================  =========================================================
+
+Any other column is refused: an export may carry names, and the bot must not be
+handed them. A reference twice in the file, or already registered, is an error.
+Imported episodes send no DMs (they are existing CAFs, not news); their
+reminders are scheduled as for any episode, so one already overdue is nudged
+at the next sweep.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from bot.caf.service import (
+    CafService,
+    NewEpisode,
+    existing_references,
+    normalise_reference,
+    problems,
+    reference_problem,
+    user_problem,
+)
+from bot.policy import Policy
+from store import repo
+from store.db import session_scope
+
+REQUIRED = ("ehm_reference", "lead_professional", "coordinator", "completed_on", "consent")
+OPTIONAL = ("last_meeting_on",)
+ACTOR = "import"
+YES = {"yes", "y", "true", "1"}
+NO = {"no", "n", "false", "0"}
+
+
+@dataclass
+class ImportResult:
+    """What an import did: the references imported, or every problem (and nothing imported)."""
+
+    imported: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the file went in."""
+        return not self.errors
+
+
+def _column(name: str) -> str:
+    return name.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def parse_date(raw: str) -> date | None:
+    """``2026-11-24`` or ``24/11/2026``; None when it is not a real date."""
+    raw = raw.strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def read_rows(text: str, today: date) -> tuple[list[tuple[int, NewEpisode]], list[str]]:
+    """Parse and check every row (pure): ``(line, episode)`` pairs and ``line N: …`` errors."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [_column(h) for h in (reader.fieldnames or []) if h is not None]
+    if not header:
+        return [], ["line 1: the file is empty (expected a header row)"]
+    errors: list[str] = []
+    missing = [c for c in REQUIRED if c not in header]
+    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    if missing:
+        errors.append(f"line 1: missing column{'s' if len(missing) > 1 else ''} "
+                      + ", ".join(missing))
+    for col in unknown:
+        errors.append(f"line 1: unknown column {col!r}: only {', '.join(REQUIRED + OPTIONAL)} "
+                      "are read (a case-system export may carry names; remove other columns)")
+    if len(set(header)) != len(header):
+        errors.append("line 1: a column appears twice")
+    if errors:
+        return [], errors
+    reader.fieldnames = header
+    rows: list[tuple[int, NewEpisode]] = []
+    seen: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        if None in record:
+            errors.append(f"line {line}: more values than columns")
+            continue
+        values = {k: (v or "").strip() for k, v in record.items()}
+        row_errors: list[str] = []
+        completed = parse_date(values["completed_on"])
+        if not values["completed_on"]:
+            row_errors.append("completed_on is required")
+        elif completed is None:
+            row_errors.append(f"completed_on {values['completed_on']} is not a date "
+                              "(use YYYY-MM-DD)")
+        last: date | None = None
+        if values.get("last_meeting_on"):
+            last = parse_date(values["last_meeting_on"])
+            if last is None:
+                row_errors.append(f"last_meeting_on {values['last_meeting_on']} is not a date "
+                                  "(use YYYY-MM-DD)")
+        consent = values["consent"].lower()
+        if consent not in YES | NO:
+            row_errors.append(f"consent {values['consent']!r} must be yes or no"
+                              if values["consent"] else "consent is required (yes or no)")
+        new = NewEpisode(values["ehm_reference"], values["lead_professional"] or None,
+                         values["coordinator"] or None, completed or today, consent in YES, last)
+        if row_errors:  # the dates are not usable: check the other fields on their own
+            row_errors += [m for m in (
+                reference_problem(new.ehm_reference),
+                user_problem("lead professional", new.lead_user_id, required=False),
+                user_problem("co-ordinator", new.coordinator_user_id, required=True),
+            ) if m]
+        else:
+            row_errors += [m for _, m in problems(new, today)]
+        ref = normalise_reference(values["ehm_reference"])
+        if ref and ref in seen:
+            row_errors.append(f"the EHM reference {ref} repeats line {seen[ref]}")
+        elif ref:
+            seen[ref] = line
+        if row_errors:
+            errors.extend(f"line {line}: {m}" for m in row_errors)
+        else:
+            rows.append((line, new))
+    if not rows and not errors:
+        errors.append("the file has no rows to import")
+    return rows, errors
+
+
+def import_text(
+    engine: Engine, policy: Policy, text: str, *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ImportResult:
+    """Check every row, then import all of them in one transaction (or none)."""
+    service = CafService(engine, policy, clock)
+    now = clock()
+    rows, errors = read_rows(text, service.today(now))
+    if errors:
+        return ImportResult(errors=errors)
+    try:
+        with session_scope(engine, write=True) as s:
+            taken = existing_references(s, (n.ehm_reference for _, n in rows))
+            errors = [f"line {line}: the EHM reference {normalise_reference(n.ehm_reference)} "
+                      "is registered already"
+                      for line, n in rows if normalise_reference(n.ehm_reference) in taken]
+            if errors:
+                return ImportResult(errors=errors)
+            imported = []
+            for _, new in rows:
+                ep = service.add(s, new, ACTOR, source="import", now=now)
+                imported.append(ep.ehm_reference)
+            repo.audit(s, actor=ACTOR, action="caf.import", subject_type="caf",
+                       subject_id="-", new=len(imported), at=now)
+    except IntegrityError:
+        # Someone registered one of these references between the check and the insert.
+        return ImportResult(errors=["an EHM reference in the file was registered while "
+                                    "importing; nothing was imported: run it again"])
+    return ImportResult(imported=imported)
+
+
+def import_file(
+    engine: Engine, policy: Policy, path: str | Path, *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ImportResult:
+    """Read ``path`` (UTF-8, with or without a byte-order mark) and import it."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        return ImportResult(errors=[f"cannot read {path}: {exc.strerror}"])
+    except UnicodeDecodeError as exc:
+        return ImportResult(errors=[f"{path} is not UTF-8 text (byte {exc.start}): save the "
+                                    "export as CSV UTF-8"])
+    return import_text(engine, policy, text, clock=clock)

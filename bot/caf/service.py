@@ -1,0 +1,597 @@
+"""CAF episodes: registration, family planning meetings, the stuck-CAF route and closure.
+
+Pure of Slack, like the triage flow: each action runs in one write transaction,
+locks the episode row, checks its state, records an audit entry, moves the
+episode's reminders, and calls ``effects`` before commit so that the caller
+queues its messages in the same transaction (``bot.caf.notify``).
+
+The clocks (MASH-to-CAF guidance; Barnet process map 2; the policy's ``caf``
+cadences):
+
+* the first family planning meeting is due ``first_meeting_within`` after the
+  CAF was completed, then ``meeting_interval`` after the last one held; a
+  rearranged date replaces the due date;
+* a meeting is overdue once its due date is over: the nudge fires when the
+  front door next opens after that day (never at a weekend or on a bank holiday);
+* still open ``reassess_after`` the CAF was completed: a reassessment nudge;
+* no lead professional: the escalation route of the guidance, one step at
+  registration, one when the first meeting falls due, one a meeting interval
+  later (the guidance gives no timescales, so the policy's cadences are used).
+
+Reminder keys are unique (``caf:{id}:tac:{due}``), so scheduling again is a
+no-op; a moved due date cancels the old key's pending reminder. Nothing here
+holds a name: an episode is its EHM reference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot import nonames
+from bot.policy import Policy
+from store import repo
+from store.db import session_scope
+from store.models import CafEpisode, CafMeeting, Reminder, TriageCard
+
+SUBJECT = "caf"
+
+# Where a stuck CAF goes, in order (Barnet process map 4; DESIGN.md section 3): the
+# co-ordinator, then the CAF social worker, then the CAF Support Panel.
+STUCK_ROUTE: tuple[str, ...] = ("coordinator", "caf_social_worker", "panel")
+STUCK_LABELS: dict[str, str] = {
+    "coordinator": "the CAF co-ordinator",
+    "caf_social_worker": "the CAF social worker (CAF team duty)",
+    "panel": "the CAF Support Panel",
+}
+
+# Why a CAF episode closes (Barnet 2M and 2R; MASH-to-CAF guidance). The key is stored.
+CLOSE_REASONS: dict[str, str] = {
+    "plan_complete": "Plan complete: the family plan's actions are met",
+    "consent_withdrawn": "Consent withdrawn",
+    "stepped_up": "Stepped up to children's social care",
+    "moved_authority": "Family moved to another local authority",
+    "no_further_action": "No further action",
+    "stepped_down": "No lead professional: stepped down to universal services",
+}
+
+# The MASH-to-CAF guidance's route when no lead professional is found.
+NO_LEAD_STAGES: tuple[str, ...] = ("link_worker", "panel", "step_down")
+
+REFERENCE_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$")
+USER_RE = re.compile(r"^[UW][A-Z0-9]{2,31}$")
+
+KIND_TAC = "tac_overdue"
+KIND_REASSESS = "caf_reassess"
+KIND_NO_LEAD = "caf_no_lead"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class NewEpisode:
+    """What registering a CAF needs (from /caf, a routed card or an import row)."""
+
+    ehm_reference: str
+    lead_user_id: str | None
+    coordinator_user_id: str | None
+    completed_on: date
+    consent: bool
+    last_meeting_on: date | None = None
+
+
+@dataclass
+class CafResult:
+    """What an action did; ``status`` is ``ok`` or why nothing changed."""
+
+    status: str  # ok | not_found | closed | invalid | duplicate | stale
+    episode: CafEpisode | None = None
+    action: str = ""
+    actor: str = ""
+    message: str = ""
+    note: str = ""  # guarded free text (the stuck note)
+    stage: str | None = None  # the stuck-route stage reached
+    old_due: date | None = None
+    on: date | None = None  # the date acted on (held on, rearranged to)
+    card: TriageCard | None = None
+    linked: bool = False  # a routed card was linked to an existing open episode
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (field, message)
+
+    @property
+    def ok(self) -> bool:
+        """True when the action changed something."""
+        return self.status == "ok"
+
+
+Effects = Callable[[Session, CafResult], None]
+
+
+def reference_problem(ref: str) -> str | None:
+    """Why ``ref`` cannot be an EHM reference (None when it can).
+
+    Letters, digits and hyphens only, and nothing the no-names guard flags: a
+    reference is how staff find the case, never a name.
+    """
+    ref = ref.strip()
+    if not ref:
+        return "the EHM reference is required"
+    if not REFERENCE_RE.match(ref):
+        return "the EHM reference may only hold letters, digits and hyphens (e.g. EHM-20417)"
+    if nonames.scan(ref):
+        return "the EHM reference looks like it identifies someone: use the case system's number"
+    return None
+
+
+def user_problem(label: str, user: str | None, *, required: bool) -> str | None:
+    """Why ``user`` is not a usable Slack user ID (None when it is, or may be empty)."""
+    if not user:
+        return f"the {label} is required" if required else None
+    if not USER_RE.match(user):
+        return f"the {label} must be a Slack user ID such as U0123ABCD"
+    return None
+
+
+def problems(new: NewEpisode, today: date) -> list[tuple[str, str]]:
+    """Everything wrong with a new episode, as ``(field, message)`` pairs (pure)."""
+    out: list[tuple[str, str]] = []
+    msg = reference_problem(new.ehm_reference)
+    if msg:
+        out.append(("ehm_reference", msg))
+    msg = user_problem("lead professional", new.lead_user_id, required=False)
+    if msg:
+        out.append(("lead_professional", msg))
+    msg = user_problem("co-ordinator", new.coordinator_user_id, required=True)
+    if msg:
+        out.append(("coordinator", msg))
+    if new.completed_on > today:
+        out.append(("completed_on", f"the CAF completed date {new.completed_on} is in the future"))
+    if new.last_meeting_on is not None:
+        if new.last_meeting_on > today:
+            out.append(("last_meeting_on",
+                        f"the last meeting date {new.last_meeting_on} is in the future"))
+        elif new.last_meeting_on < new.completed_on:
+            out.append(("last_meeting_on", f"the last meeting date {new.last_meeting_on} is "
+                        f"before the CAF was completed ({new.completed_on})"))
+    return out
+
+
+class CafService:
+    """Actions on CAF episodes, each atomic and audited."""
+
+    def __init__(
+        self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.clock = clock
+
+    # --- time ------------------------------------------------------------
+
+    def today(self, now: datetime | None = None) -> date:
+        """The authority's local date (at ``now``, default the service clock)."""
+        return (now or self.clock()).astimezone(self.policy.tz).date()
+
+    def morning_of(self, d: date) -> datetime:
+        """When the front door opens on ``d`` or, if closed that day, next after it."""
+        midnight = datetime.combine(d, time(0, 0), tzinfo=self.policy.tz)
+        return self.policy.calendar.next_open(midnight)
+
+    def overdue_at(self, due: date) -> datetime:
+        """When a meeting due by ``due`` is overdue: the first opening after that day."""
+        return self.morning_of(due + timedelta(days=1))
+
+    def reassess_on(self, ep: CafEpisode) -> date:
+        """The date a CAF still open needs a reassessment."""
+        return ep.completed_on + self.policy.caf.reassess_after
+
+    def due_after(self, ep: CafEpisode) -> date:
+        """The next meeting's due date from the cadences (ignoring any rearrangement)."""
+        caf = self.policy.caf
+        if ep.last_meeting_on is not None:
+            return ep.last_meeting_on + caf.meeting_interval
+        return ep.completed_on + caf.first_meeting_within
+
+    def no_lead_at(self, ep: CafEpisode, stage: str, registered: datetime) -> datetime:
+        """When each step of the no-lead route is due (relative to registration)."""
+        caf = self.policy.caf
+        if stage == "link_worker":
+            return registered
+        if stage == "panel":
+            return max(registered + caf.first_meeting_within,
+                       self.overdue_at(ep.completed_on + caf.first_meeting_within))
+        return self.no_lead_at(ep, "panel", registered) + caf.meeting_interval
+
+    # --- reading ---------------------------------------------------------
+
+    def get(self, episode_id: int) -> CafEpisode | None:
+        """An episode by id."""
+        with session_scope(self.engine) as s:
+            return s.get(CafEpisode, episode_id)
+
+    def find(self, ehm_reference: str) -> CafEpisode | None:
+        """An episode by its EHM reference (case does not matter)."""
+        with session_scope(self.engine) as s:
+            return _by_reference(s, ehm_reference)
+
+    def meetings(self, episode_id: int) -> list[CafMeeting]:
+        """An episode's recorded meetings, oldest first."""
+        with session_scope(self.engine) as s:
+            stmt = (select(CafMeeting).where(CafMeeting.episode_id == episode_id)  # type: ignore[arg-type]
+                    .order_by(CafMeeting.id))  # type: ignore[arg-type]
+            return list(s.exec(stmt).scalars())  # type: ignore[call-overload]
+
+    # --- registering -----------------------------------------------------
+
+    def register(
+        self, new: NewEpisode, actor: str, *, source: str = "slash",
+        effects: Effects | None = None,
+    ) -> CafResult:
+        """Register a CAF episode (``/caf``); its clocks start in the same transaction."""
+        now = self.clock()
+        found = problems(new, self.today(now))
+        if found:
+            return CafResult("invalid", message=_sentence(found), problems=found)
+        try:
+            with session_scope(self.engine, write=True) as s:
+                if _by_reference(s, new.ehm_reference) is not None:
+                    return _duplicate(new.ehm_reference)
+                ep = self.add(s, new, actor, source=source, now=now)
+                result = CafResult("ok", ep, action="register", actor=actor)
+                if effects is not None:
+                    effects(s, result)
+                return result
+        except IntegrityError:  # registered by someone else at the same moment
+            return _duplicate(new.ehm_reference)
+
+    def add(
+        self, s: Session, new: NewEpisode, actor: str, *, source: str, now: datetime
+    ) -> CafEpisode:
+        """Insert an (already validated) episode and schedule its reminders in ``s``."""
+        ep = CafEpisode(
+            ehm_reference=normalise_reference(new.ehm_reference),
+            lead_user_id=new.lead_user_id or None,
+            coordinator_user_id=new.coordinator_user_id or None,
+            completed_on=new.completed_on,
+            consent=new.consent,
+            status="open",
+            source=source,
+            last_meeting_on=new.last_meeting_on,
+            created_at=now,
+            version=1,
+        )
+        ep.next_meeting_due = self.due_after(ep)
+        s.add(ep)
+        s.flush()
+        if new.last_meeting_on is not None:
+            s.add(CafMeeting(episode_id=ep.id or 0, held_on=new.last_meeting_on,
+                             recorded_by=actor, recorded_at=now))
+        repo.audit(s, actor=actor, action="caf.register", subject_type=SUBJECT,
+                   subject_id=ep.id, new=_snapshot(ep), reason=source, at=now)
+        self._schedule_meeting(s, ep)
+        repo.schedule(s, key=f"caf:{ep.id}:reassess", kind=KIND_REASSESS, subject_type=SUBJECT,
+                      subject_id=ep.id or 0, due_at=self.morning_of(self.reassess_on(ep)),
+                      payload={"on": self.reassess_on(ep).isoformat()})
+        if ep.lead_user_id is None:
+            for stage in NO_LEAD_STAGES:
+                repo.schedule(s, key=f"caf:{ep.id}:nolead:{stage}", kind=KIND_NO_LEAD,
+                              subject_type=SUBJECT, subject_id=ep.id or 0,
+                              due_at=self.no_lead_at(ep, stage, now), payload={"stage": stage})
+        return ep
+
+    def route_from_card(
+        self, card_id: int, actor: str, new: NewEpisode, *, effects: Effects | None = None
+    ) -> CafResult:
+        """A manager routes a decided Green card to a CAF.
+
+        If the EHM reference is an open episode already (the guidance's outcome 1,
+        "link to existing CAF episode"), the card is linked to it; otherwise a new
+        episode is registered from the card. The card shows the link.
+        """
+        now = self.clock()
+        with session_scope(self.engine, write=True) as s:
+            stmt = select(TriageCard).where(TriageCard.id == card_id)  # type: ignore[arg-type]
+            card = s.exec(stmt.with_for_update()).scalar_one_or_none()  # type: ignore[call-overload]
+            if card is None:
+                return CafResult("not_found", message="That card no longer exists.")
+            if card.status == "closed":
+                return CafResult("closed", card=card, message="This card is closed.")
+            if card.rating != "green":
+                return CafResult("invalid", card=card, message="Only a card decided Green can "
+                                 "be routed to a CAF: decide the rating first.")
+            if card.caf_episode_id is not None:
+                return CafResult("invalid", card=card,
+                                 message="This card is already linked to a CAF episode.")
+            ep = _by_reference(s, new.ehm_reference)
+            linked = ep is not None
+            if ep is not None and ep.status != "open":
+                return CafResult("invalid", ep, card=card, message=(
+                    f"CAF {ep.ehm_reference} is closed: register the new episode under its own "
+                    "EHM reference."))
+            if ep is None:
+                found = problems(new, self.today(now))
+                if found:
+                    return CafResult("invalid", card=card, message=_sentence(found),
+                                     problems=found)
+                ep = self.add(s, new, actor, source="card", now=now)
+            card.caf_episode_id = ep.id
+            card.version += 1
+            s.add(card)
+            repo.audit(s, actor=actor, action="card.route_caf", subject_type="card",
+                       subject_id=card.id, new=ep.ehm_reference,
+                       reason="linked to an existing episode" if linked else "new episode",
+                       at=now)
+            if linked:
+                repo.audit(s, actor=actor, action="caf.link_card", subject_type=SUBJECT,
+                           subject_id=ep.id, new=card.reference, at=now)
+            s.flush()
+            result = CafResult("ok", ep, action="route", actor=actor, card=card, linked=linked)
+            if effects is not None:
+                effects(s, result)
+            return result
+
+    # --- meetings --------------------------------------------------------
+
+    def record_meeting(
+        self, episode_id: int, actor: str, held_on: date, *, expect_due: date | None = None,
+        effects: Effects | None = None,
+    ) -> CafResult:
+        """A family planning meeting was held: the next is due a meeting interval later."""
+
+        def act(s: Session, ep: CafEpisode, now: datetime) -> CafResult:
+            if held_on > self.today(now):
+                return CafResult("invalid", ep, message="That date is in the future: use "
+                                 "\"Rearranged\" for a meeting that has not happened yet.")
+            if held_on < ep.completed_on:
+                return CafResult("invalid", ep, message=f"That is before the CAF was completed "
+                                 f"({_day(ep.completed_on)}).")
+            old_due = ep.next_meeting_due
+            s.add(CafMeeting(episode_id=ep.id or 0, held_on=held_on, recorded_by=actor,
+                             recorded_at=now))
+            if ep.last_meeting_on is None or held_on > ep.last_meeting_on:
+                ep.last_meeting_on = held_on
+            ep.next_meeting_due = self.due_after(ep)
+            old_stage, ep.stuck_stage = ep.stuck_stage, None  # moving again
+            repo.audit(s, actor=actor, action="caf.meeting_held", subject_type=SUBJECT,
+                       subject_id=ep.id, old=_iso(old_due), new=held_on.isoformat(),
+                       reason=f"next due {ep.next_meeting_due}"
+                       + (f"; stuck route ({old_stage}) reset" if old_stage else ""), at=now)
+            self._schedule_meeting(s, ep)
+            return CafResult("ok", ep, action="held", actor=actor, old_due=old_due,
+                             on=held_on)
+
+        return self._run(episode_id, act, effects, expect_due=expect_due)
+
+    def rearrange(
+        self, episode_id: int, actor: str, to: date, *, expect_due: date | None = None,
+        effects: Effects | None = None,
+    ) -> CafResult:
+        """The meeting was rearranged: ``to`` replaces the due date."""
+
+        def act(s: Session, ep: CafEpisode, now: datetime) -> CafResult:
+            if to < self.today(now):
+                return CafResult("invalid", ep, message="That date has passed: choose the date "
+                                 "the meeting is now arranged for, or record it as held.")
+            if to == ep.next_meeting_due:
+                return CafResult("invalid", ep, message="The meeting is already due then.")
+            old_due = ep.next_meeting_due
+            s.add(CafMeeting(episode_id=ep.id or 0, rearranged_to=to, recorded_by=actor,
+                             recorded_at=now))
+            ep.next_meeting_due = to
+            repo.audit(s, actor=actor, action="caf.meeting_rearranged", subject_type=SUBJECT,
+                       subject_id=ep.id, old=_iso(old_due), new=to.isoformat(), at=now)
+            self._schedule_meeting(s, ep)
+            return CafResult("ok", ep, action="rearranged", actor=actor, old_due=old_due,
+                             on=to)
+
+        return self._run(episode_id, act, effects, expect_due=expect_due)
+
+    # --- the stuck-CAF route ---------------------------------------------
+
+    def next_stuck_stage(self, ep: CafEpisode, actor: str) -> str:
+        """Where asking for help would go now.
+
+        One step along the route per ask; the co-ordinator is skipped when there is
+        none or when it is the co-ordinator asking. At the panel it stays there.
+        """
+        current = STUCK_ROUTE.index(ep.stuck_stage) if ep.stuck_stage in STUCK_ROUTE else -1
+        for stage in STUCK_ROUTE[current + 1:]:
+            if stage == "coordinator" and (
+                not ep.coordinator_user_id or ep.coordinator_user_id == actor
+            ):
+                continue
+            return stage
+        return STUCK_ROUTE[-1]
+
+    def stuck(
+        self, episode_id: int, actor: str, note: str, *, effects: Effects | None = None
+    ) -> CafResult:
+        """Ask for help with a stuck CAF: the next step of the route is told and recorded.
+
+        ``note`` must already have passed the no-names guard.
+        """
+        note = note.strip()
+        if not note:
+            return CafResult("invalid", message="Say briefly what is stuck.")
+
+        def act(s: Session, ep: CafEpisode, now: datetime) -> CafResult:
+            stage = self.next_stuck_stage(ep, actor)
+            old, ep.stuck_stage = ep.stuck_stage, stage
+            repo.audit(s, actor=actor, action="caf.stuck", subject_type=SUBJECT,
+                       subject_id=ep.id, old=old, new=stage, reason=note, at=now)
+            return CafResult("ok", ep, action="stuck", actor=actor, note=note, stage=stage)
+
+        return self._run(episode_id, act, effects)
+
+    # --- lead professional and closure -----------------------------------
+
+    def set_lead(
+        self, episode_id: int, actor: str, lead: str, *, effects: Effects | None = None
+    ) -> CafResult:
+        """A lead professional was found: the no-lead route stops."""
+        msg = user_problem("lead professional", lead, required=True)
+        if msg:
+            return CafResult("invalid", message=msg[0].upper() + msg[1:] + ".")
+
+        def act(s: Session, ep: CafEpisode, now: datetime) -> CafResult:
+            if ep.lead_user_id == lead:
+                return CafResult("invalid", ep, message="That is already the lead professional.")
+            old, ep.lead_user_id = ep.lead_user_id, lead
+            repo.cancel_reminders(s, SUBJECT, ep.id or 0, (KIND_NO_LEAD,))
+            repo.audit(s, actor=actor, action="caf.lead", subject_type=SUBJECT,
+                       subject_id=ep.id, old=old, new=lead, at=now)
+            return CafResult("ok", ep, action="lead", actor=actor)
+
+        return self._run(episode_id, act, effects)
+
+    def close(
+        self, episode_id: int, actor: str, reason: str, *, effects: Effects | None = None
+    ) -> CafResult:
+        """Close the episode: every pending reminder is cancelled; nothing fires again."""
+        if reason not in CLOSE_REASONS:
+            return CafResult("invalid", message="Choose why the CAF is closing.")
+
+        def act(s: Session, ep: CafEpisode, now: datetime) -> CafResult:
+            repo.cancel_reminders(s, SUBJECT, ep.id or 0)
+            repo.audit(s, actor=actor, action="caf.close", subject_type=SUBJECT,
+                       subject_id=ep.id, old=ep.status, new="closed", reason=reason, at=now)
+            ep.status, ep.close_reason, ep.closed_at = "closed", reason, now
+            return CafResult("ok", ep, action="close", actor=actor, old_due=ep.next_meeting_due)
+
+        return self._run(episode_id, act, effects)
+
+    def denied(self, episode_id: int | None, actor: str, action: str) -> None:
+        """Audit an attempt by someone who may not act on this CAF (nothing else changes)."""
+        with session_scope(self.engine, write=True) as s:
+            repo.audit(s, actor=actor, action=f"denied.caf.{action}", subject_type=SUBJECT,
+                       subject_id=episode_id or "-", at=self.clock())
+
+    # --- plumbing --------------------------------------------------------
+
+    def _schedule_meeting(self, s: Session, ep: CafEpisode) -> None:
+        """Cancel the pending overdue-meeting nudge and schedule one for the current due date."""
+        repo.cancel_reminders(s, SUBJECT, ep.id or 0, (KIND_TAC,))
+        if ep.status != "open" or ep.next_meeting_due is None:
+            return
+        due = ep.next_meeting_due
+        ensure_reminder(s, key=f"caf:{ep.id}:tac:{due.isoformat()}", kind=KIND_TAC,
+                        subject_id=ep.id or 0, due_at=self.overdue_at(due),
+                        payload={"due": due.isoformat()})
+
+    def _run(
+        self,
+        episode_id: int,
+        act: Callable[[Session, CafEpisode, datetime], CafResult],
+        effects: Effects | None,
+        *,
+        expect_due: date | None = None,
+    ) -> CafResult:
+        now = self.clock()
+        with session_scope(self.engine, write=True) as s:
+            stmt = select(CafEpisode).where(CafEpisode.id == episode_id)  # type: ignore[arg-type]
+            ep = s.exec(stmt.with_for_update()).scalar_one_or_none()  # type: ignore[call-overload]
+            if ep is None:
+                return CafResult("not_found", message="That CAF episode no longer exists.")
+            if ep.status != "open":
+                why = CLOSE_REASONS.get(ep.close_reason or "", ep.close_reason or "")
+                return CafResult("closed", ep, message=f"CAF {ep.ehm_reference} is closed"
+                                 + (f" ({why})." if why else "."))
+            if expect_due is not None and ep.next_meeting_due != expect_due:
+                when = _day(ep.next_meeting_due)
+                return CafResult("stale", ep, message=(
+                    f"CAF {ep.ehm_reference} was updated already: the next family planning "
+                    f"meeting is now due by {when}."))
+            result = act(s, ep, now)
+            if result.ok:
+                ep.version += 1
+                s.add(ep)
+                s.flush()
+                if effects is not None:
+                    effects(s, result)
+            return result
+
+
+def ensure_reminder(
+    s: Session, *, key: str, kind: str, subject_id: int, due_at: datetime,
+    payload: dict[str, str],
+) -> None:
+    """Schedule once per key; a key cancelled earlier (the date moved away and back) revives.
+
+    A reminder that already fired (``done``) is left alone: a nudge is never sent twice.
+    """
+    if repo.schedule(s, key=key, kind=kind, subject_type=SUBJECT, subject_id=subject_id,
+                     due_at=due_at, payload=payload):
+        return
+    row = s.exec(select(Reminder).where(Reminder.key == key)).scalar_one_or_none()  # type: ignore[call-overload,arg-type]
+    if row is not None and row.status == "cancelled":
+        row.status, row.due_at, row.payload, row.done_at = "pending", due_at, payload, None
+        s.add(row)
+
+
+def normalise_reference(ref: str) -> str:
+    """References are stored trimmed and upper-cased, so ``ehm-1`` and ``EHM-1`` are one."""
+    return ref.strip().upper()
+
+
+def _by_reference(s: Session, ref: str) -> CafEpisode | None:
+    stmt = select(CafEpisode).where(
+        CafEpisode.ehm_reference == normalise_reference(ref))  # type: ignore[arg-type]
+    return s.exec(stmt).scalars().first()  # type: ignore[call-overload]
+
+
+def existing_references(s: Session, refs: Iterable[str]) -> set[str]:
+    """Which of ``refs`` (upper-cased) are registered already."""
+    wanted = sorted({normalise_reference(r) for r in refs})
+    found: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i:i + 500]
+        stmt = select(CafEpisode.ehm_reference).where(
+            CafEpisode.ehm_reference.in_(chunk))  # type: ignore[attr-defined]
+        found.update(str(r) for r in s.exec(stmt).scalars())  # type: ignore[call-overload]
+    return found
+
+
+def _duplicate(ref: str) -> CafResult:
+    msg = f"the EHM reference {normalise_reference(ref)} is registered already"
+    return CafResult("duplicate", message=msg[0].upper() + msg[1:] + ".",
+                     problems=[("ehm_reference", msg)])
+
+
+def _sentence(found: list[tuple[str, str]]) -> str:
+    text = "; ".join(m for _, m in found)
+    return text[0].upper() + text[1:] + "." if text else ""
+
+
+def _day(d: date | None) -> str:
+    return f"{d:%a} {d.day} {d:%b %Y}" if d else "not set"
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _snapshot(ep: CafEpisode) -> dict[str, object]:
+    return {
+        "ehm_reference": ep.ehm_reference, "lead": ep.lead_user_id,
+        "coordinator": ep.coordinator_user_id, "completed_on": ep.completed_on.isoformat(),
+        "consent": ep.consent, "next_meeting_due": _iso(ep.next_meeting_due),
+    }
+
+
+__all__ = [
+    "CLOSE_REASONS",
+    "CafResult",
+    "CafService",
+    "NewEpisode",
+    "STUCK_ROUTE",
+    "problems",
+    "reference_problem",
+]
