@@ -139,7 +139,7 @@ class Messaging:
             self.card_thread(s, card, f"More information requested:\n{result.note}", f"{key}:ask")
         elif result.action == "info_reply":
             self.card_thread(s, card, f"The referrer answered:\n{result.note}", f"{key}:reply")
-        elif result.action == "snooze":
+        elif result.action in ("snooze", "written_received"):
             self.card_thread(s, card, result.note, f"{key}:snooze")
         elif result.action == "close":
             self.dm(s, card.referrer_user_id, cards.outcome_dm(card, referral, self.policy),

@@ -81,8 +81,12 @@ def reminders(sv: Services, card_id: int) -> dict[str, Any]:
     with session_scope(sv.engine) as s:
         rows = s.exec(select(Reminder).where(  # type: ignore[call-overload]
             Reminder.subject_id == card_id)).scalars()
-        # "card:7:contact_decision:warn:0.5" -> "contact_decision:warn:0.5"
-        return {r.key.split(":", 2)[-1]: (r.status, r.due_at.astimezone(LONDON)) for r in rows}
+        # "card:7:contact_decision:20261218T150000:warn:0.5" -> "contact_decision:warn:0.5"
+        out = {}
+        for r in rows:
+            parts = r.key.split(":")
+            out[f"{parts[2]}:{':'.join(parts[4:])}"] = (r.status, r.due_at.astimezone(LONDON))
+        return out
 
 
 async def test_decision_clock_over_a_weekend(services: tuple[Services, Clock]) -> None:
@@ -204,7 +208,8 @@ async def test_written_confirmation_clock_for_a_phone_referral(
     with session_scope(sv.engine) as s:
         keys = {r.key for r in s.exec(select(Reminder).where(  # type: ignore[call-overload]
             Reminder.subject_id == card_id)).scalars()}
-    assert f"card:{card_id}:written_confirmation:breach" in keys
+    assert any(k.startswith(f"card:{card_id}:written_confirmation:") and k.endswith(":breach")
+               for k in keys)
     rows = sweep(sv, at(2026, 12, 22, 9, 0))  # 24 h wall clock in Cambridgeshire
     assert any("written confirmation" in t for _, t in texts(rows))
 
@@ -232,3 +237,36 @@ async def test_cards_are_drawn_with_the_service_clock(services: tuple[Services, 
         far_future = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)  # the sender's own time
         drawn = json.dumps(sv.messaging.prepare(s, row, far_future))
     assert "overdue by 1 h" in drawn, drawn[:500]
+
+
+async def test_a_decision_keeps_the_written_confirmation_clock_until_received(
+        services: tuple[Services, Clock]) -> None:
+    sv, clock = services
+    card_id = new_card(sv, at(2026, 12, 21, 10, 0), rating="amber_sh",
+                       phoned=at(2026, 12, 21, 9, 0))
+    clock.now = at(2026, 12, 21, 10, 30)
+    assert sv.triage.approve(card_id, "U0MANAGER").ok
+    assert reminders(sv, card_id)["written_confirmation:breach"][0] == "pending"
+    clock.now = at(2026, 12, 21, 11, 0)
+    assert sv.triage.written_received(card_id, "U0MANAGER").ok
+    assert reminders(sv, card_id)["written_confirmation:breach"][0] == "cancelled"
+    assert not sv.triage.written_received(card_id, "U0MANAGER").ok  # only once
+    assert not any("written confirmation" in t for _, t in texts(
+        sweep(sv, at(2026, 12, 22, 9, 30))))
+
+
+async def test_re_rating_back_to_an_earlier_rating_restarts_its_clock(
+        services: tuple[Services, Clock]) -> None:
+    sv, clock = services
+    card_id = new_card(sv, at(2026, 12, 21, 10, 0))
+    clock.now = at(2026, 12, 21, 10, 30)
+    assert sv.triage.approve(card_id, "U0MANAGER").ok  # green
+    clock.now = at(2026, 12, 21, 11, 0)
+    assert sv.triage.change(card_id, "U0MANAGER", "amber_sh", "new information").ok
+    clock.now = at(2026, 12, 21, 12, 0)
+    assert sv.triage.change(card_id, "U0MANAGER", "green", "the worry was resolved").ok
+    with session_scope(sv.engine) as s:
+        pending = [r for r in s.exec(select(Reminder).where(  # type: ignore[call-overload]
+            Reminder.subject_id == card_id, Reminder.status == "pending")).scalars()]
+    assert pending and {r.payload["clock"] for r in pending} == {"green"}
+    assert any(r.kind == "sla_breach" and r.due_at == at(2026, 12, 24, 12, 0) for r in pending)

@@ -426,7 +426,7 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
 
     keep = 1
     if not closed:
-        blocks.append(_card_actions(card, policy))
+        blocks.append(_card_actions(card, policy, referral))
         keep = 2
 
     fallback = f"{ref}: {'Rating' if decided else 'Suggested'} {name}"
@@ -437,11 +437,14 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
     return {"text": clip(fallback, 300), "blocks": cap_blocks(blocks, 50, keep_last=keep)}
 
 
-def _card_actions(card: TriageCard, policy: Policy) -> Block:
+def _card_actions(card: TriageCard, policy: Policy, referral: Referral | None = None) -> Block:
     value = str(card.id)
     elements: list[dict[str, Any]] = []
     if not _is_decided(card):
         elements.append(button("Approve rating", ids.CARD_APPROVE, value, style="primary"))
+    if referral is not None and referral.phone_referral and not referral.written_confirmed_at:
+        # Stops the written-confirmation clock of an urgent phone referral.
+        elements.append(button("Written referral received", ids.CARD_WRITTEN, value))
     elements.append(button("Change rating", ids.CARD_CHANGE, value))
     elements.append(button("Request more information", ids.CARD_REQUEST_INFO, value))
     elements.append(button("Assign to me", ids.CARD_ASSIGN, value))

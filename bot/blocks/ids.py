@@ -23,6 +23,7 @@ CARD_CHANGE = "card.change"
 CARD_REQUEST_INFO = "card.request_info"
 CARD_ASSIGN = "card.assign"
 CARD_CLOSE = "card.close"
+CARD_WRITTEN = "card.written"  # the written referral confirming a phone referral arrived
 CARD_SNOOZE = "card.snooze"  # overflow/static select: value "{card_id}:{minutes}"
 
 # Consultation cards in the consultation duty channel; value is the consultation id.

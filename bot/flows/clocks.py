@@ -7,7 +7,7 @@ depends on a process staying up (DESIGN.md principle 4).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import update
 from sqlmodel import Session
@@ -40,7 +40,10 @@ def start_clock(
     spec = policy.clock(clock)
     cal = policy.calendar
     due = cal.due(start, spec.duration, spec.basis)
-    prefix = key_prefix(subject_type, subject_id, clock)
+    # The start is part of the key: the same start never schedules twice (a retried
+    # event), while the same clock restarted later (a re-rating) gets fresh reminders.
+    stamp = start.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+    prefix = f"{key_prefix(subject_type, subject_id, clock)}{stamp}:"
     payload = {"clock": clock, "start": start.isoformat(), "due": due.isoformat()}
     for fraction in spec.warn_at:
         at = cal.point(start, spec.duration, spec.basis, fraction)
@@ -91,6 +94,21 @@ def snooze(session: Session, *, subject_type: str, subject_id: int, until: datet
     return int(result.rowcount or 0)
 
 
-def stop_all(session: Session, *, subject_type: str, subject_id: int) -> int:
-    """Cancel every pending reminder of a subject (it was closed)."""
-    return repo.cancel_reminders(session, subject_type, subject_id)
+def stop_all(
+    session: Session, *, subject_type: str, subject_id: int, keep: tuple[str, ...] = ()
+) -> int:
+    """Cancel a subject's pending reminders (it was closed or decided), except the
+    clocks named in ``keep``; returns how many."""
+    if not keep:
+        return repo.cancel_reminders(session, subject_type, subject_id)
+    stmt = (
+        update(Reminder)
+        .where(Reminder.subject_type == subject_type)  # type: ignore[arg-type]
+        .where(Reminder.subject_id == subject_id)  # type: ignore[arg-type]
+        .where(Reminder.status == "pending")  # type: ignore[arg-type]
+        .values(status="cancelled", done_at=utcnow())
+    )
+    for clock in keep:
+        prefix = key_prefix(subject_type, subject_id, clock)
+        stmt = stmt.where(~Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
+    return int(session.execute(stmt).rowcount or 0)

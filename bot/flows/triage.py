@@ -174,8 +174,12 @@ class TriageService:
             reason=reason,
             at=now,
         )
-        # The decision clock stops; the rating's action clock starts from now.
-        clocks.stop_all(s, subject_type="card", subject_id=card.id or 0)
+        # The decision clock (and an earlier rating's clock) stops; the rating's action
+        # clock starts from now. A phone referral's written confirmation runs on until
+        # the written referral is recorded (``written_received``).
+        clocks.stop_all(
+            s, subject_type="card", subject_id=card.id or 0, keep=("written_confirmation",)
+        )
         card.status, card.rating = "decided", rating
         card.decided_by, card.decided_at = actor, now
         card.breached = False
@@ -198,16 +202,6 @@ class TriageService:
                 subject_id=card.id or 0,
                 clock="strategy_discussion",
                 start=now,
-            )
-        referral = s.get(Referral, card.referral_id)
-        if referral and referral.phone_referral and not referral.written_confirmed_at:
-            clocks.start_clock(
-                s,
-                self.policy,
-                subject_type="card",
-                subject_id=card.id or 0,
-                clock="written_confirmation",
-                start=referral.phoned_at or now,
             )
         return CardResult("ok", card, action=action, old_rating=old, new_rating=rating)
 
@@ -337,6 +331,28 @@ class TriageService:
             )
 
         return self._run(card_id, act, effects)
+
+    def written_received(
+        self, card_id: int, actor: str, *, effects: Effects | None = None
+    ) -> CardResult:
+        """The written referral confirming an urgent phone referral has arrived: its clock stops."""
+
+        def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
+            referral = s.get(Referral, card.referral_id)
+            if referral is None or not referral.phone_referral:
+                return CardResult("invalid", card, message="This was not a phone referral.")
+            if referral.written_confirmed_at is not None:
+                return CardResult("invalid", card, message="The written referral is already in.")
+            referral.written_confirmed_at = now
+            s.add(referral)
+            clocks.stop_clock(s, subject_type="card", subject_id=card.id or 0,
+                              clock="written_confirmation")
+            repo.audit(s, actor=actor, action="card.written_received", subject_type="card",
+                       subject_id=card.id, old="awaited", new="received", at=now)
+            return CardResult("ok", card, action="written_received",
+                              note=f"<@{actor}> recorded the written referral as received.")
+
+        return self._run(card_id, act, effects, allow_closed=True)
 
     def denied(self, card_id: int | None, actor: str, action: str) -> None:
         """Audit an attempt by someone without the role (nothing else changes)."""

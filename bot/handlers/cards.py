@@ -60,6 +60,12 @@ def register(app: AsyncApp, sv: Services) -> None:
             await act(user, channel, lambda effects: sv.triage.assign(
                 card_id, user, effects=effects))
 
+    async def written(body: dict[str, Any], action: dict[str, Any]) -> None:
+        user, channel, card_id = who(body, action)
+        if await allowed(user, channel, card_id, "record the written referral", "written"):
+            await act(user, channel, lambda effects: sv.triage.written_received(
+                card_id, user, effects=effects))
+
     async def snooze(body: dict[str, Any], action: dict[str, Any]) -> None:
         user, channel, card_id = who(body, action)
         raw = str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
@@ -107,6 +113,7 @@ def register(app: AsyncApp, sv: Services) -> None:
     on_action(app, sv, ids.CARD_APPROVE, approve)
     on_action(app, sv, ids.CARD_ASSIGN, assign)
     on_action(app, sv, ids.CARD_SNOOZE, snooze)
+    on_action(app, sv, ids.CARD_WRITTEN, written)
     on_action(app, sv, ids.INFO_REPLY, reply)
     on_action(app, sv, ids.CARD_CHANGE, opener(
         "change a rating", "change", lambda c: modals.change_rating_modal(c, sv.policy)))
