@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot import nonames
+from bot.flows.locked import locked_action
 from bot.policy import Policy
 from store import repo
 from store.db import session_scope
@@ -494,12 +495,7 @@ class CafService:
         *,
         expect_due: date | None = None,
     ) -> CafResult:
-        now = self.clock()
-        with session_scope(self.engine, write=True) as s:
-            stmt = select(CafEpisode).where(CafEpisode.id == episode_id)  # type: ignore[arg-type]
-            ep = s.exec(stmt.with_for_update()).scalar_one_or_none()  # type: ignore[call-overload]
-            if ep is None:
-                return CafResult("not_found", message="That CAF episode no longer exists.")
+        def check(ep: CafEpisode) -> CafResult | None:
             if ep.status != "open":
                 why = CLOSE_REASONS.get(ep.close_reason or "", ep.close_reason or "")
                 return CafResult("closed", ep, message=f"CAF {ep.ehm_reference} is closed"
@@ -509,14 +505,12 @@ class CafService:
                 return CafResult("stale", ep, message=(
                     f"CAF {ep.ehm_reference} was updated already: the next family planning "
                     f"meeting is now due by {when}."))
-            result = act(s, ep, now)
-            if result.ok:
-                ep.version += 1
-                s.add(ep)
-                s.flush()
-                if effects is not None:
-                    effects(s, result)
-            return result
+            return None
+
+        return locked_action(
+            self.engine, CafEpisode, episode_id, self.clock(), act, effects, check=check,
+            missing=lambda: CafResult("not_found", message="That CAF episode no longer exists."),
+        )
 
 
 def ensure_reminder(

@@ -12,13 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.flows.locked import locked_action
 from bot.policy import Policy
 from store import repo
-from store.db import session_scope
 from store.models import Consultation, Professional
 
 OUTCOMES = ("urgent_referral", "referral", "early_help", "signpost", "lado", "advice_only")
@@ -139,17 +138,12 @@ class AdviceService:
         act: Callable[[Session, Consultation, datetime], AdviceResult],
         effects: Effects | None,
     ) -> AdviceResult:
-        now = self.clock()
-        with session_scope(self.engine, write=True) as s:
-            stmt = select(Consultation).where(Consultation.id == consultation_id)  # type: ignore[arg-type]
-            c = s.exec(stmt.with_for_update()).scalar_one_or_none()  # type: ignore[call-overload]
-            if c is None:
-                return AdviceResult("not_found", message="That consultation no longer exists.")
-            result = act(s, c, now)
+        def finish(s: Session, c: Consultation, result: AdviceResult) -> None:
             result.professional = s.get(Professional, c.professional_id)
-            if result.ok:
-                s.add(c)
-                s.flush()
-                if effects is not None:
-                    effects(s, result)
-            return result
+
+        return locked_action(
+            self.engine, Consultation, consultation_id, self.clock(), act, effects,
+            finish=finish,
+            missing=lambda: AdviceResult("not_found",
+                                         message="That consultation no longer exists."),
+        )

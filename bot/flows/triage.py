@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.flows import clocks
+from bot.flows.locked import locked_action
 from bot.policy import RATINGS, Policy
 from store import repo
 from store.db import session_scope
@@ -388,20 +388,16 @@ class TriageService:
         *,
         allow_closed: bool = False,
     ) -> CardResult:
-        now = self.clock()
-        with session_scope(self.engine, write=True) as s:
-            stmt = select(TriageCard).where(TriageCard.id == card_id)  # type: ignore[arg-type]
-            card = s.exec(stmt.with_for_update()).scalar_one_or_none()  # type: ignore[call-overload]
-            if card is None:
-                return CardResult("not_found", message="That card no longer exists.")
+        def check(card: TriageCard) -> CardResult | None:
             if card.status == "closed" and not allow_closed:
                 return CardResult("closed", card, message="This card is closed.")
-            result = act(s, card, now)
+            return None
+
+        def finish(s: Session, card: TriageCard, result: CardResult) -> None:
             result.referral = s.get(Referral, card.referral_id)
-            if result.ok:
-                card.version += 1
-                s.add(card)
-                s.flush()
-                if effects is not None:
-                    effects(s, result)
-            return result
+
+        return locked_action(
+            self.engine, TriageCard, card_id, self.clock(), act, effects, check=check,
+            finish=finish,
+            missing=lambda: CardResult("not_found", message="That card no longer exists."),
+        )
