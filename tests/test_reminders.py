@@ -270,3 +270,18 @@ async def test_re_rating_back_to_an_earlier_rating_restarts_its_clock(
             Reminder.subject_id == card_id, Reminder.status == "pending")).scalars()]
     assert pending and {r.payload["clock"] for r in pending} == {"green"}
     assert any(r.kind == "sla_breach" and r.due_at == at(2026, 12, 24, 12, 0) for r in pending)
+
+
+async def test_red_decided_in_the_same_second_still_gets_its_action_clock(
+        services: tuple[Services, Clock]) -> None:
+    sv, clock = services
+    arrived = at(2026, 12, 21, 10, 0)
+    card_id = new_card(sv, arrived, rating="red")
+    clock.now = arrived  # decided at once
+    assert sv.triage.approve(card_id, "U0MANAGER").ok
+    with session_scope(sv.engine) as s:
+        pending = [r for r in s.exec(select(Reminder).where(  # type: ignore[call-overload]
+            Reminder.subject_id == card_id, Reminder.status == "pending")).scalars()]
+    red = [r for r in pending if r.payload["clock"] == "red"]
+    assert {r.kind for r in red} == {"sla_warning", "sla_breach"}
+    assert any(r.kind == "sla_breach" and r.due_at == at(2026, 12, 21, 14, 0) for r in red)

@@ -31,8 +31,12 @@ def start_clock(
     subject_id: int,
     clock: str,
     start: datetime,
+    phase: str = "",
 ) -> datetime:
     """Schedule a clock's warnings and breach; return its due time.
+
+    ``phase`` keeps apart two runs of one clock that could start at the same instant
+    (a suggested Red's decision clock and the Red action clock after the decision).
 
     Idempotent: the reminder keys are unique, so starting a clock twice from
     a retried event schedules nothing new.
@@ -43,7 +47,7 @@ def start_clock(
     # The start is part of the key: the same start never schedules twice (a retried
     # event), while the same clock restarted later (a re-rating) gets fresh reminders.
     stamp = start.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
-    prefix = f"{key_prefix(subject_type, subject_id, clock)}{stamp}:"
+    prefix = f"{key_prefix(subject_type, subject_id, clock)}{phase}{stamp}:"
     payload = {"clock": clock, "start": start.isoformat(), "due": due.isoformat()}
     for fraction in spec.warn_at:
         at = cal.point(start, spec.duration, spec.basis, fraction)

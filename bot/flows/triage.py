@@ -94,6 +94,7 @@ class TriageService:
             subject_id=card_id,
             clock=name,
             start=card.received_at,
+            phase="decide-",
         )
         if referral.phone_referral and referral.phoned_at:
             clocks.start_clock(
