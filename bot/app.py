@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.handlers import caf, cards, consultations, flows, home
+from bot.handlers import caf, caflog, cards, consultations, flows, home
 from bot.services import Services
 
 log = logging.getLogger("frontdoor.app")
@@ -22,7 +22,7 @@ def build_app(sv: Services) -> AsyncApp:
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )
-    for module in (flows, cards, consultations, home, caf):
+    for module in (flows, cards, consultations, home, caf, caflog):
         module.register(app, sv)
 
     @app.error

@@ -1,8 +1,146 @@
-"""Recurring service jobs run from the reminder loop (weekly figures, retention purge)."""
+"""Recurring service jobs run from the reminder loop: the weekly figures and the retention purge.
+
+Each job is an ordinary reminder row, so it shares the sweep's guarantees:
+claimed once across any number of workers, retried after a crash, and a
+missed run (the bot was down) happens as soon as a sweep runs again. At the
+start of every sweep ``ensure`` schedules the next occurrence under a unique
+key (``job:weekly_report:2026-11-30``), so scheduling is idempotent.
+
+* ``weekly_report``: at the policy's ``report.weekday``/``report.time`` in the
+  policy's time zone; computes the figures of the last whole Monday-to-Sunday
+  week before the report day and queues, through the outbox, the summary to
+  the managers' channel and then the chart (a ``files.upload_v2`` row whose
+  PNG travels base64-encoded as ``content_b64``; a chart is about 60 KB). A
+  new install's first report is for its first whole week.
+* ``retention_purge``: weekly, Sundays at 03:00 local time (a quiet hour that
+  exists on both clock-change days); deletes what is past the policy's
+  retention (``bot/retention.py``) and audits the counts.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-NUDGES: dict[str, Any] = {}
-RECURRING: list[Any] = []
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot import report, retention
+from bot.policy import WEEKDAYS, Policy
+from store import repo
+from store.models import Reminder
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger("frontdoor.jobs")
+
+REPORT = "weekly_report"
+PURGE = "retention_purge"
+JOB_SUBJECT = "job"
+PURGE_WEEKDAY = 6  # Sunday
+PURGE_TIME = time(3, 0)
+
+
+def next_at(after: datetime, weekday: int, at: time, tz: ZoneInfo) -> datetime:
+    """The first local ``weekday`` at ``at`` strictly after ``after``, as an aware UTC time.
+
+    Built from the local date and wall time, so 09:00 stays 09:00 across a
+    clock change.
+    """
+    local = after.astimezone(tz)
+    day = local.date() + timedelta(days=(weekday - local.weekday()) % 7)
+    for _ in range(3):
+        candidate = datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+        if candidate > after:
+            return candidate
+        day += timedelta(days=7)
+    raise AssertionError("unreachable: a week later is always after")
+
+
+def job_key(kind: str, local_day: date) -> str:
+    """``job:weekly_report:2026-11-30``: one row per job per local day."""
+    return f"job:{kind}:{local_day.isoformat()}"
+
+
+def _ever_scheduled(session: Session, kind: str) -> bool:
+    stmt = (select(Reminder.id).where(Reminder.subject_type == JOB_SUBJECT)  # type: ignore[arg-type]
+            .where(Reminder.kind == kind).limit(1))  # type: ignore[arg-type]
+    return session.exec(stmt).first() is not None  # type: ignore[call-overload]
+
+
+def ensure_weekly_report(session: Session, policy: Policy, now: datetime) -> None:
+    """Schedule the next weekly figures (a no-op when it is already scheduled).
+
+    The very first report (no weekly report was ever scheduled: a new install)
+    is the one for the first whole week the bot runs, not a week it partly
+    missed, whose figures would be short.
+    """
+    weekday, tz = WEEKDAYS.index(policy.report.weekday), policy.tz
+    due = next_at(now, weekday, policy.report.time, tz)
+    if not _ever_scheduled(session, REPORT):
+        today = now.astimezone(tz).date()
+        while report.week_before(due.astimezone(tz).date()) < today:
+            due = next_at(due, weekday, policy.report.time, tz)
+    day = due.astimezone(tz).date()
+    week = report.week_before(day)
+    repo.schedule(
+        session, key=job_key(REPORT, day), kind=REPORT, subject_type=JOB_SUBJECT, subject_id=0,
+        due_at=due, payload={"week_start": week.isoformat(),
+                             "week_end": (week + timedelta(days=6)).isoformat()},
+    )
+
+
+def ensure_retention_purge(session: Session, policy: Policy, now: datetime) -> None:
+    """Schedule the next weekly retention purge (a no-op when it is already scheduled)."""
+    due = next_at(now, PURGE_WEEKDAY, PURGE_TIME, policy.tz)
+    day = due.astimezone(policy.tz).date()
+    repo.schedule(session, key=job_key(PURGE, day), kind=PURGE, subject_type=JOB_SUBJECT,
+                  subject_id=0, due_at=due)
+
+
+def queue_weekly_report(
+    session: Session, policy: Policy, week_start: date, now: datetime, *, key: str
+) -> report.WeeklyFigures:
+    """Compute a week's figures and queue the summary and the chart for the managers."""
+    fig = report.weekly_figures(session, policy, week_start, now)
+    channel = policy.channel("mash_managers")
+    repo.enqueue(session, key=f"{key}:summary", method="chat.postMessage", channel=channel,
+                 payload={"channel": channel, **report.summary_message(fig)})
+    png = report.render_chart(fig, policy)
+    repo.enqueue(
+        session, key=f"{key}:chart", method="files.upload_v2", channel=channel,
+        payload={
+            "channel": channel,
+            "filename": report.chart_filename(fig),
+            "title": f"Front Door weekly figures from {fig.week_start:%d %b %Y}",
+            "alt_txt": "Bar charts of the week's consultations by outcome, referrals by "
+                       "rating, SLA clocks met and breached, and agencies.",
+            "content_b64": base64.b64encode(png).decode("ascii"),
+        },
+    )
+    return fig
+
+
+def weekly_report(session: Session, sv: Services, r: Reminder, now: datetime) -> bool:
+    """The ``weekly_report`` reminder: queue the previous week's figures."""
+    raw = r.payload.get("week_start")
+    week = date.fromisoformat(raw) if raw else report.previous_week(r.due_at, sv.policy)
+    fig = queue_weekly_report(session, sv.policy, week, now, key=r.key)
+    log.info("weekly figures for %s queued: %s consultations, %s referrals",
+             week, fig.consultations, fig.referrals)
+    return True
+
+
+def retention_purge(session: Session, sv: Services, r: Reminder, now: datetime) -> bool:
+    """The ``retention_purge`` reminder: delete what is past retention, audited."""
+    result = retention.purge(session, sv.policy, now, actor="frontdoor")
+    log.info("retention purge: %s", result.describe())
+    return True
+
+
+NUDGES: dict[str, Any] = {REPORT: weekly_report, PURGE: retention_purge}
+RECURRING: list[Any] = [ensure_weekly_report, ensure_retention_purge]

@@ -11,6 +11,7 @@ it is sent again, so a crash does not produce a duplicate.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import socket
@@ -218,6 +219,8 @@ class OutboxSender:
         if row.method in ("chat.update", "chat.postEphemeral"):
             args["channel"] = await self.resolve_channel(args["channel"])
         if row.method == "files.upload_v2":
+            if "content_b64" in args:  # file bytes travel base64-encoded in the JSON payload
+                args["content"] = base64.b64decode(args.pop("content_b64"))
             resp = await self.client.files_upload_v2(**args)
         else:
             resp = await self.client.api_call(row.method, json=args)
