@@ -28,6 +28,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """Create an engine: SQLite gets WAL, foreign keys and a busy timeout."""
     url = database_url(url)
     parsed = make_url(url)
+    # Error messages and logs never show bound values: they may be what someone typed.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         # ``?timeout=SECONDS`` in the URL sets how long to wait for a locked database.
         busy = float(parsed.query.get("timeout", 30))  # type: ignore[arg-type]
