@@ -41,14 +41,24 @@ def _insert_ignore(session: Session, table: Any) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing()
 
 
-def _inserted(session: Session, table: Any, **values: Any) -> bool:
+_INSERT_IGNORE: dict[tuple[str, str], Any] = {}
+
+
+def _inserted(session: Session, model: Any, **values: Any) -> bool:
     """Insert unless a unique key already exists; True when a row was written.
 
-    ``rowcount`` is not reliable here across drivers, so ask for the key back.
+    ``rowcount`` is not reliable here across drivers, so ask for the key back. The
+    statement is a Core one on the table, built once per dialect: these inserts run
+    on every answer and every message, and building an ORM statement each time cost
+    more than the database work.
     """
-    pk = sa_inspect(table).primary_key[0]
-    stmt = _insert_ignore(session, table).values(**values).returning(pk)
-    return session.execute(stmt).first() is not None
+    table = model.__table__
+    key = (_dialect(session), table.name)
+    stmt = _INSERT_IGNORE.get(key)
+    if stmt is None:
+        pk = sa_inspect(model).primary_key[0]
+        stmt = _INSERT_IGNORE[key] = _insert_ignore(session, table).returning(pk)
+    return session.execute(stmt, values).first() is not None
 
 
 def next_reference(session: Session, when: datetime | None = None) -> str:

@@ -9,6 +9,7 @@ the ``flow_session`` row), fires one trigger and hands back a new
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,18 @@ class FlowEngine:
         self.script = script
         self._states = [*script.ids(), *TERMINALS]
         self._transitions = self._build()
+        # Built once: constructing a Machine costs more than the rest of an answer.
+        # Each action attaches its own model for the one trigger; the lock keeps
+        # threads (answers run off the event loop) from sharing the machine at once.
+        self._shared = Machine(
+            model=[],
+            states=self._states,
+            transitions=self._transitions,
+            initial=self._states[0],
+            auto_transitions=False,
+            send_event=True,
+        )
+        self._lock = threading.Lock()
 
     def _build(self) -> list[dict[str, Any]]:
         s = self.script
@@ -89,15 +102,14 @@ class FlowEngine:
         out.append({"trigger": "expire", "source": list(s.ids()), "dest": EXPIRED})
         return out
 
-    def _machine(self, model: _Model) -> Machine:
-        return Machine(
-            model=model,
-            states=self._states,
-            transitions=self._transitions,
-            initial=model.state,
-            auto_transitions=False,
-            send_event=True,
-        )
+    def _fire(self, model: _Model, trigger: str) -> bool:
+        """Fire one trigger on ``model`` (restored from a saved row) with the shared machine."""
+        with self._lock:
+            self._shared.add_model(model, initial=model.state)
+            try:
+                return bool(model.trigger(trigger))  # type: ignore[attr-defined]
+            finally:
+                self._shared.remove_model(model)
 
     def is_question(self, state: str) -> bool:
         """Whether ``state`` is a question (not a terminal state)."""
@@ -113,8 +125,7 @@ class FlowEngine:
             return result
         model = _Model(fs)
         model.answers[q.id] = result.value
-        self._machine(model)
-        if not model.trigger("answer"):  # type: ignore[attr-defined]
+        if not self._fire(model, "answer"):
             raise RuntimeError(f"{self.script.kind}.{q.id}: no branch applies")  # a script bug
         model.history.append(q.id)
         if not self.is_question(model.state):
@@ -126,9 +137,8 @@ class FlowEngine:
     def back(self, fs: FlowState) -> FlowState | None:
         """The previous question (its answer kept), or None at the first question."""
         model = _Model(fs)
-        self._machine(model)
         try:
-            moved = model.trigger("back")  # type: ignore[attr-defined]
+            moved = self._fire(model, "back")
         except MachineError:
             return None
         if not moved:
@@ -146,8 +156,7 @@ class FlowEngine:
 
     def _end(self, fs: FlowState, trigger: str) -> FlowState:
         model = _Model(fs)
-        self._machine(model)
-        model.trigger(trigger)  # type: ignore[attr-defined]
+        self._fire(model, trigger)
         return FlowState(model.state, {}, model.history)
 
     def position(self, fs: FlowState) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -59,21 +59,32 @@ class _Row:
     expires_at: datetime | None
 
     @classmethod
-    def of(cls, row: FlowSession) -> _Row:
+    def of(cls, row: FlowSession | Any) -> _Row:
+        """From an ORM row or a mapping of the same columns."""
+        get = row.__getitem__ if hasattr(row, "keys") else lambda k: getattr(row, k)
         return cls(
-            id=row.id,  # type: ignore[arg-type]
-            user_id=row.user_id,
-            kind=row.kind,
-            state=row.state,
-            answers=dict(row.answers or {}),
-            history=list(row.history or []),
-            version=row.version,
-            expires_at=row.expires_at,
+            id=get("id"),
+            user_id=get("user_id"),
+            kind=get("kind"),
+            state=get("state"),
+            answers=dict(get("answers") or {}),
+            history=list(get("history") or []),
+            version=get("version"),
+            expires_at=get("expires_at"),
         )
 
     @property
     def fs(self) -> FlowState:
         return FlowState(self.state, dict(self.answers), list(self.history))
+
+
+_T = FlowSession.__table__
+_ACTIVE = (
+    select(_T.c.id, _T.c.user_id, _T.c.kind, _T.c.state, _T.c.answers, _T.c.history,
+           _T.c.version, _T.c.expires_at)
+    .where(_T.c.user_id == bindparam("user_id"))
+    .where(_T.c.status == "active")
+)
 
 
 class FlowService:
@@ -455,12 +466,10 @@ class FlowService:
         return _utc(self.clock())
 
     def _active(self, s: Session, user_id: str) -> _Row | None:
-        row = s.exec(  # type: ignore[call-overload]
-            select(FlowSession)
-            .where(FlowSession.user_id == user_id)
-            .where(FlowSession.status == "active")
-        ).scalar_one_or_none()
-        return None if row is None else _Row.of(row)
+        # A Core select of the snapshot's columns: read on every answer, and loading
+        # the ORM object cost more than the query.
+        row = s.execute(_ACTIVE, {"user_id": user_id}).mappings().first()
+        return None if row is None else _Row.of(row)  # type: ignore[arg-type]
 
     def _expired(self, row: _Row, now: datetime) -> bool:
         return row.expires_at is not None and row.expires_at <= now
@@ -490,12 +499,13 @@ class FlowService:
             values |= {"answers": {}, "ended_at": now}
         if reference is not None:
             values["reference"] = reference
+        t = FlowSession.__table__  # Core, not the ORM's bulk-update path: this is hot
         saved = s.execute(
-            update(FlowSession)
-            .where(FlowSession.id == row.id)  # type: ignore[arg-type]
-            .where(FlowSession.version == row.version)  # type: ignore[arg-type]
+            update(t)
+            .where(t.c.id == row.id)
+            .where(t.c.version == row.version)
             .values(**values)
-            .returning(FlowSession.id)
+            .returning(t.c.id)
         ).first()
         if saved is None:
             raise _Conflict()
