@@ -23,9 +23,8 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from store import repo
@@ -46,6 +45,18 @@ PERMANENT = {
 
 Prepare = Callable[[Session, OutboxMessage, datetime], dict[str, Any] | None]
 OnSent = Callable[[Session, OutboxMessage, dict[str, Any]], None]
+
+
+@dataclass
+class Outcome:
+    """What happened to one row in a round, to be recorded with the others."""
+
+    row: OutboxMessage
+    kind: str  # sent | retry | dead
+    data: dict[str, Any] | None = None
+    at: datetime | None = None
+    error: str = ""
+    counts: bool = True
 
 
 class NotReady(Exception):
@@ -123,18 +134,23 @@ class OutboxSender:
             rows = await asyncio.to_thread(self._claim, now or self.clock())
             if not rows:
                 return stats
-            await asyncio.gather(*(self._deliver(row, stats) for row in rows))
+            outcomes = await asyncio.gather(*(self._deliver(row, stats) for row in rows))
+            # One transaction records the whole round (sent, retry, dead): a write per
+            # message made the sender the busiest writer on SQLite.
+            await asyncio.to_thread(self._record, outcomes)
 
     # --- claiming -------------------------------------------------------
 
     def _claim(self, now: datetime) -> list[OutboxMessage]:
-        earlier = aliased(OutboxMessage)
-        blocked = exists().where(
-            and_(
-                earlier.channel == OutboxMessage.channel,
-                earlier.id < OutboxMessage.id,
-                earlier.status.in_(("pending", "sending")),  # type: ignore[attr-defined]
-            )
+        # Each channel's oldest open row is its head: only a due head is sent, so a
+        # card's update never overtakes its post, and a head in backoff holds its
+        # channel. Finding heads with MIN(id) per channel on (channel, status, id)
+        # stays cheap however long a channel's backlog grows.
+        head = (
+            select(OutboxMessage.channel, func.min(OutboxMessage.id).label("id"))
+            .where(OutboxMessage.status.in_(("pending", "sending")))  # type: ignore[attr-defined]
+            .group_by(OutboxMessage.channel)
+            .subquery()
         )
         due = (
             (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now)
@@ -143,8 +159,8 @@ class OutboxSender:
         )
         stmt = (
             select(OutboxMessage)
+            .join(head, OutboxMessage.id == head.c.id)  # type: ignore[arg-type]
             .where(due)
-            .where(~blocked)
             .order_by(OutboxMessage.id)  # type: ignore[arg-type]
             .limit(self.batch)
         )
@@ -179,31 +195,29 @@ class OutboxSender:
 
     # --- delivery -------------------------------------------------------
 
-    async def _deliver(self, row: OutboxMessage, stats: SenderStats) -> None:
+    async def _deliver(self, row: OutboxMessage, stats: SenderStats) -> Outcome:
+        """Try one row; say what to record (recording happens once per round)."""
         now = self.clock()
         recovering = bool(row.payload.pop("_recovering", False))
         try:
             args = await asyncio.to_thread(self._prepare, row, now)
             if args is None:  # nothing to send any more (e.g. the subject was purged)
-                await asyncio.to_thread(self._finish, row, {"ok": True}, "skipped")
-                return
+                return Outcome(row, "sent", data={"ok": True}, error="skipped")
             if recovering and row.method == "chat.postMessage":
                 found = await self._find_delivered(row, args)
                 if found is not None:
                     stats.recovered += 1
-                    await asyncio.to_thread(self._finish, row, found, "sent")
-                    return
+                    return Outcome(row, "sent", data=found)
             await self._pace(row.channel)
             data = await self._call(row, args)
-            await asyncio.to_thread(self._finish, row, data, "sent")
             stats.sent += 1
+            return Outcome(row, "sent", data=data)
         except NotReady:
-            await asyncio.to_thread(self._retry, row, now + timedelta(seconds=2), "waiting", False)
             stats.retried += 1
-        except SlackApiError as exc:
-            await self._failed(row, now, exc, stats)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            await self._failed(row, now, exc, stats)
+            return Outcome(row, "retry", at=now + timedelta(seconds=2), error="waiting",
+                           counts=False)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return self._failed(row, now, exc, stats)
 
     def _prepare(self, row: OutboxMessage, now: datetime) -> dict[str, Any] | None:
         with session_scope(self.engine) as s:
@@ -265,76 +279,81 @@ class OutboxSender:
             await asyncio.sleep(wait)
         self._last_sent[channel] = loop.time()
 
-    async def _failed(
+    def _failed(
         self, row: OutboxMessage, now: datetime, exc: Exception, stats: SenderStats
-    ) -> None:
+    ) -> Outcome:
         error, delay = _classify(exc, row.attempts)
         stats.errors.append(error)
         # A 429 is Slack saying "wait", not a failure: it does not use up an attempt.
         counts = error != "ratelimited"
         if delay is None or (counts and row.attempts >= self.max_attempts):
-            await asyncio.to_thread(self._dead, row, error)
             stats.dead += 1
-        else:
-            await asyncio.to_thread(self._retry, row, now + delay, error, counts)
-            stats.retried += 1
+            return Outcome(row, "dead", error=error)
+        stats.retried += 1
+        return Outcome(row, "retry", at=now + delay, error=error, counts=counts)
 
     # --- recording ------------------------------------------------------
 
-    def _finish(self, row: OutboxMessage, data: dict[str, Any], status: str) -> None:
+    def _record(self, outcomes: list[Outcome]) -> None:
         with session_scope(self.engine, write=True) as s:
-            ts = data.get("ts") or data.get("message_ts")
-            s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
-                .where(OutboxMessage.claimed_by == self.worker_id)  # type: ignore[arg-type]
-                .values(
-                    status="sent",
-                    result_ts=ts,
-                    sent_at=self.clock(),
-                    last_error=None if status == "sent" else status,
-                    claimed_until=None,
-                )
-            )
-            if self.on_sent is not None:
-                self.on_sent(s, row, data)
+            for o in outcomes:
+                if o.kind == "sent":
+                    self._sent(s, o.row, o.data or {}, o.error)
+                elif o.kind == "retry":
+                    self._retry(s, o.row, o.at or self.clock(), o.error, o.counts)
+                else:
+                    self._dead(s, o.row, o.error)
+        for o in outcomes:
+            if o.kind == "dead":
+                log.error("outbox row %s is dead: %s", o.row.id, o.error)
 
-    def _retry(self, row: OutboxMessage, at: datetime, error: str, counts: bool) -> None:
-        with session_scope(self.engine, write=True) as s:
-            s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
-                .values(
-                    status="pending",
-                    next_attempt_at=at,
-                    last_error=error[:500],
-                    claimed_until=None,
-                    attempts=OutboxMessage.attempts if counts else OutboxMessage.attempts - 1,
-                )
-            )
+    def _sent(self, s: Session, row: OutboxMessage, data: dict[str, Any], note: str) -> None:
+        ts = data.get("ts") or data.get("message_ts")
+        s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
+            .where(OutboxMessage.claimed_by == self.worker_id)  # type: ignore[arg-type]
+            .values(status="sent", result_ts=ts, sent_at=self.clock(),
+                    last_error=note or None, claimed_until=None)
+        )
+        if self.on_sent is not None:
+            self.on_sent(s, row, data)
 
-    def _dead(self, row: OutboxMessage, error: str) -> None:
-        with session_scope(self.engine, write=True) as s:
-            s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
-                .values(status="dead", last_error=error[:500], claimed_until=None)
+    def _retry(
+        self, s: Session, row: OutboxMessage, at: datetime, error: str, counts: bool
+    ) -> None:
+        s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
+            .values(
+                status="pending",
+                next_attempt_at=at,
+                last_error=error[:500],
+                claimed_until=None,
+                attempts=OutboxMessage.attempts if counts else OutboxMessage.attempts - 1,
             )
-            repo.audit(
-                s, actor="frontdoor", action="outbox.dead", subject_type="outbox",
-                subject_id=row.id, new=error[:200],
+        )
+
+    def _dead(self, s: Session, row: OutboxMessage, error: str) -> None:
+        s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
+            .values(status="dead", last_error=error[:500], claimed_until=None)
+        )
+        repo.audit(
+            s, actor="frontdoor", action="outbox.dead", subject_type="outbox",
+            subject_id=row.id, new=error[:200],
+        )
+        if self.escalation_channel and not row.idempotency_key.startswith("alert:"):
+            text = (
+                f":warning: Front Door could not deliver a message to <#{row.channel}> "
+                f"after {row.attempts} attempts ({error[:100]}). "
+                f"Outbox row {row.id}: check the bot's log and Slack's status."
             )
-            if self.escalation_channel and not row.idempotency_key.startswith("alert:"):
-                text = (
-                    f":warning: Front Door could not deliver a message to <#{row.channel}> "
-                    f"after {row.attempts} attempts ({error[:100]}). "
-                    f"Outbox row {row.id}: check the bot's log and Slack's status."
-                )
-                repo.enqueue(
-                    s, key=f"alert:outbox:{row.id}", method="chat.postMessage",
-                    payload={"channel": self.escalation_channel, "text": text},
-                )
-        log.error("outbox row %s is dead: %s", row.id, error)
+            repo.enqueue(
+                s, key=f"alert:outbox:{row.id}", method="chat.postMessage",
+                payload={"channel": self.escalation_channel, "text": text},
+            )
 
 
 def _classify(exc: Exception, attempts: int) -> tuple[str, timedelta | None]:

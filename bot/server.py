@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,11 +26,12 @@ from bot.app import build_app
 from bot.config import Settings
 from bot.policy import Policy, load_policy
 from bot.services import Services
-from store.db import make_engine, ping
+from store.db import is_sqlite, make_engine, ping
 from store.migrate import upgrade
 
 log = logging.getLogger("frontdoor.server")
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger
+SQLITE_THREADS = 2
 
 
 def make_web_app(app: AsyncApp, sv: Services) -> web.Application:
@@ -101,6 +103,11 @@ async def running(
     """Start the bot (migrating the database first) and stop it cleanly on exit."""
     policy = policy or load_policy(settings.policy or None)
     engine = make_engine(settings.database_url)
+    if is_sqlite(engine):
+        # SQLite takes one writer at a time: more threads only queue and hold the GIL.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=SQLITE_THREADS, thread_name_prefix="frontdoor-db")
+        )
     await asyncio.to_thread(upgrade, engine)
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as http:

@@ -207,7 +207,7 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
-        Index("ix_outbox_channel_seq", "channel", "id"),
+        Index("ix_outbox_channel_status_id", "channel", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
