@@ -1,0 +1,266 @@
+"""``python -m bench {load,sweep,memory,all}``: Front Door's benchmarks (issue 8).
+
+* ``load``   - N simulated users play whole flows with signed requests against
+  ``frontdoor serve`` (HTTP mode, SQLite) and then, with the same requests,
+  against a bare Bolt app; ack latency percentiles, req/s, errors, the ratio.
+* ``sweep``  - the reminder sweep with 1,000 due among 10k / 100k / 1M open
+  reminders, on SQLite and (with ``--postgres`` or ``TEST_POSTGRES_URL``) PostgreSQL.
+* ``memory`` - peak RSS of ``frontdoor serve`` before and after N completed flows.
+* ``all``    - the three, then one summary.
+
+Figures are printed as tables and merged into ``bench/results/latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import report
+
+P99_TARGET_MS = 100.0
+RATIO_TARGET = 0.6
+FLAT_TOLERANCE = 1.5  # "flat": the slowest size within 1.5x of the fastest (median of rounds)
+
+
+def say(text: str) -> None:
+    """Progress on stderr-free stdout, flushed (the tables follow on the same stream)."""
+    print(text, flush=True)
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(float(x)) for x in text.replace("_", "").split(",") if x.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def load_opts(a: argparse.ArgumentParser) -> None:
+        g = a.add_argument_group("load")
+        g.add_argument("--users", type=int, default=50, help="concurrent simulated users (50)")
+        g.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring (10)")
+        g.add_argument("--duration", type=float, default=30.0, help="seconds measured (30)")
+
+    def sweep_opts(a: argparse.ArgumentParser) -> None:
+        g = a.add_argument_group("sweep")
+        g.add_argument("--sizes", type=_sizes, default=[10_000, 100_000, 1_000_000],
+                       help="open reminders per run (10000,100000,1000000)")
+        g.add_argument("--max", type=int, default=1_000_000, help="skip sizes above this")
+        g.add_argument("--due", type=int, default=1000, help="due reminders among them (1000)")
+        g.add_argument("--repeat", type=int, default=3, help="timed rounds per size; median (3)")
+        g.add_argument("--batch", type=int, default=500, help="ReminderSweep batch (500)")
+        g.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""),
+                       help="PostgreSQL URL whose role may CREATE DATABASE "
+                            "(default: TEST_POSTGRES_URL; none: SQLite only)")
+
+    def memory_opts(a: argparse.ArgumentParser) -> None:
+        g = a.add_argument_group("memory")
+        g.add_argument("--flows", type=int, default=10_000, help="completed flows (10000)")
+        g.add_argument("--memory-users", type=int, default=50, help="users for memory (50)")
+        g.add_argument("--path", choices=("full", "urgent"), default="urgent",
+                       help="the safety-gate path (2 requests a flow), or whole /consult and "
+                       "/refer flows (about 20 requests a flow) (urgent)")
+
+    for name, opts, text in (
+        ("load", [load_opts], "interaction load vs a bare Bolt app"),
+        ("sweep", [sweep_opts], "reminder sweep at 10k/100k/1M open reminders"),
+        ("memory", [memory_opts], "peak RSS of frontdoor serve after N flows"),
+        ("all", [load_opts, sweep_opts, memory_opts], "all three, then a summary"),
+    ):
+        sp = sub.add_parser(name, help=text, description=text)
+        for add in opts:
+            add(sp)
+        sp.add_argument("--json", type=Path, default=None,
+                        help="results file (bench/results/latest.json)")
+    return p
+
+
+# --- load ----------------------------------------------------------------------------------
+
+
+async def run_load(args: argparse.Namespace) -> dict[str, Any]:
+    """Front Door, then the bare app with the same requests; the table and the ratio."""
+    from bench import load
+
+    with tempfile.TemporaryDirectory(prefix="fd-bench-load-") as tmp:
+        say(f"load: Front Door (frontdoor serve, SQLite), {args.users} users, "
+            f"{args.warmup:.0f} s warm-up + {args.duration:.0f} s ...")
+        fd = await load.measure("frontdoor", Path(tmp), users=args.users, warmup=args.warmup,
+                                duration=args.duration)
+        if not fd.templates:
+            raise SystemExit("load: no flow completed against Front Door; see the errors: "
+                             f"{fd.figures['errors_by_kind']}")
+        say(f"load: bare Bolt, same requests ({', '.join(fd.templates)} flows) ...")
+        bare = await load.measure("bare", Path(tmp), users=args.users, warmup=args.warmup,
+                                  duration=args.duration, templates=fd.templates)
+    ratio = fd.figures["rps"] / bare.figures["rps"] if bare.figures["rps"] else 0.0
+    rows = []
+    for name, r in (("Front Door", fd), ("bare Bolt", bare)):
+        f = r.figures
+        rows.append([name, args.users, f["requests"], f["rps"], f["p50_ms"], f["p95_ms"],
+                     f["p99_ms"], f["max_ms"], f["errors"], f["reply_p50_ms"], f["reply_p95_ms"],
+                     r.cpu.get("bot", 0.0), r.cpu.get("bot_ms_per_req", 0.0),
+                     r.cpu.get("others", 0.0)])
+    say("")
+    say("Interaction load (ack = signed request sent -> HTTP answer; reply = ack -> the bot's "
+        "next DM message)")
+    say(report.table(["target", "users", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms",
+                      "max ms", "errors", "reply p50", "reply p95", "bot cores",
+                      "bot CPU ms/req", "other procs cores"], rows))
+    say(f"ratio Front Door / bare Bolt req/s: {ratio:.2f}")
+    mix = fd.figures["mix"]
+    say(f"request mix (Front Door window): {mix}; flows ended: {fd.figures['flows']}; "
+        f"errors: {fd.figures['errors_by_kind'] or 'none'}; bot log ERROR lines: "
+        f"{fd.log_errors}; fake API errors: {fd.fake.get('errors') or 'none'}")
+    return {
+        "users": args.users, "warmup_s": args.warmup, "duration_s": args.duration,
+        "frontdoor": {**fd.figures, "cpu": fd.cpu, "log_errors": fd.log_errors,
+                      "fake_api": fd.fake},
+        "bare_bolt": {**bare.figures, "cpu": bare.cpu, "log_errors": bare.log_errors,
+                      "fake_api": bare.fake},
+        "ratio": round(ratio, 3),
+        "targets": {"p99_ms_under": P99_TARGET_MS, "ratio_at_least": RATIO_TARGET,
+                    "p99_met": 0 < fd.figures["p99_ms"] < P99_TARGET_MS
+                    and fd.figures["errors"] == 0,
+                    "ratio_met": ratio >= RATIO_TARGET},
+    }
+
+
+# --- sweep ---------------------------------------------------------------------------------
+
+
+async def run_sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """Every size up to ``--max`` on each backend; the table and flatness per backend."""
+    from bench import sweep
+
+    sizes = [s for s in args.sizes if s <= args.max]
+    say(f"sweep: {args.due:,} due among {', '.join(f'{s:,}' for s in sizes)} open reminders; "
+        f"{args.repeat} rounds each")
+    if not args.postgres:
+        say("  PostgreSQL skipped: pass --postgres URL or set TEST_POSTGRES_URL")
+    res = await sweep.run(sizes, due=args.due, postgres=args.postgres or None,
+                          batch=args.batch, repeat=args.repeat, say=say)
+    rows = [[r["backend"], r["open"], r["due"], r["sweep_s"], round(r["claim_s"] * 1000, 1),
+             r["due_per_s"], r["empty_sweep_ms"], r["fill_s"],
+             " ".join(f"{x:.2f}" for x in r["rounds_s"])] for r in res["rows"]]
+    say("")
+    say(f"Reminder sweep: {args.due:,} due reminders claimed and processed "
+        f"(median of {args.repeat} rounds)")
+    say(report.table(["backend", "open", "due", "sweep s", "claim ms", "due/s",
+                      "empty sweep ms", "fill s", "rounds s"], rows))
+    flat: dict[str, Any] = {}
+    for backend in dict.fromkeys(r["backend"] for r in res["rows"]):
+        times = [r["sweep_s"] for r in res["rows"] if r["backend"] == backend]
+        spread = max(times) / min(times) if min(times) > 0 else float("inf")
+        first = next(r for r in res["rows"] if r["backend"] == backend)
+        last = [r for r in res["rows"] if r["backend"] == backend][-1]
+        flat[backend] = {"slowest_over_fastest": round(spread, 2),
+                         "largest_over_smallest": round(last["sweep_s"] / first["sweep_s"], 2),
+                         "flat": spread <= FLAT_TOLERANCE}
+        say(f"{backend}: slowest/fastest size {spread:.2f}x, "
+            f"{last['open']:,} vs {first['open']:,} open: "
+            f"{last['sweep_s'] / first['sweep_s']:.2f}x -> "
+            f"{'flat' if spread <= FLAT_TOLERANCE else 'NOT flat'} (tolerance {FLAT_TOLERANCE}x)")
+    return {**res, "sizes": sizes, "flat": flat}
+
+
+# --- memory --------------------------------------------------------------------------------
+
+
+async def run_memory(args: argparse.Namespace) -> dict[str, Any]:
+    """Peak RSS of a fresh ``frontdoor serve`` before and after ``--flows`` flows."""
+    from bench import memory
+
+    with tempfile.TemporaryDirectory(prefix="fd-bench-mem-") as tmp:
+        res = await memory.run(Path(tmp), flows=args.flows, users=args.memory_users,
+                               path=args.path, say=say)
+    say("")
+    say(f"Memory of frontdoor serve (SQLite), {res['flows']:,} {res['path']} flows, "
+        f"{res['users']} users")
+    say(report.table(
+        ["flows", "seconds", "requests", "errors", "ended", "VmHWM before MiB",
+         "VmHWM after MiB", "VmRSS after MiB"],
+        [[res["flows"], res["seconds"], res["requests"], res["errors"],
+          sum(n for k, n in res["outcomes"].items() if k in ("completed", "urgent")),
+          res["before_hwm_mib"], res["after_hwm_mib"], res["after_rss_mib"]]]))
+    say("VmRSS by flows started: " + ", ".join(
+        f"{c['flows']:,}: {c['VmRSS'] / 1024:.1f}" for c in res["curve"]) + " MiB")
+    return res
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def summary(results: dict[str, Any]) -> None:
+    """The closing block: each benchmark's headline figures and the targets."""
+    say("")
+    say("=" * 78)
+    say("Summary")
+    env = results.get("environment", {})
+    say(f"  measured {env.get('measured_at')} on {env.get('machine')}, Python "
+        f"{env.get('python')}, commit {env.get('commit')}, load average at start "
+        f"{env.get('loadavg_start', 0):.2f}")
+    if "load" in results:
+        ld = results["load"]
+        fd, bare, t = ld["frontdoor"], ld["bare_bolt"], ld["targets"]
+        say(f"  load, {ld['users']} users, SQLite: Front Door {fd['rps']} req/s, ack p50/p95/p99 "
+            f"{fd['p50_ms']}/{fd['p95_ms']}/{fd['p99_ms']} ms, {fd['errors']} errors; "
+            f"bare Bolt {bare['rps']} req/s, p99 {bare['p99_ms']} ms")
+        say(f"    ratio {ld['ratio']:.2f} (target >= {RATIO_TARGET}): "
+            f"{'met' if t['ratio_met'] else 'NOT met'}; p99 ack {fd['p99_ms']} ms "
+            f"(target < {P99_TARGET_MS:.0f} ms): {'met' if t['p99_met'] else 'NOT met'}")
+    if "sweep" in results:
+        sw = results["sweep"]
+        for backend, flat in sw["flat"].items():
+            figs = ", ".join(f"{r['open']:,}: {r['sweep_s']} s"
+                             for r in sw["rows"] if r["backend"] == backend)
+            say(f"  sweep, {sw['due']:,} due, {backend}: {figs} -> "
+                f"{'flat' if flat['flat'] else 'NOT flat'}")
+        if sw.get("postgres") != "yes":
+            say(f"  sweep, postgresql: {sw.get('postgres')}")
+    if "memory" in results:
+        m = results["memory"]
+        say(f"  memory: frontdoor serve peak RSS {m['before_hwm_mib']} MiB after start-up, "
+            f"{m['after_hwm_mib']} MiB after {m['flows']:,} {m['path']} flows "
+            f"(RSS now {m['after_rss_mib']} MiB)")
+    say("=" * 78)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    results: dict[str, Any] = {"environment": report.environment()}
+    t0 = time.monotonic()
+    if args.cmd in ("load", "all"):
+        results["load"] = await run_load(args)
+        report.save("load", {**results["load"], "environment": results["environment"]},
+                    args.json)
+    if args.cmd in ("sweep", "all"):
+        results["sweep"] = await run_sweep(args)
+        report.save("sweep", {**results["sweep"], "environment": results["environment"]},
+                    args.json)
+    if args.cmd in ("memory", "all"):
+        results["memory"] = await run_memory(args)
+        report.save("memory", {**results["memory"], "environment": results["environment"]},
+                    args.json)
+    results["environment"]["loadavg_end"] = os.getloadavg()[0]
+    results["environment"]["seconds"] = round(time.monotonic() - t0, 1)
+    path = report.save("environment", results["environment"], args.json)
+    summary(results)
+    say(f"figures written to {path} ({results['environment']['seconds']:.0f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = _parser().parse_args(argv)
+    return asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
