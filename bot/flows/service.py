@@ -158,6 +158,46 @@ class FlowService:
 
     def back(self, user_id: str, *, effects: Effects | None = None) -> Step:
         """Go back to the previous question; its answer is kept in ``Step.answers``."""
+
+        def act(s: Session, row: _Row, now: datetime) -> tuple[Step, bool]:
+            fs = self.flows[row.kind].back(row.fs)
+            if fs is None:
+                return self._asking(row, message="This is the first question."), False
+            version = self._save(s, row, fs, now)
+            return self._asking(row, fs=fs, version=version), True
+
+        return self._on_active(user_id, act, effects)
+
+    def cancel(self, user_id: str, *, effects: Effects | None = None) -> Step:
+        """Cancel the active flow; its answers are deleted."""
+
+        def act(s: Session, row: _Row, now: datetime) -> tuple[Step, bool]:
+            flow = self.flows[row.kind]
+            version = self._save(s, row, flow.cancel(row.fs), now, status="cancelled")
+            repo.audit(s, actor=user_id, action="flow.cancelled", subject_type="flow",
+                       subject_id=row.id, old=row.state, at=now)
+            return Step(
+                Status.CANCELLED,
+                flow_id=row.id,
+                flow_kind=row.kind,
+                message=f"Your {flow.script.noun} was cancelled: nothing was sent, "
+                "and your answers were deleted.",
+                version=version,
+            ), True
+
+        return self._on_active(user_id, act, effects)
+
+    def _on_active(
+        self,
+        user_id: str,
+        act: Callable[[Session, _Row, datetime], tuple[Step, bool]],
+        effects: Effects | None,
+    ) -> Step:
+        """Run ``act`` on the user's active flow in one write transaction.
+
+        An overdue flow is expired instead; ``act`` says whether it changed the flow,
+        and only a change runs ``effects``. A concurrent change wins: re-read.
+        """
         try:
             with session_scope(self.engine, write=True) as s:
                 now = self._now()
@@ -166,46 +206,8 @@ class FlowService:
                     return self._none()
                 if self._expired(row, now):
                     return self._expire_row(s, row, now, effects) or self._none()
-                fs = self.flows[row.kind].back(row.fs)
-                if fs is None:
-                    return self._asking(row, message="This is the first question.")
-                version = self._save(s, row, fs, now)
-                step = self._asking(row, fs=fs, version=version)
-                if effects:
-                    effects(s, step)
-                return step
-        except _Conflict:
-            return self._reread(user_id)
-
-    def cancel(self, user_id: str, *, effects: Effects | None = None) -> Step:
-        """Cancel the active flow; its answers are deleted."""
-        try:
-            with session_scope(self.engine, write=True) as s:
-                now = self._now()
-                row = self._active(s, user_id)
-                if row is None:
-                    return self._none()
-                flow = self.flows[row.kind]
-                fs = flow.cancel(row.fs)
-                version = self._save(s, row, fs, now, status="cancelled")
-                repo.audit(
-                    s,
-                    actor=user_id,
-                    action="flow.cancelled",
-                    subject_type="flow",
-                    subject_id=row.id,
-                    old=row.state,
-                    at=now,
-                )
-                step = Step(
-                    Status.CANCELLED,
-                    flow_id=row.id,
-                    flow_kind=row.kind,
-                    message=f"Your {flow.script.noun} was cancelled: nothing was sent, "
-                    "and your answers were deleted.",
-                    version=version,
-                )
-                if effects:
+                step, changed = act(s, row, now)
+                if changed and effects:
                     effects(s, step)
                 return step
         except _Conflict:
