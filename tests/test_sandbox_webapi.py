@@ -714,3 +714,16 @@ async def test_response_url(fake: FakeSlack, client: AsyncWebClient) -> None:
     assert [m["text"] for m in fake.ephemerals_for("U0ADA")] == ["Only for Ada"]
     assert [m["text"] for m in fake.history("C0FRONT")] == ["Accepted", "FYI all"]
     assert len(fake.calls_to("response_url")) == 3
+
+
+async def test_snapshot_never_keeps_what_people_typed() -> None:
+    """A refused answer typed in a DM stays in memory for the page, never on disk."""
+    async with FakeSlack(tokens=["xoxb-snap"]) as fake:
+        fake.add_user("U0TEACHER", "ada.teacher")
+        dm = fake.dm_channel("U0TEACHER")
+        fake.add_message(dm, "U0TEACHER", "Tyler Brookes lives near CB4 1XY")
+        client = AsyncWebClient(token="xoxb-snap", base_url=fake.base_url)
+        await client.chat_postMessage(channel="U0TEACHER", text="What are you worried about?")
+        snap = json.dumps(fake.snapshot())
+    assert "What are you worried about?" in snap
+    assert "Tyler" not in snap and "CB4 1XY" not in snap

@@ -437,11 +437,17 @@ class FakeSlack:
         """What a restart should keep: messages, App Home views and the id counters.
 
         Ephemerals and open modals are left out, as Slack forgets them on reload;
-        people, channels and user groups are seeded again at start.
+        people, channels and user groups are seeded again at start. What *people*
+        typed is never written to disk: a refused answer may hold a child's details,
+        and the bot's own messages (which have passed the no-names guard) are all a
+        restart needs to match the database.
         """
+        bot_only = {
+            cid: [m for m in msgs if m.get("bot_id")] for cid, msgs in self.messages.items()
+        }
         return {
             "version": 1,
-            "messages": {cid: msgs for cid, msgs in self.messages.items() if msgs},
+            "messages": {cid: msgs for cid, msgs in bot_only.items() if msgs},
             "home_views": self.home_views,
             "next_id": next(copy.copy(self._ids)),
             "last_ts_us": self._last_ts_us,
