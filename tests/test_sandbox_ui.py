@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.policy import load_policy
@@ -429,15 +430,19 @@ async def test_workspace_snapshot_round_trip() -> None:
     policy = load_policy("cambridgeshire")
     async with FakeSlack() as fake:
         demo.seed(fake, policy)
-        fake.add_message(fake.dm_channel(TEACHER), TEACHER, "hello")
-        card = fake.add_message(CHANNEL, ADVISOR, "a card")
-        fake.add_message(CHANNEL, ADVISOR, "in the thread", thread_ts=card["ts"])
+        client = AsyncWebClient(token=next(iter(fake.tokens)), base_url=fake.base_url)
+        await client.chat_postMessage(channel=TEACHER, text="hello from the bot")
+        fake.add_message(fake.dm_channel(TEACHER), TEACHER, "typed by a person")
+        card = (await client.chat_postMessage(channel=CHANNEL, text="a card"))["message"]
+        await client.chat_postMessage(channel=CHANNEL, text="in the thread", thread_ts=card["ts"])
+        fake.add_message(CHANNEL, ADVISOR, "a person's reply", thread_ts=card["ts"])
         fake.home_views[TEACHER] = {"id": "V0HOME", "type": "home", "blocks": []}
         data = json.loads(json.dumps(fake.snapshot()))
     again = FakeSlack()
     demo.seed(again, policy)
     again.restore(data)
-    assert [m["text"] for m in again.history(again.dm_channel(TEACHER))] == ["hello"]
+    # What people typed is never saved (it may be a refused answer); the bot's messages are.
+    assert [m["text"] for m in again.history(again.dm_channel(TEACHER))] == ["hello from the bot"]
     assert [m["text"] for m in again.thread(CHANNEL, card["ts"])] == ["a card", "in the thread"]
     assert again.message(CHANNEL, card["ts"])["reply_count"] == 1
     assert again.view("V0HOME") is not None

@@ -237,6 +237,19 @@ def _flag(value: Any) -> bool:
     return value in (True, 1, "1", "true", "True")
 
 
+def _bot_messages(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bot's messages only, with thread reply counts that match what is kept."""
+    kept = [dict(m) for m in msgs if m.get("bot_id")]
+    replies: dict[str, int] = {}
+    for m in kept:
+        if m.get("thread_ts") and m["thread_ts"] != m["ts"]:
+            replies[m["thread_ts"]] = replies.get(m["thread_ts"], 0) + 1
+    for m in kept:
+        if "reply_count" in m:
+            m["reply_count"] = replies.get(m["ts"], 0)
+    return kept
+
+
 class FakeSlack:
     """An in-memory Slack workspace behind a real aiohttp ``/api/<method>`` server.
 
@@ -442,9 +455,7 @@ class FakeSlack:
         and the bot's own messages (which have passed the no-names guard) are all a
         restart needs to match the database.
         """
-        bot_only = {
-            cid: [m for m in msgs if m.get("bot_id")] for cid, msgs in self.messages.items()
-        }
+        bot_only = {cid: _bot_messages(msgs) for cid, msgs in self.messages.items()}
         return {
             "version": 1,
             "messages": {cid: msgs for cid, msgs in bot_only.items() if msgs},
