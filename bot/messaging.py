@@ -80,12 +80,14 @@ class Messaging:
             payload={"render": "triage_card", "id": card_id, "channel": channel},
             subject_type="card", subject_id=card_id,
         )
-        if rating.edt_out_of_hours and not self.policy.calendar.is_open(card.received_at):
-            self.edt_alert(s, card)
+        self.edt_alert(s, card, card.received_at)
 
-    def edt_alert(self, s: Session, card: TriageCard) -> None:
-        """Out of office hours, Red and significant-harm items go to the EDT now."""
+    def edt_alert(self, s: Session, card: TriageCard, at: datetime) -> None:
+        """Out of office hours at ``at``, a card whose rating goes to the EDT (Red and
+        significant harm) is posted to the EDT channel now; otherwise nothing."""
         rating = self.policy.rating(card.rating or card.suggested_rating)
+        if not rating.edt_out_of_hours or self.policy.calendar.is_open(at):
+            return
         text = (
             f"{rating.emoji} *{card.reference}*: {rating.label} item received out of office "
             f"hours. The front door's card is in <#{card.channel}>; the Emergency Duty Team "
@@ -129,10 +131,7 @@ class Messaging:
         if result.action in ("approve", "change"):
             self.dm(s, card.referrer_user_id, cards.outcome_dm(card, referral, self.policy),
                     f"{key}:outcome")
-            rating = self.policy.rating(card.rating or "blue")
-            if rating.edt_out_of_hours and not self.policy.calendar.is_open(card.decided_at
-                                                                            or card.received_at):
-                self.edt_alert(s, card)
+            self.edt_alert(s, card, card.decided_at or card.received_at)
         elif result.action == "request_info":
             self.dm(s, card.referrer_user_id, cards.info_request_dm(card, result.note),
                     f"{key}:info")

@@ -189,8 +189,7 @@ class OutboxSender:
             # Work on detached copies: nothing below may be flushed back by accident.
             s.expunge_all()
             for row in claimed:
-                row.payload = {**row.payload, "_recovering": row.status == "sending"}
-                row.attempts += 1
+                row.attempts += 1  # status stays as read: "sending" means a recovery
             return claimed
 
     # --- delivery -------------------------------------------------------
@@ -198,7 +197,8 @@ class OutboxSender:
     async def _deliver(self, row: OutboxMessage, stats: SenderStats) -> Outcome:
         """Try one row; say what to record (recording happens once per round)."""
         now = self.clock()
-        recovering = bool(row.payload.pop("_recovering", False))
+        # Claimed from "sending": its sender died mid-call, so Slack may have it already.
+        recovering = row.status == "sending"
         try:
             args = await asyncio.to_thread(self._prepare, row, now)
             if args is None:  # nothing to send any more (e.g. the subject was purged)
@@ -224,14 +224,13 @@ class OutboxSender:
             return self.prepare(s, row, now)
 
     async def _call(self, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
-        if row.method == "chat.postMessage":
+        if row.method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
             args["channel"] = await self.resolve_channel(args["channel"])
+        if row.method == "chat.postMessage":
             args.setdefault(
                 "metadata",
                 {"event_type": METADATA_EVENT, "event_payload": {"key": row.idempotency_key}},
             )
-        if row.method in ("chat.update", "chat.postEphemeral"):
-            args["channel"] = await self.resolve_channel(args["channel"])
         if row.method == "files.upload_v2":
             if "content_b64" in args:  # file bytes travel base64-encoded in the JSON payload
                 args["content"] = base64.b64decode(args.pop("content_b64"))

@@ -149,9 +149,7 @@ class ReminderSweep:
                 card.version += 1
                 s.add(card)
                 msg.update_card(s, card)
-            rating = card.rating or card.suggested_rating
-            if policy.rating(rating).edt_out_of_hours and not policy.calendar.is_open(now):
-                msg.edt_alert(s, card)
+            msg.edt_alert(s, card, now)
             return True
         return False
 
