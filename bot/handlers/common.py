@@ -14,7 +14,6 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
 from bot import nonames
-from bot.blocks import flow as flow_blocks
 from bot.services import Services
 
 log = logging.getLogger("frontdoor.handlers")
@@ -169,7 +168,3 @@ def state_value(view: dict[str, Any], pair: tuple[str, str]) -> Any:
             return v[key]
     return None
 
-
-def status_message(text: str) -> dict[str, Any]:
-    """A plain message (delegates to the renderer)."""
-    return flow_blocks.status_message(text)
