@@ -352,6 +352,7 @@ class OutboxSender:
             repo.enqueue(
                 s, key=f"alert:outbox:{row.id}", method="chat.postMessage",
                 payload={"channel": self.escalation_channel, "text": text},
+                not_before=self.clock(),  # due on the sender's own clock, as its retries are
             )
 
 

@@ -51,8 +51,11 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(
                 text(
+                    # Client connections only: an autovacuum worker on the new database
+                    # belongs to the superuser (not ours to end) and DROP DATABASE ends it.
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                    "WHERE datname = :n AND pid <> pg_backend_pid() "
+                    "AND backend_type = 'client backend'"
                 ),
                 {"n": name},
             )

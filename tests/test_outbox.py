@@ -44,12 +44,13 @@ async def rig(engine: Engine) -> AsyncIterator[Rig]:
         yield Rig(fake, sender, clock, engine)
 
 
-def queue(engine: Engine, *items: tuple[str, str, str]) -> None:
-    """Queue (key, channel, text) messages."""
-    with session_scope(engine, write=True) as s:
+def queue(rig: Rig, *items: tuple[str, str, str]) -> None:
+    """Queue (key, channel, text) messages, due at the rig's clock (not the real time,
+    which may be past or before the test's fixed date)."""
+    with session_scope(rig.engine, write=True) as s:
         for key, channel, text in items:
             repo.enqueue(s, key=key, method="chat.postMessage",
-                         payload={"channel": channel, "text": text})
+                         payload={"channel": channel, "text": text}, not_before=rig.clock.now)
 
 
 def rows(engine: Engine) -> list[OutboxMessage]:
@@ -62,8 +63,8 @@ def delivered(fake: FakeSlack, channel: str) -> list[str]:
 
 
 async def test_in_order_per_channel_and_once(rig: Rig) -> None:
-    queue(rig.engine, *[(f"k{i}", "C0ONE" if i % 2 else "C0TWO", f"m{i}") for i in range(10)])
-    queue(rig.engine, ("k3", "C0ONE", "a duplicate cause"))  # same key: not queued again
+    queue(rig, *[(f"k{i}", "C0ONE" if i % 2 else "C0TWO", f"m{i}") for i in range(10)])
+    queue(rig, ("k3", "C0ONE", "a duplicate cause"))  # same key: not queued again
     stats = await rig.sender.run_once()
     assert stats.sent == 10
     assert delivered(rig.fake, "C0ONE") == ["m1", "m3", "m5", "m7", "m9"]
@@ -76,13 +77,13 @@ async def test_in_order_per_channel_and_once(rig: Rig) -> None:
 
 
 async def test_a_user_id_is_delivered_to_their_dm(rig: Rig) -> None:
-    queue(rig.engine, ("dm1", "U0PRO", "hello"))
+    queue(rig, ("dm1", "U0PRO", "hello"))
     await rig.sender.run_once()
     assert delivered(rig.fake, rig.fake.dm_channel("U0PRO")) == ["hello"]
 
 
 async def test_429_then_500_storm_delivers_everything_once_recovered(rig: Rig) -> None:
-    queue(rig.engine, *[(f"s{i}", "C0ONE", f"m{i}") for i in range(3)])
+    queue(rig, *[(f"s{i}", "C0ONE", f"m{i}") for i in range(3)])
     rig.fake.fail("chat.postMessage", status=429, times=2, retry_after=7)
     rig.fake.fail("chat.postMessage", status=500, times=2)
     await rig.sender.run_once()
@@ -98,7 +99,7 @@ async def test_429_then_500_storm_delivers_everything_once_recovered(rig: Rig) -
 
 
 async def test_dead_after_the_last_attempt_and_escalated(rig: Rig) -> None:
-    queue(rig.engine, ("d1", "C0ONE", "will not get through"))
+    queue(rig, ("d1", "C0ONE", "will not get through"))
     rig.fake.fail("chat.postMessage", status=503, times=50)
     for _ in range(6):
         await rig.sender.run_once()
@@ -110,7 +111,7 @@ async def test_dead_after_the_last_attempt_and_escalated(rig: Rig) -> None:
 
 
 async def test_permanent_error_is_dead_at_once(rig: Rig) -> None:
-    queue(rig.engine, ("p1", "C0NOWHERE", "to a channel that does not exist"))
+    queue(rig, ("p1", "C0NOWHERE", "to a channel that does not exist"))
     await rig.sender.run_once()
     await rig.sender.run_once()  # delivers the alert
     first = rows(rig.engine)[0]
@@ -121,7 +122,7 @@ async def test_permanent_error_is_dead_at_once(rig: Rig) -> None:
 async def test_a_sender_that_died_mid_call_does_not_duplicate(rig: Rig) -> None:
     """Slack accepted the message but the sender died before recording it: the next
     sender finds the message by its key in the channel's history and does not resend."""
-    queue(rig.engine, ("r1", "C0ONE", "sent before the crash"), ("r2", "C0ONE", "never sent"))
+    queue(rig, ("r1", "C0ONE", "sent before the crash"), ("r2", "C0ONE", "never sent"))
     rig.fake.add_message("C0ONE", "U0FRONTBOT", "sent before the crash")
     msg = rig.fake.history("C0ONE")[-1]
     msg["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": "r1"}}
@@ -138,7 +139,7 @@ async def test_a_sender_that_died_mid_call_does_not_duplicate(rig: Rig) -> None:
 
 
 async def test_a_live_lease_is_not_stolen(rig: Rig) -> None:
-    queue(rig.engine, ("l1", "C0ONE", "being sent elsewhere"))
+    queue(rig, ("l1", "C0ONE", "being sent elsewhere"))
     future = rig.clock.now + dt.timedelta(minutes=1)
     with session_scope(rig.engine, write=True) as s:
         s.execute(update(OutboxMessage).values(status="sending", claimed_by="other",
