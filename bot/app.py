@@ -21,6 +21,9 @@ def build_app(sv: Services) -> AsyncApp:
         # Listeners ack first and then do their work: Slack's 3 s are for the ack.
         process_before_response=False,
         raise_error_for_unhandled_request=False,
+        # ``server.make_web_app`` checks every HTTP request's signature on the raw bytes
+        # before Bolt sees it (Socket Mode needs none): checking again costs each click.
+        request_verification_enabled=False,
     )
     for module in (flows, cards, consultations, home, caf, caflog):
         module.register(app, sv)

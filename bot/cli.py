@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # ``transitions`` logs two lines at INFO for every answer's state change: noise
+    # in an operator's log, and formatting them cost time on every click.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     try:
         return _dispatch(args)
     except PolicyError as exc:

@@ -21,7 +21,9 @@ from bot.flows.triage import CardResult, TriageService
 from bot.outbox import NotReady
 from bot.policy import Policy
 from store import repo
-from store.models import Consultation, OutboxMessage, Professional, Referral, TriageCard
+from store.models import Consultation, Professional, Referral, TriageCard
+from store.sql import OutboxRow
+from store.tx import Tx
 from store.types import utcnow
 
 POST = "chat.postMessage"
@@ -40,33 +42,48 @@ class Messaging:
 
     # --- queueing (inside the caller's transaction) ----------------------
 
-    def dm(self, s: Session, user_id: str, message: dict[str, Any], key: str) -> None:
-        """A direct message to a person (addressed by user ID; the DM is opened on send)."""
-        repo.enqueue(s, key=key, method=POST, payload={"channel": user_id, **message})
+    def dm(self, db: Session | Tx, user_id: str, message: dict[str, Any], key: str, *,
+           claim: bool = False) -> None:
+        """A direct message to a person (addressed by user ID; the DM is opened on send).
 
-    def flow_step(self, s: Session, user_id: str, step: Step, now: datetime) -> None:
-        """Queue what a flow step shows: the next question, the outcome, the urgent advice."""
+        ``claim``: for this process to send at once after commit (see ``Tx.enqueue``).
+        """
+        tx = db if isinstance(db, Tx) else Tx.of(db)
+        tx.enqueue(key=key, method=POST, payload={"channel": user_id, **message}, claim=claim)
+
+    def flow_step(self, tx: Tx, user_id: str, step: Step, now: datetime) -> None:
+        """Queue what a flow step shows: the next question, the outcome, the urgent advice.
+
+        The professional's DM is queued for this process to send at once (``claim``): it
+        is what they are waiting for. A question needs only the fast statements; an
+        outcome with records asks for the ORM session.
+        """
         base = f"flow:{step.flow_id}:v{step.version}"
+
+        def dm(message: dict[str, Any], what: str) -> None:
+            self.dm(tx, user_id, message, f"{base}:{what}", claim=True)
+
         if step.status == Status.ASKING and step.prompt is not None:
-            self.dm(s, user_id, flow.question_message(step), f"{base}:q:{step.prompt.id}")
+            dm(flow.question_message(step), f"q:{step.prompt.id}")
         elif step.status == Status.COMPLETED:
+            s = tx.session
             referral = s.get(Referral, step.referral_id) if step.referral_id else None
-            self.dm(s, user_id, flow.completed_message(step, self.policy, referral),
-                    f"{base}:done")
+            dm(flow.completed_message(step, self.policy, referral), "done")
             if step.consultation_id:
                 self.post_consultation(s, step.consultation_id)
             if step.card_id:
                 self.new_card(s, step.card_id)
         elif step.status == Status.URGENT:
-            self.dm(s, user_id, flow.urgent_message(step, self.policy, now), f"{base}:urgent")
+            s = tx.session
+            dm(flow.urgent_message(step, self.policy, now), "urgent")
             if step.card_id:
                 self.new_card(s, step.card_id)
         elif step.status == Status.REDIRECTED:
-            self.dm(s, user_id, flow.redirected_message(step), f"{base}:redirected")
+            dm(flow.redirected_message(step), "redirected")
         elif step.status == Status.CANCELLED:
-            self.dm(s, user_id, flow.cancelled_message(step), f"{base}:cancelled")
+            dm(flow.cancelled_message(step), "cancelled")
         elif step.status == Status.EXPIRED:
-            self.dm(s, user_id, flow.expired_message(step), f"{base}:expired")
+            dm(flow.expired_message(step), "expired")
 
     def new_card(self, s: Session, card_id: int) -> None:
         """Start a new triage card's clocks and post it (and to the EDT out of hours)."""
@@ -174,7 +191,7 @@ class Messaging:
 
     # --- sending (the outbox's hooks) ------------------------------------
 
-    def prepare(self, s: Session, row: OutboxMessage, _sent_at: datetime) -> dict[str, Any] | None:
+    def prepare(self, s: Session, row: OutboxRow, _sent_at: datetime) -> dict[str, Any] | None:
         """Turn a row into Web API arguments, rendering cards as they are now.
 
         "Now" for a card's countdown is the service's clock (the SLA clock), not the
@@ -211,20 +228,20 @@ class Messaging:
                 args["thread_ts"] = _need(card.ts if card else None)
         return args
 
-    def on_sent(self, s: Session, row: OutboxMessage, data: dict[str, Any]) -> None:
+    def on_sent(self, tx: Tx, row: OutboxRow, data: dict[str, Any]) -> None:
         """Remember where a card was posted, so updates and threads can find it."""
-        if row.method != POST or not data.get("ts"):
+        if row.method != POST or not data.get("ts") or not row.subject_id:
             return
-        if row.subject_type == "card" and row.subject_id:
-            card = s.get(TriageCard, row.subject_id)
+        if row.subject_type == "card":
+            card = tx.session.get(TriageCard, row.subject_id)
             if card is not None and not card.ts:
                 card.ts, card.channel = data["ts"], data.get("channel") or card.channel
-                s.add(card)
-        elif row.subject_type == "consultation" and row.subject_id:
-            c = s.get(Consultation, row.subject_id)
+                tx.session.add(card)
+        elif row.subject_type == "consultation":
+            c = tx.session.get(Consultation, row.subject_id)
             if c is not None and not c.card_ts:
                 c.card_ts, c.card_channel = data["ts"], data.get("channel") or c.card_channel
-                s.add(c)
+                tx.session.add(c)
 
 
 def _need(ts: str | None) -> str:

@@ -477,12 +477,14 @@ def _setting_name_ok(words: list[str]) -> bool:
     return any(_POSSESSIVE_WORD.sub("", w.casefold()) not in _GENERIC_SETTING_WORDS for w in words)
 
 
+# Words that may precede a setting's name but are not part of it ("The", "At", "Mum").
+_LEAD_NOISE = (_GENERIC_SETTING_WORDS | _NOT_NAMES) - {"st", "saint"}
+
+
 def _find_settings(text: str) -> Iterable[Finding]:
-    # Words that may precede a setting's name but are not part of it ("The", "At", "Mum").
-    lead_noise = (_GENERIC_SETTING_WORDS | _NOT_NAMES) - {"st", "saint"}
     for m in _SETTING.finditer(text):
         words = m.group(1).split()
-        while words and words[0].casefold() in lead_noise:
+        while words and words[0].casefold() in _LEAD_NOISE:
             words = words[1:]
         if not words or not _setting_name_ok(words):
             continue  # "Secondary School", "Free School Meals", "Police Academy"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import os
 import socket
@@ -23,13 +24,13 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from store import repo
-from store.db import is_sqlite, session_scope
-from store.models import OutboxMessage
+from store import sql
+from store.db import session_scope
+from store.sql import OutboxRow
+from store.tx import Tx, TxRunner
 from store.types import utcnow
 
 log = logging.getLogger("frontdoor.outbox")
@@ -43,15 +44,19 @@ PERMANENT = {
     "invalid_trigger_id", "not_allowed_token_type", "restricted_action",
 }
 
-Prepare = Callable[[Session, OutboxMessage, datetime], dict[str, Any] | None]
-OnSent = Callable[[Session, OutboxMessage, dict[str, Any]], None]
+# Payload keys that make a row an instruction for ``prepare`` (drawn from the
+# database when it is sent); any other row is sent as it was queued.
+INSTRUCTIONS = ("render", "thread_of")
+
+Prepare = Callable[[Session, OutboxRow, datetime], dict[str, Any] | None]
+OnSent = Callable[[Tx, OutboxRow, dict[str, Any]], None]
 
 
 @dataclass
 class Outcome:
     """What happened to one row in a round, to be recorded with the others."""
 
-    row: OutboxMessage
+    row: OutboxRow
     kind: str  # sent | retry | dead
     data: dict[str, Any] | None = None
     at: datetime | None = None
@@ -75,7 +80,13 @@ class SenderStats:
 
 
 class OutboxSender:
-    """Claims due outbox rows and delivers them through the Web API client."""
+    """Delivers outbox rows through the Web API client.
+
+    Two ways in: the sweep (``run_once``) claims each channel's due head; and
+    ``send_now`` takes rows a request queued already claimed for this process
+    (``Tx.enqueue(claim=True)``), so the professional's next question goes out
+    without waiting for a sweep. Both record outcomes in batches.
+    """
 
     def __init__(
         self,
@@ -91,8 +102,10 @@ class OutboxSender:
         max_attempts: int = 15,
         batch: int = 50,
         lease: timedelta = timedelta(seconds=60),
+        runner: TxRunner | None = None,
     ) -> None:
         self.engine = engine
+        self.runner = runner or TxRunner(engine)
         self.client = client
         self.prepare = prepare or (lambda _s, row, _now: dict(row.payload))
         self.on_sent = on_sent
@@ -106,101 +119,124 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._last_sent: dict[str, float] = {}
         self._dm_channels: dict[str, str] = {}
+        self._sending: set[asyncio.Task[None]] = set()  # ``send_now`` deliveries
+        self._unrecorded: list[Outcome] = []
+        self._recorder: asyncio.Task[None] | None = None
+        self._stalled = False  # a sweep found only heads still being sent
 
     def kick(self) -> None:
         """Wake the loop now: a new row was committed."""
         self._wake.set()
 
+    def claim_lease(self, now: datetime | None = None) -> sql.Lease:
+        """This sender's lease on rows it claims (as of ``now``, default its clock)."""
+        return sql.Lease(self.worker_id, (now or self.clock()) + self.lease)
+
+    def dispatch(self, tx: Tx) -> None:
+        """After ``tx`` committed: send the rows it claimed now, and wake the sweep for
+        any others it queued."""
+        self.send_now(tx.claimed)
+        if tx.queued:
+            self.kick()
+
+    def send_now(self, rows: list[OutboxRow]) -> None:
+        """Deliver rows queued claimed for this process, starting now (in order given)."""
+        for row in rows:
+            task = asyncio.get_running_loop().create_task(self._send_claimed(row))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send_claimed(self, row: OutboxRow) -> None:
+        try:
+            outcome = await self._deliver(row, SenderStats())
+        except Exception:  # noqa: BLE001 - the lease runs out and a sweep retries it
+            log.exception("outbox row %s: sending failed", row.id)
+            return
+        # Appended after the await: the recorder swaps in a new list while we wait.
+        self._unrecorded.append(outcome)
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.get_running_loop().create_task(self._record_sent_now())
+
+    async def _record_sent_now(self) -> None:
+        # Deliveries finishing while one batch is written wait for the next: under load
+        # one transaction records many.
+        while self._unrecorded:
+            await asyncio.sleep(0)
+            batch, self._unrecorded = self._unrecorded, []
+            try:
+                await self.runner.run(lambda tx, b=batch: self._record(tx, b))  # type: ignore[misc]
+            except Exception:  # noqa: BLE001 - unrecorded rows are recovered after the lease
+                log.exception("outbox: recording %d deliveries failed", len(batch))
+                continue
+            self._log_dead(batch)
+        if self._stalled:  # rows queued behind these can go now
+            self._stalled = False
+            self._wake.set()
+
+    async def flush(self) -> None:
+        """Wait for ``send_now`` deliveries in flight and their records (shutdown, tests)."""
+        while self._sending or (self._recorder is not None and not self._recorder.done()):
+            await asyncio.gather(*self._sending, *([self._recorder] if self._recorder else []),
+                                 return_exceptions=True)
+
     async def run_forever(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
         """Deliver until ``stop`` is set; sleeps only when there is nothing due."""
+        try:
+            await self._sweep_forever(stop, idle)
+        finally:
+            await self.flush()
+
+    async def _sweep_forever(self, stop: asyncio.Event, idle: float) -> None:
         while not stop.is_set():
+            kicked = self._wake.is_set()
+            self._wake.clear()  # before the sweep: a kick during it is not lost
             try:
                 stats = await self.run_once()
                 busy = stats.sent or stats.retried or stats.dead
             except Exception:  # noqa: BLE001 - a bad sweep must not stop the loop
                 log.exception("outbox sweep failed")
                 busy = False
-            if not busy:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=idle)
-                except TimeoutError:
-                    pass
+            if busy:
+                continue
+            # Kicked for a row that found its channel's head still being sent by
+            # ``send_now``: recording that delivery wakes the sweep again.
+            self._stalled = kicked
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+            except TimeoutError:
+                pass
 
     async def run_once(self, now: datetime | None = None) -> SenderStats:
         """One sweep: claim the next due row of each channel and deliver them."""
         stats = SenderStats()
         while True:
-            rows = await asyncio.to_thread(self._claim, now or self.clock())
+            at = now or self.clock()
+            rows, _ = await self.runner.run(functools.partial(self._claim, now=at))
             if not rows:
                 return stats
             outcomes = await asyncio.gather(*(self._deliver(row, stats) for row in rows))
             # One transaction records the whole round (sent, retry, dead): a write per
             # message made the sender the busiest writer on SQLite.
-            await asyncio.to_thread(self._record, outcomes)
+            await self.runner.run(lambda tx, o=outcomes: self._record(tx, o))  # type: ignore[misc]
+            self._log_dead(outcomes)
 
     # --- claiming -------------------------------------------------------
 
-    def _claim(self, now: datetime) -> list[OutboxMessage]:
-        # Each channel's oldest open row is its head: only a due head is sent, so a
-        # card's update never overtakes its post, and a head in backoff holds its
-        # channel. Finding heads with MIN(id) per channel on (channel, status, id)
-        # stays cheap however long a channel's backlog grows.
-        head = (
-            select(OutboxMessage.channel, func.min(OutboxMessage.id).label("id"))
-            .where(OutboxMessage.status.in_(("pending", "sending")))  # type: ignore[attr-defined]
-            .group_by(OutboxMessage.channel)
-            .subquery()
-        )
-        due = (
-            (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now)
-        ) | (  # a sender that died mid-call left its lease to expire
-            (OutboxMessage.status == "sending") & (OutboxMessage.claimed_until < now)
-        )
-        stmt = (
-            select(OutboxMessage)
-            .join(head, OutboxMessage.id == head.c.id)  # type: ignore[arg-type]
-            .where(due)
-            .order_by(OutboxMessage.id)  # type: ignore[arg-type]
-            .limit(self.batch)
-        )
-        with session_scope(self.engine, write=True) as s:
-            if not is_sqlite(self.engine):
-                stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)  # type: ignore[arg-type]
-            rows = list(s.exec(stmt).scalars())  # type: ignore[call-overload]
-            seen: set[str] = set()
-            claimed = []
-            for row in rows:
-                if row.channel in seen:
-                    continue  # one row per channel per round keeps the order
-                seen.add(row.channel)
-                s.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
-                    .values(
-                        status="sending",
-                        claimed_by=self.worker_id,
-                        claimed_until=now + self.lease,
-                        attempts=OutboxMessage.attempts + 1,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                claimed.append(row)
-            # Work on detached copies: nothing below may be flushed back by accident.
-            s.expunge_all()
-            for row in claimed:
-                row.attempts += 1  # status stays as read: "sending" means a recovery
-            return claimed
+    def _claim(self, tx: Tx, *, now: datetime) -> list[OutboxRow]:
+        return sql.claim_heads(tx.cx, now, self.claim_lease(now), self.batch)
 
     # --- delivery -------------------------------------------------------
 
-    async def _deliver(self, row: OutboxMessage, stats: SenderStats) -> Outcome:
+    async def _deliver(self, row: OutboxRow, stats: SenderStats) -> Outcome:
         """Try one row; say what to record (recording happens once per round)."""
         now = self.clock()
         # Claimed from "sending": its sender died mid-call, so Slack may have it already.
         recovering = row.status == "sending"
         try:
-            args = await asyncio.to_thread(self._prepare, row, now)
+            if any(k in row.payload for k in INSTRUCTIONS):
+                args = await asyncio.to_thread(self._prepare, row, now)
+            else:  # sent as queued: nothing to draw from the database
+                args = dict(row.payload)
             if args is None:  # nothing to send any more (e.g. the subject was purged)
                 return Outcome(row, "sent", data={"ok": True}, error="skipped")
             if recovering and row.method == "chat.postMessage":
@@ -219,11 +255,11 @@ class OutboxSender:
         except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._failed(row, now, exc, stats)
 
-    def _prepare(self, row: OutboxMessage, now: datetime) -> dict[str, Any] | None:
+    def _prepare(self, row: OutboxRow, now: datetime) -> dict[str, Any] | None:
         with session_scope(self.engine) as s:
             return self.prepare(s, row, now)
 
-    async def _call(self, row: OutboxMessage, args: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, row: OutboxRow, args: dict[str, Any]) -> dict[str, Any]:
         if row.method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
             args["channel"] = await self.resolve_channel(args["channel"])
         if row.method == "chat.postMessage":
@@ -250,7 +286,7 @@ class OutboxSender:
         return self._dm_channels[channel]
 
     async def _find_delivered(
-        self, row: OutboxMessage, args: dict[str, Any]
+        self, row: OutboxRow, args: dict[str, Any]
     ) -> dict[str, Any] | None:
         try:
             channel = await self.resolve_channel(args["channel"])
@@ -279,7 +315,7 @@ class OutboxSender:
         self._last_sent[channel] = loop.time()
 
     def _failed(
-        self, row: OutboxMessage, now: datetime, exc: Exception, stats: SenderStats
+        self, row: OutboxRow, now: datetime, exc: Exception, stats: SenderStats
     ) -> Outcome:
         error, delay = _classify(exc, row.attempts)
         stats.errors.append(error)
@@ -293,64 +329,42 @@ class OutboxSender:
 
     # --- recording ------------------------------------------------------
 
-    def _record(self, outcomes: list[Outcome]) -> None:
-        with session_scope(self.engine, write=True) as s:
-            for o in outcomes:
-                if o.kind == "sent":
-                    self._sent(s, o.row, o.data or {}, o.error)
-                elif o.kind == "retry":
-                    self._retry(s, o.row, o.at or self.clock(), o.error, o.counts)
-                else:
-                    self._dead(s, o.row, o.error)
+    def _record(self, tx: Tx, outcomes: list[Outcome]) -> None:
+        sent = [o for o in outcomes if o.kind == "sent"]
+        if sent:
+            sql.mark_sent(tx.cx, self.worker_id, self.clock(), [
+                (o.row.id, (o.data or {}).get("ts") or (o.data or {}).get("message_ts"),
+                 o.error or None) for o in sent
+            ])
+            if self.on_sent is not None:
+                for o in sent:
+                    self.on_sent(tx, o.row, o.data or {})
+        for o in outcomes:
+            if o.kind == "retry":
+                sql.mark_retry(tx.cx, self.worker_id, o.row.id, o.at or self.clock(), o.error,
+                               counts=o.counts)
+            elif o.kind == "dead":
+                self._dead(tx, o.row, o.error)
+
+    @staticmethod
+    def _log_dead(outcomes: list[Outcome]) -> None:
         for o in outcomes:
             if o.kind == "dead":
                 log.error("outbox row %s is dead: %s", o.row.id, o.error)
 
-    def _sent(self, s: Session, row: OutboxMessage, data: dict[str, Any], note: str) -> None:
-        ts = data.get("ts") or data.get("message_ts")
-        s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
-            .where(OutboxMessage.claimed_by == self.worker_id)  # type: ignore[arg-type]
-            .values(status="sent", result_ts=ts, sent_at=self.clock(),
-                    last_error=note or None, claimed_until=None)
-        )
-        if self.on_sent is not None:
-            self.on_sent(s, row, data)
-
-    def _retry(
-        self, s: Session, row: OutboxMessage, at: datetime, error: str, counts: bool
-    ) -> None:
-        s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
-            .values(
-                status="pending",
-                next_attempt_at=at,
-                last_error=error[:500],
-                claimed_until=None,
-                attempts=OutboxMessage.attempts if counts else OutboxMessage.attempts - 1,
-            )
-        )
-
-    def _dead(self, s: Session, row: OutboxMessage, error: str) -> None:
-        s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
-            .values(status="dead", last_error=error[:500], claimed_until=None)
-        )
-        repo.audit(
-            s, actor="frontdoor", action="outbox.dead", subject_type="outbox",
-            subject_id=row.id, new=error[:200],
-        )
+    def _dead(self, tx: Tx, row: OutboxRow, error: str) -> None:
+        if not sql.mark_dead(tx.cx, self.worker_id, row.id, error):
+            return  # another sender took it over after this one's lease ran out
+        tx.audit(actor="frontdoor", action="outbox.dead", subject_type="outbox",
+                 subject_id=row.id, new=error[:200])
         if self.escalation_channel and not row.idempotency_key.startswith("alert:"):
             text = (
                 f":warning: Front Door could not deliver a message to <#{row.channel}> "
                 f"after {row.attempts} attempts ({error[:100]}). "
                 f"Outbox row {row.id}: check the bot's log and Slack's status."
             )
-            repo.enqueue(
-                s, key=f"alert:outbox:{row.id}", method="chat.postMessage",
+            tx.enqueue(
+                key=f"alert:outbox:{row.id}", method="chat.postMessage",
                 payload={"channel": self.escalation_channel, "text": text},
                 not_before=self.clock(),  # due on the sender's own clock, as its retries are
             )

@@ -27,6 +27,7 @@ from bot.services import Services
 from store import repo
 from store.db import is_sqlite, session_scope
 from store.models import FlowSession, Referral, Reminder, TriageCard
+from store.tx import Tx
 
 log = logging.getLogger("frontdoor.reminders")
 LEASE = timedelta(minutes=5)
@@ -66,11 +67,11 @@ class ReminderSweep:
                     stats.sent += 1
                 else:
                     stats.skipped += 1
-        def expired(s: Session, step: Step) -> None:
+        def expired(tx: Tx, step: Step) -> None:
             # In the expiry's own transaction, so the message exists iff the flow expired.
-            flow = s.get(FlowSession, step.flow_id)
+            flow = tx.session.get(FlowSession, step.flow_id)
             if flow is not None:
-                self.sv.messaging.flow_step(s, flow.user_id, step, now)
+                self.sv.messaging.flow_step(tx, flow.user_id, step, now)
 
         stats.expired_flows += len(self.sv.flows.expire(now, effects=expired))
         return stats

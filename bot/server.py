@@ -155,6 +155,10 @@ async def running(
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(t, timeout=5)
+            # Requests answered while the sender was stopping may have started deliveries.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sv.sender.flush(), timeout=5)
+            sv.tx.close()
             engine.dispose()
 
 

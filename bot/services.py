@@ -19,6 +19,7 @@ from bot.outbox import OutboxSender
 from bot.policy import Policy
 from bot.roles import Roles
 from bot.slack import make_client
+from store.tx import TxRunner
 
 
 def _utcnow() -> datetime:
@@ -41,6 +42,7 @@ class Services:
     sender: OutboxSender
     roles: Roles
     clock: Callable[[], datetime]
+    tx: TxRunner  # per-request transactions: fast where possible (see store.tx)
 
     @classmethod
     def build(
@@ -60,15 +62,16 @@ class Services:
         sender_client = make_client(settings.bot_token, settings.api_url, http, max_retries=0)
         triage = TriageService(engine, policy, clock)
         messaging = Messaging(policy, triage, clock)
+        runner = TxRunner(engine)
         sender = OutboxSender(
             engine, sender_client, prepare=messaging.prepare, on_sent=messaging.on_sent,
             escalation_channel=policy.channel("escalation"),
             pace=settings.outbox_pace if pace is None else pace,
-            lease=timedelta(seconds=settings.outbox_lease),
+            lease=timedelta(seconds=settings.outbox_lease), runner=runner,
         )  # real time: retries and pacing are about Slack, not the SLA clock
         return cls(
             settings=settings, policy=policy, engine=engine, http=http, client=client,
             flows=FlowService(engine, policy, clock), triage=triage,
             advice=AdviceService(engine, policy, clock), messaging=messaging, sender=sender,
-            roles=Roles(policy, client), clock=clock,
+            roles=Roles(policy, client), clock=clock, tx=runner,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import weakref
@@ -85,7 +86,7 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     # One writer at a time inside this process: threads queue on a lock instead of
     # meeting SQLite's busy handler, which sleeps between retries (a p99 of hundreds
     # of milliseconds under load, measured). Other processes still wait on SQLite.
-    with _write_lock(engine), Session(
+    with write_lock(engine), Session(
         engine.execution_options(immediate=True), expire_on_commit=False
     ) as session:
         yield from _commit_or_rollback(session)
@@ -100,16 +101,72 @@ def _commit_or_rollback(session: Session) -> Iterator[Session]:
         raise
 
 
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+class WriteLock:
+    """One writer at a time inside this process, for threads and for the event loop.
+
+    Threads take it blocking (``with lock:``, re-entrant). The event loop must never
+    block: it waits with ``acquire_async``, which a release wakes, and then holds
+    the lock only while it runs a short transaction without awaiting.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._guard = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def __enter__(self) -> WriteLock:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the lock (``blocking=False``: only if free now)."""
+        return self._lock.acquire(blocking)
+
+    def release(self) -> None:
+        """Give the lock back and wake the event loops waiting for it."""
+        self._lock.release()
+        if self._waiters:
+            with self._guard:
+                waiters, self._waiters = self._waiters, []
+            for loop, fut in waiters:
+                loop.call_soon_threadsafe(_wake, fut)
+
+    async def acquire_async(self) -> None:
+        """Take the lock from the event loop, waiting (not blocking) while a thread has it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            fut: asyncio.Future[None] = loop.create_future()
+            with self._guard:  # registered before trying: a release in between wakes it
+                self._waiters.append((loop, fut))
+            if self._lock.acquire(blocking=False):
+                with self._guard:
+                    if (loop, fut) in self._waiters:
+                        self._waiters.remove((loop, fut))
+                return
+            await fut
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, WriteLock] = weakref.WeakKeyDictionary()
 _LOCKS_LOCK = threading.Lock()
 
 
-def _write_lock(engine: Engine) -> threading.RLock:
-    with _LOCKS_LOCK:
-        lock = _WRITE_LOCKS.get(engine)
-        if lock is None:
-            lock = _WRITE_LOCKS[engine] = threading.RLock()
-        return lock
+def write_lock(engine: Engine) -> WriteLock:
+    """This process's lock for writing to ``engine`` (SQLite takes one writer at a time)."""
+    lock = _WRITE_LOCKS.get(engine)
+    if lock is None:
+        with _LOCKS_LOCK:
+            lock = _WRITE_LOCKS.get(engine)
+            if lock is None:
+                lock = _WRITE_LOCKS[engine] = WriteLock()
+    return lock
 
 
 def ping(engine: Engine) -> bool:

@@ -2,63 +2,23 @@
 
 Each takes an open ``Session`` and leaves committing to the caller, so that a
 state change, its audit entry and the outgoing messages it causes land in one
-transaction (or none).
+transaction (or none). The writes made on every request are ``store.sql``'s,
+run on the session's connection.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import update
 from sqlmodel import Session
 
-from store.models import (
-    AuditEntry,
-    OutboxMessage,
-    ProcessedEvent,
-    Professional,
-    ReferenceCounter,
-    Reminder,
-)
+from store import sql
+from store.models import Professional, Reminder
 from store.types import utcnow
 
 REFERENCE_PREFIX = "FD"
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _insert_ignore(session: Session, table: Any) -> Any:
-    """An INSERT that does nothing on a unique conflict, for either database."""
-    if _dialect(session) == "postgresql":
-        return pg_insert(table).on_conflict_do_nothing()
-    return sqlite_insert(table).on_conflict_do_nothing()
-
-
-_INSERT_IGNORE: dict[tuple[str, str], Any] = {}
-
-
-def _inserted(session: Session, model: Any, **values: Any) -> bool:
-    """Insert unless a unique key already exists; True when a row was written.
-
-    ``rowcount`` is not reliable here across drivers, so ask for the key back. The
-    statement is a Core one on the table, built once per dialect: these inserts run
-    on every answer and every message, and building an ORM statement each time cost
-    more than the database work.
-    """
-    table = model.__table__
-    key = (_dialect(session), table.name)
-    stmt = _INSERT_IGNORE.get(key)
-    if stmt is None:
-        pk = sa_inspect(model).primary_key[0]
-        stmt = _INSERT_IGNORE[key] = _insert_ignore(session, table).returning(pk)
-    return session.execute(stmt, values).first() is not None
 
 
 def next_reference(session: Session, when: datetime | None = None) -> str:
@@ -68,20 +28,7 @@ def next_reference(session: Session, when: datetime | None = None) -> str:
     transaction, so two processes never issue the same number.
     """
     year = (when or utcnow()).year
-    session.execute(_insert_ignore(session, ReferenceCounter).values(year=year, last=0))
-    last = session.execute(
-        update(ReferenceCounter)
-        .where(ReferenceCounter.year == year)  # type: ignore[arg-type]
-        .values(last=ReferenceCounter.last + 1)
-        .returning(ReferenceCounter.last)
-    ).scalar_one()
-    return f"{REFERENCE_PREFIX}-{year}-{last:06d}"
-
-
-def _value(v: Any) -> str | None:
-    if v is None or isinstance(v, str):
-        return v
-    return json.dumps(v, sort_keys=True, default=str)
+    return f"{REFERENCE_PREFIX}-{year}-{sql.next_number(sql.Cx.of(session), year):06d}"
 
 
 def audit(
@@ -95,44 +42,28 @@ def audit(
     new: Any = None,
     reason: str | None = None,
     at: datetime | None = None,
-) -> AuditEntry:
+) -> None:
     """Append an audit entry: who, when, what, from what, to what, why."""
-    entry = AuditEntry(
-        at=at or utcnow(),
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        old_value=_value(old),
-        new_value=_value(new),
-        reason=reason,
-    )
-    session.add(entry)
-    return entry
+    sql.audit(sql.Cx.of(session), at=at or utcnow(), actor=actor, action=action,
+              subject_type=subject_type, subject_id=subject_id, old=old, new=new, reason=reason)
 
 
 def professional(session: Session, user_id: str, **details: str) -> Professional:
     """The professional with this Slack user ID, created (or updated) with ``details``."""
-    row = session.exec(  # type: ignore[call-overload]
-        select(Professional).where(Professional.slack_user_id == user_id)
-    ).scalar_one_or_none()
-    if row is None:
-        session.execute(_insert_ignore(session, Professional).values(slack_user_id=user_id))
-        row = session.exec(  # type: ignore[call-overload]
-            select(Professional).where(Professional.slack_user_id == user_id)
-        ).scalar_one()
-    changed = {k: v for k, v in details.items() if v and getattr(row, k) != v}
-    for k, v in changed.items():
-        setattr(row, k, v)
-    if changed:
-        row.updated_at = utcnow()
-        session.add(row)
+    pid = professional_id(session, user_id, **details)
+    row = session.get(Professional, pid, populate_existing=True)  # after the update above
+    assert row is not None
     return row
+
+
+def professional_id(session: Session, user_id: str, **details: str) -> int:
+    """Like ``professional``, the id only (no ORM object to load)."""
+    return sql.professional(sql.Cx.of(session), user_id, details, utcnow())
 
 
 def claim_event(session: Session, event_id: str) -> bool:
     """Record a Slack event ID; False when it was already handled (a retry)."""
-    return _inserted(session, ProcessedEvent, event_id=event_id, received_at=utcnow())
+    return sql.claim_event(sql.Cx.of(session), event_id, utcnow())
 
 
 def enqueue(
@@ -151,21 +82,11 @@ def enqueue(
     The idempotency key makes the same cause queue the same message once,
     however often the code path runs (a retried event, a double click).
     """
-    now = utcnow()
-    return _inserted(
-        session,
-        OutboxMessage,
-        idempotency_key=key,
-        method=method,
-        channel=channel or payload.get("channel", ""),
-        payload=payload,
-        status="pending",
-        attempts=0,
-        next_attempt_at=not_before or now,
-        created_at=now,
-        subject_type=subject_type,
+    return bool(sql.enqueue(
+        sql.Cx.of(session), key=key, method=method, channel=channel,
+        payload=payload, now=utcnow(), not_before=not_before, subject_type=subject_type,
         subject_id=subject_id,
-    )
+    ))
 
 
 def schedule(
@@ -179,20 +100,9 @@ def schedule(
     payload: dict[str, Any] | None = None,
 ) -> bool:
     """Schedule a reminder once per ``key``; False if it already exists."""
-    return _inserted(
-        session,
-        Reminder,
-        key=key,
-        kind=kind,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        due_at=due_at,
-        status="pending",
-        payload=payload or {},
-        sent_count=0,
-        attempts=0,
-        created_at=utcnow(),
-    )
+    return sql.schedule(sql.Cx.of(session), key=key, kind=kind, subject_type=subject_type,
+                        subject_id=subject_id, due_at=due_at, payload=payload or {},
+                        now=utcnow())
 
 
 def cancel_reminders(

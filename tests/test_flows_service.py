@@ -16,12 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session
 
 from bot.flows.api import Status, Step
 from bot.flows.service import ALREADY_ANSWERED, FlowService
 from bot.policy import Policy, load_policy
-from store import repo
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
 from store.models import (
@@ -33,6 +31,7 @@ from store.models import (
     Referral,
     TriageCard,
 )
+from store.tx import Tx, write_tx
 
 TUESDAY_10AM = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 SATURDAY_7PM = datetime(2026, 3, 7, 19, 0, tzinfo=UTC)
@@ -438,13 +437,13 @@ def test_losing_the_compare_and_set_applies_nothing(
 ) -> None:
     svc.start(USER, "consult")
     stale = svc._active  # noqa: SLF001 - simulate a read taken before another answer landed
-    with session_scope(sqlite_engine) as s:
-        snapshot = stale(s, USER)
+    with write_tx(sqlite_engine) as tx:
+        snapshot = stale(tx, USER)
     svc.answer(USER, "no", expect="danger")
     reads = [snapshot]  # the first read is stale, the re-read is real
 
-    def active(s: Session, user: str) -> Any:
-        return reads.pop() if reads else stale(s, user)
+    def active(tx: Tx, user: str) -> Any:
+        return reads.pop() if reads else stale(tx, user)
 
     monkeypatch.setattr(svc, "_active", active)
     step = svc.answer(USER, "no", expect="danger")
@@ -562,9 +561,8 @@ def test_a_restart_resumes_exactly(sqlite_url: str, policy: Policy, clock: Clock
 
 
 def test_effects_run_inside_the_transaction(svc: FlowService, sqlite_engine: Engine) -> None:
-    def outbox(s: Session, step: Step) -> None:
-        repo.enqueue(
-            s,
+    def outbox(tx: Tx, step: Step) -> None:
+        tx.enqueue(
             key=f"flow:{step.flow_id}:{step.version}",
             method="chat.postMessage",
             payload={"channel": "D0DM", "text": step.prompt.text if step.prompt else ""},
@@ -574,8 +572,8 @@ def test_effects_run_inside_the_transaction(svc: FlowService, sqlite_engine: Eng
     svc.answer(USER, "no", effects=outbox)
     assert count(sqlite_engine, OutboxMessage) == 2
 
-    def boom(s: Session, step: Step) -> None:
-        outbox(s, step)
+    def boom(tx: Tx, step: Step) -> None:
+        outbox(tx, step)
         raise RuntimeError("the outbox is down")
 
     with pytest.raises(RuntimeError):

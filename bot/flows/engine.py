@@ -36,7 +36,7 @@ class FlowState:
 
 
 class _Model:
-    """The object ``transitions`` drives; rebuilt from a ``FlowState`` per action."""
+    """A flow as ``transitions`` sees it; made from a ``FlowState`` per action."""
 
     def __init__(self, fs: FlowState) -> None:
         self.state = fs.state
@@ -66,11 +66,14 @@ class FlowEngine:
         self.script = script
         self._states = [*script.ids(), *TERMINALS]
         self._transitions = self._build()
-        # Built once: constructing a Machine costs more than the rest of an answer.
-        # Each action attaches its own model for the one trigger; the lock keeps
-        # threads (answers run off the event loop) from sharing the machine at once.
+        # Built once, with one model attached once: constructing a Machine, or even
+        # attaching a model, cost more than the rest of an answer (measured). Each
+        # action loads the saved flow into that model, fires one trigger and copies
+        # the result out; the lock keeps threads (answers run off the event loop)
+        # from sharing it at once.
+        self._model = _Model(FlowState(self._states[0]))
         self._shared = Machine(
-            model=[],
+            model=self._model,
             states=self._states,
             transitions=self._transitions,
             initial=self._states[0],
@@ -105,11 +108,12 @@ class FlowEngine:
     def _fire(self, model: _Model, trigger: str) -> bool:
         """Fire one trigger on ``model`` (restored from a saved row) with the shared machine."""
         with self._lock:
-            self._shared.add_model(model, initial=model.state)
+            m = self._model
+            m.state, m.answers, m.history = model.state, model.answers, model.history
             try:
-                return bool(model.trigger(trigger))  # type: ignore[attr-defined]
+                return bool(m.trigger(trigger))  # type: ignore[attr-defined]
             finally:
-                self._shared.remove_model(model)
+                model.state = m.state
 
     def is_question(self, state: str) -> bool:
         """Whether ``state`` is a question (not a terminal state)."""

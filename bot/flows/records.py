@@ -88,7 +88,7 @@ def write_consultation(
     now: datetime,
 ) -> Consultation:
     """Write the CAF consultation log row (and its audit entry)."""
-    prof = repo.professional(
+    prof_id = repo.professional_id(
         session,
         user_id,
         role=_label(ROLES, answers.get("role")),
@@ -96,7 +96,7 @@ def write_consultation(
     )
     row = Consultation(
         reference=repo.next_reference(session, now),
-        professional_id=prof.id,  # type: ignore[arg-type]
+        professional_id=prof_id,
         flow_id=flow_id,
         age_band=str(answers.get("age_band", "")),
         categories=list(answers.get("categories") or []),
@@ -137,7 +137,7 @@ def write_referral(
     now: datetime,
 ) -> tuple[Referral, TriageCard]:
     """Write the referral summary and its triage card (and the audit entry)."""
-    prof = repo.professional(
+    prof_id = repo.professional_id(
         session,
         user_id,
         role=_label(ROLES, answers.get("role")),
@@ -148,7 +148,7 @@ def write_referral(
     referral = Referral(
         reference=repo.next_reference(session, now),
         kind="checklist",
-        professional_id=prof.id,  # type: ignore[arg-type]
+        professional_id=prof_id,
         flow_id=flow_id,
         age_band=str(answers.get("age_band", "")),
         categories=list(answers.get("categories") or []),
@@ -193,11 +193,11 @@ def write_urgent(
     now: datetime,
 ) -> tuple[Referral, TriageCard]:
     """The safety gate's Red item: an urgent referral and its card, nothing else known."""
-    prof = repo.professional(session, user_id)
+    prof_id = repo.professional_id(session, user_id)
     referral = Referral(
         reference=repo.next_reference(session, now),
         kind="urgent",
-        professional_id=prof.id,  # type: ignore[arg-type]
+        professional_id=prof_id,
         flow_id=flow_id,
         summary={"safety_gate": True, "flow": flow_kind, "suggestion": suggestion_json(suggestion)},
         created_at=now,

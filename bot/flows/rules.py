@@ -9,6 +9,7 @@ of SCENARIOS.md through them.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -317,9 +318,15 @@ def suspended_in_text(policy: Policy, text: str) -> SuspendedType | None:
     low = " ".join(text.lower().split())
     for t in policy.suspended_types:
         for kw in t.keywords:
-            if re.search(rf"(?<!\w){re.escape(kw.lower())}(?!\w)", low):
+            if _whole_word(kw.lower()).search(low):
                 return t
     return None
+
+
+@functools.cache
+def _whole_word(keyword: str) -> re.Pattern[str]:
+    # Compiled once per keyword: this runs for every path walk over a typed worry.
+    return re.compile(rf"(?<!\w){re.escape(keyword)}(?!\w)")
 
 
 def suspended_for(answers: Answers, policy: Policy) -> SuspendedType | None:

@@ -125,6 +125,7 @@ class Script:
     command: str  # "/consult": how to start again
     questions: tuple[Question, ...]
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _branches: dict[str, tuple[Branch, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {q.id: i for i, q in enumerate(self.questions)}
@@ -134,6 +135,9 @@ class Script:
         if clash:
             raise ValueError(f"{self.kind}: question ids clash with terminal states: {clash}")
         object.__setattr__(self, "_index", index)
+        # Made once: every answer walks the rest of the path ("step 4 of 11").
+        object.__setattr__(self, "_branches", {q.id: self._make_branches(q.id)
+                                               for q in self.questions})
         for q in self.questions:
             for b in self.branches(q.id):
                 if b.to not in index and b.to not in TERMINALS:
@@ -164,6 +168,9 @@ class Script:
         The fall-through is made explicit: one branch per following question
         that may be asked, each taken when every question between is skipped.
         """
+        return self._branches[qid]
+
+    def _make_branches(self, qid: str) -> tuple[Branch, ...]:
         q = self.question(qid)
         out = list(q.then)
         skipped: list[Condition] = []

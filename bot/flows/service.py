@@ -1,24 +1,27 @@
 """FlowService: runs the guided flows against the database, for any chat front end.
 
-Every action is one transaction: read the professional's active
-``flow_session`` row, apply the action with ``FlowEngine``, save the new
+Every action is one transaction (a ``store.tx.Tx``): read the professional's
+active ``flow_session`` row, apply the action with ``FlowEngine``, save the new
 state with a compare-and-set on ``version`` (two answers arriving together
 apply once), write any records, call the caller's ``effects`` (outbox rows)
 and commit. Nothing is kept in memory between calls, so a restart resumes
 exactly. Answers are never logged; a refused answer is never written.
+
+Each action is written once, as ``*_in(tx, ...)``, and runs in either kind of
+transaction: moving to the next question needs only the fast statements, and
+finishing a flow (a referral, a card) asks for ``tx.session``, which sends the
+action to a full transaction (see ``store.tx``). The plain methods (``answer``
+and so on) run an action in a full transaction in the calling thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from bot.flows import records, rules
 from bot.flows.api import Status, Step
@@ -28,11 +31,14 @@ from bot.flows.script import COMPLETED, REDIRECTED, URGENT, Context
 from bot.flows.scripts import KINDS, build
 from bot.flows.validate import Rejected
 from bot.policy import Policy
-from store import repo
+from store import sql
 from store.db import session_scope
 from store.models import FlowSession
+from store.sql import FlowRow
+from store.tx import Tx, write_tx
 
-Effects = Callable[[Session, Step], None]
+Effects = Callable[[Tx, Step], None]
+Action = Callable[[Tx, Effects | None], Step]
 
 ALREADY_ANSWERED = "That question was already answered."
 REFUSED_MESSAGE = (
@@ -41,50 +47,12 @@ REFUSED_MESSAGE = (
 )
 
 
-class _Conflict(Exception):
-    """Another action changed the flow first (compare-and-set lost)."""
+class Conflict(Exception):
+    """Another action changed the flow first (compare-and-set lost): nothing was applied."""
 
 
-@dataclass(frozen=True)
-class _Row:
-    """A snapshot of a ``flow_session`` row (never the ORM object after an UPDATE)."""
-
-    id: int
-    user_id: str
-    kind: str
-    state: str
-    answers: dict[str, Any]
-    history: list[str]
-    version: int
-    expires_at: datetime | None
-
-    @classmethod
-    def of(cls, row: FlowSession | Any) -> _Row:
-        """From an ORM row or a mapping of the same columns."""
-        get = row.__getitem__ if hasattr(row, "keys") else lambda k: getattr(row, k)
-        return cls(
-            id=get("id"),
-            user_id=get("user_id"),
-            kind=get("kind"),
-            state=get("state"),
-            answers=dict(get("answers") or {}),
-            history=list(get("history") or []),
-            version=get("version"),
-            expires_at=get("expires_at"),
-        )
-
-    @property
-    def fs(self) -> FlowState:
-        return FlowState(self.state, dict(self.answers), list(self.history))
-
-
-_T = FlowSession.__table__
-_ACTIVE = (
-    select(_T.c.id, _T.c.user_id, _T.c.kind, _T.c.state, _T.c.answers, _T.c.history,
-           _T.c.version, _T.c.expires_at)
-    .where(_T.c.user_id == bindparam("user_id"))
-    .where(_T.c.status == "active")
-)
+def _fs(row: FlowRow) -> FlowState:
+    return FlowState(row.state, dict(row.answers), list(row.history))
 
 
 class FlowService:
@@ -102,21 +70,14 @@ class FlowService:
         self.clock = clock
         self.flows = {k: FlowEngine(build(k, policy)) for k in KINDS}
 
-    # --- public API -------------------------------------------------------------
+    # --- whole actions, each in a full transaction in the calling thread ----------
 
     def start(
         self, user_id: str, kind: str, *, channel: str = "", effects: Effects | None = None
     ) -> Step:
         """Start a ``consult`` or ``refer`` flow, or return the one already active."""
-        if kind not in self.flows:
-            raise ValueError(f"unknown flow kind {kind!r}")
-        for _attempt in range(3):
-            try:
-                return self._start(user_id, kind, channel, effects)
-            except _Conflict:
-                # Another action for this user got there first: look again.
-                continue
-        return self.current(user_id)
+        return self.run(user_id, lambda tx: self.start_in(tx, user_id, kind, effects,
+                                                          channel=channel))
 
     def current(self, user_id: str) -> Step:
         """The active flow's current question (resume), or ``Status.NONE``.
@@ -124,17 +85,7 @@ class FlowService:
         A flow found past its timeout is expired here and then, so a late
         resume says so instead of asking a question nobody will keep.
         """
-        try:
-            with session_scope(self.engine, write=True) as s:
-                now = self._now()
-                row = self._active(s, user_id)
-                if row is None:
-                    return self._none()
-                if self._expired(row, now):
-                    return self._expire_row(s, row, now, None) or self._none()
-                return self._asking(row)
-        except _Conflict:
-            return self._reread(user_id)
+        return self.run(user_id, lambda tx: self.current_in(tx, user_id))
 
     def answer(
         self,
@@ -145,37 +96,151 @@ class FlowService:
         expect_flow: int | None = None,
         effects: Effects | None = None,
     ) -> Step:
+        """Answer the current question (see ``answer_in``)."""
+        return self.run(user_id, lambda tx: self.answer_in(
+            tx, user_id, value, effects, expect=expect, expect_flow=expect_flow))
+
+    def back(self, user_id: str, *, effects: Effects | None = None) -> Step:
+        """Go back to the previous question; its answer is kept in ``Step.answers``."""
+        return self.run(user_id, lambda tx: self.back_in(tx, user_id, effects))
+
+    def cancel(self, user_id: str, *, effects: Effects | None = None) -> Step:
+        """Cancel the active flow; its answers are deleted."""
+        return self.run(user_id, lambda tx: self.cancel_in(tx, user_id, effects))
+
+    def run(self, user_id: str, action: Callable[[Tx], Step]) -> Step:
+        """Run ``action`` in a full transaction; if it lost a race, the flow as it now is."""
+        try:
+            with write_tx(self.engine) as tx:
+                return action(tx)
+        except Conflict:
+            return self.reread(user_id)
+
+    def reread(self, user_id: str) -> Step:
+        """After losing a race: the flow as it now is, with nothing applied."""
+        with session_scope(self.engine) as s:
+            row = sql.active_flow(sql.Cx.of(s), user_id)
+        if row is None:
+            return self._none(ALREADY_ANSWERED)
+        return self._asking(row, message=ALREADY_ANSWERED)
+
+    # --- actions inside a transaction (fast or full) --------------------------------
+
+    def start_in(
+        self, tx: Tx, user_id: str, kind: str, effects: Effects | None = None, *,
+        channel: str = "",
+    ) -> Step:
+        """Start a flow of ``kind``, or say which one is already in progress."""
+        if kind not in self.flows:
+            raise ValueError(f"unknown flow kind {kind!r}")
+        now = self._now()
+        row = self._active(tx, user_id)
+        note = ""
+        if row is not None and self._expired(row, now):
+            self._expire_row(tx, row, now, effects)
+            note = "Your earlier one had expired. "
+        elif row is not None:
+            return self._in_progress(row)
+        flow = self.flows[kind]
+        expires = now + self.policy.flows.timeout
+        fid = sql.insert_flow(tx.cx, user_id=user_id, kind=kind, state=flow.script.first,
+                              channel=channel, now=now, expires_at=expires)
+        if fid is None:  # another start for this person got there first
+            row = self._active(tx, user_id)
+            if row is None:
+                raise Conflict
+            return self._in_progress(row)
+        new = FlowRow(id=fid, user_id=user_id, kind=kind, state=flow.script.first, answers={},
+                      history=[], version=1, expires_at=expires)
+        step = self._asking(
+            new,
+            message=note + "No names, please: never type a child's or family's name, "
+            "date of birth, address or school.",
+        )
+        if effects:
+            effects(tx, step)
+        return step
+
+    def current_in(self, tx: Tx, user_id: str) -> Step:
+        """The active flow's current question, expiring it if it is overdue."""
+        now = self._now()
+        row = self._active(tx, user_id)
+        if row is None:
+            return self._none()
+        if self._expired(row, now):
+            return self._expire_row(tx, row, now, None) or self._none()
+        return self._asking(row)
+
+    def answer_in(
+        self,
+        tx: Tx,
+        user_id: str,
+        value: str | list[str],
+        effects: Effects | None = None,
+        *,
+        expect: str | None = None,
+        expect_flow: int | None = None,
+    ) -> Step:
         """Answer the current question.
 
         ``expect`` (the question id a button belonged to) and ``expect_flow`` (its
         flow) make a repeated click, or a click on an old flow's message, do nothing.
         """
-        try:
-            with session_scope(self.engine, write=True) as s:
-                return self._answer(s, user_id, value, expect, effects, expect_flow)
-        except _Conflict:
-            return self._reread(user_id)
+        now = self._now()
+        row = self._active(tx, user_id)
+        if row is None:
+            return self._none(ALREADY_ANSWERED if expect else "")
+        if self._expired(row, now):
+            return self._expire_row(tx, row, now, effects) or self._none()
+        stale_flow = expect_flow is not None and expect_flow != row.id
+        if stale_flow or (expect is not None and expect != row.state):
+            return self._asking(row, message=ALREADY_ANSWERED)
+        flow = self.flows[row.kind]
+        ctx = Context(
+            now=now,
+            tz=self.policy.tz,
+            reference_exists=lambda ref: records.consultation_by_reference(
+                tx.session, ref) is not None,
+        )
+        result = flow.answer(_fs(row), value, ctx)
+        if isinstance(result, Rejected):
+            # Nothing written, and no effects: the handler shows the findings privately.
+            return self._asking(
+                row,
+                status=Status.REFUSED,
+                message=REFUSED_MESSAGE if result.findings else result.errors[0],
+                findings=result.findings,
+                errors=result.errors,
+            )
+        if flow.is_question(result.state):
+            version = self._save(tx, row, result, now)
+            step = self._asking(row, fs=result, version=version)
+        else:
+            step = self._finish(tx, row, result, now)
+        if effects:
+            effects(tx, step)
+        return step
 
-    def back(self, user_id: str, *, effects: Effects | None = None) -> Step:
-        """Go back to the previous question; its answer is kept in ``Step.answers``."""
+    def back_in(self, tx: Tx, user_id: str, effects: Effects | None = None) -> Step:
+        """Go back to the previous question."""
 
-        def act(s: Session, row: _Row, now: datetime) -> tuple[Step, bool]:
-            fs = self.flows[row.kind].back(row.fs)
+        def act(row: FlowRow, now: datetime) -> tuple[Step, bool]:
+            fs = self.flows[row.kind].back(_fs(row))
             if fs is None:
                 return self._asking(row, message="This is the first question."), False
-            version = self._save(s, row, fs, now)
+            version = self._save(tx, row, fs, now)
             return self._asking(row, fs=fs, version=version), True
 
-        return self._on_active(user_id, act, effects)
+        return self._on_active(tx, user_id, act, effects)
 
-    def cancel(self, user_id: str, *, effects: Effects | None = None) -> Step:
+    def cancel_in(self, tx: Tx, user_id: str, effects: Effects | None = None) -> Step:
         """Cancel the active flow; its answers are deleted."""
 
-        def act(s: Session, row: _Row, now: datetime) -> tuple[Step, bool]:
+        def act(row: FlowRow, now: datetime) -> tuple[Step, bool]:
             flow = self.flows[row.kind]
-            version = self._save(s, row, flow.cancel(row.fs), now, status="cancelled")
-            repo.audit(s, actor=user_id, action="flow.cancelled", subject_type="flow",
-                       subject_id=row.id, old=row.state, at=now)
+            version = self._save(tx, row, flow.cancel(_fs(row)), now, status="cancelled")
+            tx.audit(actor=user_id, action="flow.cancelled", subject_type="flow",
+                     subject_id=row.id, old=row.state, at=now)
             return Step(
                 Status.CANCELLED,
                 flow_id=row.id,
@@ -185,33 +250,32 @@ class FlowService:
                 version=version,
             ), True
 
-        return self._on_active(user_id, act, effects)
+        return self._on_active(tx, user_id, act, effects)
 
     def _on_active(
         self,
+        tx: Tx,
         user_id: str,
-        act: Callable[[Session, _Row, datetime], tuple[Step, bool]],
+        act: Callable[[FlowRow, datetime], tuple[Step, bool]],
         effects: Effects | None,
     ) -> Step:
-        """Run ``act`` on the user's active flow in one write transaction.
+        """Run ``act`` on the user's active flow.
 
         An overdue flow is expired instead; ``act`` says whether it changed the flow,
-        and only a change runs ``effects``. A concurrent change wins: re-read.
+        and only a change runs ``effects``.
         """
-        try:
-            with session_scope(self.engine, write=True) as s:
-                now = self._now()
-                row = self._active(s, user_id)
-                if row is None:
-                    return self._none()
-                if self._expired(row, now):
-                    return self._expire_row(s, row, now, effects) or self._none()
-                step, changed = act(s, row, now)
-                if changed and effects:
-                    effects(s, step)
-                return step
-        except _Conflict:
-            return self._reread(user_id)
+        now = self._now()
+        row = self._active(tx, user_id)
+        if row is None:
+            return self._none()
+        if self._expired(row, now):
+            return self._expire_row(tx, row, now, effects) or self._none()
+        step, changed = act(row, now)
+        if changed and effects:
+            effects(tx, step)
+        return step
+
+    # --- the sweep and the unused-in-chat helpers ----------------------------------
 
     def expire(
         self, now: datetime | None = None, *, effects: Effects | None = None
@@ -233,17 +297,21 @@ class FlowService:
         for flow_id in ids:
             # One transaction each: a sweep on another replica may take some first.
             try:
-                with session_scope(self.engine, write=True) as s:
-                    found = s.get(FlowSession, flow_id)
+                with write_tx(self.engine) as tx:
+                    found = tx.session.get(FlowSession, flow_id)
                     if found is None or found.status != "active":
                         continue
-                    row = _Row.of(found)
+                    row = FlowRow(
+                        id=flow_id, user_id=found.user_id, kind=found.kind, state=found.state,
+                        answers=dict(found.answers or {}), history=list(found.history or []),
+                        version=found.version, expires_at=found.expires_at,
+                    )
                     if not self._expired(row, now):
                         continue  # answered since the sweep began
-                    step = self._expire_row(s, row, now, effects)
+                    step = self._expire_row(tx, row, now, effects)
                     if step is not None:
                         out.append((row.user_id, step))
-            except _Conflict:
+            except Conflict:
                 continue
         return out
 
@@ -256,94 +324,9 @@ class FlowService:
                 .values(channel=channel, message_ts=ts)
             )
 
-    # --- actions ----------------------------------------------------------------
+    # --- finishing --------------------------------------------------------------------
 
-    def _start(self, user_id: str, kind: str, channel: str, effects: Effects | None) -> Step:
-        with session_scope(self.engine, write=True) as s:
-            now = self._now()
-            row = self._active(s, user_id)
-            note = ""
-            if row is not None and self._expired(row, now):
-                self._expire_row(s, row, now, effects)
-                note = "Your earlier one had expired. "
-            elif row is not None:
-                noun = self.flows[row.kind].script.noun
-                return self._asking(
-                    row,
-                    message=f"You already have a {noun} in progress: carry on, or cancel it first.",
-                )
-            flow = self.flows[kind]
-            new = FlowSession(
-                user_id=user_id,
-                kind=kind,
-                state=flow.script.first,
-                status="active",
-                answers={},
-                history=[],
-                channel=channel,
-                version=1,
-                started_at=now,
-                updated_at=now,
-                expires_at=now + self.policy.flows.timeout,
-            )
-            s.add(new)
-            try:
-                s.flush()  # the one-active-flow index fires here, not at commit
-            except IntegrityError as exc:
-                raise _Conflict() from exc
-            step = self._asking(
-                _Row.of(new),
-                message=note + "No names, please: never type a child's or family's name, "
-                "date of birth, address or school.",
-            )
-            if effects:
-                effects(s, step)
-            return step
-
-    def _answer(
-        self,
-        s: Session,
-        user_id: str,
-        value: str | list[str],
-        expect: str | None,
-        effects: Effects | None,
-        expect_flow: int | None = None,
-    ) -> Step:
-        now = self._now()
-        row = self._active(s, user_id)
-        if row is None:
-            return self._none(ALREADY_ANSWERED if expect else "")
-        if self._expired(row, now):
-            return self._expire_row(s, row, now, effects) or self._none()
-        stale_flow = expect_flow is not None and expect_flow != row.id
-        if stale_flow or (expect is not None and expect != row.state):
-            return self._asking(row, message=ALREADY_ANSWERED)
-        flow = self.flows[row.kind]
-        ctx = Context(
-            now=now,
-            tz=self.policy.tz,
-            reference_exists=lambda ref: records.consultation_by_reference(s, ref) is not None,
-        )
-        result = flow.answer(row.fs, value, ctx)
-        if isinstance(result, Rejected):
-            # Nothing written, and no effects: the handler shows the findings privately.
-            return self._asking(
-                row,
-                status=Status.REFUSED,
-                message=REFUSED_MESSAGE if result.findings else result.errors[0],
-                findings=result.findings,
-                errors=result.errors,
-            )
-        if flow.is_question(result.state):
-            version = self._save(s, row, result, now)
-            step = self._asking(row, fs=result, version=version)
-        else:
-            step = self._finish(s, row, result, now)
-        if effects:
-            effects(s, step)
-        return step
-
-    def _finish(self, s: Session, row: _Row, fs: FlowState, now: datetime) -> Step:
+    def _finish(self, tx: Tx, row: FlowRow, fs: FlowState, now: datetime) -> Step:
         """A terminal state: the safety gate, a redirect or a completed flow."""
         flow = self.flows[row.kind]
         base = {"flow_id": row.id, "flow_kind": row.kind}
@@ -352,14 +335,15 @@ class FlowService:
         if fs.state == URGENT:
             suggestion = rules.safety_gate(self.policy, now)
             referral, card = records.write_urgent(
-                s,
+                tx.session,
                 user_id=row.user_id,
                 flow_id=row.id,
                 flow_kind=row.kind,
                 suggestion=suggestion,
                 now=now,
             )
-            version = self._save(s, row, fs, now, status="completed", reference=referral.reference)
+            version = self._save(tx, row, fs, now, status="completed",
+                                 reference=referral.reference)
             return Step(
                 Status.URGENT,
                 **base,
@@ -373,9 +357,8 @@ class FlowService:
         if fs.state == REDIRECTED:
             st = rules.suspended_for(fs.answers, self.policy)
             assert st is not None  # only a suspended type leads here
-            version = self._save(s, row, fs, now, status="completed")
-            repo.audit(
-                s,
+            version = self._save(tx, row, fs, now, status="completed")
+            tx.audit(
                 actor=row.user_id,
                 action="flow.redirected",
                 subject_type="flow",
@@ -392,12 +375,13 @@ class FlowService:
             )
         assert fs.state == COMPLETED
         if row.kind == "consult":
-            return self._complete_consult(s, row, fs, now, base)
-        return self._complete_referral(s, row, fs, now, base)
+            return self._complete_consult(tx, row, fs, now, base)
+        return self._complete_referral(tx, row, fs, now, base)
 
     def _complete_consult(
-        self, s: Session, row: _Row, fs: FlowState, now: datetime, base: dict[str, Any]
+        self, tx: Tx, row: FlowRow, fs: FlowState, now: datetime, base: dict[str, Any]
     ) -> Step:
+        s = tx.session
         count = 1
         earlier_ref = fs.answers.get("earlier_ref")
         if earlier_ref:
@@ -414,7 +398,7 @@ class FlowService:
             count=count,
             now=now,
         )
-        version = self._save(s, row, fs, now, status="completed", reference=c.reference)
+        version = self._save(tx, row, fs, now, status="completed", reference=c.reference)
         return Step(
             Status.COMPLETED,
             **base,
@@ -428,18 +412,18 @@ class FlowService:
         )
 
     def _complete_referral(
-        self, s: Session, row: _Row, fs: FlowState, now: datetime, base: dict[str, Any]
+        self, tx: Tx, row: FlowRow, fs: FlowState, now: datetime, base: dict[str, Any]
     ) -> Step:
         suggestion = rules.suggest("refer", fs.answers, self.policy, now)
         referral, card = records.write_referral(
-            s,
+            tx.session,
             user_id=row.user_id,
             flow_id=row.id,
             answers=fs.answers,
             suggestion=suggestion,
             now=now,
         )
-        version = self._save(s, row, fs, now, status="completed", reference=referral.reference)
+        version = self._save(tx, row, fs, now, status="completed", reference=referral.reference)
         percent, gaps = completeness(fs.answers)
         missing = f" Missing: {'; '.join(gaps)}." if gaps else ""
         returned = (
@@ -467,26 +451,23 @@ class FlowService:
     def _now(self) -> datetime:
         return _utc(self.clock())
 
-    def _active(self, s: Session, user_id: str) -> _Row | None:
-        # A Core select of the snapshot's columns: read on every answer, and loading
-        # the ORM object cost more than the query.
-        row = s.execute(_ACTIVE, {"user_id": user_id}).mappings().first()
-        return None if row is None else _Row.of(row)  # type: ignore[arg-type]
+    def _active(self, tx: Tx, user_id: str) -> FlowRow | None:
+        return sql.active_flow(tx.cx, user_id)
 
-    def _expired(self, row: _Row, now: datetime) -> bool:
+    def _expired(self, row: FlowRow, now: datetime) -> bool:
         return row.expires_at is not None and row.expires_at <= now
 
     def _save(
         self,
-        s: Session,
-        row: _Row,
+        tx: Tx,
+        row: FlowRow,
         fs: FlowState,
         now: datetime,
         *,
         status: str = "active",
         reference: str | None = None,
     ) -> int:
-        """Compare-and-set the new state; raise ``_Conflict`` if the row moved on."""
+        """Compare-and-set the new state; raise ``Conflict`` if the row moved on."""
         values: dict[str, Any] = {
             "state": fs.state,
             "status": status,
@@ -501,26 +482,17 @@ class FlowService:
             values |= {"answers": {}, "ended_at": now}
         if reference is not None:
             values["reference"] = reference
-        t = FlowSession.__table__  # Core, not the ORM's bulk-update path: this is hot
-        saved = s.execute(
-            update(t)
-            .where(t.c.id == row.id)
-            .where(t.c.version == row.version)
-            .values(**values)
-            .returning(t.c.id)
-        ).first()
-        if saved is None:
-            raise _Conflict()
+        if not sql.save_flow(tx.cx, row.id, row.version, values):
+            raise Conflict
         return row.version + 1
 
     def _expire_row(
-        self, s: Session, row: _Row, now: datetime, effects: Effects | None
+        self, tx: Tx, row: FlowRow, now: datetime, effects: Effects | None
     ) -> Step | None:
         flow = self.flows[row.kind]
-        fs = flow.expire(row.fs)
-        version = self._save(s, row, fs, now, status="expired")
-        repo.audit(
-            s,
+        fs = flow.expire(_fs(row))
+        version = self._save(tx, row, fs, now, status="expired")
+        tx.audit(
             actor="system",
             action="flow.expired",
             subject_type="flow",
@@ -538,12 +510,17 @@ class FlowService:
             version=version,
         )
         if effects:
-            effects(s, step)
+            effects(tx, step)
         return step
+
+    def _in_progress(self, row: FlowRow) -> Step:
+        noun = self.flows[row.kind].script.noun
+        return self._asking(
+            row, message=f"You already have a {noun} in progress: carry on, or cancel it first.")
 
     def _asking(
         self,
-        row: _Row,
+        row: FlowRow,
         *,
         fs: FlowState | None = None,
         version: int | None = None,
@@ -551,7 +528,7 @@ class FlowService:
         message: str = "",
         **extra: Any,
     ) -> Step:
-        fs = fs or row.fs
+        fs = fs or _fs(row)
         flow = self.flows[row.kind]
         step_no, total = flow.position(fs)
         return Step(
@@ -573,14 +550,6 @@ class FlowService:
             Status.NONE,
             message=message or "Nothing is in progress: start with /consult or /refer.",
         )
-
-    def _reread(self, user_id: str) -> Step:
-        """After losing a race: the flow as it now is, with nothing applied."""
-        with session_scope(self.engine) as s:
-            row = self._active(s, user_id)
-            if row is None:
-                return self._none(ALREADY_ANSWERED)
-            return self._asking(row, message=ALREADY_ANSWERED)
 
 
 def _utc(t: datetime) -> datetime:

@@ -13,15 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from sqlmodel import Session
 
 from bot.blocks import flow as flow_blocks
 from bot.blocks import ids
 from bot.flows.api import Status, Step
+from bot.flows.service import Conflict, Effects
 from bot.handlers.common import guarded, off_loop, on_action, tell, who
 from bot.services import Services
-from store import repo
-from store.db import session_scope
+from store.tx import Tx
 
 KINDS = {"/consult": "consult", "/refer": "refer"}
 _QUESTION_BLOCK = re.compile(rf"^{ids.QUESTION_BLOCK_PREFIX}:(\d+):(.+)$")
@@ -36,26 +35,35 @@ def register(app: AsyncApp, sv: Services) -> None:
 
     async def drive(
         user: str,
-        action: Callable[..., Step],
+        action: Callable[[Tx, Effects], Step],
         *,
         channel: str | None,
         nonce: str,
         event_id: str | None = None,
     ) -> Step | None:
-        """Run one flow action; queue its messages atomically; tell the user privately."""
-        applied: list[bool] = []
+        """Run one flow action in one transaction with the messages it queues; send the
+        professional's DM at once; tell them privately what only they may see."""
 
-        def effects(s: Session, step: Step) -> None:
-            if event_id and not repo.claim_event(s, event_id):
-                raise Duplicate
-            applied.append(True)
-            sv.messaging.flow_step(s, user, step, sv.clock())
+        def attempt(tx: Tx) -> tuple[Step, bool]:
+            applied = False
+
+            def effects(tx: Tx, step: Step) -> None:
+                nonlocal applied
+                if event_id and not tx.claim_event(event_id):
+                    raise Duplicate
+                applied = True
+                sv.messaging.flow_step(tx, user, step, sv.clock())
+
+            return action(tx, effects), applied
 
         try:
-            step = await off_loop(action, effects=effects)
+            (step, applied), tx = await sv.tx.run(attempt, lease=sv.sender.claim_lease())
         except Duplicate:
             return None
-        sv.sender.kick()
+        except Conflict:  # another action for this person came first: nothing applied
+            step, applied = await off_loop(sv.flows.reread, user), False
+        else:
+            sv.sender.dispatch(tx)
         if step.status == Status.REFUSED:
             msg = flow_blocks.refused_message(step)
             await tell(sv, user, channel, msg["text"], msg.get("blocks"))
@@ -64,8 +72,11 @@ def register(app: AsyncApp, sv: Services) -> None:
             # and show the current question again so the professional can carry on.
             await tell(sv, user, channel, step.message)
             if step.status == Status.ASKING and step.prompt is not None:
-                await off_loop(_requeue, sv, user, step, nonce)
-                sv.sender.kick()
+                _, again = await sv.tx.run(lambda tx: sv.messaging.dm(
+                    tx, user, flow_blocks.question_message(step),
+                    f"flow:{step.flow_id}:v{step.version}:again:{nonce}", claim=True,
+                ), lease=sv.sender.claim_lease())
+                sv.sender.dispatch(again)
         return step
 
     @app.command("/consult")
@@ -84,7 +95,7 @@ def register(app: AsyncApp, sv: Services) -> None:
     async def _start(*, body: dict[str, Any], user: str, kind: str, nonce: str) -> None:
         await drive(
             user,
-            lambda effects: sv.flows.start(user, kind, effects=effects),
+            lambda tx, effects: sv.flows.start_in(tx, user, kind, effects),
             channel=None,
             nonce=nonce,
         )
@@ -103,7 +114,7 @@ def register(app: AsyncApp, sv: Services) -> None:
             return
         await drive(
             user,
-            lambda effects: sv.flows.answer(user, text, effects=effects),
+            lambda tx, effects: sv.flows.answer_in(tx, user, text, effects),
             channel=event.get("channel"),
             nonce=str(body.get("event_id") or event.get("ts")),
             event_id=body.get("event_id"),
@@ -115,22 +126,22 @@ def register(app: AsyncApp, sv: Services) -> None:
         aid = action["action_id"]
         nonce = f"{body.get('trigger_id')}"
         if aid in (ids.FLOW_BACK, ids.FLOW_CANCEL) and expect_flow is not None:
-            current = await off_loop(sv.flows.current, user)
+            current, _ = await sv.tx.run(lambda tx: sv.flows.current_in(tx, user))
             if current.flow_id != expect_flow:
                 await tell(sv, user, channel, "That message belongs to an earlier conversation: "
                            "nothing was changed.")
                 return
         if aid == ids.FLOW_BACK:
-            fn = lambda effects: sv.flows.back(user, effects=effects)  # noqa: E731
+            fn = lambda tx, effects: sv.flows.back_in(tx, user, effects)  # noqa: E731
         elif aid == ids.FLOW_CANCEL:
-            fn = lambda effects: sv.flows.cancel(user, effects=effects)  # noqa: E731
+            fn = lambda tx, effects: sv.flows.cancel_in(tx, user, effects)  # noqa: E731
         else:
             value = _value(body, action)
             if value is None:
                 await tell(sv, user, channel, "Please choose an answer first.")
                 return
-            fn = lambda effects: sv.flows.answer(  # noqa: E731
-                user, value, expect=expect, expect_flow=expect_flow, effects=effects
+            fn = lambda tx, effects: sv.flows.answer_in(  # noqa: E731
+                tx, user, value, effects, expect=expect, expect_flow=expect_flow
             )
         await drive(user, fn, channel=channel, nonce=nonce)
 
@@ -170,11 +181,3 @@ def _value(body: dict[str, Any], action: dict[str, Any]) -> str | list[str] | No
     if action.get("selected_option"):
         return str(action["selected_option"]["value"])
     return action.get("value")
-
-
-def _requeue(sv: Services, user: str, step: Step, nonce: str) -> None:
-    with session_scope(sv.engine, write=True) as s:
-        sv.messaging.dm(
-            s, user, flow_blocks.question_message(step),
-            f"flow:{step.flow_id}:v{step.version}:again:{nonce}",
-        )

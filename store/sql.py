@@ -1,0 +1,429 @@
+"""Hand-written SQL for the writes every request makes, on the DBAPI connection itself.
+
+A professional's click reads and saves their flow, queues the next question and
+(for a typed answer) records the Slack event; the sender records each delivery.
+Through SQLAlchemy's Session each of these statements cost 30-150 us of Python
+and a transaction about 150 us, several times SQLite's own work (measured), so
+these few statements are written here once, for SQLite and PostgreSQL, and
+everything else keeps the ORM.
+
+Values are stored exactly as SQLAlchemy stores them (``UTCDateTime`` as naive
+UTC text on SQLite and ``timestamptz`` on PostgreSQL; JSON as text), so the ORM
+reads what this writes and the other way round (``tests/test_store_sql.py``).
+The repository functions (``store.repo.enqueue`` and friends) call these too,
+so there is one implementation of each write.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlmodel import Session
+
+_CX = "store.sql.cx"  # a session's Cx, kept in ``session.info`` for its transaction
+
+
+class Cx:
+    """A DBAPI connection (sqlite3 or psycopg) inside a transaction, and its dialect."""
+
+    __slots__ = ("dbapi", "sqlite")
+
+    def __init__(self, dbapi: Any, dialect: str) -> None:
+        self.dbapi = dbapi
+        self.sqlite = dialect == "sqlite"
+
+    @classmethod
+    def of(cls, session: Session) -> Cx:
+        """The connection under ``session``, in the session's transaction.
+
+        Pending ORM changes are flushed first, so statements here see them.
+        """
+        if session.new or session.dirty or session.deleted:
+            session.flush()
+        held = session.info.get(_CX)
+        if held is not None and held[0] is session.get_transaction():
+            return held[1]  # asking the session for its connection costs, every time
+        conn = session.connection()
+        cx = cls(conn.connection.driver_connection, conn.dialect.name)
+        session.info[_CX] = (session.get_transaction(), cx)
+        return cx
+
+    def execute(self, sql: str, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        """Run ``sql`` (written with ``:name`` parameters) and return the cursor."""
+        if self.sqlite:
+            if isinstance(params, list):
+                return self.dbapi.executemany(sql, params)
+            return self.dbapi.execute(sql, params)
+        cur = self.dbapi.cursor()
+        if isinstance(params, list):
+            cur.executemany(_pyformat(sql), params)
+        else:
+            cur.execute(_pyformat(sql), params)
+        return cur
+
+    def first(self, sql: str, params: dict[str, Any]) -> Any:
+        """The first row of ``sql``, or None."""
+        return self.execute(sql, params).fetchone()
+
+    # --- values as SQLAlchemy stores them --------------------------------
+
+    def when(self, value: datetime | None) -> Any:
+        """An aware datetime as a parameter (``UTCDateTime``'s storage)."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime: store aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds") if self.sqlite else value
+
+    @staticmethod
+    def read_when(value: Any) -> datetime | None:
+        """A stored datetime as an aware UTC datetime."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @staticmethod
+    def read_json(value: Any) -> Any:
+        """A stored JSON value (SQLite gives text; psycopg has already parsed it)."""
+        return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+@cache
+def _pyformat(sql: str) -> str:
+    # psycopg takes %(name)s; the statements here are written with :name.
+    return re.sub(r"(?<![:\w]):([a-z_]+)", r"%(\1)s", sql)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value)
+
+
+# --- flow_session --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRow:
+    """An active ``flow_session`` row, as the flows need it."""
+
+    id: int
+    user_id: str
+    kind: str
+    state: str
+    answers: dict[str, Any]
+    history: list[str]
+    version: int
+    expires_at: datetime | None
+
+
+_ACTIVE_FLOW = (
+    "SELECT id, user_id, kind, state, answers, history, version, expires_at "
+    "FROM flow_session WHERE user_id = :user_id AND status = 'active'"
+)
+
+
+def active_flow(cx: Cx, user_id: str) -> FlowRow | None:
+    """The professional's active flow, or None."""
+    r = cx.first(_ACTIVE_FLOW, {"user_id": user_id})
+    if r is None:
+        return None
+    return FlowRow(
+        id=r[0], user_id=r[1], kind=r[2], state=r[3], answers=dict(cx.read_json(r[4]) or {}),
+        history=list(cx.read_json(r[5]) or []), version=r[6], expires_at=cx.read_when(r[7]),
+    )
+
+
+_INSERT_FLOW = (
+    "INSERT INTO flow_session (user_id, kind, state, status, answers, history, channel, "
+    "message_ts, version, started_at, updated_at, expires_at) VALUES (:user_id, :kind, :state, "
+    "'active', '{}', '[]', :channel, '', 1, :now, :now, :expires_at) "
+    "ON CONFLICT (user_id) WHERE status = 'active' DO NOTHING RETURNING id"
+)
+
+
+def insert_flow(
+    cx: Cx, *, user_id: str, kind: str, state: str, channel: str, now: datetime,
+    expires_at: datetime,
+) -> int | None:
+    """Start a flow (version 1, no answers); None if the user already has an active one."""
+    r = cx.first(_INSERT_FLOW, {
+        "user_id": user_id, "kind": kind, "state": state, "channel": channel,
+        "now": cx.when(now), "expires_at": cx.when(expires_at),
+    })
+    return None if r is None else int(r[0])
+
+
+_FLOW_JSON = ("answers", "history")
+_FLOW_TIMES = ("updated_at", "expires_at", "ended_at")
+
+
+@cache
+def _save_flow_sql(columns: tuple[str, ...]) -> str:
+    sets = ", ".join(f"{c} = :{c}" for c in columns)
+    return f"UPDATE flow_session SET {sets} WHERE id = :id AND version = :was"
+
+
+def save_flow(cx: Cx, flow_id: int, was: int, values: dict[str, Any]) -> bool:
+    """Compare-and-set: write ``values`` only if the row is still at version ``was``."""
+    params = {k: _json(v) if k in _FLOW_JSON else cx.when(v) if k in _FLOW_TIMES else v
+              for k, v in values.items()}
+    sql = _save_flow_sql(tuple(sorted(values)))
+    return bool(cx.execute(sql, {**params, "id": flow_id, "was": was}).rowcount == 1)
+
+
+# --- processed_event, audit ---------------------------------------------------
+
+_CLAIM_EVENT = (
+    "INSERT INTO processed_event (event_id, received_at) VALUES (:event_id, :at) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
+def claim_event(cx: Cx, event_id: str, now: datetime) -> bool:
+    """Record a Slack event ID; False when it was already handled (a retry)."""
+    return cx.first(_CLAIM_EVENT, {"event_id": event_id, "at": cx.when(now)}) is not None
+
+
+_AUDIT = (
+    "INSERT INTO audit (at, actor, action, subject_type, subject_id, old_value, new_value, "
+    "reason) VALUES (:at, :actor, :action, :subject_type, :subject_id, :old, :new, :reason)"
+)
+
+
+def audit(
+    cx: Cx, *, at: datetime, actor: str, action: str, subject_type: str, subject_id: Any,
+    old: Any = None, new: Any = None, reason: str | None = None,
+) -> None:
+    """Append an audit entry; values that are not text are stored as sorted JSON."""
+    cx.execute(_AUDIT, {
+        "at": cx.when(at), "actor": actor, "action": action, "subject_type": subject_type,
+        "subject_id": str(subject_id), "old": _text(old), "new": _text(new), "reason": reason,
+    })
+
+
+def _text(v: Any) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+# --- professional, reference_counter -----------------------------------------------
+
+_PROFESSIONAL = (
+    "SELECT id, name, role, agency, contact FROM professional WHERE slack_user_id = :user_id"
+)
+_NEW_PROFESSIONAL = (
+    "INSERT INTO professional (slack_user_id, name, role, agency, contact, created_at, "
+    "updated_at) VALUES (:user_id, '', '', '', '', :now, :now) "
+    "ON CONFLICT (slack_user_id) DO NOTHING"
+)
+_PROFESSIONAL_DETAILS = ("name", "role", "agency", "contact")
+
+
+def professional(cx: Cx, user_id: str, details: dict[str, str], now: datetime) -> int:
+    """The id of the professional with this Slack user ID, created if new; the
+    non-empty ``details`` (name, role, agency, contact) that differ are updated."""
+    r = cx.first(_PROFESSIONAL, {"user_id": user_id})
+    if r is None:
+        cx.execute(_NEW_PROFESSIONAL, {"user_id": user_id, "now": cx.when(now)})
+        r = cx.first(_PROFESSIONAL, {"user_id": user_id})
+    held = dict(zip(_PROFESSIONAL_DETAILS, r[1:], strict=True))
+    changed = {k: v for k, v in details.items() if v and held[k] != v}
+    if changed:
+        unknown = set(changed) - set(_PROFESSIONAL_DETAILS)
+        if unknown:
+            raise ValueError(f"not a professional's detail: {sorted(unknown)}")
+        sets = ", ".join(f"{k} = :{k}" for k in sorted(changed))
+        cx.execute(f"UPDATE professional SET {sets}, updated_at = :now WHERE id = :id",
+                   {**changed, "now": cx.when(now), "id": r[0]})
+    return int(r[0])
+
+
+_NEW_YEAR = (
+    "INSERT INTO reference_counter (year, last) VALUES (:year, 0) "
+    "ON CONFLICT (year) DO NOTHING"
+)
+_NEXT_NUMBER = "UPDATE reference_counter SET last = last + 1 WHERE year = :year RETURNING last"
+
+
+def next_number(cx: Cx, year: int) -> int:
+    """The year's next reference number (the counter row is made if missing and taken in
+    the caller's transaction, so two processes never issue the same number)."""
+    cx.execute(_NEW_YEAR, {"year": year})
+    return int(cx.first(_NEXT_NUMBER, {"year": year})[0])
+
+
+# --- reminder ------------------------------------------------------------------------
+
+_SCHEDULE = (
+    "INSERT INTO reminder (key, kind, subject_type, subject_id, due_at, status, payload, "
+    "sent_count, attempts, created_at) VALUES (:key, :kind, :subject_type, :subject_id, "
+    ":due_at, 'pending', :payload, 0, 0, :now) ON CONFLICT (key) DO NOTHING RETURNING id"
+)
+
+
+def schedule(
+    cx: Cx, *, key: str, kind: str, subject_type: str, subject_id: int, due_at: datetime,
+    payload: dict[str, Any], now: datetime,
+) -> bool:
+    """Schedule a reminder once per ``key``; False if it already exists."""
+    return cx.first(_SCHEDULE, {
+        "key": key, "kind": kind, "subject_type": subject_type, "subject_id": subject_id,
+        "due_at": cx.when(due_at), "payload": _json(payload), "now": cx.when(now),
+    }) is not None
+
+
+# --- outbox ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class OutboxRow:
+    """An outbox row as the sender needs it: a plain copy, never flushed back."""
+
+    id: int
+    idempotency_key: str
+    method: str
+    channel: str
+    payload: dict[str, Any]
+    status: str  # as claimed from: "sending" means its last sender died mid-call
+    attempts: int
+    subject_type: str | None = None
+    subject_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who claims a row as it is queued (the process that will send it), and until when."""
+
+    worker: str
+    until: datetime
+
+
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (idempotency_key, method, channel, payload, status, attempts, "
+    "next_attempt_at, claimed_by, claimed_until, subject_type, subject_id, created_at) "
+    "VALUES (:key, :method, :channel, :payload, :status, :attempts, :next_at, :worker, "
+    ":until, :subject_type, :subject_id, :now) "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+)
+_CHANNEL_TURN = "SELECT pg_advisory_xact_lock(hashtext('outbox:' || :channel))"
+_CHANNEL_BUSY = (
+    "SELECT 1 FROM outbox WHERE channel = :channel AND status IN ('pending', 'sending') "
+    "LIMIT 1"
+)
+
+
+def enqueue(
+    cx: Cx, *, key: str, method: str, payload: dict[str, Any], now: datetime, channel: str = "",
+    not_before: datetime | None = None, subject_type: str | None = None,
+    subject_id: int | None = None, lease: Lease | None = None,
+) -> OutboxRow | bool:
+    """Queue an outgoing call once per ``key``; False if the key was queued before.
+
+    With a ``lease``, a row due now that is its channel's only open row is queued
+    already claimed (``sending``) and returned, for that process to send at once
+    after commit: no sweep has to find it. Otherwise True: the sender's sweep
+    sends it in its channel's order. ``channel`` defaults to the payload's.
+    """
+    channel = channel or payload.get("channel", "")
+    next_at = cx.when(not_before or now)  # refuses a naive datetime before comparing
+    claim = lease is not None and (not_before is None or not_before <= now)
+    if claim and not cx.sqlite:
+        # Two transactions may queue for one channel at once (SQLite runs one writer at
+        # a time): take the channel in turn, so only one of them can find it free.
+        cx.execute(_CHANNEL_TURN, {"channel": channel})
+    claim = claim and cx.first(_CHANNEL_BUSY, {"channel": channel}) is None
+    r = cx.first(_INSERT_OUTBOX, {
+        "key": key, "method": method, "channel": channel, "payload": _json(payload),
+        "status": "sending" if claim else "pending", "attempts": 1 if claim else 0,
+        "next_at": next_at, "worker": lease.worker if claim else None,
+        "until": cx.when(lease.until) if claim else None,
+        "subject_type": subject_type, "subject_id": subject_id, "now": cx.when(now),
+    })
+    if r is None:
+        return False
+    if not claim:
+        return True
+    return OutboxRow(id=int(r[0]), idempotency_key=key, method=method, channel=channel,
+                     payload=payload, status="pending", attempts=1,
+                     subject_type=subject_type, subject_id=subject_id)
+
+
+_SENT = (
+    "UPDATE outbox SET status = 'sent', result_ts = :ts, sent_at = :at, last_error = :note, "
+    "claimed_until = NULL WHERE id = :id AND claimed_by = :worker"
+)
+_RETRY = (
+    "UPDATE outbox SET status = 'pending', next_attempt_at = :at, last_error = :error, "
+    "claimed_until = NULL, attempts = attempts - :back WHERE id = :id AND claimed_by = :worker"
+)
+_DEAD = (
+    "UPDATE outbox SET status = 'dead', last_error = :error, claimed_until = NULL "
+    "WHERE id = :id AND claimed_by = :worker"
+)
+
+
+def mark_sent(cx: Cx, worker: str, at: datetime,
+              rows: list[tuple[int, str | None, str | None]]) -> None:
+    """Record deliveries ``(id, Slack ts, note)`` by ``worker``.
+
+    Here and in ``mark_retry`` and ``mark_dead``, a row another sender has claimed
+    since (this one's lease ran out) is left to that sender.
+    """
+    when = cx.when(at)
+    cx.execute(_SENT, [{"id": i, "ts": ts, "note": note, "at": when, "worker": worker}
+                       for i, ts, note in rows])
+
+
+def mark_retry(cx: Cx, worker: str, row_id: int, at: datetime, error: str, *,
+               counts: bool) -> None:
+    """Back to pending until ``at``; an attempt that does not count is given back."""
+    cx.execute(_RETRY, {"id": row_id, "at": cx.when(at), "error": error[:500],
+                        "back": 0 if counts else 1, "worker": worker})
+
+
+def mark_dead(cx: Cx, worker: str, row_id: int, error: str) -> bool:
+    """Given up: no retry will fix it. False if another sender has the row now."""
+    return bool(cx.execute(_DEAD, {"id": row_id, "error": error[:500],
+                                   "worker": worker}).rowcount == 1)
+
+
+_HEADS = (
+    "SELECT o.id, o.idempotency_key, o.method, o.channel, o.payload, o.status, o.attempts, "
+    "o.subject_type, o.subject_id FROM outbox o JOIN (SELECT channel, MIN(id) AS id "
+    "FROM outbox WHERE status IN ('pending', 'sending') GROUP BY channel) head "
+    "ON o.id = head.id WHERE (o.status = 'pending' AND o.next_attempt_at <= :now) "
+    "OR (o.status = 'sending' AND o.claimed_until < :now) ORDER BY o.id LIMIT :batch"
+)
+_CLAIM = (
+    "UPDATE outbox SET status = 'sending', claimed_by = :worker, claimed_until = :until, "
+    "attempts = attempts + 1 WHERE id = :id"
+)
+
+
+def claim_heads(cx: Cx, now: datetime, lease: Lease, batch: int) -> list[OutboxRow]:
+    """Claim each channel's oldest open row, if it is due, for ``lease.worker``.
+
+    Only a channel's head is sent, so a card's update never overtakes its post and
+    a head in backoff holds its channel; MIN(id) per channel on the (channel,
+    status, id) index stays cheap however long a channel's backlog grows. A row
+    still ``sending`` past its lease was left by a sender that died mid-call: it
+    comes back with status "sending", so the sender checks Slack before resending.
+    On PostgreSQL, rows another sender has locked are skipped.
+    """
+    query = _HEADS if cx.sqlite else _HEADS + " FOR UPDATE OF o SKIP LOCKED"
+    found = cx.execute(query, {"now": cx.when(now), "batch": batch}).fetchall()
+    if not found:
+        return []
+    until = cx.when(lease.until)
+    cx.execute(_CLAIM, [{"id": r[0], "worker": lease.worker, "until": until} for r in found])
+    return [OutboxRow(id=r[0], idempotency_key=r[1], method=r[2], channel=r[3],
+                      payload=dict(cx.read_json(r[4]) or {}), status=r[5], attempts=r[6] + 1,
+                      subject_type=r[7], subject_id=r[8]) for r in found]
