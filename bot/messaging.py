@@ -20,10 +20,10 @@ from bot.flows.api import Status, Step
 from bot.flows.triage import CardResult, TriageService
 from bot.outbox import NotReady
 from bot.policy import Policy
-from store import repo
+from store import repo, sql
 from store.models import Consultation, Professional, Referral, TriageCard
 from store.sql import OutboxRow
-from store.tx import Tx
+from store.tx import Tx, as_tx
 from store.types import utcnow
 
 POST = "chat.postMessage"
@@ -48,15 +48,14 @@ class Messaging:
 
         ``claim``: for this process to send at once after commit (see ``Tx.enqueue``).
         """
-        tx = db if isinstance(db, Tx) else Tx.of(db)
-        tx.enqueue(key=key, method=POST, payload={"channel": user_id, **message}, claim=claim)
+        as_tx(db).enqueue(key=key, method=POST, payload={"channel": user_id, **message},
+                          claim=claim)
 
     def flow_step(self, tx: Tx, user_id: str, step: Step, now: datetime) -> None:
         """Queue what a flow step shows: the next question, the outcome, the urgent advice.
 
         The professional's DM is queued for this process to send at once (``claim``): it
-        is what they are waiting for. A question needs only the fast statements; an
-        outcome with records asks for the ORM session.
+        is what they are waiting for. Everything here needs only the fast statements.
         """
         base = f"flow:{step.flow_id}:v{step.version}"
 
@@ -66,18 +65,17 @@ class Messaging:
         if step.status == Status.ASKING and step.prompt is not None:
             dm(flow.question_message(step), f"q:{step.prompt.id}")
         elif step.status == Status.COMPLETED:
-            s = tx.session
-            referral = s.get(Referral, step.referral_id) if step.referral_id else None
+            referral = (sql.load(tx.cx, Referral, step.referral_id) if step.referral_id
+                        else None)
             dm(flow.completed_message(step, self.policy, referral), "done")
             if step.consultation_id:
-                self.post_consultation(s, step.consultation_id)
+                self.post_consultation(tx, step.consultation_id)
             if step.card_id:
-                self.new_card(s, step.card_id)
+                self.new_card(tx, step.card_id)
         elif step.status == Status.URGENT:
-            s = tx.session
             dm(flow.urgent_message(step, self.policy, now), "urgent")
             if step.card_id:
-                self.new_card(s, step.card_id)
+                self.new_card(tx, step.card_id)
         elif step.status == Status.REDIRECTED:
             dm(flow.redirected_message(step), "redirected")
         elif step.status == Status.CANCELLED:
@@ -85,21 +83,25 @@ class Messaging:
         elif step.status == Status.EXPIRED:
             dm(flow.expired_message(step), "expired")
 
-    def new_card(self, s: Session, card_id: int) -> None:
+    def new_card(self, db: Session | Tx, card_id: int) -> None:
         """Start a new triage card's clocks and post it (and to the EDT out of hours)."""
-        card = self.triage.on_arrival(s, card_id)
+        cx = as_tx(db).cx
+        card = sql.load(cx, TriageCard, card_id)
+        referral = sql.load(cx, Referral, card.referral_id) if card else None
+        if card is None or referral is None:
+            raise LookupError(f"card {card_id} not found")
+        self.triage.on_arrival(db, card, referral)
         rating = self.policy.rating(card.suggested_rating)
-        channel = self.policy.channel(rating.card_channel)
-        card.channel = channel
-        s.add(card)
+        card.channel = channel = self.policy.channel(rating.card_channel)
+        sql.update(cx, TriageCard, card_id, channel=channel)
         repo.enqueue(
-            s, key=f"card:{card_id}:post", method=POST, channel=channel,
+            db, key=f"card:{card_id}:post", method=POST, channel=channel,
             payload={"render": "triage_card", "id": card_id, "channel": channel},
             subject_type="card", subject_id=card_id,
         )
-        self.edt_alert(s, card, card.received_at)
+        self.edt_alert(db, card, card.received_at)
 
-    def edt_alert(self, s: Session, card: TriageCard, at: datetime) -> None:
+    def edt_alert(self, db: Session | Tx, card: TriageCard, at: datetime) -> None:
         """Out of office hours at ``at``, a card whose rating goes to the EDT (Red and
         significant harm) is posted to the EDT channel now; otherwise nothing."""
         rating = self.policy.rating(card.rating or card.suggested_rating)
@@ -111,7 +113,7 @@ class Messaging:
             "should act on what cannot wait until the next working day."
         )
         repo.enqueue(
-            s, key=f"card:{card.id}:edt:{card.rating or card.suggested_rating}", method=POST,
+            db, key=f"card:{card.id}:edt:{card.rating or card.suggested_rating}", method=POST,
             channel=self.policy.channel("edt"),
             payload={"channel": self.policy.channel("edt"), "text": text},
         )
@@ -161,15 +163,12 @@ class Messaging:
             self.dm(s, card.referrer_user_id, cards.outcome_dm(card, referral, self.policy),
                     f"{key}:closed")
 
-    def post_consultation(self, s: Session, consultation_id: int) -> None:
+    def post_consultation(self, db: Session | Tx, consultation_id: int) -> None:
         """Post a new consultation card to the consultation duty channel."""
         channel = self.policy.channel("consultation_duty")
-        c = s.get(Consultation, consultation_id)
-        if c is not None:
-            c.card_channel = channel
-            s.add(c)
+        sql.update(as_tx(db).cx, Consultation, consultation_id, card_channel=channel)
         repo.enqueue(
-            s, key=f"consultation:{consultation_id}:post", method=POST, channel=channel,
+            db, key=f"consultation:{consultation_id}:post", method=POST, channel=channel,
             payload={"render": "consultation_card", "id": consultation_id, "channel": channel},
             subject_type="consultation", subject_id=consultation_id,
         )

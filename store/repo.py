@@ -16,23 +16,24 @@ from sqlmodel import Session
 
 from store import sql
 from store.models import Professional, Reminder
+from store.tx import Db, as_tx
 from store.types import utcnow
 
 REFERENCE_PREFIX = "FD"
 
 
-def next_reference(session: Session, when: datetime | None = None) -> str:
+def next_reference(db: Db, when: datetime | None = None) -> str:
     """Issue the next reference for the year, e.g. ``FD-2026-000123``.
 
     The counter row is created if missing and incremented in the caller's
     transaction, so two processes never issue the same number.
     """
     year = (when or utcnow()).year
-    return f"{REFERENCE_PREFIX}-{year}-{sql.next_number(sql.Cx.of(session), year):06d}"
+    return f"{REFERENCE_PREFIX}-{year}-{sql.next_number(as_tx(db).cx, year):06d}"
 
 
 def audit(
-    session: Session,
+    db: Db,
     *,
     actor: str,
     action: str,
@@ -44,8 +45,8 @@ def audit(
     at: datetime | None = None,
 ) -> None:
     """Append an audit entry: who, when, what, from what, to what, why."""
-    sql.audit(sql.Cx.of(session), at=at or utcnow(), actor=actor, action=action,
-              subject_type=subject_type, subject_id=subject_id, old=old, new=new, reason=reason)
+    as_tx(db).audit(at=at or utcnow(), actor=actor, action=action, subject_type=subject_type,
+                    subject_id=subject_id, old=old, new=new, reason=reason)
 
 
 def professional(session: Session, user_id: str, **details: str) -> Professional:
@@ -56,18 +57,18 @@ def professional(session: Session, user_id: str, **details: str) -> Professional
     return row
 
 
-def professional_id(session: Session, user_id: str, **details: str) -> int:
+def professional_id(db: Db, user_id: str, **details: str) -> int:
     """Like ``professional``, the id only (no ORM object to load)."""
-    return sql.professional(sql.Cx.of(session), user_id, details, utcnow())
+    return sql.professional(as_tx(db).cx, user_id, details, utcnow())
 
 
-def claim_event(session: Session, event_id: str) -> bool:
+def claim_event(db: Db, event_id: str) -> bool:
     """Record a Slack event ID; False when it was already handled (a retry)."""
-    return sql.claim_event(sql.Cx.of(session), event_id, utcnow())
+    return as_tx(db).claim_event(event_id)
 
 
 def enqueue(
-    session: Session,
+    db: Db,
     *,
     key: str,
     method: str,
@@ -82,15 +83,13 @@ def enqueue(
     The idempotency key makes the same cause queue the same message once,
     however often the code path runs (a retried event, a double click).
     """
-    return bool(sql.enqueue(
-        sql.Cx.of(session), key=key, method=method, channel=channel,
-        payload=payload, now=utcnow(), not_before=not_before, subject_type=subject_type,
-        subject_id=subject_id,
-    ))
+    return as_tx(db).enqueue(key=key, method=method, payload=payload, channel=channel,
+                             subject_type=subject_type, subject_id=subject_id,
+                             not_before=not_before)
 
 
 def schedule(
-    session: Session,
+    db: Db,
     *,
     key: str,
     kind: str,
@@ -100,7 +99,7 @@ def schedule(
     payload: dict[str, Any] | None = None,
 ) -> bool:
     """Schedule a reminder once per ``key``; False if it already exists."""
-    return sql.schedule(sql.Cx.of(session), key=key, kind=kind, subject_type=subject_type,
+    return sql.schedule(as_tx(db).cx, key=key, kind=kind, subject_type=subject_type,
                         subject_id=subject_id, due_at=due_at, payload=payload or {},
                         now=utcnow())
 

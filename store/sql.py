@@ -21,9 +21,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import JSON, Boolean
 from sqlmodel import Session
+
+from store.types import UTCDateTime
+
+M = TypeVar("M")
 
 _CX = "store.sql.cx"  # a session's Cx, kept in ``session.info`` for its transaction
 
@@ -212,6 +217,71 @@ def _text(v: Any) -> str | None:
     if v is None or isinstance(v, str):
         return v
     return json.dumps(v, sort_keys=True, default=str)
+
+
+# --- whole rows of a model (the records a finished flow writes) -----------------------
+
+
+def _bind(cx: Cx, column: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(column.type, UTCDateTime):
+        return cx.when(value)
+    if isinstance(column.type, JSON):
+        return _json(value)
+    return value
+
+
+def _read(cx: Cx, column: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(column.type, UTCDateTime):
+        return cx.read_when(value)
+    if isinstance(column.type, JSON):
+        return cx.read_json(value)
+    if isinstance(column.type, Boolean):
+        return bool(value)  # SQLite keeps 0 and 1
+    return value
+
+
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(columns)
+    values = ", ".join(f":{c}" for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({values}) RETURNING id"
+
+
+def insert(cx: Cx, obj: Any) -> int:
+    """Insert a new model object (every column, as the ORM would); sets and returns its id."""
+    table = type(obj).__table__
+    columns = [c for c in table.columns if not (c.primary_key and getattr(obj, c.name) is None)]
+    sql = _insert_sql(table.name, tuple(c.name for c in columns))
+    r = cx.first(sql, {c.name: _bind(cx, c, getattr(obj, c.name)) for c in columns})
+    obj.id = int(r[0])
+    return obj.id
+
+
+def load(cx: Cx, model: type[M], row_id: int) -> M | None:
+    """The model object with this id, read without the ORM (detached: save with ``update``)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    columns = list(table.columns)
+    r = cx.first(_load_sql(table.name, tuple(c.name for c in columns)), {"id": row_id})
+    if r is None:
+        return None
+    return model(**{c.name: _read(cx, c, v) for c, v in zip(columns, r, strict=True)})
+
+
+@cache
+def _load_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id"
+
+
+def update(cx: Cx, model: type[Any], row_id: int, **values: Any) -> None:
+    """Set columns of one row by id."""
+    table = model.__table__
+    sets = ", ".join(f"{k} = :{k}" for k in sorted(values))
+    cx.execute(f"UPDATE {table.name} SET {sets} WHERE id = :id",
+               {**{k: _bind(cx, table.columns[k], v) for k, v in values.items()}, "id": row_id})
 
 
 # --- professional, reference_counter -----------------------------------------------

@@ -117,6 +117,14 @@ class Tx:
                   reason=reason)
 
 
+Db = Session | Tx  # what code that only needs the fast statements accepts
+
+
+def as_tx(db: Db) -> Tx:
+    """``db`` as a ``Tx`` (a session is wrapped in a full one)."""
+    return db if isinstance(db, Tx) else Tx.of(db)
+
+
 @contextlib.contextmanager
 def write_tx(engine: Engine, *, lease: sql.Lease | None = None) -> Iterator[Tx]:
     """A full write transaction (ORM session and fast statements), committed on success."""

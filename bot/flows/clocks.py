@@ -15,6 +15,7 @@ from sqlmodel import Session
 from bot.policy import Policy
 from store import repo
 from store.models import Reminder
+from store.tx import Db
 from store.types import utcnow
 
 
@@ -24,7 +25,7 @@ def key_prefix(subject_type: str, subject_id: int, clock: str) -> str:
 
 
 def start_clock(
-    session: Session,
+    db: Db,
     policy: Policy,
     *,
     subject_type: str,
@@ -52,7 +53,7 @@ def start_clock(
     for fraction in spec.warn_at:
         at = cal.point(start, spec.duration, spec.basis, fraction)
         repo.schedule(
-            session,
+            db,
             key=f"{prefix}warn:{fraction:g}",
             kind="sla_warning",
             subject_type=subject_type,
@@ -61,7 +62,7 @@ def start_clock(
             payload={**payload, "fraction": fraction},
         )
     repo.schedule(
-        session,
+        db,
         key=f"{prefix}breach",
         kind="sla_breach",
         subject_type=subject_type,

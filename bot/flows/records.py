@@ -1,9 +1,11 @@
 """What a finished flow writes: the consultation log row, or a referral and its card.
 
-Each function takes the caller's open ``Session`` and leaves committing to
-it, so the flow's state change, the records and the audit entry land in one
-transaction (store/repo.py's convention). Only guarded answers reach here;
-audit entries carry references and outcomes, never free text.
+Each function takes the caller's open transaction (a ``Session`` or a fast
+``Tx``: the new rows are written with ``store.sql`` and returned as detached
+model objects) and leaves committing to it, so the flow's state change, the
+records and the audit entry land in one transaction (store/repo.py's
+convention). Only guarded answers reach here; audit entries carry references
+and outcomes, never free text.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from sqlmodel import Session
 from bot.flows.api import Suggestion
 from bot.flows.checklist import completeness
 from bot.flows.scripts import AGENCIES, ROLES
-from store import repo
+from store import repo, sql
 from store.models import Consultation, Referral, TriageCard
+from store.tx import Db, as_tx
 
 # A chain of linked consultations longer than this is a data problem, not a situation.
 _MAX_CHAIN = 1000
@@ -78,7 +81,7 @@ def repeat_count(session: Session, earlier: Consultation) -> int:
 
 
 def write_consultation(
-    session: Session,
+    db: Db,
     *,
     user_id: str,
     flow_id: int,
@@ -89,13 +92,13 @@ def write_consultation(
 ) -> Consultation:
     """Write the CAF consultation log row (and its audit entry)."""
     prof_id = repo.professional_id(
-        session,
+        db,
         user_id,
         role=_label(ROLES, answers.get("role")),
         agency=_label(AGENCIES, answers.get("agency")),
     )
     row = Consultation(
-        reference=repo.next_reference(session, now),
+        reference=repo.next_reference(db, now),
         professional_id=prof_id,
         flow_id=flow_id,
         age_band=str(answers.get("age_band", "")),
@@ -108,10 +111,9 @@ def write_consultation(
         created_at=now,
         last_contact_at=now,
     )
-    session.add(row)
-    session.flush()
+    sql.insert(as_tx(db).cx, row)
     repo.audit(
-        session,
+        db,
         actor=user_id,
         action="consultation.created",
         subject_type="consultation",
@@ -128,7 +130,7 @@ def write_consultation(
 
 
 def write_referral(
-    session: Session,
+    db: Db,
     *,
     user_id: str,
     flow_id: int,
@@ -138,7 +140,7 @@ def write_referral(
 ) -> tuple[Referral, TriageCard]:
     """Write the referral summary and its triage card (and the audit entry)."""
     prof_id = repo.professional_id(
-        session,
+        db,
         user_id,
         role=_label(ROLES, answers.get("role")),
         agency=_label(AGENCIES, answers.get("agency")),
@@ -146,7 +148,7 @@ def write_referral(
     percent, gaps = completeness(answers)
     phoned = answers.get("phoned") == "yes" and bool(answers.get("phoned_at"))
     referral = Referral(
-        reference=repo.next_reference(session, now),
+        reference=repo.next_reference(db, now),
         kind="checklist",
         professional_id=prof_id,
         flow_id=flow_id,
@@ -162,11 +164,10 @@ def write_referral(
         created_at=now,
         last_contact_at=now,
     )
-    session.add(referral)
-    session.flush()
-    card = _card(session, referral, user_id, suggestion, now)
+    sql.insert(as_tx(db).cx, referral)
+    card = _card(db, referral, user_id, suggestion, now)
     repo.audit(
-        session,
+        db,
         actor=user_id,
         action="referral.created",
         subject_type="referral",
@@ -184,7 +185,7 @@ def write_referral(
 
 
 def write_urgent(
-    session: Session,
+    db: Db,
     *,
     user_id: str,
     flow_id: int,
@@ -193,9 +194,9 @@ def write_urgent(
     now: datetime,
 ) -> tuple[Referral, TriageCard]:
     """The safety gate's Red item: an urgent referral and its card, nothing else known."""
-    prof_id = repo.professional_id(session, user_id)
+    prof_id = repo.professional_id(db, user_id)
     referral = Referral(
-        reference=repo.next_reference(session, now),
+        reference=repo.next_reference(db, now),
         kind="urgent",
         professional_id=prof_id,
         flow_id=flow_id,
@@ -203,11 +204,10 @@ def write_urgent(
         created_at=now,
         last_contact_at=now,
     )
-    session.add(referral)
-    session.flush()
-    card = _card(session, referral, user_id, suggestion, now)
+    sql.insert(as_tx(db).cx, referral)
+    card = _card(db, referral, user_id, suggestion, now)
     repo.audit(
-        session,
+        db,
         actor=user_id,
         action="referral.urgent",
         subject_type="referral",
@@ -220,7 +220,7 @@ def write_urgent(
 
 
 def _card(
-    session: Session, referral: Referral, user_id: str, suggestion: Suggestion, now: datetime
+    db: Db, referral: Referral, user_id: str, suggestion: Suggestion, now: datetime
 ) -> TriageCard:
     card = TriageCard(
         referral_id=referral.id,  # type: ignore[arg-type]
@@ -231,6 +231,5 @@ def _card(
         status="new",
         received_at=now,
     )
-    session.add(card)
-    session.flush()
+    sql.insert(as_tx(db).cx, card)
     return card

@@ -335,7 +335,7 @@ class FlowService:
         if fs.state == URGENT:
             suggestion = rules.safety_gate(self.policy, now)
             referral, card = records.write_urgent(
-                tx.session,
+                tx,
                 user_id=row.user_id,
                 flow_id=row.id,
                 flow_kind=row.kind,
@@ -381,16 +381,15 @@ class FlowService:
     def _complete_consult(
         self, tx: Tx, row: FlowRow, fs: FlowState, now: datetime, base: dict[str, Any]
     ) -> Step:
-        s = tx.session
         count = 1
         earlier_ref = fs.answers.get("earlier_ref")
-        if earlier_ref:
-            earlier = records.consultation_by_reference(s, earlier_ref)
+        if earlier_ref:  # a linked consultation: the chain is walked with the ORM
+            earlier = records.consultation_by_reference(tx.session, earlier_ref)
             if earlier is not None:
-                count = records.repeat_count(s, earlier)
+                count = records.repeat_count(tx.session, earlier)
         suggestion = rules.suggest("consult", fs.answers, self.policy, now, repeat_count=count)
         c = records.write_consultation(
-            s,
+            tx,
             user_id=row.user_id,
             flow_id=row.id,
             answers=fs.answers,
@@ -416,7 +415,7 @@ class FlowService:
     ) -> Step:
         suggestion = rules.suggest("refer", fs.answers, self.policy, now)
         referral, card = records.write_referral(
-            tx.session,
+            tx,
             user_id=row.user_id,
             flow_id=row.id,
             answers=fs.answers,

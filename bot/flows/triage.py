@@ -20,9 +20,10 @@ from sqlmodel import Session
 from bot.flows import clocks
 from bot.flows.locked import locked_action
 from bot.policy import RATINGS, Policy
-from store import repo
+from store import repo, sql
 from store.db import session_scope
 from store.models import Decision, Referral, TriageCard
+from store.tx import Db, as_tx
 
 
 @dataclass
@@ -76,37 +77,34 @@ class TriageService:
 
     # --- arrival ---------------------------------------------------------
 
-    def on_arrival(self, session: Session, card_id: int) -> TriageCard:
+    def on_arrival(self, db: Db, card: TriageCard, referral: Referral) -> None:
         """Start a new card's decision clock (and a phone referral's confirmation clock).
 
-        Called inside the transaction that created the card.
+        Called inside the transaction that created the card; ``card`` gets its clock
+        and due time, here and in the database.
         """
-        card = session.get(TriageCard, card_id)
-        referral = session.get(Referral, card.referral_id) if card else None
-        if card is None or referral is None:
-            raise LookupError(f"card {card_id} not found")
+        assert card.id is not None
         name = decision_clock(card)
         card.clock = name
         card.due_at = clocks.start_clock(
-            session,
+            db,
             self.policy,
             subject_type="card",
-            subject_id=card_id,
+            subject_id=card.id,
             clock=name,
             start=card.received_at,
             phase="decide-",
         )
         if referral.phone_referral and referral.phoned_at:
             clocks.start_clock(
-                session,
+                db,
                 self.policy,
                 subject_type="card",
-                subject_id=card_id,
+                subject_id=card.id,
                 clock="written_confirmation",
                 start=referral.phoned_at,
             )
-        session.add(card)
-        return card
+        sql.update(as_tx(db).cx, TriageCard, card.id, clock=card.clock, due_at=card.due_at)
 
     # --- decisions -------------------------------------------------------
 
