@@ -190,7 +190,7 @@ class Messaging:
 
     # --- sending (the outbox's hooks) ------------------------------------
 
-    def prepare(self, s: Session, row: OutboxRow, _sent_at: datetime) -> dict[str, Any] | None:
+    def prepare(self, cx: sql.Cx, row: OutboxRow, _sent_at: datetime) -> dict[str, Any] | None:
         """Turn a row into Web API arguments, rendering cards as they are now.
 
         "Now" for a card's countdown is the service's clock (the SLA clock), not the
@@ -200,20 +200,20 @@ class Messaging:
         args = {k: v for k, v in row.payload.items() if k not in ("render", "id", "thread_of")}
         render = row.payload.get("render")
         if render == "triage_card":
-            card = s.get(TriageCard, row.payload["id"])
+            card = sql.load(cx, TriageCard, row.payload["id"])
             if card is None:
                 return None
-            referral = s.get(Referral, card.referral_id)
+            referral = sql.load(cx, Referral, card.referral_id)
             if referral is None:
                 return None
             args.update(cards.triage_card(card, referral, self.policy, now))
             if row.method == UPDATE:
                 args["ts"] = _need(card.ts)
         elif render == "consultation_card":
-            c = s.get(Consultation, row.payload["id"])
+            c = sql.load(cx, Consultation, row.payload["id"])
             if c is None:
                 return None
-            prof = s.get(Professional, c.professional_id)
+            prof = sql.load(cx, Professional, c.professional_id)
             if prof is None:
                 return None
             args.update(cards.consultation_card(c, prof, self.policy, now))
@@ -223,7 +223,7 @@ class Messaging:
         if thread_of:
             kind, _, sid = str(thread_of).partition(":")
             if kind == "card":
-                card = s.get(TriageCard, int(sid))
+                card = sql.load(cx, TriageCard, int(sid))
                 args["thread_ts"] = _need(card.ts if card else None)
         return args
 
@@ -232,15 +232,15 @@ class Messaging:
         if row.method != POST or not data.get("ts") or not row.subject_id:
             return
         if row.subject_type == "card":
-            card = tx.session.get(TriageCard, row.subject_id)
+            card = sql.load(tx.cx, TriageCard, row.subject_id)
             if card is not None and not card.ts:
-                card.ts, card.channel = data["ts"], data.get("channel") or card.channel
-                tx.session.add(card)
+                sql.update(tx.cx, TriageCard, row.subject_id, ts=data["ts"],
+                           channel=data.get("channel") or card.channel)
         elif row.subject_type == "consultation":
-            c = tx.session.get(Consultation, row.subject_id)
+            c = sql.load(tx.cx, Consultation, row.subject_id)
             if c is not None and not c.card_ts:
-                c.card_ts, c.card_channel = data["ts"], data.get("channel") or c.card_channel
-                tx.session.add(c)
+                sql.update(tx.cx, Consultation, row.subject_id, card_ts=data["ts"],
+                           card_channel=data.get("channel") or c.card_channel)
 
 
 def _need(ts: str | None) -> str:

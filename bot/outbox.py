@@ -25,12 +25,11 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from store import sql
-from store.db import session_scope
+from store.runner import TxRunner
 from store.sql import OutboxRow
-from store.tx import Tx, TxRunner
+from store.tx import Tx
 from store.types import utcnow
 
 log = logging.getLogger("frontdoor.outbox")
@@ -48,7 +47,7 @@ PERMANENT = {
 # database when it is sent); any other row is sent as it was queued.
 INSTRUCTIONS = ("render", "thread_of")
 
-Prepare = Callable[[Session, OutboxRow, datetime], dict[str, Any] | None]
+Prepare = Callable[[sql.Cx, OutboxRow, datetime], dict[str, Any] | None]
 OnSent = Callable[[Tx, OutboxRow, dict[str, Any]], None]
 
 
@@ -234,7 +233,7 @@ class OutboxSender:
         recovering = row.status == "sending"
         try:
             if any(k in row.payload for k in INSTRUCTIONS):
-                args = await asyncio.to_thread(self._prepare, row, now)
+                args = await self.runner.read(lambda cx: self.prepare(cx, row, now))
             else:  # sent as queued: nothing to draw from the database
                 args = dict(row.payload)
             if args is None:  # nothing to send any more (e.g. the subject was purged)
@@ -254,10 +253,6 @@ class OutboxSender:
                            counts=False)
         except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._failed(row, now, exc, stats)
-
-    def _prepare(self, row: OutboxRow, now: datetime) -> dict[str, Any] | None:
-        with session_scope(self.engine) as s:
-            return self.prepare(s, row, now)
 
     async def _call(self, row: OutboxRow, args: dict[str, Any]) -> dict[str, Any]:
         if row.method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):

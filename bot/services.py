@@ -19,7 +19,7 @@ from bot.outbox import OutboxSender
 from bot.policy import Policy
 from bot.roles import Roles
 from bot.slack import make_client
-from store.tx import TxRunner
+from store.runner import TxRunner
 
 
 def _utcnow() -> datetime:

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.policy import load_policy
 from bot.reminders import ReminderSweep
 from bot.services import Services
-from store import repo
+from store import repo, sql
 from store.db import session_scope
 from store.models import OutboxMessage, Referral, Reminder, TriageCard
 from tests.slackenv import Clock
@@ -235,7 +235,7 @@ async def test_cards_are_drawn_with_the_service_clock(services: tuple[Services, 
             OutboxMessage.idempotency_key == f"card:{card_id}:post")).scalar_one()
         clock.now = at(2026, 12, 21, 16, 0)  # an hour after the decision was due
         far_future = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)  # the sender's own time
-        drawn = json.dumps(sv.messaging.prepare(s, row, far_future))
+        drawn = json.dumps(sv.messaging.prepare(sql.Cx.of(s), row, far_future))
     assert "overdue by 1 h" in drawn, drawn[:500]
 
 

@@ -40,7 +40,8 @@ from store import sql
 from store.db import WriteLock, is_sqlite, make_engine, session_scope, write_lock
 from store.migrate import upgrade
 from store.models import AuditEntry, FlowSession, OutboxMessage, ProcessedEvent
-from store.tx import NeedsSession, Tx, TxRunner, write_tx
+from store.runner import TxRunner
+from store.tx import NeedsSession, Tx, write_tx
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 3, 2, 10, 15, 30, 123456, tzinfo=UTC)
