@@ -118,7 +118,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._last_sent: dict[str, float] = {}
         self._dm_channels: dict[str, str] = {}
-        self._sending: set[asyncio.Task[None]] = set()  # ``send_now`` deliveries
+        self._sending: set[asyncio.Task[Any]] = set()  # tasks inside ``send_now``
         self._unrecorded: list[Outcome] = []
         self._recorder: asyncio.Task[None] | None = None
         self._stalled = False  # a sweep found only heads still being sent
@@ -131,19 +131,26 @@ class OutboxSender:
         """This sender's lease on rows it claims (as of ``now``, default its clock)."""
         return sql.Lease(self.worker_id, (now or self.clock()) + self.lease)
 
-    def dispatch(self, tx: Tx) -> None:
-        """After ``tx`` committed: send the rows it claimed now, and wake the sweep for
-        any others it queued."""
-        self.send_now(tx.claimed)
+    async def dispatch(self, tx: Tx) -> None:
+        """After ``tx`` committed: wake the sweep for the rows it queued, and send the rows
+        it claimed, here and now."""
         if tx.queued:
             self.kick()
+        if tx.claimed:
+            await self.send_now(tx.claimed)
 
-    def send_now(self, rows: list[OutboxRow]) -> None:
-        """Deliver rows queued claimed for this process, starting now (in order given)."""
-        for row in rows:
-            task = asyncio.get_running_loop().create_task(self._send_claimed(row))
+    async def send_now(self, rows: list[OutboxRow]) -> None:
+        """Deliver rows queued claimed for this process, in order, in the calling task
+        (the request's own: a task of their own cost more than the work, measured)."""
+        task = asyncio.current_task()
+        if task is not None:
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+        try:
+            for row in rows:
+                await self._send_claimed(row)
+        finally:
+            if task is not None:
+                self._sending.discard(task)
 
     async def _send_claimed(self, row: OutboxRow) -> None:
         try:
@@ -174,8 +181,11 @@ class OutboxSender:
 
     async def flush(self) -> None:
         """Wait for ``send_now`` deliveries in flight and their records (shutdown, tests)."""
-        while self._sending or (self._recorder is not None and not self._recorder.done()):
-            await asyncio.gather(*self._sending, *([self._recorder] if self._recorder else []),
+        me = asyncio.current_task()
+        while (self._sending - {me}) or (self._recorder is not None
+                                          and not self._recorder.done()):
+            await asyncio.gather(*(self._sending - {me}),
+                                 *([self._recorder] if self._recorder else []),
                                  return_exceptions=True)
 
     async def run_forever(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:

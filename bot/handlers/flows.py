@@ -63,7 +63,7 @@ def register(app: AsyncApp, sv: Services) -> None:
         except Conflict:  # another action for this person came first: nothing applied
             step, applied = await off_loop(sv.flows.reread, user), False
         else:
-            sv.sender.dispatch(tx)
+            await sv.sender.dispatch(tx)
         if step.status == Status.REFUSED:
             msg = flow_blocks.refused_message(step)
             await tell(sv, user, channel, msg["text"], msg.get("blocks"))
@@ -76,7 +76,7 @@ def register(app: AsyncApp, sv: Services) -> None:
                     tx, user, flow_blocks.question_message(step),
                     f"flow:{step.flow_id}:v{step.version}:again:{nonce}", claim=True,
                 ), lease=sv.sender.claim_lease())
-                sv.sender.dispatch(again)
+                await sv.sender.dispatch(again)
         return step
 
     @app.command("/consult")
