@@ -14,8 +14,6 @@ import asyncio
 import base64
 import functools
 import logging
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
-from store import sql
+from store import claims, sql
 from store.runner import TxRunner
 from store.sql import OutboxRow
 from store.tx import Tx
@@ -110,7 +108,7 @@ class OutboxSender:
         self.on_sent = on_sent
         self.escalation_channel = escalation_channel
         self.clock = clock
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.worker_id = worker_id or claims.worker_id(self)
         self.pace = pace
         self.max_attempts = max_attempts
         self.batch = batch
@@ -190,6 +188,7 @@ class OutboxSender:
 
     async def run_forever(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
         """Deliver until ``stop`` is set; sleeps only when there is nothing due."""
+        await claims.release(self.runner, "outbox", self.clock())
         try:
             await self._sweep_forever(stop, idle)
         finally:

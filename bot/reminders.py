@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +22,7 @@ from sqlmodel import Session
 from bot.flows.api import Step
 from bot.policy import Policy
 from bot.services import Services
-from store import repo
+from store import claims, repo
 from store.db import is_sqlite, session_scope
 from store.models import FlowSession, Referral, Reminder, TriageCard
 from store.tx import Tx
@@ -48,7 +46,7 @@ class ReminderSweep:
 
     def __init__(self, sv: Services, *, worker_id: str | None = None, batch: int = 500) -> None:
         self.sv = sv
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.worker_id = worker_id or claims.worker_id(self)
         self.batch = batch
 
     def run(self, now: datetime) -> SweepStats:
@@ -197,6 +195,7 @@ class ReminderLoop:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Sweep as of the service clock's now, until ``stop`` is set."""
+        await claims.release(self.sv.tx, "reminder", self.sv.clock())
         while not stop.is_set():
             try:
                 stats = await asyncio.to_thread(self.sweep.run, self.sv.clock())

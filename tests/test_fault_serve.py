@@ -404,7 +404,9 @@ async def test_serve_killed_mid_flows_resumes_every_flow_and_sends_once(
             env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
                    "SLACK_API_URL": fake.base_url, "DATABASE_URL": db, "PORT": "0",
                    "SLACK_APP_TOKEN": "", "FRONTDOOR_POLICY": "",
-                   "FRONTDOOR_OUTBOX_PACE": "0", "FRONTDOOR_OUTBOX_LEASE": "2",
+                   # The default lease (60 s): the restarted bot must release the dead
+                   # one's claims at once (store.claims), not wait for them to run out.
+                   "FRONTDOOR_OUTBOX_PACE": "0", "FRONTDOOR_OUTBOX_LEASE": "60",
                    "PYTHONUNBUFFERED": "1"}
             first = _start(env, tmp_path / "serve-1.log")
             serves.append(first)
