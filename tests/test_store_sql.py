@@ -25,7 +25,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,7 +39,17 @@ from sqlmodel import Session
 from store import sql
 from store.db import WriteLock, is_sqlite, make_engine, session_scope, write_lock
 from store.migrate import upgrade
-from store.models import AuditEntry, FlowSession, OutboxMessage, ProcessedEvent
+from store.models import (
+    AuditEntry,
+    Consultation,
+    Decision,
+    FlowSession,
+    OutboxMessage,
+    ProcessedEvent,
+    Professional,
+    Referral,
+    TriageCard,
+)
 from store.runner import TxRunner
 from store.tx import NeedsSession, Tx, write_tx
 
@@ -553,6 +563,79 @@ def test_full_tx_statements_see_pending_orm_changes(engine: Engine) -> None:
         entry = s.exec(select(AuditEntry)).scalar_one()  # type: ignore[call-overload]
         assert entry.subject_id == str(got.id)
     assert _event_ids(engine) == ["Ev0TEST3"]
+
+
+def test_whole_records_written_by_sql_read_back_through_the_orm(engine: Engine) -> None:
+    """``sql.insert`` / ``load`` / ``update``: what a finished flow writes (a referral and
+    its card, a consultation) is what the ORM reads, and the other way round."""
+    with session_scope(engine, write=True) as s:
+        cx = sql.Cx.of(s)
+        pid = sql.professional(cx, "U0TEST1", {"role": "Teacher"}, NOW)
+        referral = Referral(reference="FD-2026-000001", professional_id=pid,
+                            categories=["neglect", "école"], summary={"answers": {"a": [1, 2]}},
+                            consent_status="given", completeness=80, gaps=["voice"],
+                            phone_referral=True, phoned_at=BST, created_at=BST,
+                            last_contact_at=BST)
+        rid = sql.insert(cx, referral)
+        card = TriageCard(referral_id=rid, reference=referral.reference,
+                          referrer_user_id="U0TEST1", suggested_rating="amber_sh",
+                          suggested_reasons=[{"rule": "R-x", "text": "Zoë", "source": "s"}],
+                          received_at=BST)
+        cid = sql.insert(cx, card)
+        sql.update(cx, TriageCard, cid, clock="contact_decision", due_at=LATER, channel="C0X")
+        consultation = Consultation(reference="FD-2026-000002", professional_id=pid,
+                                    categories=[], summary={}, suggested_outcome="advice_only",
+                                    created_at=NOW, last_contact_at=NOW)
+        sql.insert(cx, consultation)
+        assert (referral.id, card.id) == (rid, cid) and consultation.id is not None
+    with session_scope(engine) as s:
+        got_r = s.get(Referral, rid)
+        got_c = s.get(TriageCard, cid)
+        assert got_r is not None and got_c is not None
+        for name in ("reference", "categories", "summary", "consent_status", "completeness",
+                     "gaps", "phone_referral", "phoned_at", "created_at"):
+            assert getattr(got_r, name) == getattr(referral, name), name
+        assert got_r.phoned_at == BST_UTC and got_r.phone_referral is True
+        assert (got_c.clock, got_c.due_at, got_c.channel) == ("contact_decision", LATER, "C0X")
+        assert got_c.suggested_reasons == card.suggested_reasons and not got_c.breached
+        assert s.get(Professional, pid).role == "Teacher"  # type: ignore[union-attr]
+        s.add(Decision(card_id=cid, actor="U0MANAGER", at=NOW, action="approve",
+                       new_rating="amber_sh"))
+        got_c.breached, got_c.info_requested = True, False
+        s.add(got_c)
+        s.commit()
+    with session_scope(engine) as s:
+        cx = sql.Cx.of(s)
+        loaded = sql.load(cx, TriageCard, cid)
+        assert loaded is not None and loaded.breached is True and loaded.info_requested is False
+        assert loaded.due_at == LATER and loaded.received_at == BST_UTC
+        assert loaded.suggested_reasons == card.suggested_reasons
+        assert sql.load(cx, Referral, rid) == s.get(Referral, rid)
+        assert sql.load(cx, TriageCard, 999_999) is None
+
+
+async def test_a_turn_commits_many_requests_at_once_and_a_failure_only_undoes_its_own(
+    sqlite_engine: Engine,
+) -> None:
+    runner = TxRunner(sqlite_engine)
+
+    def queue(key: str) -> Callable[[Tx], str]:
+        def act(tx: Tx) -> str:
+            tx.enqueue(key=key, method=POST, payload=PAYLOAD)
+            if key == "bad":
+                raise ValueError("this request's own mistake")
+            return key
+        return act
+
+    try:
+        results = await asyncio.gather(*(runner.run(queue(k)) for k in ("a", "bad", "c")),
+                                       return_exceptions=True)
+        assert [r[0] if isinstance(r, tuple) else type(r).__name__ for r in results] == [
+            "a", "ValueError", "c"]
+        assert runner.turns == 1 and runner.on_loop == 2  # one commit for the three
+        assert _outbox_keys(sqlite_engine) == ["a", "c"]  # the failed one left nothing
+    finally:
+        runner.close()
 
 
 # --- 6. TxRunner ---------------------------------------------------------------------------
