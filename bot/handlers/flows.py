@@ -79,47 +79,6 @@ def register(app: AsyncApp, sv: Services) -> None:
                 await sv.sender.dispatch(again)
         return step
 
-    @app.command("/consult")
-    @app.command("/refer")
-    async def start_flow(ack: AsyncAck, command: dict[str, Any], body: dict[str, Any]) -> None:
-        kind = KINDS[command["command"]]
-        in_dm = str(command.get("channel_id", "")).startswith("D")
-        if in_dm:
-            await ack()
-        else:
-            await ack("I've started this in our direct messages: look for Front Door.")
-        await _start(body=body, user=command["user_id"], kind=kind,
-                     nonce=command.get("trigger_id") or command.get("command_ts") or "")
-
-    @guarded(sv)
-    async def _start(*, body: dict[str, Any], user: str, kind: str, nonce: str) -> None:
-        await drive(
-            user,
-            lambda tx, effects: sv.flows.start_in(tx, user, kind, effects),
-            channel=None,
-            nonce=nonce,
-        )
-
-    @app.event("message")
-    async def dm_message(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
-        await ack()
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-            return
-        await _typed(body=body, event=event)
-
-    @guarded(sv)
-    async def _typed(*, body: dict[str, Any], event: dict[str, Any]) -> None:
-        user, text = event.get("user"), event.get("text") or ""
-        if not user:
-            return
-        await drive(
-            user,
-            lambda tx, effects: sv.flows.answer_in(tx, user, text, effects),
-            channel=event.get("channel"),
-            nonce=str(body.get("event_id") or event.get("ts")),
-            event_id=body.get("event_id"),
-        )
-
     async def clicked(body: dict[str, Any], action: dict[str, Any]) -> None:
         user, channel, _ = who(body)
         expect_flow, expect = _expected(action.get("block_id", ""))
@@ -147,10 +106,54 @@ def register(app: AsyncApp, sv: Services) -> None:
 
     # Answer buttons are ``flow.answer:0``, ``flow.answer:1``... (Slack refuses two
     # elements with one action_id in a block); the select is plain ``flow.answer``.
+    # Registered first, then typed answers: Bolt tries listeners in order, and these are
+    # most of the requests.
     on_action(app, sv, flow_blocks.ANSWER_ACTION_RE, clicked)
+
+    @app.event("message")
+    async def dm_message(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
+        await ack()
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        await _typed(body=body, event=event)
+
+    @guarded(sv)
+    async def _typed(*, body: dict[str, Any], event: dict[str, Any]) -> None:
+        user, text = event.get("user"), event.get("text") or ""
+        if not user:
+            return
+        await drive(
+            user,
+            lambda tx, effects: sv.flows.answer_in(tx, user, text, effects),
+            channel=event.get("channel"),
+            nonce=str(body.get("event_id") or event.get("ts")),
+            event_id=body.get("event_id"),
+        )
+
     for action_id in (ids.FLOW_MULTI_DONE, ids.FLOW_DATE, ids.FLOW_SKIP, ids.FLOW_BACK,
                       ids.FLOW_CANCEL):
         on_action(app, sv, action_id, clicked)
+
+    @app.command("/consult")
+    @app.command("/refer")
+    async def start_flow(ack: AsyncAck, command: dict[str, Any], body: dict[str, Any]) -> None:
+        kind = KINDS[command["command"]]
+        in_dm = str(command.get("channel_id", "")).startswith("D")
+        if in_dm:
+            await ack()
+        else:
+            await ack("I've started this in our direct messages: look for Front Door.")
+        await _start(body=body, user=command["user_id"], kind=kind,
+                     nonce=command.get("trigger_id") or command.get("command_ts") or "")
+
+    @guarded(sv)
+    async def _start(*, body: dict[str, Any], user: str, kind: str, nonce: str) -> None:
+        await drive(
+            user,
+            lambda tx, effects: sv.flows.start_in(tx, user, kind, effects),
+            channel=None,
+            nonce=nonce,
+        )
 
     @app.action(ids.FLOW_MULTI)
     async def multi_changed(ack: AsyncAck) -> None:
