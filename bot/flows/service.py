@@ -163,13 +163,7 @@ class FlowService:
 
     def current_in(self, tx: Tx, user_id: str) -> Step:
         """The active flow's current question, expiring it if it is overdue."""
-        now = self._now()
-        row = self._active(tx, user_id)
-        if row is None:
-            return self._none()
-        if self._expired(row, now):
-            return self._expire_row(tx, row, now, None) or self._none()
-        return self._asking(row)
+        return self._on_active(tx, user_id, lambda row, _now: (self._asking(row), False), None)
 
     def answer_in(
         self,
