@@ -18,7 +18,7 @@ from bot.blocks import cards, flow
 from bot.flows.advice import AdviceResult
 from bot.flows.api import Status, Step
 from bot.flows.triage import CardResult, TriageService
-from bot.outbox import NotReady
+from bot.outbox import INSTRUCTIONS, NotReady
 from bot.policy import Policy
 from store import repo, sql
 from store.models import Consultation, Professional, Referral, TriageCard
@@ -197,7 +197,7 @@ class Messaging:
         sender's real time, which only paces and retries deliveries.
         """
         now = self.clock()
-        args = {k: v for k, v in row.payload.items() if k not in ("render", "id", "thread_of")}
+        args = {k: v for k, v in row.payload.items() if k not in (*INSTRUCTIONS, "id")}
         render = row.payload.get("render")
         if render == "triage_card":
             card = sql.load(cx, TriageCard, row.payload["id"])

@@ -1,10 +1,12 @@
 """Hand-written SQL for the writes every request makes, on the DBAPI connection itself.
 
 A professional's click reads and saves their flow, queues the next question and
-(for a typed answer) records the Slack event; the sender records each delivery.
-Through SQLAlchemy's Session each of these statements cost 30-150 us of Python
-and a transaction about 150 us, several times SQLite's own work (measured), so
-these few statements are written here once, for SQLite and PostgreSQL, and
+(for a typed answer) records the Slack event; the last answer writes the
+referral or consultation, the card and its clocks; the sender claims and records
+each delivery. Through SQLAlchemy's Session each statement cost 30-150 us of
+Python and a transaction about 150 us, several times SQLite's own work
+(measured), so these statements are written here once, for SQLite and
+PostgreSQL (``insert``, ``load`` and ``update`` work from a model's columns), and
 everything else keeps the ORM.
 
 Values are stored exactly as SQLAlchemy stores them (``UTCDateTime`` as naive

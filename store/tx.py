@@ -1,13 +1,13 @@
 """Write transactions for per-request work: a fast one, and the full one with the ORM.
 
-Every click or typed answer is one transaction. Most of them only read and save
-a flow and queue one message, which ``store.sql`` does on the bare DBAPI
-connection (a ``Tx`` without a session). Anything more (writing a referral, a
-card and its clocks) needs the ORM: such code asks for ``tx.session``, which on
-a fast transaction raises ``NeedsSession``; the runner rolls back and runs the
-same action again in a full transaction, where ``tx.session`` is the ORM
-session and the fast statements share its connection. So an action is written
-once and commits in one transaction either way.
+Every click or typed answer is one transaction. What they write (a flow's new
+state, the next question queued, a finished flow's referral, card and clocks)
+``store.sql`` writes on the bare DBAPI connection: a ``Tx`` without a session.
+Code that needs the ORM (walking a chain of linked consultations) asks for
+``tx.session``, which on a fast transaction raises ``NeedsSession``; the runner
+rolls back and runs the same action again in a full transaction, where
+``tx.session`` is the ORM session and the fast statements share its connection.
+So an action is written once and commits in one transaction either way.
 
 ``store.runner.TxRunner`` decides where and when a transaction runs.
 """
@@ -15,19 +15,15 @@ once and commits in one transaction either way.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from store import sql
 from store.db import session_scope
-
-log = logging.getLogger("frontdoor.store")
-T = TypeVar("T")
 
 
 class NeedsSession(Exception):

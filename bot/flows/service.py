@@ -8,8 +8,9 @@ and commit. Nothing is kept in memory between calls, so a restart resumes
 exactly. Answers are never logged; a refused answer is never written.
 
 Each action is written once, as ``*_in(tx, ...)``, and runs in either kind of
-transaction: moving to the next question needs only the fast statements, and
-finishing a flow (a referral, a card) asks for ``tx.session``, which sends the
+transaction: moving to the next question and finishing a flow (its referral,
+card and clocks) need only the fast statements; a consultation linked to earlier
+ones walks their chain with the ORM, asking for ``tx.session``, which sends the
 action to a full transaction (see ``store.tx``). The plain methods (``answer``
 and so on) run an action in a full transaction in the calling thread.
 """
