@@ -82,6 +82,7 @@ async def test_a_user_id_is_delivered_to_their_dm(rig: Rig) -> None:
     assert delivered(rig.fake, rig.fake.dm_channel("U0PRO")) == ["hello"]
 
 
+@pytest.mark.fault
 async def test_429_then_500_storm_delivers_everything_once_recovered(rig: Rig) -> None:
     queue(rig, *[(f"s{i}", "C0ONE", f"m{i}") for i in range(3)])
     rig.fake.fail("chat.postMessage", status=429, times=2, retry_after=7)
@@ -98,6 +99,7 @@ async def test_429_then_500_storm_delivers_everything_once_recovered(rig: Rig) -
     assert all(r.status == "sent" for r in rows(rig.engine))
 
 
+@pytest.mark.fault
 async def test_dead_after_the_last_attempt_and_escalated(rig: Rig) -> None:
     queue(rig, ("d1", "C0ONE", "will not get through"))
     rig.fake.fail("chat.postMessage", status=503, times=50)
@@ -119,6 +121,7 @@ async def test_permanent_error_is_dead_at_once(rig: Rig) -> None:
     assert any("could not deliver" in t for t in delivered(rig.fake, ESCALATION))
 
 
+@pytest.mark.fault
 async def test_a_sender_that_died_mid_call_does_not_duplicate(rig: Rig) -> None:
     """Slack accepted the message but the sender died before recording it: the next
     sender finds the message by its key in the channel's history and does not resend."""
