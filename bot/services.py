@@ -42,7 +42,7 @@ class Services:
     sender: OutboxSender
     roles: Roles
     clock: Callable[[], datetime]
-    tx: TxRunner  # per-request transactions: fast where possible (see store.tx)
+    tx: TxRunner  # per-request transactions: fast where possible (see store.runner)
 
     @classmethod
     def build(
