@@ -35,6 +35,7 @@ log = logging.getLogger("frontdoor.server")
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger
 SQLITE_THREADS = 2
 SWITCH_INTERVAL = 0.001  # seconds; CPython default is 0.005
+YOUNG_GC_THRESHOLD = 10_000  # allocations between young collections; CPython's is 700
 
 
 def make_web_app(app: AsyncApp, sv: Services) -> web.Application:
@@ -145,7 +146,15 @@ async def running(
             # collector from walking it again on every full collection (tail latency).
             gc.collect()
             gc.freeze()
-            yield Running(sv, app, port, tasks)
+            # Each request allocates thousands of short-lived objects; collecting the
+            # young generation every 700 cost about 6% of the CPU under load (measured:
+            # 1.3 s of collections in 25 s; 0.2 s at 10,000, with the same p99).
+            thresholds = gc.get_threshold()
+            gc.set_threshold(YOUNG_GC_THRESHOLD, 10, 10)
+            try:
+                yield Running(sv, app, port, tasks)
+            finally:
+                gc.set_threshold(*thresholds)  # a process that goes on (tests) gets its own
         finally:
             stop.set()
             if socket_handler is not None:
