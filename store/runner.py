@@ -183,25 +183,23 @@ class TxRunner:
 
     def _fast_in_thread(self, fn: Callable[[Tx], T], lease: sql.Lease | None,
                         ) -> tuple[T, Tx]:
-        if self.sqlite:
-            with write_lock(self.engine):
-                raw = self.engine.raw_connection()
-                try:
-                    cx = sql.Cx(raw.driver_connection, "sqlite")
-                    cx.execute("BEGIN IMMEDIATE", {})  # waits up to the busy timeout
-                    return _finish(cx, fn, lease)
-                finally:
-                    raw.close()
-        raw = self.engine.raw_connection()
-        try:
-            return _finish(sql.Cx(raw.driver_connection, self.engine.dialect.name), fn, lease)
-        finally:
-            raw.close()
+        if not self.sqlite:
+            with self._pooled() as cx:
+                return _finish(cx, fn, lease)
+        with write_lock(self.engine), self._pooled() as cx:
+            cx.execute("BEGIN IMMEDIATE", {})  # waits up to the busy timeout
+            return _finish(cx, fn, lease)
 
     def _read_in_thread(self, fn: Callable[[sql.Cx], T]) -> T:
+        with self._pooled() as cx:
+            return self._read(cx, fn)
+
+    @contextlib.contextmanager
+    def _pooled(self) -> Iterator[sql.Cx]:
+        """A connection from the engine's pool (for a thread), given back after."""
         raw = self.engine.raw_connection()
         try:
-            return self._read(sql.Cx(raw.driver_connection, self.engine.dialect.name), fn)
+            yield sql.Cx(raw.driver_connection, self.engine.dialect.name)
         finally:
             raw.close()
 

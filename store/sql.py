@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Boolean
 from sqlmodel import Session
 
-from store.types import UTCDateTime
+from store.types import UTCDateTime, from_stored, to_utc
 
 M = TypeVar("M")
 
@@ -83,9 +83,7 @@ class Cx:
         """An aware datetime as a parameter (``UTCDateTime``'s storage)."""
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("naive datetime: store aware datetimes only")
-        value = value.astimezone(UTC)
+        value = to_utc(value)
         return value.replace(tzinfo=None).isoformat(" ", "microseconds") if self.sqlite else value
 
     @staticmethod
@@ -93,9 +91,7 @@ class Cx:
         """A stored datetime as an aware UTC datetime."""
         if value is None:
             return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return from_stored(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
     @staticmethod
     def read_json(value: Any) -> Any:

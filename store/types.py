@@ -24,17 +24,23 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("naive datetime: store aware datetimes only")
-        value = value.astimezone(UTC)
+        value = to_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return None if value is None else from_stored(value)
+
+
+def to_utc(value: datetime) -> datetime:
+    """An aware datetime in UTC, as stored; a naive one is refused, not guessed."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime: store aware datetimes only")
+    return value.astimezone(UTC)
+
+
+def from_stored(value: datetime) -> datetime:
+    """A stored datetime as aware UTC (SQLite keeps no offset: its values are UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
