@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -948,3 +949,59 @@ async def test_runner_close_closes_the_loops_connection(sqlite_engine: Engine) -
     assert runner._loop_cx is not None and runner._loop_cx is not conn
     runner.close()
     assert _event_ids(sqlite_engine) == ["Ev0ONE", "Ev0TWO"]
+
+
+# --- 7. The write-ahead log ----------------------------------------------------------------
+
+
+async def _turns_writing(runner: TxRunner, n: int) -> None:
+    big = {**PAYLOAD, "text": "x" * 3000}  # about a page a turn
+
+    for i in range(n):
+        await runner.run(lambda tx, i=i: tx.enqueue(key=f"wal-{i}", method=POST, payload=big))
+    if runner._checkpointing is not None:
+        await runner._checkpointing
+
+
+def _wal_pages(engine: Engine) -> int:
+    """The most pages the WAL has held (SQLite reuses the file from its start)."""
+    path = _sqlite_path(str(engine.url)) + "-wal"
+    return max(0, os.path.getsize(path) - 32) // (24 + 4096)
+
+
+async def test_the_loop_leaves_checkpoints_to_a_thread_and_the_wal_stays_short(
+    sqlite_engine: Engine,
+) -> None:
+    runner = TxRunner(sqlite_engine)
+    runner.checkpoint_turns = 25
+    try:
+        await _turns_writing(runner, 1500)
+        assert runner.checkpoints >= 1500 // 25 // 2  # some turns find one still copying
+        assert _wal_pages(sqlite_engine) < 400  # started afresh after each
+        assert len(_outbox_keys(sqlite_engine)) == 1500
+    finally:
+        runner.close()
+
+
+async def test_without_thread_checkpoints_the_loop_does_not_checkpoint_at_sqlites_1000_pages(
+    sqlite_engine: Engine,
+) -> None:
+    runner = TxRunner(sqlite_engine)
+    runner.checkpoint_turns = 10**9
+    try:
+        await _turns_writing(runner, 1500)
+        assert runner.checkpoints == 0 and _wal_pages(sqlite_engine) > 1200
+    finally:
+        runner.close()
+
+
+async def test_the_loops_backstop_bounds_the_wal_when_threads_do_not(
+    sqlite_engine: Engine,
+) -> None:
+    runner = TxRunner(sqlite_engine)
+    runner.checkpoint_turns, runner.wal_backstop = 10**9, 300
+    try:
+        await _turns_writing(runner, 1500)
+        assert runner.checkpoints == 0 and 300 <= _wal_pages(sqlite_engine) < 330
+    finally:
+        runner.close()
