@@ -28,7 +28,7 @@ import secrets
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -669,6 +669,10 @@ class FakeSlack:
         return None
 
     async def _record(self, call: Call) -> None:
+        if call.response is not None:
+            # Kept: a later change to the stored message must not rewrite the answer
+            # the call got. (Copied here, so a subclass that does not keep calls skips it.)
+            call = replace(call, response=copy.deepcopy(call.response))
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
@@ -759,7 +763,7 @@ class FakeSlack:
             # Malformed arguments (wrong JSON types, non-numeric ts...): Slack answers
             # invalid_arguments rather than a 5xx, so the fake does as well.
             body = _invalid("invalid_arguments", [f"{type(exc).__name__}: {exc}"]).payload()
-        await self._record(Call(method, args, self._clock(), token, response=copy.deepcopy(body)))
+        await self._record(Call(method, args, self._clock(), token, response=body))
         if not body.get("ok"):
             # Shown by the sandbox page, so a method the fake lacks (or a bad call) is visible.
             self._emit({"type": "api_error", "method": method, "error": body.get("error")})
