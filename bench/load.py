@@ -433,7 +433,12 @@ async def measure(kind: str, workdir: Any, *, users: int, warmup: float, duratio
                                           - cpu["driver"]), 3)
             cpu_ms = {f"{k}_ms_per_req": round((marks["t1"][k] - marks["t0"][k]) * 1000 / ok, 2)
                       for k in ("bot", "fake", "driver")} if "t1" in marks else {}
-            log_errors = sum(1 for line in bot.log_path.read_text(errors="replace").splitlines()
-                             if " ERROR " in line)
+        # Read once the bot has stopped: its shutdown is checked too, and it logs there
+        # how its transactions ran (Front Door only).
+        log = bot.log_path.read_text(errors="replace").splitlines()
+        log_errors = sum(1 for line in log if " ERROR " in line)
+        for line in log:
+            if "frontdoor.server transactions:" in line:
+                figures["transactions"] = line.split("transactions: ", 1)[1]
     return TargetResult(kind, figures, {**cpu, **cpu_ms}, fake_stats, driver.templates,
                         log_errors)
