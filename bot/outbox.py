@@ -118,6 +118,9 @@ class OutboxSender:
         self._dm_channels: dict[str, str] = {}
         self._sending: set[asyncio.Task[Any]] = set()  # tasks inside ``send_now``
         self._unrecorded: list[Outcome] = []
+        # Rows ``send_now`` delivered whose record is not yet committed: the next
+        # question in that DM may be claimed behind them (see ``claim_lease``).
+        self._delivered: set[int] = set()
         self._recorder: asyncio.Task[None] | None = None
         self._stalled = False  # a sweep found only heads still being sent
 
@@ -126,8 +129,13 @@ class OutboxSender:
         self._wake.set()
 
     def claim_lease(self, now: datetime | None = None) -> sql.Lease:
-        """This sender's lease on rows it claims (as of ``now``, default its clock)."""
-        return sql.Lease(self.worker_id, (now or self.clock()) + self.lease)
+        """This sender's lease on rows it claims (as of ``now``, default its clock).
+
+        It carries the rows delivered but not yet recorded: a professional who answers
+        the moment a question arrives must not wait for a sweep because that question's
+        delivery is still to be written down (Slack has it: the order is kept).
+        """
+        return sql.Lease(self.worker_id, (now or self.clock()) + self.lease, self._delivered)
 
     async def dispatch(self, tx: Tx) -> None:
         """After ``tx`` committed: wake the sweep for the rows it queued, and send the rows
@@ -158,6 +166,8 @@ class OutboxSender:
             return
         # Appended after the await: the recorder swaps in a new list while we wait.
         self._unrecorded.append(outcome)
+        if outcome.kind == "sent":
+            self._delivered.add(row.id)
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.get_running_loop().create_task(self._record_sent_now())
 
@@ -172,6 +182,8 @@ class OutboxSender:
             except Exception:  # noqa: BLE001 - unrecorded rows are recovered after the lease
                 log.exception("outbox: recording %d deliveries failed", len(batch))
                 continue
+            finally:  # recorded, or left to recovery: either way the database says
+                self._delivered.difference_update(o.row.id for o in batch)
             self._log_dead(batch)
         if self._stalled:  # rows queued behind these can go now
             self._stalled = False

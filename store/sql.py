@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Container
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -368,10 +369,15 @@ class OutboxRow:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """Who claims a row as it is queued (the process that will send it), and until when."""
+    """Who claims a row as it is queued (the process that will send it), and until when.
+
+    ``delivered``: rows this worker has sent but not yet recorded as sent (it records
+    them in batches). They no longer hold their channel: what follows them may go.
+    """
 
     worker: str
     until: datetime
+    delivered: Container[int] = field(default=frozenset(), compare=False)
 
 
 _INSERT_OUTBOX = (
@@ -382,9 +388,9 @@ _INSERT_OUTBOX = (
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
 )
 _CHANNEL_TURN = "SELECT pg_advisory_xact_lock(hashtext('outbox:' || :channel))"
-_CHANNEL_BUSY = (
-    "SELECT 1 FROM outbox WHERE channel = :channel AND status IN ('pending', 'sending') "
-    "LIMIT 1"
+_CHANNEL_OPEN = (
+    "SELECT id FROM outbox WHERE channel = :channel AND status IN ('pending', 'sending') "
+    "LIMIT 4"
 )
 
 
@@ -395,19 +401,22 @@ def enqueue(
 ) -> OutboxRow | bool:
     """Queue an outgoing call once per ``key``; False if the key was queued before.
 
-    With a ``lease``, a row due now that is its channel's only open row is queued
-    already claimed (``sending``) and returned, for that process to send at once
-    after commit: no sweep has to find it. Otherwise True: the sender's sweep
-    sends it in its channel's order. ``channel`` defaults to the payload's.
+    With a ``lease``, a row due now that is its channel's only open row (but for
+    rows the lease says are delivered) is queued already claimed (``sending``) and
+    returned, for that process to send at once after commit: no sweep has to find
+    it. Otherwise True: the sender's sweep sends it in its channel's order.
+    ``channel`` defaults to the payload's.
     """
     channel = channel or payload.get("channel", "")
     next_at = cx.when(not_before or now)  # refuses a naive datetime before comparing
-    claim = lease is not None and (not_before is None or not_before <= now)
-    if claim and not cx.sqlite:
-        # Two transactions may queue for one channel at once (SQLite runs one writer at
-        # a time): take the channel in turn, so only one of them can find it free.
-        cx.execute(_CHANNEL_TURN, {"channel": channel})
-    claim = claim and cx.first(_CHANNEL_BUSY, {"channel": channel}) is None
+    claim = False
+    if lease is not None and (not_before is None or not_before <= now):
+        if not cx.sqlite:
+            # Two transactions may queue for one channel at once (SQLite runs one writer
+            # at a time): take the channel in turn, so only one of them can find it free.
+            cx.execute(_CHANNEL_TURN, {"channel": channel})
+        open_ids = cx.execute(_CHANNEL_OPEN, {"channel": channel}).fetchall()
+        claim = all(r[0] in lease.delivered for r in open_ids)
     r = cx.first(_INSERT_OUTBOX, {
         "key": key, "method": method, "channel": channel, "payload": _json(payload),
         "status": "sending" if claim else "pending", "attempts": 1 if claim else 0,

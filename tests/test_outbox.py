@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -17,6 +17,7 @@ from bot.slack import make_client
 from store import repo
 from store.db import session_scope
 from store.models import OutboxMessage
+from store.tx import Tx
 from tests.slackenv import Clock
 
 TOKEN = "xoxb-outbox-test"
@@ -149,3 +150,49 @@ async def test_a_live_lease_is_not_stolen(rig: Rig) -> None:
                                                claimed_until=future))
     assert (await rig.sender.run_once()).sent == 0
     assert delivered(rig.fake, "C0ONE") == []
+
+
+async def test_a_question_answered_before_its_delivery_is_recorded_still_goes_at_once(
+    rig: Rig,
+) -> None:
+    # A professional can click the moment a question arrives, before the sender has
+    # written down that it sent it: the next question must not wait for a sweep.
+    sender = rig.sender
+
+    def ask(key: str) -> Callable[[Tx], None]:
+        return lambda tx: tx.enqueue(key=key, method="chat.postMessage", claim=True,
+                                     payload={"channel": "U0PRO", "text": key})
+
+    try:
+        _, first = await sender.runner.run(ask("q1"), lease=sender.claim_lease())
+        await sender.send_now(first.claimed)  # in Slack; its record is still to be written
+        assert [r.status for r in rows(rig.engine)] == ["sending"]
+        _, second = await sender.runner.run(ask("q2"), lease=sender.claim_lease())
+        assert [r.idempotency_key for r in second.claimed] == ["q2"] and second.queued == 0
+        await sender.send_now(second.claimed)
+        await sender.flush()
+        assert delivered(rig.fake, rig.fake.dm_channel("U0PRO")) == ["q1", "q2"]
+        assert [r.status for r in rows(rig.engine)] == ["sent", "sent"]
+        assert not sender._delivered  # recorded: the database holds the channel again
+        _, third = await sender.runner.run(ask("q3"), lease=sender.claim_lease())
+        assert len(third.claimed) == 1
+    finally:
+        sender.runner.close()
+
+
+async def test_a_question_waits_behind_one_not_yet_delivered(rig: Rig) -> None:
+    sender = rig.sender
+    queue(rig, ("notice", "U0PRO", "a reminder, queued for the sweep"))
+    _, tx = await sender.runner.run(
+        lambda tx: tx.enqueue(key="q1", method="chat.postMessage", claim=True,
+                              payload={"channel": "U0PRO", "text": "q1"}),
+        lease=sender.claim_lease())
+    try:
+        assert tx.claimed == [] and tx.queued == 1  # behind the reminder, in order
+        # (The runner's transactions stamp rows with the real time, the rig's clock
+        # is fixed: sweep at the later of the two.)
+        assert (await sender.run_once(now=max(dt.datetime.now(dt.UTC), rig.clock.now))).sent == 2
+        assert delivered(rig.fake, rig.fake.dm_channel("U0PRO")) == [
+            "a reminder, queued for the sweep", "q1"]
+    finally:
+        sender.runner.close()

@@ -409,6 +409,29 @@ def test_enqueue_with_a_lease_claims_again_once_the_channel_is_closed(engine: En
         assert sql.enqueue(cx, key="k3", method=POST, payload=PAYLOAD, now=NOW) is True
 
 
+def test_rows_the_lease_says_are_delivered_no_longer_hold_their_channel(
+    engine: Engine,
+) -> None:
+    delivered: set[int] = set()
+    lease = sql.Lease("worker-a", NOW + timedelta(seconds=60), delivered)
+    with session_scope(engine, write=True) as s:
+        cx = sql.Cx.of(s)
+        q1 = sql.enqueue(cx, key="q1", method=POST, payload=PAYLOAD, now=NOW, lease=lease)
+        assert isinstance(q1, sql.OutboxRow)
+        # Sent, not yet recorded, and not said to be delivered: q2 waits for the sweep.
+        assert sql.enqueue(cx, key="q2", method=POST, payload=PAYLOAD, now=NOW,
+                           lease=lease) is True
+        delivered.add(q1.id)  # q2 still holds the channel
+        assert sql.enqueue(cx, key="q3", method=POST, payload=PAYLOAD, now=NOW,
+                           lease=lease) is True
+        cx.execute("DELETE FROM outbox WHERE idempotency_key IN ('q2', 'q3')", {})
+        q4 = sql.enqueue(cx, key="q4", method=POST, payload=PAYLOAD, now=NOW, lease=lease)
+        assert isinstance(q4, sql.OutboxRow)  # only q1 is open, and it is delivered
+    assert _outbox(engine, "q1").status == "sending"
+    assert (_outbox(engine, "q4").status, _outbox(engine, "q4").claimed_by) == (
+        "sending", "worker-a")
+
+
 def test_mark_sent_retry_and_dead(engine: Engine) -> None:
     lease_a = sql.Lease("worker-a", NOW + timedelta(seconds=60))
     lease_b = sql.Lease("worker-b", NOW + timedelta(seconds=60))
