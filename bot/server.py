@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
@@ -29,6 +28,7 @@ from bot.app import build_app
 from bot.config import Settings
 from bot.policy import Policy, load_policy
 from bot.services import Services
+from bot.slack import make_session
 from store.db import is_sqlite, make_engine, ping
 from store.migrate import upgrade
 
@@ -119,7 +119,7 @@ async def running(
         )
     await asyncio.to_thread(upgrade, engine)
     stop = asyncio.Event()
-    async with aiohttp.ClientSession() as http:
+    async with make_session() as http:
         sv = Services.build(settings, policy, engine, http, clock=clock, pace=pace)
         app = build_app(sv)
         tasks = [asyncio.create_task(sv.sender.run_forever(stop), name="outbox")]

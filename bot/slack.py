@@ -12,12 +12,20 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from store import jsontext
+
 # slack_sdk decides whether to format its debug lines (every request's whole body)
 # from its logger's own level, not the effective one: left unset, it builds them
 # on every call and throws them away (a third of each call's cost, measured).
 # Its own level, set here, makes that check false unless DEBUG is asked for.
 _LOG = logging.getLogger("frontdoor.slack_api")
 _LOG.setLevel(logging.INFO)
+
+
+def make_session() -> aiohttp.ClientSession:
+    """The process's one HTTP session for the Web API, encoding JSON bodies with orjson
+    (each message is encoded once more to send it: see ``store.jsontext``)."""
+    return aiohttp.ClientSession(json_serialize=jsontext.dumps)
 
 
 def make_client(

@@ -7,12 +7,11 @@ import contextlib
 import signal
 from datetime import datetime
 
-import aiohttp
-
 from bot.config import Settings
 from bot.policy import load_policy
 from bot.reminders import ReminderLoop, ReminderSweep, SweepStats
 from bot.services import Services
+from bot.slack import make_session
 from store.db import make_engine
 from store.migrate import upgrade
 
@@ -27,7 +26,7 @@ async def run_worker(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with aiohttp.ClientSession() as http:
+    async with make_session() as http:
         sv = Services.build(settings, policy, engine, http)
         print(f"Front Door worker for {policy.authority}: sweeping", flush=True)
         await asyncio.gather(sv.sender.run_forever(stop), ReminderLoop(sv).run_forever(stop))
@@ -41,7 +40,7 @@ async def sweep_once(settings: Settings, now: datetime) -> SweepStats:
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(upgrade, engine)
     try:
-        async with aiohttp.ClientSession() as http:
+        async with make_session() as http:
             sv = Services.build(settings, policy, engine, http, pace=0)
             stats = await asyncio.to_thread(ReminderSweep(sv).run, now)
             if settings.bot_token:

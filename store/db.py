@@ -14,6 +14,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
+from store import jsontext
+
 DEFAULT_DATABASE_URL = "sqlite:///frontdoor.db"
 
 
@@ -33,6 +35,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     # Error messages and logs never show bound values: they may be what someone typed.
     kwargs.setdefault("hide_parameters", True)
+    # JSON columns written through the ORM as ``store.sql`` writes them (one text).
+    kwargs.setdefault("json_serializer", jsontext.dumps)
+    kwargs.setdefault("json_deserializer", jsontext.loads)
     if parsed.get_backend_name() == "sqlite":
         # ``?timeout=SECONDS`` in the URL sets how long to wait for a locked database.
         busy = float(parsed.query.get("timeout", 30))  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, Boolean
 from sqlmodel import Session
 
+from store import jsontext
 from store.types import UTCDateTime, from_stored, to_utc
 
 M = TypeVar("M")
@@ -97,7 +98,7 @@ class Cx:
     @staticmethod
     def read_json(value: Any) -> Any:
         """A stored JSON value (SQLite gives text; psycopg has already parsed it)."""
-        return json.loads(value) if isinstance(value, str | bytes) else value
+        return jsontext.loads(value) if isinstance(value, str | bytes) else value
 
 
 @cache
@@ -107,7 +108,7 @@ def _pyformat(sql: str) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value)
+    return jsontext.dumps(value)
 
 
 # --- flow_session --------------------------------------------------------------
