@@ -138,9 +138,11 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         f"{fd.figures['flows']}; errors in all rounds: {errors}; bot log ERROR lines: "
         f"{sum(f.log_errors for f, _ in rounds)}; fake API errors: "
         f"{fd.fake.get('errors') or 'none'}")
-    if "transactions" in fd.figures:
-        say(f"Front Door's transactions (round {median + 1}, whole run): "
-            f"{fd.figures['transactions']}")
+    for i, (f, _) in enumerate(rounds):
+        if "transactions" in f.figures:
+            say(f"Front Door's transactions, round {i + 1} (whole run, "
+                f"{f.fake.get('calls', {}).get('chat.postMessage', 0):,} messages posted): "
+                f"{f.figures['transactions']}")
     return {
         "users": args.users, "warmup_s": args.warmup, "duration_s": args.duration,
         "frontdoor": {**fd.figures, "cpu": fd.cpu, "log_errors": fd.log_errors,
