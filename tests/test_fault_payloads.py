@@ -71,6 +71,38 @@ async def test_locked_database_says_try_again_and_loses_nothing(tmp_path: Path) 
         assert env.last_question(TEACHER)["ts"] != question["ts"]  # the retry was accepted
 
 
+async def test_a_lone_surrogate_in_an_answer_is_saved_and_the_flow_goes_on(
+    tmp_path: Path,
+) -> None:
+    # JSON can carry half a UTF-16 pair ("\\ud800"); Python decodes it, orjson will
+    # not encode it: the standard library writes it, as it always did.
+    async with slack_env(f"sqlite:///{tmp_path / 'fd.db'}", start=TUESDAY) as env:
+        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+        await env.fake.wait_for("chat.postMessage")
+        for _ in range(30):  # up to the first typed answer
+            await env.drain()
+            q = env.last_question(TEACHER)
+            if q and _is_text_question(q):
+                break
+            before = len(env.dm(TEACHER))
+            await env.answer(TEACHER, SAFE)
+            await _settle(env, TEACHER, before)
+        question = env.last_question(TEACHER)
+        before = len(env.dm(TEACHER))
+        d = await env.sender.message_im(TEACHER, env.dm_id(TEACHER), "Missed meals \ud800.")
+        assert d.status == 200
+        await _settle(env, TEACHER, before)
+        assert env.last_question(TEACHER)["ts"] != question["ts"]  # accepted, asked on
+        assert not env.fake.calls_to("chat.postEphemeral")  # no "something went wrong"
+    eng = make_engine(f"sqlite:///{tmp_path / 'fd.db'}")
+    try:
+        with session_scope(eng) as s:
+            flow = s.exec(select(FlowSession)).scalars().one()  # type: ignore[call-overload]
+        assert "Missed meals \ud800." in flow.answers.values()
+    finally:
+        eng.dispose()
+
+
 # --- random requests against a real server, from hypothesis --------------------------
 
 

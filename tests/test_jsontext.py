@@ -39,3 +39,12 @@ def test_what_json_cannot_hold_is_refused_as_json_refuses_it() -> None:
         jsontext.dumps({"a": {1, 2}})
     with pytest.raises(ValueError):
         jsontext.loads("{not json")
+
+
+def test_what_orjson_refuses_goes_through_the_standard_library() -> None:
+    odd = {"text": "half a pair \ud800", "n": float("nan")}
+    text = jsontext.dumps(odd)
+    assert text == json.dumps(odd)  # written as it was before
+    back = jsontext.loads(text)
+    assert back["text"] == odd["text"] and back["n"] != back["n"]  # NaN
+    assert jsontext.dumps_sorted({"b": "\ud800", "a": 1}) == '{"a": 1, "b": "\\ud800"}'
