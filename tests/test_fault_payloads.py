@@ -33,7 +33,7 @@ from bot.server import running
 from store.db import make_engine, session_scope
 from store.models import Consultation, FlowSession, Referral, TriageCard
 from tests.slackenv import SECRET, TEACHER, TOKEN, seed, slack_env
-from tests.test_slack_app import SAFE, _is_text_question, _settle
+from tests.test_slack_app import _settle, to_first_text_question
 
 LONDON = ZoneInfo("Europe/London")
 TUESDAY = dt.datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
@@ -43,17 +43,7 @@ pytestmark = pytest.mark.fault
 async def test_locked_database_says_try_again_and_loses_nothing(tmp_path: Path) -> None:
     path = tmp_path / "fd.db"
     async with slack_env(f"sqlite:///{path}?timeout=0.3", start=TUESDAY) as env:
-        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
-        await env.fake.wait_for("chat.postMessage")
-        for _ in range(30):  # up to the first typed answer
-            await env.drain()
-            q = env.last_question(TEACHER)
-            if q and _is_text_question(q):
-                break
-            before = len(env.dm(TEACHER))
-            await env.answer(TEACHER, SAFE)
-            await _settle(env, TEACHER, before)
-        question = env.last_question(TEACHER)
+        question = await to_first_text_question(env, TEACHER)
         blocker = sqlite3.connect(path, timeout=0)
         blocker.execute("BEGIN EXCLUSIVE")  # another process holds the database
         try:
@@ -77,17 +67,7 @@ async def test_a_lone_surrogate_in_an_answer_is_saved_and_the_flow_goes_on(
     # JSON can carry half a UTF-16 pair ("\\ud800"); Python decodes it, orjson will
     # not encode it: the standard library writes it, as it always did.
     async with slack_env(f"sqlite:///{tmp_path / 'fd.db'}", start=TUESDAY) as env:
-        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
-        await env.fake.wait_for("chat.postMessage")
-        for _ in range(30):  # up to the first typed answer
-            await env.drain()
-            q = env.last_question(TEACHER)
-            if q and _is_text_question(q):
-                break
-            before = len(env.dm(TEACHER))
-            await env.answer(TEACHER, SAFE)
-            await _settle(env, TEACHER, before)
-        question = env.last_question(TEACHER)
+        question = await to_first_text_question(env, TEACHER)
         before = len(env.dm(TEACHER))
         d = await env.sender.message_im(TEACHER, env.dm_id(TEACHER), "Missed meals \ud800.")
         assert d.status == 200

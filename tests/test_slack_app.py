@@ -133,6 +133,21 @@ def _is_text_question(q: dict) -> bool:
     )
 
 
+async def to_first_text_question(env: SlackEnv, user: str) -> dict:
+    """Start /consult in ``user``'s DM and answer safely up to the first typed question."""
+    await env.sender.slash_command(user, "/consult", channel_id=env.dm_id(user))
+    await env.fake.wait_for("chat.postMessage")
+    for _ in range(MAX_STEPS):
+        await env.drain()
+        q = env.last_question(user)
+        if q and _is_text_question(q):
+            break
+        before = len(env.dm(user))
+        await env.answer(user, SAFE)
+        await _settle(env, user, before)
+    return env.last_question(user)
+
+
 def _count(db_file: str, model: type, *where: object) -> int:
     eng = make_engine(db_file)
     try:
@@ -283,18 +298,7 @@ async def test_two_approvals_at_once_make_one_decision(db_file: str) -> None:
 
 async def test_same_event_three_times_is_one_answer(db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
-        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
-        await env.fake.wait_for("chat.postMessage")
-        # Answer until the first free-text question.
-        for _ in range(MAX_STEPS):
-            await env.drain()
-            q = env.last_question(TEACHER)
-            if q and _is_text_question(q):
-                break
-            before = len(env.dm(TEACHER))
-            await env.answer(TEACHER, SAFE)
-            await _settle(env, TEACHER, before)
-        question = env.last_question(TEACHER)
+        question = await to_first_text_question(env, TEACHER)
         before = len(env.dm(TEACHER))
         for retry in (None, 1, 2):
             d = (
