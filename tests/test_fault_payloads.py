@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -243,3 +245,23 @@ def test_no_half_written_flows(server: Server) -> None:
     finally:
         eng.dispose()
     assert all(f.status in ("active", "completed", "cancelled", "expired") for f in flows)
+
+
+async def test_the_access_log_shows_refused_requests_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    async with slack_env(f"sqlite:///{tmp_path / 'fd.db'}", start=TUESDAY) as env:
+        d = await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+        assert d.status == 200
+        body = b"command=%2Fconsult&user_id=U0NOBODY"
+        stamp = str(int(time.time()))
+        async with aiohttp.ClientSession() as http, http.post(
+            env.sender.events_url, data=body, headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": sign("not-the-secret", int(stamp), body)},
+        ) as resp:
+            assert resp.status == 401
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert len(lines) == 1 and '"POST /slack/events HTTP/1.1" 401' in lines[0]
