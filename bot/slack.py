@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -22,10 +24,21 @@ _LOG = logging.getLogger("frontdoor.slack_api")
 _LOG.setLevel(logging.INFO)
 
 
+class _Response(aiohttp.ClientResponse):
+    """A Web API answer whose JSON is read with ``store.jsontext`` (slack_sdk calls
+    ``json()`` without a ``loads``; ``chat.postMessage`` answers with the whole message)."""
+
+    async def json(self, *, encoding: str | None = None,
+                   loads: Callable[[str], Any] = jsontext.loads,
+                   content_type: str | None = "application/json") -> Any:
+        """The body as JSON (aiohttp's checks, then ``loads``)."""
+        return await super().json(encoding=encoding, loads=loads, content_type=content_type)
+
+
 def make_session() -> aiohttp.ClientSession:
-    """The process's one HTTP session for the Web API, encoding JSON bodies with orjson
+    """The process's one HTTP session for the Web API: JSON written and read with orjson
     (each message is encoded once more to send it: see ``store.jsontext``)."""
-    return aiohttp.ClientSession(json_serialize=jsontext.dumps)
+    return aiohttp.ClientSession(json_serialize=jsontext.dumps, response_class=_Response)
 
 
 def make_client(
