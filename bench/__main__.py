@@ -47,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         g.add_argument("--users", type=int, default=50, help="concurrent simulated users (50)")
         g.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring (10)")
         g.add_argument("--duration", type=float, default=30.0, help="seconds measured (30)")
-        g.add_argument("--rounds", type=int, default=3,
-                       help="Front Door then bare Bolt, this many times; the median ratio (3)")
+        g.add_argument("--rounds", type=int, default=5,
+                       help="Front Door and bare Bolt, this many times; the median ratio (5)")
 
     def sweep_opts(a: argparse.ArgumentParser) -> None:
         g = a.add_argument_group("sweep")
