@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,10 +20,7 @@ from bot.policy import Policy
 from bot.roles import Roles
 from bot.slack import make_client
 from store.runner import TxRunner
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+from store.types import utcnow
 
 
 @dataclass
@@ -52,7 +49,7 @@ class Services:
         engine: Engine,
         http: aiohttp.ClientSession,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         pace: float | None = None,
     ) -> Services:
         """Wire the services together around one engine and one aiohttp session."""

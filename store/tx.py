@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -24,14 +24,11 @@ from sqlmodel import Session
 
 from store import sql
 from store.db import session_scope
+from store.types import utcnow
 
 
 class NeedsSession(Exception):
     """The action needs the ORM: run it again in a full transaction."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Tx:
@@ -39,7 +36,7 @@ class Tx:
 
     def __init__(
         self, cx: sql.Cx, session: Session | None = None, *, lease: sql.Lease | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._cx = cx
         self._session = session
