@@ -29,7 +29,10 @@ async def run_worker(settings: Settings) -> int:
     async with make_session() as http:
         sv = Services.build(settings, policy, engine, http)
         print(f"Front Door worker for {policy.authority}: sweeping", flush=True)
-        await asyncio.gather(sv.sender.run_forever(stop), ReminderLoop(sv).run_forever(stop))
+        try:
+            await asyncio.gather(sv.sender.run_forever(stop), ReminderLoop(sv).run_forever(stop))
+        finally:
+            sv.tx.close()  # the loop's own SQLite connection, as ``serve`` closes it
     engine.dispose()
     return 0
 
@@ -42,9 +45,12 @@ async def sweep_once(settings: Settings, now: datetime) -> SweepStats:
     try:
         async with make_session() as http:
             sv = Services.build(settings, policy, engine, http, pace=0)
-            stats = await asyncio.to_thread(ReminderSweep(sv).run, now)
-            if settings.bot_token:
-                await sv.sender.run_once()
-            return stats
+            try:
+                stats = await asyncio.to_thread(ReminderSweep(sv).run, now)
+                if settings.bot_token:
+                    await sv.sender.run_once()
+                return stats
+            finally:
+                sv.tx.close()
     finally:
         engine.dispose()
