@@ -107,10 +107,6 @@ def _pyformat(sql: str) -> str:
     return re.sub(r"(?<![:\w]):([a-z_]+)", r"%(\1)s", sql)
 
 
-def _json(value: Any) -> str:
-    return jsontext.dumps(value)
-
-
 # --- flow_session --------------------------------------------------------------
 
 
@@ -177,7 +173,7 @@ def _save_flow_sql(columns: tuple[str, ...]) -> str:
 
 def save_flow(cx: Cx, flow_id: int, was: int, values: dict[str, Any]) -> bool:
     """Compare-and-set: write ``values`` only if the row is still at version ``was``."""
-    params = {k: _json(v) if k in _FLOW_JSON else cx.when(v) if k in _FLOW_TIMES else v
+    params = {k: jsontext.dumps(v) if k in _FLOW_JSON else cx.when(v) if k in _FLOW_TIMES else v
               for k, v in values.items()}
     sql = _save_flow_sql(tuple(sorted(values)))
     return bool(cx.execute(sql, {**params, "id": flow_id, "was": was}).rowcount == 1)
@@ -228,7 +224,7 @@ def _bind(cx: Cx, column: Any, value: Any) -> Any:
     if isinstance(column.type, UTCDateTime):
         return cx.when(value)
     if isinstance(column.type, JSON):
-        return _json(value)
+        return jsontext.dumps(value)
     return value
 
 
@@ -346,7 +342,7 @@ def schedule(
     """Schedule a reminder once per ``key``; False if it already exists."""
     return cx.first(_SCHEDULE, {
         "key": key, "kind": kind, "subject_type": subject_type, "subject_id": subject_id,
-        "due_at": cx.when(due_at), "payload": _json(payload), "now": cx.when(now),
+        "due_at": cx.when(due_at), "payload": jsontext.dumps(payload), "now": cx.when(now),
     }) is not None
 
 
@@ -419,7 +415,7 @@ def enqueue(
         open_ids = cx.execute(_CHANNEL_OPEN, {"channel": channel}).fetchall()
         claim = all(r[0] in lease.delivered for r in open_ids)
     r = cx.first(_INSERT_OUTBOX, {
-        "key": key, "method": method, "channel": channel, "payload": _json(payload),
+        "key": key, "method": method, "channel": channel, "payload": jsontext.dumps(payload),
         "status": "sending" if claim else "pending", "attempts": 1 if claim else 0,
         "next_at": next_at, "worker": lease.worker if claim else None,
         "until": cx.when(lease.until) if claim else None,
