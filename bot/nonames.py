@@ -58,11 +58,17 @@ _RANK = {kind: i for i, kind in enumerate(_PRIORITY)}
 
 @dataclass(frozen=True)
 class Finding:
-    """One identifying span: ``text[start:end]`` is an identifier of the given ``kind``."""
+    """One identifying span: ``text[start:end]`` is an identifier of the given ``kind``.
+
+    ``confirm`` False: certain, the answer is refused. True: uncertain (a word that is also a
+    name, a word in no dictionary, a date that may be a birthday): the professional is asked
+    privately whether it could identify the child before anything is stored.
+    """
 
     start: int
     end: int
     kind: str
+    confirm: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,6 +114,12 @@ _NOT_NAMES: frozenset[str] = frozenset(
     _POSSESSIVE_WORD.sub("", w.casefold()) for w in _read_words("not_names.txt")
 )
 _COMMON: frozenset[str] = frozenset(_read_words("common_words.txt"))
+# Every word a dictionary or the service knows; a word outside it is "unknown" and asked about.
+# The service's own words (camhs, theres, staffy): never a name, never unknown.
+_VOCABULARY: frozenset[str] = frozenset(_read_words("vocabulary.txt"))
+_KNOWN: frozenset[str] = (
+    frozenset(_read_words("dictionary.txt")) | _VOCABULARY | _COMMON | _NOT_NAMES
+)
 
 _TITLES = frozenset("mr mrs ms miss mx dr master prof".split())
 # A full stop after these ends an abbreviation, not a sentence.
@@ -243,16 +255,17 @@ _MONTH = (
 _DATE = re.compile(
     r"(?<![\w/.-])(?:"
     r"(?P<d>\d{1,2})(?P<s>[/.\-])(?P<m>\d{1,2})(?P=s)(?P<y>\d{4}|\d{2})"
-    r"|(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})"
-    rf"|(?P<td>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+(?P<tm>{_MONTH})\.?"
-    r"(?:,?\s+(?P<ty>\d{4}|'\d{2}))?"
+    r"|(?P<iy>\d{4})(?P<is>[/.\-])(?P<im>\d{1,2})(?P=is)(?P<id>\d{1,2})"
+    rf"|(?P<td>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?(?:\s+|-|/)(?P<tm>{_MONTH})\.?"
+    r"(?:(?:,?\s+|-|/)(?P<ty>\d{4}|'?\d{2}))?"
     rf"|(?P<mm>{_MONTH})\.?\s+(?P<md>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<my>\d{{4}}))?"
+    r"|(?P<cd>\d{2})(?P<cm>\d{2})(?P<cy>\d{4}|\d{2})"  # 030914, 19112016: only when labelled
     r")(?![\w/]|[.-]\d)",
     re.IGNORECASE,
 )
 _DOB_LABEL = re.compile(
     r"(?<![A-Za-z])(?:d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|birth\s*date|birthday|born"
-    r"|b\.(?=\s*\d))",
+    r"|b['’/]?days?\b|b\.(?=\s*\d))",
     re.IGNORECASE,
 )
 # Words that introduce an event date rather than a birth date.
@@ -406,6 +419,8 @@ def _find_postcodes(text: str) -> Iterable[Finding]:
 
 def _date_is_valid(m: re.Match[str]) -> bool:
     """Check that a numeric date has a plausible day and month (either order)."""
+    if m.group("cd"):
+        return 1 <= int(m.group("cd")) <= 31 and 1 <= int(m.group("cm")) <= 12
     if m.group("d"):
         a, b = int(m.group("d")), int(m.group("m"))
         return (1 <= a <= 31 and 1 <= b <= 12) or (1 <= b <= 31 and 1 <= a <= 12)
@@ -416,7 +431,7 @@ def _date_is_valid(m: re.Match[str]) -> bool:
 
 
 def _date_has_year(m: re.Match[str]) -> bool:
-    return bool(m.group("y") or m.group("iy") or m.group("ty") or m.group("my"))
+    return bool(m.group("y") or m.group("iy") or m.group("ty") or m.group("my") or m.group("cy"))
 
 
 def _find_dobs(text: str, names: list[Finding]) -> Iterable[Finding]:
@@ -431,11 +446,15 @@ def _find_dobs(text: str, names: list[Finding]) -> Iterable[Finding]:
         start = m.start()
         is_dob = False
         window = text[max(0, start - 80) : start]
-        labels = list(_DOB_LABEL.finditer(window))
+        # "b. 15/6/14": the label's look-ahead needs the date's first digit, so search past it.
+        labels = [
+            lab for lab in _DOB_LABEL.finditer(text, max(0, start - 80), start + 1)
+            if lab.end() <= start
+        ]
         if labels:
             # (a) the label introduces this date: "DOB: 3/4/15", "born on 3 April 2015",
             #     "date of birth as 2 April 2025" (a few words, no number, no event word).
-            gap = window[labels[-1].end() :]
+            gap = text[labels[-1].end() : start]
             words = re.findall(r"[A-Za-z]+", gap.lower())
             is_dob = (
                 len(words) <= 4
@@ -443,7 +462,8 @@ def _find_dobs(text: str, names: list[Finding]) -> Iterable[Finding]:
                 and _same_clause(gap, 0, len(gap))
                 and not _EVENT_WORDS.intersection(words)
             )
-        if not is_dob and last_dob_end >= 0 and _date_has_year(m):
+        compact = bool(m.group("cd"))
+        if not is_dob and last_dob_end >= 0 and _date_has_year(m) and not compact:
             # (b) the next item in a list of dates of birth, joined by "and" or a comma.
             gap = text[last_dob_end:start]
             words = re.findall(r"[A-Za-z]+", gap.lower())
@@ -455,7 +475,7 @@ def _find_dobs(text: str, names: list[Finding]) -> Iterable[Finding]:
                 and ("and" in words or "," in gap or "&" in gap)
                 and not (words and words[-1] in _EVENT_PREPS)
             )
-        if not is_dob and _date_has_year(m):
+        if not is_dob and _date_has_year(m) and not compact:
             # (c) a full date right after a name: "Kyra Smith, 03/04/2015", "Kyra (3/4/2015)".
             is_dob = any(
                 start - back in name_ends and not text[start - back : start].strip(" ,(")
@@ -464,6 +484,15 @@ def _find_dobs(text: str, names: list[Finding]) -> Iterable[Finding]:
         if is_dob:
             last_dob_end = m.end()
             yield Finding(start, m.end(), "date_of_birth")
+        elif _date_has_year(m) and not compact and not _event_date(window):
+            # (d) a full date with nothing saying it is an event: it may be a birthday, so ask.
+            yield Finding(start, m.end(), "date_of_birth", confirm=True)
+
+
+def _event_date(before: str) -> bool:
+    """True if the words just before a date make it an event's date ("seen on", "since")."""
+    words = re.findall(r"[A-Za-z]+", before.lower())[-3:]
+    return bool(_EVENT_PREPS.intersection(words) or _EVENT_WORDS.intersection(words))
 
 
 def _find_addresses(text: str) -> Iterable[Finding]:
@@ -558,7 +587,7 @@ def _tokens(text: str) -> list[_Token]:
 @cache
 def _lexicon_class(key: str) -> int | None:
     """Class of a (casefolded) word in the given-name lexicon, with hyphenated forms."""
-    if key in _NOT_NAMES:
+    if key in _NOT_NAMES or key in _VOCABULARY:
         return None
     cls = _GIVEN.get(key)
     if cls is not None or "-" not in key:
@@ -594,9 +623,11 @@ def _adjacent(text: str, a: _Token, b: _Token, allow: str = "") -> bool:
     return len(gap) <= 4 and all(c == " " or c in allow for c in gap) and "\n" not in gap
 
 
-def _find_names(text: str, blocked: list[tuple[int, int]]) -> list[Finding]:
+def _find_names(
+    text: str, blocked: list[tuple[int, int]], toks: list[_Token] | None = None
+) -> list[Finding]:
     """Find personal names: a lexicon of given names plus context rules (see module notes)."""
-    toks = _tokens(text)
+    toks = _tokens(text) if toks is None else toks
     if not toks:
         return []
     casual = _casual(toks)
@@ -777,6 +808,391 @@ def _name_by_context(
 
 
 # --------------------------------------------------------------------------------------------
+# Text typed the way practitioners type: lower case, shorthand, capitals, initials
+# --------------------------------------------------------------------------------------------
+
+# Words that never start or make up a street's, a school's or a nickname's own name.
+_FUNCTION_WORDS = frozenset(
+    """a an the and or but nor so yet if then than that this these those there here his her
+    hers him he she it its they them their theirs we us our you your yours i me my mine who
+    whom whose which what when where why how all any some no not every each both either
+    neither few many much more most other another such same own very really quite too also
+    just only even still again ever never always often usually sometimes well much to of in
+    on at by for from with without into onto upon about above below over under after before
+    between through during since until till near off out up down around round across along
+    behind beyond inside outside within is are was were be been being am has have had do does
+    did will would shall should can could may might must as like unlike per via vs is""".split()
+)
+# Time and quantity words: "a 4 hour drive", "10 minute walk", "the 3 bed house" are not streets.
+_QUANTITY_WORDS = frozenset(
+    """minute minutes min mins hour hours hr hrs day days week weeks wk wks month months year
+    years yr yrs mile miles metre metres meter meters km bed beds bedroom bedrooms storey
+    storeys star stars times time main high busy next new old wrong right
+    back front top bottom side short long quick slow nice lovely same little big""".split()
+)
+_MAIN_ROADS = frozenset({"high", "main"})  # "88 high st" is an address, "on the high st" is not
+_STREET_WORDS = (
+    r"(?:road|rd|street|st|avenue|ave|lane|ln|crescent|cres|gardens|gdns|terrace|terr|tce|mews"
+    r"|parade|wharf|grove|drive|dr|court|ct|close|place|pl|square|sq|walk|wlk|way|row|rise|hill"
+    r"|green|view|park|tower|towers|lodge|heights|estate|mansions|boulevard|broadway|circus)"
+)
+# A street name is a word or two that a determiner or pronoun does not start.
+_NAME_WORD = r"[^\W\d_][\w'’-]{0,30}+"
+_ADDRESS_ANY = re.compile(
+    r"(?<![\w/.-])(?:(?:no|number)\.?\s*)?\d{1,4}[a-z]?,?\s+"
+    rf"((?:{_NAME_WORD}\s+){{1,3}}?){_STREET_WORDS}\b(?!['’-])",
+    re.IGNORECASE,
+)
+# Without a house number, a street needs a preposition before it: "lives on caxton ave".
+_ADDRESS_ON = re.compile(
+    r"\b(?:on|off|along|down|up|near|round|opposite|of)\s+"
+    rf"((?:{_NAME_WORD}\s+){{1,2}}?)"
+    r"(?:road|rd|street|st|avenue|ave|lane|ln|crescent|cres|gardens|gdns|terrace|terr|tce|mews"
+    r"|parade|grove|drive|dr|close|ct|sq|wlk)\b(?!['’-])",
+    re.IGNORECASE,
+)
+_BUILDING_WORDS = (
+    r"(?:court|ct|tower|towers|house|wharf|lodge|point|heights|mansions|buildings|block|place"
+    r"|view|gardens|gdns|close|parade|walk|row|apartments|flats)"
+)
+_FLAT = re.compile(
+    r"\b(?:flat|apartment|apt|maisonette)\s+(?:no\.?\s*)?\d{1,4}[a-z]?\b"
+    rf"(?:,?\s+(?:{_NAME_WORD}\s+){{0,2}}?{_BUILDING_WORDS}\b)?",
+    re.IGNORECASE,
+)
+_SCHOOL_TYPES = (
+    r"(?:primary|infants?|juniors?|academy|nursery|college|high|grammar|pre[- ]?school"
+    r"|preschool|school|sixth\s+form|pru)"
+)
+_SCHOOL_ANY = re.compile(
+    rf"(?<![\w'’-])((?:{_NAME_WORD}\s+){{1,3}}?)(?P<type>{_SCHOOL_TYPES})\b(?!['’-])"
+    r"(?!\s+(?:meals?|run|runs|uniform|trips?|holidays?|gates?|bus|nurse|counsellor|work"
+    r"|days?|hours|places?|age|office|reports?|staff|term|friends?|dinners?|lunch|shoes|bag"
+    r"|photos?|event|play|report|transport|taxi|fees|years?)\b)",
+    re.IGNORECASE,
+)
+# Words before a setting type that are not its name: "goes to school", "hates school".
+_SCHOOL_STOP = _FUNCTION_WORDS | _QUANTITY_WORDS | frozenset(
+    """go goes going went gone get gets got getting attend attends attending attended hate
+    hates hated love loves loved like likes miss misses missed missing skip skips skipping
+    bunk bunking start starts started leave leaves left leaving change changed changing move
+    moved moving walk walks walked run runs ran drop dropped dropping pick picked collect
+    collected late early home back off school schools mum mums dad dads nan nans brother
+    brothers sister sisters mate mates friend friends kids childs child his her their local
+    secondary special mainstream independent private boarding faith catholic rc ce church
+    state free sunday saturday forest summer holiday breakfast after driving dance drama
+    football swimming language community previous current primary infant infants junior
+    juniors senior nursery academy college high grammar pre secondary sixth form upper lower
+    middle first village alternative provision day reception year yr class residential
+    virtual hospital home whole entire good bad great lovely nice rough tough small big
+    huge new old same different another other local nearest nearby say says said told tell
+    from at to in into its it is was only even also because cos coz lose loses lost meals
+    arrived arrive arrives coming come comes came sent send""".split()
+) | _GENERIC_SETTING_WORDS
+# Setting words that stand inside a setting's name ("ashcroft community college").
+_SETTING_SOFT = frozenset(
+    """community rc ce catholic church cofe faith infant junior primary academy high grammar
+    secondary special village c e""".split()
+)
+# "at st josephs", "both at st francis": a saint's name after a lower-case "st".
+_SAINT = re.compile(r"(?<![\w'’-])(?:st\.?|saint)\s+([^\W\d_][\w'’]{1,30}+)", re.IGNORECASE)
+_EMAIL_SPOKEN = re.compile(
+    r"(?<![\w.+%-])[\w.+%-]{2,64}+\s*(?:\bat\b|\(at\)|\[at\])\s*[A-Za-z0-9-]{2,63}+"
+    r"(?:\s*(?:\bdot\b|\(dot\)|\[dot\])\s*[A-Za-z]{2,24}+"
+    r"|\.(?:com|co\.uk|org\.uk|org|net|uk|ac\.uk|gov\.uk|nhs\.net|io)\b)"
+    r"(?:\s*(?:\bdot\b|\.)\s*[A-Za-z]{2,6}+\b){0,2}",
+    re.IGNORECASE,
+)
+# Phone numbers typed without "+" or the leading 0: 447700900266, 7700 900266.
+_PHONE_BARE = re.compile(
+    r"(?<![\w+/.-])(?:44[ -]?[1-35789]\d{2}[ -]?\d{3}[ -]?\d{3,4}|7\d{3}[ -]?\d{3}[ -]?\d{3})"
+    r"(?![\w/-]|\.\d)"
+)
+# Initials: "J.B.", "c.j.", "J. Smith" (not "e.g.", "a.m.", "d.o.b.").
+_DOTTED_INITIALS = re.compile(r"(?<![\w.])[A-Za-z]\.\s?[A-Za-z]\.(?:\s?[A-Za-z]\.)?(?![\w])")
+_NOT_INITIALS = frozenset(
+    "e.g. i.e. a.m. p.m. n.b. p.s. u.k. u.s. a.k.a. d.o.b. r.e. o.k. b.c. a.d. q.v.".split()
+)
+_INITIAL_SURNAME = re.compile(r"(?<![\w.])[A-Z]\.\s?[A-Z][a-z'’-]{1,30}+")
+_INITIALS_CUE = re.compile(r"\binitials?\s*(?:are|is|of|:|-)?\s*([A-Za-z]{1,3}\b\.?)", re.I)
+# Nicknames after a cue, in any case: "we call him bubba", "goes by smokey", "known as lil t".
+_NICK_CUE = re.compile(
+    r"\b(?:(?:call|calls|called|calling)\s+(?:him|her|them|me|it|the\s+(?:baby|boy|girl|kid|"
+    r"child|little\s+one))|known(?:\s+[\w'’]+){0,3}?\s+as|goes\s+by|go\s+by|went\s+by"
+    r"|nick-?named|a\.?k\.?a\.?|(?:street|nick)-?\s?name\s+is|(?:his|her|their)\s+name\s+is)"
+    r"\s+['\"‘“]?",
+    re.IGNORECASE,
+)
+_NICK_PREFIX = frozenset("lil little big baby young lil' yung".split())
+_NICK_STOP = _FUNCTION_WORDS | frozenset(
+    """names name well being part someone something somebody anything nothing everyone
+    everything usual normal good bad trouble problems problem out over back home police
+    social services one ones different""".split()
+)
+# "princess (what mum calls her)", "tiny (her youngest)": a word the bracket says is a person.
+_PAREN_PERSON = re.compile(
+    r"\(\s*(?:what\s+[\w\s]{0,20}?call|(?:her|his|their|the)\s+(?:youngest|eldest|oldest"
+    r"|middle|little|baby|brother|sister|son|daughter|twin)|nickname|not\s+(?:her|his)\s+real"
+    r"|[\w\s]{0,20}?\bname\b)",
+    re.IGNORECASE,
+)
+# Multi-word things whose words are also names: not a person ("jack russell").
+_NAME_PHRASES = re.compile(
+    r"\b(?:jack\s+russells?|king\s+charles|saint\s+bernards?|st\.?\s+bernards?"
+    r"|father\s+christmas|santa\s+claus|royal\s+mail|boxing\s+day|cane\s+corso"
+    r"|grace\s+period|dear\s+john|peeping\s+tom|jack\s+daniels?|captain\s+morgan"
+    r"|john\s+lewis|marks\s+(?:and|&)\s+spencers?|ronald\s+mcdonald)\b",
+    re.IGNORECASE,
+)
+
+
+def _stop_trimmed(words: list[str], stop: frozenset[str]) -> list[str]:
+    """The words after the last stop word: "moved to park view" -> ["park", "view"]."""
+    keep: list[str] = []
+    for w in words:
+        key = _POSSESSIVE_WORD.sub("", w.casefold())
+        keep = [] if key in stop else [*keep, w]
+    return keep
+
+
+def _find_more_structured(text: str) -> Iterable[Finding]:
+    """Refuse-tier identifiers as people type them: lower-case streets, flats and schools,
+    spelled e-mail addresses, phone numbers without the 0 or the +."""
+    for m in _EMAIL_SPOKEN.finditer(text):
+        yield Finding(m.start(), m.end(), "email")
+    for m in _PHONE_BARE.finditer(text):
+        yield Finding(m.start(), m.end(), "phone")
+    for m in _FLAT.finditer(text):
+        yield Finding(m.start(), m.end(), "address")
+    for m in _ADDRESS_ANY.finditer(text):
+        words = m.group(1).split()
+        if words and _stop_trimmed(words, _FUNCTION_WORDS | _QUANTITY_WORDS - _MAIN_ROADS) == words:
+            yield Finding(m.start(), m.end(), "address")
+    for m in _ADDRESS_ON.finditer(text):
+        words = m.group(1).split()
+        if words and _stop_trimmed(words, _FUNCTION_WORDS | _QUANTITY_WORDS) == words:
+            yield Finding(m.start(1), m.end(), "address")
+    for m in _SCHOOL_ANY.finditer(text):
+        words = _stop_trimmed(m.group(1).split(), _SCHOOL_STOP - _SETTING_SOFT)
+        if not words or not _setting_name_ok(words):
+            continue
+        kind_word = m.group("type").casefold()
+        if kind_word in ("school", "high", "college") and all(
+            _POSSESSIVE_WORD.sub("", w.casefold()) in _KNOWN for w in words
+        ) and len(words) < 2:
+            continue  # "hates school", "very high": one ordinary word is not a setting's name
+        start = m.start(1) + m.group(1).rindex(words[0]) if len(words) == 1 else (
+            text.index(words[0], m.start(1))
+        )
+        yield Finding(start, m.end(), "school_class")
+    for m in _SAINT.finditer(text):
+        word = m.group(1)
+        key = _POSSESSIVE_WORD.sub("", word.casefold())
+        stem = key[:-1] if key.endswith("s") and key[:-1] in _GIVEN else key
+        before = text[max(0, m.start() - 12) : m.start()]
+        if re.search(r"\d\s*[\w'’-]*\s*$", before):
+            continue  # "12 high st ..." is a street, found above
+        if stem in _GIVEN or not _is_known(key):
+            yield Finding(m.start(), m.end(), "school_class")
+
+
+_CONTRACTION_TAILS = frozenset("s ll m re ve d t".split())
+
+
+def _is_known(key: str) -> bool:
+    """A casefolded word that a dictionary or the service knows (plurals, parts of
+    hyphenated words and possessives included)."""
+    if key in _KNOWN:
+        return True
+    head, apos, tail = key.replace("’", "'").partition("'")
+    if apos and tail in _CONTRACTION_TAILS:
+        return head in _KNOWN or (tail == "t" and head + "t" in _KNOWN)  # "you'll", "don't"
+    key = _POSSESSIVE_WORD.sub("", key)
+    if key in _KNOWN or (key.endswith("s") and key[:-1] in _KNOWN):
+        return True
+    if "-" in key:
+        return all(p in _KNOWN or not p for p in key.split("-"))
+    return False
+
+
+def _find_marked_names(text: str) -> Iterable[Finding]:
+    """Names the writer marks as names: initials, nicknames after a cue, a word a bracket
+    calls a person."""
+    for m in _DOTTED_INITIALS.finditer(text):
+        if m.group().casefold().replace(" ", "") not in _NOT_INITIALS:
+            yield Finding(m.start(), m.end(), "name")
+    for m in _INITIAL_SURNAME.finditer(text):
+        yield Finding(m.start(), m.end(), "name")
+    for m in _INITIALS_CUE.finditer(text):
+        yield Finding(m.start(1), m.end(1), "name")
+    for m in _NICK_CUE.finditer(text):
+        words = list(_WORD.finditer(text, m.end(), min(len(text), m.end() + 40)))
+        if not words or words[0].start() != m.end():
+            continue
+        first = words[0]
+        if first.group().casefold() in _NICK_STOP:
+            continue
+        end = first.end()
+        if len(words) > 1 and _adjacent_span(text, first.end(), words[1].start()) and (
+            first.group().casefold() in _NICK_PREFIX or len(words[1].group()) == 1
+        ):
+            end = words[1].end()
+        yield Finding(first.start(), end, "name")
+    for m in _PAREN_PERSON.finditer(text):
+        before = list(_WORD.finditer(text, max(0, m.start() - 30), m.start()))
+        if before and not text[before[-1].end() : m.start()].strip():
+            word = before[-1]
+            if word.group().casefold() not in _FUNCTION_WORDS | _NOT_NAMES:
+                yield Finding(word.start(), word.end(), "name")
+
+
+def _adjacent_span(text: str, end: int, start: int) -> bool:
+    return text[end:start] in (" ", "  ")
+
+
+# --------------------------------------------------------------------------------------------
+# The ask tier: words that may be names
+# --------------------------------------------------------------------------------------------
+
+# Verbs after a word that make it the subject of a sentence about a person ("storm has been").
+# Not modal verbs: "will he be safe", "may need a meeting".
+_SLOT_VERBS = frozenset(
+    """is was has had says said told tells keeps kept came comes went goes wont cant doesnt
+    didnt isnt wasnt hasnt hadnt won't can't doesn't didn't isn't wasn't hasn't likes loves
+    hates wants needs gets got lives lived attends attended seems looks cried cries ran runs
+    refuses refused disclosed discloses reported reports turned started stopped stays stayed
+    sleeps slept spends spent shouted screamed asked explained mentioned denied admitted
+    agreed knows thinks feels felt arrived missed misses hit hits keeps isnt""".split()
+)
+_SLOT_CONJ = frozenset(
+    "and but because cos coz when that if so as while whereas said says think thinks".split()
+)
+_SLOT_BEFORE = frozenset("about re regarding called named including incl".split())
+_SPEAK_VERBS = frozenset(
+    """spoke speak speaking talk talked talking chat chatted said say says told tell listen
+    listened wrote write ring rang phoned texted""".split()
+)
+_OBJECT_VERBS = _PERSON_OBJECT_VERBS - {"love", "loves", "protect", "protects", "protected"}
+_APPOSITION = frozenset("one eldest youngest oldest middle little".split())
+_BEFORE_DOB = re.compile(r"\s*[(,]?\s*(?:d\.?\s?o\.?\s?b\b|born\b|b\.\s?\d)", re.I)
+_PRONOUN_AGE = re.compile(r",\s*(?:she|he)(?:['’]?s|\s+is)\s+\d", re.I)
+
+
+def _name_slot(text: str, toks: list[_Token], i: int, name_ends: set[int]) -> bool:
+    """Is ``toks[i]`` where a person's name would stand ("storm has been excluded",
+    "worried about blessing", "her brother king"), rather than an ordinary word's place
+    ("the summer", "in may", "hope things settle")?"""
+    t = toks[i]
+    n = len(toks)
+    prev = toks[i - 1] if i > 0 and _adjacent(text, toks[i - 1], t, ",(:") else None
+    pk = prev.key if prev else ""
+    if pk in _DETERMINERS or pk in _PLACE_PREPS:
+        return False
+    nxt = toks[i + 1] if i + 1 < n and _adjacent(text, t, toks[i + 1]) else None
+    if t.possessive:
+        return nxt is not None and nxt.key in _PERSONAL_NOUNS
+    gap = text[prev.end : t.start] if prev else ""
+    if _BEFORE_DOB.match(text, t.end) or _PRONOUN_AGE.match(text, t.end):
+        return True  # "aria dob 3rd jan", "crystal, shes 16"
+    if pk in _KIN_PREFIX or pk in _APPOSITION and "," in gap:
+        # "her brother king", "mum (leanne)", "the little one, paris"; not "dad will engage"
+        pp = toks[i - 2].key if i > 1 else ""
+        return t.cap or "(" in gap or "," in gap or pp in _DETERMINERS
+    if pk in _SLOT_BEFORE or pk in _OBJECT_VERBS:
+        return True
+    if pk == "to" and i > 1 and toks[i - 2].key in _SPEAK_VERBS:
+        return True
+    if pk == "and" and i > 1 and toks[i - 2].end in name_ends:
+        return True
+    if _AFTER_NAME_INFO.match(text, t.end) or text.startswith("(", t.end + 1):
+        return _AFTER_NAME_INFO.match(text, t.end) is not None or bool(
+            re.match(r"\s*\(\s*(?:\d|yr|year|y\d|aged?|dob|d\.o\.b)", text[t.end :], re.I)
+        )
+    if nxt is None:
+        return False
+    if nxt.key == "from" and (prev is None or t.sentence_start):
+        return True  # "mark from the youth club says"
+    if nxt.key in _SLOT_VERBS:
+        if nxt.key in ("is", "was") and _lexicon_class(t.key) == _STRONG:
+            # "Hope is fading", "Faith is important"; but "star is 4"
+            after = toks[i + 2] if i + 2 < n else None
+            if not (after and text[nxt.end : after.start].strip() == "" and False) and not (
+                re.match(r"\s+\d", text[nxt.end :])
+            ):
+                return False
+        return prev is None or t.sentence_start or pk in _SLOT_CONJ or pk in _NICK_PREFIX
+    if nxt.key == "and" and i + 3 < n:
+        other, then = toks[i + 2], toks[i + 3]
+        if other.key in ("her", "his", "their") and then.key in _KIN_PREFIX:
+            return True  # "honey and her brother"
+        if (_lexicon_class(other.key) is not None or not _is_known(other.key)) and (
+            then.key in _SLOT_VERBS or then.key in ("are", "were")
+        ):
+            return prev is None or t.sentence_start or pk in _SLOT_CONJ  # "ivy and willow are"
+    return False
+
+
+def _find_uncertain(
+    text: str, toks: list[_Token], covered: list[tuple[int, int]], name_ends: set[int]
+) -> list[Finding]:
+    """Ask-tier findings, and the refuse-tier names only capitals show ("JAYDEN MORRIS").
+
+    A word that is also a name, standing where a name would; a word no dictionary and not
+    the service's vocabulary knows; a short token in capitals that is no known acronym.
+    """
+    out: list[Finding] = []
+    spans = sorted(covered)
+
+    def is_covered(t: _Token) -> bool:
+        k = bisect.bisect_right(spans, (t.start, 10**9))
+        return any(s < t.end and t.start < e for s, e in spans[max(0, k - 2) : k + 1])
+
+    i, n = 0, len(toks)
+    while i < n:
+        t = toks[i]
+        if is_covered(t) or not t.word.isalpha() and "-" not in t.word and "'" not in t.word:
+            i += 1
+            continue
+        key = t.key
+        cls = _lexicon_class(key)
+        known = _is_known(key)
+        caps_pair = (
+            i + 1 < n and toks[i + 1].upper and _adjacent(text, t, toks[i + 1])
+            and (toks[i + 1].key not in _KNOWN or _lexicon_class(toks[i + 1].key) is not None)
+        )
+        if t.upper and not known and (
+            cls == _PLAIN or cls is not None and caps_pair
+            or len(key) <= 3 and _name_slot(text, toks, i, name_ends)
+        ):
+            # A name typed in capitals ("LOLA", "JAYDEN MORRIS") or initials where a name
+            # stands ("AJ said"): certain. Take a following word in capitals as its surname.
+            end_i = i
+            while end_i + 1 < n and toks[end_i + 1].upper and _adjacent(
+                text, toks[end_i], toks[end_i + 1]
+            ) and toks[end_i + 1].key not in _KNOWN:
+                end_i += 1
+            if end_i == i and i + 1 < n and toks[i + 1].upper and _adjacent(
+                text, t, toks[i + 1]
+            ) and toks[i + 1].key not in _NOT_NAMES and len(toks[i + 1].key) > 2:
+                end_i = i + 1  # "JAYDEN MORRIS": a surname that is also a word
+            out.append(Finding(t.start, toks[end_i].end, "name"))
+            name_ends.add(toks[end_i].end)
+            i = end_i + 1
+            continue
+        if not known and cls is None and (3 <= len(key) <= 40 or t.upper and len(key) == 2):
+            out.append(Finding(t.start, t.end, "name", confirm=True))
+            name_ends.add(t.end)
+        elif cls is not None and len(key) >= 2 and _name_slot(text, toks, i, name_ends) or (
+            t.sentence_start and not t.possessive and _AGE_AFTER.match(text, t.end)
+            and key not in _FUNCTION_WORDS and key not in _NOT_NAMES and key not in _KIN_PREFIX
+        ):
+            out.append(Finding(t.start, t.end, "name", confirm=True))
+            name_ends.add(t.end)
+        i += 1
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
 
@@ -815,7 +1231,9 @@ def scan(text: str) -> list[Finding]:
     """Find identifying details in ``text``.
 
     Returns findings sorted by start offset and never overlapping. Kinds are the keys of
-    :data:`KIND_LABELS`. Never raises on any ``str``; runs in roughly linear time.
+    :data:`KIND_LABELS`. A finding with ``confirm`` False is certain (refuse the answer);
+    with ``confirm`` True it is uncertain (ask the professional). Certain findings win over
+    uncertain ones that overlap them. Never raises on any ``str``; runs in roughly linear time.
     """
     if not text:
         return []
@@ -834,12 +1252,26 @@ def scan(text: str) -> list[Finding]:
     structured += _find_postcodes(text)
     structured += _find_addresses(place_text)
     structured += _find_settings(place_text)
-    # Words inside identifiers or dates ("12th April") are not names.
+    structured += _find_more_structured(text)
+    # Words inside identifiers, dates ("12th April") or things named after people
+    # ("jack russell") are not names.
     blocked = [(f.start, f.end) for f in structured]
     blocked += [(m.start(), m.end()) for m in _DATE.finditer(text)]
-    names = _find_names(name_text, blocked)
-    dobs = list(_find_dobs(text, names))
-    return _resolve([*structured, *dobs, *names])
+    blocked += [(m.start(), m.end()) for m in _NAME_PHRASES.finditer(text)]
+    toks = _tokens(name_text)
+    names = _find_names(name_text, blocked, toks) + list(_find_marked_names(text))
+    name_ends = {f.end for f in names}
+    uncertain = _find_uncertain(
+        name_text, toks, blocked + [(f.start, f.end) for f in names], name_ends
+    )
+    names += [f for f in uncertain if not f.confirm]
+    dobs = list(_find_dobs(text, names + uncertain))
+    certain = _resolve([*structured, *names, *(d for d in dobs if not d.confirm)])
+    asked = _resolve([
+        f for f in [*uncertain, *dobs]
+        if f.confirm and not any(c.start < f.end and f.start < c.end for c in certain)
+    ])
+    return sorted(certain + asked, key=lambda f: f.start)
 
 
 def describe(text: str, findings: list[Finding]) -> list[str]:

@@ -8,6 +8,8 @@ and NI numbers are made up (valid-checksum numbers were generated, not copied).
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -16,10 +18,14 @@ from hypothesis import strategies as st
 
 from bot.nonames import KIND_LABELS, Finding, describe, redact, scan
 
-CORPUS = Path(__file__).parent / "data" / "nonames_dev.jsonl"
-
-RECALL_MIN = 0.95
-CLEAN_FLAG_MAX = 0.05
+DATA = Path(__file__).parent / "data"
+# dev and messy are gated (the rules were built looking at both); third was written by someone
+# who did not see the rules, and is only reported: it is the honest figure.
+GATED = ("nonames_dev.jsonl", "nonames_messy.jsonl")
+REPORTED = ("nonames_third.jsonl",)
+RECALL_MIN = 0.98  # either tier overlapping the identifier
+REFUSED_MAX = 0.01  # clean rows refused
+ASKED_MAX = 0.05  # clean rows asked about
 
 
 def _overlaps(findings: list[Finding], start: int, end: int) -> bool:
@@ -38,44 +44,76 @@ def _kinds_over(text: str, fragment: str) -> set[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def test_corpus_figures(capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
-    total = hit = 0
-    clean = flagged = 0
-    misses: list[str] = []
-    false_flags: list[str] = []
-    for row in rows:
+@dataclass
+class Figures:
+    """Recall by identifier kind, and what became of the clean rows."""
+
+    found: Counter[str] = field(default_factory=Counter)
+    total: Counter[str] = field(default_factory=Counter)
+    clean: int = 0
+    refused: int = 0
+    asked: int = 0
+    misses: list[str] = field(default_factory=list)
+    false_alarms: list[str] = field(default_factory=list)
+
+    def add(self, row: dict) -> None:
         text: str = row["text"]
         findings = scan(text)
-        if not row["identifiers"]:
-            clean += 1
+        idents = row["identifiers"]
+        if not idents:
+            self.clean += 1
+            if any(not f.confirm for f in findings):
+                self.refused += 1
+            elif findings:
+                self.asked += 1
             if findings:
-                flagged += 1
-                false_flags.append(f"{text!r} -> {describe(text, findings)}")
-            continue
-        for ident in row["identifiers"]:
+                self.false_alarms.append(f"{text!r} -> {describe(text, findings)}")
+            return
+        for ident, kind in zip(idents, row.get("kinds") or ["any"] * len(idents), strict=True):
             start = text.find(ident)
             assert start != -1, f"corpus identifier {ident!r} not in its text"
-            while start != -1:
-                total += 1
-                if _overlaps(findings, start, start + len(ident)):
-                    hit += 1
-                else:
-                    misses.append(f"{ident!r} in {text!r}")
-                start = text.find(ident, start + 1)
-    recall = hit / total
-    flag_rate = flagged / clean
-    with capsys.disabled():
-        print(
-            f"\n[nonames] corpus {CORPUS.name}: {len(rows)} rows; "
-            f"recall {hit}/{total} = {recall:.3f} (min {RECALL_MIN}); "
-            f"clean rows flagged {flagged}/{clean} = {flag_rate:.3f} (max {CLEAN_FLAG_MAX})"
+            self.total[kind] += 1
+            if _overlaps(findings, start, start + len(ident)):
+                self.found[kind] += 1
+            else:
+                self.misses.append(f"{ident!r} ({kind}) in {text!r}")
+
+    @property
+    def recall(self) -> float:
+        return sum(self.found.values()) / max(1, sum(self.total.values()))
+
+    def line(self, name: str) -> str:
+        kinds = ", ".join(f"{k} {self.found[k]}/{n}" for k, n in sorted(self.total.items()))
+        return (
+            f"[nonames] {name}: recall {sum(self.found.values())}/{sum(self.total.values())} "
+            f"= {self.recall:.3f}; clean rows refused {self.refused}/{self.clean} = "
+            f"{self.refused / max(1, self.clean):.3f}, asked {self.asked}/{self.clean} = "
+            f"{self.asked / max(1, self.clean):.3f}\n    by kind: {kinds}"
         )
-    detail = "\nmisses:\n  " + "\n  ".join(misses) + "\nfalse flags:\n  " + "\n  ".join(
-        false_flags
+
+
+def _figures(*names: str) -> Figures:
+    figures = Figures()
+    for name in names:
+        for line in (DATA / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                figures.add(json.loads(line))
+    return figures
+
+
+def test_corpus_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    with capsys.disabled():
+        for name in GATED + REPORTED:
+            print("\n" + _figures(name).line(name))
+    gated = _figures(*GATED)
+    with capsys.disabled():
+        print(gated.line("dev + messy (gated)"))
+    detail = "\nmisses:\n  " + "\n  ".join(gated.misses) + "\nfalse alarms:\n  " + (
+        "\n  ".join(gated.false_alarms)
     )
-    assert recall >= RECALL_MIN, f"recall {recall:.3f} < {RECALL_MIN}{detail}"
-    assert flag_rate <= CLEAN_FLAG_MAX, f"clean flag rate {flag_rate:.3f}{detail}"
+    assert gated.recall >= RECALL_MIN, f"recall {gated.recall:.3f} < {RECALL_MIN}{detail}"
+    assert gated.refused / gated.clean <= REFUSED_MAX, f"clean rows refused{detail}"
+    assert gated.asked / gated.clean <= ASKED_MAX, f"clean rows asked{detail}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,3 +385,105 @@ def test_scan_huge_input_finishes(unit: str) -> None:
     # ~100k characters of a repeated pattern: catastrophic backtracking would never finish.
     text = unit * (100_000 // len(unit))
     _check_invariants(text, scan(text))
+
+
+# --------------------------------------------------------------------------------------------
+# Two tiers: refused (certain) and asked (uncertain)
+# --------------------------------------------------------------------------------------------
+
+
+def _tier_over(text: str, fragment: str) -> set[str]:
+    """"refuse"/"ask" for the findings overlapping ``fragment``."""
+    start = text.index(fragment)
+    end = start + len(fragment)
+    return {"ask" if f.confirm else "refuse" for f in scan(text) if f.start < end and start < f.end}
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        # dates of birth in the forms people type, with their labels
+        ("dob 030914, lives with nan", "030914"),
+        ("born 21.04.2011 at home", "21.04.2011"),
+        ("d.o.b 2015/04/22", "2015/04/22"),
+        ("DOB 11-Sep-2018", "11-Sep-2018"),
+        ("b. 15/6/14 and on a cp plan", "15/6/14"),
+        ("born 7 Oct 2010 in hospital", "7 Oct 2010"),
+        ("her bday is 3 sept 2014", "3 sept 2014"),
+        ("dob 29th feb 2012", "29th feb 2012"),
+        # phones and e-mails as typed
+        ("dad rang from 447700900266 again", "447700900266"),
+        ("mum on +44 (0)7700 900318", "+44 (0)7700 900318"),
+        ("nan's mobile 7700900266", "7700900266"),
+        ("dads email is lazy_dave85 at example dot com", "lazy_dave85 at example dot com"),
+        # streets, flats and blocks in lower case
+        ("they live at 12 mill road now", "12 mill road"),
+        ("mum moved to flat 21, kingfisher tower", "flat 21, kingfisher tower"),
+        ("no. 19 cowper st, the green door", "no. 19 cowper st"),
+        ("12b wren parade, above the shop", "12b wren parade"),
+        ("staying with his mates on larkspur cres", "larkspur cres"),
+        ("4 elm gdns is where they stay", "4 elm gdns"),
+        # schools and settings in lower case
+        ("she is at sandpit lane primary in y4", "sandpit lane primary"),
+        ("yr 9 at thornbury high", "thornbury high"),
+        ("both at st swithun's juniors", "st swithun's juniors"),
+        ("the little one goes to willows nursery", "willows nursery"),
+        ("the dsl at ashdown community college rang", "ashdown community college"),
+        # names in capitals, with accents, initials, nicknames after a cue
+        ("SHANNON QUIGLEY was seen on the estate", "SHANNON QUIGLEY"),
+        ("JAYDEN SMITH comes to youth club hungry", "JAYDEN SMITH"),
+        ("marisol ramírez is 9 and mum works nights", "marisol"),
+        ("TJ said his stepdad hits him", "TJ"),
+        ("spoke to J. Smith at pick-up", "J. Smith"),
+        ("c.j. told staff nobody was home", "c.j."),
+        ("we call him bubba at the club", "bubba"),
+        ("he is known as smudge round here", "smudge"),
+        ("the older lad goes by dizzy", "dizzy"),
+    ],
+)
+def test_refused(text: str, fragment: str) -> None:
+    assert "refuse" in _tier_over(text, fragment), describe(text, scan(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("destiny came in today in the same clothes", "destiny"),
+        ("phoenix keeps telling staff mums boyfriend hurts the dog", "phoenix"),
+        ("preston has been missing school on mondays", "preston"),
+        ("brooklyn says dad shouts at night", "brooklyn"),
+        ("worried about blessing, she has marks on her legs", "blessing"),
+        ("spoke to oyelowo-brandt about the bruises", "oyelowo-brandt"),  # in no dictionary
+        ("KX was crying at the gate", "KX"),  # an unknown short token in capitals
+        ("the form says 14/03/2017 at the top", "14/03/2017"),  # a date that may be a birthday
+    ],
+)
+def test_asked(text: str, word: str) -> None:
+    tiers = _tier_over(text, word)
+    assert tiers, describe(text, scan(text))
+    assert "ask" in tiers or "refuse" in tiers
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "theres no food, dont know why, im worried, ive tried, youre right",
+        "she has a jack russell and a staffy that snapped at the baby",
+        "they celebrate eid and diwali, and christmas with nan",
+        "it happened on monday in may, or was it june",
+        "the dsl, the senco and the hv all agree",
+        "Mum, Dad and Nan were at the meeting with the social worker",
+        "camhs, the ehcp, mash and the tac are all involved",
+        "will he be safe going home tonight",
+        "i really hope things settle now",
+        "summer holidays are a worry as they lose free school meals",
+    ],
+)
+def test_clean_stays_clean(text: str) -> None:
+    assert scan(text) == [], describe(text, scan(text))
+
+
+def test_certain_wins_over_uncertain() -> None:
+    text = "AMELIA JONES (destiny to her mates) is 9"
+    findings = scan(text)
+    assert {text[f.start : f.end]: f.confirm for f in findings}["AMELIA JONES"] is False
