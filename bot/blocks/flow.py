@@ -235,6 +235,35 @@ def question_message(step: Step) -> dict:
     return message(escape(fallback), blocks)
 
 
+def could_identify(words: list[str]) -> str:
+    """The private question about uncertain words (already escaped ``mrkdwn``)."""
+    quoted = ", ".join(f"'{esc(w, 60)}'" for w in words[:5])
+    return (
+        f"Could {quoted} identify the child or family? Names, nicknames and initials all count."
+    )
+
+
+ASK_REPHRASE = "It could: I'll rephrase"
+ASK_ORDINARY = "It's an ordinary word here"
+
+
+def ask_message(step: Step, ordinary_value: str | None) -> dict:
+    """The private "is this a name?" question, for an EPHEMERAL message to the professional.
+
+    ``ordinary_value`` carries the answer back when they say it is an ordinary word (None
+    when it is too long to carry: they can only rephrase).
+    """
+    words = [f.word for f in step.findings if f.confirm and f.word]
+    blocks: list[Block] = [section_text(":grey_question: " + could_identify(words))]
+    ref = f"{step.flow_id}:{step.version}"
+    buttons = [button(ASK_REPHRASE, ids.NONAMES_REPHRASE, ref)]
+    if ordinary_value is not None:
+        buttons.append(button(ASK_ORDINARY, ids.NONAMES_ORDINARY, ordinary_value))
+    blocks.append(actions(buttons))
+    blocks.append(context("Your answer has not been saved or shared with anyone."))
+    return message("Could a word in your answer identify the child?", blocks)
+
+
 def refused_message(step: Step) -> dict:
     """An answer that was not accepted, for an EPHEMERAL message to the professional only.
 

@@ -16,6 +16,12 @@ FLOW_SKIP = "flow.skip"  # optional question
 FLOW_BACK = "flow.back"
 FLOW_CANCEL = "flow.cancel"
 QUESTION_BLOCK_PREFIX = "q"
+# "Could 'destiny' identify the child?": the private question about an uncertain word.
+# The ordinary-word button's value carries the answer back (never stored by the bot).
+NONAMES_REPHRASE = "nonames.rephrase"
+NONAMES_ORDINARY = "nonames.ordinary"
+# In a modal, the same question is a radio input under the text field.
+IN_NONAMES = ("nonames_confirm", "nonames_confirm")
 
 # Triage cards in a manager channel; the button value is the card id.
 CARD_APPROVE = "card.approve"

@@ -66,6 +66,7 @@ class Status(StrEnum):
 
     ASKING = "asking"  # ``prompt`` is the next question
     REFUSED = "refused"  # the answer was not accepted; ``prompt`` is asked again
+    CONFIRM = "confirm"  # the answer may hold a name: ask the professional about ``findings``
     COMPLETED = "completed"
     URGENT = "urgent"  # the safety gate: stop, show what to do now
     CANCELLED = "cancelled"
@@ -80,6 +81,8 @@ class Finding:
 
     kind: str
     label: str  # e.g. 'a name: "…"' -- shown privately, then discarded
+    confirm: bool = False  # uncertain: ask "could this identify the child?"
+    word: str = ""  # the uncertain text itself, to name in that private question
 
 
 @dataclass

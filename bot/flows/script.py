@@ -43,6 +43,8 @@ class Context:
     now: datetime
     tz: ZoneInfo
     reference_exists: Callable[[str], bool] = lambda _ref: False
+    # Words the professional has said are ordinary words here, not names (casefolded).
+    confirmed: frozenset[str] = frozenset()
 
 
 # A check returns an error message (never echoing the answer) or None.

@@ -48,6 +48,11 @@ REFUSED_MESSAGE = (
 )
 
 
+ASK_MESSAGE = (
+    "Your answer is not saved yet: a word in it could be a name (asked only of you)."
+)
+
+
 class Conflict(Exception):
     """Another action changed the flow first (compare-and-set lost): nothing was applied."""
 
@@ -175,11 +180,14 @@ class FlowService:
         *,
         expect: str | None = None,
         expect_flow: int | None = None,
+        confirmed: frozenset[str] = frozenset(),
     ) -> Step:
         """Answer the current question.
 
         ``expect`` (the question id a button belonged to) and ``expect_flow`` (its
         flow) make a repeated click, or a click on an old flow's message, do nothing.
+        ``confirmed``: words the professional has said are ordinary words here, not names;
+        the choice is audited, never the text.
         """
         now = self._now()
         row = self._active(tx, user_id)
@@ -196,17 +204,23 @@ class FlowService:
             tz=self.policy.tz,
             reference_exists=lambda ref: records.consultation_by_reference(
                 tx.session, ref) is not None,
+            confirmed=frozenset(w.casefold() for w in confirmed),
         )
         result = flow.answer(_fs(row), value, ctx)
         if isinstance(result, Rejected):
             # Nothing written, and no effects: the handler shows the findings privately.
             return self._asking(
                 row,
-                status=Status.REFUSED,
-                message=REFUSED_MESSAGE if result.findings else result.errors[0],
+                status=Status.CONFIRM if result.asking else Status.REFUSED,
+                message=(ASK_MESSAGE if result.asking else REFUSED_MESSAGE)
+                if result.findings else result.errors[0],
                 findings=result.findings,
                 errors=result.errors,
             )
+        if confirmed:
+            # The professional said these words are not names: audit the choice, not the text.
+            tx.audit(actor=user_id, action="nonames.ordinary_word", subject_type="flow",
+                     subject_id=row.id, new={"words": len(confirmed)}, at=now)
         if flow.is_question(result.state):
             version = self._save(tx, row, result, now)
             step = self._asking(row, fs=result, version=version)

@@ -31,27 +31,46 @@ class Accepted:
 
 @dataclass(frozen=True)
 class Rejected:
-    """Why the answer was not accepted: no-names findings and/or validation errors."""
+    """Why the answer was not accepted: no-names findings and/or validation errors.
+
+    ``findings`` with ``confirm`` set are questions for the professional ("could 'destiny'
+    identify the child?"), not refusals: the answer is accepted once they say it could not.
+    """
 
     findings: tuple[Finding, ...] = ()
     errors: tuple[str, ...] = ()
 
+    @property
+    def asking(self) -> bool:
+        """Only uncertain findings: ask, don't refuse."""
+        return bool(self.findings) and all(f.confirm for f in self.findings)
 
-def guard(text: str) -> tuple[Finding, ...]:
-    """No-names findings in ``text``, described for the professional (empty: clean)."""
-    out: list[Finding] = []
+
+def guard(text: str, confirmed: frozenset[str] = frozenset()) -> tuple[Finding, ...]:
+    """No-names findings in ``text``, described for the professional (empty: clean).
+
+    Certain findings come alone when there are any (the answer is refused whatever else it
+    holds); otherwise the uncertain ones whose words are not in ``confirmed``.
+    """
+    certain: list[Finding] = []
+    uncertain: list[Finding] = []
     for f in nonames.scan(text):
+        word = " ".join(text[f.start : f.end].split())
+        if f.confirm and word.casefold() in confirmed:
+            continue
         # One line per finding (describe() would merge repeats across kinds' spans).
-        finding = Finding(kind=f.kind, label=nonames.describe(text, [f])[0])
+        finding = Finding(kind=f.kind, label=nonames.describe(text, [f])[0], confirm=f.confirm,
+                          word=word if f.confirm else "")
+        out = uncertain if f.confirm else certain
         if finding not in out:
             out.append(finding)
-    return tuple(out)
+    return tuple(certain or uncertain)
 
 
 def accept(q: Question, raw: Any, answers: Answers, ctx: Context) -> Accepted | Rejected:
     """Check ``raw`` against question ``q``; never include ``raw`` in an error."""
     if q.kind is Kind.TEXT:
-        result = _text(q, raw)
+        result = _text(q, raw, ctx.confirmed)
     elif q.kind is Kind.MULTI:
         result = _multi(q, raw)
     elif q.kind is Kind.DATE:
@@ -64,7 +83,7 @@ def accept(q: Question, raw: Any, answers: Answers, ctx: Context) -> Accepted | 
     return Rejected(errors=(error,)) if error else result
 
 
-def _text(q: Question, raw: Any) -> Accepted | Rejected:
+def _text(q: Question, raw: Any, confirmed: frozenset[str] = frozenset()) -> Accepted | Rejected:
     if not isinstance(raw, str):
         return Rejected(errors=("Please type your answer as text.",))
     text = raw.strip()
@@ -73,9 +92,9 @@ def _text(q: Question, raw: Any) -> Accepted | Rejected:
         # a false positive on its digits.
         return Accepted(text.upper())
     if text:
-        findings = guard(text)
-        if findings:
-            return Rejected(findings=findings)
+        findings = guard(text, confirmed)
+        if findings and not (findings[0].confirm and len(text) > q.max_length):
+            return Rejected(findings=findings)  # (too long anyway: say that, don't ask)
     if not text:
         if q.optional:
             return Accepted("")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -14,6 +16,9 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
 from bot import nonames
+from bot.blocks import ids
+from bot.blocks.flow import ASK_ORDINARY, ASK_REPHRASE, could_identify
+from bot.flows.validate import guard as guard_findings
 from bot.services import Services
 
 log = logging.getLogger("frontdoor.handlers")
@@ -88,10 +93,15 @@ def on_submit(
 
     async def listener(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         if guard is not None:
-            findings = guard_text(str(state_value(view, guard) or ""))
-            if findings:
-                await ack(response_action="errors", errors={guard[0]: guard_error(findings)})
+            answer, choice = guard_view(view, guard)
+            if answer is not None:
+                await ack(**answer)
                 return
+            if choice is not None:  # the professional's choice, audited without the text
+                user = (body.get("user") or {}).get("id") or ""
+                await sv.tx.run(lambda tx: tx.audit(
+                    actor=user, action=f"nonames.{choice}", subject_type="view",
+                    subject_id=callback_id))
         await ack()
         await shielded(sv, body, work(body, view), getattr(work, "__name__", "submit"))
 
@@ -138,6 +148,82 @@ async def tell(sv: Services, user: str, channel: str | None, text: str,
             await sv.client.chat_postEphemeral(channel=dm, user=user, text=text, blocks=blocks)
         except SlackApiError:
             log.warning("could not reach %s at all", user)
+
+
+_ORDINARY = "ordinary:"
+
+
+def guard_view(
+    view: dict[str, Any], guard: tuple[str, str]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The no-names guard on a modal's free-text field, in both tiers.
+
+    Returns (what to answer the submission with, or None to go on; the professional's
+    "is this a name?" choice to audit, or None). Certain findings are a field error; an
+    uncertain word redraws the modal with the question under the field ("Could 'destiny'
+    identify the child?"); the submission goes on once they say it is an ordinary word.
+    """
+    text = str(state_value(view, guard) or "")
+    choice = state_value(view, ids.IN_NONAMES)
+    confirmed: frozenset[str] = frozenset()
+    if isinstance(choice, str) and choice.startswith(_ORDINARY):
+        try:
+            confirmed = frozenset(str(w).casefold() for w in json.loads(choice[len(_ORDINARY):]))
+        except ValueError:
+            confirmed = frozenset()
+    findings = guard_findings(text, confirmed)
+    if findings and not findings[0].confirm:
+        return {"response_action": "errors",
+                "errors": {guard[0]: guard_error([f.label for f in findings])}}, None
+    if findings and choice == "rephrase":
+        words = ", ".join(f"'{f.word}'" for f in findings)[:200]
+        return {"response_action": "errors", "errors": {
+            guard[0]: f"You said {words} could identify the child: please rephrase it."}}, None
+    if findings:
+        return {"response_action": "update",
+                "view": _with_question(view, guard, [f.word for f in findings])}, None
+    if confirmed:
+        return None, "ordinary_word"
+    return None, "rephrase" if choice == "rephrase" else None
+
+
+def _with_question(view: dict[str, Any], guard: tuple[str, str], words: list[str]) -> dict:
+    """The modal again, as typed, with the "is this a name?" question under the field."""
+    keep = ("type", "callback_id", "title", "submit", "close", "private_metadata",
+            "notify_on_close", "external_id")
+    new = {k: view[k] for k in keep if k in view}
+    values = (view.get("state") or {}).get("values") or {}
+    value = json.dumps(sorted({w.casefold() for w in words}), ensure_ascii=False)
+    ordinary = _ORDINARY + (value if len(_ORDINARY + value) <= 150 else "[]")
+    question = {
+        "type": "input", "block_id": ids.IN_NONAMES[0],
+        "label": {"type": "plain_text", "text": could_identify(words)[:2000]},
+        "element": {"type": "radio_buttons", "action_id": ids.IN_NONAMES[1], "options": [
+            {"text": {"type": "plain_text", "text": ASK_REPHRASE}, "value": "rephrase"},
+            {"text": {"type": "plain_text", "text": ASK_ORDINARY}, "value": ordinary},
+        ]},
+    }
+    blocks: list[dict[str, Any]] = []
+    for block in view.get("blocks") or []:
+        if block.get("block_id") == ids.IN_NONAMES[0]:
+            continue
+        block = copy.deepcopy(block)
+        element = block.get("element") if block.get("type") == "input" else None
+        state = (values.get(block.get("block_id")) or {}).get((element or {}).get("action_id"))
+        for key, initial in _INITIAL.items():
+            if element is not None and state and state.get(key) is not None:
+                element[initial] = state[key]
+        blocks.append(block)
+        if block.get("block_id") == guard[0]:
+            blocks.append(question)
+    new["blocks"] = blocks
+    return new
+
+
+# A submitted input's state key -> the element field that shows it again.
+_INITIAL = {"value": "initial_value", "selected_option": "initial_option",
+            "selected_options": "initial_options", "selected_date": "initial_date",
+            "selected_user": "initial_user"}
 
 
 def guard_text(text: str) -> list[str]:

@@ -8,7 +8,10 @@ never queued, stored or logged.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +43,7 @@ def register(app: AsyncApp, sv: Services) -> None:
         channel: str | None,
         nonce: str,
         event_id: str | None = None,
+        typed: str | None = None,
     ) -> Step | None:
         """Run one flow action in one transaction with the messages it queues; send the
         professional's DM at once; tell them privately what only they may see."""
@@ -67,17 +71,60 @@ def register(app: AsyncApp, sv: Services) -> None:
         if step.status == Status.REFUSED:
             msg = flow_blocks.refused_message(step)
             await tell(sv, user, channel, msg["text"], msg.get("blocks"))
+        elif step.status == Status.CONFIRM:
+            # Asked privately; the answer travels only in the button, never stored by us.
+            msg = flow_blocks.ask_message(step, _carry(step, typed or ""))
+            await tell(sv, user, channel, msg["text"], msg.get("blocks"))
         elif not applied and step.message:
             # Nothing changed (a second click, a flow already running): say so privately,
             # and show the current question again so the professional can carry on.
             await tell(sv, user, channel, step.message)
-            if step.status == Status.ASKING and step.prompt is not None:
-                _, again = await sv.tx.run(lambda tx: sv.messaging.dm(
-                    tx, user, flow_blocks.question_message(step),
-                    f"flow:{step.flow_id}:v{step.version}:again:{nonce}", claim=True,
-                ), lease=sv.sender.claim_lease())
-                await sv.sender.dispatch(again)
+            await ask_again(user, step, nonce)
         return step
+
+    async def ask_again(user: str, step: Step, nonce: str) -> None:
+        """Post the current question again in the professional's DM."""
+        if step.status == Status.ASKING and step.prompt is not None:
+            _, again = await sv.tx.run(lambda tx: sv.messaging.dm(
+                tx, user, flow_blocks.question_message(step),
+                f"flow:{step.flow_id}:v{step.version}:again:{nonce}", claim=True,
+            ), lease=sv.sender.claim_lease())
+            await sv.sender.dispatch(again)
+
+    async def ordinary_word(body: dict[str, Any], action: dict[str, Any]) -> None:
+        """"It's an ordinary word here": answer again with those words confirmed."""
+        user, channel, _ = who(body)
+        carried = _uncarry(str(action.get("value") or ""))
+        if carried is None:
+            await tell(sv, user, channel, "That button no longer works: please type your "
+                       "answer again.")
+            return
+        text, words = carried["t"], frozenset(carried["w"])
+        await drive(
+            user,
+            lambda tx, effects: sv.flows.answer_in(
+                tx, user, text, effects, expect=carried["q"], expect_flow=carried["f"],
+                confirmed=words,
+            ),
+            channel=channel, nonce=str(body.get("trigger_id")), typed=text,
+        )
+
+    async def rephrase(body: dict[str, Any], action: dict[str, Any]) -> None:
+        """"It could: I'll rephrase": nothing stored; the choice audited; ask again."""
+        user, channel, flow_id = who(body, action)
+
+        def audit(tx: Tx) -> Step:
+            tx.audit(actor=user, action="nonames.rephrase", subject_type="flow",
+                     subject_id=flow_id or None)
+            return sv.flows.current_in(tx, user)
+
+        step, _ = await sv.tx.run(audit)
+        await tell(sv, user, channel, "Thank you. Please type your answer again without it: "
+                   "nothing of it was saved.")
+        await ask_again(user, step, f"rephrase:{body.get('trigger_id')}")
+
+    on_action(app, sv, ids.NONAMES_ORDINARY, ordinary_word)
+    on_action(app, sv, ids.NONAMES_REPHRASE, rephrase)
 
     async def clicked(body: dict[str, Any], action: dict[str, Any]) -> None:
         user, channel, _ = who(body)
@@ -128,6 +175,7 @@ def register(app: AsyncApp, sv: Services) -> None:
             channel=event.get("channel"),
             nonce=str(body.get("event_id") or event.get("ts")),
             event_id=body.get("event_id"),
+            typed=text,
         )
 
     for action_id in (ids.FLOW_MULTI_DONE, ids.FLOW_DATE, ids.FLOW_SKIP, ids.FLOW_BACK,
@@ -159,6 +207,38 @@ def register(app: AsyncApp, sv: Services) -> None:
     async def multi_changed(ack: AsyncAck) -> None:
         # Choosing options only changes the select's state; "Next" submits them.
         await ack()
+
+
+_VALUE_LIMIT = 2000  # Slack's limit on a button's value
+
+
+def _carry(step: Step, text: str) -> str | None:
+    """The ordinary-word button's value: the flow, the question, the words and the answer,
+    compressed when long; None when it cannot fit (the professional can only rephrase)."""
+    if step.prompt is None or step.flow_id is None:
+        return None
+    words = sorted({f.word.casefold() for f in step.findings if f.confirm and f.word})
+    raw = json.dumps({"f": step.flow_id, "q": step.prompt.id, "w": words, "t": text},
+                     separators=(",", ":"), ensure_ascii=False)
+    if len(raw) <= _VALUE_LIMIT:
+        return raw
+    packed = "z" + base64.urlsafe_b64encode(zlib.compress(raw.encode("utf-8"), 9)).decode()
+    return packed if len(packed) <= _VALUE_LIMIT else None
+
+
+def _uncarry(value: str) -> dict[str, Any] | None:
+    """Read a :func:`_carry` value back; None for anything malformed."""
+    try:
+        if value.startswith("z"):
+            value = zlib.decompress(base64.urlsafe_b64decode(value[1:])).decode("utf-8")
+        data = json.loads(value)
+        ok = (isinstance(data, dict) and isinstance(data.get("f"), int)
+              and isinstance(data.get("q"), str) and isinstance(data.get("t"), str)
+              and isinstance(data.get("w"), list)
+              and all(isinstance(w, str) for w in data["w"]))
+    except (ValueError, zlib.error, UnicodeDecodeError):
+        return None
+    return data if ok else None
 
 
 def _expected(block_id: str) -> tuple[int | None, str | None]:
