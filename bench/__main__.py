@@ -6,6 +6,8 @@
 * ``sweep``  - the reminder sweep with 1,000 due among 10k / 100k / 1M open
   reminders, on SQLite and (with ``--postgres`` or ``TEST_POSTGRES_URL``) PostgreSQL.
 * ``memory`` - peak RSS of ``frontdoor serve`` before and after N completed flows.
+* ``guard``  - the no-names guard: scan p50/p99 on a typical and an 800-character answer,
+  its load time and memory.
 * ``all``    - the three, then one summary.
 
 Figures are printed as tables and merged into ``bench/results/latest.json``.
@@ -74,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         ("load", [load_opts], "interaction load vs a bare Bolt app"),
         ("sweep", [sweep_opts], "reminder sweep at 10k/100k/1M open reminders"),
         ("memory", [memory_opts], "peak RSS of frontdoor serve after N flows"),
+        ("guard", [], "the no-names guard's scan time, load time and memory"),
         ("all", [load_opts, sweep_opts, memory_opts], "all three, then a summary"),
     ):
         sp = sub.add_parser(name, help=text, description=text)
@@ -279,6 +282,13 @@ def summary(results: dict[str, Any]) -> None:
         say(f"  memory: frontdoor serve peak RSS {m['before_hwm_mib']} MiB after start-up, "
             f"{m['after_hwm_mib']} MiB after {m['flows']:,} {m['path']} flows "
             f"(RSS now {m['after_rss_mib']} MiB)")
+    if "guard" in results:
+        g = results["guard"]
+        say(f"  no-names guard: scan p50/p99 {g['typical']['p50_us']}/{g['typical']['p99_us']} "
+            f"us ({g['typical']['chars']} characters), {g['800 characters']['p50_us']}/"
+            f"{g['800 characters']['p99_us']} us (800 characters); loads in "
+            f"{g['load']['load_ms']} ms, {g['load']['traced_mib']} MiB allocated "
+            f"(peak RSS +{g['load']['rss_mib']} MiB)")
     say("=" * 78)
 
 
@@ -296,6 +306,12 @@ async def _main(args: argparse.Namespace) -> int:
     if args.cmd in ("memory", "all"):
         results["memory"] = await run_memory(args)
         report.save("memory", {**results["memory"], "environment": results["environment"]},
+                    args.json)
+    if args.cmd in ("guard", "all"):
+        from bench import guard
+
+        results["guard"] = guard.run()
+        report.save("guard", {**results["guard"], "environment": results["environment"]},
                     args.json)
     results["environment"]["loadavg_end"] = os.getloadavg()[0]
     results["environment"]["seconds"] = round(time.monotonic() - t0, 1)
