@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
+from bot import nonames
 from bot.blocks import ids
 from bot.blocks.flow import ANSWER_ACTION_RE
 from bot.config import Settings
@@ -183,18 +186,96 @@ def seed(fake: FakeSlack, policy: Policy) -> None:
     demo.seed(fake, policy)
 
 
+class TypingSender(SlackSender):
+    """A sender that remembers what people typed (DMs, slash-command text, modal fields)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.typed: list[str] = []
+
+    async def message_im(self, user_id: str, channel_id: str | None, text: str,
+                         **kwargs: Any) -> Delivery:
+        self.typed.append(text)
+        return await super().message_im(user_id, channel_id, text, **kwargs)
+
+    async def slash_command(self, user_id: str, command: str, text: str = "",
+                            *args: Any, **kwargs: Any) -> Delivery:
+        self.typed.append(text)
+        return await super().slash_command(user_id, command, text, *args, **kwargs)
+
+    async def view_submission(self, user_id: str, view: dict[str, Any], values: Any,
+                              **kwargs: Any) -> Delivery:
+        self.typed.extend(_strings(values))
+        return await super().view_submission(user_id, view, values, **kwargs)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+class _Records(logging.Handler):
+    """Every log line the bot writes while a test runs, as it would be written."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("frontdoor"):  # ours; Bolt's DEBUG lines are off in serve
+            self.lines.append(self.format(record))
+
+
+def refused_identifiers(typed: list[str]) -> set[str]:
+    """What the guard refuses in text people typed: none of it may be kept anywhere."""
+    return {
+        text[f.start : f.end] for text in typed for f in nonames.scan(text)
+        if not f.confirm and len(text[f.start : f.end]) >= 4
+    }
+
+
+def assert_nowhere(identifiers: set[str], database_url: str, log_lines: list[str]) -> None:
+    """None of ``identifiers`` is in the SQLite file, its -wal, or the log (bytes grepped)."""
+    database = make_url(database_url).database
+    raw = b"".join(
+        p.read_bytes() for p in Path(database).parent.glob(Path(database).name + "*")
+    ) if database and database != ":memory:" else b""
+    logged = "\n".join(log_lines)
+    for ident in sorted(identifiers):
+        assert ident.encode() not in raw, f"{ident!r} was typed, refused, and stored"
+        assert ident not in logged, f"{ident!r} was typed, refused, and logged"
+
+
 @contextlib.asynccontextmanager
 async def slack_env(database_url: str, *, start: dt.datetime, policy: str = "cambridgeshire",
                     pace: float = 0.0) -> AsyncIterator[SlackEnv]:
-    """Start the fake workspace and the real bot in HTTP mode on loopback."""
+    """Start the fake workspace and the real bot in HTTP mode on loopback.
+
+    On the way out, every identifier the guard refuses in what the test typed is looked for
+    in the database file (and its write-ahead log) and in the log: it must be in neither.
+    """
     pol = load_policy(policy)
     clock = Clock(start)
-    async with FakeSlack(tokens=[TOKEN]) as fake:
-        seed(fake, pol)
-        settings = Settings(bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url,
-                            database_url=database_url, port=0)
-        async with running(settings, policy=pol, reminders=False, host="127.0.0.1", clock=clock,
-                           pace=pace, http_mode=True) as bot:
-            url = f"http://127.0.0.1:{bot.port}/slack/events"
-            async with SlackSender(url, SECRET, workspace=fake) as sender:
-                yield SlackEnv(fake, bot, sender, clock, pol, database_url)
+    records = _Records()
+    logging.getLogger().addHandler(records)
+    try:
+        async with FakeSlack(tokens=[TOKEN]) as fake:
+            seed(fake, pol)
+            settings = Settings(bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url,
+                                database_url=database_url, port=0)
+            async with running(settings, policy=pol, reminders=False, host="127.0.0.1",
+                               clock=clock, pace=pace, http_mode=True) as bot:
+                url = f"http://127.0.0.1:{bot.port}/slack/events"
+                async with TypingSender(url, SECRET, workspace=fake) as sender:
+                    yield SlackEnv(fake, bot, sender, clock, pol, database_url)
+                    typed = list(sender.typed)
+        await asyncio.to_thread(
+            assert_nowhere, refused_identifiers(typed), database_url, records.lines)
+    finally:
+        logging.getLogger().removeHandler(records)
