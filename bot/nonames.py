@@ -1015,6 +1015,29 @@ def _is_known(key: str) -> bool:
     return False
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@cache
+def _typo_of_known(key: str) -> bool:
+    """A long lower-case word one slip from a dictionary word ("recieved", "becuase") is a
+    typing mistake, not a name: no key is asked about for that."""
+    if len(key) < 6 or not key.isascii() or not key.isalpha():
+        return False
+    splits = [(key[:i], key[i:]) for i in range(len(key) + 1)]
+    for a, b in splits:
+        if b and a + b[1:] in _KNOWN:  # one letter too many
+            return True
+        if len(b) > 1 and a + b[1] + b[0] + b[2:] in _KNOWN:  # two letters swapped
+            return True
+        for c in _LETTERS:
+            if b and c != b[0] and a + c + b[1:] in _KNOWN:  # one letter wrong
+                return True
+            if a + c + b in _KNOWN:  # one letter missing
+                return True
+    return False
+
+
 def _find_marked_names(text: str) -> Iterable[Finding]:
     """Names the writer marks as names: initials, nicknames after a cue, a word a bracket
     calls a person."""
@@ -1179,7 +1202,9 @@ def _find_uncertain(
             name_ends.add(toks[end_i].end)
             i = end_i + 1
             continue
-        if not known and cls is None and (3 <= len(key) <= 40 or t.upper and len(key) == 2):
+        if not known and cls is None and (3 <= len(key) <= 40 or t.upper and len(key) == 2) and (
+            t.cap and not t.sentence_start or t.upper or not _typo_of_known(key)
+        ):
             out.append(Finding(t.start, t.end, "name", confirm=True))
             name_ends.add(t.end)
         elif cls is not None and len(key) >= 2 and _name_slot(text, toks, i, name_ends) or (

@@ -487,3 +487,19 @@ def test_certain_wins_over_uncertain() -> None:
     text = "AMELIA JONES (destiny to her mates) is 9"
     findings = scan(text)
     assert {text[f.start : f.end]: f.confirm for f in findings}["AMELIA JONES"] is False
+
+
+def test_a_typing_slip_is_not_asked_about_but_a_rare_word_is() -> None:
+    assert scan("we recieved a call becuase she was definately upset") == []
+    [finding] = scan("spoke to oyelowo-brandt today")
+    assert finding.confirm
+
+
+def test_the_services_vocabulary_holds_no_name() -> None:
+    """A word in vocabulary.txt is never a name anywhere, so a name must not be in it."""
+    from bot import nonames
+
+    both = {w for w in nonames._VOCABULARY if w in nonames._GIVEN}
+    # Service words that some lexicon also lists as a rare given name.
+    assert both <= {"easter", "esa", "imam", "imo", "min", "nicu", "offie", "ota", "theres",
+                    "yer"}, sorted(both)
