@@ -35,7 +35,7 @@ from bot.server import running
 from store.db import make_engine, session_scope
 from store.models import Consultation, FlowSession, Referral, TriageCard
 from tests.slackenv import SECRET, TEACHER, TOKEN, seed, slack_env
-from tests.test_slack_app import _settle, to_first_text_question
+from tests.test_slack_app import _mark, _settle, to_first_text_question
 
 LONDON = ZoneInfo("Europe/London")
 TUESDAY = dt.datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
@@ -57,7 +57,7 @@ async def test_locked_database_says_try_again_and_loses_nothing(tmp_path: Path) 
             blocker.rollback()
             blocker.close()
         assert env.last_question(TEACHER)["ts"] == question["ts"]  # still on that question
-        before = len(env.dm(TEACHER))
+        before = _mark(env, TEACHER)
         await env.sender.message_im(TEACHER, env.dm_id(TEACHER), "Missed meals.")
         await _settle(env, TEACHER, before)
         assert env.last_question(TEACHER)["ts"] != question["ts"]  # the retry was accepted
@@ -70,7 +70,7 @@ async def test_a_lone_surrogate_in_an_answer_is_saved_and_the_flow_goes_on(
     # not encode it: the standard library writes it, as it always did.
     async with slack_env(f"sqlite:///{tmp_path / 'fd.db'}", start=TUESDAY) as env:
         question = await to_first_text_question(env, TEACHER)
-        before = len(env.dm(TEACHER))
+        before = _mark(env, TEACHER)
         d = await env.sender.message_im(TEACHER, env.dm_id(TEACHER), "Missed meals \ud800.")
         assert d.status == 200
         await _settle(env, TEACHER, before)
