@@ -84,13 +84,12 @@ class Messaging:
             dm(flow.expired_message(step), "expired")
 
     def new_card(self, db: Session | Tx, card_id: int) -> None:
-        """Start a new triage card's clocks and post it (and to the EDT out of hours)."""
+        """Post a new triage card (and to the EDT out of hours); its clocks were started
+        by the domain when it was written."""
         cx = as_tx(db).cx
         card = sql.load(cx, TriageCard, card_id)
-        referral = sql.load(cx, Referral, card.referral_id) if card else None
-        if card is None or referral is None:
+        if card is None:
             raise LookupError(f"card {card_id} not found")
-        self.triage.on_arrival(db, card, referral)
         rating = self.policy.rating(card.suggested_rating)
         card.channel = channel = self.policy.channel(rating.card_channel)
         sql.update(cx, TriageCard, card_id, channel=channel)

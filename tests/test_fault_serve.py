@@ -368,7 +368,7 @@ async def _showing_current_question(engine: Engine, people: Professionals,
 
 
 def _expected_reminders(policy: Policy, card: TriageCard, referral: Referral) -> set[str]:
-    """The keys of the SLA reminders a new card gets (``TriageService.on_arrival``): its
+    """The keys of the SLA reminders a new card gets (``triage.start_card_clocks``): its
     decision clock's warnings and breach, and a phoned referral's confirmation clock."""
     assert card.clock and card.received_at
 

@@ -619,3 +619,42 @@ def test_third_linked_consultation_is_flagged_for_the_advisor(
             (first.reference, 3),
         ]
         assert rows[2].suggested_outcome == "referral"
+
+
+# --- clocks start in the domain -----------------------------------------------------
+
+
+def _card_clocks(engine: Engine, card_id: int) -> tuple[TriageCard, dict[str, list[str]]]:
+    """The card and its reminders' kinds by clock, read straight from the database."""
+    from store.models import Reminder
+
+    with session_scope(engine) as s:
+        card = s.get(TriageCard, card_id)
+        assert card is not None
+        s.expunge(card)
+        rows = s.exec(select(Reminder).where(  # type: ignore[call-overload]
+            Reminder.subject_type == "card", Reminder.subject_id == card_id)).scalars().all()
+        by_clock: dict[str, list[str]] = {}
+        for r in rows:
+            by_clock.setdefault(str(r.payload.get("clock")), []).append(r.kind)
+        return card, by_clock
+
+
+@pytest.mark.parametrize("kind", ["urgent", "referral", "phone_referral"])
+def test_every_card_gets_its_clocks_from_the_domain_alone(
+    any_svc: FlowService, engine: Engine, clock: Clock, kind: str
+) -> None:
+    """No handler and no renderer run here: the service that writes a card starts its
+    clocks and schedules its reminders in the same transaction."""
+    any_svc.start(USER, "refer")
+    if kind == "urgent":
+        step = any_svc.answer(USER, "yes", expect="danger")
+    else:
+        answers = REFER if kind == "referral" else {
+            **REFER, "phoned": "yes", "phoned_at": "2026-03-03T09:30"}
+        step = drive(any_svc, answers)
+    assert step.card_id is not None
+    card, by_clock = _card_clocks(engine, step.card_id)
+    assert card.clock and card.due_at is not None and card.due_at > clock.now
+    assert "sla_breach" in by_clock.get(card.clock, []), by_clock
+    assert ("written_confirmation" in by_clock) is (kind == "phone_referral"), by_clock

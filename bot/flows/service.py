@@ -30,6 +30,7 @@ from bot.flows.checklist import completeness
 from bot.flows.engine import FlowEngine, FlowState
 from bot.flows.script import COMPLETED, REDIRECTED, URGENT, Context
 from bot.flows.scripts import KINDS, build
+from bot.flows.triage import start_card_clocks
 from bot.flows.validate import Rejected
 from bot.policy import Policy
 from store import sql
@@ -37,6 +38,7 @@ from store.db import session_scope
 from store.models import FlowSession
 from store.sql import FlowRow
 from store.tx import Tx, write_tx
+from store.types import utcnow
 
 Effects = Callable[[Tx, Step], None]
 Action = Callable[[Tx, Effects | None], Step]
@@ -68,7 +70,7 @@ class FlowService:
         self,
         engine: Engine,
         policy: Policy,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """Build the scripts for ``policy``; ``clock`` gives "now" (tests inject it)."""
         self.engine = engine
@@ -351,6 +353,7 @@ class FlowService:
                 suggestion=suggestion,
                 now=now,
             )
+            start_card_clocks(tx, self.policy, card, referral)
             version = self._save(tx, row, fs, now, status="completed",
                                  reference=referral.reference)
             return Step(
@@ -431,6 +434,7 @@ class FlowService:
             suggestion=suggestion,
             now=now,
         )
+        start_card_clocks(tx, self.policy, card, referral)
         version = self._save(tx, row, fs, now, status="completed", reference=referral.reference)
         percent, gaps = completeness(fs.answers)
         missing = f" Missing: {'; '.join(gaps)}." if gaps else ""

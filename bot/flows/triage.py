@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -24,6 +24,7 @@ from store import repo, sql
 from store.db import session_scope
 from store.models import Decision, Referral, TriageCard
 from store.tx import Db, as_tx
+from store.types import utcnow
 
 
 @dataclass
@@ -62,6 +63,28 @@ def decision_clock(card: TriageCard) -> str:
     return "red" if card.suggested_rating == "red" else "contact_decision"
 
 
+def start_card_clocks(db: Db, policy: Policy, card: TriageCard, referral: Referral) -> None:
+    """Start a new card's decision clock (and a phone referral's confirmation clock).
+
+    Called by the domain in the transaction that writes the card, never by a renderer:
+    a card has its clock and reminders whoever shows it. ``card`` gets its clock and due
+    time, here and in the database.
+    """
+    assert card.id is not None
+    name = decision_clock(card)
+    card.clock = name
+    card.due_at = clocks.start_clock(
+        db, policy, subject_type="card", subject_id=card.id, clock=name,
+        start=card.received_at, phase="decide-",
+    )
+    if referral.phone_referral and referral.phoned_at:
+        clocks.start_clock(
+            db, policy, subject_type="card", subject_id=card.id,
+            clock="written_confirmation", start=referral.phoned_at,
+        )
+    sql.update(as_tx(db).cx, TriageCard, card.id, clock=card.clock, due_at=card.due_at)
+
+
 class TriageService:
     """Actions on triage cards, each atomic and audited."""
 
@@ -69,42 +92,13 @@ class TriageService:
         self,
         engine: Engine,
         policy: Policy,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
         self.policy = policy
         self.clock = clock
 
     # --- arrival ---------------------------------------------------------
-
-    def on_arrival(self, db: Db, card: TriageCard, referral: Referral) -> None:
-        """Start a new card's decision clock (and a phone referral's confirmation clock).
-
-        Called inside the transaction that created the card; ``card`` gets its clock
-        and due time, here and in the database.
-        """
-        assert card.id is not None
-        name = decision_clock(card)
-        card.clock = name
-        card.due_at = clocks.start_clock(
-            db,
-            self.policy,
-            subject_type="card",
-            subject_id=card.id,
-            clock=name,
-            start=card.received_at,
-            phase="decide-",
-        )
-        if referral.phone_referral and referral.phoned_at:
-            clocks.start_clock(
-                db,
-                self.policy,
-                subject_type="card",
-                subject_id=card.id,
-                clock="written_confirmation",
-                start=referral.phoned_at,
-            )
-        sql.update(as_tx(db).cx, TriageCard, card.id, clock=card.clock, due_at=card.due_at)
 
     # --- decisions -------------------------------------------------------
 
