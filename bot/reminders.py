@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
 from bot.flows.api import Step
+from bot.flows.clocks import clock_label
 from bot.policy import Policy
 from bot.services import Services
 from store import claims, repo
@@ -128,17 +129,16 @@ class ReminderSweep:
             if referral is None or referral.written_confirmed_at is not None:
                 return False
         policy, msg = self.sv.policy, self.sv.messaging
-        label = CLOCK_LABELS.get(clock, clock)
+        label = clock_label(clock)
         due = datetime.fromisoformat(str(r.payload["due"])).astimezone(policy.tz)
         if r.kind == "sla_warning":
             pct = round(float(r.payload.get("fraction", 0)) * 100)
-            text = (f"{card.reference}: {pct}% of the {label} clock has run; "
+            text = (f"{card.reference}: {label}: {pct}% of the time has gone; "
                     f"due {due:%H:%M %a %d %b}.")
             msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
             return True
         if r.kind == "sla_breach":
-            text = (f"{card.reference}: the {label} clock was due "
-                    f"{due:%H:%M %a %d %b} and has been breached.")
+            text = (f"{card.reference}: {label}: due {due:%H:%M %a %d %b}, now breached.")
             msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
             repo.enqueue(s, key=f"reminder:{r.id}:escalate", method="chat.postMessage",
                          payload={"channel": policy.channel("escalation"),
@@ -153,17 +153,6 @@ class ReminderSweep:
         return False
 
 
-CLOCK_LABELS = {
-    "contact_decision": "decision",
-    "red": "Red (4 hour)",
-    "amber_sh": "Amber significant-harm",
-    "amber_cin": "Amber child-in-need",
-    "green": "early help",
-    "strategy_discussion": "strategy discussion",
-    "written_confirmation": "written confirmation",
-    "lado": "LADO",
-    "sw_visit": "social worker visit",
-}
 
 
 NudgeFn = Callable[[Session, Services, Reminder, datetime], bool]

@@ -37,8 +37,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot.blocks import text as tx
-from bot.blocks.cards import CLOCK_LABELS, clock_label, rating_name
+from bot.blocks.cards import rating_name
 from bot.caflog import day_window
+from bot.flows.clocks import CLOCK_LABELS, clock_label
 from bot.flows.rules import CATEGORIES
 from bot.policy import RATINGS, Policy
 from store.models import Consultation, Decision, Professional, Referral, Reminder, TriageCard

@@ -44,6 +44,7 @@ from bot.blocks.text import (
     sections,
     when_words,
 )
+from bot.flows.clocks import clock_label
 from bot.policy import Policy
 from store.models import Consultation, Professional, Referral, TriageCard
 
@@ -78,17 +79,6 @@ CONSENT_LABELS: dict[str, str] = {
     "": "Not recorded",
 }
 
-CLOCK_LABELS: dict[str, str] = {
-    "contact_decision": "Decision on the contact",
-    "red": "Red response",
-    "amber_sh": "Amber (significant harm) response",
-    "amber_cin": "Amber (child in need) response",
-    "green": "Early help response",
-    "strategy_discussion": "Strategy discussion",
-    "written_confirmation": "Written confirmation of the phone referral",
-    "lado": "LADO referral",
-    "sw_visit": "Social worker visit",
-}
 
 # Summary answers in the order a manager reads a good referral; other keys follow.
 # Keys are the question ids of bot/flows/scripts.py (plus a few plain aliases).
@@ -176,13 +166,6 @@ def rating_badge(policy: Policy, key: str | None) -> str:
     rating = policy.ratings.get(key) if key else None
     name = escape(rating_name(policy, key))
     return f"{rating.emoji} {name}" if rating is not None and rating.emoji else name
-
-
-def clock_label(name: str | None) -> str:
-    """A clock's name in words ("Decision on the contact")."""
-    if not name:
-        return "Deadline"
-    return CLOCK_LABELS.get(name, humanize(name).capitalize())
 
 
 def _words(values: Sequence[Any] | None) -> str:

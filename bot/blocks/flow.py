@@ -14,7 +14,7 @@ them with :data:`ANSWER_ACTION_RE`); the static select for long lists is plain
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from bot.blocks import ids
@@ -29,7 +29,6 @@ from bot.blocks.text import (
     clip,
     confirm_dialog,
     context,
-    duration_words,
     esc,
     escape,
     header,
@@ -40,8 +39,8 @@ from bot.blocks.text import (
     section_text,
     sections,
 )
-from bot.calendar import Basis
 from bot.flows.api import Kind, Option, Prompt, Step, Suggestion
+from bot.flows.rules import human_duration
 from bot.policy import Policy
 from store.models import Referral
 
@@ -300,13 +299,7 @@ def _within(policy: Policy, clock: str) -> str:
         spec = policy.clock(clock)
     except AttributeError:
         return ""
-    if spec.basis == Basis.WORKING_DAYS:
-        n = spec.duration.days
-        return f"{n} working day" + ("s" if n != 1 else "")
-    hours = spec.duration / timedelta(hours=1)
-    if hours == int(hours) and hours <= 72:
-        return f"{int(hours)} hours"
-    return duration_words(spec.duration)
+    return human_duration(spec.duration, spec.basis)
 
 
 def urgent_message(step: Step, policy: Policy, now: datetime) -> dict:

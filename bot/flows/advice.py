@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -19,6 +19,7 @@ from bot.flows.locked import locked_action
 from bot.policy import Policy
 from store import repo
 from store.models import Consultation, Professional
+from store.types import utcnow
 
 OUTCOMES = ("urgent_referral", "referral", "early_help", "signpost", "lado", "advice_only")
 
@@ -49,7 +50,7 @@ class AdviceService:
         self,
         engine: Engine,
         policy: Policy,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
         self.policy = policy

@@ -117,3 +117,24 @@ def stop_all(
         prefix = key_prefix(subject_type, subject_id, clock)
         stmt = stmt.where(~Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
     return int(session.execute(stmt).rowcount or 0)
+
+
+# The one table of clock names in words, for cards, reminders and the weekly figures.
+CLOCK_LABELS: dict[str, str] = {
+    "contact_decision": "Decision on the contact",
+    "red": "Red response",
+    "amber_sh": "Amber (significant harm) response",
+    "amber_cin": "Amber (child in need) response",
+    "green": "Early help response",
+    "strategy_discussion": "Strategy discussion",
+    "written_confirmation": "Written confirmation of the phone referral",
+    "lado": "LADO referral",
+    "sw_visit": "Social worker visit",
+}
+
+
+def clock_label(name: str | None) -> str:
+    """A clock's name in words ("Decision on the contact")."""
+    if not name:
+        return "Deadline"
+    return CLOCK_LABELS.get(name, name.replace("_", " ").capitalize())
