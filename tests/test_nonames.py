@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from bot.nonames import KIND_LABELS, Finding, describe, redact, scan
 
 DATA = Path(__file__).parent / "data"
-# dev and messy are gated (the rules were built looking at both); third was written by someone
-# who did not see the rules, and is only reported: it is the honest figure.
+# dev and messy are gated (the rules were built looking at both); third and fourth were
+# written by people who did not see the rules, and are only reported: the honest figures.
 GATED = ("nonames_dev.jsonl", "nonames_messy.jsonl")
-REPORTED = ("nonames_third.jsonl",)
+REPORTED = ("nonames_third.jsonl", "nonames_fourth.jsonl")
 RECALL_MIN = 0.98  # either tier overlapping the identifier
 REFUSED_MAX = 0.01  # clean rows refused
 ASKED_MAX = 0.05  # clean rows asked about
