@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
+from bot.flows.triage import start_card_clocks
 from bot.policy import load_policy
 from bot.reminders import ReminderSweep
 from bot.services import Services
@@ -44,7 +45,7 @@ async def services(engine: Engine) -> AsyncIterator[tuple[Services, Clock]]:
 
 def new_card(sv: Services, received: dt.datetime, rating: str = "green",
              phoned: dt.datetime | None = None) -> int:
-    """A referral's card arriving at ``received`` (as the flow's effects would do it)."""
+    """A referral's card arriving at ``received`` (as the flow service writes it)."""
     with session_scope(sv.engine, write=True) as s:
         prof = repo.professional(s, "U0HEALTH", name="Hal Visitor")
         ref = repo.next_reference(s, received)
@@ -58,6 +59,7 @@ def new_card(sv: Services, received: dt.datetime, rating: str = "green",
                           received_at=received)
         s.add(card)
         s.flush()
+        start_card_clocks(s, sv.policy, card, referral)  # as the domain does when it writes one
         sv.messaging.new_card(s, card.id or 0)
         return card.id or 0
 
@@ -106,7 +108,7 @@ async def test_decision_clock_over_a_weekend(services: tuple[Services, Clock]) -
     first = sweep(sv, at(2026, 12, 21, 11, 13))
     assert len(first) == 1 and first[0].payload["thread_of"] == f"card:{card_id}"
     said = texts(first)[0][1]
-    assert "50% of the decision clock" in said
+    assert "Decision on the contact: 50% of the time has gone" in said
     assert "<@U0MANAGER>" in said  # the managers are mentioned
     assert sweep(sv, at(2026, 12, 21, 11, 14)) == []  # fired once only
     assert len(sweep(sv, at(2026, 12, 21, 13, 30))) == 1  # 80%
@@ -211,7 +213,7 @@ async def test_written_confirmation_clock_for_a_phone_referral(
     assert any(k.startswith(f"card:{card_id}:written_confirmation:") and k.endswith(":breach")
                for k in keys)
     rows = sweep(sv, at(2026, 12, 22, 9, 0))  # 24 h wall clock in Cambridgeshire
-    assert any("written confirmation" in t for _, t in texts(rows))
+    assert any("Written confirmation of the phone referral" in t for _, t in texts(rows))
 
 
 async def test_an_untouched_flow_expires_with_a_message(services: tuple[Services, Clock]) -> None:
