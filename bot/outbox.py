@@ -292,8 +292,9 @@ class OutboxSender:
             return Outcome(row, "sent", data=data)
         except NotReady:
             stats.retried += 1
-            return Outcome(row, "retry", at=now + timedelta(seconds=2), error="waiting",
-                           counts=False)
+            # A row to be searched for stays so while it waits.
+            return Outcome(row, "unsure" if searching else "retry",
+                           at=now + timedelta(seconds=2), error="waiting", counts=False)
         except SearchTooLong as exc:
             log.error("outbox row %s: %s; not resent, left for a person to check", row.id, exc)
             stats.dead += 1
