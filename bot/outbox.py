@@ -3,9 +3,16 @@
 Rows are claimed in order per channel (a card's update never overtakes its
 post), paced per channel, retried on 429 (after Retry-After), 5xx and network
 errors with backoff, and marked dead after the last attempt, with an alert to
-the escalation channel. A row whose sender died mid-call is checked against
-the channel's history (the message carries its outbox key as metadata) before
-it is sent again, so a crash does not produce a duplicate.
+the escalation channel.
+
+Exactly once: a message carries its outbox key as metadata. A post whose outcome
+is unknown (its sender died mid-call, or the call was cut off, timed out or got a
+5xx, any of which may follow Slack storing it) stays ``sending``, and whoever
+claims it next first searches the channel (or thread) for its key, paging back to
+a little before the row was queued. A search that fails is "not known yet": the
+row waits (a 429's Retry-After, else backoff) and is searched for again; it is
+never a reason to send. A search that would have to read more than
+``SEARCH_PAGES`` pages gives up: the row is dead, with an alert, not resent blind.
 """
 
 from __future__ import annotations
@@ -45,6 +52,15 @@ PERMANENT = {
 # database when it is sent); any other row is sent as it was queued.
 INSTRUCTIONS = ("render", "thread_of")
 
+POST = "chat.postMessage"  # the one call that is searched for: the others are not
+# A search goes back to this long before the row was queued: our clock and Slack's
+# may disagree a little, and a message older than its row cannot be it.
+SEARCH_SKEW = timedelta(minutes=5)
+SEARCH_PAGE = 200  # messages a page (Slack's advice for conversations.history)
+# 50 pages: 10,000 messages since the row was queued, about a minute of Tier 3 calls.
+# Past that a person should look: a blind resend could duplicate what Slack has.
+SEARCH_PAGES = 50
+
 Prepare = Callable[[sql.Cx, OutboxRow, datetime], dict[str, Any] | None]
 OnSent = Callable[[Tx, OutboxRow, dict[str, Any]], None]
 
@@ -54,7 +70,7 @@ class Outcome:
     """What happened to one row in a round, to be recorded with the others."""
 
     row: OutboxRow
-    kind: str  # sent | retry | dead
+    kind: str  # sent | retry | unsure (retry, searching Slack first) | dead
     data: dict[str, Any] | None = None
     at: datetime | None = None
     error: str = ""
@@ -63,6 +79,10 @@ class Outcome:
 
 class NotReady(Exception):
     """A row depends on something not yet delivered (e.g. the card's own post)."""
+
+
+class SearchTooLong(Exception):
+    """Too much history since the row was queued to tell whether Slack has it."""
 
 
 @dataclass
@@ -250,8 +270,9 @@ class OutboxSender:
     async def _deliver(self, row: OutboxRow, stats: SenderStats) -> Outcome:
         """Try one row; say what to record (recording happens once per round)."""
         now = self.clock()
-        # Claimed from "sending": its sender died mid-call, so Slack may have it already.
-        recovering = row.status == "sending"
+        # Claimed from "sending": its sender died mid-call, or its last call's outcome
+        # was unknown, so Slack may have it already.
+        searching = row.status == "sending" and row.method == POST
         try:
             if any(k in row.payload for k in INSTRUCTIONS):
                 args = await self.runner.read(lambda cx: self.prepare(cx, row, now))
@@ -259,26 +280,32 @@ class OutboxSender:
                 args = dict(row.payload)
             if args is None:  # nothing to send any more (e.g. the subject was purged)
                 return Outcome(row, "sent", data={"ok": True}, error="skipped")
-            if recovering and row.method == "chat.postMessage":
+            if searching:
                 found = await self._find_delivered(row, args)
                 if found is not None:
                     stats.recovered += 1
                     return Outcome(row, "sent", data=found)
+                searching = False  # Slack does not have it: from here on, a send
             await self._pace(row.channel)
             data = await self._call(row, args)
             stats.sent += 1
             return Outcome(row, "sent", data=data)
         except NotReady:
             stats.retried += 1
-            return Outcome(row, "retry", at=now + timedelta(seconds=2), error="waiting",
-                           counts=False)
+            # A row to be searched for stays so while it waits.
+            return Outcome(row, "unsure" if searching else "retry",
+                           at=now + timedelta(seconds=2), error="waiting", counts=False)
+        except SearchTooLong as exc:
+            log.error("outbox row %s: %s; not resent, left for a person to check", row.id, exc)
+            stats.dead += 1
+            return Outcome(row, "dead", error=f"unconfirmed: {exc}")
         except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return self._failed(row, now, exc, stats)
+            return self._failed(row, now, exc, stats, searching=searching)
 
     async def _call(self, row: OutboxRow, args: dict[str, Any]) -> dict[str, Any]:
-        if row.method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+        if row.method in (POST, "chat.update", "chat.postEphemeral"):
             args["channel"] = await self.resolve_channel(args["channel"])
-        if row.method == "chat.postMessage":
+        if row.method == POST:
             args.setdefault(
                 "metadata",
                 {"event_type": METADATA_EVENT, "event_payload": {"key": row.idempotency_key}},
@@ -304,22 +331,36 @@ class OutboxSender:
     async def _find_delivered(
         self, row: OutboxRow, args: dict[str, Any]
     ) -> dict[str, Any] | None:
-        try:
-            channel = await self.resolve_channel(args["channel"])
-            kwargs: dict[str, Any] = {
-                "channel": channel, "limit": 100, "include_all_metadata": True,
-            }
-            if args.get("thread_ts"):
-                resp = await self.client.conversations_replies(ts=args["thread_ts"], **kwargs)
-            else:
-                resp = await self.client.conversations_history(**kwargs)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError):
-            return None  # cannot tell: sending again is safer than losing it
-        for msg in resp.get("messages", []):
-            meta = msg.get("metadata") or {}
-            if (meta.get("event_payload") or {}).get("key") == row.idempotency_key:
-                return {"ok": True, "channel": channel, "ts": msg.get("ts"), "message": msg}
-        return None
+        """The message Slack has for ``row`` (by the key in its metadata), or None when
+        Slack does not have it. An API error is raised, not taken for "not there"."""
+        channel = await self.resolve_channel(args["channel"])
+        kwargs: dict[str, Any] = {
+            "channel": channel, "limit": SEARCH_PAGE, "include_all_metadata": True,
+        }
+        if row.created_at is not None:
+            kwargs["oldest"] = f"{(row.created_at - SEARCH_SKEW).timestamp():.6f}"
+        thread_ts = args.get("thread_ts")
+        for _ in range(SEARCH_PAGES):
+            try:
+                if thread_ts:
+                    resp = await self.client.conversations_replies(ts=thread_ts, **kwargs)
+                else:
+                    resp = await self.client.conversations_history(**kwargs)
+            except SlackApiError as exc:
+                if not thread_ts or _error_of(exc) != "thread_not_found":
+                    raise
+                # Slack posts a reply to a thread that is gone as a message of its own.
+                thread_ts = None
+                kwargs.pop("cursor", None)
+                continue
+            for msg in resp.get("messages") or []:
+                meta = msg.get("metadata") or {}
+                if (meta.get("event_payload") or {}).get("key") == row.idempotency_key:
+                    return {"ok": True, "channel": channel, "ts": msg.get("ts"), "message": msg}
+            kwargs["cursor"] = (resp.get("response_metadata") or {}).get("next_cursor") or ""
+            if not kwargs["cursor"]:
+                return None
+        raise SearchTooLong(f"more than {SEARCH_PAGES * SEARCH_PAGE} messages to search")
 
     async def _pace(self, channel: str) -> None:
         if self.pace <= 0:
@@ -331,17 +372,26 @@ class OutboxSender:
         self._last_sent[channel] = loop.time()
 
     def _failed(
-        self, row: OutboxRow, now: datetime, exc: Exception, stats: SenderStats
+        self, row: OutboxRow, now: datetime, exc: Exception, stats: SenderStats, *,
+        searching: bool = False,
     ) -> Outcome:
+        """What to record for a failed call; ``searching``: it was the search for the row."""
         error, delay = _classify(exc, row.attempts)
-        stats.errors.append(error)
         # A 429 is Slack saying "wait", not a failure: it does not use up an attempt.
         counts = error != "ratelimited"
+        # Slack may have the post if the search could not tell, or if the post itself
+        # was cut off or failed on Slack's side; a 429 or an API error means it was not
+        # taken. Either way the next try searches first.
+        unsure = row.method == POST and (searching or (counts and _maybe_taken(exc)))
+        if unsure:
+            error = f"unconfirmed: {error}"
+        stats.errors.append(error)
         if delay is None or (counts and row.attempts >= self.max_attempts):
             stats.dead += 1
             return Outcome(row, "dead", error=error)
         stats.retried += 1
-        return Outcome(row, "retry", at=now + delay, error=error, counts=counts)
+        return Outcome(row, "unsure" if unsure else "retry", at=now + delay, error=error,
+                       counts=counts)
 
     # --- recording ------------------------------------------------------
 
@@ -359,6 +409,9 @@ class OutboxSender:
             if o.kind == "retry":
                 sql.mark_retry(tx.cx, self.worker_id, o.row.id, o.at or self.clock(), o.error,
                                counts=o.counts)
+            elif o.kind == "unsure":
+                sql.mark_unsure(tx.cx, self.worker_id, o.row.id, o.at or self.clock(), o.error,
+                                counts=o.counts)
             elif o.kind == "dead":
                 self._dead(tx, o.row, o.error)
 
@@ -374,16 +427,32 @@ class OutboxSender:
         tx.audit(actor="frontdoor", action="outbox.dead", subject_type="outbox",
                  subject_id=row.id, new=error[:200])
         if self.escalation_channel and not row.idempotency_key.startswith("alert:"):
+            what = ("could not tell whether Slack has a message to" if
+                    error.startswith("unconfirmed") else "could not deliver a message to")
             text = (
-                f":warning: Front Door could not deliver a message to <#{row.channel}> "
+                f":warning: Front Door {what} <#{row.channel}> "
                 f"after {row.attempts} attempts ({error[:100]}). "
                 f"Outbox row {row.id}: check the bot's log and Slack's status."
             )
             tx.enqueue(
-                key=f"alert:outbox:{row.id}", method="chat.postMessage",
+                key=f"alert:outbox:{row.id}", method=POST,
                 payload={"channel": self.escalation_channel, "text": text},
                 not_before=self.clock(),  # due on the sender's own clock, as its retries are
             )
+
+
+def _error_of(exc: SlackApiError) -> str:
+    """Slack's error code; "" when the answer had none (a proxy's 5xx page is text)."""
+    data = exc.response.data if exc.response else None
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
+
+
+def _maybe_taken(exc: Exception) -> bool:
+    """Whether Slack may have acted on a call that failed with ``exc``: a 5xx, or no
+    answer at all (cut off, timed out); an ``ok: false`` answer means it did not."""
+    if isinstance(exc, SlackApiError):
+        return getattr(exc.response, "status_code", 200) >= 500
+    return True
 
 
 def _classify(exc: Exception, attempts: int) -> tuple[str, timedelta | None]:
@@ -391,7 +460,7 @@ def _classify(exc: Exception, attempts: int) -> tuple[str, timedelta | None]:
     backoff = timedelta(seconds=min(300, 2 ** min(attempts, 8)))
     if isinstance(exc, SlackApiError):
         status = getattr(exc.response, "status_code", 200)
-        error = str((exc.response.data or {}).get("error", "")) if exc.response else ""
+        error = _error_of(exc)
         if status == 429 or error == "ratelimited":
             retry_after = exc.response.headers.get("Retry-After") if exc.response else None
             seconds = int(retry_after) if retry_after and str(retry_after).isdigit() else 30

@@ -362,6 +362,7 @@ class OutboxRow:
     attempts: int
     subject_type: str | None = None
     subject_id: int | None = None
+    created_at: datetime | None = None  # when queued: a search for it in Slack starts here
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +428,7 @@ def enqueue(
         return True
     return OutboxRow(id=int(r[0]), idempotency_key=key, method=method, channel=channel,
                      payload=payload, status="pending", attempts=1,
-                     subject_type=subject_type, subject_id=subject_id)
+                     subject_type=subject_type, subject_id=subject_id, created_at=now)
 
 
 _SENT = (
@@ -437,6 +438,10 @@ _SENT = (
 _RETRY = (
     "UPDATE outbox SET status = 'pending', next_attempt_at = :at, last_error = :error, "
     "claimed_until = NULL, attempts = attempts - :back WHERE id = :id AND claimed_by = :worker"
+)
+_UNSURE = (
+    "UPDATE outbox SET claimed_until = :at, last_error = :error, "
+    "attempts = attempts - :back WHERE id = :id AND claimed_by = :worker"
 )
 _DEAD = (
     "UPDATE outbox SET status = 'dead', last_error = :error, claimed_until = NULL "
@@ -463,6 +468,14 @@ def mark_retry(cx: Cx, worker: str, row_id: int, at: datetime, error: str, *,
                         "back": 0 if counts else 1, "worker": worker})
 
 
+def mark_unsure(cx: Cx, worker: str, row_id: int, at: datetime, error: str, *,
+                counts: bool) -> None:
+    """Left ``sending`` until ``at``: whether Slack has it is not known (a call cut off, a
+    search that failed), so whoever claims it next searches Slack before sending it."""
+    cx.execute(_UNSURE, {"id": row_id, "at": cx.when(at), "error": error[:500],
+                         "back": 0 if counts else 1, "worker": worker})
+
+
 def mark_dead(cx: Cx, worker: str, row_id: int, error: str) -> bool:
     """Given up: no retry will fix it. False if another sender has the row now."""
     return bool(cx.execute(_DEAD, {"id": row_id, "error": error[:500],
@@ -471,7 +484,7 @@ def mark_dead(cx: Cx, worker: str, row_id: int, error: str) -> bool:
 
 _HEADS = (
     "SELECT o.id, o.idempotency_key, o.method, o.channel, o.payload, o.status, o.attempts, "
-    "o.subject_type, o.subject_id FROM outbox o JOIN (SELECT channel, MIN(id) AS id "
+    "o.subject_type, o.subject_id, o.created_at FROM outbox o JOIN (SELECT channel, MIN(id) AS id "
     "FROM outbox WHERE status IN ('pending', 'sending') GROUP BY channel) head "
     "ON o.id = head.id WHERE (o.status = 'pending' AND o.next_attempt_at <= :now) "
     "OR (o.status = 'sending' AND o.claimed_until < :now) ORDER BY o.id LIMIT :batch"
@@ -488,8 +501,9 @@ def claim_heads(cx: Cx, now: datetime, lease: Lease, batch: int) -> list[OutboxR
     Only a channel's head is sent, so a card's update never overtakes its post and
     a head in backoff holds its channel; MIN(id) per channel on the (channel,
     status, id) index stays cheap however long a channel's backlog grows. A row
-    still ``sending`` past its lease was left by a sender that died mid-call: it
-    comes back with status "sending", so the sender checks Slack before resending.
+    still ``sending`` past its lease was left by a sender that died mid-call (or
+    one that could not tell whether Slack has it, ``mark_unsure``): it comes back
+    with status "sending", so the sender checks Slack before resending.
     On PostgreSQL, rows another sender has locked are skipped.
     """
     query = _HEADS if cx.sqlite else _HEADS + " FOR UPDATE OF o SKIP LOCKED"
@@ -500,4 +514,5 @@ def claim_heads(cx: Cx, now: datetime, lease: Lease, batch: int) -> list[OutboxR
     cx.execute(_CLAIM, [{"id": r[0], "worker": lease.worker, "until": until} for r in found])
     return [OutboxRow(id=r[0], idempotency_key=r[1], method=r[2], channel=r[3],
                       payload=dict(cx.read_json(r[4]) or {}), status=r[5], attempts=r[6] + 1,
-                      subject_type=r[7], subject_id=r[8]) for r in found]
+                      subject_type=r[7], subject_id=r[8], created_at=cx.read_when(r[9]))
+            for r in found]

@@ -439,7 +439,10 @@ async def test_serve_killed_mid_flows_resumes_every_flow_and_sends_once(
             assert owed["sending"] >= 1, owed
 
             # 2. A new process on the same database delivers what was owed, and each flow
-            # shows its current question before anyone does anything.
+            # shows its current question before anyone does anything: though its first
+            # searches of Slack for what the dead one sent fail (it must not send again).
+            fake.fail("conversations.history", status=429, times=2, retry_after=1)
+            fake.fail("conversations.history", status=500)
             second = _start(env, tmp_path / "serve-2.log")
             serves.append(second)
             await _healthy(second, http)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from bot import outbox
 from bot.outbox import METADATA_EVENT, OutboxSender
 from bot.sandbox.webapi import FakeSlack
 from bot.slack import make_client
@@ -131,15 +133,67 @@ async def test_a_sender_that_died_mid_call_does_not_duplicate(rig: Rig) -> None:
     msg = rig.fake.history("C0ONE")[-1]
     msg["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": "r1"}}
     msg["bot_id"] = rig.fake.bot_id
-    past = rig.clock.now - dt.timedelta(minutes=5)
-    with session_scope(rig.engine, write=True) as s:  # what the dead sender left behind
-        s.execute(update(OutboxMessage).where(OutboxMessage.idempotency_key == "r1")  # type: ignore[arg-type]
-                  .values(status="sending", claimed_by="dead-worker", claimed_until=past,
-                          attempts=1))
+    died_mid_call(rig, "r1")
     stats = await rig.sender.run_once()
     assert stats.recovered == 1 and stats.sent == 1
     assert delivered(rig.fake, "C0ONE") == ["sent before the crash", "never sent"]
     assert [r.status for r in rows(rig.engine)] == ["sent", "sent"]
+
+
+def died_mid_call(rig: Rig, key: str) -> None:
+    """What a sender killed inside the call leaves behind: the row ``sending``, its lease
+    run out."""
+    past = rig.clock.now - dt.timedelta(minutes=5)
+    with session_scope(rig.engine, write=True) as s:
+        s.execute(update(OutboxMessage).where(OutboxMessage.idempotency_key == key)  # type: ignore[arg-type]
+                  .values(status="sending", claimed_by="dead-worker", claimed_until=past,
+                          attempts=1))
+
+
+@pytest.mark.fault
+async def test_a_post_that_failed_after_slack_stored_it_is_searched_for_not_resent(
+    rig: Rig,
+) -> None:
+    """A 5xx (or a cut-off connection) may come after Slack stored the message: the row is
+    left unconfirmed, and the next try finds it by its key instead of posting it again."""
+    queue(rig, ("f1", "C0ONE", "stored, then Slack failed"), ("f2", "C0ONE", "next"))
+    post = rig.fake._methods["chat.postMessage"]
+
+    def stored_then_500(args: dict[str, Any]) -> dict[str, Any]:
+        rig.fake._methods["chat.postMessage"] = post  # once
+        post(args)
+        raise RuntimeError("Slack stored it, then answered 500")
+
+    rig.fake._methods["chat.postMessage"] = stored_then_500
+    await rig.sender.run_once()
+    first = rows(rig.engine)[0]
+    assert (first.status, first.last_error) == ("sending", "unconfirmed: http 500")
+    assert delivered(rig.fake, "C0ONE") == ["stored, then Slack failed"]  # f2 waits behind it
+    rig.clock.advance(minutes=5)
+    stats = await rig.sender.run_once()
+    assert stats.recovered == 1 and stats.sent == 1
+    assert delivered(rig.fake, "C0ONE") == ["stored, then Slack failed", "next"]
+    assert [r.status for r in rows(rig.engine)] == ["sent", "sent"]
+    assert rows(rig.engine)[0].result_ts == rig.fake.history("C0ONE")[0]["ts"]
+
+
+@pytest.mark.fault
+async def test_too_much_history_to_search_is_dead_and_alerted_not_resent(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbox, "SEARCH_PAGES", 2)
+    queue(rig, ("h1", "C0ONE", "was it delivered?"))
+    died_mid_call(rig, "h1")
+    for i in range(2 * outbox.SEARCH_PAGE + 1):  # more than two pages since it was queued
+        rig.fake.add_message("C0ONE", "U0PRO", f"chat {i}")
+    await rig.sender.run_once()
+    dead = rows(rig.engine)[0]
+    assert dead.status == "dead" and dead.last_error.startswith("unconfirmed: more than")
+    assert len(rig.fake.calls_to("conversations.history")) == 2
+    await rig.sender.run_once()  # the alert
+    assert "was it delivered?" not in delivered(rig.fake, "C0ONE")
+    alerts = delivered(rig.fake, ESCALATION)
+    assert len(alerts) == 1 and "could not tell whether Slack has a message" in alerts[0]
 
 
 async def test_a_live_lease_is_not_stolen(rig: Rig) -> None:

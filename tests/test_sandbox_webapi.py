@@ -204,6 +204,41 @@ async def test_history_paginates(client: AsyncWebClient) -> None:
     assert second["has_more"] is False
 
 
+async def test_history_and_replies_page_back_to_oldest_with_metadata_on_request(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    # As Slack: newest first in history, oldest first in a thread (the parent leading the
+    # first page only); ``oldest``/``latest`` bound both; metadata only when asked for.
+    meta = {"event_type": "test", "event_payload": {"key": "k"}}
+    parent = await client.chat_postMessage(channel="C0FRONT", text="parent")
+    posted = [await client.chat_postMessage(channel="C0FRONT", text=f"m{i}", metadata=meta)
+              for i in range(7)]
+    replies = [await client.chat_postMessage(channel="C0FRONT", text=f"r{i}",
+                                             thread_ts=parent["ts"]) for i in range(7)]
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = await client.conversations_history(
+            channel="C0FRONT", oldest=posted[1]["ts"], latest=posted[6]["ts"], limit=2,
+            cursor=cursor or None, include_all_metadata=True)
+        seen += [m["text"] for m in page["messages"]]
+        assert all(m["metadata"] == meta for m in page["messages"])
+        cursor = page["response_metadata"]["next_cursor"]
+        assert page["has_more"] is bool(cursor)
+        if not cursor:
+            break
+    assert seen == ["m5", "m4", "m3", "m2"]  # neither end without ``inclusive``
+    bare = await client.conversations_history(channel="C0FRONT", limit=1)
+    assert [m["text"] for m in bare["messages"]] == ["m6"] and "metadata" not in bare["messages"][0]
+    first = await client.conversations_replies(channel="C0FRONT", ts=parent["ts"],
+                                               oldest=replies[3]["ts"], inclusive=True, limit=2)
+    assert [m["text"] for m in first["messages"]] == ["parent", "r3"]
+    rest = await client.conversations_replies(channel="C0FRONT", ts=parent["ts"],
+                                              oldest=replies[3]["ts"], inclusive=True, limit=2,
+                                              cursor=first["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in rest["messages"]] == ["r4", "r5"] and rest["has_more"] is True
+
+
 async def test_ephemeral_is_stored_per_user(fake: FakeSlack, client: AsyncWebClient) -> None:
     resp = await client.chat_postEphemeral(channel="C0FRONT", user="U0ADA", text="Only you")
     assert resp["message_ts"]

@@ -376,7 +376,8 @@ def test_enqueue_with_a_lease_claims_only_a_due_channel_head(engine: Engine) -> 
     assert isinstance(first, sql.OutboxRow)
     assert first == sql.OutboxRow(id=first.id, idempotency_key="k1", method=POST,
                                   channel="C0TEST", payload=PAYLOAD, status="pending",
-                                  attempts=1, subject_type="flow", subject_id=1)
+                                  attempts=1, subject_type="flow", subject_id=1,
+                                  created_at=NOW)
     assert (second, future, duplicate) == (True, True, False)
 
     claimed = _outbox(engine, "k1")

@@ -1136,10 +1136,9 @@ class FakeSlack:
             raise SlackError("channel_not_found")
         return {"ok": True, "channel": channel.to_api()}
 
-    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channels.get(str(args.get("channel") or ""))
-        if channel is None:
-            raise SlackError("channel_not_found")
+    @staticmethod
+    def _in_range(args: dict[str, Any]) -> Callable[[str], bool]:
+        """Whether a ts is within ``oldest``..``latest`` (ends only if ``inclusive``)."""
         inclusive = _flag(args.get("inclusive"))
         latest, oldest = args.get("latest"), args.get("oldest")
 
@@ -1151,6 +1150,20 @@ class FakeSlack:
                 oldest and (value < float(oldest) or (value == float(oldest) and not inclusive))
             )
 
+        return in_range
+
+    @staticmethod
+    def _shown(msgs: list[dict[str, Any]], args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Messages as history and replies show them: metadata only when asked for."""
+        if _flag(args.get("include_all_metadata")):
+            return msgs
+        return [{k: v for k, v in m.items() if k != "metadata"} for m in msgs]
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(args.get("channel") or ""))
+        if channel is None:
+            raise SlackError("channel_not_found")
+        in_range = self._in_range(args)
         top_level = [
             m
             for m in reversed(self.messages.get(channel.id, []))
@@ -1160,7 +1173,7 @@ class FakeSlack:
         page, cursor = self._page(top_level, args)
         return {
             "ok": True,
-            "messages": page,
+            "messages": self._shown(page, args),
             "has_more": bool(cursor),
             "pin_count": 0,
             "response_metadata": {"next_cursor": cursor},
@@ -1174,10 +1187,15 @@ class FakeSlack:
         if msg is None:
             raise SlackError("thread_not_found")
         root = msg.get("thread_ts") or msg["ts"]
-        page, cursor = self._page(self.thread(channel.id, root), args)
+        # Oldest first; ``oldest``/``latest`` choose among the replies, and the parent
+        # leads the first page whatever they say, as at Slack.
+        in_range = self._in_range(args)
+        thread = self.thread(channel.id, root)
+        shown = thread[:1] + [m for m in thread[1:] if in_range(m["ts"])]
+        page, cursor = self._page(shown, args)
         return {
             "ok": True,
-            "messages": page,
+            "messages": self._shown(page, args),
             "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor},
         }
