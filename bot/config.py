@@ -9,8 +9,11 @@ from dotenv import load_dotenv
 
 DEFAULT_API_URL = "https://slack.com/api/"
 SERVE_DATABASE_URL = "sqlite:///frontdoor.db"  # ``serve``'s; the sandbox has its own
-# What ``serve`` needs to reach a chat platform (Microsoft Teams will add its own).
-CHAT_PLATFORM_VARIABLES = {"Slack": ("SLACK_BOT_TOKEN",)}
+# What ``serve`` needs to reach each chat platform (Microsoft Teams will add its own).
+CHAT_PLATFORM_VARIABLES = {
+    "Slack": "SLACK_BOT_TOKEN, with SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET "
+             "(HTTP mode)",
+}
 
 
 @dataclass(frozen=True)
@@ -40,17 +43,17 @@ class Settings:
 
 def no_chat_platform(command: str) -> str:
     """Why ``command`` will not start without a chat platform, and what to do instead."""
-    names = " or ".join(
-        f"{' and '.join(variables)} ({platform})"
+    ways = "".join(
+        f"  To run the bot in {platform}, set {variables} in the environment or in .env.\n"
         for platform, variables in CHAT_PLATFORM_VARIABLES.items()
     )
     return (
         f"frontdoor {command}: no chat platform is configured, so there is nowhere to send "
-        f"messages; nothing was started and no database was touched.\n"
-        f"  To run the bot, set {names} in the environment or in .env\n"
-        f"  (see \"Installing in Slack\" in README.md).\n"
-        f"  To try Front Door without Slack, run `frontdoor sandbox`: the local workspace, "
-        f"on its own database."
+        "messages; nothing was started and no database was touched.\n"
+        f"{ways}"
+        '  (See "Installing in Slack" in README.md.)\n'
+        "  To try Front Door without Slack, run `frontdoor sandbox`: the local workspace, "
+        "on its own database."
     )
 
 

@@ -113,6 +113,7 @@ def _check(path: Path, role: str, app_id: int, tables: int) -> None:
     if role == SANDBOX and tables:
         raise DatabaseRoleError(
             f"{path} already holds tables but was not made by `frontdoor sandbox`: it may "
-            "hold real work, so the sandbox will not touch it. Unset DATABASE_URL to use the "
-            "sandbox's own file, or set it to a new SQLite file."
+            "hold real work, so the sandbox will not touch it. Set DATABASE_URL to a new "
+            "SQLite file (or unset it); if you know this one is an old sandbox's, delete it "
+            "and its .sandbox.json to start afresh."
         )
