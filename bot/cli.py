@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, load_settings, no_chat_platform
 from bot.policy import PolicyError, load_policy
+from store.dbrole import DatabaseRoleError
 
 NOT_YET = "frontdoor {cmd}: not available in this version yet."
 
@@ -70,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.problems:
             print(f"  {line}", file=sys.stderr)
         return 1
+    except DatabaseRoleError as exc:
+        print(f"frontdoor {args.cmd}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -85,15 +89,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         from store.db import make_engine
         from store.migrate import upgrade
 
-        rev = upgrade(make_engine(settings.database_url))
+        engine = make_engine(settings.database_url)
+        try:
+            rev = upgrade(engine)
+        finally:
+            engine.dispose()  # closed now, not when collected: SQLite checkpoints its WAL
         print(f"database at revision {rev}")
         return 0
+    if cmd in ("serve", "worker") and settings.chat_platform is None:
+        # Checked before anything opens the database: without a platform, the old
+        # fallback ran the sandbox on serve's database and lost its real messages.
+        print(no_chat_platform(cmd), file=sys.stderr)
+        return 2
     if cmd == "serve":
-        if not settings.bot_token:
-            from bot.sandbox.run import run_sandbox
-
-            print("No SLACK_BOT_TOKEN set: starting the local workspace instead of Slack.")
-            return asyncio.run(run_sandbox(settings))
         from bot.server import serve_forever
 
         asyncio.run(serve_forever(settings, reminders=not args.no_reminders))

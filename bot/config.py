@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from dotenv import load_dotenv
 
 DEFAULT_API_URL = "https://slack.com/api/"
+SERVE_DATABASE_URL = "sqlite:///frontdoor.db"  # ``serve``'s; the sandbox has its own
+# What ``serve`` needs to reach each chat platform (Microsoft Teams will add its own).
+CHAT_PLATFORM_VARIABLES = {
+    "Slack": "SLACK_BOT_TOKEN, with SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET "
+             "(HTTP mode)",
+}
 
 
 @dataclass(frozen=True)
@@ -18,7 +24,7 @@ class Settings:
     signing_secret: str = ""
     app_token: str = ""
     api_url: str = DEFAULT_API_URL
-    database_url: str = "sqlite:///frontdoor.db"
+    database_url: str = SERVE_DATABASE_URL
     policy: str = ""
     port: int = 3000
     outbox_pace: float = 1.0  # seconds between messages to one channel
@@ -28,6 +34,27 @@ class Settings:
     def socket_mode(self) -> bool:
         """Socket Mode when an app-level token is set; HTTP mode otherwise."""
         return bool(self.app_token)
+
+    @property
+    def chat_platform(self) -> str | None:
+        """The chat platform the bot is configured for ("Slack"), or None: none is."""
+        return "Slack" if self.bot_token else None
+
+
+def no_chat_platform(command: str) -> str:
+    """Why ``command`` will not start without a chat platform, and what to do instead."""
+    ways = "".join(
+        f"  To run the bot in {platform}, set {variables} in the environment or in .env.\n"
+        for platform, variables in CHAT_PLATFORM_VARIABLES.items()
+    )
+    return (
+        f"frontdoor {command}: no chat platform is configured, so there is nowhere to send "
+        "messages; nothing was started and no database was touched.\n"
+        f"{ways}"
+        '  (See "Installing in Slack" in README.md.)\n'
+        "  To try Front Door without Slack, run `frontdoor sandbox`: the local workspace, "
+        "on its own database."
+    )
 
 
 def load_settings(env_file: str | None = ".env") -> Settings:
@@ -47,7 +74,7 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         signing_secret=os.environ.get("SLACK_SIGNING_SECRET", ""),
         app_token=os.environ.get("SLACK_APP_TOKEN", ""),
         api_url=api_url,
-        database_url=os.environ.get("DATABASE_URL") or "sqlite:///frontdoor.db",
+        database_url=os.environ.get("DATABASE_URL") or SERVE_DATABASE_URL,
         policy=os.environ.get("FRONTDOOR_POLICY", ""),
         port=int(port),
         outbox_pace=pace,

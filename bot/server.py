@@ -32,6 +32,7 @@ from bot.config import Settings
 from bot.policy import Policy, load_policy
 from bot.services import Services
 from bot.slack import make_session
+from store import dbrole
 from store.db import is_sqlite, make_engine, ping
 from store.migrate import upgrade
 
@@ -123,9 +124,16 @@ async def running(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     pace: float | None = None,
     http_mode: bool | None = None,
+    role: str = dbrole.LIVE,
 ) -> AsyncIterator[Running]:
-    """Start the bot (migrating the database first) and stop it cleanly on exit."""
+    """Start the bot (migrating the database first) and stop it cleanly on exit.
+
+    ``role`` marks the database as a live workspace's (or, from the sandbox, as
+    the sandbox's) before anything else touches it; a database marked for the
+    other raises :class:`store.dbrole.DatabaseRoleError`, unchanged.
+    """
     policy = policy or load_policy(settings.policy or None)
+    await asyncio.to_thread(dbrole.claim, settings.database_url, role)
     engine = make_engine(settings.database_url)
     # Acks run on the event loop; database work in threads holds the GIL. A shorter
     # switch interval lets the loop answer Slack sooner (tail latency, measured).

@@ -12,6 +12,7 @@ from bot.policy import load_policy
 from bot.reminders import ReminderLoop, ReminderSweep, SweepStats
 from bot.services import Services
 from bot.slack import make_session
+from store import dbrole
 from store.db import make_engine
 from store.migrate import upgrade
 
@@ -19,6 +20,7 @@ from store.migrate import upgrade
 async def run_worker(settings: Settings) -> int:
     """Sweep reminders and deliver the outbox until SIGINT/SIGTERM."""
     policy = load_policy(settings.policy or None)
+    await asyncio.to_thread(dbrole.claim, settings.database_url, dbrole.LIVE)
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(upgrade, engine)
     stop = asyncio.Event()
@@ -40,6 +42,7 @@ async def run_worker(settings: Settings) -> int:
 async def sweep_once(settings: Settings, now: datetime) -> SweepStats:
     """One reminder sweep as of ``now``, then deliver what it queued (for cron and tests)."""
     policy = load_policy(settings.policy or None)
+    await asyncio.to_thread(dbrole.claim, settings.database_url, dbrole.LIVE)
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(upgrade, engine)
     try:

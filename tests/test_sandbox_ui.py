@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.policy import load_policy
 from bot.sandbox import demo
+from bot.sandbox.pageguard import TOKEN_HEADER
 from bot.sandbox.ui import COMMANDS, STATIC, WorkspaceClock
 from bot.sandbox.webapi import FakeSlack
 from tests.sandbox_stub import CHANNEL, StubSandbox, stub_sandbox
@@ -43,13 +44,26 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def get(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
-    async with http.get(url) as r:
+async def get(http: aiohttp.ClientSession, url: str,
+              headers: dict[str, str] | None = None) -> dict[str, Any]:
+    async with http.get(url, headers=headers) as r:
         return {"status": r.status, **(await r.json())}
 
 
-async def post(http: aiohttp.ClientSession, url: str, body: Any) -> dict[str, Any]:
-    async with http.post(url, json=body) as r:
+async def page_token(http: aiohttp.ClientSession, url: str) -> str:
+    """This start's token, read off the page as the browser gets it."""
+    async with http.get(url.split("/ui/")[0].rstrip("/") + "/") as r:
+        page = await r.text()
+    found = re.search(r'<meta name="frontdoor-token" content="([^"{}]+)">', page)
+    assert found, "the page carries no token"
+    return found.group(1)
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: Any,
+               headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """POST as the page does: with the token it read off the page."""
+    sent = {TOKEN_HEADER: await page_token(http, url), **(headers or {})}
+    async with http.post(url, json=body, headers=sent) as r:
         return {"status": r.status, **(await r.json())}
 
 
@@ -105,6 +119,121 @@ async def test_workspace_lists_people_channels_and_the_clock(
     assert ws["usergroups"] == {"S0MASHMGRS": "mash-managers"}
     assert ws["clock"]["now"] == "2026-03-09T10:00:00+00:00"
     assert ws["commands"] == list(COMMANDS)
+
+
+# ------------------------------------------------------------------ only the page itself
+
+
+def port_of(sb: StubSandbox) -> int:
+    return int(sb.fake.root_url.rsplit(":", 1)[1])
+
+
+def untouched(sb: StubSandbox) -> None:
+    """Nothing reached the app, the workspace or the clock."""
+    assert sb.record.seen == []
+    assert sb.fake.history(CHANNEL) == [] and sb.fake.history(dm(sb, TEACHER)) == []
+    assert sb.fake.ephemerals_for(TEACHER) == []
+    assert sb.swept == [] and sb.clock.offset == timedelta(0)
+
+
+def writes(sb: StubSandbox) -> list[tuple[str, dict[str, Any]]]:
+    """One request of each kind that changes something (or asks the app to)."""
+    return [
+        ("ui/send", {"user": TEACHER, "channel": dm(sb, TEACHER), "text": "/consult"}),
+        ("ui/send", {"user": ADVISOR, "channel": CHANNEL, "text": "posted"}),
+        ("ui/clock", {"minutes": 60}),
+        ("ui/home/open", {"user": TEACHER}),
+        ("ui/action", {"user": TEACHER, "channel": CHANNEL, "ts": "1.000001",
+                       "action_id": "stub.cancel"}),
+    ]
+
+
+async def refused(http: aiohttp.ClientSession, method: str, url: str,
+                  headers: dict[str, str], body: Any = None) -> str:
+    """The error of a request that must be refused with a 403."""
+    async with http.request(method, url, json=body, headers=headers) as r:
+        assert r.status == 403, (method, url, headers, r.status)
+        answer = await r.json()
+    assert answer["ok"] is False
+    return str(answer["error"])
+
+
+async def test_a_foreign_host_is_refused_everywhere(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    """DNS rebinding: another site's name pointed at 127.0.0.1 reads and writes nothing."""
+    port = port_of(sb)
+    token = await page_token(http, sb.url)
+    reads = ["", "static/app.js", "ui/workspace", f"ui/messages?channel={CHANNEL}&user={TEACHER}",
+             f"ui/events?user={TEACHER}", "api/auth.test"]
+    for host in (f"rebound.example:{port}", f"127.0.0.1:{port % 65535 + 1}", "127.0.0.1",
+                 f"localhost.rebound.example:{port}"):
+        headers = {"Host": host, TOKEN_HEADER: token}
+        for path in reads:
+            assert await refused(http, "GET", sb.url + path, headers) == "host_not_allowed"
+        for path, body in writes(sb):
+            assert await refused(http, "POST", sb.url + path, headers, body) == "host_not_allowed"
+    untouched(sb)
+
+
+async def test_a_cross_site_request_is_refused(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    """A page on another site (or another port of this machine) can neither drive nor read."""
+    port = port_of(sb)
+    token = await page_token(http, sb.url)
+    foreign = [
+        {"Origin": "https://attacker.example"},
+        {"Origin": "null"},
+        {"Origin": f"http://127.0.0.1:{port % 65535 + 1}"},
+        {"Origin": f"http://localhost:{port}"},  # not the Host this page was loaded from
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ]
+    for extra in foreign:
+        headers = {TOKEN_HEADER: token, **extra}
+        for path in ("ui/workspace", f"ui/messages?channel={CHANNEL}&user={TEACHER}",
+                     f"ui/thread?channel={CHANNEL}&ts=1.000001&user={TEACHER}",
+                     f"ui/home?user={TEACHER}", f"ui/events?user={TEACHER}"):
+            assert await refused(http, "GET", sb.url + path, headers) == "cross_origin_request"
+        for path, body in writes(sb):
+            assert await refused(http, "POST", sb.url + path, headers,
+                                 body) == "cross_origin_request"
+    untouched(sb)
+
+
+async def test_writes_need_this_starts_token(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    origin = {"Origin": sb.url.rstrip("/")}
+    for headers, error in (({}, "token_missing"), ({TOKEN_HEADER: ""}, "token_missing"),
+                           ({TOKEN_HEADER: "not-the-token"}, "token_invalid"),
+                           ({TOKEN_HEADER: sb.ui.guard.token[:-1]}, "token_invalid")):
+        for path, body in writes(sb):
+            assert await refused(http, "POST", sb.url + path, {**origin, **headers},
+                                 body) == error
+    untouched(sb)
+    # The token the page carries works (and a same-origin Origin is fine).
+    sent = await post(http, f"{sb.url}ui/send",
+                      {"user": ADVISOR, "channel": CHANNEL, "text": "posted"}, origin)
+    assert sent["ok"] is True
+    assert [m["text"] for m in sb.fake.history(CHANNEL)] == ["posted"]
+
+
+async def test_the_page_on_each_loopback_name_works(
+    sb: StubSandbox, http: aiohttp.ClientSession
+) -> None:
+    port = port_of(sb)
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", f"LOCALHOST:{port}"):
+        same = {"Host": host, "Origin": f"http://{host.lower()}", "Sec-Fetch-Site": "same-origin"}
+        async with http.get(sb.url, headers=same) as r:
+            assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+        ws = await get(http, f"{sb.url}ui/workspace", same)
+        assert ws["ok"] is True, host
+        sent = await post(http, f"{sb.url}ui/send",
+                          {"user": ADVISOR, "channel": CHANNEL, "text": host}, same)
+        assert sent["ok"] is True, (host, sent)
+    assert len(sb.fake.history(CHANNEL)) == 4
 
 
 # ------------------------------------------------------------------ typing and commands
@@ -172,7 +301,8 @@ async def test_bad_requests_are_refused(sb: StubSandbox, http: aiohttp.ClientSes
     nowhere = await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": "C0NONE",
                                                     "text": "hi"})
     assert nowhere["status"] == 400
-    async with http.post(f"{sb.url}ui/send", data="not json") as r:
+    async with http.post(f"{sb.url}ui/send", data="not json",
+                         headers={TOKEN_HEADER: sb.ui.guard.token}) as r:
         assert r.status == 400
     empty = await post(http, f"{sb.url}ui/send", {"user": TEACHER, "channel": CHANNEL,
                                                   "text": "  "})
@@ -356,12 +486,22 @@ async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict
     return events
 
 
+async def subscribed(response: aiohttp.ClientResponse) -> None:
+    """Wait until the stream is subscribed: the server writes ``retry:`` just after."""
+    async with asyncio.timeout(5):
+        while True:
+            line = await response.content.readline()
+            assert line, "the event stream ended before it was subscribed"
+            if line.startswith(b"retry:"):
+                return
+
+
 async def test_events_are_filtered_for_the_person(
     sb: StubSandbox, http: aiohttp.ClientSession
 ) -> None:
     async with http.get(f"{sb.url}ui/events?user={TEACHER}") as stream:
         assert stream.headers["Content-Type"].startswith("text/event-stream")
-        await asyncio.sleep(0.05)  # let the stream subscribe
+        await subscribed(stream)
         # Someone else's ephemeral and modal are not the teacher's to see.
         sb.fake.notice(CHANNEL, HEALTH, "for the health visitor")
         sb.fake.push_view(HEALTH, {"type": "modal", "title": {"type": "plain_text",
@@ -387,7 +527,7 @@ async def test_view_events_go_to_the_person_who_clicked(
                                           "text": "/consult"})
     msg = question(sb, TEACHER)
     async with http.get(f"{sb.url}ui/events?user={TEACHER}") as stream:
-        await asyncio.sleep(0.05)
+        await subscribed(stream)
         await post(http, f"{sb.url}ui/action", {
             "user": TEACHER, "channel": dm(sb, TEACHER), "ts": msg["ts"],
             "action_id": "stub.open_modal", "block_id": "choices", "value": "modal"})
@@ -400,7 +540,7 @@ async def test_clock_event_reaches_every_page(
     sb: StubSandbox, http: aiohttp.ClientSession
 ) -> None:
     async with http.get(f"{sb.url}ui/events?user={HEALTH}") as stream:
-        await asyncio.sleep(0.05)
+        await subscribed(stream)
         await post(http, f"{sb.url}ui/clock", {"minutes": 60})
         events = await read_events(stream, 2)
     assert [e["type"] for e in events] == ["message", "clock"]
@@ -451,11 +591,16 @@ async def test_workspace_snapshot_round_trip() -> None:
         again.restore({"version": 99})
 
 
-def test_sandbox_never_uses_a_postgres_database(tmp_path: Path) -> None:
+def test_sandbox_never_uses_a_postgres_database_nor_serves(tmp_path: Path) -> None:
+    from bot.config import SERVE_DATABASE_URL
     from bot.sandbox.run import SANDBOX_DB, sandbox_database, state_path
 
     pg = Settings(database_url="postgresql://u:p@db/frontdoor")
     assert sandbox_database(pg) == SANDBOX_DB
+    # No DATABASE_URL, or serve's own file by another spelling: the sandbox's own file.
+    assert SANDBOX_DB != SERVE_DATABASE_URL
+    assert sandbox_database(Settings()) == SANDBOX_DB
+    assert sandbox_database(Settings(database_url="sqlite:///./frontdoor.db")) == SANDBOX_DB
     lite = Settings(database_url=f"sqlite:///{tmp_path / 'fd.db'}")
     assert sandbox_database(lite) == lite.database_url
     assert state_path(lite.database_url) == Path(f"{tmp_path / 'fd.db'}.sandbox.json")
@@ -466,12 +611,21 @@ def test_sandbox_never_uses_a_postgres_database(tmp_path: Path) -> None:
 
 
 async def wait_for_message(fake: FakeSlack, channel: str, predicate: Any) -> dict[str, Any]:
-    async with asyncio.timeout(10):
-        while True:
-            for msg in fake.history(channel):
-                if predicate(msg):
-                    return msg
-            await asyncio.sleep(0.05)
+    """The first message of ``channel`` matching ``predicate``, waiting on the workspace's
+    events for it (at most 10 s, then an error saying what the channel holds)."""
+    events = fake.subscribe()
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                for msg in fake.history(channel):
+                    if predicate(msg):
+                        return msg
+                await events.get()
+    except TimeoutError:
+        texts = [m.get("text") for m in fake.history(channel)]
+        raise AssertionError(f"no such message in {channel} within 10 s: {texts}") from None
+    finally:
+        fake.unsubscribe(events)
 
 
 async def test_sandbox_runs_the_real_bot_and_keeps_the_workspace(
@@ -497,12 +651,18 @@ async def test_sandbox_runs_the_real_bot_and_keeps_the_workspace(
         moved = await post(http, f"{sb.url}ui/clock", {"minutes": 90})
         assert moved["ok"] is True and "reminders" in moved["swept"]
         offset = sb.clock.offset
+        old_token = await page_token(http, sb.url)
     assert sb.state_file is not None and sb.state_file.exists()
 
     async with sandbox(settings, port=0) as again:
         kept = again.fake.message(again.fake.dm_channel(TEACHER), first["ts"])
         assert kept is not None and kept["text"] == first["text"]
         assert again.clock.offset == offset
+        # Each start has its own token: a page kept open from the last one must reload.
+        assert await page_token(http, again.url) != old_token
+        stale = await refused(http, "POST", f"{again.url}ui/clock", {TOKEN_HEADER: old_token},
+                              {"minutes": 60})
+        assert stale == "token_invalid" and again.clock.offset == offset
 
 
 async def test_sandbox_port_in_use(tmp_path: Path) -> None:

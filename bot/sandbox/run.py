@@ -6,9 +6,11 @@ mode on SQLite, on a free loopback port, with a generated token and signing
 secret: the page's clicks reach it as signed Slack requests, and everything it
 sends goes through the Web API. Nothing leaves the machine.
 
-The workspace (messages, App Home views, the clock's offset) is kept in a JSON
-file beside the SQLite database, so a restart finds the cards the database
-still knows about.
+The database is the sandbox's own SQLite file (never ``serve``'s), marked as a
+sandbox database on first use; one marked (or used) by ``serve`` is refused
+before anything is touched (``store.dbrole``). The workspace (messages, App
+Home views, the clock's offset) is kept in a JSON file beside it, so a restart
+finds the cards the database still knows about.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings
+from bot.config import SERVE_DATABASE_URL, Settings
 from bot.policy import Policy, load_policy
 from bot.sandbox import demo
 from bot.sandbox.signing import SlackSender
 from bot.sandbox.ui import SandboxUI, WorkspaceClock
 from bot.sandbox.webapi import FakeSlack
+from store import dbrole
 
 log = logging.getLogger("frontdoor.sandbox")
 
@@ -71,15 +74,20 @@ class Sandbox:
 
 
 def sandbox_database(settings: Settings) -> str:
-    """The database the sandbox uses: the configured one if SQLite, else its own SQLite file.
+    """The sandbox's database: ``DATABASE_URL`` if it names another SQLite file than
+    ``serve``'s default, else the sandbox's own file.
 
-    Demo people and made-up worries never go into a PostgreSQL database that may
-    hold real work.
+    Demo people and made-up worries never go into a PostgreSQL database or
+    ``serve``'s ``frontdoor.db``, which may hold real work (and a SQLite file that
+    ``serve`` has used is refused on start: ``store.dbrole``).
     """
     url = settings.database_url or SANDBOX_DB
-    if make_url(url).get_backend_name() == "sqlite":
-        return url
-    return SANDBOX_DB
+    if make_url(url).get_backend_name() != "sqlite":
+        return SANDBOX_DB
+    mine, serves = dbrole.sqlite_file(url), dbrole.sqlite_file(SERVE_DATABASE_URL)
+    if mine is not None and serves is not None and mine.resolve() == serves.resolve():
+        return SANDBOX_DB
+    return url
 
 
 def state_path(database_url: str) -> Path | None:
@@ -163,6 +171,8 @@ async def sandbox(
     token = f"xoxb-sandbox-{secrets.token_hex(12)}"
     secret = secrets.token_hex(16)
     database_url = sandbox_database(settings)
+    # Before anything else: a live database is refused untouched (no file, no port).
+    await asyncio.to_thread(dbrole.claim, database_url, dbrole.SANDBOX)
     path = state_path(database_url) if persist else None
 
     fake = FakeSlack(tokens=[token], team_name="Front Door sandbox", clock=clock.timestamp)
@@ -202,6 +212,7 @@ async def sandbox(
             clock=clock,
             pace=0.0,  # the fake has no rate limits, so nothing needs pacing
             http_mode=True,
+            role=dbrole.SANDBOX,
         ) as bot:
             events_url = f"http://{HOST}:{bot.port}/slack/events"
             async with SlackSender(events_url, secret, workspace=fake) as sender:
@@ -253,7 +264,7 @@ async def run_sandbox(
         async with sandbox(settings, port=port) as sb:
             note = ""
             if sb.database_url != settings.database_url:
-                note = " (not DATABASE_URL: the sandbox only ever uses SQLite)"
+                note = " (the sandbox's own file: never PostgreSQL nor serve's frontdoor.db)"
             print(f"Front Door sandbox for {sb.ui.authority}: {sb.url}", flush=True)
             print(f"  database: {sb.database_url}{note}", flush=True)
             if sb.state_file is not None:

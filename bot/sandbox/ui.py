@@ -20,6 +20,11 @@ Routes (mounted on the fake's aiohttp app, beside ``/api/``):
 * ``POST /ui/submit``, ``POST /ui/close``     a modal's submit and close;
 * ``GET|POST /ui/clock``                      the workspace clock (move it forward);
 * ``GET /ui/events?user``                     live updates (``text/event-stream``).
+
+The page has no login, so the server answers only its own page
+(:class:`bot.sandbox.pageguard.PageGuard`): a loopback ``Host``, the page's own
+origin on ``/ui/``, and on ``/ui/`` writes the token of this start, which the
+page gets in its HTML (``GET /``). Anything else gets a 403 and changes nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.sandbox.demo import Person
+from bot.sandbox.pageguard import TOKEN_SLOT, PageGuard, json_error
 from bot.sandbox.signing import Delivery, SlackSender
 from bot.sandbox.webapi import FakeSlack, SlackError
 
@@ -93,10 +99,6 @@ class WorkspaceClock:
         return self.advance(when - self())
 
 
-def _json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"ok": False, "error": message}, status=status)
-
-
 def _delivery_error(delivery: Delivery) -> str | None:
     """Why Slack would show an interaction as failed (None when the bot acked it)."""
     if delivery.status == 200:
@@ -148,11 +150,13 @@ class SandboxUI:
         self.on_clock: ClockHook | None = None
         self._streams: set[asyncio.Queue[dict[str, Any]]] = set()
         self._clock_lock = asyncio.Lock()
+        self.guard = PageGuard()
 
     # ------------------------------------------------------------------ wiring
 
     def mount(self, app: web.Application) -> None:
-        """Add the page's routes to ``app`` (before it starts serving)."""
+        """Add the page's routes and its guard to ``app`` (before it starts serving)."""
+        app.middlewares.append(self.guard.middleware)
         r = app.router
         r.add_get("/", self._index)
         r.add_static("/static/", STATIC, append_version=False)
@@ -260,7 +264,13 @@ class SandboxUI:
     # ------------------------------------------------------------------ reads
 
     async def _index(self, _request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+        page = (STATIC / "index.html").read_text(encoding="utf-8")
+        # The token changes each start: a page kept from an earlier one must be reloaded.
+        return web.Response(
+            text=page.replace(TOKEN_SLOT, self.guard.token),
+            content_type="text/html",
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def _workspace(self, _request: web.Request) -> web.Response:
         fake = self.fake
@@ -314,7 +324,7 @@ class SandboxUI:
         channel = self._channel(request.query.get("channel"))
         ts = str(request.query.get("ts") or "")
         if self.fake.message(channel, ts) is None:
-            return _json_error(404, "thread_not_found")
+            return json_error(404, "thread_not_found")
         private = [
             {**m, "ephemeral": True}
             for m in self.fake.ephemerals.get((channel, user), [])
@@ -350,7 +360,7 @@ class SandboxUI:
         text = str(body.get("text") or "")
         thread_ts = str(body.get("thread_ts") or "") or None
         if not text.strip():
-            return _json_error(400, "no_text")
+            return json_error(400, "no_text")
         if text.startswith("/") and not thread_ts:
             return web.json_response(await self._command(sender, user, channel, text))
         if self.fake.channels[channel].is_im:
@@ -398,7 +408,7 @@ class SandboxUI:
         user = self._user(body.get("user"))
         action_id = str(body.get("action_id") or "")
         if not action_id:
-            return _json_error(400, "action_id is required")
+            return json_error(400, "action_id is required")
         kwargs: dict[str, Any] = {
             "block_id": body.get("block_id") or None,
             "state_values": body.get("state") or None,
@@ -410,7 +420,7 @@ class SandboxUI:
         if body.get("view_id"):
             view = self.fake.view(str(body["view_id"]))
             if view is None:
-                return _json_error(404, "view_not_found")
+                return json_error(404, "view_not_found")
             kwargs["view"] = view
         else:
             channel = self._channel(body.get("channel"))
@@ -418,7 +428,7 @@ class SandboxUI:
             if body.get("ephemeral"):
                 message = self._ephemeral(channel, user, ts)
                 if message is None:
-                    return _json_error(404, "message_not_found")
+                    return json_error(404, "message_not_found")
                 kwargs["container"] = {
                     "type": "message",
                     "message_ts": ts,
@@ -428,7 +438,7 @@ class SandboxUI:
             else:
                 message = self.fake.message(channel, ts)
                 if message is None:
-                    return _json_error(404, "message_not_found")
+                    return json_error(404, "message_not_found")
             kwargs.update(channel_id=channel, message_ts=ts, message=message)
         delivery = await self._deliver(
             sender.block_action(user, action_id, None if value is None else str(value), **kwargs)
@@ -442,7 +452,7 @@ class SandboxUI:
         user = self._user(body.get("user"))
         view = self.fake.view(str(body.get("view_id") or ""))
         if view is None:
-            return _json_error(404, "view_not_found")
+            return json_error(404, "view_not_found")
         delivery = await self._deliver(sender.view_submission(user, view, body.get("state") or {}))
         error = delivery if isinstance(delivery, str) else _delivery_error(delivery)
         if error is not None:
@@ -471,7 +481,7 @@ class SandboxUI:
         user = self._user(body.get("user"))
         view = self.fake.view(str(body.get("view_id") or ""))
         if view is None:
-            return _json_error(404, "view_not_found")
+            return json_error(404, "view_not_found")
         if not view.get("notify_on_close"):
             return web.json_response({"ok": True, "notified": False})
         delivery = await self._deliver(sender.view_closed(user, view))
@@ -490,7 +500,7 @@ class SandboxUI:
                 else:
                     self.clock.advance(timedelta(minutes=float(body.get("minutes") or 0)))
             except (TypeError, ValueError) as exc:
-                return _json_error(400, str(exc))
+                return json_error(400, str(exc))
             summary: dict[str, Any] = {}
             if self.on_clock is not None:
                 summary = await self.on_clock(self.clock())
