@@ -145,7 +145,7 @@ def parse_date(value: str, what: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise FilterError([f"{what}: {value!r} is not a date like 2026-11-30"]) from None
+        raise FilterError([f"{what}: not a date like 2026-11-30"]) from None
 
 
 def make_filter(**values: Any) -> LogFilter:
@@ -163,22 +163,22 @@ def make_filter(**values: Any) -> LogFilter:
                 problems += exc.problems
     outcome = (values.get("outcome") or "").strip() or None
     if outcome and outcome not in OUTCOME_LABELS:
-        problems.append(f"outcome: {outcome!r} is not one of {', '.join(OUTCOME_LABELS)}")
+        problems.append(f"outcome: must be one of {', '.join(OUTCOME_LABELS)}")
     category = (values.get("category") or "").strip() or None
     if category and category not in CATEGORIES:
-        problems.append(f"category: {category!r} is not one of {', '.join(CATEGORIES)}")
+        problems.append(f"category: must be one of {', '.join(CATEGORIES)}")
     agency = (values.get("agency") or "").strip().lower() or None
     if agency and agency not in AGENCY_LABELS:
         by_label = {label.lower(): key for key, label in AGENCY_LABELS.items()}
         if agency in by_label:
             agency = by_label[agency]
         else:
-            problems.append(f"agency: {agency!r} is not one of {', '.join(AGENCY_LABELS)}")
+            problems.append(f"agency: must be one of {', '.join(AGENCY_LABELS)}")
     advisor = (values.get("advisor") or "").strip() or None
     if advisor:
         m = _USER.match(advisor)
         if m is None:
-            problems.append(f"advisor: {advisor!r} is not a Slack user ID (U…); the Filter… "
+            problems.append("advisor: must be a Slack user ID (U…); the Filter… "
                             "button has a people picker")
         else:
             advisor = m.group(1)
@@ -193,12 +193,13 @@ def parse_query(text: str) -> LogFilter:
     """Parse ``key:value`` words (``since:2026-11-01 advisor:<@U0ADVISOR>``) into a filter."""
     values: dict[str, str] = {}
     problems: list[str] = []
-    for word in (text or "").split():
+    for n, word in enumerate((text or "").split(), start=1):
         key, sep, value = word.partition(":")
         key = key.lower()
         if not sep or key not in FILTER_KEYS:
+            # The word is not echoed: it may be a name typed in the wrong place.
             problems.append(
-                f"{word!r}: filters are {', '.join(k + ':' for k in FILTER_KEYS)} "
+                f"word {n}: filters are {', '.join(k + ':' for k in FILTER_KEYS)} "
                 "(e.g. since:2026-11-01 outcome:early_help)"
             )
             continue

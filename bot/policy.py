@@ -207,17 +207,54 @@ class SuspendedType(_Strict):
     redirect: str
 
 
+# The council's EHM reference shape when the policy names none: the case system's
+# number, optionally after EHM or CAF (``EHM-20417``, ``CAF20417``, ``20417``).
+DEFAULT_REFERENCE_PATTERN = r"(?:(?:EHM|CAF)-?)?[0-9]{1,10}"
+# Fictional name-like values a reference pattern must refuse: a pattern that lets
+# them through would let a child's name into the audit trail, which is never purged.
+NAME_LIKE_REFERENCES = ("JAYDEN-SMITH", "ZEPHYRINE-QUARTERMAINE", "QUARTERMAINE-2017",
+                        "SMITH-14032017", "OLIVIA2017", "CB2-8QX")
+
+
 class Caf(_Strict):
-    """CAF / Team Around the Child cadences."""
+    """CAF / Team Around the Child cadences, and the shape of the council's EHM reference."""
 
     first_meeting_within: timedelta
     meeting_interval: timedelta
     reassess_after: timedelta
+    # A regular expression the whole upper-cased reference must match, and an example
+    # of it for the error message (the typed value is never echoed).
+    reference_pattern: str = DEFAULT_REFERENCE_PATTERN
+    reference_example: str = "EHM-20417"
 
-    @field_validator("*", mode="before")
+    @field_validator("first_meeting_within", "meeting_interval", "reassess_after",
+                     mode="before")
     @classmethod
     def _duration(cls, v: Any) -> timedelta:
         return parse_duration(v)
+
+    @field_validator("reference_pattern")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        try:
+            compiled = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from None
+        accepted = [n for n in NAME_LIKE_REFERENCES if compiled.fullmatch(n)]
+        if accepted:
+            raise ValueError(f"accepts name-like text such as {accepted[0]!r}: a reference is "
+                             "the case system's number (e.g. EHM-?[0-9]{4,10})")
+        return v
+
+    @model_validator(mode="after")
+    def _example_fits(self) -> Caf:
+        if not self.reference_matches(self.reference_example):
+            raise ValueError("reference_example does not match reference_pattern")
+        return self
+
+    def reference_matches(self, ref: str) -> bool:
+        """Whether ``ref`` (trimmed, upper-cased) has the council's reference shape."""
+        return re.fullmatch(self.reference_pattern, ref.strip().upper()) is not None
 
 
 class Flows(_Strict):

@@ -349,11 +349,11 @@ async def test_registration_is_validated_and_references_are_unique(env: Env) -> 
     assert caf.find("Ehm-20417") is not None  # stored upper-case; found either way
     future = caf.register(new("EHM-1", completed=dt.date(2026, 12, 1)), ADVISOR)
     assert future.status == "invalid" and "future" in future.message
-    assert reference_problem("Jane Smith") is not None
-    assert reference_problem("EHM 12") is not None
-    assert reference_problem("EHM-12") is None
+    assert reference_problem("Jane Smith", sv.policy.caf) is not None
+    assert reference_problem("EHM 12", sv.policy.caf) is not None
+    assert reference_problem("EHM-12", sv.policy.caf) is None
     bad = problems(NewEpisode("EHM-2", "jane@example.org", None, COMPLETED, True),
-                   dt.date(2026, 11, 24))
+                   dt.date(2026, 11, 24), sv.policy.caf)
     assert [f for f, _ in bad] == ["lead_professional", "coordinator"]
     assert "jane@example.org" not in json.dumps(bad)  # typed values are not echoed
 

@@ -66,7 +66,7 @@ def test_one_bad_row_imports_nothing_and_names_the_line(engine: Engine) -> None:
     result = import_text(engine, CAMBS, BAD, clock=clock)
     assert not result.ok
     assert result.errors == [
-        "line 4: completed_on 2026-13-01 is not a date (use YYYY-MM-DD)"]
+        "line 4: completed_on is not a date (use YYYY-MM-DD or DD/MM/YYYY)"]
     assert count(engine, CafEpisode) == 0
     assert count(engine, Reminder) == 0
 
@@ -80,8 +80,9 @@ EHM-3004,lead@example.org,,2026-10-01,yes
 EHM-3005,U0LEAD,U0COORD,2027-01-01,yes
 """
     errors = import_text(engine, CAMBS, text, clock=clock).errors
-    assert errors[0] == "line 2: consent 'maybe' must be yes or no"
-    assert errors[1].startswith("line 3: the EHM reference may only hold letters")
+    assert errors[0] == "line 2: consent must be yes or no"
+    assert errors[1].startswith(
+        "line 3: the EHM reference must be the case system's number, like EHM-20417")
     assert "Jane" not in " ".join(errors)  # a name typed into the file is never echoed
     assert "line 4: the EHM reference EHM-3001 repeats line 2" in errors
     assert any(e.startswith("line 5: the lead professional must be a Slack user ID")
@@ -102,11 +103,11 @@ def test_references_already_registered_are_errors(engine: Engine) -> None:
 
 def test_columns_are_checked_before_any_row() -> None:
     rows, errors = read_rows("ehm_reference,child_name,coordinator,completed_on,consent\n"
-                             "EHM-1,x,U0COORD,2026-10-01,yes\n", dt.date(2026, 11, 24))
+                             "EHM-1,x,U0COORD,2026-10-01,yes\n", dt.date(2026, 11, 24), CAMBS.caf)
     assert rows == []
     assert errors[0] == "line 1: missing column lead_professional"
     assert errors[1].startswith("line 1: unknown column 'child_name'")
-    assert read_rows("", dt.date(2026, 11, 24))[1] == [
+    assert read_rows("", dt.date(2026, 11, 24), CAMBS.caf)[1] == [
         "line 1: the file is empty (expected a header row)"]
 
 
@@ -134,7 +135,7 @@ def test_cli_import_exit_codes(cli_db: str, tmp_path: Path,
     bad.write_text(BAD, encoding="utf-8")
     assert cli.main(["caf", "import", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert "nothing was imported" in err and "line 4: completed_on 2026-13-01" in err
+    assert "nothing was imported" in err and "line 4: completed_on is not a date" in err
     good = tmp_path / "good.csv"
     # The command line uses the real clock: dates safely in the past.
     good.write_text(GOOD.replace("2026-", "2024-").replace("/2026", "/2024"), encoding="utf-8")
@@ -144,3 +145,18 @@ def test_cli_import_exit_codes(cli_db: str, tmp_path: Path,
     upgrade(engine)
     assert count(engine, CafEpisode) == 3
     engine.dispose()
+
+
+def test_name_like_references_are_refused_and_not_echoed(engine: Engine) -> None:
+    """The issue-15 values, imported: every line refused by the shape expected, none
+    echoed, nothing imported (all names fictional)."""
+    refs = ("Zephyrine-Quartermaine", "QUARTERMAINE-2017", "JAYDEN-SMITH", "SMITH-14032017",
+            "OLIVIA2017", "CB2-8QX", "Jayden-Smith")
+    text = "ehm_reference,lead_professional,coordinator,completed_on,consent\n" + "".join(
+        f"{r},U0LEAD,U0COORD,2026-10-01,yes\n" for r in refs)
+    errors = import_text(engine, CAMBS, text, clock=clock).errors
+    assert len(errors) == len(refs)
+    assert all("like EHM-20417" in e for e in errors), errors
+    shown = "\n".join(errors).upper()
+    assert not any(r.upper() in shown for r in refs)
+    assert count(engine, CafEpisode) == 0

@@ -35,13 +35,18 @@ def db_file(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'frontdoor.db'}"
 
 
-def episodes(db_file: str) -> list[CafEpisode]:
+def rows(db_file: str, model: type[Any]) -> list[Any]:
+    """Every row of ``model``, read on a connection of the test's own."""
     eng = make_engine(db_file)
     try:
         with session_scope(eng) as s:
-            return list(s.exec(select(CafEpisode)).scalars())  # type: ignore[call-overload]
+            return list(s.exec(select(model)).scalars())  # type: ignore[call-overload]
     finally:
         eng.dispose()
+
+
+def episodes(db_file: str) -> list[CafEpisode]:
+    return rows(db_file, CafEpisode)
 
 
 def pending_keys(db_file: str) -> set[str]:
@@ -204,7 +209,8 @@ async def test_caf_is_for_the_caf_team_and_references_are_guarded(db_file: str) 
         errors = d.json()["errors"]
         assert set(errors) == {ids.IN_CAF_REFERENCE[0], ids.IN_CAF_COMPLETED[0]}
         # The finding is shown in the modal to the person typing only; nothing is stored.
-        assert "could identify" in errors[ids.IN_CAF_REFERENCE[0]]
+        assert "case system's number" in errors[ids.IN_CAF_REFERENCE[0]]
+        assert "Tyler" not in json.dumps(errors)
         assert "future" in errors[ids.IN_CAF_COMPLETED[0]]
         assert episodes(db_file) == []
         await register_by_slash(env, "EHM-1")
@@ -213,6 +219,37 @@ async def test_caf_is_for_the_caf_team_and_references_are_guarded(db_file: str) 
         d = await env.sender.view_submission(COORD, view, {
             **values, ids.IN_CAF_REFERENCE[1]: "ehm-1", ids.IN_CAF_COMPLETED[1]: "2026-11-20"})
         assert "registered already" in d.json()["errors"][ids.IN_CAF_REFERENCE[0]]
+
+
+# What an attack on the running bot registered (issue 15): names, a name and a year, a
+# name and a date of birth, a postcode. All fictional; only the second was refused.
+NAME_LIKE = ("Zephyrine-Quartermaine", "Jayden-Smith", "QUARTERMAINE-2017", "JAYDEN-SMITH",
+             "SMITH-14032017", "OLIVIA2017", "CB2-8QX")
+
+
+async def test_a_reference_must_have_the_councils_shape(db_file: str) -> None:
+    """Every name-like reference is refused in the modal, by the shape expected (never
+    echoed); nothing reaches the episode table, the outbox, a DM or the audit trail."""
+    async with slack_env(db_file, start=TUESDAY) as env:
+        for ref in NAME_LIKE:
+            await env.sender.slash_command(COORD, "/caf", channel_id=env.dm_id(COORD))
+            view = (await env.fake.wait_for("views.open", count=1 + NAME_LIKE.index(ref))
+                    )[-1].args["view"]
+            d = await env.sender.view_submission(COORD, view, {
+                ids.IN_CAF_REFERENCE[1]: ref, ids.IN_CAF_LEAD[1]: LEAD,
+                ids.IN_CAF_COORDINATOR[1]: COORD, ids.IN_CAF_COMPLETED[1]: "2026-11-24",
+                ids.IN_CAF_CONSENT[1]: "yes"})
+            errors = (d.json() or {}).get("errors") or {}
+            assert set(errors) == {ids.IN_CAF_REFERENCE[0]}, (ref, d.body)
+            assert "like EHM-20417" in errors[ids.IN_CAF_REFERENCE[0]]
+            assert ref.upper() not in json.dumps(errors).upper()
+        await env.drain()
+        assert episodes(db_file) == []
+        stored = json.dumps([a.model_dump(mode="json") for a in rows(db_file, AuditEntry)]).upper()
+        told = json.dumps([c.args for c in env.fake.calls_to("chat.postMessage")
+                           + env.fake.calls_to("chat.postEphemeral")], default=str).upper()
+        for ref in NAME_LIKE:
+            assert ref.upper() not in stored and ref.upper() not in told
 
 
 def _green_card(env: SlackEnv) -> int:

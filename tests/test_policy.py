@@ -143,3 +143,23 @@ def test_cambridgeshire_red_runs_through_the_weekend() -> None:
     assert cambs.calendar.due(saturday, spec.duration, spec.basis) == datetime(
         2026, 11, 29, 2, 0, tzinfo=LONDON)
     assert not cambs.calendar.is_open(due)  # the EDT's hours, not the MASH's
+
+
+@pytest.mark.parametrize(("pattern", "example", "expected"), [
+    ("(EHM", "EHM-20417", "caf.reference_pattern: not a regular expression"),
+    ("[A-Z0-9-]+", "EHM-20417", "caf.reference_pattern: accepts name-like text"),
+    ("[0-9]{4,10}", "EHM-20417", "reference_example does not match reference_pattern"),
+])
+def test_the_reference_shape_is_checked_at_load(pattern: str, example: str,
+                                                expected: str) -> None:
+    data = _camden()
+    data["caf"]["reference_pattern"], data["caf"]["reference_example"] = pattern, example
+    assert any(expected in p for p in _problems(data)), _problems(data)
+
+
+def test_a_policy_without_a_reference_shape_gets_the_default() -> None:
+    data = _camden()
+    del data["caf"]["reference_pattern"], data["caf"]["reference_example"]
+    caf = parse_policy(data).caf
+    assert caf.reference_matches("ehm-20417") and caf.reference_matches("20417")
+    assert not caf.reference_matches("OLIVIA2017")

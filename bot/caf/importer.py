@@ -7,7 +7,7 @@ not a date``). Otherwise all rows go in one transaction, with their reminders.
 Columns (a header row; order free; case and spaces in names ignored):
 
 =================  =========================================================
-``ehm_reference``   required; letters, digits, hyphens; never a name
+``ehm_reference``   required; the policy's ``caf.reference_pattern`` (``EHM-20417``)
 ``lead_professional``  a Slack user ID (``U0123ABCD``), or empty: no lead yet
 ``coordinator``     required; a Slack user ID
 ``completed_on``    required; ``YYYY-MM-DD`` (or ``DD/MM/YYYY``); not in the future
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -34,6 +35,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from bot import nonames
 from bot.caf.service import (
     CafService,
     NewEpisode,
@@ -43,7 +45,7 @@ from bot.caf.service import (
     reference_problem,
     user_problem,
 )
-from bot.policy import Policy
+from bot.policy import Caf, Policy
 from store import repo
 from store.db import session_scope
 
@@ -52,6 +54,7 @@ OPTIONAL = ("last_meeting_on",)
 ACTOR = "import"
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
+_PLAIN_COLUMN = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 @dataclass
@@ -82,8 +85,14 @@ def parse_date(raw: str) -> date | None:
     return None
 
 
-def read_rows(text: str, today: date) -> tuple[list[tuple[int, NewEpisode]], list[str]]:
-    """Parse and check every row (pure): ``(line, episode)`` pairs and ``line N: …`` errors."""
+def read_rows(
+    text: str, today: date, shape: Caf,
+) -> tuple[list[tuple[int, NewEpisode]], list[str]]:
+    """Parse and check every row (pure): ``(line, episode)`` pairs and ``line N: …`` errors.
+
+    A message names the line and the column, never the value: a wrong cell may hold a
+    name, and the output is read on screens and pasted into tickets.
+    """
     reader = csv.DictReader(io.StringIO(text))
     header = [_column(h) for h in (reader.fieldnames or []) if h is not None]
     if not header:
@@ -95,7 +104,11 @@ def read_rows(text: str, today: date) -> tuple[list[tuple[int, NewEpisode]], lis
         errors.append(f"line 1: missing column{'s' if len(missing) > 1 else ''} "
                       + ", ".join(missing))
     for col in unknown:
-        errors.append(f"line 1: unknown column {col!r}: only {', '.join(REQUIRED + OPTIONAL)} "
+        # A header-less file's first row is data: name a column by place unless its
+        # name is a plain column name.
+        named = repr(col) if _PLAIN_COLUMN.fullmatch(col) and not nonames.scan(col) else (
+            f"number {header.index(col) + 1}")
+        errors.append(f"line 1: unknown column {named}: only {', '.join(REQUIRED + OPTIONAL)} "
                       "are read (a case-system export may carry names; remove other columns)")
     if len(set(header)) != len(header):
         errors.append("line 1: a column appears twice")
@@ -115,29 +128,30 @@ def read_rows(text: str, today: date) -> tuple[list[tuple[int, NewEpisode]], lis
         if not values["completed_on"]:
             row_errors.append("completed_on is required")
         elif completed is None:
-            row_errors.append(f"completed_on {values['completed_on']} is not a date "
-                              "(use YYYY-MM-DD)")
+            row_errors.append("completed_on is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
         last: date | None = None
         if values.get("last_meeting_on"):
             last = parse_date(values["last_meeting_on"])
             if last is None:
-                row_errors.append(f"last_meeting_on {values['last_meeting_on']} is not a date "
-                                  "(use YYYY-MM-DD)")
+                row_errors.append("last_meeting_on is not a date (use YYYY-MM-DD or "
+                                  "DD/MM/YYYY)")
         consent = values["consent"].lower()
         if consent not in YES | NO:
-            row_errors.append(f"consent {values['consent']!r} must be yes or no"
-                              if values["consent"] else "consent is required (yes or no)")
+            row_errors.append("consent must be yes or no" if values["consent"]
+                              else "consent is required (yes or no)")
         new = NewEpisode(values["ehm_reference"], values["lead_professional"] or None,
                          values["coordinator"] or None, completed or today, consent in YES, last)
         if row_errors:  # the dates are not usable: check the other fields on their own
             row_errors += [m for m in (
-                reference_problem(new.ehm_reference),
+                reference_problem(new.ehm_reference, shape),
                 user_problem("lead professional", new.lead_user_id, required=False),
                 user_problem("co-ordinator", new.coordinator_user_id, required=True),
             ) if m]
         else:
-            row_errors += [m for _, m in problems(new, today)]
-        ref = normalise_reference(values["ehm_reference"])
+            row_errors += [m for _, m in problems(new, today, shape)]
+        # Only a valid reference is named (as a repeat): anything else may be a name.
+        ref = "" if reference_problem(new.ehm_reference, shape) else normalise_reference(
+            new.ehm_reference)
         if ref and ref in seen:
             row_errors.append(f"the EHM reference {ref} repeats line {seen[ref]}")
         elif ref:
@@ -158,7 +172,7 @@ def import_text(
     """Check every row, then import all of them in one transaction (or none)."""
     service = CafService(engine, policy, clock)
     now = clock()
-    rows, errors = read_rows(text, service.today(now))
+    rows, errors = read_rows(text, service.today(now), policy.caf)
     if errors:
         return ImportResult(errors=errors)
     try:

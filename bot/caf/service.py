@@ -37,7 +37,7 @@ from sqlmodel import Session
 
 from bot import nonames
 from bot.flows.locked import locked_action
-from bot.policy import Policy
+from bot.policy import Caf, Policy
 from store import repo
 from store.db import session_scope
 from store.models import CafEpisode, CafMeeting, Reminder, TriageCard
@@ -66,7 +66,6 @@ CLOSE_REASONS: dict[str, str] = {
 # The MASH-to-CAF guidance's route when no lead professional is found.
 NO_LEAD_STAGES: tuple[str, ...] = ("link_worker", "panel", "step_down")
 
-REFERENCE_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$")
 USER_RE = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 
 KIND_TAC = "tac_overdue"
@@ -116,19 +115,23 @@ class CafResult:
 Effects = Callable[[Session, CafResult], None]
 
 
-def reference_problem(ref: str) -> str | None:
+def reference_problem(ref: str, shape: Caf) -> str | None:
     """Why ``ref`` cannot be an EHM reference (None when it can).
 
-    Letters, digits and hyphens only, and nothing the no-names guard flags: a
-    reference is how staff find the case, never a name.
+    It must have the council's reference shape (the policy's ``caf.reference_pattern``)
+    and pass the no-names guard, whatever a finding's kind: a reference is how staff
+    find the case, and it is kept in the audit trail, which is never purged. The
+    message shows the expected shape and never echoes what was given.
     """
     ref = ref.strip()
     if not ref:
         return "the EHM reference is required"
-    if not REFERENCE_RE.match(ref):
-        return "the EHM reference may only hold letters, digits and hyphens (e.g. EHM-20417)"
+    if not shape.reference_matches(ref):
+        return ("the EHM reference must be the case system's number, like "
+                f"{shape.reference_example} (never a name, a date of birth or a postcode)")
     if nonames.scan(ref):
-        return "the EHM reference looks like it identifies someone: use the case system's number"
+        return ("the EHM reference could identify a child: use the case system's number, "
+                f"like {shape.reference_example}")
     return None
 
 
@@ -141,10 +144,10 @@ def user_problem(label: str, user: str | None, *, required: bool) -> str | None:
     return None
 
 
-def problems(new: NewEpisode, today: date) -> list[tuple[str, str]]:
+def problems(new: NewEpisode, today: date, shape: Caf) -> list[tuple[str, str]]:
     """Everything wrong with a new episode, as ``(field, message)`` pairs (pure)."""
     out: list[tuple[str, str]] = []
-    msg = reference_problem(new.ehm_reference)
+    msg = reference_problem(new.ehm_reference, shape)
     if msg:
         out.append(("ehm_reference", msg))
     msg = user_problem("lead professional", new.lead_user_id, required=False)
@@ -238,7 +241,7 @@ class CafService:
     ) -> CafResult:
         """Register a CAF episode (``/caf``); its clocks start in the same transaction."""
         now = self.clock()
-        found = problems(new, self.today(now))
+        found = problems(new, self.today(now), self.policy.caf)
         if found:
             return CafResult("invalid", message=_sentence(found), problems=found)
         try:
@@ -311,6 +314,10 @@ class CafService:
             if card.caf_episode_id is not None:
                 return CafResult("invalid", card=card,
                                  message="This card is already linked to a CAF episode.")
+            msg = reference_problem(new.ehm_reference, self.policy.caf)
+            if msg:  # checked before the lookup: only a reference is ever looked up or kept
+                return CafResult("invalid", card=card, message=_sentence([("", msg)]),
+                                 problems=[("ehm_reference", msg)])
             ep = _by_reference(s, new.ehm_reference)
             linked = ep is not None
             if ep is not None and ep.status != "open":
@@ -318,7 +325,7 @@ class CafService:
                     f"CAF {ep.ehm_reference} is closed: register the new episode under its own "
                     "EHM reference."))
             if ep is None:
-                found = problems(new, self.today(now))
+                found = problems(new, self.today(now), self.policy.caf)
                 if found:
                     return CafResult("invalid", card=card, message=_sentence(found),
                                      problems=found)

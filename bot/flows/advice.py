@@ -67,7 +67,7 @@ class AdviceService:
     ) -> AdviceResult:
         """Record the advice (text already guarded); a second advisor is told who answered."""
         if outcome not in OUTCOMES:
-            return AdviceResult("invalid", message=f"Unknown outcome {outcome!r}.")
+            return AdviceResult("invalid", message="Choose one of the outcomes offered.")
         if not text.strip():
             return AdviceResult("invalid", message="Write the advice for the professional.")
 

@@ -123,7 +123,7 @@ class TriageService:
     ) -> CardResult:
         """Decide a different rating (or re-rate a decided card), with a reason."""
         if new_rating not in RATINGS:
-            return CardResult("invalid", message=f"Unknown rating {new_rating!r}.")
+            return CardResult("invalid", message="Choose one of the ratings offered.")
         if not reason.strip():
             return CardResult("invalid", message="Say why the rating is changing.")
 

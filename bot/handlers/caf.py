@@ -1,7 +1,7 @@
 """``/caf`` and the CAF episode buttons: register, route a card, meetings, stuck, close.
 
 * ``/caf`` (CAF team: advisors and managers) opens the registration modal: the
-  EHM reference (letters, digits, hyphens; through the no-names guard), the lead
+  EHM reference (the policy's reference shape; through the no-names guard), the lead
   professional, the co-ordinator, the date the CAF was completed, consent.
 * *Route to a CAF* on a decided Green triage card (managers) opens the same
   fields; an EHM reference that is already open links the card to it.
@@ -9,11 +9,14 @@
   *Meeting held on…*, *Rearranged to…*, *Stuck: ask for help*, *Close the CAF*;
   the no-lead escalation's *Record the lead professional*.
 
-Every listener acks first; modals open at once (a trigger_id lives 3 seconds);
-field problems are returned inside the modal, to that person only; typed text
-passes the no-names guard before anything is saved. The work runs off the event
-loop through :class:`CafService`, whose ``effects`` queue the messages in the
-same transaction (:class:`CafNotifier`).
+Every listener checks who is acting before anything else (someone who may not
+act hears the same words whatever the subject), then commits its transaction,
+and only then acks: a crash never loses an acknowledged decision. Modals open
+right after the ack (a trigger_id lives 3 seconds); field problems are returned
+inside the modal, to that person only; typed text passes the no-names guard
+before anything is saved. The work runs off the event loop through
+:class:`CafService`, whose ``effects`` queue the messages in the same
+transaction (:class:`CafNotifier`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,23 @@ from bot.caf.service import (
     problems,
     reference_problem,
 )
-from bot.handlers.common import guard_error, guard_text, guarded, off_loop, state_value, tell
+from bot.handlers.common import (
+    After,
+    Outcome,
+    Refuse,
+    Work,
+    guard_error,
+    guard_text,
+    guarded,
+    later,
+    off_loop,
+    on_action,
+    on_submit,
+    state_value,
+    tell,
+    told,
+)
+from bot.policy import Caf
 from bot.services import Services
 from store.db import session_scope
 from store.models import CafEpisode, Referral, TriageCard
@@ -67,17 +86,32 @@ def register(app: AsyncApp, sv: Services) -> None:
         return user in (ep.lead_user_id, ep.coordinator_user_id) or await team(user)
 
     async def run(user: str, channel: str | None, fn: Callable[[], CafResult],
-                  ok_text: Callable[[CafResult], str | None]) -> CafResult:
-        result = await off_loop(fn)
-        sv.sender.kick()
-        if not result.ok:
-            if result.message:
-                await tell(sv, user, channel, result.message)
-        else:
-            text = ok_text(result)
+                  ok_text: Callable[[CafResult], str | None]) -> After:
+        """Commit now; what it sends and says goes after the ack."""
+        return settle(user, channel, await off_loop(fn), ok_text)
+
+    def settle(user: str, channel: str | None, result: CafResult,
+               ok_text: Callable[[CafResult], str | None]) -> After:
+        async def after() -> None:
+            sv.sender.kick()
+            text = result.message if not result.ok else ok_text(result)
             if text:
                 await tell(sv, user, channel, text)
-        return result
+
+        return after
+
+    async def not_team(user: str, channel: str | None, what: str) -> After | None:
+        """None for the CAF team; anyone else is audited and refused (nothing looked up)."""
+        if await team(user):
+            return None
+        await off_loop(caf.denied, None, user, "register")
+        return told(sv, user, channel, TEAM_ONLY.format(what=what))
+
+    async def not_manager(user: str, channel: str | None, card_id: int) -> After | None:
+        if await sv.roles.is_manager(user):
+            return None
+        await off_loop(sv.triage.denied, card_id, user, "route_caf")
+        return told(sv, user, channel, MANAGERS_ONLY)
 
     # --- /caf: register ---------------------------------------------------
 
@@ -89,34 +123,29 @@ def register(app: AsyncApp, sv: Services) -> None:
     @guarded(sv)
     async def _caf_command(*, body: dict[str, Any]) -> None:
         user, channel = body["user_id"], body.get("channel_id")
-        if not await team(user):
-            await off_loop(caf.denied, None, user, "register")
-            await tell(sv, user, channel, TEAM_ONLY.format(what="register a CAF"))
+        refusal = await not_team(user, channel, "register a CAF")
+        if refusal:
+            await refusal()
             return
         await sv.client.views_open(trigger_id=body["trigger_id"],
                                    view=blocks.register_modal(sv.policy))
 
-    @app.view(ids.MODAL_CAF_REGISTER)
-    async def register_submitted(ack: AsyncAck, body: dict[str, Any],
-                                 view: dict[str, Any]) -> None:
-        new, errors = read_episode(view, caf.today())
-        if new is not None and not errors and await off_loop(caf.find, new.ehm_reference):
-            errors = {ids.IN_CAF_REFERENCE[0]: "This EHM reference is registered already."}
-        if errors or new is None:
-            await ack(response_action="errors", errors=errors)
-            return
-        await ack()
-        await _registered(body=body, new=new)
-
-    @guarded(sv)
-    async def _registered(*, body: dict[str, Any], new: NewEpisode) -> None:
+    async def register_submitted(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
         user = body["user"]["id"]
-        if not await team(user):
-            await off_loop(caf.denied, None, user, "register")
-            await tell(sv, user, None, TEAM_ONLY.format(what="register a CAF"))
-            return
-        await run(user, None, lambda: caf.register(new, user, effects=notify),
-                  lambda r: blocks.registered_text(r.episode, sv.policy) if r.episode else None)
+        # The role first: someone outside the CAF team learns nothing about any reference.
+        no = await not_team(user, None, "register a CAF")
+        if no:
+            return no
+        new, errors = read_episode(view, caf.today(), sv.policy.caf)
+        if errors or new is None:
+            return Refuse(errors)
+        result = await off_loop(caf.register, new, user, effects=notify)
+        if result.problems:  # e.g. registered already: said in the modal
+            return Refuse(_field_errors(result.problems))
+        return settle(user, None, result, lambda r: blocks.registered_text(r.episode, sv.policy)
+                      if r.episode else None)
+
+    on_submit(app, sv, ids.MODAL_CAF_REGISTER, register_submitted)
 
     # --- route a decided Green card to a CAF --------------------------------
 
@@ -125,40 +154,39 @@ def register(app: AsyncApp, sv: Services) -> None:
             card = s.get(TriageCard, card_id)
             return card, s.get(Referral, card.referral_id) if card else None
 
-    @app.action(ids.CAF_ROUTE_CARD)
-    async def route(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await _route(body=body, action=action)
-
-    @guarded(sv)
-    async def _route(*, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def route(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
         raw = str(action.get("value") or "")
         card_id = int(raw) if raw.isdigit() else 0
-        if not await sv.roles.is_manager(user):
-            await off_loop(sv.triage.denied, card_id, user, "route_caf")
-            await tell(sv, user, channel, MANAGERS_ONLY)
-            return
+        no = await not_manager(user, channel, card_id)
+        if no:
+            return no
         card, referral = await off_loop(load_card, card_id)
         if card is None or referral is None or card.status == "closed":
-            await tell(sv, user, channel, "This card is closed.")
-            return
+            return told(sv, user, channel, "This card is closed.")
         if card.rating != "green" or card.caf_episode_id is not None:
-            await tell(sv, user, channel, "Only a decided Green card not yet linked to a CAF can "
-                       "be routed to one.")
-            return
+            return told(sv, user, channel, "Only a decided Green card not yet linked to a CAF "
+                        "can be routed to one.")
         status = referral.consent_status
         consent = True if status == "given" else (False if status else None)
         answers = (referral.summary or {}).get("answers") or referral.summary or {}
         open_caf = answers.get("open_caf") == "yes" or any(
             r.get("rule") == "R-open-caf" for r in card.suggested_reasons or [])
-        await sv.client.views_open(trigger_id=body["trigger_id"],
-                                   view=blocks.route_modal(card, consent, open_caf))
+        return later(sv.client.views_open, trigger_id=body["trigger_id"],
+                     view=blocks.route_modal(card, consent, open_caf))
 
-    @app.view(ids.MODAL_CAF_ROUTE)
-    async def route_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    on_action(app, sv, ids.CAF_ROUTE_CARD, route)
+
+    async def route_submitted(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
+        user = body["user"]["id"]
+        raw = str(view.get("private_metadata") or "")
+        card_id = int(raw) if raw.isdigit() else 0
+        # The role first: a non-manager learns nothing about any reference or card.
+        no = await not_manager(user, None, card_id)
+        if no:
+            return no
         ref = str(state_value(view, ids.IN_CAF_REFERENCE) or "").strip()
-        errors = _reference_errors(ref)
+        errors = _reference_errors(ref, sv.policy.caf)
         existing = None if errors else await off_loop(caf.find, ref)
         new: NewEpisode | None = None
         if existing is not None:
@@ -168,72 +196,66 @@ def register(app: AsyncApp, sv: Services) -> None:
             else:  # link: the other fields are not used
                 new = NewEpisode(ref, None, None, caf.today(), existing.consent)
         elif not errors:
-            new, errors = read_episode(view, caf.today())
+            new, errors = read_episode(view, caf.today(), sv.policy.caf)
         if errors or new is None:
-            await ack(response_action="errors", errors=errors)
-            return
-        await ack()
-        await _routed(body=body, view=view, new=new)
+            return Refuse(errors)
+        episode = new
+        return await run(user, None,
+                         lambda: caf.route_from_card(card_id, user, episode, effects=notify),
+                         lambda r: blocks.registered_text(r.episode, sv.policy, linked=r.linked)
+                         if r.episode else None)
 
-    @guarded(sv)
-    async def _routed(*, body: dict[str, Any], view: dict[str, Any], new: NewEpisode) -> None:
-        user = body["user"]["id"]
-        raw = str(view.get("private_metadata") or "")
-        card_id = int(raw) if raw.isdigit() else 0
-        if not await sv.roles.is_manager(user):
-            await off_loop(sv.triage.denied, card_id, user, "route_caf")
-            await tell(sv, user, None, MANAGERS_ONLY)
-            return
-        await run(user, None, lambda: caf.route_from_card(card_id, user, new, effects=notify),
-                  lambda r: blocks.registered_text(r.episode, sv.policy, linked=r.linked)
-                  if r.episode else None)
+    on_submit(app, sv, ids.MODAL_CAF_ROUTE, route_submitted)
 
     # --- the CAF DMs' buttons ----------------------------------------------
 
+    async def not_allowed(user: str, channel: str | None, ep: CafEpisode | None, episode_id: int,
+                          name: str, who: Callable[[str, CafEpisode], Awaitable[bool]],
+                          ) -> After | None:
+        """None when ``user`` may act on ``ep``; anyone else hears the same words whether
+        the episode exists or not (the CAF team, who may see every CAF, is told it is gone)."""
+        if ep is not None and await who(user, ep):
+            return None
+        if ep is None and await team(user):
+            return told(sv, user, channel, "That CAF episode no longer exists.")
+        await off_loop(caf.denied, episode_id or None, user, name)
+        return told(sv, user, channel, NOT_YOURS)
+
     def opener(name: str, view: Callable[[CafEpisode, date | None, str], dict[str, Any]], *,
                stale_check: bool, who: Callable[[str, CafEpisode], Awaitable[bool]] = may_act,
-               ) -> Callable[..., Any]:
-        async def open_modal(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-            await ack()
-            await _open(body=body, action=action)
-
-        @guarded(sv)
-        async def _open(*, body: dict[str, Any], action: dict[str, Any]) -> None:
+               ) -> Work:
+        async def open_modal(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
             user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
             episode_id, due = blocks.parse_value(action.get("value"))
             ep = await off_loop(caf.get, episode_id)
-            if ep is None:
-                await tell(sv, user, channel, "That CAF episode no longer exists.")
-                return
-            if not await who(user, ep):
-                await off_loop(caf.denied, ep.id, user, name)
-                await tell(sv, user, channel, NOT_YOURS)
-                return
+            no = await not_allowed(user, channel, ep, episode_id, name, who)
+            if no or ep is None:
+                return no
             if ep.status != "open":
-                await tell(sv, user, channel, f"CAF {ep.ehm_reference} is closed.")
-                return
+                return told(sv, user, channel, f"CAF {ep.ehm_reference} is closed.")
             if stale_check and due is not None and ep.next_meeting_due != due:
-                await tell(sv, user, channel, f"CAF {ep.ehm_reference} was updated already: the "
-                           f"next meeting is due by {blocks.day(ep.next_meeting_due)}.")
-                return
-            await sv.client.views_open(trigger_id=body["trigger_id"], view=view(ep, due, user))
+                return told(sv, user, channel, f"CAF {ep.ehm_reference} was updated already: "
+                            f"the next meeting is due by {blocks.day(ep.next_meeting_due)}.")
+            return later(sv.client.views_open, trigger_id=body["trigger_id"],
+                         view=view(ep, due, user))
 
+        open_modal.__name__ = f"caf_{name}_open"
         return open_modal
 
     async def lead_setter(user: str, ep: CafEpisode) -> bool:
         return user == ep.coordinator_user_id or await team(user)
 
-    app.action(ids.CAF_HELD)(opener(
+    on_action(app, sv, ids.CAF_HELD, opener(
         "held", lambda ep, due, _u: blocks.held_modal(ep, due, caf.today()), stale_check=True))
-    app.action(ids.CAF_REARRANGED)(opener(
+    on_action(app, sv, ids.CAF_REARRANGED, opener(
         "rearranged", lambda ep, due, _u: blocks.rearranged_modal(ep, due), stale_check=True))
-    app.action(ids.CAF_STUCK)(opener(
+    on_action(app, sv, ids.CAF_STUCK, opener(
         "stuck", lambda ep, _d, u: blocks.stuck_modal(ep, caf.next_stuck_stage(ep, u)),
         stale_check=False))
-    app.action(ids.CAF_CLOSE)(opener(
+    on_action(app, sv, ids.CAF_CLOSE, opener(
         "close", lambda ep, _d, _u: blocks.close_modal(
             ep, initial=None if ep.lead_user_id else "stepped_down"), stale_check=False))
-    app.action(ids.CAF_SET_LEAD)(opener(
+    on_action(app, sv, ids.CAF_SET_LEAD, opener(
         "lead", lambda ep, _d, _u: blocks.set_lead_modal(ep), stale_check=False,
         who=lead_setter))
 
@@ -244,28 +266,22 @@ def register(app: AsyncApp, sv: Services) -> None:
         ok_text: Callable[[CafResult, str], str | None],
         *,
         who: Callable[[str, CafEpisode], Awaitable[bool]] = may_act,
-    ) -> Callable[..., Any]:
-        async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-            errors = check(view)
-            if errors:
-                # Refused inside the modal, to this person only; nothing is stored.
-                await ack(response_action="errors", errors=errors)
-                return
-            await ack()
-            await _submitted(body=body, view=view)
-
-        @guarded(sv)
-        async def _submitted(*, body: dict[str, Any], view: dict[str, Any]) -> None:
+    ) -> Work:
+        async def submitted(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
             user = body["user"]["id"]
             episode_id, due = blocks.parse_value(view.get("private_metadata"))
             ep = await off_loop(caf.get, episode_id)
-            if ep is None or not await who(user, ep):
-                await off_loop(caf.denied, episode_id, user, name)
-                await tell(sv, user, None, NOT_YOURS)
-                return
-            await run(user, None, act(episode_id, due, user, view),
-                      lambda r: ok_text(r, user))
+            no = await not_allowed(user, None, ep, episode_id, name, who)
+            if no:
+                return no
+            errors = check(view)
+            if errors:
+                # Refused inside the modal, to this person only; nothing is stored.
+                return Refuse(errors)
+            return await run(user, None, act(episode_id, due, user, view),
+                             lambda r: ok_text(r, user))
 
+        submitted.__name__ = f"caf_{name}"
         return submitted
 
     def date_of(view: dict[str, Any]) -> date | None:
@@ -316,33 +332,33 @@ def register(app: AsyncApp, sv: Services) -> None:
             return None if r.episode and user in recipients(r.episode) else text
         return say
 
-    app.view(ids.MODAL_CAF_HELD)(submission(
+    on_submit(app, sv, ids.MODAL_CAF_HELD, submission(
         "held", check_held,
         lambda eid, due, user, view: lambda: caf.record_meeting(
             eid, user, date_of(view) or caf.today(), expect_due=due, effects=notify),
         quiet_for_recipients("Recorded: the lead professional and co-ordinator are told."),
     ))
-    app.view(ids.MODAL_CAF_REARRANGED)(submission(
+    on_submit(app, sv, ids.MODAL_CAF_REARRANGED, submission(
         "rearranged", check_rearranged,
         lambda eid, due, user, view: lambda: caf.rearrange(
             eid, user, date_of(view) or caf.today(), expect_due=due, effects=notify),
         quiet_for_recipients("Saved: the lead professional and co-ordinator are told."),
     ))
-    app.view(ids.MODAL_CAF_STUCK)(submission(
+    on_submit(app, sv, ids.MODAL_CAF_STUCK, submission(
         "stuck", check_stuck,
         lambda eid, _due, user, view: lambda: caf.stuck(
             eid, user, str(state_value(view, ids.IN_CAF_NOTE) or ""), effects=notify),
         lambda r, _u: blocks.stuck_confirmation(r.episode, r.stage or "")
         if r.episode else None,
     ))
-    app.view(ids.MODAL_CAF_CLOSE)(submission(
+    on_submit(app, sv, ids.MODAL_CAF_CLOSE, submission(
         "close", check_close,
         lambda eid, _due, user, view: lambda: caf.close(
             eid, user, str(state_value(view, ids.IN_CAF_REASON) or ""), effects=notify),
         quiet_for_recipients("Closed: the lead professional, the co-ordinator and the CAF "
                              "team duty channel are told."),
     ))
-    app.view(ids.MODAL_CAF_SET_LEAD)(submission(
+    on_submit(app, sv, ids.MODAL_CAF_SET_LEAD, submission(
         "lead", check_lead,
         lambda eid, _due, user, view: lambda: caf.set_lead(
             eid, user, str(state_value(view, ids.IN_CAF_LEAD) or ""), effects=notify),
@@ -351,19 +367,27 @@ def register(app: AsyncApp, sv: Services) -> None:
     ))
 
 
-def _reference_errors(ref: str) -> dict[str, str]:
-    """The reference field's problems (the no-names guard first: a name is never echoed)."""
-    findings = guard_text(ref)
-    if findings:
-        return {ids.IN_CAF_REFERENCE[0]: guard_error(findings)}
-    msg = reference_problem(ref)
+def _field_errors(found: list[tuple[str, str]]) -> dict[str, str]:
+    """Service problems as modal errors, each under its field."""
+    errors: dict[str, str] = {}
+    for field_name, msg in found:
+        block = _FIELD_BLOCK.get(field_name, ids.IN_CAF_REFERENCE[0])
+        errors.setdefault(block, msg[0].upper() + msg[1:] + ".")
+    return errors
+
+
+def _reference_errors(ref: str, shape: Caf) -> dict[str, str]:
+    """The reference field's problems: its shape, then the no-names guard (any finding
+    refuses); the message says what is expected and never echoes what was typed."""
+    msg = reference_problem(ref, shape)
     return {ids.IN_CAF_REFERENCE[0]: msg[0].upper() + msg[1:] + "."} if msg else {}
 
 
-def read_episode(view: dict[str, Any], today: date) -> tuple[NewEpisode | None, dict[str, str]]:
+def read_episode(view: dict[str, Any], today: date, shape: Caf,
+                 ) -> tuple[NewEpisode | None, dict[str, str]]:
     """The episode typed into the modal, or the problems keyed by the field's block id."""
     ref = str(state_value(view, ids.IN_CAF_REFERENCE) or "").strip()
-    errors = _reference_errors(ref)
+    errors = _reference_errors(ref, shape)
     lead = state_value(view, ids.IN_CAF_LEAD) or None
     coordinator = state_value(view, ids.IN_CAF_COORDINATOR) or None
     raw_date = state_value(view, ids.IN_CAF_COMPLETED)
@@ -382,7 +406,6 @@ def read_episode(view: dict[str, Any], today: date) -> tuple[NewEpisode | None, 
             errors.setdefault(ids.IN_CAF_COORDINATOR[0], "Choose the CAF co-ordinator.")
         return None, errors
     new = NewEpisode(ref, lead, coordinator, completed, consent == "yes")
-    for field_name, msg in problems(new, today):
-        block = _FIELD_BLOCK.get(field_name, ids.IN_CAF_REFERENCE[0])
-        errors.setdefault(block, msg[0].upper() + msg[1:] + ".")
+    for block, msg in _field_errors(problems(new, today, shape)).items():
+        errors.setdefault(block, msg)
     return (None if errors else new), errors

@@ -22,7 +22,20 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import caflog
 from bot.blocks import caflog as blocks
-from bot.handlers.common import off_loop, on_action, shielded, state_value, tell, who
+from bot.handlers.common import (
+    After,
+    Outcome,
+    Refuse,
+    later,
+    off_loop,
+    on_action,
+    on_submit,
+    shielded,
+    state_value,
+    tell,
+    told,
+    who,
+)
 from bot.services import Services
 from store import repo
 from store.db import session_scope
@@ -43,12 +56,6 @@ def register(app: AsyncApp, sv: Services) -> None:
             repo.audit(s, actor=user, action="denied.caflog", subject_type="caflog",
                        subject_id=what, at=sv.clock())
 
-    async def allowed(user: str, channel: str | None, what: str) -> bool:
-        if await sv.roles.is_advisor(user):
-            return True
-        await off_loop(denied, user, what)
-        await tell(sv, user, channel, blocks.REFUSED)
-        return False
 
     def read(user: str, f: caflog.LogFilter) -> tuple[list[caflog.LogEntry], int]:
         with session_scope(sv.engine, write=True) as s:
@@ -98,7 +105,9 @@ def register(app: AsyncApp, sv: Services) -> None:
         user, channel = body["user_id"], body.get("channel_id")
         words = str(body.get("text") or "").split()
         wants_export = bool(words) and words[0].lower() == "export"
-        if not await allowed(user, channel, "export" if wants_export else "view"):
+        no = await refused(user, channel, "export" if wants_export else "view")
+        if no:
+            await no()
             return
         try:
             f = caflog.parse_query(" ".join(words[1:] if wants_export else words))
@@ -110,22 +119,34 @@ def register(app: AsyncApp, sv: Services) -> None:
         else:
             await show(user, channel, f)
 
-    async def filter_clicked(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def refused(user: str, channel: str | None, what: str) -> After | None:
+        """None for advisors and managers; anyone else is audited now, told after the ack."""
+        if await sv.roles.is_advisor(user):
+            return None
+        await off_loop(denied, user, what)
+        return told(sv, user, channel, blocks.REFUSED)
+
+    async def filter_clicked(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, _ = who(body)
-        if not await allowed(user, channel, "filter"):
-            return
+        no = await refused(user, channel, "filter")
+        if no:
+            return no
         f = parse(str(action.get("value") or ""))
-        await sv.client.views_open(trigger_id=body["trigger_id"],
-                                   view=blocks.filter_modal(f, channel or ""))
+        return later(sv.client.views_open, trigger_id=body["trigger_id"],
+                     view=blocks.filter_modal(f, channel or ""))
 
-    async def export_clicked(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def export_clicked(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, _ = who(body)
-        if not await allowed(user, channel, "export"):
-            return
-        await send_export(user, channel, parse(str(action.get("value") or "")))
+        return await refused(user, channel, "export") or later(
+            send_export, user, channel, parse(str(action.get("value") or "")))
 
-    @app.view(blocks.MODAL)
-    async def filter_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def filter_submitted(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
+        user = body["user"]["id"]
+        channel = str(view.get("private_metadata") or "") or None
+        # The role first: someone else's filter is not even checked.
+        no = await refused(user, channel, "filter")
+        if no:
+            return no
         values = {key: state_value(view, pair) for key, pair in (
             ("since", blocks.IN_SINCE), ("until", blocks.IN_UNTIL),
             ("outcome", blocks.IN_OUTCOME), ("category", blocks.IN_CATEGORY),
@@ -133,19 +154,9 @@ def register(app: AsyncApp, sv: Services) -> None:
         try:
             f = caflog.make_filter(**values)
         except caflog.FilterError as exc:  # e.g. the dates the wrong way round
-            await ack(response_action="errors",
-                      errors={blocks.IN_UNTIL[0]: "; ".join(exc.problems)[:2000]})
-            return
-        await ack()
-        await shielded(sv, body, show_filtered(body, view, f), "caflog_filter")
-
-    async def show_filtered(body: dict[str, Any], view: dict[str, Any],
-                            f: caflog.LogFilter) -> None:
-        user = body["user"]["id"]
-        channel = str(view.get("private_metadata") or "") or None
-        if not await allowed(user, channel, "filter"):
-            return
-        await show(user, channel, f)
+            return Refuse({blocks.IN_UNTIL[0]: "; ".join(exc.problems)[:2000]})
+        return later(show, user, channel, f)
 
     on_action(app, sv, blocks.FILTER, filter_clicked)
     on_action(app, sv, blocks.EXPORT, export_clicked)
+    on_submit(app, sv, blocks.MODAL, filter_submitted)

@@ -15,8 +15,21 @@ from slack_bolt.async_app import AsyncApp
 from sqlmodel import Session
 
 from bot.blocks import ids, modals
-from bot.flows.triage import CardResult
-from bot.handlers.common import off_loop, on_action, on_submit, state_value, tell, who
+from bot.flows.triage import CLOSE_REASONS, CardResult
+from bot.handlers.common import (
+    After,
+    Outcome,
+    Refuse,
+    Work,
+    later,
+    off_loop,
+    on_action,
+    on_submit,
+    state_value,
+    tell,
+    told,
+    who,
+)
 from bot.services import Services
 from store.db import session_scope
 from store.models import TriageCard
@@ -30,85 +43,103 @@ def register(app: AsyncApp, sv: Services) -> None:
     def effects(s: Session, result: CardResult) -> None:
         sv.messaging.card_result(s, result)
 
-    async def act(user: str, channel: str | None, fn: Callable[..., CardResult]) -> None:
+    async def act(user: str, channel: str | None, fn: Callable[..., CardResult]) -> After:
+        """Commit the decision now; what it sends goes after the ack."""
         result = await off_loop(fn, effects=effects)
-        sv.sender.kick()
-        if not result.ok and result.message:
-            await tell(sv, user, channel, result.message)
 
-    async def allowed(user: str, channel: str | None, card_id: int | None, what: str,
-                      action: str) -> bool:
+        async def after() -> None:
+            sv.sender.kick()
+            if not result.ok and result.message:
+                await tell(sv, user, channel, result.message)
+
+        return after
+
+    async def refused(user: str, channel: str | None, card_id: int | None, what: str,
+                      action: str) -> After | None:
+        """None for a manager; anyone else's attempt is audited now and refused after the
+        ack, in the same words whatever the card (checked before anything is looked up)."""
         if await sv.roles.is_manager(user):
-            return True
+            return None
         await off_loop(sv.triage.denied, card_id, user, action)
-        await tell(sv, user, channel, REFUSED.format(what=what))
-        return False
+        return told(sv, user, channel, REFUSED.format(what=what))
 
     def load(card_id: int) -> TriageCard | None:
         with session_scope(sv.engine) as s:
             return s.get(TriageCard, card_id)
 
-    async def approve(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def approve(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, card_id = who(body, action)
-        if await allowed(user, channel, card_id, "approve a rating", "approve"):
-            await act(user, channel, lambda effects: sv.triage.approve(
-                card_id, user, effects=effects))
+        return (await refused(user, channel, card_id, "approve a rating", "approve")
+                or await act(user, channel, lambda effects: sv.triage.approve(
+                    card_id, user, effects=effects)))
 
-    async def assign(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def assign(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, card_id = who(body, action)
-        if await allowed(user, channel, card_id, "take cards", "assign"):
-            await act(user, channel, lambda effects: sv.triage.assign(
-                card_id, user, effects=effects))
+        return (await refused(user, channel, card_id, "take cards", "assign")
+                or await act(user, channel, lambda effects: sv.triage.assign(
+                    card_id, user, effects=effects)))
 
-    async def written(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def written(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, card_id = who(body, action)
-        if await allowed(user, channel, card_id, "record the written referral", "written"):
-            await act(user, channel, lambda effects: sv.triage.written_received(
-                card_id, user, effects=effects))
+        return (await refused(user, channel, card_id, "record the written referral", "written")
+                or await act(user, channel, lambda effects: sv.triage.written_received(
+                    card_id, user, effects=effects)))
 
-    async def snooze(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def snooze(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, card_id = who(body, action)
+        no = await refused(user, channel, card_id, "snooze reminders", "snooze")
+        if no:
+            return no
         raw = str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
         minutes = raw.partition(":")[2]
         if not minutes.isdigit():
-            await tell(sv, user, channel, "Choose how long to snooze for.")
-        elif await allowed(user, channel, card_id, "snooze reminders", "snooze"):
-            await act(user, channel, lambda effects: sv.triage.snooze(
-                card_id, user, int(minutes), effects=effects))
+            return told(sv, user, channel, "Choose how long to snooze for.")
+        return await act(user, channel, lambda effects: sv.triage.snooze(
+            card_id, user, int(minutes), effects=effects))
 
     def opener(what: str, action_name: str, view: Callable[[TriageCard], dict[str, Any]]
-               ) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
-        async def open_modal(body: dict[str, Any], action: dict[str, Any]) -> None:
+               ) -> Work:
+        async def open_modal(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
             user, channel, card_id = who(body, action)
-            if not await allowed(user, channel, card_id, what, action_name):
-                return
+            no = await refused(user, channel, card_id, what, action_name)
+            if no:
+                return no
             card = await off_loop(load, card_id)
             if card is None or card.status == "closed":
-                await tell(sv, user, channel, "This card is closed.")
-                return
-            await sv.client.views_open(trigger_id=body["trigger_id"], view=view(card))
+                return told(sv, user, channel, "This card is closed.")
+            return later(sv.client.views_open, trigger_id=body["trigger_id"], view=view(card))
 
         return open_modal
 
+    async def not_referrer(user: str, channel: str | None, card_id: int) -> After | None:
+        """None for the card's referrer; anyone else hears the same words whether the card
+        exists, is closed or not (checked before anything else)."""
+        card = await off_loop(load, card_id)
+        if card is not None and card.referrer_user_id == user:
+            return None
+        return told(sv, user, channel, "Only the referrer can answer this request.")
+
     def submitted(run: Callable[[int, str, dict[str, Any]], Callable[..., CardResult]], *,
-                  managers_only: bool = True) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
-        async def work(body: dict[str, Any], view: dict[str, Any]) -> None:
+                  managers_only: bool = True) -> Work:
+        async def work(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
             user = body["user"]["id"]
-            card_id = int(view.get("private_metadata") or 0)
-            if managers_only and not await allowed(user, None, card_id, "do that", "submit"):
-                return
-            await act(user, None, run(card_id, user, view))
+            card_id = _card_id(view)
+            no = (await refused(user, None, card_id, "do that", "submit") if managers_only
+                  else await not_referrer(user, None, card_id))
+            return no or await act(user, None, run(card_id, user, view))
 
         return work
 
-    async def reply(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def reply(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, card_id = who(body, action)
+        no = await not_referrer(user, channel, card_id)
+        if no:
+            return no
         card = await off_loop(load, card_id)
-        if card is None or card.referrer_user_id != user:
-            await tell(sv, user, channel, "Only the referrer can answer this request.")
-            return
-        await sv.client.views_open(trigger_id=body["trigger_id"],
-                                   view=modals.info_reply_modal(card))
+        if card is None or card.status == "closed":
+            return told(sv, user, channel, "This card is closed.")
+        return later(sv.client.views_open, trigger_id=body["trigger_id"],
+                     view=modals.info_reply_modal(card))
 
     on_action(app, sv, ids.CARD_APPROVE, approve)
     on_action(app, sv, ids.CARD_ASSIGN, assign)
@@ -127,15 +158,31 @@ def register(app: AsyncApp, sv: Services) -> None:
     on_submit(app, sv, ids.MODAL_CHANGE_RATING, guard=ids.IN_REASON, work=submitted(
         lambda cid, user, view: lambda effects: sv.triage.change(
             cid, user, text(view, ids.IN_RATING), text(view, ids.IN_REASON), effects=effects)))
-    on_submit(app, sv, ids.MODAL_CLOSE, guard=ids.IN_REASON, work=submitted(
-        lambda cid, user, view: lambda effects: sv.triage.close(
-            cid, user, _close_reason(view, text(view, ids.IN_REASON)), effects=effects)))
+    closing = submitted(lambda cid, user, view: lambda effects: sv.triage.close(
+        cid, user, _close_reason(view, text(view, ids.IN_REASON)), effects=effects))
+
+    async def close_submitted(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
+        # The reason's option is stored as words: only the offered ones (a forged payload's
+        # value would be free text that never passed the guard). Managers only, first.
+        no = await refused(body["user"]["id"], None, _card_id(view), "do that", "submit")
+        if no:
+            return no
+        if state_value(view, ids.IN_OUTCOME) not in (None, *CLOSE_REASONS):
+            return Refuse({ids.IN_OUTCOME[0]: "Choose one of the reasons offered."})
+        return await closing(body, view)
+
+    on_submit(app, sv, ids.MODAL_CLOSE, guard=ids.IN_REASON, work=close_submitted)
     on_submit(app, sv, ids.MODAL_REQUEST_INFO, guard=ids.IN_QUESTION, work=submitted(
         lambda cid, user, view: lambda effects: sv.triage.request_info(
             cid, user, text(view, ids.IN_QUESTION), effects=effects)))
     on_submit(app, sv, ids.MODAL_INFO_REPLY, guard=ids.IN_REPLY, work=submitted(
         lambda cid, user, view: lambda effects: sv.triage.info_reply(
             cid, user, text(view, ids.IN_REPLY), effects=effects), managers_only=False))
+
+
+def _card_id(view: dict[str, Any]) -> int:
+    raw = str(view.get("private_metadata") or "")
+    return int(raw) if raw.isdigit() else 0
 
 
 def _close_reason(view: dict[str, Any], typed: str) -> str:

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -46,11 +47,16 @@ async def shielded(sv: Services, body: dict[str, Any], work: Awaitable[None], na
     try:
         await work
     except Exception as exc:  # noqa: BLE001 - the user must hear something
-        busy = isinstance(exc, OperationalError)
-        log.error("%s failed: %s", name, type(exc).__name__, exc_info=not busy)
-        user, channel = _who(body)
-        if user:
-            await tell(sv, user, channel, BUSY if busy else BROKEN)
+        await failed(sv, body, exc, name)
+
+
+async def failed(sv: Services, body: dict[str, Any], exc: Exception, name: str) -> None:
+    """Log a listener's failure (its kind, never user text) and tell the person."""
+    busy = isinstance(exc, OperationalError)
+    log.error("%s failed: %s", name, type(exc).__name__, exc_info=None if busy else exc)
+    user, channel = _who(body)
+    if user:
+        await tell(sv, user, channel, BUSY if busy else BROKEN)
 
 
 def guarded(
@@ -68,15 +74,62 @@ def guarded(
     return wrap
 
 
-Work = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]
+After = Callable[[], Awaitable[Any]]
+"""The slow part of a listener (sending, opening a modal, a private note): run after the ack."""
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """A modal submission refused field by field: shown in the modal, nothing saved."""
+
+    errors: dict[str, str]
+
+
+Outcome = After | Refuse | None
+Work = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Outcome]]
+
+
+def later(fn: Callable[P, Awaitable[Any]], *args: P.args, **kwargs: P.kwargs) -> After:
+    """``fn(*args)`` as the part to run after the ack."""
+    return lambda: fn(*args, **kwargs)
+
+
+def told(sv: Services, user: str, channel: str | None, text: str) -> After:
+    """A private note to send after the ack."""
+    return later(tell, sv, user, channel, text)
+
+
+async def settled(
+    sv: Services, ack: Callable[[], Awaitable[None]], body: dict[str, Any],
+    work: Awaitable[Outcome], name: str,
+) -> Outcome:
+    """Commit first, then ack, then the slow part.
+
+    ``work`` is the listener's checks and its transaction: it returns once the decision
+    is committed, and only then is Slack answered. A crash before the commit means no
+    answer (Slack shows the person an error; nothing half-done), never an acknowledged
+    click that is lost. A failure of the work is acked and told in plain words.
+    """
+    try:
+        outcome = await work
+    except Exception as exc:  # noqa: BLE001 - the user must hear something
+        await ack()
+        await failed(sv, body, exc, name)
+        return None
+    if not isinstance(outcome, Refuse):
+        await ack()
+    return outcome
 
 
 def on_action(app: AsyncApp, sv: Services, action_id: str | re.Pattern[str], work: Work) -> None:
-    """Register ``work(body, action)`` for a block action: ack at once, then work, shielded."""
+    """Register ``work(body, action)`` for a block action: the work (its checks and its
+    commit) runs before the ack; what it returns to do after, after the ack, shielded."""
 
     async def listener(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await shielded(sv, body, work(body, action), getattr(work, "__name__", "action"))
+        name = getattr(work, "__name__", "action")
+        outcome = await settled(sv, ack, body, work(body, action), name)
+        if callable(outcome):
+            await shielded(sv, body, outcome(), name)
 
     app.action(action_id)(listener)
 
@@ -88,7 +141,9 @@ def on_submit(
     """Register ``work(body, view)`` for a modal submission.
 
     The ``guard`` field's text passes the no-names guard first: a finding is shown in the
-    modal, to that person only, and nothing is saved.
+    modal, to that person only, and nothing is saved. Then the work's checks and commit;
+    only then the ack (closing the modal, or :class:`Refuse`'s errors shown in it), and
+    then what the work returned to do after.
     """
 
     async def listener(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -102,8 +157,12 @@ def on_submit(
                 await sv.tx.run(lambda tx: tx.audit(
                     actor=user, action=f"nonames.{choice}", subject_type="view",
                     subject_id=callback_id))
-        await ack()
-        await shielded(sv, body, work(body, view), getattr(work, "__name__", "submit"))
+        name = getattr(work, "__name__", "submit")
+        outcome = await settled(sv, ack, body, work(body, view), name)
+        if isinstance(outcome, Refuse):
+            await ack(response_action="errors", errors=outcome.errors)
+        elif callable(outcome):
+            await shielded(sv, body, outcome(), name)
 
     app.view(callback_id)(listener)
 

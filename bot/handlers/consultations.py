@@ -10,12 +10,24 @@ from sqlmodel import Session
 
 from bot.blocks import ids, modals
 from bot.flows.advice import AdviceResult
-from bot.handlers.common import off_loop, on_action, on_submit, state_value, tell, who
+from bot.handlers.common import (
+    After,
+    Outcome,
+    later,
+    off_loop,
+    on_action,
+    on_submit,
+    state_value,
+    tell,
+    told,
+    who,
+)
 from bot.services import Services
 from store.db import session_scope
-from store.models import Consultation
+from store.models import Consultation, Professional
 
 ADVISORS_ONLY = "Only duty advisors can answer consultations."
+PROFESSIONAL_ONLY = "Only the professional who asked can answer."
 
 
 def register(app: AsyncApp, sv: Services) -> None:
@@ -24,66 +36,97 @@ def register(app: AsyncApp, sv: Services) -> None:
     def effects(s: Session, result: AdviceResult) -> None:
         sv.messaging.advice_result(s, result)
 
-    async def act(user: str, channel: str | None, fn: Callable[..., AdviceResult]) -> None:
+    async def act(user: str, channel: str | None, fn: Callable[..., AdviceResult]) -> After:
+        """Commit now; what it sends and says goes after the ack."""
         result = await off_loop(fn, effects=effects)
-        sv.sender.kick()
-        if not result.ok and result.message:
-            await tell(sv, user, channel, result.message)
-        elif result.ok and result.action == "respond":
-            await tell(sv, user, channel, "Thank you: that is recorded in the consultation log.")
+
+        async def after() -> None:
+            sv.sender.kick()
+            if not result.ok and result.message:
+                await tell(sv, user, channel, result.message)
+            elif result.ok and result.action == "respond":
+                await tell(sv, user, channel,
+                           "Thank you: that is recorded in the consultation log.")
+
+        return after
 
     def load(cid: int) -> Consultation | None:
         with session_scope(sv.engine) as s:
             return s.get(Consultation, cid)
 
-    async def advise(body: dict[str, Any], action: dict[str, Any]) -> None:
+    def asker(cid: int) -> str | None:
+        with session_scope(sv.engine) as s:
+            c = s.get(Consultation, cid)
+            prof = s.get(Professional, c.professional_id) if c is not None else None
+            return prof.slack_user_id if prof is not None else None
+
+    async def not_advisor(user: str, channel: str | None, cid: int) -> After | None:
+        if await sv.roles.is_advisor(user):
+            return None
+        await off_loop(sv.triage.denied, None, user, f"advise:consultation:{cid}")
+        return told(sv, user, channel, ADVISORS_ONLY)
+
+    async def not_asker(user: str, channel: str | None, cid: int) -> After | None:
+        """None for the professional who asked; anyone else hears the same words whether
+        the consultation exists or not (checked before anything else)."""
+        if await off_loop(asker, cid) == user:
+            return None
+        return told(sv, user, channel, PROFESSIONAL_ONLY)
+
+    async def advise(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, cid = who(body, action)
-        if not await sv.roles.is_advisor(user):
-            await off_loop(sv.triage.denied, None, user, f"advise:consultation:{cid}")
-            await tell(sv, user, channel, ADVISORS_ONLY)
-            return
+        no = await not_advisor(user, channel, cid)
+        if no:
+            return no
         c = await off_loop(load, cid)
         if c is None or c.status != "open":
             whom = f"<@{c.advisor_user_id}>" if c and c.advisor_user_id else "Someone"
-            await tell(sv, user, channel, f"{whom} already answered this consultation.")
-            return
-        await sv.client.views_open(trigger_id=body["trigger_id"],
-                                   view=modals.advice_modal(c, sv.policy))
+            return told(sv, user, channel, f"{whom} already answered this consultation.")
+        return later(sv.client.views_open, trigger_id=body["trigger_id"],
+                     view=modals.advice_modal(c, sv.policy))
 
-    async def advice_given(body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def advice_given(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
         user = body["user"]["id"]
-        if not await sv.roles.is_advisor(user):
-            await tell(sv, user, None, ADVISORS_ONLY)
-            return
-        cid = int(view.get("private_metadata") or 0)
+        cid = _consultation_id(view)
+        no = await not_advisor(user, None, cid)
+        if no:
+            return no
         outcome = str(state_value(view, ids.IN_OUTCOME) or "")
         text = str(state_value(view, ids.IN_ADVICE) or "")
-        await act(user, None, lambda effects: sv.advice.advise(
+        return await act(user, None, lambda effects: sv.advice.advise(
             cid, user, outcome, text, effects=effects))
 
-    async def followed(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def followed(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, cid = who(body, action)
-        await act(user, channel, lambda effects: sv.advice.respond(
-            cid, user, True, effects=effects))
+        return await not_asker(user, channel, cid) or await act(
+            user, channel, lambda effects: sv.advice.respond(cid, user, True, effects=effects))
 
-    async def not_followed(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def not_followed(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, cid = who(body, action)
+        no = await not_asker(user, channel, cid)
+        if no:
+            return no
         c = await off_loop(load, cid)
         if c is None:
-            await tell(sv, user, channel, "That consultation no longer exists.")
-            return
-        await sv.client.views_open(trigger_id=body["trigger_id"],
-                                   view=modals.not_followed_modal(c))
+            return told(sv, user, channel, "That consultation no longer exists.")
+        return later(sv.client.views_open, trigger_id=body["trigger_id"],
+                     view=modals.not_followed_modal(c))
 
-    async def why_not(body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def why_not(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
         user = body["user"]["id"]
-        cid = int(view.get("private_metadata") or 0)
+        cid = _consultation_id(view)
         reason = str(state_value(view, ids.IN_REASON) or "")
-        await act(user, None, lambda effects: sv.advice.respond(
-            cid, user, False, reason, effects=effects))
+        return await not_asker(user, None, cid) or await act(
+            user, None, lambda effects: sv.advice.respond(
+                cid, user, False, reason, effects=effects))
 
     on_action(app, sv, ids.CONSULT_ADVISE, advise)
     on_action(app, sv, ids.ADVICE_FOLLOWED, followed)
     on_action(app, sv, ids.ADVICE_NOT_FOLLOWED, not_followed)
     on_submit(app, sv, ids.MODAL_ADVICE, advice_given, guard=ids.IN_ADVICE)
     on_submit(app, sv, ids.MODAL_NOT_FOLLOWED, why_not, guard=ids.IN_REASON)
+
+
+def _consultation_id(view: dict[str, Any]) -> int:
+    raw = str(view.get("private_metadata") or "")
+    return int(raw) if raw.isdigit() else 0

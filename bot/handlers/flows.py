@@ -21,7 +21,18 @@ from bot.blocks import flow as flow_blocks
 from bot.blocks import ids
 from bot.flows.api import Status, Step
 from bot.flows.service import Conflict, Effects
-from bot.handlers.common import guarded, off_loop, on_action, tell, who
+from bot.handlers.common import (
+    After,
+    Outcome,
+    guarded,
+    off_loop,
+    on_action,
+    settled,
+    shielded,
+    tell,
+    told,
+    who,
+)
 from bot.services import Services
 from store.tx import Tx
 
@@ -47,6 +58,22 @@ def register(app: AsyncApp, sv: Services) -> None:
     ) -> Step | None:
         """Run one flow action in one transaction with the messages it queues; send the
         professional's DM at once; tell them privately what only they may see."""
+        step, after = await commit(user, action, channel=channel, nonce=nonce,
+                                   event_id=event_id, typed=typed)
+        await after()
+        return step
+
+    async def commit(
+        user: str,
+        action: Callable[[Tx, Effects], Step],
+        *,
+        channel: str | None,
+        nonce: str,
+        event_id: str | None = None,
+        typed: str | None = None,
+    ) -> tuple[Step | None, After]:
+        """``drive``'s transaction, committed when this returns; then (after Slack's ack,
+        for a click) what it sends and says."""
 
         def attempt(tx: Tx) -> tuple[Step, bool]:
             applied = False
@@ -60,27 +87,32 @@ def register(app: AsyncApp, sv: Services) -> None:
 
             return action(tx, effects), applied
 
+        sent: Tx | None = None
         try:
-            (step, applied), tx = await sv.tx.run(attempt, lease=sv.sender.claim_lease())
+            (step, applied), sent = await sv.tx.run(attempt, lease=sv.sender.claim_lease())
         except Duplicate:
-            return None
+            return None, _nothing
         except Conflict:  # another action for this person came first: nothing applied
             step, applied = await off_loop(sv.flows.reread, user), False
-        else:
-            await sv.sender.dispatch(tx)
-        if step.status == Status.REFUSED:
-            msg = flow_blocks.refused_message(step)
-            await tell(sv, user, channel, msg["text"], msg.get("blocks"))
-        elif step.status == Status.CONFIRM:
-            # Asked privately; the answer travels only in the button, never stored by us.
-            msg = flow_blocks.ask_message(step, _carry(step, typed or ""))
-            await tell(sv, user, channel, msg["text"], msg.get("blocks"))
-        elif not applied and step.message:
-            # Nothing changed (a second click, a flow already running): say so privately,
-            # and show the current question again so the professional can carry on.
-            await tell(sv, user, channel, step.message)
-            await ask_again(user, step, nonce)
-        return step
+
+        async def after() -> None:
+            if sent is not None:
+                await sv.sender.dispatch(sent)
+            if step.status == Status.REFUSED:
+                msg = flow_blocks.refused_message(step)
+                await tell(sv, user, channel, msg["text"], msg.get("blocks"))
+            elif step.status == Status.CONFIRM:
+                # Asked privately; the answer travels only in the button, never stored by us.
+                msg = flow_blocks.ask_message(step, _carry(step, typed or ""))
+                await tell(sv, user, channel, msg["text"], msg.get("blocks"))
+            elif not applied and step.message:
+                # Nothing changed (a second click, a flow already running): say so
+                # privately, and show the current question again so the professional
+                # can carry on.
+                await tell(sv, user, channel, step.message)
+                await ask_again(user, step, nonce)
+
+        return step, after
 
     async def ask_again(user: str, step: Step, nonce: str) -> None:
         """Post the current question again in the professional's DM."""
@@ -91,16 +123,16 @@ def register(app: AsyncApp, sv: Services) -> None:
             ), lease=sv.sender.claim_lease())
             await sv.sender.dispatch(again)
 
-    async def ordinary_word(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def ordinary_word(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         """"It's an ordinary word here": answer again with those words confirmed."""
         user, channel, _ = who(body)
         carried = _uncarry(str(action.get("value") or ""))
         if carried is None:
-            await tell(sv, user, channel, "That button no longer works: please type your "
-                       "answer again.")
-            return
+            return told(sv, user, channel, "That button no longer works: please type your "
+                        "answer again.")
         text, words = carried["t"], frozenset(carried["w"])
-        await drive(
+        # Committed before the ack, like any answer; the next question after it.
+        _, after = await commit(
             user,
             lambda tx, effects: sv.flows.answer_in(
                 tx, user, text, effects, expect=carried["q"], expect_flow=carried["f"],
@@ -108,8 +140,9 @@ def register(app: AsyncApp, sv: Services) -> None:
             ),
             channel=channel, nonce=str(body.get("trigger_id")), typed=text,
         )
+        return after
 
-    async def rephrase(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def rephrase(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         """"It could: I'll rephrase": nothing stored; the choice audited; ask again."""
         user, channel, flow_id = who(body, action)
 
@@ -119,14 +152,18 @@ def register(app: AsyncApp, sv: Services) -> None:
             return sv.flows.current_in(tx, user)
 
         step, _ = await sv.tx.run(audit)
-        await tell(sv, user, channel, "Thank you. Please type your answer again without it: "
-                   "nothing of it was saved.")
-        await ask_again(user, step, f"rephrase:{body.get('trigger_id')}")
+
+        async def after() -> None:
+            await tell(sv, user, channel, "Thank you. Please type your answer again without "
+                       "it: nothing of it was saved.")
+            await ask_again(user, step, f"rephrase:{body.get('trigger_id')}")
+
+        return after
 
     on_action(app, sv, ids.NONAMES_ORDINARY, ordinary_word)
     on_action(app, sv, ids.NONAMES_REPHRASE, rephrase)
 
-    async def clicked(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def clicked(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, _ = who(body)
         expect_flow, expect = _expected(action.get("block_id", ""))
         aid = action["action_id"]
@@ -134,9 +171,8 @@ def register(app: AsyncApp, sv: Services) -> None:
         if aid in (ids.FLOW_BACK, ids.FLOW_CANCEL) and expect_flow is not None:
             current, _ = await sv.tx.run(lambda tx: sv.flows.current_in(tx, user))
             if current.flow_id != expect_flow:
-                await tell(sv, user, channel, "That message belongs to an earlier conversation: "
-                           "nothing was changed.")
-                return
+                return told(sv, user, channel, "That message belongs to an earlier "
+                            "conversation: nothing was changed.")
         if aid == ids.FLOW_BACK:
             fn = lambda tx, effects: sv.flows.back_in(tx, user, effects)  # noqa: E731
         elif aid == ids.FLOW_CANCEL:
@@ -144,12 +180,13 @@ def register(app: AsyncApp, sv: Services) -> None:
         else:
             value = _value(body, action)
             if value is None:
-                await tell(sv, user, channel, "Please choose an answer first.")
-                return
+                return told(sv, user, channel, "Please choose an answer first.")
             fn = lambda tx, effects: sv.flows.answer_in(  # noqa: E731
                 tx, user, value, effects, expect=expect, expect_flow=expect_flow
             )
-        await drive(user, fn, channel=channel, nonce=nonce)
+        # The answer is committed before Slack hears the ack; the next question after.
+        _, after = await commit(user, fn, channel=channel, nonce=nonce)
+        return after
 
     # Answer buttons are ``flow.answer:0``, ``flow.answer:1``... (Slack refuses two
     # elements with one action_id in a block); the select is plain ``flow.answer``.
@@ -186,22 +223,26 @@ def register(app: AsyncApp, sv: Services) -> None:
     @app.command("/refer")
     async def start_flow(ack: AsyncAck, command: dict[str, Any], body: dict[str, Any]) -> None:
         kind = KINDS[command["command"]]
+        user = command["user_id"]
         in_dm = str(command.get("channel_id", "")).startswith("D")
-        if in_dm:
-            await ack()
-        else:
-            await ack("I've started this in our direct messages: look for Front Door.")
-        await _start(body=body, user=command["user_id"], kind=kind,
-                     nonce=command.get("trigger_id") or command.get("command_ts") or "")
+        nonce = command.get("trigger_id") or command.get("command_ts") or ""
 
-    @guarded(sv)
-    async def _start(*, body: dict[str, Any], user: str, kind: str, nonce: str) -> None:
-        await drive(
-            user,
-            lambda tx, effects: sv.flows.start_in(tx, user, kind, effects),
-            channel=None,
-            nonce=nonce,
-        )
+        async def begin() -> Outcome:
+            _, after = await commit(
+                user, lambda tx, effects: sv.flows.start_in(tx, user, kind, effects),
+                channel=None, nonce=nonce)
+            return after
+
+        async def answer() -> None:
+            if in_dm:
+                await ack()
+            else:
+                await ack("I've started this in our direct messages: look for Front Door.")
+
+        # The flow is started (committed) before Slack hears the ack.
+        after = await settled(sv, answer, body, begin(), "start_flow")
+        if callable(after):
+            await shielded(sv, body, after(), "start_flow")
 
     @app.action(ids.FLOW_MULTI)
     async def multi_changed(ack: AsyncAck) -> None:
@@ -239,6 +280,10 @@ def _uncarry(value: str) -> dict[str, Any] | None:
     except (ValueError, zlib.error, UnicodeDecodeError):
         return None
     return data if ok else None
+
+
+async def _nothing() -> None:
+    """Nothing to do after the ack (a duplicate event)."""
 
 
 def _expected(block_id: str) -> tuple[int | None, str | None]:
