@@ -128,7 +128,9 @@ def on_action(app: AsyncApp, sv: Services, action_id: str | re.Pattern[str], wor
     async def listener(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         name = getattr(work, "__name__", "action")
         outcome = await settled(sv, ack, body, work(body, action), name)
-        if callable(outcome):
+        if isinstance(outcome, Refuse):  # a button has no fields to show errors on
+            await ack()
+        elif callable(outcome):
             await shielded(sv, body, outcome(), name)
 
     app.action(action_id)(listener)
