@@ -18,7 +18,9 @@ def build_app(sv: Services) -> AsyncApp:
     app = AsyncApp(
         client=sv.client,
         signing_secret=sv.settings.signing_secret,
-        # Listeners ack first and then do their work: Slack's 3 s are for the ack.
+        # Bolt answers Slack as soon as a listener acks, and the listener carries on.
+        # Actions and submissions commit first and ack after (``handlers.common``), so an
+        # acknowledged decision is never lost; sending and modals come after the ack.
         process_before_response=False,
         raise_error_for_unhandled_request=False,
         # ``server.make_web_app`` checks every HTTP request's signature on the raw bytes

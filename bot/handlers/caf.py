@@ -43,8 +43,6 @@ from bot.handlers.common import (
     Outcome,
     Refuse,
     Work,
-    guard_error,
-    guard_text,
     guarded,
     later,
     off_loop,
@@ -308,10 +306,8 @@ def register(app: AsyncApp, sv: Services) -> None:
         return {}
 
     def check_stuck(view: dict[str, Any]) -> dict[str, str]:
+        # The note has passed the no-names guard already (``guard=`` below).
         note = str(state_value(view, ids.IN_CAF_NOTE) or "")
-        findings = guard_text(note)
-        if findings:
-            return {ids.IN_CAF_NOTE[0]: guard_error(findings)}
         if not note.strip():
             return {ids.IN_CAF_NOTE[0]: "Say briefly what is stuck."}
         return {}
@@ -350,7 +346,7 @@ def register(app: AsyncApp, sv: Services) -> None:
             eid, user, str(state_value(view, ids.IN_CAF_NOTE) or ""), effects=notify),
         lambda r, _u: blocks.stuck_confirmation(r.episode, r.stage or "")
         if r.episode else None,
-    ))
+    ), guard=ids.IN_CAF_NOTE)
     on_submit(app, sv, ids.MODAL_CAF_CLOSE, submission(
         "close", check_close,
         lambda eid, _due, user, view: lambda: caf.close(

@@ -1,9 +1,11 @@
 """Listeners for triage cards: approve, change rating, request information, assign, close.
 
-Manager buttons check the policy's managers first; anyone else gets a private
-refusal and the attempt is audited. Modals are opened straight away (a
-trigger_id lives 3 seconds); typed reasons pass the no-names guard before
-anything is saved, and a finding is shown in the modal, to that person only.
+Manager buttons check the policy's managers before anything else; anyone else
+gets a private refusal, in the same words whatever the card, and the attempt is
+audited. A decision is committed before Slack is acked, then the card is redrawn
+and people told. Modals are opened right after the ack (a trigger_id lives 3
+seconds); typed reasons pass the no-names guard before anything is saved, and a
+finding is shown in the modal, to that person only.
 """
 
 from __future__ import annotations
