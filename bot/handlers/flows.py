@@ -47,19 +47,11 @@ class Duplicate(Exception):
 def register(app: AsyncApp, sv: Services) -> None:
     """Register the flow listeners on ``app``."""
 
-    async def drive(
-        user: str,
-        action: Callable[[Tx, Effects], Step],
-        *,
-        channel: str | None,
-        nonce: str,
-        event_id: str | None = None,
-        typed: str | None = None,
-    ) -> Step | None:
+    async def drive(user: str, action: Callable[[Tx, Effects], Step], **how: Any) -> Step | None:
         """Run one flow action in one transaction with the messages it queues; send the
-        professional's DM at once; tell them privately what only they may see."""
-        step, after = await commit(user, action, channel=channel, nonce=nonce,
-                                   event_id=event_id, typed=typed)
+        professional's DM at once; tell them privately what only they may see (``how``:
+        :func:`commit`'s keywords)."""
+        step, after = await commit(user, action, **how)
         await after()
         return step
 
