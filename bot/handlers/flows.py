@@ -24,7 +24,6 @@ from bot.flows.service import Conflict, Effects
 from bot.handlers.common import (
     After,
     Outcome,
-    guarded,
     off_loop,
     on_action,
     settled,
@@ -188,24 +187,26 @@ def register(app: AsyncApp, sv: Services) -> None:
 
     @app.event("message")
     async def dm_message(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
-        await ack()
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-            return
-        await _typed(body=body, event=event)
-
-    @guarded(sv)
-    async def _typed(*, body: dict[str, Any], event: dict[str, Any]) -> None:
         user, text = event.get("user"), event.get("text") or ""
-        if not user:
+        if (event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id")
+                or not user):
+            await ack()
             return
-        await drive(
-            user,
-            lambda tx, effects: sv.flows.answer_in(tx, user, text, effects),
-            channel=event.get("channel"),
-            nonce=str(body.get("event_id") or event.get("ts")),
-            event_id=body.get("event_id"),
-            typed=text,
-        )
+        # Committed before Slack hears back, as a click is: a crash first means Slack sends
+        # the event again (taken once by its event_id), never a typed answer lost.
+
+        async def typed() -> After:
+            _, after = await commit(
+                user, lambda tx, effects: sv.flows.answer_in(tx, user, text, effects),
+                channel=event.get("channel"),
+                nonce=str(body.get("event_id") or event.get("ts")),
+                event_id=body.get("event_id"), typed=text,
+            )
+            return after
+
+        outcome = await settled(sv, ack, body, typed(), "typed_answer")
+        if callable(outcome):
+            await shielded(sv, body, outcome(), "typed_answer")
 
     for action_id in (ids.FLOW_MULTI_DONE, ids.FLOW_DATE, ids.FLOW_SKIP, ids.FLOW_BACK,
                       ids.FLOW_CANCEL):
