@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,8 +186,10 @@ def seed(fake: FakeSlack, policy: Policy) -> None:
 
 @contextlib.asynccontextmanager
 async def slack_env(database_url: str, *, start: dt.datetime, policy: str = "cambridgeshire",
-                    pace: float = 0.0) -> AsyncIterator[SlackEnv]:
-    """Start the fake workspace and the real bot in HTTP mode on loopback."""
+                    pace: float = 0.0, wall: Callable[[], float] = time.time,
+                    ) -> AsyncIterator[SlackEnv]:
+    """Start the fake workspace and the real bot in HTTP mode on loopback. ``wall`` is
+    real time as both Slack (signing) and the bot (the signature's age) read it."""
     pol = load_policy(policy)
     clock = Clock(start)
     async with FakeSlack(tokens=[TOKEN]) as fake:
@@ -194,7 +197,7 @@ async def slack_env(database_url: str, *, start: dt.datetime, policy: str = "cam
         settings = Settings(bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url,
                             database_url=database_url, port=0)
         async with running(settings, policy=pol, reminders=False, host="127.0.0.1", clock=clock,
-                           pace=pace, http_mode=True) as bot:
+                           pace=pace, http_mode=True, wall=wall) as bot:
             url = f"http://127.0.0.1:{bot.port}/slack/events"
-            async with SlackSender(url, SECRET, workspace=fake) as sender:
+            async with SlackSender(url, SECRET, clock=wall, workspace=fake) as sender:
                 yield SlackEnv(fake, bot, sender, clock, pol, database_url)
