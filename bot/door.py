@@ -70,6 +70,14 @@ class Door:
             return Answer(200)
         return None
 
+    async def ran_nothing(self, once: str) -> None:
+        """The request passed here and Bolt had no listener for it (its 404): forget its
+        key, so that a request refused either way leaves the database as it was."""
+        try:
+            await replay.forget(self.runner, once)
+        except DBAPIError as exc:
+            log.warning("could not forget a request (%s)", type(exc.orig).__name__)
+
     async def _first_time(self, once: str) -> bool:
         try:
             return await replay.first_time(self.runner, once, self.now())

@@ -87,15 +87,9 @@ def _list(obj: dict[str, Any], key: str, *, required: bool = False) -> list[Any]
 
 
 def _id_of(obj: dict[str, Any], key: str, *, required: bool = False) -> str | None:
-    """``obj[key]["id"]`` (a user, team, channel...), which Bolt also accepts as a bare id."""
-    value = obj.get(key)
-    if value is None and not required:
-        return None
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, dict):
-        raise Malformed(f"{key} is not an object")
-    return _str(value, "id", required=required)
+    """``obj[key]["id"]`` (a user, team, channel...): an object, as the listeners read it."""
+    held = _obj(obj, key, required=required)
+    return None if held is None else _str(held, "id", required=required)
 
 
 def _common(body: dict[str, Any]) -> None:
@@ -164,7 +158,8 @@ def _view(body: dict[str, Any]) -> dict[str, Any]:
     for key in ("id", "hash", "private_metadata", "root_view_id", "previous_view_id",
                 "external_id", "team_id", "app_id", "bot_id"):
         _str(view, key)
-    _str(view, "callback_id", required=True)
+    for key in ("callback_id", "type"):  # Bolt reads both
+        _str(view, key, required=True)
     _list(view, "blocks")
     _state(view)
     return view
@@ -176,6 +171,7 @@ def _view(body: dict[str, Any]) -> dict[str, Any]:
 def _block_actions(body: dict[str, Any]) -> Envelope:
     _common(body)
     user = _user(body)
+    _str(body, "trigger_id", required=True)  # a modal opens with it
     actions = _list(body, "actions", required=True)
     if not actions:
         raise Malformed("no actions")
@@ -228,7 +224,7 @@ def _interactive_message(body: dict[str, Any]) -> Envelope:
 
 
 def _command(body: dict[str, Any]) -> Envelope:
-    for key in ("command", "user_id"):
+    for key in ("command", "user_id", "trigger_id"):  # a modal opens with the trigger
         _str(body, key, required=True)
     for key in ("text", "channel_id", "team_id", "trigger_id", "response_url",
                 "enterprise_id", "api_app_id"):
@@ -249,6 +245,8 @@ def _event_callback(body: dict[str, Any]) -> Envelope:
     for key in ("user", "text", "channel", "channel_type", "subtype", "bot_id", "ts",
                 "thread_ts", "tab", "event_ts"):
         _str(event, key)
+    for key in ("message", "previous_message", "workflow_step"):  # Bolt reads into them
+        _obj(event, key)
     if kind not in EVENTS_USED:
         return Envelope(f"event:{kind}", None, handled=False)
     user = event.get("user")
@@ -274,8 +272,8 @@ _BY_TYPE: dict[str, Callable[[dict[str, Any]], Envelope]] = {
     "block_actions": _block_actions,
     "view_submission": _view_submission,
     "view_closed": _view_closed,
-    "shortcut": _unused("shortcut", "callback_id"),
-    "message_action": _unused("message_action", "callback_id"),
+    "shortcut": _unused("shortcut", "callback_id", "trigger_id"),
+    "message_action": _unused("message_action", "callback_id", "trigger_id"),
     "interactive_message": _interactive_message,
     "block_suggestion": _unused("block_suggestion", "action_id"),
     "dialog_submission": _unused("dialog_submission", "callback_id"),

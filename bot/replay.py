@@ -38,6 +38,11 @@ async def first_time(runner: TxRunner, once: str, now: datetime) -> bool:
     return taken
 
 
+async def forget(runner: TxRunner, once: str) -> None:
+    """Take ``once`` back: the request it let in ran nothing (Bolt had no listener)."""
+    await runner.run(lambda tx: sql.forget_once(tx.cx, once))
+
+
 def purge(cx: sql.Cx, now: datetime) -> int:
     """Forget keys older than ``KEEP``; how many."""
     return sql.purge_once(cx, now - KEEP)

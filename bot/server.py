@@ -95,6 +95,8 @@ def make_web_app(app: AsyncApp, sv: Services, *,
         if answer is not None:
             return web.Response(status=answer.status, text=answer.text)
         resp = await app.async_dispatch(bolt_req)
+        if resp.status == 404:  # no listener: nothing ran
+            await door.ran_nothing(once)
         return await to_aiohttp_response(resp)
 
     async def healthz(_request: web.Request) -> web.Response:

@@ -207,6 +207,11 @@ def claim_once(cx: Cx, key: str, now: datetime) -> bool:
     return cx.first(_CLAIM_ONCE, {"key": key, "at": cx.when(now)}) is not None
 
 
+def forget_once(cx: Cx, key: str) -> None:
+    """Remove one once-key (its request ran nothing)."""
+    cx.execute("DELETE FROM request_replay WHERE once_key = :key", {"key": key})
+
+
 def purge_once(cx: Cx, before: datetime) -> int:
     """Forget once-keys taken before ``before``; how many."""
     return int(cx.execute("DELETE FROM request_replay WHERE received_at < :before",
