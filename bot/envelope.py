@@ -242,13 +242,13 @@ def _event_callback(body: dict[str, Any]) -> Envelope:
     event = _obj(body, "event", required=True)
     assert event is not None
     kind = _str(event, "type", required=True)
+    for key in ("message", "previous_message", "workflow_step"):  # Bolt reads into them
+        _obj(event, key)
+    if kind not in EVENTS_USED:  # (their fields differ: user_change's user is an object)
+        return Envelope(f"event:{kind}", None, handled=False)
     for key in ("user", "text", "channel", "channel_type", "subtype", "bot_id", "ts",
                 "thread_ts", "tab", "event_ts"):
         _str(event, key)
-    for key in ("message", "previous_message", "workflow_step"):  # Bolt reads into them
-        _obj(event, key)
-    if kind not in EVENTS_USED:
-        return Envelope(f"event:{kind}", None, handled=False)
     user = event.get("user")
     if kind == "message" and (event.get("subtype") or event.get("bot_id")
                               or event.get("channel_type") != "im"):

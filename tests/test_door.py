@@ -204,6 +204,8 @@ async def test_a_well_formed_kind_the_bot_does_not_use_is_a_harmless_200(
                   "actions": [{"name": "a"}]}),
         json.dumps({"type": "event_callback", "event_id": "Ev9",
                     "event": {"type": "reaction_added", "user": TEACHER}}).encode(),
+        json.dumps({"type": "event_callback", "event_id": "Ev10",
+                    "event": {"type": "user_change", "user": {"id": TEACHER}}}).encode(),
     ]
     async with slack_env(f"sqlite:///{tmp_path / 'fd.db'}", start=TUESDAY) as env:
         before, calls = rows(env.database_url), len(env.fake.calls)

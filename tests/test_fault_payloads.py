@@ -104,6 +104,9 @@ class Server:
         assert self._loop is not None and self._stop is not None
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
+        kept = _kept.pop(urllib.parse.urlsplit(self.url).netloc, None)
+        if kept is not None:
+            kept.close()
 
     def _run(self) -> None:
         asyncio.run(self._main())
