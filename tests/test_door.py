@@ -42,7 +42,7 @@ from tests.test_caf_slack import (
     sweep,
     with_text,
 )
-from tests.test_slack_app import _settle, to_first_text_question
+from tests.test_slack_app import to_first_text_question
 from tests.test_socket_mode import socket_mode_bot
 
 LONDON = ZoneInfo("Europe/London")
@@ -304,7 +304,7 @@ async def test_a_replayed_request_changes_nothing_on_any_replica(db_url: str) ->
         await env.answer(TEACHER)
         click = env.sender.last
         assert click is not None
-        await _settle(env, TEACHER, before)
+        await settle(env, lambda: len(env.dm(TEACHER)) > before, "the next question")
         await _replayed_changes_nothing(env, wall, click, urls)
 
         # The case: a CAF's "Stuck" submission moved it one stage per replay.
