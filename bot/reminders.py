@@ -19,14 +19,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
+from bot import replay
 from bot.flows.api import Step
 from bot.flows.clocks import clock_label
 from bot.policy import Policy
 from bot.services import Services
-from store import claims, repo
+from store import claims, repo, sql
 from store.db import is_sqlite, session_scope
 from store.models import FlowSession, Referral, Reminder, TriageCard
 from store.tx import Tx
+from store.types import utcnow
 
 log = logging.getLogger("frontdoor.reminders")
 LEASE = timedelta(minutes=5)
@@ -56,6 +58,9 @@ class ReminderSweep:
         with session_scope(self.sv.engine, write=True) as s:
             for ensure in recurring_jobs():
                 ensure(s, self.sv.policy, now)
+            # Replay keys are about Slack's signature window, which runs on real time
+            # whatever time this sweep is run as of.
+            replay.purge(sql.Cx.of(s), utcnow())
         while True:
             ids = self.claim(now)
             if not ids:

@@ -10,8 +10,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,14 +26,16 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
-from bot import inbound
+from bot import inbound, replay
 from bot.app import build_app
 from bot.config import Settings
+from bot.door import Door, SocketModeDoor
+from bot.members import Members
 from bot.policy import Policy, load_policy
 from bot.services import Services
-from bot.slack import make_session
+from bot.slack import make_client, make_session
 from store import dbrole
 from store.db import is_sqlite, make_engine, ping
 from store.migrate import upgrade
@@ -43,10 +47,32 @@ SWITCH_INTERVAL = 0.001  # seconds; CPython default is 0.005
 YOUNG_GC_THRESHOLD = 10_000  # allocations between young collections; CPython's is 700
 
 
-def make_web_app(app: AsyncApp, sv: Services) -> web.Application:
-    """The aiohttp application: Slack's endpoint and a health check."""
+class _Wall(Clock):
+    """slack_sdk's clock for the signature's age, from ``wall``."""
 
-    verifier = SignatureVerifier(sv.settings.signing_secret)
+    def __init__(self, wall: Callable[[], float]) -> None:
+        self.wall = wall
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        return self.wall()
+
+
+def make_door(sv: Services, wall: Callable[[], float] = time.time) -> Door:
+    """The process's door, with its own Web API client for ``users.info``: no retries
+    and a short timeout, as Slack waits 3 s for the answer to the request it checks."""
+    client = make_client(sv.settings.bot_token, sv.settings.api_url, sv.http, max_retries=0)
+    client.timeout = 2
+    return Door(sv.tx, Members(client), now=lambda: datetime.fromtimestamp(wall(), UTC))
+
+
+def make_web_app(app: AsyncApp, sv: Services, *,
+                 wall: Callable[[], float] = time.time) -> web.Application:
+    """The aiohttp application: Slack's endpoint and a health check. ``wall`` is real
+    time, for the signature's age and the replay keys (tests move it)."""
+
+    verifier = SignatureVerifier(sv.settings.signing_secret, clock=_Wall(wall))
+    door = make_door(sv, wall)
 
     async def events(request: web.Request) -> web.Response:
         if request.content_length and request.content_length > MAX_BODY:
@@ -59,11 +85,19 @@ def make_web_app(app: AsyncApp, sv: Services) -> web.Application:
         try:
             bolt_req = inbound.decode(raw, request.charset, request.headers,
                                       request.query_string)
-        except (UnicodeDecodeError, LookupError, ValueError, TypeError, AttributeError):
+        except (UnicodeDecodeError, LookupError, ValueError, TypeError, AttributeError,
+                KeyError, IndexError, RecursionError):
             # Bolt's parser assumes a well-formed body; a signed but malformed one
-            # (e.g. a JSON list) is the sender's error, not ours.
+            # (e.g. a JSON list, or nested past the parser's stack) is the sender's error.
             return web.Response(status=400, text="bad request")
+        # The signature is unique per body and timestamp: the request's once-key.
+        once = replay.key("sig", request.headers["X-Slack-Signature"])
+        answer = await door.admit(bolt_req.body, once)
+        if answer is not None:
+            return web.Response(status=answer.status, text=answer.text)
         resp = await app.async_dispatch(bolt_req)
+        if resp.status == 404:  # no listener: nothing ran
+            await door.ran_nothing(once)
         return await to_aiohttp_response(resp)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -93,14 +127,21 @@ class RefusedRequestLog(AccessLogger):
             super().log(request, response, time)
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+
+
 def _signed(verifier: SignatureVerifier, raw: bytes, headers: Any) -> bool:
+    """Whether Slack signed ``raw``; anything else (a forged, stale or absurd header)
+    is False, so the request is a 401 and one access-log line, never a traceback."""
+    timestamp = headers.get("X-Slack-Request-Timestamp", "")
+    signature = headers.get("X-Slack-Signature", "")
+    # A timestamp of hundreds of digits overflowed a float in slack_sdk's age check.
+    if not (_TIMESTAMP.fullmatch(timestamp) and _SIGNATURE.fullmatch(signature)):
+        return False
     try:
-        return verifier.is_valid(
-            body=raw,
-            timestamp=headers.get("X-Slack-Request-Timestamp", ""),
-            signature=headers.get("X-Slack-Signature", ""),
-        )
-    except (ValueError, TypeError):  # a non-numeric timestamp
+        return verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
+    except (ValueError, TypeError, OverflowError):
         return False
 
 
@@ -125,12 +166,15 @@ async def running(
     pace: float | None = None,
     http_mode: bool | None = None,
     role: str = dbrole.LIVE,
+    wall: Callable[[], float] = time.time,
 ) -> AsyncIterator[Running]:
     """Start the bot (migrating the database first) and stop it cleanly on exit.
 
-    ``role`` marks the database as a live workspace's (or, from the sandbox, as
-    the sandbox's) before anything else touches it; a database marked for the
-    other raises :class:`store.dbrole.DatabaseRoleError`, unchanged.
+    ``clock`` is the service's time (SLA clocks, flows); ``wall`` is real time, for
+    Slack's signature window and replay keys only. ``role`` marks the database as a
+    live workspace's (or, from the sandbox, as the sandbox's) before anything else
+    touches it; a database marked for the other raises
+    :class:`store.dbrole.DatabaseRoleError`, unchanged.
     """
     policy = policy or load_policy(settings.policy or None)
     await asyncio.to_thread(dbrole.claim, settings.database_url, role)
@@ -159,15 +203,14 @@ async def running(
         port: int | None = None
         try:
             if http_mode if http_mode is not None else not settings.socket_mode:
-                runner = web.AppRunner(make_web_app(app, sv), access_log_class=RefusedRequestLog)
+                runner = web.AppRunner(make_web_app(app, sv, wall=wall),
+                                       access_log_class=RefusedRequestLog)
                 await runner.setup()
                 site = web.TCPSite(runner, host, settings.port)
                 await site.start()
                 port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             else:
-                from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-                socket_handler = AsyncSocketModeHandler(app, settings.app_token)
+                socket_handler = SocketModeDoor(app, settings.app_token, make_door(sv, wall))
                 socket_handler.client.web_client = sv.client
                 await socket_handler.connect_async()
             # Everything built so far lives as long as the process: keep the cyclic

@@ -276,6 +276,18 @@ class ProcessedEvent(SQLModel, table=True):
     received_at: datetime = _now()
 
 
+class RequestReplay(SQLModel, table=True):
+    """A once-key of each state-changing request taken (its signature, or a Socket Mode
+    envelope ID), so the same request replayed does nothing: Slack's signature has no
+    nonce. Kept past the signature's five minutes, then purged by the sweep."""
+
+    __tablename__ = "request_replay"
+
+    once_key: str = Field(primary_key=True, max_length=128)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False,
+                                  index=True)
+
+
 class AuditEntry(SQLModel, table=True):
     """Append-only: who did what, when, to what, from what value to what value."""
 

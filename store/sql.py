@@ -192,6 +192,32 @@ def claim_event(cx: Cx, event_id: str, now: datetime) -> bool:
     return cx.first(_CLAIM_EVENT, {"event_id": event_id, "at": cx.when(now)}) is not None
 
 
+_CLAIM_ONCE = (
+    "INSERT INTO request_replay (once_key, received_at) VALUES (:key, :at) "
+    "ON CONFLICT (once_key) DO NOTHING RETURNING once_key"
+)
+
+
+def claim_once(cx: Cx, key: str, now: datetime) -> bool:
+    """Record a request's once-key; False when it was already taken (a replay).
+
+    The first writer wins on both databases: a concurrent second insert waits for the
+    first's commit and then does nothing.
+    """
+    return cx.first(_CLAIM_ONCE, {"key": key, "at": cx.when(now)}) is not None
+
+
+def forget_once(cx: Cx, key: str) -> None:
+    """Remove one once-key (its request ran nothing)."""
+    cx.execute("DELETE FROM request_replay WHERE once_key = :key", {"key": key})
+
+
+def purge_once(cx: Cx, before: datetime) -> int:
+    """Forget once-keys taken before ``before``; how many."""
+    return int(cx.execute("DELETE FROM request_replay WHERE received_at < :before",
+                          {"before": cx.when(before)}).rowcount)
+
+
 _AUDIT = (
     "INSERT INTO audit (at, actor, action, subject_type, subject_id, old_value, new_value, "
     "reason) VALUES (:at, :actor, :action, :subject_type, :subject_id, :old, :new, :reason)"

@@ -95,6 +95,10 @@ class Tx:
         """Record a Slack event ID; False when it was already handled."""
         return sql.claim_event(self.cx, event_id, self.clock())
 
+    def claim_once(self, key: str, now: datetime) -> bool:
+        """Record a request's once-key at ``now``; False when it was already taken."""
+        return sql.claim_once(self.cx, key, now)
+
     def audit(
         self, *, actor: str, action: str, subject_type: str, subject_id: Any, old: Any = None,
         new: Any = None, reason: str | None = None, at: datetime | None = None,

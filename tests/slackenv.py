@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,8 +255,10 @@ def assert_nowhere(identifiers: set[str], database_url: str, log_lines: list[str
 
 @contextlib.asynccontextmanager
 async def slack_env(database_url: str, *, start: dt.datetime, policy: str = "cambridgeshire",
-                    pace: float = 0.0) -> AsyncIterator[SlackEnv]:
-    """Start the fake workspace and the real bot in HTTP mode on loopback.
+                    pace: float = 0.0, wall: Callable[[], float] = time.time,
+                    ) -> AsyncIterator[SlackEnv]:
+    """Start the fake workspace and the real bot in HTTP mode on loopback. ``wall`` is
+    real time as both Slack (signing) and the bot (the signature's age) read it.
 
     On the way out, every identifier the guard refuses in what the test typed is looked for
     in the database file (and its write-ahead log) and in the log: it must be in neither.
@@ -270,9 +273,9 @@ async def slack_env(database_url: str, *, start: dt.datetime, policy: str = "cam
             settings = Settings(bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url,
                                 database_url=database_url, port=0)
             async with running(settings, policy=pol, reminders=False, host="127.0.0.1",
-                               clock=clock, pace=pace, http_mode=True) as bot:
+                               clock=clock, pace=pace, http_mode=True, wall=wall) as bot:
                 url = f"http://127.0.0.1:{bot.port}/slack/events"
-                async with TypingSender(url, SECRET, workspace=fake) as sender:
+                async with TypingSender(url, SECRET, clock=wall, workspace=fake) as sender:
                     yield SlackEnv(fake, bot, sender, clock, pol, database_url)
                     typed = list(sender.typed)
         await asyncio.to_thread(

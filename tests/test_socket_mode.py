@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +16,7 @@ from aiohttp import WSMsgType, web
 from bot.config import Settings
 from bot.policy import load_policy
 from bot.sandbox.webapi import FakeSlack
-from bot.server import running
+from bot.server import Running, running
 from tests.slackenv import TEACHER, TOKEN, seed
 
 APP_TOKEN = "xapp-1-test"
@@ -64,38 +66,45 @@ class SocketSlack:
         await self._ws.send_json(envelope)
 
 
-async def test_socket_mode_slash_command_is_acked_and_handled(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def socket_mode_bot(tmp_path: Path) -> AsyncIterator[tuple[SocketSlack, FakeSlack, Running]]:
+    """The real app in Socket Mode, connected to ``SocketSlack``, on a fresh SQLite file."""
     policy = load_policy("cambridgeshire")
     sock = SocketSlack()
     ws_url = await sock.start()
-    async with FakeSlack(tokens=[TOKEN, APP_TOKEN]) as fake:
-        seed(fake, policy)
-        opened: list[str] = []
+    try:
+        async with FakeSlack(tokens=[TOKEN, APP_TOKEN]) as fake:
+            seed(fake, policy)
 
-        def connections_open(args: dict[str, Any]) -> dict[str, Any]:
-            opened.append("apps.connections.open")
-            return {"ok": True, "url": ws_url}
+            def connections_open(args: dict[str, Any]) -> dict[str, Any]:
+                return {"ok": True, "url": ws_url}
 
-        fake._methods["apps.connections.open"] = connections_open  # the one extra method
-        settings = Settings(bot_token=TOKEN, app_token=APP_TOKEN, api_url=fake.base_url,
-                            database_url=f"sqlite:///{tmp_path / 'fd.db'}")
-        start = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/London"))
-        async with running(settings, policy=policy, reminders=False, clock=lambda: start,
-                           pace=0) as bot:
-            assert bot.port is None  # no HTTP listener in Socket Mode
-            await asyncio.wait_for(sock.connected.wait(), timeout=10)
-            assert opened
-            await sock.send({
-                "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
-                "payload": {"token": "x", "team_id": "T0FRONT", "team_domain": "frontdoor",
-                            "channel_id": fake.dm_channel(TEACHER), "channel_name": "directmessage",
-                            "user_id": TEACHER, "user_name": "ada.teacher", "command": "/consult",
-                            "text": "", "api_app_id": "A0FRONT", "trigger_id": "1.2.abc",
-                            "response_url": "https://hooks.invalid/x"},
-            })
-            ack = await asyncio.wait_for(sock.acks.get(), timeout=10)
-            assert ack["envelope_id"] == "env-1"
-            calls = await fake.wait_for("chat.postMessage", timeout=10)
-            first = json.dumps(calls[0].args)
-            assert "immediate danger" in first.lower()
-    await sock.stop()
+            fake._methods["apps.connections.open"] = connections_open  # the one extra method
+            settings = Settings(bot_token=TOKEN, app_token=APP_TOKEN, api_url=fake.base_url,
+                                database_url=f"sqlite:///{tmp_path / 'fd.db'}")
+            start = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/London"))
+            async with running(settings, policy=policy, reminders=False, clock=lambda: start,
+                               pace=0) as bot:
+                await asyncio.wait_for(sock.connected.wait(), timeout=10)
+                yield sock, fake, bot
+    finally:
+        await sock.stop()
+
+
+async def test_socket_mode_slash_command_is_acked_and_handled(tmp_path: Path) -> None:
+    async with socket_mode_bot(tmp_path) as (sock, fake, bot):
+        assert bot.port is None  # no HTTP listener in Socket Mode
+        assert fake.calls_to("apps.connections.open")
+        await sock.send({
+            "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
+            "payload": {"token": "x", "team_id": "T0FRONT", "team_domain": "frontdoor",
+                        "channel_id": fake.dm_channel(TEACHER), "channel_name": "directmessage",
+                        "user_id": TEACHER, "user_name": "ada.teacher", "command": "/consult",
+                        "text": "", "api_app_id": "A0FRONT", "trigger_id": "1.2.abc",
+                        "response_url": "https://hooks.invalid/x"},
+        })
+        ack = await asyncio.wait_for(sock.acks.get(), timeout=10)
+        assert ack["envelope_id"] == "env-1"
+        calls = await fake.wait_for("chat.postMessage", timeout=10)
+        first = json.dumps(calls[0].args)
+        assert "immediate danger" in first.lower()

@@ -19,7 +19,7 @@ from store.models import AuditEntry, FlowSession, OutboxMessage, Reminder
 EXPECTED_TABLES = {
     "professional", "reference_counter", "flow_session", "consultation", "referral",
     "triage_card", "decision", "reminder", "outbox", "caf_episode", "caf_meeting",
-    "processed_event", "audit",
+    "processed_event", "request_replay", "audit",
 }
 
 

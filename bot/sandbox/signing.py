@@ -167,6 +167,14 @@ def state_value(
     return entry
 
 
+@dataclass(frozen=True)
+class Posted:
+    """A request exactly as it was sent: resend it to replay it byte for byte."""
+
+    body: str
+    headers: Mapping[str, str]
+
+
 class SlackSender:
     """Delivers signed, Slack-shaped requests to a bot's events URL.
 
@@ -202,6 +210,7 @@ class SlackSender:
         self._session = session
         self._owns_session = session is None
         self._seq = itertools.count(1)
+        self.last: Posted | None = None  # the last request sent, for ``resend``
 
     async def __aenter__(self) -> SlackSender:
         self._ensure_session()
@@ -250,8 +259,16 @@ class SlackSender:
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
             **(headers or {}),
         }
+        self.last = Posted(body, request_headers)
+        return await self.resend(self.last, sent=sent)
+
+    async def resend(self, posted: Posted, *, url: str | None = None,
+                     sent: Mapping[str, Any] | None = None) -> Delivery:
+        """POST ``posted`` again, the same bytes and headers (a replay), to ``url`` or the
+        events URL."""
         session = self._ensure_session()
-        async with session.post(self.events_url, data=body.encode(), headers=request_headers) as r:
+        async with session.post(url or self.events_url, data=posted.body.encode(),
+                                headers=dict(posted.headers)) as r:
             text = await r.text()
             return Delivery(r.status, text, dict(r.headers), dict(sent or {}))
 
