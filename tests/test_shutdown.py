@@ -33,7 +33,9 @@ from bot.policy import load_policy
 from bot.sandbox import demo
 from bot.sandbox.signing import SlackSender
 from bot.sandbox.webapi import FakeSlack
-from store.db import make_engine
+from store import repo
+from store.db import make_engine, session_scope
+from store.migrate import upgrade
 from store.models import OutboxMessage, Reminder
 from tests.test_fault_serve import (
     CUT_OFF,
@@ -216,4 +218,45 @@ async def test_sigterm_gives_up_at_the_bound_and_releases_the_claim(tmp_path: Pa
         if serve is not None:
             with contextlib.suppress(Exception):
                 serve.stop()
+        engine.dispose()
+
+
+async def test_worker_sigterm_gives_up_at_the_bound_and_releases_the_claim(
+        tmp_path: Path) -> None:
+    """``frontdoor worker`` likewise: its sweep's delivery is never answered; SIGTERM, exit 0
+    at the time limit, and the row's claim is given back."""
+    db = f"sqlite:///{tmp_path / 'fd.db'}"
+    bound = 2.0
+    policy = load_policy("cambridgeshire")
+    engine = make_engine(db)
+    await asyncio.to_thread(upgrade, engine)
+    with session_scope(engine, write=True) as s:
+        repo.enqueue(s, key="test:worker:1", method="chat.postMessage",
+                     payload={"channel": policy.channel("escalation"),
+                              "text": "A message for the escalation channel."})
+    worker: Serve | None = None
+    try:
+        fake = FakeSlack(tokens=[TOKEN])
+        gate = Gate(fake, "chat.postMessage")
+        async with fake:
+            demo.seed(fake, policy)
+            worker = _start(_env(fake, db, bound), tmp_path / "worker.log", "worker")
+            popen = worker.popen
+            async with asyncio.timeout(WAIT):
+                await gate.held.wait()  # the sweep's delivery is mid-call
+            popen.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            rc = await asyncio.to_thread(popen.wait, bound + 10)
+            took = time.monotonic() - signalled
+            assert rc == 0, worker.tail()
+            assert bound <= took < bound + 3, took
+            gate.opened.set()
+            now = datetime.now(UTC)
+            rows = await _rows(engine, OutboxMessage)
+            assert [r.status for r in rows] == ["sending"], worker.tail()
+            assert rows[0].claimed_until is not None and rows[0].claimed_until <= now
+    finally:
+        if worker is not None:
+            with contextlib.suppress(Exception):
+                worker.stop()
         engine.dispose()
