@@ -30,6 +30,7 @@ class Settings:
     outbox_pace: float = 1.0  # seconds between messages to one channel
     outbox_lease: float = 60.0  # seconds before a dead sender's claimed row is taken over
     shutdown_timeout: float = 20.0  # seconds from SIGTERM to exit, work in progress finished
+    ops_port: int | None = None  # Socket Mode and worker: /healthz, /readyz, /metrics here
 
     @property
     def socket_mode(self) -> bool:
@@ -76,6 +77,9 @@ def load_settings(env_file: str | None = ".env") -> Settings:
     pace = _number("FRONTDOOR_OUTBOX_PACE", 1.0)
     lease = _number("FRONTDOOR_OUTBOX_LEASE", 60.0)
     shutdown = _number("FRONTDOOR_SHUTDOWN_TIMEOUT", 20.0)
+    ops_port = os.environ.get("FRONTDOOR_OPS_PORT") or None
+    if ops_port is not None and not ops_port.isdigit():
+        raise SystemExit(f"FRONTDOOR_OPS_PORT must be a number, not {ops_port!r}")
     return Settings(
         bot_token=os.environ.get("SLACK_BOT_TOKEN", ""),
         signing_secret=os.environ.get("SLACK_SIGNING_SECRET", ""),
@@ -87,6 +91,7 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         outbox_pace=pace,
         outbox_lease=lease,
         shutdown_timeout=shutdown,
+        ops_port=int(ops_port) if ops_port is not None else None,
     )
 
 

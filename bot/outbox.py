@@ -303,6 +303,7 @@ class OutboxSender:
         except SearchTooLong as exc:
             log.error("outbox row %s: %s; not resent, left for a person to check", row.id, exc)
             stats.dead += 1
+            self.on_result("dead")
             return Outcome(row, "dead", error=f"unconfirmed: {exc}")
         except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._failed(row, now, exc, stats, searching=searching)

@@ -99,6 +99,15 @@ def make_web_app(app: AsyncApp, sv: Services, health: Health | None = None,
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s request answered %d in %.1f ms", kind, status, seconds * 1000)
 
+    web_app = web.Application(client_max_size=MAX_BODY, middlewares=[observed])
+    web_app.router.add_post("/slack/events", events)
+    add_ops_routes(web_app, sv, health)
+    return web_app
+
+
+def add_ops_routes(web_app: web.Application, sv: Services, health: Health) -> None:
+    """``/healthz``, ``/readyz`` and ``/metrics`` on ``web_app``."""
+
     async def healthz(_request: web.Request) -> web.Response:
         # Alive: the process answers. Whether to send it work is /readyz's question (a
         # database outage must not get every replica restarted).
@@ -113,12 +122,24 @@ def make_web_app(app: AsyncApp, sv: Services, health: Health | None = None,
         body = await asyncio.to_thread(sv.metrics.render)  # reads the database
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-    web_app = web.Application(client_max_size=MAX_BODY, middlewares=[observed])
-    web_app.router.add_post("/slack/events", events)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics)
-    return web_app
+
+
+async def start_ops(sv: Services, health: Health, host: str, port: int,
+                    ) -> tuple[web.AppRunner, int]:
+    """Serve only ``/healthz``, ``/readyz`` and ``/metrics`` (Socket Mode and ``worker``
+    have no Slack endpoint to put them on), on ``FRONTDOOR_OPS_PORT``."""
+    web_app = web.Application()
+    add_ops_routes(web_app, sv, health)
+    runner = web.AppRunner(web_app, access_log_class=RefusedRequestLog)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"Front Door health and metrics on port {bound}", flush=True)
+    return runner, bound
 
 
 class RefusedRequestLog(AccessLogger):
@@ -222,6 +243,8 @@ async def running(
                 socket_handler = AsyncSocketModeHandler(app, settings.app_token)
                 socket_handler.client.web_client = sv.client
                 await socket_handler.connect_async()
+                if settings.ops_port is not None:
+                    runner = (await start_ops(sv, health, host, settings.ops_port))[0]
             # Everything built so far lives as long as the process: keep the cyclic
             # collector from walking it again on every full collection (tail latency).
             gc.collect()

@@ -9,7 +9,7 @@ import signal
 from datetime import datetime
 
 from bot.config import Settings
-from bot.lifecycle import release_mine
+from bot.lifecycle import Health, release_mine
 from bot.policy import load_policy
 from bot.reminders import ReminderLoop, ReminderSweep, SweepStats
 from bot.services import Services
@@ -35,6 +35,13 @@ async def run_worker(settings: Settings) -> int:
     async with make_session() as http:
         sv = Services.build(settings, policy, engine, http)
         reminders = ReminderLoop(sv)
+        sv.metrics.watch_database(engine, sv.clock)
+        health = Health(engine, policy.authority)
+        ops = None
+        if settings.ops_port is not None:
+            from bot.server import start_ops
+
+            ops = (await start_ops(sv, health, "0.0.0.0", settings.ops_port))[0]
         print(f"Front Door worker for {policy.authority}: sweeping", flush=True)
         loops = asyncio.gather(sv.sender.run_forever(stop), reminders.run_forever(stop))
         stopping = asyncio.ensure_future(stop.wait())
@@ -46,6 +53,7 @@ async def run_worker(settings: Settings) -> int:
             # started), within the time limit; then this process's claims are given back.
             log.info("shutting down: finishing work in progress (at most %g s)",
                      settings.shutdown_timeout)
+            health.draining = True  # /readyz: 503
             sv.sender.kick()
             try:
                 await asyncio.wait_for(loops, timeout=settings.shutdown_timeout)
@@ -56,6 +64,8 @@ async def run_worker(settings: Settings) -> int:
                                sv.sender.clock())
         finally:
             stopping.cancel()
+            if ops is not None:
+                await ops.cleanup()
             sv.tx.close()  # the loop's own SQLite connection, as ``serve`` closes it
     engine.dispose()
     return 0

@@ -19,11 +19,10 @@ from typing import Any
 
 import pytest
 
-from bot.flows.triage import start_card_clocks
 from bot.logs import JsonFormatter
 from bot.services import Services
 from store.db import session_scope
-from store.models import Referral, TriageCard
+from store.models import TriageCard
 from tests.slackenv import TEACHER, Clock, slack_env
 from tests.test_reminders import at, new_card, services, sweep  # noqa: F401 - a fixture
 from tests.test_slack_app import TUESDAY, play
@@ -104,11 +103,9 @@ async def test_json_lines_name_the_card_and_never_an_exceptions_text(
         services: tuple[Services, Clock], json_log: JsonLines) -> None:  # noqa: F811
     sv, _ = services
     card_id = new_card(sv, at(2026, 12, 18, 15, 0))
-    with session_scope(sv.engine, write=True) as s:  # its decision clock, as the flow starts it
+    with session_scope(sv.engine) as s:
         card = s.get(TriageCard, card_id)
         assert card is not None
-        start_card_clocks(s, sv.policy, card, s.get(Referral, card.referral_id))  # type: ignore[arg-type]
-        s.add(card)
         reference = card.reference
     sweep(sv, at(2026, 12, 21, 15, 0))  # the decision clock's breach
     try:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import time
 from datetime import UTC, datetime
@@ -56,6 +57,7 @@ from tests.test_fault_serve import (
 
 SHUTDOWN_TIMEOUT = 10  # seconds (FRONTDOOR_SHUTDOWN_TIMEOUT for the child)
 HOME_USER = "U0HOMEVIEW"  # fictional
+OPS_LINE = re.compile(r"health and metrics on port (\d+)")
 
 
 class Gate:
@@ -240,12 +242,26 @@ async def test_worker_sigterm_gives_up_at_the_bound_and_releases_the_claim(
         gate = Gate(fake, "chat.postMessage")
         async with fake:
             demo.seed(fake, policy)
-            worker = _start(_env(fake, db, bound), tmp_path / "worker.log", "worker")
+            env = {**_env(fake, db, bound), "FRONTDOOR_OPS_PORT": "0"}
+            worker = _start(env, tmp_path / "worker.log", "worker")
             popen = worker.popen
             async with asyncio.timeout(WAIT):
                 await gate.held.wait()  # the sweep's delivery is mid-call
-            popen.send_signal(signal.SIGTERM)
-            signalled = time.monotonic()
+            await _until(lambda: OPS_LINE.search(worker.log.read_text()) is not None,
+                         "the worker's health and metrics port")
+            port = OPS_LINE.search(worker.log.read_text()).group(1)  # type: ignore[union-attr]
+            ops = f"http://127.0.0.1:{port}"
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{ops}/readyz") as r:
+                    assert r.status == 200, await r.text()
+                async with http.get(f"{ops}/metrics") as r:
+                    assert "\nfrontdoor_outbox_undelivered_messages 1.0\n" in await r.text()
+                popen.send_signal(signal.SIGTERM)
+                signalled = time.monotonic()
+                # Finishing its delivery until the bound: alive, and not ready.
+                await _until(lambda: "shutting down" in worker.log.read_text(), "SIGTERM")
+                async with http.get(f"{ops}/readyz") as r:
+                    assert r.status == 503 and (await r.json())["failed"] == "shutting_down"
             rc = await asyncio.to_thread(popen.wait, bound + 10)
             took = time.monotonic() - signalled
             assert rc == 0, worker.tail()
