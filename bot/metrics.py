@@ -80,6 +80,7 @@ class Metrics:
             "Time inside database write transactions, by where they ran (loop: a turn of "
             "SQLite transactions on the event loop; thread; orm).",
             ["path"], buckets=TX_BUCKETS, registry=r)
+        self._by_request: dict[tuple[str, int], tuple[Any, Any]] = {}
         for kind in KINDS:  # a series exists from the start, so a rate() has a zero
             self.ack_seconds.labels(kind)
         for result in RESULTS:
@@ -87,8 +88,14 @@ class Metrics:
 
     def request(self, kind: str, status: int, seconds: float) -> None:
         """Count one answered Slack request."""
-        self.requests.labels(kind, str(status)).inc()
-        self.ack_seconds.labels(kind).observe(seconds)
+        # The labelled children, looked up once: ``labels()`` takes a lock and builds a
+        # key on every call, on the path of every acknowledgement.
+        pair = self._by_request.get((kind, status))
+        if pair is None:
+            pair = self._by_request[(kind, status)] = (
+                self.requests.labels(kind, str(status)), self.ack_seconds.labels(kind))
+        pair[0].inc()
+        pair[1].observe(seconds)
 
     def delivery(self, result: str) -> None:
         """Count one outbox delivery attempt's result (one of ``RESULTS``)."""
