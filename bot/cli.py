@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from bot import logs
 from bot.config import Settings, load_settings, no_chat_platform
 from bot.policy import PolicyError, load_policy
 from store.dbrole import DatabaseRoleError
@@ -58,9 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``frontdoor`` console script."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure()  # FRONTDOOR_LOG_FORMAT: text (default) or json
     # ``transitions`` logs two lines at INFO for every answer's state change: noise
     # in an operator's log, and formatting them cost time on every click.
     logging.getLogger("transitions").setLevel(logging.WARNING)

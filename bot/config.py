@@ -29,6 +29,8 @@ class Settings:
     port: int = 3000
     outbox_pace: float = 1.0  # seconds between messages to one channel
     outbox_lease: float = 60.0  # seconds before a dead sender's claimed row is taken over
+    shutdown_timeout: float = 20.0  # seconds from SIGTERM to exit, work in progress finished
+    ops_port: int | None = None  # Socket Mode and worker: /healthz, /readyz, /metrics here
 
     @property
     def socket_mode(self) -> bool:
@@ -57,10 +59,15 @@ def no_chat_platform(command: str) -> str:
     )
 
 
-def load_settings(env_file: str | None = ".env") -> Settings:
-    """Read settings from the environment, after loading ``.env`` if present."""
+def load_env_file(env_file: str | None = ".env") -> None:
+    """Load ``.env`` (if present) into the environment; variables already set win."""
     if env_file and os.path.exists(env_file):
         load_dotenv(env_file, override=False)
+
+
+def load_settings(env_file: str | None = ".env") -> Settings:
+    """Read settings from the environment, after loading ``.env`` if present."""
+    load_env_file(env_file)
     api_url = os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -69,6 +76,10 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         raise SystemExit(f"PORT must be a number, not {port!r}")
     pace = _number("FRONTDOOR_OUTBOX_PACE", 1.0)
     lease = _number("FRONTDOOR_OUTBOX_LEASE", 60.0)
+    shutdown = _number("FRONTDOOR_SHUTDOWN_TIMEOUT", 20.0)
+    ops_port = os.environ.get("FRONTDOOR_OPS_PORT") or None
+    if ops_port is not None and not ops_port.isdigit():
+        raise SystemExit(f"FRONTDOOR_OPS_PORT must be a number, not {ops_port!r}")
     return Settings(
         bot_token=os.environ.get("SLACK_BOT_TOKEN", ""),
         signing_secret=os.environ.get("SLACK_SIGNING_SECRET", ""),
@@ -79,6 +90,8 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         port=int(port),
         outbox_pace=pace,
         outbox_lease=lease,
+        shutdown_timeout=shutdown,
+        ops_port=int(ops_port) if ops_port is not None else None,
     )
 
 

@@ -120,6 +120,7 @@ class OutboxSender:
         batch: int = 50,
         lease: timedelta = timedelta(seconds=60),
         runner: TxRunner | None = None,
+        on_result: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
         self.runner = runner or TxRunner(engine)
@@ -143,6 +144,8 @@ class OutboxSender:
         self._delivered: set[int] = set()
         self._recorder: asyncio.Task[None] | None = None
         self._stalled = False  # a sweep found only heads still being sent
+        # Told each call's result: sent, retried, ratelimited, dead, recovered (metrics).
+        self.on_result = on_result or (lambda _result: None)
 
     def kick(self) -> None:
         """Wake the loop now: a new row was committed."""
@@ -284,10 +287,12 @@ class OutboxSender:
                 found = await self._find_delivered(row, args)
                 if found is not None:
                     stats.recovered += 1
+                    self.on_result("recovered")
                     return Outcome(row, "sent", data=found)
                 searching = False  # Slack does not have it: from here on, a send
             await self._pace(row.channel)
             data = await self._call(row, args)
+            self.on_result("sent")
             stats.sent += 1
             return Outcome(row, "sent", data=data)
         except NotReady:
@@ -298,6 +303,7 @@ class OutboxSender:
         except SearchTooLong as exc:
             log.error("outbox row %s: %s; not resent, left for a person to check", row.id, exc)
             stats.dead += 1
+            self.on_result("dead")
             return Outcome(row, "dead", error=f"unconfirmed: {exc}")
         except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._failed(row, now, exc, stats, searching=searching)
@@ -388,7 +394,9 @@ class OutboxSender:
         stats.errors.append(error)
         if delay is None or (counts and row.attempts >= self.max_attempts):
             stats.dead += 1
+            self.on_result("dead")
             return Outcome(row, "dead", error=error)
+        self.on_result("retried" if counts else "ratelimited")
         stats.retried += 1
         return Outcome(row, "unsure" if unsure else "retry", at=now + delay, error=error,
                        counts=counts)

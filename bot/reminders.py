@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
-from bot import replay
+from bot import logs, replay
 from bot.flows.api import Step
 from bot.flows.clocks import clock_label
 from bot.policy import Policy
@@ -102,6 +102,13 @@ class ReminderSweep:
 
     def process(self, reminder_id: int, now: datetime) -> bool:
         """Turn one claimed reminder into its messages; False when it no longer applies."""
+        token = logs.card_ref.set("")  # the log names the card this reminder is about
+        try:
+            return self._process(reminder_id, now)
+        finally:
+            logs.card_ref.reset(token)
+
+    def _process(self, reminder_id: int, now: datetime) -> bool:
         with session_scope(self.sv.engine, write=True) as s:
             r = s.get(Reminder, reminder_id)
             if r is None or r.status != "claimed" or r.claimed_by != self.worker_id:
@@ -128,6 +135,7 @@ class ReminderSweep:
         card = s.get(TriageCard, r.subject_id)
         if card is None or card.status == "closed":
             return False  # closed items are never nudged
+        logs.about_card(card.reference)
         clock = str(r.payload.get("clock", ""))
         if clock == "written_confirmation":
             referral = s.get(Referral, card.referral_id)
@@ -145,6 +153,8 @@ class ReminderSweep:
         if r.kind == "sla_breach":
             text = (f"{card.reference}: {label}: due {due:%H:%M %a %d %b}, now breached.")
             msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
+            self.sv.metrics.breach(clock)
+            log.info("SLA breach announced: %s", label)  # the card's reference goes with it
             repo.enqueue(s, key=f"reminder:{r.id}:escalate", method="chat.postMessage",
                          payload={"channel": policy.channel("escalation"),
                                   "text": f"{text} Card: <#{card.channel}>."})

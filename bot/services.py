@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -15,6 +15,7 @@ from bot.flows.advice import AdviceService
 from bot.flows.service import FlowService
 from bot.flows.triage import TriageService
 from bot.messaging import Messaging
+from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.policy import Policy
 from bot.roles import Roles
@@ -40,6 +41,7 @@ class Services:
     roles: Roles
     clock: Callable[[], datetime]
     tx: TxRunner  # per-request transactions: fast where possible (see store.runner)
+    metrics: Metrics = field(default_factory=Metrics)  # this process's own registry
 
     @classmethod
     def build(
@@ -59,16 +61,18 @@ class Services:
         sender_client = make_client(settings.bot_token, settings.api_url, http, max_retries=0)
         triage = TriageService(engine, policy, clock)
         messaging = Messaging(policy, triage, clock)
-        runner = TxRunner(engine)
+        metrics = Metrics()
+        runner = TxRunner(engine, observe=metrics.transaction)
         sender = OutboxSender(
             engine, sender_client, prepare=messaging.prepare, on_sent=messaging.on_sent,
             escalation_channel=policy.channel("escalation"),
             pace=settings.outbox_pace if pace is None else pace,
             lease=timedelta(seconds=settings.outbox_lease), runner=runner,
+            on_result=metrics.delivery,
         )  # real time: retries and pacing are about Slack, not the SLA clock
         return cls(
             settings=settings, policy=policy, engine=engine, http=http, client=client,
             flows=FlowService(engine, policy, clock), triage=triage,
             advice=AdviceService(engine, policy, clock), messaging=messaging, sender=sender,
-            roles=Roles(policy, client), clock=clock, tx=runner,
+            roles=Roles(policy, client), clock=clock, tx=runner, metrics=metrics,
         )

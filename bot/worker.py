@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from datetime import datetime
 
 from bot.config import Settings
+from bot.lifecycle import Health, release_mine
 from bot.policy import load_policy
 from bot.reminders import ReminderLoop, ReminderSweep, SweepStats
 from bot.services import Services
@@ -15,6 +17,8 @@ from bot.slack import make_session
 from store import dbrole
 from store.db import make_engine
 from store.migrate import upgrade
+
+log = logging.getLogger("frontdoor.worker")
 
 
 async def run_worker(settings: Settings) -> int:
@@ -30,10 +34,38 @@ async def run_worker(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
     async with make_session() as http:
         sv = Services.build(settings, policy, engine, http)
+        reminders = ReminderLoop(sv)
+        sv.metrics.watch_database(engine, sv.clock)
+        health = Health(engine, policy.authority)
+        ops = None
+        if settings.ops_port is not None:
+            from bot.server import start_ops
+
+            ops = (await start_ops(sv, health, "0.0.0.0", settings.ops_port))[0]
         print(f"Front Door worker for {policy.authority}: sweeping", flush=True)
+        loops = asyncio.gather(sv.sender.run_forever(stop), reminders.run_forever(stop))
+        stopping = asyncio.ensure_future(stop.wait())
         try:
-            await asyncio.gather(sv.sender.run_forever(stop), ReminderLoop(sv).run_forever(stop))
+            await asyncio.wait([stopping, loops], return_when=asyncio.FIRST_COMPLETED)
+            if loops.done():  # a loop ended without being asked to: say why
+                loops.result()
+            # SIGTERM: each loop finishes the round it is in (deliveries claimed, the sweep
+            # started), within the time limit; then this process's claims are given back.
+            log.info("shutting down: finishing work in progress (at most %g s)",
+                     settings.shutdown_timeout)
+            health.draining = True  # /readyz: 503
+            sv.sender.kick()
+            try:
+                await asyncio.wait_for(loops, timeout=settings.shutdown_timeout)
+            except TimeoutError:
+                log.warning("shutdown: the loops were still working at the time limit")
+            await release_mine(sv.tx, {"outbox": sv.sender.worker_id,
+                                       "reminder": reminders.sweep.worker_id},
+                               sv.sender.clock())
         finally:
+            stopping.cancel()
+            if ops is not None:
+                await ops.cleanup()
             sv.tx.close()  # the loop's own SQLite connection, as ``serve`` closes it
     engine.dispose()
     return 0

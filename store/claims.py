@@ -71,6 +71,12 @@ def release_gone(cx: sql.Cx, table: str, now: datetime) -> int:
     return released
 
 
+def release_worker(cx: sql.Cx, table: str, worker: str, now: datetime) -> int:
+    """End the leases ``worker`` (a claimant of this process) holds in ``table``: at a clean
+    shutdown, so that another process takes its rows over at once."""
+    return int(cx.execute(_RELEASE[table], {"worker": worker, "now": cx.when(now)}).rowcount)
+
+
 async def release(runner: TxRunner, table: str, now: datetime) -> None:
     """At start: release what ended processes on this host held in ``table``."""
     try:

@@ -66,8 +66,11 @@ class _Queued:
 class TxRunner:
     """Runs per-request transactions: fast where possible, full where needed."""
 
-    def __init__(self, engine: Engine, *, budget: float = TURN_BUDGET) -> None:
+    def __init__(self, engine: Engine, *, budget: float = TURN_BUDGET,
+                 observe: Callable[[str, float], None] | None = None) -> None:
         self.engine = engine
+        # Told each write transaction's time and where it ran (``loop``, ``thread``, ``orm``).
+        self.observe = observe or (lambda _path, _seconds: None)
         self.sqlite = is_sqlite(engine)
         self.budget = budget
         self._loop_cx: Any = None  # SQLite: the event loop's own connection
@@ -113,7 +116,7 @@ class TxRunner:
     def run_full(self, fn: Callable[[Tx], T], lease: sql.Lease | None = None,
                  ) -> tuple[T, Tx]:
         """Run ``fn`` in a full transaction, here (blocking: call it from a thread)."""
-        with write_tx(self.engine, lease=lease) as tx:
+        with self._timed("orm"), write_tx(self.engine, lease=lease) as tx:
             result = fn(tx)
         return result, tx
 
@@ -192,6 +195,7 @@ class TxRunner:
                 finished.append((item, None))  # failed with the turn if what follows raises
                 finished[-1] = (item, _in_savepoint(cx, item))
             cx.dbapi.commit()
+            self.observe("loop", time.perf_counter() - start)
         except BaseException as exc:  # the transaction itself failed: nothing was kept
             cx.dbapi.rollback()
             for item, _ in finished:
@@ -227,9 +231,9 @@ class TxRunner:
     def _fast_in_thread(self, fn: Callable[[Tx], T], lease: sql.Lease | None,
                         ) -> tuple[T, Tx]:
         if not self.sqlite:
-            with self._pooled() as cx:
+            with self._pooled() as cx, self._timed("thread"):
                 return _finish(cx, fn, lease)
-        with write_lock(self.engine), self._pooled() as cx:
+        with write_lock(self.engine), self._pooled() as cx, self._timed("thread"):
             cx.execute("BEGIN IMMEDIATE", {})  # waits up to the busy timeout
             return _finish(cx, fn, lease)
 
@@ -254,6 +258,14 @@ class TxRunner:
             return fn(cx)
         finally:
             cx.dbapi.rollback()  # nothing was written: ends the snapshot
+
+    @contextlib.contextmanager
+    def _timed(self, path: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.observe(path, time.perf_counter() - start)
 
     @contextlib.contextmanager
     def _translated(self) -> Iterator[None]:

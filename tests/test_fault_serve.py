@@ -119,9 +119,9 @@ class Serve:
                 self.popen.wait()
 
 
-def _start(env: dict[str, str], log: Path) -> Serve:
+def _start(env: dict[str, str], log: Path, command: str = "serve") -> Serve:
     with open(log, "wb") as out:
-        popen = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT, env=env,
+        popen = subprocess.Popen([sys.executable, "-m", "bot.cli", command], cwd=ROOT, env=env,
                                  stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return Serve(popen, log)
 
