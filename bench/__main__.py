@@ -46,11 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def load_opts(a: argparse.ArgumentParser) -> None:
-        g = a.add_argument_group("load")
+    def users_opts(g: argparse._ArgumentGroup) -> None:
         g.add_argument("--users", type=int, default=50, help="concurrent simulated users (50)")
         g.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring (10)")
         g.add_argument("--duration", type=float, default=30.0, help="seconds measured (30)")
+
+    def load_opts(a: argparse.ArgumentParser) -> None:
+        g = a.add_argument_group("load")
+        users_opts(g)
         g.add_argument("--rounds", type=int, default=5,
                        help="Front Door and bare Bolt, this many times; the median ratio (5)")
 
@@ -78,9 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         g = a.add_argument_group("replicas")
         g.add_argument("--counts", type=_sizes, default=[1, 2, 3],
                        help="replica counts to measure (1,2,3)")
-        g.add_argument("--users", type=int, default=50, help="concurrent simulated users (50)")
-        g.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring (10)")
-        g.add_argument("--duration", type=float, default=30.0, help="seconds measured (30)")
+        users_opts(g)
         g.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""),
                        help="PostgreSQL URL whose role may CREATE DATABASE "
                             "(default: TEST_POSTGRES_URL)")
