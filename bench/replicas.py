@@ -38,11 +38,12 @@ def haproxy_config(bind_port: int, servers: dict[str, int], stats_port: int, *,
                    health_path: str = HEALTH_PATH) -> str:
     """A loopback HAProxy: round robin over ``servers`` (name -> port), health-checked.
 
-    A replica that stops answering its health check twice (0.2 s apart) is taken out;
-    one that answers once is back. A request whose connection to a replica fails is
-    sent to another (``redispatch``): it never reached a bot, so nothing is applied
-    twice. A request a replica died while answering is not retried (HAProxy answers
-    502, and Slack retries events itself, with the same event id).
+    A replica that fails its health check three times (0.5 s apart, 2 s each) is taken
+    out; one that answers once is back. (Checks 0.2 s apart that failed twice took the
+    only replica out on a saturated machine: every request then got a 503.) A request
+    whose connection to a replica fails is sent to another (``redispatch``): it never
+    reached a bot, so nothing is applied twice. A request a replica died while answering
+    is not retried (HAProxy answers 502; Slack retries events, with the same event id).
     """
     lines = [
         "global",
@@ -52,6 +53,7 @@ def haproxy_config(bind_port: int, servers: dict[str, int], stats_port: int, *,
         "    timeout connect 1s",
         "    timeout client 30s",
         "    timeout server 30s",
+        "    timeout check 2s",
         "    retries 3",
         "    option redispatch",
         "frontend slack",
@@ -61,7 +63,7 @@ def haproxy_config(bind_port: int, servers: dict[str, int], stats_port: int, *,
         "    balance roundrobin",
         f"    option httpchk GET {health_path}",
         "    http-check expect status 200",
-        "    default-server inter 200ms fall 2 rise 1",
+        "    default-server inter 500ms fall 3 rise 1",
         *(f"    server {name} 127.0.0.1:{port} check" for name, port in servers.items()),
         "listen stats",
         f"    bind 127.0.0.1:{stats_port}",
