@@ -6,6 +6,8 @@
 * ``sweep``  - the reminder sweep with 1,000 due among 10k / 100k / 1M open
   reminders, on SQLite and (with ``--postgres`` or ``TEST_POSTGRES_URL``) PostgreSQL.
 * ``memory`` - peak RSS of ``frontdoor serve`` before and after N completed flows.
+* ``replicas`` - throughput and p99 ack of 1, 2 and 3 ``frontdoor serve`` on one
+  PostgreSQL database behind HAProxy (needs ``haproxy`` and ``TEST_POSTGRES_URL``).
 * ``guard``  - the no-names guard: scan p50/p99 on a typical and an 800-character answer,
   its load time and memory.
 * ``all``    - the three, then one summary.
@@ -44,11 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def load_opts(a: argparse.ArgumentParser) -> None:
-        g = a.add_argument_group("load")
+    def users_opts(g: argparse._ArgumentGroup) -> None:
         g.add_argument("--users", type=int, default=50, help="concurrent simulated users (50)")
         g.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring (10)")
         g.add_argument("--duration", type=float, default=30.0, help="seconds measured (30)")
+
+    def load_opts(a: argparse.ArgumentParser) -> None:
+        g = a.add_argument_group("load")
+        users_opts(g)
         g.add_argument("--rounds", type=int, default=5,
                        help="Front Door and bare Bolt, this many times; the median ratio (5)")
 
@@ -72,11 +77,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="the safety-gate path (2 requests a flow), or whole /consult and "
                        "/refer flows (about 20 requests a flow) (urgent)")
 
+    def replicas_opts(a: argparse.ArgumentParser) -> None:
+        g = a.add_argument_group("replicas")
+        g.add_argument("--counts", type=_sizes, default=[1, 2, 3],
+                       help="replica counts to measure (1,2,3)")
+        users_opts(g)
+        g.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""),
+                       help="PostgreSQL URL whose role may CREATE DATABASE "
+                            "(default: TEST_POSTGRES_URL)")
+
     for name, opts, text in (
         ("load", [load_opts], "interaction load vs a bare Bolt app"),
         ("sweep", [sweep_opts], "reminder sweep at 10k/100k/1M open reminders"),
         ("memory", [memory_opts], "peak RSS of frontdoor serve after N flows"),
         ("guard", [], "the no-names guard's scan time, load time and memory"),
+        ("replicas", [replicas_opts], "1 vs 2 vs 3 replicas on PostgreSQL behind HAProxy"),
         ("all", [load_opts, sweep_opts, memory_opts], "all three, then a summary"),
     ):
         sp = sub.add_parser(name, help=text, description=text)
@@ -243,6 +258,39 @@ async def run_memory(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
+# --- replicas ------------------------------------------------------------------------------
+
+
+async def run_replicas(args: argparse.Namespace) -> dict[str, Any]:
+    """1, 2 and 3 replicas behind HAProxy on PostgreSQL: the table."""
+    from bench import replicas
+
+    if not args.postgres:
+        raise SystemExit("replicas: needs PostgreSQL: pass --postgres URL or set "
+                         "TEST_POSTGRES_URL")
+    if replicas.haproxy_binary() is None:
+        raise SystemExit("replicas: needs haproxy (apt-get install haproxy)")
+    res = await replicas.run(args.counts, postgres=args.postgres, users=args.users,
+                             warmup=args.warmup, duration=args.duration, say=say)
+    rows = [[r["replicas"], r["requests"], r["rps"], r["p50_ms"], r["p95_ms"], r["p99_ms"],
+             r["max_ms"], r["errors"], r["reply_p50_ms"], r["reply_p95_ms"],
+             r.get("cores", {}).get("bots", 0.0), r.get("bots_cpu_ms_per_req", 0.0),
+             r.get("cores", {}).get("machine", 0.0),
+             "/".join(str(n) for n in r["requests_per_replica"].values())] for r in res["rows"]]
+    say("")
+    say(f"Replicas: frontdoor serve on one PostgreSQL database behind HAProxy (round robin), "
+        f"{args.users} users")
+    say(report.table(["replicas", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                      "errors", "reply p50", "reply p95", "bot cores", "bot CPU ms/req",
+                      "machine cores", "sessions per replica"], rows))
+    cores = os.cpu_count() or 1
+    if cores <= 2:
+        say(f"Note: this machine has {cores} cores, shared by the replicas, PostgreSQL, "
+            "HAProxy, the fake Web API and the load generator: more replicas show the "
+            "overhead of running several, not how they scale.")
+    return res
+
+
 # --- main ----------------------------------------------------------------------------------
 
 
@@ -282,6 +330,10 @@ def summary(results: dict[str, Any]) -> None:
         say(f"  memory: frontdoor serve peak RSS {m['before_hwm_mib']} MiB after start-up, "
             f"{m['after_hwm_mib']} MiB after {m['flows']:,} {m['path']} flows "
             f"(RSS now {m['after_rss_mib']} MiB)")
+    if "replicas" in results:
+        for r in results["replicas"]["rows"]:
+            say(f"  replicas: {r['replicas']} on PostgreSQL behind HAProxy: {r['rps']} req/s, "
+                f"p99 ack {r['p99_ms']} ms, {r['errors']} errors")
     if "guard" in results:
         g = results["guard"]
         say(f"  no-names guard: scan p50/p99 {g['typical']['p50_us']}/{g['typical']['p99_us']} "
@@ -306,6 +358,10 @@ async def _main(args: argparse.Namespace) -> int:
     if args.cmd in ("memory", "all"):
         results["memory"] = await run_memory(args)
         report.save("memory", {**results["memory"], "environment": results["environment"]},
+                    args.json)
+    if args.cmd == "replicas":
+        results["replicas"] = await run_replicas(args)
+        report.save("replicas", {**results["replicas"], "environment": results["environment"]},
                     args.json)
     if args.cmd in ("guard", "all"):
         from bench import guard

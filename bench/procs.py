@@ -175,10 +175,11 @@ def _frontdoor_argv() -> list[str]:
 
 @contextlib.asynccontextmanager
 async def bot(kind: str, workdir: Path, api_url: str, *, pace: str = "0",
-              reminders: bool = True) -> AsyncIterator[Proc]:
+              reminders: bool = True, database_url: str | None = None) -> AsyncIterator[Proc]:
     """``frontdoor serve`` (``kind="frontdoor"``) or the bare Bolt app (``"bare"``), healthy.
 
-    Front Door gets a fresh SQLite file in ``workdir`` and ``FRONTDOOR_OUTBOX_PACE=pace``.
+    Front Door gets ``database_url`` (default: a fresh SQLite file in ``workdir``) and
+    ``FRONTDOOR_OUTBOX_PACE=pace``.
     """
     from bench.fakeapi import TOKEN
 
@@ -186,8 +187,8 @@ async def bot(kind: str, workdir: Path, api_url: str, *, pace: str = "0",
     env = base_env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                    SLACK_API_URL=api_url, PORT=str(port))
     if kind == "frontdoor":
-        db = workdir / f"frontdoor-{port}.db"
-        env.update(DATABASE_URL=f"sqlite:///{db}", FRONTDOOR_OUTBOX_PACE=pace)
+        db = database_url or f"sqlite:///{workdir / f'frontdoor-{port}.db'}"
+        env.update(DATABASE_URL=db, FRONTDOOR_OUTBOX_PACE=pace)
         argv = _frontdoor_argv() + ([] if reminders else ["--no-reminders"])
     elif kind == "bare":
         argv = [sys.executable, "-m", "bench.barebolt"]

@@ -8,11 +8,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from store.db import database_url
+from store.db import database_url, is_sqlite
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Replicas started together on one PostgreSQL database each migrate on start: one at a
+# time, or two CREATE TABLEs race and a replica dies at start-up. Any fixed key will do.
+_MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('frontdoor:migrate'))"
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -28,6 +32,8 @@ def upgrade(engine: Engine) -> str:
     """Bring the schema to the newest revision; running it again changes nothing."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        if not is_sqlite(engine):  # SQLite's migration takes its write lock anyway
+            conn.execute(text(_MIGRATION_LOCK))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     return current_revision(engine) or ""

@@ -68,11 +68,13 @@ def register(app: AsyncApp, sv: Services) -> None:
 
         def attempt(tx: Tx) -> tuple[Step, bool]:
             applied = False
+            # First: a redelivered event (another process, or Slack's retry) waits here for
+            # the first delivery's transaction and is dropped, before it reads the flow.
+            if event_id and not tx.claim_event(event_id):
+                raise Duplicate
 
             def effects(tx: Tx, step: Step) -> None:
                 nonlocal applied
-                if event_id and not tx.claim_event(event_id):
-                    raise Duplicate
                 applied = True
                 sv.messaging.flow_step(tx, user, step, sv.clock())
 
