@@ -3,7 +3,7 @@
 ``python -m bench replicas`` runs the interaction load (``bench.load``'s simulated
 professionals) against one, two and three ``frontdoor serve`` processes in HTTP mode
 on one fresh PostgreSQL database, behind an HAProxy on loopback with round-robin
-balancing and a health check on ``/healthz``. The HAProxy pieces here are also used
+balancing and a health check on ``/readyz``. The HAProxy pieces here are also used
 by ``tests/test_fault_replicas.py``.
 """
 
@@ -26,7 +26,7 @@ import aiohttp
 
 from bench import procs
 
-HEALTH_PATH = "/healthz"  # /readyz once it exists (it adds "migrations at head")
+HEALTH_PATH = "/readyz"  # database reachable, migrations at head, not shutting down
 
 
 def haproxy_binary() -> str | None:

@@ -36,7 +36,7 @@ def test_haproxy_config_is_valid_and_names_the_compose_replicas() -> None:
     serving = {name for name, s in _compose()["services"].items()
                if "serve" in (s.get("command") or [])}
     assert {name for name, _ in servers} == serving and {h for _, h in servers} == serving
-    assert "option httpchk GET /healthz" in HAPROXY_CFG.read_text()
+    assert "option httpchk GET /readyz" in HAPROXY_CFG.read_text()
     # The configuration the tests and the bench generate is valid too.
     generated = ROOT / "test-artifacts" / "haproxy-generated.cfg"
     generated.parent.mkdir(exist_ok=True)

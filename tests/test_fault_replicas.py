@@ -3,7 +3,7 @@ killed with ``kill -9`` under load and restarted: nothing lost, nothing done twi
 
 The bench's simulated professionals (``bench.load.Driver``) play whole ``/consult`` and
 ``/refer`` flows through an HAProxy on loopback (round robin, health check on
-``/healthz``) against three replicas in HTTP mode, with the bench's fake Web API
+``/readyz``) against three replicas in HTTP mode, with the bench's fake Web API
 (``bench.fakeapi``) in this process. The replicas start together on an empty database
 (each migrates on start). Once triage cards exist, replica 2 is killed inside a
 ``chat.postMessage`` the fake has just stored, while three ``frontdoor reminders run``
