@@ -8,7 +8,6 @@ audited without the text. Names here are invented.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from pathlib import Path
@@ -59,6 +58,17 @@ def _ask_buttons(env: SlackEnv, user: str) -> dict[str, dict]:
     raise AssertionError(f"no private question: {env.fake.ephemerals_for(user)}")
 
 
+async def _choose(env: SlackEnv, user: str, action_id: str) -> dict:
+    """Click one of the newest private question's buttons; wait for the bot's answer."""
+    button = _ask_buttons(env, user)[action_id]
+    before = _mark(env, user)
+    d = await env.sender.block_action(user, action_id, button["value"],
+                                      channel_id=env.dm_id(user))
+    assert d.status == 200
+    await _settle(env, user, before)
+    return button
+
+
 async def _type(env: SlackEnv, user: str, text: str) -> None:
     before = _mark(env, user)
     await env.sender.message_im(user, env.dm_id(user), text)
@@ -77,17 +87,10 @@ async def test_dm_answer_asks_then_rephrase_then_ordinary_word(
         assert "It could: I'll rephrase" in told and "It's an ordinary word here" in told
         assert env.last_question(TEACHER)["ts"] == q["ts"], "no next question yet"
         await env.drain()
-        await asyncio.to_thread(lambda: None)
         assert b"destiny" not in _db_bytes(tmp_path), "nothing stored before the answer"
 
         # "It could: I'll rephrase": nothing stored, the question asked again.
-        rephrase = _ask_buttons(env, TEACHER)[ids.NONAMES_REPHRASE]
-        before = _mark(env, TEACHER)
-        d = await env.sender.block_action(TEACHER, ids.NONAMES_REPHRASE, rephrase["value"],
-                                          channel_id=env.dm_id(TEACHER))
-        assert d.status == 200
-        await _settle(env, TEACHER, before)
-        await env.drain()
+        await _choose(env, TEACHER, ids.NONAMES_REPHRASE)
         again = env.last_question(TEACHER)
         assert again["ts"] != q["ts"] and json.dumps(again["blocks"]) == json.dumps(q["blocks"])
         assert b"destiny" not in _db_bytes(tmp_path)
@@ -96,13 +99,7 @@ async def test_dm_answer_asks_then_rephrase_then_ordinary_word(
 
         # The same answer again: asked again; "It's an ordinary word here": stored, flow on.
         await _type(env, TEACHER, UNCERTAIN)
-        ordinary = _ask_buttons(env, TEACHER)[ids.NONAMES_ORDINARY]
-        before = _mark(env, TEACHER)
-        d = await env.sender.block_action(TEACHER, ids.NONAMES_ORDINARY, ordinary["value"],
-                                          channel_id=env.dm_id(TEACHER))
-        assert d.status == 200
-        await _settle(env, TEACHER, before)
-        await env.drain()
+        ordinary = await _choose(env, TEACHER, ids.NONAMES_ORDINARY)
         nxt = env.last_question(TEACHER)
         assert nxt["ts"] != again["ts"] and json.dumps(nxt["blocks"]) != json.dumps(q["blocks"])
         [row] = _audits(db_file, "nonames.ordinary_word")
@@ -110,6 +107,7 @@ async def test_dm_answer_asks_then_rephrase_then_ordinary_word(
         # A second click on the old button changes nothing.
         d = await env.sender.block_action(TEACHER, ids.NONAMES_ORDINARY, ordinary["value"],
                                           channel_id=env.dm_id(TEACHER))
+        assert d.status == 200
         await env.drain()
         assert len(_audits(db_file, "nonames.ordinary_word")) == 1
     assert b"destiny" in _db_bytes(tmp_path), "the confirmed answer is stored"
