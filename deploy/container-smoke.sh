@@ -32,7 +32,7 @@ if ! as_root podman image exists python:3.11-slim \
     command -v debootstrap >/dev/null 2>&1 || skip "no python:3.11-slim and no debootstrap"
     ROOTFS="$(mktemp -d)"
     as_root debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-      bookworm "$ROOTFS" http://deb.debian.org/debian >/dev/null
+      bookworm "$ROOTFS" >/dev/null  # debootstrap's default Debian mirror
     as_root tar -C "$ROOTFS" -c . | as_root podman import -q - "$BASE" >/dev/null
     as_root rm -rf "$ROOTFS"
   fi
