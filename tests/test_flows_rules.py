@@ -109,6 +109,7 @@ def test_every_rule_names_a_source_document() -> None:
         "urgent_referral",
         "referral",
         "early_help",
+        "continue_caf",
         "signpost",
         "lado",
         "advice_only",
@@ -334,7 +335,7 @@ def test_scenario_10_allegation_against_staff_goes_to_the_lado(cambs: Policy) ->
 
 def test_scenario_11_open_caf_below_threshold_continues_the_caf(cambs: Policy) -> None:
     s = suggest("consult", consult(open_caf="yes"), cambs, TUESDAY_10AM)
-    assert (s.outcome, s.rating) == ("early_help", "green")
+    assert (s.outcome, s.rating) == ("continue_caf", "green")
     assert rule_ids(s) == ["R-open-caf"]
     assert "link to the existing CAF episode" in s.reasons[0].text
     assert_cited(s)

@@ -53,6 +53,8 @@ OUTCOME_LABELS: dict[str, str] = {
     "urgent_referral": "Make an urgent referral now",
     "referral": "Make a referral",
     "early_help": "Start an Early Help Assessment (with consent)",
+    # Scenario 11: the child already has an open CAF, so no new assessment is started.
+    "continue_caf": "Continue the open CAF and strengthen the family plan",
     "signpost": "Signpost to universal or community services",
     "lado": "Refer to the LADO",
     "advice_only": "Advice only / no further action",
@@ -65,6 +67,7 @@ ADVICE_OUTCOMES: tuple[str, ...] = (
     "urgent_referral",
     "referral",
     "early_help",
+    "continue_caf",
     "signpost",
     "lado",
     "advice_only",
@@ -137,6 +140,10 @@ NEXT_STEPS: dict[str, str] = {
     "consent-based service.",
     "blue": "There is no role for children's social care. Please keep supporting the family "
     "and signpost them to universal or community services.",
+    # Green for a child with an open CAF (MASH-to-CAF guidance, outcome 1): no new assessment.
+    "continue_caf": "The child's open CAF continues: no new assessment is started, and the "
+    "family plan is strengthened with these worries. Please tell the CAF's lead professional "
+    "too; the next team around the family meeting may be brought forward.",
 }
 
 _MAX_SUMMARY_SECTIONS = 14
@@ -575,6 +582,8 @@ def advice_dm(c: Consultation, policy: Policy) -> dict:
         f"{escape(c.reference)}.",
         "early_help": "Talk to the family about an Early Help Assessment: it needs their consent."
         + (f" The early help team: {escape(phones.early_help)}." if phones.early_help else ""),
+        "continue_caf": "Tell the CAF's lead professional about these worries, so that the family "
+        "plan is strengthened; the next team around the family meeting may be brought forward.",
         "lado": "Contact the LADO (allegations against people who work with children) today.",
     }.get(c.advice_outcome or "")
     if next_step:
@@ -614,7 +623,7 @@ def outcome_dm(card: TriageCard, referral: Referral, policy: Policy) -> dict:
             + (f"\n{escape(rating.meaning)}\n*Goes to:* {escape(rating.route)}" if rating else "")
         ),
     ]
-    nxt = NEXT_STEPS.get(card.rating)
+    nxt = NEXT_STEPS.get(_next_step_key(card, referral))
     if nxt:
         blocks.append(section_text(f"*What happens next*\n{escape(nxt)}"))
     if card.status == "closed" and card.close_reason:
@@ -633,6 +642,13 @@ def outcome_dm(card: TriageCard, referral: Referral, policy: Policy) -> dict:
         )
     )
     return message(f"{card.reference}: {rating_name(policy, card.rating)}", blocks)
+
+
+def _next_step_key(card: TriageCard, referral: Referral) -> str | None:
+    """The NEXT_STEPS key: the rating, except Green for a child with an open CAF."""
+    answers, _ = summary_parts(referral.summary)
+    open_caf = card.caf_episode_id is not None or answers.get("open_caf") == "yes"
+    return "continue_caf" if card.rating == "green" and open_caf else card.rating
 
 
 def info_request_dm(card: TriageCard, question: str) -> dict:

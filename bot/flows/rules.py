@@ -168,7 +168,7 @@ RULES: dict[str, Rule] = _rules(
     ),
     Rule(
         "R-open-caf",
-        "early_help",
+        "continue_caf",
         "green",
         f"{GUIDE}: outcome 1",
         "The child already has an open CAF and the new worries are below the statutory "
@@ -551,7 +551,7 @@ def suggest(
     if kind == "consult" and repeat_count >= threshold:
         # Scenario 13: push towards a referral and tell the advisor.
         d.notes.append(f"This is the {ordinal(repeat_count)} consultation about this situation.")
-        if d.outcome in ("early_help", "signpost", "advice_only"):
+        if d.outcome in ("early_help", "continue_caf", "signpost", "advice_only"):
             d.outcome = "referral"
             if d.rating is None or RATING_ORDER.index(d.rating) < RATING_ORDER.index("amber_cin"):
                 d.rating = "amber_cin"
