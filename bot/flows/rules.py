@@ -84,7 +84,8 @@ CAMBS = "Cambridgeshire MASH referrals"
 COVID = "Cambridgeshire front door COVID changes"
 GUIDE = "MASH-to-CAF practice guidance"
 BARNET = "Barnet CAF team operational model"
-NOTES = "NOTES.md"
+# Cited by title, never by file name: a reader has the documents, not our folder.
+NOTES = "Domain notes (national practice and other councils)"
 
 
 @dataclass(frozen=True)
