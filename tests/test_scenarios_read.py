@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from bot.blocks import ids
-from tests.slackenv import HEALTH, MANAGER, SlackEnv, slack_env
+from tests.slackenv import HEALTH, MANAGER, TEACHER, SlackEnv, slack_env
 from tests.test_blocks import all_text
 from tests.test_slack_app import TUESDAY, _card, db_file, play  # noqa: F401 (fixture)
 
@@ -60,3 +60,35 @@ async def test_scenario_11_open_caf_headline_reason_and_referrer_agree(
         assert "lead professional" in told
         assert "early help team will contact the family" not in told
         assert "Start an Early Help Assessment" not in json.dumps(env.dm(HEALTH))
+
+
+async def test_cards_show_answers_in_words_never_keys(db_file: str) -> None:  # noqa: F811
+    """The manager's card shows the words the professional chose, not stored keys."""
+    async with slack_env(db_file, start=TUESDAY) as env:
+        await _refer_with(env, {
+            "ref_type": "concern",
+            "categories": ["school", "housing_financial"],
+            "level": "early_help",
+            "eha": "unknown",
+            "open_caf": "dont_know",
+            "consent": "given",
+        })
+        card = _card(db_file)
+        shown = _read([env.fake.message(card.channel or "", card.ts or "") or {}])
+        assert "School attendance / behaviour" in shown and "Housing / financial" in shown, shown
+        assert "*Age band*\nUnborn" in shown, shown
+        assert "*Open CAF or early help plan*\nDon't know" in shown, shown
+        assert "*Early Help Assessment offered or done*\nDon't know" in shown, shown
+        for raw in ("housing financial", "Dont know", "Unknown", "school", "unborn"):
+            assert raw not in shown, raw
+        # The consultation card, for a professional who wants advice about a CAF.
+        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+        await env.fake.wait_for("chat.postMessage", predicate=lambda c: c.args.get(
+            "channel") == env.dm_id(TEACHER))
+        await play(env, TEACHER, {"want": "eha", "categories": ["school"], "level": "early_help",
+                                  "consent": "given", "open_caf": "no"})
+        duty = env.policy.channel("consultation_duty")
+        consult_card = _read(env.fake.history(duty)[-1:])
+        assert "Advice on whether to start an Early Help Assessment (CAF)" in consult_card
+        assert "School attendance / behaviour" in consult_card
+        assert "Eha" not in consult_card and "Source: NOTES" not in consult_card

@@ -45,6 +45,8 @@ from bot.blocks.text import (
     when_words,
 )
 from bot.flows.clocks import clock_label
+from bot.flows.rules import CATEGORIES
+from bot.flows.scripts import answer_labels
 from bot.policy import Policy
 from store.models import Consultation, Professional, Referral, TriageCard
 
@@ -176,8 +178,15 @@ def rating_badge(policy: Policy, key: str | None) -> str:
 
 
 def _words(values: Sequence[Any] | None) -> str:
-    items = [humanize(str(v)) for v in values or () if str(v).strip()]
+    """Categories in their census words ("Housing / financial"), never their keys."""
+    items = [CATEGORIES.get(str(v), humanize(str(v))) for v in values or () if str(v).strip()]
     return escape(", ".join(items)) if items else "—"
+
+
+def _age_band(policy: Policy, key: str | None) -> str:
+    """An age band as the professional chose it ("Unborn", "5–10"), escaped."""
+    label = answer_labels(policy).get("age_band", {}).get(key or "", humanize(key or ""))
+    return esc(label or "Not given", 200)
 
 
 def _answer_text(value: Any) -> str:
@@ -219,8 +228,17 @@ def summary_parts(summary: Mapping[str, Any] | None) -> tuple[Mapping[str, Any],
     return answers, notes
 
 
-def summary_blocks(summary: Mapping[str, Any] | None, *, skip: Sequence[str] = ()) -> list[Block]:
-    """One section per answered summary question, known questions first; missing keys skipped."""
+def summary_blocks(
+    summary: Mapping[str, Any] | None,
+    *,
+    skip: Sequence[str] = (),
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[Block]:
+    """One section per answered summary question, known questions first; missing keys skipped.
+
+    ``labels`` (from :func:`bot.flows.scripts.answer_labels`) turns a stored option value
+    into the words the professional chose ("dont_know" -> "Don't know").
+    """
     answers, _ = summary_parts(summary)
     if not answers:
         return []
@@ -231,7 +249,12 @@ def summary_blocks(summary: Mapping[str, Any] | None, *, skip: Sequence[str] = (
     for key in known + others:
         if key in skip or key in SUMMARY_SKIP or str(key).startswith("_"):
             continue
-        value = _answer_text(answers.get(key)).strip()
+        raw = answers.get(key)
+        words = (labels or {}).get(key, {})
+        if words and isinstance(raw, (str, list, tuple)):
+            raw = [words.get(str(v), v) for v in raw] if not isinstance(raw, str) else (
+                words.get(raw, raw))
+        value = _answer_text(raw).strip()
         if not value:
             continue
         label = escape(SUMMARY_LABELS.get(key) or humanize(str(key)).capitalize())
@@ -357,7 +380,7 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
     kind = "Urgent (safety gate)" if referral.kind == "urgent" else "Referral checklist"
     pairs: list[tuple[str, str]] = [
         ("Kind", kind),
-        ("Age band", esc(humanize(referral.age_band) or "Not given", 200)),
+        ("Age band", _age_band(policy, referral.age_band)),
         ("Categories", _words(referral.categories)),
         ("Consent", _consent(referral.consent_status)),
         ("Completeness", f"{int(referral.completeness or 0)}%"),
@@ -379,7 +402,7 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
             )
         )
 
-    blocks.extend(summary_blocks(referral.summary))
+    blocks.extend(summary_blocks(referral.summary, labels=answer_labels(policy)))
 
     if referral.consent_reason:
         blocks.append(
@@ -400,7 +423,9 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
 
     notes: list[str] = []
     if referral.suspended_type:
-        notes.append(f"Suspended referral type: {esc(humanize(referral.suspended_type), 200)}")
+        st = {t.id: t.label for t in policy.suspended_types}
+        label = st.get(referral.suspended_type, humanize(referral.suspended_type))
+        notes.append(f"Suspended referral type: {esc(label, 200)}")
     if referral.phone_referral:
         if referral.written_confirmed_at:
             notes.append(
@@ -511,7 +536,7 @@ def consultation_card(
     pairs: list[tuple[str, str]] = [
         ("Asked by", asked_by),
         ("Asked", when_words(c.created_at, now, tz) if c.created_at else "—"),
-        ("Age band", esc(humanize(c.age_band) or "Not given", 200)),
+        ("Age band", _age_band(policy, c.age_band)),
         ("Categories", _words(c.categories)),
         ("Consent", esc(CONSENT_LABELS.get(str(consent), _answer_text(consent)) or "—", 500)),
     ]
@@ -519,7 +544,7 @@ def consultation_card(
         pairs.append(("Linked to earlier", esc(c.linked_reference, 100)))
     blocks.append(fields_section(pairs))
 
-    blocks.extend(summary_blocks(c.summary))
+    blocks.extend(summary_blocks(c.summary, labels=answer_labels(policy)))
 
     suggested = (
         f"*Suggested:* {escape(outcome_label(c.suggested_outcome))} — "
