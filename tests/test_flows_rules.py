@@ -1,4 +1,5 @@
-"""The suggestion rules, worked through SCENARIOS.md 1-13 and one test per outcome.
+"""The suggestion rules, worked through SCENARIOS.md 1-13 (and read as the professional reads
+them: headline, reasons, what happens next) and one test per outcome.
 
 Pure functions: no database. Every suggestion must cite the rule that
 produced its outcome and its rating, and every rule must name its source.
@@ -512,3 +513,35 @@ def test_scenario_in_the_words_the_professional_reads(
     words = re.sub(r":[a-z_]+:", "", read)  # emoji codes are Slack's, not shown as text
     assert not re.search(r"\b[a-z]+_[a-z_]+\b|\.md\b|\bEha\b|\bDont\b", words), (
         scenario, read)
+
+
+TOLD_AFTER_DECISION = [
+    # (scenario, the referral's answers, what the referrer reads once a manager approves)
+    ("2", refer(categories=["physical_abuse"], level="significant_harm", consent="unsafe",
+                consent_reason="Asking would alert the parent."),
+     "The MASH will gather information from partner agencies"),
+    ("3", refer(categories=["parental_learning_disability"], level="statutory"),
+     "An assessment team will contact the family about a child and family assessment."),
+    ("4", refer(), "The early help team will contact the family about early help."),
+    ("6", refer(categories=["housing_financial"], level="practical"),
+     "signpost them to universal or community services"),
+    ("11", refer(open_caf="yes"), "The child's open CAF continues: no new assessment is started"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "answers", "told"), TOLD_AFTER_DECISION,
+                         ids=[f"scenario-{t[0]}" for t in TOLD_AFTER_DECISION])
+def test_referrer_is_told_what_happens_once_the_suggestion_is_approved(
+    cambs: Policy, scenario: str, answers: dict[str, Any], told: str,
+) -> None:
+    from bot.blocks.cards import outcome_dm
+    from tests.test_blocks import all_text, make_card, make_referral
+
+    s = suggest("refer", answers, cambs, TUESDAY_10AM)
+    assert s.rating is not None
+    card = make_card(suggested_rating=s.rating, rating=s.rating, status="decided")
+    referral = make_referral(summary={"answers": answers})
+    read = all_text(outcome_dm(card, referral, cambs))
+    assert told in read, (scenario, read)
+    if scenario == "11":
+        assert "early help team will contact" not in read
