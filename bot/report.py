@@ -49,6 +49,7 @@ OUTCOME_SHORT: dict[str, str] = {
     "urgent_referral": "Urgent referral",
     "referral": "Referral",
     "early_help": "Early help",
+    "continue_caf": "Continue the open CAF",
     "signpost": "Signpost",
     "lado": "LADO",
     "advice_only": "Advice only / NFA",

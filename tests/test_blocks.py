@@ -619,8 +619,8 @@ def test_outcome_info_request_and_thread_note(policy: Policy) -> None:
 
 def test_outcome_labels() -> None:
     assert set(cards.OUTCOME_LABELS) == {
-        "urgent_referral", "referral", "early_help", "signpost", "lado", "advice_only",
-        "redirect", "returned",
+        "urgent_referral", "referral", "early_help", "continue_caf", "signpost", "lado",
+        "advice_only", "redirect", "returned",
     }
     assert cards.OUTCOME_LABELS["lado"] == "Refer to the LADO"
 
@@ -672,7 +672,8 @@ def test_other_modals(policy: Policy) -> None:
     outcome = input_block(advice, ids.IN_OUTCOME)["element"]
     assert outcome["initial_option"]["value"] == "early_help"
     assert [o["value"] for o in outcome["options"]] == [
-        "urgent_referral", "referral", "early_help", "signpost", "lado", "advice_only"
+        "urgent_referral", "referral", "early_help", "continue_caf", "signpost", "lado",
+        "advice_only",
     ]
     input_block(advice, ids.IN_ADVICE)
 

@@ -478,3 +478,70 @@ def test_every_caf_message_and_modal_is_valid_block_kit() -> None:
     assert caf_blocks.parse_value("7:2026-12-22") == (7, dt.date(2026, 12, 22))
     assert caf_blocks.parse_value("7:") == (7, None)
     assert caf_blocks.parse_value("x") == (0, None)
+
+
+# --------------------------------------------------------------------------- SCENARIOS.md 14-16
+
+
+def read(row: OutboxMessage) -> str:
+    """What the person reads in a queued message: its text objects, buttons included."""
+    from tests.test_blocks import all_text
+
+    return all_text(row.payload)
+
+
+async def test_scenario_14_ten_weeks_without_a_tac_in_words(env: Env) -> None:
+    sv, clock, caf, notify = env
+    last = COMPLETED - dt.timedelta(weeks=10)  # the last TAC, ten weeks before today
+    register(env, new("EHM-14014", completed=last - dt.timedelta(weeks=12), last=last))
+    rows = sweep(sv, at(2026, 11, 24, 10, 1))
+    assert channels(rows) == [COORD, LEAD]  # the lead professional and the co-ordinator
+    for row in rows:
+        text = read(row)
+        assert "EHM-14014: the Team Around the Child meeting is overdue" in text, text
+        assert "It was due by *Tue 10 Nov 2026* (14 days ago): every 8 weeks; the last was " \
+            "held on Tue 15 Sep 2026." in text, text
+        for offer in ("Meeting held on…", "Rearranged to…", "Stuck: ask for help",
+                      "Close the CAF"):
+            assert offer in text, offer
+        assert "Source: MASH-to-CAF guidance; Barnet CAF team process map 2." in text
+
+
+async def test_scenario_15_open_twelve_months_asks_for_a_reassessment_in_words(
+    env: Env,
+) -> None:
+    sv, clock, caf, notify = env
+    ep = register(env, new("EHM-15015"))
+    clock.now = at(2027, 11, 1, 10, 0)
+    caf.rearrange(ep.id or 0, LEAD, dt.date(2028, 1, 10), effects=notify)  # meetings up to date
+    rows = [r for r in sweep(sv, at(2027, 11, 23, 8, 45)) if r.channel == LEAD]
+    text = read(rows[0])
+    assert "EHM-15015 is still open 12 months after it was completed* (Tue 24 Nov 2026)" in text
+    assert "the lead professional completes a reassessment with contributions from the team " \
+        "around the family" in text
+    assert "Source: MASH-to-CAF guidance, role of the lead professional." in text
+
+
+async def test_scenario_16_no_lead_professional_route_in_words(env: Env) -> None:
+    sv, clock, caf, notify = env
+    ep = register(env, new("EHM-16016", lead=None))
+    steps = pending(sv, ep.id or 0)
+    said_at: dict[str, str] = {}
+    for stage in ("link_worker", "panel", "step_down"):
+        posts = [r for r in sweep(sv, steps[f"nolead:{stage}"]) if r.channel == ESCALATION]
+        said_at[stage] = read(posts[0])
+    assert "CAF EHM-16016 has no lead professional*." in said_at["link_worker"]
+    assert ":point_right: *1. The CAF link worker (co-ordinator) helps" in said_at["link_worker"]
+    assert ":point_right: *2. Still none: the family help team manager takes it to the " \
+        "Transforming Lives Panel" in said_at["panel"]
+    step3 = said_at["step_down"]
+    assert ":point_right: *3. Still none:" in step3
+    assert "the social worker, the family and every agency are told, and the child steps " \
+        "down to universal services" in step3
+    assert "Close the CAF" in step3 and "Record the lead professional" in step3
+    # Closing it as stepped down says so in words, to the CAF team's duty channel.
+    before = outbox_ids(sv)
+    assert caf.close(ep.id or 0, COORD, "stepped_down", effects=notify).ok
+    closed = "\n".join(read(r) for r in new_rows(sv, before))
+    assert "EHM-16016" in closed and "No more reminders." in closed
+    assert "stepped_down" not in closed and "stepped down" in closed.lower(), closed

@@ -45,6 +45,8 @@ from bot.blocks.text import (
     when_words,
 )
 from bot.flows.clocks import clock_label
+from bot.flows.rules import CATEGORIES
+from bot.flows.scripts import answer_labels
 from bot.policy import Policy
 from store.models import Consultation, Professional, Referral, TriageCard
 
@@ -53,6 +55,8 @@ OUTCOME_LABELS: dict[str, str] = {
     "urgent_referral": "Make an urgent referral now",
     "referral": "Make a referral",
     "early_help": "Start an Early Help Assessment (with consent)",
+    # Scenario 11: the child already has an open CAF, so no new assessment is started.
+    "continue_caf": "Continue the open CAF and strengthen the family plan",
     "signpost": "Signpost to universal or community services",
     "lado": "Refer to the LADO",
     "advice_only": "Advice only / no further action",
@@ -65,6 +69,7 @@ ADVICE_OUTCOMES: tuple[str, ...] = (
     "urgent_referral",
     "referral",
     "early_help",
+    "continue_caf",
     "signpost",
     "lado",
     "advice_only",
@@ -137,6 +142,10 @@ NEXT_STEPS: dict[str, str] = {
     "consent-based service.",
     "blue": "There is no role for children's social care. Please keep supporting the family "
     "and signpost them to universal or community services.",
+    # Green for a child with an open CAF (MASH-to-CAF guidance, outcome 1): no new assessment.
+    "continue_caf": "The child's open CAF continues: no new assessment is started, and the "
+    "family plan is strengthened with these worries. Please tell the CAF's lead professional "
+    "too; the next team around the family meeting may be brought forward.",
 }
 
 _MAX_SUMMARY_SECTIONS = 14
@@ -169,8 +178,15 @@ def rating_badge(policy: Policy, key: str | None) -> str:
 
 
 def _words(values: Sequence[Any] | None) -> str:
-    items = [humanize(str(v)) for v in values or () if str(v).strip()]
+    """Categories in their census words ("Housing / financial"), never their keys."""
+    items = [CATEGORIES.get(str(v), humanize(str(v))) for v in values or () if str(v).strip()]
     return escape(", ".join(items)) if items else "—"
+
+
+def _age_band(policy: Policy, key: str | None) -> str:
+    """An age band as the professional chose it ("Unborn", "5–10"), escaped."""
+    label = answer_labels(policy).get("age_band", {}).get(key or "", humanize(key or ""))
+    return esc(label or "Not given", 200)
 
 
 def _answer_text(value: Any) -> str:
@@ -212,8 +228,17 @@ def summary_parts(summary: Mapping[str, Any] | None) -> tuple[Mapping[str, Any],
     return answers, notes
 
 
-def summary_blocks(summary: Mapping[str, Any] | None, *, skip: Sequence[str] = ()) -> list[Block]:
-    """One section per answered summary question, known questions first; missing keys skipped."""
+def summary_blocks(
+    summary: Mapping[str, Any] | None,
+    *,
+    skip: Sequence[str] = (),
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[Block]:
+    """One section per answered summary question, known questions first; missing keys skipped.
+
+    ``labels`` (from :func:`bot.flows.scripts.answer_labels`) turns a stored option value
+    into the words the professional chose ("dont_know" -> "Don't know").
+    """
     answers, _ = summary_parts(summary)
     if not answers:
         return []
@@ -224,7 +249,12 @@ def summary_blocks(summary: Mapping[str, Any] | None, *, skip: Sequence[str] = (
     for key in known + others:
         if key in skip or key in SUMMARY_SKIP or str(key).startswith("_"):
             continue
-        value = _answer_text(answers.get(key)).strip()
+        raw = answers.get(key)
+        words = (labels or {}).get(key, {})
+        if words and isinstance(raw, (str, list, tuple)):
+            raw = [words.get(str(v), v) for v in raw] if not isinstance(raw, str) else (
+                words.get(raw, raw))
+        value = _answer_text(raw).strip()
         if not value:
             continue
         label = escape(SUMMARY_LABELS.get(key) or humanize(str(key)).capitalize())
@@ -350,7 +380,7 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
     kind = "Urgent (safety gate)" if referral.kind == "urgent" else "Referral checklist"
     pairs: list[tuple[str, str]] = [
         ("Kind", kind),
-        ("Age band", esc(humanize(referral.age_band) or "Not given", 200)),
+        ("Age band", _age_band(policy, referral.age_band)),
         ("Categories", _words(referral.categories)),
         ("Consent", _consent(referral.consent_status)),
         ("Completeness", f"{int(referral.completeness or 0)}%"),
@@ -372,7 +402,7 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
             )
         )
 
-    blocks.extend(summary_blocks(referral.summary))
+    blocks.extend(summary_blocks(referral.summary, labels=answer_labels(policy)))
 
     if referral.consent_reason:
         blocks.append(
@@ -393,7 +423,9 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
 
     notes: list[str] = []
     if referral.suspended_type:
-        notes.append(f"Suspended referral type: {esc(humanize(referral.suspended_type), 200)}")
+        st = {t.id: t.label for t in policy.suspended_types}
+        label = st.get(referral.suspended_type, humanize(referral.suspended_type))
+        notes.append(f"Suspended referral type: {esc(label, 200)}")
     if referral.phone_referral:
         if referral.written_confirmed_at:
             notes.append(
@@ -504,7 +536,7 @@ def consultation_card(
     pairs: list[tuple[str, str]] = [
         ("Asked by", asked_by),
         ("Asked", when_words(c.created_at, now, tz) if c.created_at else "—"),
-        ("Age band", esc(humanize(c.age_band) or "Not given", 200)),
+        ("Age band", _age_band(policy, c.age_band)),
         ("Categories", _words(c.categories)),
         ("Consent", esc(CONSENT_LABELS.get(str(consent), _answer_text(consent)) or "—", 500)),
     ]
@@ -512,7 +544,7 @@ def consultation_card(
         pairs.append(("Linked to earlier", esc(c.linked_reference, 100)))
     blocks.append(fields_section(pairs))
 
-    blocks.extend(summary_blocks(c.summary))
+    blocks.extend(summary_blocks(c.summary, labels=answer_labels(policy)))
 
     suggested = (
         f"*Suggested:* {escape(outcome_label(c.suggested_outcome))} — "
@@ -575,6 +607,8 @@ def advice_dm(c: Consultation, policy: Policy) -> dict:
         f"{escape(c.reference)}.",
         "early_help": "Talk to the family about an Early Help Assessment: it needs their consent."
         + (f" The early help team: {escape(phones.early_help)}." if phones.early_help else ""),
+        "continue_caf": "Tell the CAF's lead professional about these worries, so that the family "
+        "plan is strengthened; the next team around the family meeting may be brought forward.",
         "lado": "Contact the LADO (allegations against people who work with children) today.",
     }.get(c.advice_outcome or "")
     if next_step:
@@ -614,7 +648,7 @@ def outcome_dm(card: TriageCard, referral: Referral, policy: Policy) -> dict:
             + (f"\n{escape(rating.meaning)}\n*Goes to:* {escape(rating.route)}" if rating else "")
         ),
     ]
-    nxt = NEXT_STEPS.get(card.rating)
+    nxt = NEXT_STEPS.get(_next_step_key(card, referral))
     if nxt:
         blocks.append(section_text(f"*What happens next*\n{escape(nxt)}"))
     if card.status == "closed" and card.close_reason:
@@ -633,6 +667,13 @@ def outcome_dm(card: TriageCard, referral: Referral, policy: Policy) -> dict:
         )
     )
     return message(f"{card.reference}: {rating_name(policy, card.rating)}", blocks)
+
+
+def _next_step_key(card: TriageCard, referral: Referral) -> str | None:
+    """The NEXT_STEPS key: the rating, except Green for a child with an open CAF."""
+    answers, _ = summary_parts(referral.summary)
+    open_caf = card.caf_episode_id is not None or answers.get("open_caf") == "yes"
+    return "continue_caf" if card.rating == "green" and open_caf else card.rating
 
 
 def info_request_dm(card: TriageCard, question: str) -> dict:

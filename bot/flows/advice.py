@@ -21,7 +21,9 @@ from store import repo
 from store.models import Consultation, Professional
 from store.types import utcnow
 
-OUTCOMES = ("urgent_referral", "referral", "early_help", "signpost", "lado", "advice_only")
+OUTCOMES = (
+    "urgent_referral", "referral", "early_help", "continue_caf", "signpost", "lado", "advice_only"
+)
 
 
 @dataclass

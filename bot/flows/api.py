@@ -55,7 +55,7 @@ class Reason:
 class Suggestion:
     """A suggested outcome (consultation) or rating (referral): never a decision."""
 
-    outcome: str  # urgent_referral|referral|early_help|signpost|lado|advice_only|redirect
+    outcome: str  # an OUTCOME_LABELS key (bot/blocks/cards.py)
     rating: str | None  # red|amber_sh|amber_cin|green|blue or None
     reasons: tuple[Reason, ...]
     notes: tuple[str, ...] = ()  # e.g. "third consultation about this situation"

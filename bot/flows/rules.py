@@ -84,7 +84,8 @@ CAMBS = "Cambridgeshire MASH referrals"
 COVID = "Cambridgeshire front door COVID changes"
 GUIDE = "MASH-to-CAF practice guidance"
 BARNET = "Barnet CAF team operational model"
-NOTES = "NOTES.md"
+# Cited by title, never by file name: a reader has the documents, not our folder.
+NOTES = "Domain notes (national practice and other councils)"
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ RULES: dict[str, Rule] = _rules(
     ),
     Rule(
         "R-open-caf",
-        "early_help",
+        "continue_caf",
         "green",
         f"{GUIDE}: outcome 1",
         "The child already has an open CAF and the new worries are below the statutory "
@@ -551,7 +552,7 @@ def suggest(
     if kind == "consult" and repeat_count >= threshold:
         # Scenario 13: push towards a referral and tell the advisor.
         d.notes.append(f"This is the {ordinal(repeat_count)} consultation about this situation.")
-        if d.outcome in ("early_help", "signpost", "advice_only"):
+        if d.outcome in ("early_help", "continue_caf", "signpost", "advice_only"):
             d.outcome = "referral"
             if d.rating is None or RATING_ORDER.index(d.rating) < RATING_ORDER.index("amber_cin"):
                 d.rating = "amber_cin"

@@ -384,3 +384,17 @@ def build(kind: str, policy: Policy) -> Script:
     if kind == "refer":
         return refer_script(policy)
     raise ValueError(f"unknown flow kind {kind!r}")
+
+
+def answer_labels(policy: Policy) -> dict[str, dict[str, str]]:
+    """Each question's option values and the words shown for them: the one table a card
+    uses to show a stored answer ("dont_know" -> "Don't know", "school" -> "School …")."""
+    yes_no = {"yes": "Yes", "no": "No"}
+    labels: dict[str, dict[str, str]] = {}
+    for kind in KINDS:
+        for q in build(kind, policy).questions:
+            if q.options:
+                labels.setdefault(q.id, {}).update({o.value: o.label for o in q.options})
+            elif q.kind == Kind.YESNO:
+                labels.setdefault(q.id, dict(yes_no))
+    return labels
