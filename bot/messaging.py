@@ -8,6 +8,7 @@ an outage shows the card as it is then, not as it was.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -178,6 +179,10 @@ class Messaging:
         if c is None or prof is None:
             return
         stamp = f"{c.advised_at.isoformat() if c.advised_at else ''}:{c.followed_advice}"
+        if result.action == "respond":
+            # An answer can be changed, and changed back, within one tick of the clock:
+            # each is its own redraw (queued once, in the transaction that recorded it).
+            stamp += f":{uuid.uuid4().hex}"
         repo.enqueue(
             s, key=f"consultation:{c.id}:update:{result.action}:{stamp}", method=UPDATE,
             channel=c.card_channel or "",
@@ -185,7 +190,24 @@ class Messaging:
         )
         if result.action == "advise":
             self.dm(s, prof.slack_user_id, cards.advice_dm(c, self.policy),
-                    f"consultation:{c.id}:advice")
+                    advice_dm_key(c.id))
+        elif result.action == "respond":
+            # The advice DM is redrawn with the answer: its buttons go, so a later click
+            # cannot overwrite the answer by accident.
+            self.redraw_advice_dm(s, c.id, prof.slack_user_id, f"answered:{stamp}")
+
+    def redraw_advice_dm(self, db: Session | Tx, consultation_id: int, user_id: str,
+                         what: str, *, changing: bool = False) -> None:
+        """Redraw the advice DM as the consultation is when sent (``changing``: with the
+        buttons again, for a professional who asked to change their answer)."""
+        payload: dict[str, Any] = {
+            "render": "advice_dm", "id": consultation_id, "channel": user_id,
+            "ts_of": advice_dm_key(consultation_id),
+        }
+        if changing:
+            payload["changing"] = True
+        repo.enqueue(db, key=f"consultation:{consultation_id}:dm:{what}", method=UPDATE,
+                     channel=user_id, payload=payload)
 
     # --- sending (the outbox's hooks) ------------------------------------
 
@@ -218,6 +240,20 @@ class Messaging:
             args.update(cards.consultation_card(c, prof, self.policy, now))
             if row.method == UPDATE:
                 args["ts"] = _need(c.card_ts)
+        elif render == "advice_dm":
+            c = sql.load(cx, Consultation, row.payload["id"])
+            if c is None:
+                return None
+            args.pop("changing", None)
+            args.update(cards.advice_dm(c, self.policy,
+                                        changing=bool(row.payload.get("changing"))))
+        ts_of = row.payload.get("ts_of")
+        if ts_of:
+            # An update of a message posted by another row: it is where that row put it.
+            status, ts = sql.sent_ts(cx, str(ts_of))
+            if status is None or status == "dead":
+                return None  # never delivered, or purged: there is nothing to redraw
+            args["ts"] = _need(ts)
         thread_of = row.payload.get("thread_of")
         if thread_of:
             kind, _, sid = str(thread_of).partition(":")
@@ -240,6 +276,11 @@ class Messaging:
             if c is not None and not c.card_ts:
                 sql.update(tx.cx, Consultation, row.subject_id, card_ts=data["ts"],
                            card_channel=data.get("channel") or c.card_channel)
+
+
+def advice_dm_key(consultation_id: int) -> str:
+    """The outbox key of the advice DM (its later redraws find it by this key)."""
+    return f"consultation:{consultation_id}:advice"
 
 
 def _need(ts: str | None) -> str:
