@@ -22,7 +22,7 @@ from bot.flows.triage import CardResult, TriageService
 from bot.outbox import INSTRUCTIONS, NotReady
 from bot.policy import Policy
 from store import repo, sql
-from store.models import Consultation, Professional, Referral, TriageCard
+from store.models import Consultation, FlowSession, Professional, Referral, TriageCard
 from store.sql import OutboxRow
 from store.tx import Tx, as_tx
 from store.types import utcnow
@@ -44,13 +44,15 @@ class Messaging:
     # --- queueing (inside the caller's transaction) ----------------------
 
     def dm(self, db: Session | Tx, user_id: str, message: dict[str, Any], key: str, *,
-           claim: bool = False) -> None:
+           claim: bool = False, flow_id: int | None = None) -> None:
         """A direct message to a person (addressed by user ID; the DM is opened on send).
 
         ``claim``: for this process to send at once after commit (see ``Tx.enqueue``).
+        ``flow_id``: the message asks that flow's question (``on_sent`` remembers where).
         """
         as_tx(db).enqueue(key=key, method=POST, payload={"channel": user_id, **message},
-                          claim=claim)
+                          claim=claim, subject_type="flow" if flow_id else None,
+                          subject_id=flow_id)
 
     def flow_step(self, tx: Tx, user_id: str, step: Step, now: datetime) -> None:
         """Queue what a flow step shows: the next question, the outcome, the urgent advice.
@@ -59,12 +61,15 @@ class Messaging:
         is what they are waiting for. Everything here needs only the fast statements.
         """
         base = f"flow:{step.flow_id}:v{step.version}"
+        # Read before this step's question is queued: the message of the question before.
+        asked = self._question_message(tx, user_id, step.flow_id)
 
         def dm(message: dict[str, Any], what: str) -> None:
             self.dm(tx, user_id, message, f"{base}:{what}", claim=True)
 
         if step.status == Status.ASKING and step.prompt is not None:
-            dm(flow.question_message(step), f"q:{step.prompt.id}")
+            self.dm(tx, user_id, flow.question_message(step), f"{base}:q:{step.prompt.id}",
+                    claim=True, flow_id=step.flow_id)
         elif step.status == Status.COMPLETED:
             referral = (sql.load(tx.cx, Referral, step.referral_id) if step.referral_id
                         else None)
@@ -83,6 +88,24 @@ class Messaging:
             dm(flow.cancelled_message(step), "cancelled")
         elif step.status == Status.EXPIRED:
             dm(flow.expired_message(step), "expired")
+        if asked is not None:
+            # The question before loses its buttons and shows the answer given. Queued after
+            # what the professional waits for, which goes first.
+            ts, original = asked
+            closed = flow.answered_question(original, step)
+            if closed is not None:
+                as_tx(tx).enqueue(key=f"{base}:closed:{ts}", method=UPDATE,
+                                  payload={"channel": user_id, "ts": ts, **closed})
+
+    @staticmethod
+    def _question_message(tx: Tx, user_id: str, flow_id: int | None
+                          ) -> tuple[str, dict[str, Any]] | None:
+        """(ts, what was posted) of the flow's question message now on screen, if known."""
+        fs = sql.load(tx.cx, FlowSession, flow_id) if flow_id else None
+        if fs is None or not fs.message_ts:
+            return None
+        original = sql.posted_payload(tx.cx, user_id, fs.message_ts)
+        return (fs.message_ts, original) if original is not None else None
 
     def new_card(self, db: Session | Tx, card_id: int) -> None:
         """Post a new triage card (and to the EDT out of hours); its clocks were started
@@ -271,6 +294,10 @@ class Messaging:
             if card is not None and not card.ts:
                 sql.update(tx.cx, TriageCard, row.subject_id, ts=data["ts"],
                            channel=data.get("channel") or card.channel)
+        elif row.subject_type == "flow":
+            # The question now on screen: the next step redraws it with the answer.
+            sql.update(tx.cx, FlowSession, row.subject_id, message_ts=data["ts"],
+                       channel=data.get("channel") or "")
         elif row.subject_type == "consultation":
             c = sql.load(tx.cx, Consultation, row.subject_id)
             if c is not None and not c.card_ts:
