@@ -23,12 +23,16 @@ def _question(env: SlackEnv, text: str) -> dict[str, Any]:
     return next(m for m in env.dm(TEACHER) if text in json.dumps(m.get("blocks")))
 
 
+async def _consult(env: SlackEnv) -> None:
+    await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+    await env.fake.wait_for("chat.postMessage")
+
+
 async def test_answered_questions_lose_their_buttons_and_show_the_answer(
     db_file: str,  # noqa: F811 - the fixture
 ) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
-        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
-        await env.fake.wait_for("chat.postMessage")
+        await _consult(env)
         seen = await play(env, TEACHER)
         assert len(seen) >= 10, seen
         # Every question the professional answered was redrawn: none still has buttons.
@@ -47,8 +51,7 @@ async def test_a_cancelled_question_says_no_answer_was_given(
     db_file: str,  # noqa: F811 - the fixture
 ) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
-        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
-        await env.fake.wait_for("chat.postMessage")
+        await _consult(env)
         await env.drain()
         first = env.last_question(TEACHER)
         assert first is not None and DANGER in json.dumps(first["blocks"])
