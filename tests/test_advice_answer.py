@@ -13,7 +13,7 @@ from bot.blocks import ids
 from store.db import make_engine, session_scope
 from store.models import Consultation
 from tests.slackenv import TEACHER, SlackEnv, slack_env
-from tests.test_slack_app import TUESDAY, advised, db_file  # noqa: F401 - db_file is a fixture
+from tests.test_slack_app import TUESDAY, advised
 
 REASON = "The family asked for a referral themselves."
 
@@ -60,9 +60,9 @@ async def _not_followed(env: SlackEnv, msg: dict[str, Any], opened: int) -> None
 
 
 async def test_answered_advice_loses_its_buttons_and_the_first_answer_stands(
-    db_file: str,  # noqa: F811 - the fixture
+    db_url: str,
 ) -> None:
-    async with slack_env(db_file, start=TUESDAY) as env:
+    async with slack_env(db_url, start=TUESDAY) as env:
         first = await advised(env)
         assert {ids.ADVICE_FOLLOWED, ids.ADVICE_NOT_FOLLOWED} <= _action_ids(first)
 
@@ -87,9 +87,9 @@ async def test_answered_advice_loses_its_buttons_and_the_first_answer_stands(
 
 
 async def test_change_my_answer_brings_the_buttons_back_and_records_the_new_answer(
-    db_file: str,  # noqa: F811 - the fixture
+    db_url: str,
 ) -> None:
-    async with slack_env(db_file, start=TUESDAY) as env:
+    async with slack_env(db_url, start=TUESDAY) as env:
         first = await advised(env)
         await _not_followed(env, first, opened=2)
         answered = await _updated(env, first["ts"], 1)

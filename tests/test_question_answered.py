@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.blocks import ids
 from tests.slackenv import TEACHER, SlackEnv, slack_env
-from tests.test_slack_app import TUESDAY, db_file, play  # noqa: F401 - db_file is a fixture
+from tests.test_slack_app import TUESDAY, play
 
 DANGER = "Is a child in immediate danger right now?"
 
@@ -29,9 +29,9 @@ async def _consult(env: SlackEnv) -> None:
 
 
 async def test_answered_questions_lose_their_buttons_and_show_the_answer(
-    db_file: str,  # noqa: F811 - the fixture
+    db_url: str,
 ) -> None:
-    async with slack_env(db_file, start=TUESDAY) as env:
+    async with slack_env(db_url, start=TUESDAY) as env:
         await _consult(env)
         seen = await play(env, TEACHER)
         assert len(seen) >= 10, seen
@@ -48,9 +48,9 @@ async def test_answered_questions_lose_their_buttons_and_show_the_answer(
 
 
 async def test_a_cancelled_question_says_no_answer_was_given(
-    db_file: str,  # noqa: F811 - the fixture
+    db_url: str,
 ) -> None:
-    async with slack_env(db_file, start=TUESDAY) as env:
+    async with slack_env(db_url, start=TUESDAY) as env:
         await _consult(env)
         await env.drain()
         first = env.last_question(TEACHER)
