@@ -8,6 +8,7 @@ an outage shows the card as it is then, not as it was.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from bot.flows.triage import CardResult, TriageService
 from bot.outbox import INSTRUCTIONS, NotReady
 from bot.policy import Policy
 from store import repo, sql
-from store.models import Consultation, Professional, Referral, TriageCard
+from store.models import Consultation, FlowSession, Professional, Referral, TriageCard
 from store.sql import OutboxRow
 from store.tx import Tx, as_tx
 from store.types import utcnow
@@ -43,13 +44,15 @@ class Messaging:
     # --- queueing (inside the caller's transaction) ----------------------
 
     def dm(self, db: Session | Tx, user_id: str, message: dict[str, Any], key: str, *,
-           claim: bool = False) -> None:
+           claim: bool = False, flow_id: int | None = None) -> None:
         """A direct message to a person (addressed by user ID; the DM is opened on send).
 
         ``claim``: for this process to send at once after commit (see ``Tx.enqueue``).
+        ``flow_id``: the message asks that flow's question (``on_sent`` remembers where).
         """
         as_tx(db).enqueue(key=key, method=POST, payload={"channel": user_id, **message},
-                          claim=claim)
+                          claim=claim, subject_type="flow" if flow_id else None,
+                          subject_id=flow_id)
 
     def flow_step(self, tx: Tx, user_id: str, step: Step, now: datetime) -> None:
         """Queue what a flow step shows: the next question, the outcome, the urgent advice.
@@ -58,12 +61,15 @@ class Messaging:
         is what they are waiting for. Everything here needs only the fast statements.
         """
         base = f"flow:{step.flow_id}:v{step.version}"
+        # Read before this step's question is queued: the message of the question before.
+        asked = self._question_message(tx, user_id, step.flow_id)
 
         def dm(message: dict[str, Any], what: str) -> None:
             self.dm(tx, user_id, message, f"{base}:{what}", claim=True)
 
         if step.status == Status.ASKING and step.prompt is not None:
-            dm(flow.question_message(step), f"q:{step.prompt.id}")
+            self.dm(tx, user_id, flow.question_message(step), f"{base}:q:{step.prompt.id}",
+                    claim=True, flow_id=step.flow_id)
         elif step.status == Status.COMPLETED:
             referral = (sql.load(tx.cx, Referral, step.referral_id) if step.referral_id
                         else None)
@@ -82,6 +88,24 @@ class Messaging:
             dm(flow.cancelled_message(step), "cancelled")
         elif step.status == Status.EXPIRED:
             dm(flow.expired_message(step), "expired")
+        if asked is not None:
+            # The question before loses its buttons and shows the answer given. Queued after
+            # what the professional waits for, which goes first.
+            ts, original = asked
+            closed = flow.answered_question(original, step)
+            if closed is not None:
+                as_tx(tx).enqueue(key=f"{base}:closed:{ts}", method=UPDATE,
+                                  payload={"channel": user_id, "ts": ts, **closed})
+
+    @staticmethod
+    def _question_message(tx: Tx, user_id: str, flow_id: int | None
+                          ) -> tuple[str, dict[str, Any]] | None:
+        """(ts, what was posted) of the flow's question message now on screen, if known."""
+        fs = sql.load(tx.cx, FlowSession, flow_id) if flow_id else None
+        if fs is None or not fs.message_ts:
+            return None
+        original = sql.posted_payload(tx.cx, user_id, fs.message_ts)
+        return (fs.message_ts, original) if original is not None else None
 
     def new_card(self, db: Session | Tx, card_id: int) -> None:
         """Post a new triage card (and to the EDT out of hours); its clocks were started
@@ -178,6 +202,10 @@ class Messaging:
         if c is None or prof is None:
             return
         stamp = f"{c.advised_at.isoformat() if c.advised_at else ''}:{c.followed_advice}"
+        if result.action == "respond":
+            # An answer can be changed, and changed back, within one tick of the clock:
+            # each is its own redraw (queued once, in the transaction that recorded it).
+            stamp += f":{uuid.uuid4().hex}"
         repo.enqueue(
             s, key=f"consultation:{c.id}:update:{result.action}:{stamp}", method=UPDATE,
             channel=c.card_channel or "",
@@ -185,7 +213,24 @@ class Messaging:
         )
         if result.action == "advise":
             self.dm(s, prof.slack_user_id, cards.advice_dm(c, self.policy),
-                    f"consultation:{c.id}:advice")
+                    advice_dm_key(c.id))
+        elif result.action == "respond":
+            # The advice DM is redrawn with the answer: its buttons go, so a later click
+            # cannot overwrite the answer by accident.
+            self.redraw_advice_dm(s, c.id, prof.slack_user_id, f"answered:{stamp}")
+
+    def redraw_advice_dm(self, db: Session | Tx, consultation_id: int, user_id: str,
+                         what: str, *, changing: bool = False) -> None:
+        """Redraw the advice DM as the consultation is when sent (``changing``: with the
+        buttons again, for a professional who asked to change their answer)."""
+        payload: dict[str, Any] = {
+            "render": "advice_dm", "id": consultation_id, "channel": user_id,
+            "ts_of": advice_dm_key(consultation_id),
+        }
+        if changing:
+            payload["changing"] = True
+        repo.enqueue(db, key=f"consultation:{consultation_id}:dm:{what}", method=UPDATE,
+                     channel=user_id, payload=payload)
 
     # --- sending (the outbox's hooks) ------------------------------------
 
@@ -218,6 +263,20 @@ class Messaging:
             args.update(cards.consultation_card(c, prof, self.policy, now))
             if row.method == UPDATE:
                 args["ts"] = _need(c.card_ts)
+        elif render == "advice_dm":
+            c = sql.load(cx, Consultation, row.payload["id"])
+            if c is None:
+                return None
+            args.pop("changing", None)
+            args.update(cards.advice_dm(c, self.policy,
+                                        changing=bool(row.payload.get("changing"))))
+        ts_of = row.payload.get("ts_of")
+        if ts_of:
+            # An update of a message posted by another row: it is where that row put it.
+            status, ts = sql.sent_ts(cx, str(ts_of))
+            if status is None or status == "dead":
+                return None  # never delivered, or purged: there is nothing to redraw
+            args["ts"] = _need(ts)
         thread_of = row.payload.get("thread_of")
         if thread_of:
             kind, _, sid = str(thread_of).partition(":")
@@ -235,11 +294,20 @@ class Messaging:
             if card is not None and not card.ts:
                 sql.update(tx.cx, TriageCard, row.subject_id, ts=data["ts"],
                            channel=data.get("channel") or card.channel)
+        elif row.subject_type == "flow":
+            # The question now on screen: the next step redraws it with the answer.
+            sql.update(tx.cx, FlowSession, row.subject_id, message_ts=data["ts"],
+                       channel=data.get("channel") or "")
         elif row.subject_type == "consultation":
             c = sql.load(tx.cx, Consultation, row.subject_id)
             if c is not None and not c.card_ts:
                 sql.update(tx.cx, Consultation, row.subject_id, card_ts=data["ts"],
                            card_channel=data.get("channel") or c.card_channel)
+
+
+def advice_dm_key(consultation_id: int) -> str:
+    """The outbox key of the advice DM (its later redraws find it by this key)."""
+    return f"consultation:{consultation_id}:advice"
 
 
 def _need(ts: str | None) -> str:

@@ -50,7 +50,7 @@ PERMANENT = {
 
 # Payload keys that make a row an instruction for ``prepare`` (drawn from the
 # database when it is sent); any other row is sent as it was queued.
-INSTRUCTIONS = ("render", "thread_of")
+INSTRUCTIONS = ("render", "thread_of", "ts_of")
 
 POST = "chat.postMessage"  # the one call that is searched for: the others are not
 # A search goes back to this long before the row was queued: our clock and Slack's

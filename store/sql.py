@@ -487,6 +487,34 @@ def mark_sent(cx: Cx, worker: str, at: datetime,
                        for i, ts, note in rows])
 
 
+_SENT_TS = "SELECT status, result_ts FROM outbox WHERE idempotency_key = :key"
+
+
+def sent_ts(cx: Cx, key: str) -> tuple[str | None, str | None]:
+    """(status, Slack ts) of the row queued under ``key``: where the message it posted
+    is, for a later chat.update of it. A status of None: no such row (never queued, or
+    purged); the ts is None until the row is sent."""
+    r = cx.first(_SENT_TS, {"key": key})
+    if r is None:
+        return None, None
+    return str(r[0]), (r[1] or None) if r[0] == "sent" else None
+
+
+_POSTED = (
+    "SELECT payload FROM outbox WHERE channel = :channel AND result_ts = :ts "
+    "AND method = 'chat.postMessage' AND status = 'sent' ORDER BY id DESC LIMIT 1"
+)
+
+
+def posted_payload(cx: Cx, channel: str, ts: str) -> dict[str, Any] | None:
+    """What the row that posted the message at ``ts`` in ``channel`` sent (as queued),
+    or None when no such row is kept."""
+    r = cx.first(_POSTED, {"channel": channel, "ts": ts})
+    if r is None or not r[0]:
+        return None
+    return jsontext.loads(r[0]) if isinstance(r[0], str | bytes) else dict(r[0])
+
+
 def mark_retry(cx: Cx, worker: str, row_id: int, at: datetime, error: str, *,
                counts: bool) -> None:
     """Back to pending until ``at``; an attempt that does not count is given back."""

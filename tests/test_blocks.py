@@ -597,7 +597,12 @@ def test_advice_dm(policy: Policy) -> None:
     assert "Start an Early Help Assessment (with consent)" in all_text(msg)
     answered = cards.advice_dm(make_consultation(advice_outcome="signpost",
                                                  followed_advice=True), policy)
-    assert not elements(answered)
+    # Answered: no follow buttons, only the way to change the answer on purpose.
+    assert [e["action_id"] for e in elements(answered)] == [ids.ADVICE_CHANGE]
+    changing = cards.advice_dm(make_consultation(advice_outcome="signpost",
+                                                 followed_advice=True), policy, changing=True)
+    assert_message_ok(changing)
+    assert by_action(changing, ids.ADVICE_FOLLOWED)[0]["value"] == "5:change"
 
 
 def test_outcome_info_request_and_thread_note(policy: Policy) -> None:

@@ -4,6 +4,7 @@ and assertions on the calls the fake received."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import json
 from pathlib import Path
@@ -471,27 +472,33 @@ async def test_mentions_typed_by_a_professional_are_escaped(db_file: str) -> Non
         assert "<!channel>" not in card and "<https://evil" not in card
 
 
+async def advised(env: SlackEnv) -> dict:
+    """A consultation by TEACHER that the advisor answered ("food bank"); returns the advice
+    DM as it was first posted."""
+    await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+    await env.fake.wait_for("chat.postMessage")
+    await play(env, TEACHER)
+    duty = env.policy.channel("consultation_duty")
+    await env.click_card(ADVISOR, duty, env.fake.history(duty)[-1]["ts"], ids.CONSULT_ADVISE)
+    view = (await env.fake.wait_for("views.open"))[-1].args["view"]
+    await env.sender.view_submission(
+        ADVISOR,
+        view,
+        {ids.IN_OUTCOME[1]: "signpost", ids.IN_ADVICE[1]: "Signpost to the food bank."},
+    )
+    await env.fake.wait_for(
+        "chat.postMessage",
+        predicate=lambda c: (
+            "food bank" in json.dumps(c.args) and c.args.get("channel") == env.dm_id(TEACHER)
+        ),
+    )
+    await env.drain()
+    return copy.deepcopy(next(m for m in env.dm(TEACHER) if "food bank" in json.dumps(m)))
+
+
 async def test_professional_records_why_advice_was_not_followed(db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
-        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
-        await env.fake.wait_for("chat.postMessage")
-        await play(env, TEACHER)
-        duty = env.policy.channel("consultation_duty")
-        await env.click_card(ADVISOR, duty, env.fake.history(duty)[-1]["ts"], ids.CONSULT_ADVISE)
-        view = (await env.fake.wait_for("views.open"))[-1].args["view"]
-        await env.sender.view_submission(
-            ADVISOR,
-            view,
-            {ids.IN_OUTCOME[1]: "signpost", ids.IN_ADVICE[1]: "Signpost to the food bank."},
-        )
-        await env.fake.wait_for(
-            "chat.postMessage",
-            predicate=lambda c: (
-                "food bank" in json.dumps(c.args) and c.args.get("channel") == env.dm_id(TEACHER)
-            ),
-        )
-        await env.drain()
-        advice = next(m for m in env.dm(TEACHER) if "food bank" in json.dumps(m))
+        advice = await advised(env)
         await env.sender.block_action(
             TEACHER,
             ids.ADVICE_NOT_FOLLOWED,

@@ -589,8 +589,18 @@ def consultation_card(
     return {"text": clip(fallback, 300), "blocks": cap_blocks(blocks, 50, keep_last=keep)}
 
 
-def advice_dm(c: Consultation, policy: Policy) -> dict:
-    """The advice, sent to the professional, with "follow / do something else" buttons."""
+# What the professional answered to advice, in the words they read on the advice DM.
+ADVICE_ANSWER_WORDS: dict[bool | None, str] = {
+    True: "You said you are following this advice. Thank you.",
+    False: "You said you are doing something else; your reason is recorded in the "
+    "consultation log.",
+}
+
+
+def advice_dm(c: Consultation, policy: Policy, *, changing: bool = False) -> dict:
+    """The advice, sent to the professional, with "follow / do something else" buttons
+    until they answer; then their answer, with a "Change my answer" button that brings
+    the two buttons back (``changing``)."""
     blocks: list[Block] = [
         section_text(f"*Advice on your consultation {escape(c.reference)}*"),
         section_text(f"*{escape(outcome_label(c.advice_outcome))}*"),
@@ -613,8 +623,13 @@ def advice_dm(c: Consultation, policy: Policy) -> dict:
     }.get(c.advice_outcome or "")
     if next_step:
         blocks.append(section_text(next_step))
-    if c.followed_advice is None:
-        value = str(c.id)
+    answered = ADVICE_ANSWER_WORDS.get(c.followed_advice)
+    if answered is None or changing:
+        # "change": these buttons replace an answer already given, on purpose.
+        value = str(c.id) if answered is None else f"{c.id}:change"
+        if answered is not None:
+            now_is = "following it" if c.followed_advice else "doing something else"
+            blocks.append(context(f"Your answer stands until you choose again: {now_is}."))
         blocks.append(
             actions(
                 [
@@ -624,10 +639,10 @@ def advice_dm(c: Consultation, policy: Policy) -> dict:
                 block_id=f"advice:{c.id}",
             )
         )
-    elif c.followed_advice:
-        blocks.append(context("You said you are following this advice. Thank you."))
     else:
-        blocks.append(context("You said you are doing something else; your reason is recorded."))
+        blocks.append(section_text(answered))
+        blocks.append(actions([button("Change my answer", ids.ADVICE_CHANGE, str(c.id))],
+                              block_id=f"advice:{c.id}"))
     return message(f"Advice on {c.reference}: {outcome_label(c.advice_outcome)}", blocks)
 
 

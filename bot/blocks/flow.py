@@ -39,7 +39,7 @@ from bot.blocks.text import (
     section_text,
     sections,
 )
-from bot.flows.api import Kind, Option, Prompt, Step, Suggestion
+from bot.flows.api import Kind, Option, Prompt, Status, Step, Suggestion
 from bot.flows.rules import human_duration
 from bot.policy import Policy
 from store.models import Referral
@@ -232,6 +232,58 @@ def question_message(step: Step) -> dict:
     if step.step_total:
         fallback = f"Step {step.step_no} of {step.step_total}: {prompt.text}"
     return message(escape(fallback), blocks)
+
+
+_TYPE_HERE = "Type your answer as a message here."
+_PREVIOUS = "(your previous answer:"
+
+
+def answered_question(original: dict[str, Any], step: Step) -> dict | None:
+    """A question message as it reads once the flow has moved on: its buttons gone, and
+    the answer given in their place. ``original`` is the message as posted; None when
+    it is no question of this flow, or its question is still the one waiting.
+
+    The answer is named by the option the professional chose (the label they clicked);
+    a typed answer is not repeated (it is the professional's own message, just below).
+    """
+    blocks = list(original.get("blocks") or [])
+    prefix = f"{ids.QUESTION_BLOCK_PREFIX}:{step.flow_id}:"
+    asked = [b for b in blocks if str(b.get("block_id", "")).startswith(prefix)]
+    if not asked:
+        return None
+    qid = str(asked[0]["block_id"])[len(prefix):]
+    if step.status == Status.ASKING and step.prompt is not None and step.prompt.id == qid:
+        return None
+    labels: dict[str, str] = {}
+    chooses = False
+    for el in asked[0].get("elements") or []:
+        if el.get("action_id", "").startswith(ids.FLOW_ANSWER) and el.get("type") == "button":
+            labels[str(el.get("value"))] = str(el["text"]["text"])
+            chooses = True
+        groups = el.get("option_groups") or [{"options": el.get("options") or []}]
+        for opt in (o for g in groups for o in g.get("options") or []):
+            labels[str(opt["value"])] = str(opt["text"]["text"])
+            chooses = True
+        if el.get("type") == "datepicker":
+            chooses = True
+    answer = step.answers.get(qid)
+    if answer in (None, "", []):
+        said = "No answer was given to this question."
+    elif not chooses:
+        said = "Answered: your message below."
+    elif isinstance(answer, (list, tuple, set)):
+        said = "Your answer: " + ", ".join(labels.get(str(a), str(a)) for a in answer)
+    else:
+        value = _as_value(answer) or ""
+        said = f"Your answer: {labels.get(value, value)}"
+    kept = [
+        b for b in blocks
+        if b is not asked[0]
+        and _TYPE_HERE not in str((b.get("text") or {}).get("text", ""))
+        and not any(_PREVIOUS in str(e.get("text", "")) for e in b.get("elements") or [])
+    ]
+    kept.append(context(esc(said, 2900)))
+    return message(str(original.get("text") or "Question answered"), kept)
 
 
 def could_identify(words: list[str]) -> str:

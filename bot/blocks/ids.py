@@ -37,6 +37,7 @@ CONSULT_ADVISE = "consult.advise"
 # The professional's answer to the advice (DM); value is the consultation id.
 ADVICE_FOLLOWED = "advice.followed"
 ADVICE_NOT_FOLLOWED = "advice.not_followed"
+ADVICE_CHANGE = "advice.change"
 # The referrer's reply to a request for more information; value is the card id.
 INFO_REPLY = "info.reply"
 

@@ -205,13 +205,15 @@ def advice_modal(c: Consultation, policy: Policy) -> dict:
     return _view("Give advice", ids.MODAL_ADVICE, str(c.id), blocks, submit="Send advice")
 
 
-def not_followed_modal(c: Consultation) -> dict:
-    """The professional is not following the advice: why not (recorded in the log)."""
+def not_followed_modal(c: Consultation, *, change: bool = False) -> dict:
+    """The professional is not following the advice: why not (recorded in the log).
+    ``change``: this replaces an answer they gave before, on purpose."""
     blocks: list[Block] = [
         context(f"*{escape(c.reference)}*: your reason is kept in the consultation log."),
         _text_input(ids.IN_REASON, "What are you doing instead, and why?", hint=_NO_NAMES_HINT),
     ]
-    return _view("Not following advice", ids.MODAL_NOT_FOLLOWED, str(c.id), blocks, submit="Send")
+    meta = f"{c.id}:change" if change else str(c.id)
+    return _view("Not following advice", ids.MODAL_NOT_FOLLOWED, meta, blocks, submit="Send")
 
 
 def info_reply_modal(card: TriageCard) -> dict:

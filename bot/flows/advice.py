@@ -21,6 +21,11 @@ from store import repo
 from store.models import Consultation, Professional
 from store.types import utcnow
 
+ALREADY_ANSWERED = (
+    "You have already answered this advice, and that answer stands. To change it, use "
+    "*Change my answer* on the advice message."
+)
+
 OUTCOMES = (
     "urgent_referral", "referral", "early_help", "continue_caf", "signpost", "lado", "advice_only"
 )
@@ -30,7 +35,7 @@ OUTCOMES = (
 class AdviceResult:
     """What an advice action did; ``status`` is ``ok`` or why nothing changed."""
 
-    status: str  # ok | not_found | already_advised | invalid
+    status: str  # ok | not_found | already_advised | already_answered | invalid
     consultation: Consultation | None = None
     professional: Professional | None = None
     message: str = ""
@@ -101,9 +106,14 @@ class AdviceService:
         followed: bool,
         reason: str = "",
         *,
+        change: bool = False,
         effects: Effects | None = None,
     ) -> AdviceResult:
-        """The professional says whether they follow the advice, and why not."""
+        """The professional says whether they follow the advice, and why not.
+
+        The first answer stands: a second one (a stale button, a double click) changes
+        nothing unless ``change`` says the professional chose to change it.
+        """
         if not followed and not reason.strip():
             return AdviceResult(
                 "invalid", message="Say briefly what you are doing instead, and why."
@@ -117,6 +127,8 @@ class AdviceService:
                 )
             if c.status != "advised":
                 return AdviceResult("invalid", c, message="There is no advice to respond to yet.")
+            if c.followed_advice is not None and not change:
+                return AdviceResult("already_answered", c, message=ALREADY_ANSWERED)
             repo.audit(
                 s,
                 actor=user,
@@ -125,7 +137,8 @@ class AdviceService:
                 subject_id=c.id,
                 old=c.followed_advice,
                 new=followed,
-                reason=None if followed else "recorded in the consultation log",
+                reason=("changed by the professional" if c.followed_advice is not None
+                        else None if followed else "recorded in the consultation log"),
                 at=now,
             )
             c.followed_advice = followed

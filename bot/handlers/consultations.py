@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlmodel import Session
 
 from bot.blocks import ids, modals
-from bot.flows.advice import AdviceResult
+from bot.flows.advice import ALREADY_ANSWERED, AdviceResult
 from bot.handlers.common import (
     After,
     Outcome,
@@ -25,6 +25,7 @@ from bot.handlers.common import (
 from bot.services import Services
 from store.db import session_scope
 from store.models import Consultation, Professional
+from store.tx import Tx
 
 ADVISORS_ONLY = "Only duty advisors can answer consultations."
 PROFESSIONAL_ONLY = "Only the professional who asked can answer."
@@ -98,8 +99,10 @@ def register(app: AsyncApp, sv: Services) -> None:
 
     async def followed(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, cid = who(body, action)
+        change = _is_change(str(action.get("value") or ""))
         return await not_asker(user, channel, cid) or await act(
-            user, channel, lambda effects: sv.advice.respond(cid, user, True, effects=effects))
+            user, channel, lambda effects: sv.advice.respond(
+                cid, user, True, change=change, effects=effects))
 
     async def not_followed(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
         user, channel, cid = who(body, action)
@@ -109,24 +112,61 @@ def register(app: AsyncApp, sv: Services) -> None:
         c = await off_loop(load, cid)
         if c is None:
             return told(sv, user, channel, "That consultation no longer exists.")
+        if c.followed_advice is not None and not _is_change(str(action.get("value") or "")):
+            return told(sv, user, channel, ALREADY_ANSWERED)
         return later(sv.client.views_open, trigger_id=body["trigger_id"],
-                     view=modals.not_followed_modal(c))
+                     view=modals.not_followed_modal(
+                         c, change=_is_change(str(action.get("value") or ""))))
+
+    async def change_answer(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
+        """"Change my answer": the advice DM shows its two buttons again; the answer
+        given stands until one of them is chosen."""
+        user, channel, cid = who(body, action)
+        no = await not_asker(user, channel, cid)
+        if no:
+            return no
+
+        def reopen(tx: Tx) -> bool:
+            c = tx.session.get(Consultation, cid)
+            if c is None or c.followed_advice is None:
+                return False
+            tx.audit(actor=user, action="consultation.change_asked",
+                     subject_type="consultation", subject_id=cid)
+            sv.messaging.redraw_advice_dm(tx, cid, user, f"changing:{body.get('trigger_id')}",
+                                          changing=True)
+            return True
+
+        reopened, _ = await sv.tx.run(reopen)
+        if not reopened:
+            return told(sv, user, channel, "There is no answer to change yet.")
+
+        async def after() -> None:
+            sv.sender.kick()
+
+        return after
 
     async def why_not(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
         user = body["user"]["id"]
         cid = _consultation_id(view)
+        change = _is_change(str(view.get("private_metadata") or ""))
         reason = str(state_value(view, ids.IN_REASON) or "")
         return await not_asker(user, None, cid) or await act(
             user, None, lambda effects: sv.advice.respond(
-                cid, user, False, reason, effects=effects))
+                cid, user, False, reason, change=change, effects=effects))
 
     on_action(app, sv, ids.CONSULT_ADVISE, advise)
     on_action(app, sv, ids.ADVICE_FOLLOWED, followed)
     on_action(app, sv, ids.ADVICE_NOT_FOLLOWED, not_followed)
+    on_action(app, sv, ids.ADVICE_CHANGE, change_answer)
     on_submit(app, sv, ids.MODAL_ADVICE, advice_given, guard=ids.IN_ADVICE)
     on_submit(app, sv, ids.MODAL_NOT_FOLLOWED, why_not, guard=ids.IN_REASON)
 
 
 def _consultation_id(view: dict[str, Any]) -> int:
-    raw = str(view.get("private_metadata") or "")
-    return int(raw) if raw.isdigit() else 0
+    head = str(view.get("private_metadata") or "").split(":")[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _is_change(value: str) -> bool:
+    """A button value or modal metadata ``"12:change"``: an answer changed on purpose."""
+    return value.split(":")[1:] == ["change"]
