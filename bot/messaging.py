@@ -22,7 +22,14 @@ from bot.flows.triage import CardResult, TriageService
 from bot.outbox import INSTRUCTIONS, NotReady
 from bot.policy import Policy
 from store import repo, sql
-from store.models import Consultation, FlowSession, Professional, Referral, TriageCard
+from store.models import (
+    Consultation,
+    Decision,
+    FlowSession,
+    Professional,
+    Referral,
+    TriageCard,
+)
 from store.sql import OutboxRow
 from store.tx import Tx, as_tx
 from store.types import utcnow
@@ -150,13 +157,15 @@ class Messaging:
         )
 
     def card_thread(self, s: Session, card: TriageCard, text: str, key: str, *,
-                    notify_managers: bool = False) -> None:
-        """A note in the card's thread (requests, replies, warnings); ``text`` is escaped."""
+                    notify_managers: bool = False, by: str = "") -> None:
+        """A note in the card's thread (requests, replies, warnings); ``text`` is escaped,
+        after a mention of ``by`` (who did it) when given."""
         managers = self.policy.roles.managers
         note = cards.thread_note(
             text,
             notify=managers.users if notify_managers else (),
             groups=managers.usergroups if notify_managers else (),
+            by=by,
         )
         repo.enqueue(
             s, key=key, method=POST, channel=card.channel or "",
@@ -181,7 +190,7 @@ class Messaging:
         elif result.action == "info_reply":
             self.card_thread(s, card, f"The referrer answered:\n{result.note}", f"{key}:reply")
         elif result.action in ("snooze", "written_received"):
-            self.card_thread(s, card, result.note, f"{key}:snooze")
+            self.card_thread(s, card, result.note, f"{key}:snooze", by=result.by)
         elif result.action == "close":
             self.dm(s, card.referrer_user_id, cards.outcome_dm(card, referral, self.policy),
                     f"{key}:closed")
@@ -250,7 +259,8 @@ class Messaging:
             referral = sql.load(cx, Referral, card.referral_id)
             if referral is None:
                 return None
-            args.update(cards.triage_card(card, referral, self.policy, now))
+            args.update(cards.triage_card(card, referral, self.policy, now,
+                                          _last_decision(cx, card.id or 0)))
             if row.method == UPDATE:
                 args["ts"] = _need(card.ts)
         elif render == "consultation_card":
@@ -308,6 +318,12 @@ class Messaging:
 def advice_dm_key(consultation_id: int) -> str:
     """The outbox key of the advice DM (its later redraws find it by this key)."""
     return f"consultation:{consultation_id}:advice"
+
+
+def _last_decision(cx: sql.Cx, card_id: int) -> Decision | None:
+    """The card's newest decision (its id is the order they were made in)."""
+    r = cx.first("SELECT max(id) FROM decision WHERE card_id = :id", {"id": card_id})
+    return sql.load(cx, Decision, int(r[0])) if r and r[0] is not None else None
 
 
 def _need(ts: str | None) -> str:

@@ -48,7 +48,7 @@ from bot.flows.clocks import clock_label
 from bot.flows.rules import CATEGORIES
 from bot.flows.scripts import answer_labels
 from bot.policy import Policy
-from store.models import Consultation, Professional, Referral, TriageCard
+from store.models import Consultation, Decision, Professional, Referral, TriageCard
 
 # The one place outcomes are worded (consultation advice, suggestions, App Home).
 OUTCOME_LABELS: dict[str, str] = {
@@ -310,11 +310,18 @@ def _is_decided(card: TriageCard) -> bool:
 # --------------------------------------------------------------------------- triage card
 
 
-def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datetime) -> dict:
+def triage_card(
+    card: TriageCard,
+    referral: Referral,
+    policy: Policy,
+    now: datetime,
+    last: Decision | None = None,
+) -> dict:
     """The triage card in a manager channel: suggestion or decision, summary, clock, buttons.
 
-    Buttons carry ``str(card.id)``; a decided card has no Approve button and a
-    closed card has no buttons at all.
+    ``last`` is the card's newest Decision: a changed rating shows what it was changed
+    from and the manager's reason. Buttons carry ``str(card.id)``; a decided card has no
+    Approve button and a closed card has no buttons at all.
     """
     tz = policy.tz
     ref = card.reference
@@ -341,14 +348,19 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
 
     # The rating: a suggestion until a manager's click makes it a decision.
     if decided:
-        verb = (
-            "approved"
-            if card.rating in (None, card.suggested_rating)
-            else f"changed from {escape(rating_name(policy, card.suggested_rating))}"
-        )
+        changed = last if last is not None and last.action == "change" else None
+        if changed is not None:
+            was = changed.old_rating  # the rating it had, or the suggestion
+        elif card.rating not in (None, card.suggested_rating):
+            was = card.suggested_rating  # a card drawn without its decisions
+        else:
+            was = None
+        verb = f"changed from {escape(rating_name(policy, was))}" if was else "approved"
         line = f"*Rating:* {rating_badge(policy, key)} — {verb} by {mention(card.decided_by)}"
         if card.decided_at:
             line += f" ({when_words(card.decided_at, now, tz)})"
+        if changed is not None and changed.reason:
+            line += f"\n*Why:* {esc(changed.reason, 1500)}"
     else:
         line = (
             f"*Suggested:* {rating_badge(policy, key)} — "
@@ -647,27 +659,46 @@ def advice_dm(c: Consultation, policy: Policy, *, changing: bool = False) -> dic
 
 
 def outcome_dm(card: TriageCard, referral: Referral, policy: Policy) -> dict:
-    """To the referrer after a manager's decision: the rating, what it means, what happens next."""
+    """To the referrer after a manager's decision or closure: the rating (if any), what it
+    means, what happens next, and the manager's reason for closing."""
     ref = escape(card.reference)
-    if card.rating is None:
+    closed = card.status == "closed"
+    if card.rating is None and not closed:
         # Principle 2: the referrer hears nothing until a person has decided.
         return message(
             f"{card.reference}: no decision yet",
             [section_text(f"There is no decision on {ref} yet. You will hear here when there is.")],
         )
-    rating = policy.ratings.get(card.rating)
-    blocks: list[Block] = [
-        section_text(f"*The front door has decided on your referral {ref}*"),
-        section_text(
-            f"*Rating:* {rating_badge(policy, card.rating)}"
-            + (f"\n{escape(rating.meaning)}\n*Goes to:* {escape(rating.route)}" if rating else "")
-        ),
-    ]
-    nxt = NEXT_STEPS.get(_next_step_key(card, referral))
-    if nxt:
-        blocks.append(section_text(f"*What happens next*\n{escape(nxt)}"))
-    if card.status == "closed" and card.close_reason:
-        blocks.append(section_text(f"*Closed:* {esc(card.close_reason, 2800)}"))
+    rating = policy.ratings.get(card.rating or "")
+    if closed:
+        headline = f"*The front door has closed your referral {ref}*" + (
+            "" if card.rating else " without a rating."
+        )
+    else:
+        headline = f"*The front door has decided on your referral {ref}*"
+    blocks: list[Block] = [section_text(headline)]
+    if card.rating:
+        blocks.append(
+            section_text(
+                f"*Rating:* {rating_badge(policy, card.rating)}"
+                + (f"\n{escape(rating.meaning)}\n*Goes to:* {escape(rating.route)}"
+                   if rating else "")
+            )
+        )
+    if closed:
+        # The manager's reason, as chosen and typed in the close modal (guarded there).
+        why = esc(card.close_reason, 2800) if card.close_reason else "No reason was given."
+        blocks.append(section_text(f"*Why it was closed:* {why}"))
+        blocks.append(
+            section_text(
+                "If you are still worried about the child, make a new referral with /refer or "
+                f"call the front door on {escape(policy.phones.front_door)}."
+            )
+        )
+    else:
+        nxt = NEXT_STEPS.get(_next_step_key(card, referral))
+        if nxt:
+            blocks.append(section_text(f"*What happens next*\n{escape(nxt)}"))
     if referral.phone_referral and not referral.written_confirmed_at:
         blocks.append(
             section_text(
@@ -681,7 +712,13 @@ def outcome_dm(card: TriageCard, referral: Referral, policy: Policy) -> dict:
             f"Front door: {escape(policy.phones.front_door)}."
         )
     )
-    return message(f"{card.reference}: {rating_name(policy, card.rating)}", blocks)
+    if closed:
+        fallback = f"{card.reference}: closed" + (
+            f" ({rating_name(policy, card.rating)})" if card.rating else " without a rating"
+        )
+    else:
+        fallback = f"{card.reference}: {rating_name(policy, card.rating)}"
+    return message(fallback, blocks)
 
 
 def _next_step_key(card: TriageCard, referral: Referral) -> str | None:
@@ -709,11 +746,15 @@ def info_request_dm(card: TriageCard, question: str) -> dict:
     return message(f"More information needed about {card.reference}", blocks)
 
 
-def thread_note(text: str, *, notify: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> dict:
-    """A note in a card's thread: ``text`` escaped (it may be typed by a person), then
-    mentions of the ``notify`` user IDs and ``groups`` user-group IDs, which Slack notifies."""
+def thread_note(text: str, *, notify: tuple[str, ...] = (), groups: tuple[str, ...] = (),
+                by: str = "") -> dict:
+    """A note in a card's thread: ``text`` escaped (it may be typed by a person), after a
+    mention of ``by`` (who did it), then mentions of the ``notify`` user IDs and ``groups``
+    user-group IDs, which Slack notifies."""
     tags = " ".join([mention(u) for u in notify] + [_group_mention(g) for g in groups])
     body = esc(text, 50 * SECTION_LIMIT)
+    if by:
+        body = f"{mention(by)} {body}"
     return message("Note on the card",
                    sections(f"{tags} {body}" if tags else body, max_sections=10))
 

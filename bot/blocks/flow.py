@@ -336,7 +336,8 @@ def refused_message(step: Step) -> dict:
     if step.errors:
         errs = bullets(clip(e, 500) for e in step.errors[:20])
         blocks.extend(sections(f"I couldn't accept that answer:\n{errs}", max_sections=2))
-    if step.message.strip():
+    if step.message.strip() and not blocks:
+        # The service's own summary of the findings or errors listed above: said once.
         blocks.extend(sections(esc(step.message, 3000), max_sections=1))
     if not blocks:
         blocks.append(section_text("I couldn't accept that answer. Please try again."))
@@ -433,6 +434,9 @@ def completed_message(step: Step, policy: Policy, referral: Referral | None = No
     blocks: list[Block] = [header(f"Thank you: your {what} is recorded")]
     if step.reference:
         blocks.append(section_text(f"Your reference is *{ref}*. Please quote it in any follow-up."))
+    if step.message.strip():
+        # Before the suggestion: it introduces it ("the suggestion below is not a decision").
+        blocks.extend(sections(esc(step.message, 3000), max_sections=1))
     if step.suggestion is not None:
         blocks.extend(suggestion_blocks(step.suggestion, policy, kind=step.flow_kind))
     if refer and referral is not None:
@@ -454,8 +458,6 @@ def completed_message(step: Step, policy: Policy, referral: Referral | None = No
         )
     else:
         blocks.append(section_text("*What happens next:* A duty advisor will reply here."))
-    if step.message.strip():
-        blocks.extend(sections(esc(step.message, 3000), max_sections=1))
     return message(f"Thank you: {what} {step.reference or ''} recorded", blocks)
 
 
@@ -479,10 +481,11 @@ def redirected_message(step: Step) -> dict:
 
 def cancelled_message(step: Step) -> dict:
     """The flow was cancelled: nothing was sent."""
-    blocks = [section_text(f"Cancelled. Nothing has been sent to the front door. {_RESTART}")]
-    if step.message.strip():
-        blocks.append(context(esc(step.message, 2000)))
-    return message("Cancelled", blocks)
+    # The service says what was cancelled and that nothing was sent: once, not twice.
+    said = esc(step.message, 2000) if step.message.strip() else (
+        "Cancelled: nothing has been sent to the front door.")
+    blocks = [section_text(f"{said} {_RESTART}")]
+    return message("Cancelled: nothing was sent", blocks)
 
 
 def expired_message(step: Step) -> dict:

@@ -415,7 +415,7 @@ class FlowService:
             **base,
             answers=fs.answers,
             message=f"Thank you: consultation {c.reference} has gone to the duty advisor. "
-            "The suggestion below is not a decision; an advisor will reply.",
+            "The suggestion below is not a decision.",
             suggestion=suggestion,
             reference=c.reference,
             consultation_id=c.id,

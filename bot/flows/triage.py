@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -22,7 +23,7 @@ from bot.flows.locked import locked_action
 from bot.policy import RATINGS, Policy
 from store import repo, sql
 from store.db import session_scope
-from store.models import Decision, Referral, TriageCard
+from store.models import Decision, Referral, Reminder, TriageCard
 from store.tx import Db, as_tx
 from store.types import utcnow
 
@@ -39,6 +40,7 @@ class CardResult:
     old_rating: str | None = None
     new_rating: str | None = None
     note: str = ""  # text for the card's thread (already guarded by the caller)
+    by: str = ""  # the Slack user the thread note names first (a mention, not text)
 
     @property
     def ok(self) -> bool:
@@ -304,7 +306,7 @@ class TriageService:
             until = now + timedelta(minutes=minutes)
             moved = clocks.snooze(s, subject_type="card", subject_id=card.id or 0, until=until)
             if not moved:
-                return CardResult("invalid", card, message="There is no warning due to snooze.")
+                return CardResult("invalid", card, message=self._nothing_to_snooze(s, card))
             repo.audit(
                 s,
                 actor=actor,
@@ -317,10 +319,8 @@ class TriageService:
             )
             when = until.astimezone(self.policy.tz).strftime("%H:%M")
             return CardResult(
-                "ok",
-                card,
-                action="snooze",
-                note=f"<@{actor}> snoozed the next reminder until {when}.",
+                "ok", card, action="snooze", by=actor,
+                note=f"snoozed the next reminder until {when}.",
             )
 
         return self._run(card_id, act, effects)
@@ -342,8 +342,8 @@ class TriageService:
                               clock="written_confirmation")
             repo.audit(s, actor=actor, action="card.written_received", subject_type="card",
                        subject_id=card.id, old="awaited", new="received", at=now)
-            return CardResult("ok", card, action="written_received",
-                              note=f"<@{actor}> recorded the written referral as received.")
+            return CardResult("ok", card, action="written_received", by=actor,
+                              note="recorded the written referral as received.")
 
         return self._run(card_id, act, effects, allow_closed=True)
 
@@ -358,6 +358,20 @@ class TriageService:
                 subject_id=card_id or "-",
                 at=self.clock(),
             )
+
+    def _nothing_to_snooze(self, s: Session, card: TriageCard) -> str:
+        """Why a snooze moved nothing: the next warning is already later, or there is none."""
+        due = s.exec(
+            select(Reminder.due_at)  # type: ignore[call-overload]
+            .where(Reminder.subject_type == "card", Reminder.subject_id == card.id,
+                   Reminder.status == "pending", Reminder.kind == "sla_warning")
+            .order_by(Reminder.due_at)
+        ).first()
+        if due is None:
+            return "No warning is waiting on this card, so there is nothing to snooze."
+        at = due[0].astimezone(self.policy.tz)
+        return (f"The next warning is at {at:%H:%M} on {at:%a %d %b}, later than the snooze "
+                "would put it: nothing was changed.")
 
     # --- plumbing --------------------------------------------------------
 
