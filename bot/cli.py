@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``frontdoor`` console script."""
     args = _parser().parse_args(argv)
-    logs.configure()  # FRONTDOOR_LOG_FORMAT: text (default) or json
+    logs.configure()  # FRONTDOOR_LOG_FORMAT: text or json; FRONTDOOR_LOG_LEVEL: info, debug…
     # ``transitions`` logs two lines at INFO for every answer's state change: noise
     # in an operator's log, and formatting them cost time on every click.
     logging.getLogger("transitions").setLevel(logging.WARNING)
