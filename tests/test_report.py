@@ -295,6 +295,11 @@ def test_report_weekly_writes_the_text_the_chart_and_the_json(
     data = json.loads((out / "weekly-2026-11-23.json").read_text(encoding="utf-8"))
     assert data["consultations"] == 5 and data["median_to_decision_minutes"] == 120.0
     assert (out / "weekly-2026-11-23.txt").read_text(encoding="utf-8").startswith("Front Door")
+    # Without --week, --now picks the week: the whole week before its local day.
+    assert main(["report", "weekly", "--now", "2026-11-30T09:00:00+00:00"]) == 0
+    printed = capsys.readouterr().out
+    assert "Front Door weekly figures · Mon 23 Nov – Sun 29 Nov 2026" in printed
+    assert "Consultations: 5" in printed
 
 
 # --------------------------------------------------------------------------- the weekly job
@@ -400,15 +405,3 @@ async def test_a_new_install_waits_for_its_first_whole_week(
     ReminderSweep(sv).run(at(2026, 12, 7, 9, 0, 1))
     assert len(_rows(sv.engine, "job:weekly_report:2026-12-07")) == 2
 
-
-def test_report_weekly_as_of_now_reports_the_week_before_it(
-        sqlite_url: str, sqlite_engine: Engine, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    seed_week(sqlite_engine)
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("FRONTDOOR_POLICY", "cambridgeshire")
-    monkeypatch.chdir(tmp_path)
-    assert main(["report", "weekly", "--now", "2026-11-30T09:00:00+00:00"]) == 0
-    printed = capsys.readouterr().out
-    assert "Front Door weekly figures · Mon 23 Nov – Sun 29 Nov 2026" in printed
-    assert "Consultations: 5" in printed
