@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -148,8 +148,13 @@ def parse_date(value: str, what: str) -> date:
         raise FilterError([f"{what}: not a date like 2026-11-30"]) from None
 
 
-def make_filter(**values: Any) -> LogFilter:
-    """A checked filter from loose values (strings or dates; empty means "any")."""
+def make_filter(labels: Mapping[str, str] | None = None, **values: Any) -> LogFilter:
+    """A checked filter from loose values (strings or dates; empty means "any").
+
+    ``labels`` names the fields in the problems as the person saw them (the modal's
+    "From" and "To"); by default a field is named by its key (``since``), as typed.
+    """
+    name = {**{k: k for k in FILTER_KEYS}, **(labels or {})}
     problems: list[str] = []
     out: dict[str, Any] = {}
     for key in ("since", "until"):
@@ -158,7 +163,7 @@ def make_filter(**values: Any) -> LogFilter:
             out[key] = v
         elif v:
             try:
-                out[key] = parse_date(str(v), key)
+                out[key] = parse_date(str(v), name[key])
             except FilterError as exc:
                 problems += exc.problems
     outcome = (values.get("outcome") or "").strip() or None
@@ -183,7 +188,7 @@ def make_filter(**values: Any) -> LogFilter:
         else:
             advisor = m.group(1)
     if out.get("since") and out.get("until") and out["since"] > out["until"]:
-        problems.append("since: must not be after until")
+        problems.append(f"{name['since']}: must not be after {name['until']}")
     if problems:
         raise FilterError(problems)
     return LogFilter(outcome=outcome, category=category, agency=agency, advisor=advisor, **out)

@@ -17,7 +17,12 @@ from store.dbrole import DatabaseRoleError
 NOT_YET = "frontdoor {cmd}: not available in this version yet."
 
 
+NOW_HELP = "act as of this ISO time, e.g. 2026-12-24T15:00:00+00:00 (default: now)"
+
+
 def _parser() -> argparse.ArgumentParser:
+    from bot.caf.importer import COLUMNS_HELP
+
     p = argparse.ArgumentParser(prog="frontdoor", description="Front Door: the children's "
                                 "services front door in Slack.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -25,41 +30,53 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-reminders", action="store_true", help="do not run the reminder loop")
     sub.add_parser("worker", help="run the reminder and outbox loops only")
     sandbox = sub.add_parser("sandbox", help="run the bot with a local workspace (no Slack)")
-    sandbox.add_argument("--port", type=int, default=None)
+    sandbox.add_argument("--port", type=int, default=None,
+                         help="port for the workspace page (default: a free one)")
     sandbox.add_argument("--open", action="store_true", help="open the workspace in a browser")
     rem = sub.add_parser("reminders", help="reminders").add_subparsers(dest="sub", required=True)
     run = rem.add_parser("run", help="one sweep as of --now (default: now)")
-    run.add_argument("--now", help="ISO time, e.g. 2026-12-24T15:00:00+00:00")
+    run.add_argument("--now", metavar="ISO-TIME", help=NOW_HELP)
     db = sub.add_parser("db", help="database").add_subparsers(dest="sub", required=True)
     db.add_parser("upgrade", help="create or upgrade the schema")
     pol = sub.add_parser("policy", help="authority policy").add_subparsers(
         dest="sub", required=True
     )
     chk = pol.add_parser("check", help="validate a policy file")
-    chk.add_argument("file")
+    chk.add_argument("file", help="a policy YAML file, e.g. bot/policies/camden.yaml")
     log = sub.add_parser("log", help="consultation log").add_subparsers(dest="sub", required=True)
     exp = log.add_parser("export", help="CSV to stdout")
-    exp.add_argument("--since")
-    exp.add_argument("--until")
+    exp.add_argument("--since", help="first local day, e.g. 2026-11-01")
+    exp.add_argument("--until", help="last local day (included)")
     ret = sub.add_parser("retention", help="retention").add_subparsers(dest="sub", required=True)
-    ret.add_parser("purge").add_argument("--dry-run", action="store_true")
+    purge = ret.add_parser("purge", help="delete what is older than the policy's retention")
+    purge.add_argument("--dry-run", action="store_true",
+                       help="say what would be deleted, and delete nothing")
+    purge.add_argument("--now", metavar="ISO-TIME", help=NOW_HELP)
     rep = sub.add_parser("report", help="figures").add_subparsers(dest="sub", required=True)
     weekly = rep.add_parser("weekly", help="last week's figures: text, and files with --out")
     weekly.add_argument("--out", help="folder for the summary, the chart (PNG) and the JSON")
     weekly.add_argument("--week", help="a date in the week to report (default: last week)")
+    weekly.add_argument("--now", metavar="ISO-TIME",
+                        help=NOW_HELP + "; without --week, the week before it")
     aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="sub", required=True)
     aexp = aud.add_parser("export", help="CSV to stdout (for a DPIA review or an inspection)")
     aexp.add_argument("--since", help="first local day, e.g. 2026-11-01")
     aexp.add_argument("--until", help="last local day (included)")
     caf = sub.add_parser("caf", help="CAF episodes").add_subparsers(dest="sub", required=True)
-    caf.add_parser("import").add_argument("file")
+    imp = caf.add_parser("import", help="register CAF episodes from a CSV file (all or none)",
+                         description="Register CAF episodes from a case-system export: every\n"
+                         "row is checked first, and if any is wrong nothing is imported.",
+                         epilog=COLUMNS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    imp.add_argument("file", help="the CSV file (UTF-8, a header row; columns below)")
+    imp.add_argument("--now", metavar="ISO-TIME",
+                     help=NOW_HELP + "; dates after its local day are refused")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``frontdoor`` console script."""
     args = _parser().parse_args(argv)
-    logs.configure()  # FRONTDOOR_LOG_FORMAT: text (default) or json
+    logs.configure()  # FRONTDOOR_LOG_FORMAT: text or json; FRONTDOOR_LOG_LEVEL: info, debug…
     # ``transitions`` logs two lines at INFO for every answer's state change: noise
     # in an operator's log, and formatting them cost time on every click.
     logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -121,7 +138,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"swept as of {now.isoformat()}: {stats}")
         return 0
     if cmd == "caf" and sub == "import":
-        return _caf_import(args.file, settings.database_url, settings.policy)
+        return _caf_import(args.file, settings.database_url, settings.policy,
+                           _parse_now(args.now))
     if (cmd, sub) in (("log", "export"), ("report", "weekly"), ("retention", "purge"),
                       ("audit", "export")):
         return _records(args, settings)
@@ -148,7 +166,7 @@ def _records(args: argparse.Namespace, settings: Settings) -> int:
         actor = f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         actor = "cli"
-    now = datetime.now(UTC)
+    now = _parse_now(getattr(args, "now", None))
     try:
         upgrade(engine)
         if args.cmd == "log":
@@ -199,7 +217,7 @@ def _records(args: argparse.Namespace, settings: Settings) -> int:
         engine.dispose()
 
 
-def _caf_import(path: str, database_url: str, policy_name: str) -> int:
+def _caf_import(path: str, database_url: str, policy_name: str, now: datetime) -> int:
     """``caf import FILE``: all rows or none; every bad line is printed, exit 1."""
     from bot.caf.importer import import_file
     from store.db import make_engine
@@ -209,7 +227,7 @@ def _caf_import(path: str, database_url: str, policy_name: str) -> int:
     engine = make_engine(database_url)
     try:
         upgrade(engine)
-        result = import_file(engine, policy, path)
+        result = import_file(engine, policy, path, clock=lambda: now)
     finally:
         engine.dispose()
     if not result.ok:

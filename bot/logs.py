@@ -73,9 +73,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def configure(fmt: str | None = None, level: int = logging.INFO) -> None:
+def configure(fmt: str | None = None, level: int | None = None) -> None:
     """Set up the root logger: ``fmt`` (default ``FRONTDOOR_LOG_FORMAT``) is ``json`` or
-    ``text``; anything else is refused with a clear message."""
+    ``text``; anything else is refused with a clear message. ``level`` defaults to
+    ``FRONTDOOR_LOG_LEVEL`` (``info``, or ``debug``, ``warning``, ``error``)."""
     from bot.config import load_env_file
 
     load_env_file()  # the format may be set in .env, read before the settings are
@@ -88,4 +89,14 @@ def configure(fmt: str | None = None, level: int = logging.INFO) -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
+    if level is None:
+        name = os.environ.get("FRONTDOOR_LOG_LEVEL", "info").strip().upper() or "INFO"
+        if name not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SystemExit(f"FRONTDOOR_LOG_LEVEL must be debug, info, warning or error, "
+                             f"not {name.lower()!r}")
+        level = getattr(logging, name)
     root.setLevel(level)
+    # Alembic's INFO lines (plugins set up, each revision run) buried the sandbox's address
+    # and say nothing an operator acts on: shown only when debugging.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level <= logging.DEBUG
+                                          else max(level, logging.WARNING))

@@ -160,3 +160,25 @@ def test_name_like_references_are_refused_and_not_echoed(engine: Engine) -> None
     shown = "\n".join(errors).upper()
     assert not any(r.upper() in shown for r in refs)
     assert count(engine, CafEpisode) == 0
+
+
+def test_cli_import_as_of_now(cli_db: str, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``--now`` is the import's clock: dates after its day are refused, before it taken."""
+    good = tmp_path / "good.csv"
+    good.write_text(GOOD, encoding="utf-8")
+    assert cli.main(["caf", "import", str(good), "--now", "2026-01-01T12:00:00+00:00"]) == 1
+    assert "nothing was imported" in capsys.readouterr().err
+    assert cli.main(["caf", "import", str(good), "--now", "2026-12-01T12:00:00+00:00"]) == 0
+    assert "imported 3 CAF episodes: EHM-1001, EHM-1002, EHM-1003" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--now must be an ISO time"):
+        cli.main(["caf", "import", str(good), "--now", "1 Dec"])
+
+
+def test_cli_import_help_lists_the_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["caf", "import", "--help"])
+    shown = capsys.readouterr().out
+    for column in ("ehm_reference", "lead_professional", "coordinator", "completed_on",
+                   "consent", "last_meeting_on", "--now ISO-TIME"):
+        assert column in shown

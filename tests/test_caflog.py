@@ -300,7 +300,9 @@ async def test_an_advisor_reads_filters_and_exports_the_log(db_file: str) -> Non
         # A modal with the dates the wrong way round is refused in the modal.
         d = await env.sender.view_submission(ADVISOR, view, {
             caflog_blocks.IN_SINCE[1]: "2026-11-30", caflog_blocks.IN_UNTIL[1]: "2026-11-01"})
-        assert d.json()["response_action"] == "errors"
+        # ... in the words of the modal's own labels (From, To), not the query's keys.
+        assert d.json() == {"response_action": "errors", "errors": {
+            caflog_blocks.IN_UNTIL[0]: "From: must not be after To"}}
 
         # Export CSV sends the filtered log to the advisor's DM as a file.
         d = await env.sender.block_action(ADVISOR, caflog_blocks.EXPORT, export["value"],

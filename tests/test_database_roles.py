@@ -200,6 +200,8 @@ async def test_readme_sandbox_command_works_from_a_fresh_clone(tmp_path: Path) -
                 assert line, f"frontdoor sandbox ended: {printed}"
                 printed.append(line)
         url = printed[-1].rsplit(": ", 1)[1].strip()
+        # The address is the first thing said: no migration chatter above it.
+        assert len(printed) == 1, printed
         async with aiohttp.ClientSession() as http, http.get(url) as r:
             assert r.status == 200
             assert 'name="frontdoor-token"' in await r.text()

@@ -295,6 +295,11 @@ def test_report_weekly_writes_the_text_the_chart_and_the_json(
     data = json.loads((out / "weekly-2026-11-23.json").read_text(encoding="utf-8"))
     assert data["consultations"] == 5 and data["median_to_decision_minutes"] == 120.0
     assert (out / "weekly-2026-11-23.txt").read_text(encoding="utf-8").startswith("Front Door")
+    # Without --week, --now picks the week: the whole week before its local day.
+    assert main(["report", "weekly", "--now", "2026-11-30T09:00:00+00:00"]) == 0
+    printed = capsys.readouterr().out
+    assert "Front Door weekly figures · Mon 23 Nov – Sun 29 Nov 2026" in printed
+    assert "Consultations: 5" in printed
 
 
 # --------------------------------------------------------------------------- the weekly job
@@ -399,3 +404,4 @@ async def test_a_new_install_waits_for_its_first_whole_week(
                                                       "week_end": "2026-12-06"}}
     ReminderSweep(sv).run(at(2026, 12, 7, 9, 0, 1))
     assert len(_rows(sv.engine, "job:weekly_report:2026-12-07")) == 2
+

@@ -287,3 +287,22 @@ async def test_the_purge_runs_weekly_from_the_reminder_loop(services: Services) 
             Reminder.kind == "retention_purge")).scalars()}
     assert jobs == {"job:retention_purge:2026-11-29": "done",
                     "job:retention_purge:2026-12-06": "pending"}
+
+
+def test_retention_purge_as_of_now(sqlite_url: str, sqlite_engine: Engine, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``--now`` moves the cut-off: a consultation of 2020 is kept as of 2021, gone as of 2030."""
+    then = dt.datetime(2020, 3, 2, 10, 0, tzinfo=dt.UTC)
+    with session_scope(sqlite_engine, write=True) as s:
+        consultation(s, person(s, "U0OLLY", "Olly Oldfield", then), None, then, then)
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.chdir(tmp_path)
+    assert main(["retention", "purge", "--dry-run", "--now", "2021-03-02T10:00:00+00:00"]) == 0
+    assert capsys.readouterr().out.startswith("would delete nothing")
+    assert main(["retention", "purge", "--now", "2030-03-02T10:00:00+00:00"]) == 0
+    assert capsys.readouterr().out.startswith("deleted consultations: 1, professionals: 1")
+    with session_scope(sqlite_engine) as s:
+        entry = s.exec(select(AuditEntry).where(
+            AuditEntry.action == "retention.purge")).scalar_one()
+    assert entry.at.replace(tzinfo=dt.UTC) == dt.datetime(2030, 3, 2, 10, 0, tzinfo=dt.UTC)

@@ -86,6 +86,10 @@ async def test_page_and_its_files_are_served(sb: StubSandbox, http: aiohttp.Clie
         assert f"/static/{name}" in page
         async with http.get(f"{sb.url}static/{name}") as r:
             assert r.status == 200, name
+    # Where the clock is shown, the page says whose clock it is.
+    start = page.index('<section id="clock"')
+    clock = page[start:page.index("</section>", start)]
+    assert "own clock, not real time" in " ".join(clock.split())
 
 
 def test_the_page_works_offline_and_never_uses_inner_html() -> None:

@@ -134,6 +134,11 @@ def _date(pair: tuple[str, str], label: str, current: Any) -> Block:
             "optional": True}
 
 
+# The filter modal's field labels, by filter key: its problems name the fields by these.
+FILTER_LABELS = {"since": "From", "until": "To", "outcome": "Outcome", "category": "Category",
+                 "agency": "Agency", "advisor": "Advisor"}
+
+
 def filter_modal(f: LogFilter, channel: str) -> dict[str, Any]:
     """The filter modal, showing the current filter; ``private_metadata`` is where to answer."""
     advisor: dict[str, Any] = {"type": "users_select", "action_id": IN_ADVISOR[1],
@@ -143,13 +148,13 @@ def filter_modal(f: LogFilter, channel: str) -> dict[str, Any]:
     blocks: list[Block] = [
         context("Dates are whole days in the authority's time zone, both included. "
                 "Leave a field empty for any."),
-        _date(IN_SINCE, "From", f.since),
-        _date(IN_UNTIL, "To", f.until),
+        _date(IN_SINCE, FILTER_LABELS["since"], f.since),
+        _date(IN_UNTIL, FILTER_LABELS["until"], f.until),
         _select(IN_OUTCOME, "Outcome (given, or suggested until advised)",
                 list(OUTCOME_LABELS.items()), f.outcome),
-        _select(IN_CATEGORY, "Category", list(CATEGORIES.items()), f.category),
-        _select(IN_AGENCY, "Agency", list(AGENCY_LABELS.items()), f.agency),
-        {"type": "input", "block_id": IN_ADVISOR[0], "label": plain("Advisor"),
+        _select(IN_CATEGORY, FILTER_LABELS["category"], list(CATEGORIES.items()), f.category),
+        _select(IN_AGENCY, FILTER_LABELS["agency"], list(AGENCY_LABELS.items()), f.agency),
+        {"type": "input", "block_id": IN_ADVISOR[0], "label": plain(FILTER_LABELS["advisor"]),
          "element": advisor, "optional": True},
     ]
     return {
@@ -173,6 +178,7 @@ def export_comment(f: LogFilter, count: int) -> str:
 __all__ = [
     "EXPORT",
     "FILTER",
+    "FILTER_LABELS",
     "MODAL",
     "REFUSED",
     "SHOWN",

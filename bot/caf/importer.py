@@ -55,6 +55,18 @@ ACTOR = "import"
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
 _PLAIN_COLUMN = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# For ``frontdoor caf import --help``: the columns, as in this module's docstring.
+COLUMNS_HELP = """columns (a header row; any order; case and spaces in names ignored):
+  ehm_reference      required; the policy's reference shape, e.g. EHM-20417
+  lead_professional  a Slack user ID (U0123ABCD), or empty: no lead yet
+  coordinator        required; a Slack user ID
+  completed_on       required; YYYY-MM-DD (or DD/MM/YYYY); not in the future
+  consent            required; yes or no
+  last_meeting_on    optional; the last family planning meeting held, a date
+
+Any other column is refused: an export may carry names. A reference twice in the
+file, or already registered, is an error. Imported episodes send no messages;
+their reminders are scheduled as for any episode."""
 
 
 @dataclass

@@ -152,7 +152,7 @@ def register(app: AsyncApp, sv: Services) -> None:
             ("outcome", blocks.IN_OUTCOME), ("category", blocks.IN_CATEGORY),
             ("agency", blocks.IN_AGENCY), ("advisor", blocks.IN_ADVISOR))}
         try:
-            f = caflog.make_filter(**values)
+            f = caflog.make_filter(blocks.FILTER_LABELS, **values)
         except caflog.FilterError as exc:  # e.g. the dates the wrong way round
             return Refuse({blocks.IN_UNTIL[0]: "; ".join(exc.problems)[:2000]})
         return later(show, user, channel, f)
