@@ -1098,6 +1098,8 @@ _SPEAK_VERBS = frozenset(
 _OBJECT_VERBS = _PERSON_OBJECT_VERBS - {"love", "loves", "protect", "protects", "protected"}
 _APPOSITION = frozenset("one eldest youngest oldest middle little".split())
 _BEFORE_DOB = re.compile(r"\s*[(,]?\s*(?:d\.?\s?o\.?\s?b\b|born\b|b\.\s?\d)", re.I)
+_PAREN_INFO = re.compile(r"\s*\(\s*(?:\d|yr|year|y\d|aged?|dob|d\.o\.b)", re.I)
+_DIGIT_NEXT = re.compile(r"\s+\d")
 _PRONOUN_AGE = re.compile(r",\s*(?:she|he)(?:['’]?s|\s+is)\s+\d", re.I)
 
 
@@ -1127,10 +1129,9 @@ def _name_slot(text: str, toks: list[_Token], i: int, name_ends: set[int]) -> bo
         return True
     if pk == "and" and i > 1 and toks[i - 2].end in name_ends:
         return True
-    if _AFTER_NAME_INFO.match(text, t.end) or text.startswith("(", t.end + 1):
-        return _AFTER_NAME_INFO.match(text, t.end) is not None or bool(
-            re.match(r"\s*\(\s*(?:\d|yr|year|y\d|aged?|dob|d\.o\.b)", text[t.end :], re.I)
-        )
+    info = _AFTER_NAME_INFO.match(text, t.end)
+    if info or text.startswith("(", t.end + 1):
+        return bool(info or _PAREN_INFO.match(text, t.end))
     if nxt is None:
         return False
     if nxt.key == "from" and (prev is None or t.sentence_start):
@@ -1138,10 +1139,7 @@ def _name_slot(text: str, toks: list[_Token], i: int, name_ends: set[int]) -> bo
     if nxt.key in _SLOT_VERBS:
         if nxt.key in ("is", "was") and _lexicon_class(t.key) == _STRONG:
             # "Hope is fading", "Faith is important"; but "star is 4"
-            after = toks[i + 2] if i + 2 < n else None
-            if not (after and text[nxt.end : after.start].strip() == "" and False) and not (
-                re.match(r"\s+\d", text[nxt.end :])
-            ):
+            if not _DIGIT_NEXT.match(text, nxt.end):
                 return False
         return prev is None or t.sentence_start or pk in _SLOT_CONJ or pk in _NICK_PREFIX
     if nxt.key == "and" and i + 3 < n:

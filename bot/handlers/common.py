@@ -16,7 +16,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
-from bot import nonames
 from bot.blocks import ids
 from bot.blocks.flow import ASK_ORDINARY, ASK_REPHRASE, could_identify
 from bot.flows.validate import guard as guard_findings
@@ -285,11 +284,6 @@ def _with_question(view: dict[str, Any], guard: tuple[str, str], words: list[str
 _INITIAL = {"value": "initial_value", "selected_option": "initial_option",
             "selected_options": "initial_options", "selected_date": "initial_date",
             "selected_user": "initial_user"}
-
-
-def guard_text(text: str) -> list[str]:
-    """No-names findings in ``text`` as lines for that person only (empty when clean)."""
-    return nonames.describe(text, nonames.scan(text))
 
 
 def guard_error(findings: list[str]) -> str:
