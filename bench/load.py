@@ -29,8 +29,8 @@ from typing import Any
 import aiohttp
 
 from bench.fakeapi import dm_of, load_user
-from bot.blocks import ids
-from bot.blocks.flow import ANSWER_ACTION_RE
+from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.blocks.flow import ANSWER_ACTION_RE
 from bot.sandbox.signing import Delivery, SlackSender
 
 # The answers: no danger, no redirect, consent given (fewest branches); the

@@ -34,9 +34,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from bot.blocks.cards import OUTCOME_LABELS
 from bot.flows.rules import CATEGORIES
 from bot.flows.scripts import AGENCIES
+from bot.handlers.slack.blocks.cards import OUTCOME_LABELS
 from store import repo
 from store.models import Consultation, Professional
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.blocks import cards, flow
 from bot.flows.advice import AdviceResult
 from bot.flows.api import Status, Step
 from bot.flows.triage import CardResult, TriageService
+from bot.handlers.slack.blocks import cards, flow
 from bot.outbox import INSTRUCTIONS, NotReady
 from bot.policy import Policy
 from store import repo, sql

@@ -36,11 +36,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from bot.blocks import text as tx
-from bot.blocks.cards import rating_name
 from bot.caflog import day_window
 from bot.flows.clocks import CLOCK_LABELS, clock_label
 from bot.flows.rules import CATEGORIES
+from bot.handlers.slack.blocks import text as tx
+from bot.handlers.slack.blocks.cards import rating_name
 from bot.policy import RATINGS, Policy
 from store.models import Consultation, Decision, Professional, Referral, Reminder, TriageCard
 

@@ -30,16 +30,17 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from bot import inbound, logs, replay
-from bot.app import build_app
+from bot import logs, replay
 from bot.config import Settings
-from bot.door import Door, SocketModeDoor
+from bot.handlers.slack import inbound
+from bot.handlers.slack.app import build_app
+from bot.handlers.slack.client import make_client, make_session
+from bot.handlers.slack.door import Door, SocketModeDoor
+from bot.handlers.slack.members import Members
 from bot.lifecycle import Health, InFlight, release_mine
-from bot.members import Members
 from bot.metrics import CONTENT_TYPE, request_kind
 from bot.policy import Policy, load_policy
 from bot.services import Services
-from bot.slack import make_client, make_session
 from store import dbrole
 from store.db import is_sqlite, make_engine
 from store.migrate import upgrade

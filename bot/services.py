@@ -14,12 +14,12 @@ from bot.config import Settings
 from bot.flows.advice import AdviceService
 from bot.flows.service import FlowService
 from bot.flows.triage import TriageService
+from bot.handlers.slack.client import make_client
+from bot.handlers.slack.roles import Roles
 from bot.messaging import Messaging
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.policy import Policy
-from bot.roles import Roles
-from bot.slack import make_client
 from store.runner import TxRunner
 from store.types import utcnow
 

@@ -9,11 +9,11 @@ import signal
 from datetime import datetime
 
 from bot.config import Settings
+from bot.handlers.slack.client import make_session
 from bot.lifecycle import Health, release_mine
 from bot.policy import load_policy
 from bot.reminders import ReminderLoop, ReminderSweep, SweepStats
 from bot.services import Services
-from bot.slack import make_session
 from store import dbrole
 from store.db import make_engine
 from store.migrate import upgrade

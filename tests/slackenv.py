@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import func, make_url, select
 
 from bot import nonames
-from bot.blocks import ids
-from bot.blocks.flow import ANSWER_ACTION_RE
 from bot.config import Settings
+from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.blocks.flow import ANSWER_ACTION_RE
 from bot.policy import Policy, load_policy
 from bot.sandbox import demo
 from bot.sandbox.signing import Delivery, SlackSender

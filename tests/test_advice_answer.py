@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from store.db import make_engine, session_scope
 from store.models import Consultation
 from tests.slackenv import TEACHER, SlackEnv, slack_env

@@ -1,4 +1,4 @@
-"""Tests for bot.blocks: pure renderers from state to Block Kit.
+"""Tests for bot.handlers.slack.blocks: pure renderers from state to Block Kit.
 
 Every payload is run through the sandbox's Block Kit checker (Slack's limits and
 wording), and a property test feeds hostile text (10,000 characters, ``<!channel>``,
@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.blocks import cards, flow, home, ids, modals
-from bot.blocks.text import (
+from bot.flows.api import Finding, Kind, Option, Prompt, Reason, Status, Step, Suggestion
+from bot.handlers.slack.blocks import cards, flow, home, ids, modals
+from bot.handlers.slack.blocks.text import (
     cap_blocks,
     clip,
     due_in_words,
@@ -29,7 +30,6 @@ from bot.blocks.text import (
     sections,
     split_text,
 )
-from bot.flows.api import Finding, Kind, Option, Prompt, Reason, Status, Step, Suggestion
 from bot.policy import Policy, load_policy
 from bot.sandbox.blockcheck import check_blocks, check_view
 from store.models import Consultation, Professional, Referral, TriageCard

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.blocks import caf as caf_blocks
-from bot.blocks import cards, ids
 from bot.caf.notify import CafNotifier
 from bot.caf.service import CafService, NewEpisode, problems, reference_problem
 from bot.config import Settings
+from bot.handlers.slack.blocks import caf as caf_blocks
+from bot.handlers.slack.blocks import cards, ids
 from bot.policy import load_policy
 from bot.reminders import ReminderSweep
 from bot.services import Services

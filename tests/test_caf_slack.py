@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from bot.reminders import ReminderSweep
 from store import repo
 from store.db import make_engine, session_scope

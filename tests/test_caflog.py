@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot import caflog
-from bot.blocks import caflog as caflog_blocks
 from bot.cli import main
+from bot.handlers.slack.blocks import caflog as caflog_blocks
 from store import repo
 from store.db import session_scope
 from store.models import AuditEntry, Consultation

@@ -10,7 +10,7 @@ import json
 
 from sqlalchemy import select
 
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from store.db import make_engine, session_scope
 from store.models import Reminder
 from tests.slackenv import HEALTH, MANAGER, MANAGER2, SlackEnv, slack_env

@@ -26,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from store.models import CafEpisode, Decision
 from tests.slackenv import MANAGER, slack_env
 from tests.test_caf_slack import COORD, LEAD, TUESDAY, db_file, episodes  # noqa: F401

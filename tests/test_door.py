@@ -25,8 +25,8 @@ import aiohttp
 import pytest
 from sqlalchemy import inspect, select, table, text
 
-from bot.blocks import ids
 from bot.config import Settings
+from bot.handlers.slack.blocks import ids
 from bot.sandbox.signing import Posted, sign
 from bot.server import running
 from store.db import make_engine, session_scope

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from tests.slackenv import ADVISOR, MANAGER, TEACHER
 from tests.test_fault_payloads import Server, post
 

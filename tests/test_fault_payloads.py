@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.handlers.common import BUSY
+from bot.handlers.slack.common import BUSY
 from bot.sandbox.signing import sign
 from store.db import make_engine, session_scope
 from store.models import Consultation, FlowSession, Referral, TriageCard

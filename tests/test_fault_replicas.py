@@ -33,7 +33,7 @@ import pytest
 from sqlalchemy import text, update
 
 from bench import fakeapi, load, procs, replicas
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from bot.sandbox.demo import MANAGER, MANAGER2
 from bot.sandbox.signing import SlackSender
 from store.db import make_engine

@@ -5,7 +5,7 @@ Through the real Bolt app (signed requests, the fake Web API, a real SQLite file
 
 from __future__ import annotations
 
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from tests.slackenv import TEACHER, SlackEnv, slack_env
 from tests.test_blocks import all_text
 from tests.test_slack_app import TUESDAY, db_file, play, to_first_text_question  # noqa: F401

@@ -479,8 +479,8 @@ SCENARIO_WORDS = [
 
 def read_step(kind: str, s: Suggestion, policy: Policy, now: datetime) -> str:
     """What the professional reads when the flow ends, as plain text."""
-    from bot.blocks import flow
     from bot.flows.api import Status, Step
+    from bot.handlers.slack.blocks import flow
     from tests.test_blocks import all_text
 
     if s.outcome == "urgent_referral":
@@ -534,7 +534,7 @@ TOLD_AFTER_DECISION = [
 def test_referrer_is_told_what_happens_once_the_suggestion_is_approved(
     cambs: Policy, scenario: str, answers: dict[str, Any], told: str,
 ) -> None:
-    from bot.blocks.cards import outcome_dm
+    from bot.handlers.slack.blocks.cards import outcome_dm
     from tests.test_blocks import all_text, make_card, make_referral
 
     s = suggest("refer", answers, cambs, TUESDAY_10AM)

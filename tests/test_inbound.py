@@ -1,4 +1,4 @@
-"""``bot.inbound.decode`` gives every listener the body Bolt's own decoding gives."""
+"""``bot.handlers.slack.inbound.decode`` gives every listener the body Bolt's own decoding gives."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot import inbound
+from bot.handlers.slack import inbound
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from store.db import make_engine, session_scope
 from store.models import AuditEntry
 from tests.slackenv import HEALTH, MANAGER, TEACHER, SlackEnv, slack_env

@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from bot import outbox
+from bot.handlers.slack.client import make_client
 from bot.outbox import METADATA_EVENT, OutboxSender
 from bot.sandbox.webapi import FakeSlack
-from bot.slack import make_client
 from store import repo
 from store.db import session_scope
 from store.models import OutboxMessage

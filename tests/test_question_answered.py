@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from tests.slackenv import TEACHER, SlackEnv, slack_env
 from tests.test_slack_app import TUESDAY, play
 

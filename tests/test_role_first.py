@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.blocks import caf as caf_blocks
-from bot.blocks import caflog as caflog_blocks
-from bot.blocks import ids, modals
 from bot.caf.service import CafService
 from bot.caflog import LogFilter
+from bot.handlers.slack.blocks import caf as caf_blocks
+from bot.handlers.slack.blocks import caflog as caflog_blocks
+from bot.handlers.slack.blocks import ids, modals
 from store.db import session_scope
 from store.models import CafEpisode, Consultation, TriageCard
 from tests.slackenv import ADVISOR, OUTSIDER, TEACHER, SlackEnv, slack_env

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from tests.slackenv import HEALTH, MANAGER, TEACHER, SlackEnv, slack_env
 from tests.test_blocks import all_text
 from tests.test_slack_app import TUESDAY, _card, db_file, play  # noqa: F401 (fixture)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.blocks import ids
+from bot.handlers.slack.blocks import ids
 from store.db import make_engine, session_scope
 from store.models import AuditEntry, Consultation, Decision, TriageCard
 from tests.slackenv import (

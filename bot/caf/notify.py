@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.blocks import caf as blocks
 from bot.caf.service import CafResult, CafService
+from bot.handlers.slack.blocks import caf as blocks
 from bot.messaging import Messaging
 from bot.policy import Policy
 from store import repo

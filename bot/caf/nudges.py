@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from bot.blocks import caf as blocks
 from bot.caf.notify import nudge_dms, post
 from bot.caf.service import KIND_NO_LEAD, KIND_REASSESS, KIND_TAC
+from bot.handlers.slack.blocks import caf as blocks
 from store.models import CafEpisode, Reminder
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import ids
-from bot.blocks.cards import ADVICE_OUTCOMES, OUTCOME_LABELS, rating_name
-from bot.blocks.text import (
+from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.blocks.cards import ADVICE_OUTCOMES, OUTCOME_LABELS, rating_name
+from bot.handlers.slack.blocks.text import (
     INPUT_LIMIT,
     MAX_VIEW_BLOCKS,
     MODAL_BUTTON_LIMIT,

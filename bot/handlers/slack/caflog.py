@@ -21,8 +21,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import caflog
-from bot.blocks import caflog as blocks
-from bot.handlers.common import (
+from bot.handlers.slack.blocks import caflog as blocks
+from bot.handlers.slack.common import (
     After,
     Outcome,
     Refuse,

@@ -27,8 +27,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.blocks import caf as blocks
-from bot.blocks import ids
 from bot.caf.notify import CafNotifier, recipients
 from bot.caf.service import (
     CLOSE_REASONS,
@@ -38,7 +36,9 @@ from bot.caf.service import (
     problems,
     reference_problem,
 )
-from bot.handlers.common import (
+from bot.handlers.slack.blocks import caf as blocks
+from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.common import (
     After,
     Outcome,
     Refuse,

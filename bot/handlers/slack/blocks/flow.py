@@ -17,9 +17,11 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from bot.blocks import ids
-from bot.blocks.cards import OUTCOME_LABELS, rating_badge
-from bot.blocks.text import (
+from bot.flows.api import Kind, Option, Prompt, Status, Step, Suggestion
+from bot.flows.rules import human_duration
+from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.blocks.cards import OUTCOME_LABELS, rating_badge
+from bot.handlers.slack.blocks.text import (
     MAX_OPTIONS,
     PLACEHOLDER_LIMIT,
     Block,
@@ -39,8 +41,6 @@ from bot.blocks.text import (
     section_text,
     sections,
 )
-from bot.flows.api import Kind, Option, Prompt, Status, Step, Suggestion
-from bot.flows.rules import human_duration
 from bot.policy import Policy
 from store.models import Referral
 

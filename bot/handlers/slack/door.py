@@ -1,8 +1,8 @@
 """The door: what a verified Slack request must pass before Bolt runs it.
 
 Over HTTP (``bot.server``) and in Socket Mode (:class:`SocketModeDoor`) alike:
-the body's shape (``bot.envelope``: malformed is a 400, a kind the bot does not
-use a 200), the person acting (``bot.members``: not a person of the workspace,
+the body's shape (``bot.handlers.slack.envelope``: malformed is a 400, a kind the bot does not
+use a 200), the person acting (``bot.handlers.slack.members``: not a person of the workspace,
 a 200 that does nothing), and, for a request that changes state, that it was
 not taken before (``bot.replay``: a replay, a 200 that does nothing). Only a
 request that passes all three reaches Bolt, and only such a one writes its
@@ -25,8 +25,9 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy.exc import DBAPIError
 
-from bot import envelope, replay
-from bot.members import Members
+from bot import replay
+from bot.handlers.slack import envelope
+from bot.handlers.slack.members import Members
 from store.runner import TxRunner
 from store.types import utcnow
 

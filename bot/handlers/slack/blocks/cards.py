@@ -17,8 +17,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.blocks import ids
-from bot.blocks.text import (
+from bot.flows.clocks import clock_label
+from bot.flows.rules import CATEGORIES
+from bot.flows.scripts import answer_labels
+from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.blocks.text import (
     SECTION_LIMIT,
     Block,
     actions,
@@ -44,9 +47,6 @@ from bot.blocks.text import (
     sections,
     when_words,
 )
-from bot.flows.clocks import clock_label
-from bot.flows.rules import CATEGORIES
-from bot.flows.scripts import answer_labels
 from bot.policy import Policy
 from store.models import Consultation, Decision, Professional, Referral, TriageCard
 

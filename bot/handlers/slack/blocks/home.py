@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.blocks.cards import OUTCOME_LABELS, outcome_label, rating_badge
-from bot.blocks.text import (
+from bot.flows.clocks import clock_label
+from bot.handlers.slack.blocks.cards import OUTCOME_LABELS, outcome_label, rating_badge
+from bot.handlers.slack.blocks.text import (
     MAX_VIEW_BLOCKS,
     Block,
     cap_blocks,
@@ -28,7 +29,6 @@ from bot.blocks.text import (
     to_utc,
     when_words,
 )
-from bot.flows.clocks import clock_label
 from bot.policy import Policy
 from store.models import Consultation, Referral, TriageCard
 

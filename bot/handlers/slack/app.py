@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.handlers import caf, caflog, cards, consultations, flows, home
+from bot.handlers.slack import caf, caflog, cards, consultations, flows, home
 from bot.services import Services
 
 log = logging.getLogger("frontdoor.app")

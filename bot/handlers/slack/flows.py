@@ -17,11 +17,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.blocks import flow as flow_blocks
-from bot.blocks import ids
 from bot.flows.api import Status, Step
 from bot.flows.service import Conflict, Effects
-from bot.handlers.common import (
+from bot.handlers.slack.blocks import flow as flow_blocks
+from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.common import (
     After,
     Outcome,
     off_loop,

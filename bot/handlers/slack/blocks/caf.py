@@ -16,8 +16,10 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from bot.blocks import ids
-from bot.blocks.text import (
+from bot.caf.service import CLOSE_REASONS as CLOSE_LABELS
+from bot.caf.service import STUCK_LABELS
+from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.blocks.text import (
     MAX_VIEW_BLOCKS,
     MODAL_BUTTON_LIMIT,
     MODAL_TITLE_LIMIT,
@@ -36,8 +38,6 @@ from bot.blocks.text import (
     section_text,
     sections,
 )
-from bot.caf.service import CLOSE_REASONS as CLOSE_LABELS
-from bot.caf.service import STUCK_LABELS
 from bot.policy import Policy
 from store.models import CafEpisode, TriageCard
 

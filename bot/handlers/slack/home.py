@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 
-from bot.blocks import home as home_blocks
-from bot.handlers.common import guarded, off_loop
+from bot.handlers.slack.blocks import home as home_blocks
+from bot.handlers.slack.common import guarded, off_loop
 from bot.services import Services
 from store.db import session_scope
 from store.models import Consultation, Professional, Referral, TriageCard

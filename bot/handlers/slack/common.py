@@ -16,9 +16,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
-from bot.blocks import ids
-from bot.blocks.flow import ASK_ORDINARY, ASK_REPHRASE, could_identify
 from bot.flows.validate import guard as guard_findings
+from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.blocks.flow import ASK_ORDINARY, ASK_REPHRASE, could_identify
 from bot.services import Services
 
 log = logging.getLogger("frontdoor.handlers")

@@ -14,8 +14,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.blocks.cards import OUTCOME_LABELS, outcome_label
-from bot.blocks.text import (
+from bot.caflog import AGENCY_LABELS, LogEntry, LogFilter
+from bot.flows.rules import CATEGORIES
+from bot.flows.scripts import AGE_BANDS
+from bot.handlers.slack.blocks.cards import OUTCOME_LABELS, outcome_label
+from bot.handlers.slack.blocks.text import (
     MAX_VIEW_BLOCKS,
     MODAL_BUTTON_LIMIT,
     MODAL_TITLE_LIMIT,
@@ -36,9 +39,6 @@ from bot.blocks.text import (
     section_text,
     when_words,
 )
-from bot.caflog import AGENCY_LABELS, LogEntry, LogFilter
-from bot.flows.rules import CATEGORIES
-from bot.flows.scripts import AGE_BANDS
 
 # Action and callback ids (kept here: they belong to /caflog only).
 FILTER = "caflog.filter"

@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from sqlmodel import Session
 
-from bot.blocks import ids, modals
 from bot.flows.advice import ALREADY_ANSWERED, AdviceResult
-from bot.handlers.common import (
+from bot.handlers.slack.blocks import ids, modals
+from bot.handlers.slack.common import (
     After,
     Outcome,
     later,
