@@ -305,7 +305,7 @@ def iter_entries(
             role=p.role,
             agency=p.agency,
             contact=p.contact,
-            professional_user_id=p.slack_user_id,
+            professional_user_id=p.user_id,
             age_band=c.age_band,
             categories=tuple(str(x) for x in c.categories or ()),
             suggested_outcome=c.suggested_outcome,

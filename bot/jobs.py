@@ -108,11 +108,11 @@ def queue_weekly_report(
     """Compute a week's figures and queue the summary and the chart for the managers."""
     fig = report.weekly_figures(session, policy, week_start, now)
     channel = policy.channel("mash_managers")
-    repo.enqueue(session, key=f"{key}:summary", method="chat.postMessage", channel=channel,
+    repo.enqueue(session, key=f"{key}:summary", intent="chat.postMessage", channel=channel,
                  payload={"channel": channel, **report.summary_message(fig)})
     png = report.render_chart(fig, policy)
     repo.enqueue(
-        session, key=f"{key}:chart", method="files.upload_v2", channel=channel,
+        session, key=f"{key}:chart", intent="files.upload_v2", channel=channel,
         payload={
             "channel": channel,
             "filename": report.chart_filename(fig),

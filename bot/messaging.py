@@ -25,7 +25,6 @@ from store import repo, sql
 from store.models import (
     Consultation,
     Decision,
-    FlowSession,
     Professional,
     Referral,
     TriageCard,
@@ -57,7 +56,7 @@ class Messaging:
         ``claim``: for this process to send at once after commit (see ``Tx.enqueue``).
         ``flow_id``: the message asks that flow's question (``on_sent`` remembers where).
         """
-        as_tx(db).enqueue(key=key, method=POST, payload={"channel": user_id, **message},
+        as_tx(db).enqueue(key=key, intent=POST, payload={"channel": user_id, **message},
                           claim=claim, subject_type="flow" if flow_id else None,
                           subject_id=flow_id)
 
@@ -101,18 +100,18 @@ class Messaging:
             ts, original = asked
             closed = flow.answered_question(original, step)
             if closed is not None:
-                as_tx(tx).enqueue(key=f"{base}:closed:{ts}", method=UPDATE,
+                as_tx(tx).enqueue(key=f"{base}:closed:{ts}", intent=UPDATE,
                                   payload={"channel": user_id, "ts": ts, **closed})
 
     @staticmethod
     def _question_message(tx: Tx, user_id: str, flow_id: int | None
                           ) -> tuple[str, dict[str, Any]] | None:
         """(ts, what was posted) of the flow's question message now on screen, if known."""
-        fs = sql.load(tx.cx, FlowSession, flow_id) if flow_id else None
-        if fs is None or not fs.message_ts:
+        at = sql.where(tx.cx, "flow", flow_id, "question") if flow_id else None
+        if at is None or not at.message_id:
             return None
-        original = sql.posted_payload(tx.cx, user_id, fs.message_ts)
-        return (fs.message_ts, original) if original is not None else None
+        original = sql.posted_payload(tx.cx, user_id, at.message_id)
+        return (at.message_id, original) if original is not None else None
 
     def new_card(self, db: Session | Tx, card_id: int) -> None:
         """Post a new triage card (and to the EDT out of hours); its clocks were started
@@ -122,10 +121,10 @@ class Messaging:
         if card is None:
             raise LookupError(f"card {card_id} not found")
         rating = self.policy.rating(card.suggested_rating)
-        card.channel = channel = self.policy.channel(rating.card_channel)
-        sql.update(cx, TriageCard, card_id, channel=channel)
+        channel = self.policy.channel(rating.card_channel)
+        sql.place(cx, "card", card_id, "post", channel, self.clock())
         repo.enqueue(
-            db, key=f"card:{card_id}:post", method=POST, channel=channel,
+            db, key=f"card:{card_id}:post", intent=POST, channel=channel,
             payload={"render": "triage_card", "id": card_id, "channel": channel},
             subject_type="card", subject_id=card_id,
         )
@@ -139,21 +138,24 @@ class Messaging:
             return
         text = (
             f"{rating.emoji} *{card.reference}*: {rating.label} item received out of office "
-            f"hours. The front door's card is in <#{card.channel}>; the Emergency Duty Team "
+            f"hours. The front door's card is in <#{card_channel(as_tx(db).cx, card)}>; the "
+            "Emergency Duty Team "
             "should act on what cannot wait until the next working day."
         )
         repo.enqueue(
-            db, key=f"card:{card.id}:edt:{card.rating or card.suggested_rating}", method=POST,
+            db, key=f"card:{card.id}:edt:{card.rating or card.suggested_rating}", intent=POST,
             channel=self.policy.channel("edt"),
             payload={"channel": self.policy.channel("edt"), "text": text},
         )
 
     def update_card(self, s: Session, card: TriageCard) -> None:
         """Redraw a card (after any change) with chat.update."""
+        channel = card_channel(as_tx(s).cx, card)
+        if not channel:
+            return  # never queued for posting (nothing to redraw)
         repo.enqueue(
-            s, key=f"card:{card.id}:update:v{card.version}", method=UPDATE,
-            channel=card.channel or "",
-            payload={"render": "triage_card", "id": card.id, "channel": card.channel},
+            s, key=f"card:{card.id}:update:v{card.version}", intent=UPDATE,
+            channel=channel, payload={"render": "triage_card", "id": card.id, "channel": channel},
         )
 
     def card_thread(self, s: Session, card: TriageCard, text: str, key: str, *,
@@ -167,9 +169,10 @@ class Messaging:
             groups=managers.usergroups if notify_managers else (),
             by=by,
         )
+        channel = card_channel(as_tx(s).cx, card)
         repo.enqueue(
-            s, key=key, method=POST, channel=card.channel or "",
-            payload={"channel": card.channel, "thread_of": f"card:{card.id}", **note},
+            s, key=key, intent=POST, channel=channel,
+            payload={"channel": channel, "thread_of": f"card:{card.id}", **note},
         )
 
     def card_result(self, s: Session, result: CardResult) -> None:
@@ -198,9 +201,9 @@ class Messaging:
     def post_consultation(self, db: Session | Tx, consultation_id: int) -> None:
         """Post a new consultation card to the consultation duty channel."""
         channel = self.policy.channel("consultation_duty")
-        sql.update(as_tx(db).cx, Consultation, consultation_id, card_channel=channel)
+        sql.place(as_tx(db).cx, "consultation", consultation_id, "post", channel, self.clock())
         repo.enqueue(
-            db, key=f"consultation:{consultation_id}:post", method=POST, channel=channel,
+            db, key=f"consultation:{consultation_id}:post", intent=POST, channel=channel,
             payload={"render": "consultation_card", "id": consultation_id, "channel": channel},
             subject_type="consultation", subject_id=consultation_id,
         )
@@ -215,18 +218,20 @@ class Messaging:
             # An answer can be changed, and changed back, within one tick of the clock:
             # each is its own redraw (queued once, in the transaction that recorded it).
             stamp += f":{uuid.uuid4().hex}"
+        at = sql.where(as_tx(s).cx, "consultation", c.id or 0, "post")
+        channel = at.conversation if at else ""
         repo.enqueue(
-            s, key=f"consultation:{c.id}:update:{result.action}:{stamp}", method=UPDATE,
-            channel=c.card_channel or "",
-            payload={"render": "consultation_card", "id": c.id, "channel": c.card_channel},
+            s, key=f"consultation:{c.id}:update:{result.action}:{stamp}", intent=UPDATE,
+            channel=channel,
+            payload={"render": "consultation_card", "id": c.id, "channel": channel},
         )
         if result.action == "advise":
-            self.dm(s, prof.slack_user_id, cards.advice_dm(c, self.policy),
+            self.dm(s, prof.user_id, cards.advice_dm(c, self.policy),
                     advice_dm_key(c.id))
         elif result.action == "respond":
             # The advice DM is redrawn with the answer: its buttons go, so a later click
             # cannot overwrite the answer by accident.
-            self.redraw_advice_dm(s, c.id, prof.slack_user_id, f"answered:{stamp}")
+            self.redraw_advice_dm(s, c.id, prof.user_id, f"answered:{stamp}")
 
     def redraw_advice_dm(self, db: Session | Tx, consultation_id: int, user_id: str,
                          what: str, *, changing: bool = False) -> None:
@@ -238,7 +243,7 @@ class Messaging:
         }
         if changing:
             payload["changing"] = True
-        repo.enqueue(db, key=f"consultation:{consultation_id}:dm:{what}", method=UPDATE,
+        repo.enqueue(db, key=f"consultation:{consultation_id}:dm:{what}", intent=UPDATE,
                      channel=user_id, payload=payload)
 
     # --- sending (the outbox's hooks) ------------------------------------
@@ -261,8 +266,8 @@ class Messaging:
                 return None
             args.update(cards.triage_card(card, referral, self.policy, now,
                                           _last_decision(cx, card.id or 0)))
-            if row.method == UPDATE:
-                args["ts"] = _need(card.ts)
+            if row.intent == UPDATE:
+                args["ts"] = _need(_message(cx, "card", card.id))
         elif render == "consultation_card":
             c = sql.load(cx, Consultation, row.payload["id"])
             if c is None:
@@ -271,8 +276,8 @@ class Messaging:
             if prof is None:
                 return None
             args.update(cards.consultation_card(c, prof, self.policy, now))
-            if row.method == UPDATE:
-                args["ts"] = _need(c.card_ts)
+            if row.intent == UPDATE:
+                args["ts"] = _need(_message(cx, "consultation", c.id))
         elif render == "advice_dm":
             c = sql.load(cx, Consultation, row.payload["id"])
             if c is None:
@@ -291,28 +296,33 @@ class Messaging:
         if thread_of:
             kind, _, sid = str(thread_of).partition(":")
             if kind == "card":
-                card = sql.load(cx, TriageCard, int(sid))
-                args["thread_ts"] = _need(card.ts if card else None)
+                args["thread_ts"] = _need(_message(cx, "card", int(sid)))
         return args
 
     def on_sent(self, tx: Tx, row: OutboxRow, data: dict[str, Any]) -> None:
-        """Remember where a card was posted, so updates and threads can find it."""
-        if row.method != POST or not data.get("ts") or not row.subject_id:
+        """Remember where a card, a consultation card or a flow's question went, so updates
+        and threads can find it."""
+        if row.intent != POST or not data.get("ts") or not row.subject_id:
             return
-        if row.subject_type == "card":
-            card = sql.load(tx.cx, TriageCard, row.subject_id)
-            if card is not None and not card.ts:
-                sql.update(tx.cx, TriageCard, row.subject_id, ts=data["ts"],
-                           channel=data.get("channel") or card.channel)
-        elif row.subject_type == "flow":
-            # The question now on screen: the next step redraws it with the answer.
-            sql.update(tx.cx, FlowSession, row.subject_id, message_ts=data["ts"],
-                       channel=data.get("channel") or "")
-        elif row.subject_type == "consultation":
-            c = sql.load(tx.cx, Consultation, row.subject_id)
-            if c is not None and not c.card_ts:
-                sql.update(tx.cx, Consultation, row.subject_id, card_ts=data["ts"],
-                           card_channel=data.get("channel") or c.card_channel)
+        purpose = {"card": "post", "consultation": "post", "flow": "question"}.get(
+            row.subject_type or "")
+        if purpose is None:
+            return
+        # The question now on screen is always the newest; a card stays where it was posted.
+        sql.delivered(tx.cx, row.subject_type or "", row.subject_id, purpose,
+                      data.get("channel") or row.channel, data["ts"], self.clock(),
+                      replace=purpose == "question")
+
+
+def card_channel(cx: sql.Cx, card: TriageCard) -> str:
+    """The conversation a card was posted to ("" before it was queued)."""
+    at = sql.where(cx, "card", card.id or 0, "post")
+    return at.conversation if at else ""
+
+
+def _message(cx: sql.Cx, subject_type: str, subject_id: int | None) -> str | None:
+    at = sql.where(cx, subject_type, subject_id or 0, "post")
+    return at.message_id if at else None
 
 
 def advice_dm_key(consultation_id: int) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable
@@ -52,6 +53,7 @@ PERMANENT = {
 # database when it is sent); any other row is sent as it was queued.
 INSTRUCTIONS = ("render", "thread_of", "ts_of")
 
+LEGACY = "slack_call"  # a row the release before intents queued (migration 0005)
 POST = "chat.postMessage"  # the one call that is searched for: the others are not
 # A search goes back to this long before the row was queued: our clock and Slack's
 # may disagree a little, and a message older than its row cannot be it.
@@ -273,9 +275,12 @@ class OutboxSender:
     async def _deliver(self, row: OutboxRow, stats: SenderStats) -> Outcome:
         """Try one row; say what to record (recording happens once per round)."""
         now = self.clock()
+        if row.intent == LEGACY:  # queued by the release before intents: sent as queued
+            row = dataclasses.replace(row, intent=row.payload["method"],
+                                      payload=dict(row.payload["args"]))
         # Claimed from "sending": its sender died mid-call, or its last call's outcome
         # was unknown, so Slack may have it already.
-        searching = row.status == "sending" and row.method == POST
+        searching = row.status == "sending" and row.intent == POST
         try:
             if any(k in row.payload for k in INSTRUCTIONS):
                 args = await self.runner.read(lambda cx: self.prepare(cx, row, now))
@@ -309,19 +314,19 @@ class OutboxSender:
             return self._failed(row, now, exc, stats, searching=searching)
 
     async def _call(self, row: OutboxRow, args: dict[str, Any]) -> dict[str, Any]:
-        if row.method in (POST, "chat.update", "chat.postEphemeral"):
+        if row.intent in (POST, "chat.update", "chat.postEphemeral"):
             args["channel"] = await self.resolve_channel(args["channel"])
-        if row.method == POST:
+        if row.intent == POST:
             args.setdefault(
                 "metadata",
                 {"event_type": METADATA_EVENT, "event_payload": {"key": row.idempotency_key}},
             )
-        if row.method == "files.upload_v2":
+        if row.intent == "files.upload_v2":
             if "content_b64" in args:  # file bytes travel base64-encoded in the JSON payload
                 args["content"] = base64.b64decode(args.pop("content_b64"))
             resp = await self.client.files_upload_v2(**args)
         else:
-            resp = await self.client.api_call(row.method, json=args)
+            resp = await self.client.api_call(row.intent, json=args)
         return dict(resp.data) if isinstance(resp.data, dict) else {"ok": True}
 
     async def resolve_channel(self, channel: str) -> str:
@@ -388,7 +393,7 @@ class OutboxSender:
         # Slack may have the post if the search could not tell, or if the post itself
         # was cut off or failed on Slack's side; a 429 or an API error means it was not
         # taken. Either way the next try searches first.
-        unsure = row.method == POST and (searching or (counts and _maybe_taken(exc)))
+        unsure = row.intent == POST and (searching or (counts and _maybe_taken(exc)))
         if unsure:
             error = f"unconfirmed: {error}"
         stats.errors.append(error)
@@ -443,7 +448,7 @@ class OutboxSender:
                 f"Outbox row {row.id}: check the bot's log and Slack's status."
             )
             tx.enqueue(
-                key=f"alert:outbox:{row.id}", method=POST,
+                key=f"alert:outbox:{row.id}", intent=POST,
                 payload={"channel": self.escalation_channel, "text": text},
                 not_before=self.clock(),  # due on the sender's own clock, as its retries are
             )

@@ -134,8 +134,34 @@ class Rating(_Strict):
     consent: str
 
 
+# Each platform's own id shapes: a policy naming a person or a channel the platform could
+# not have is refused at start, with the path of the bad value.
+ID_SHAPES: dict[str, dict[str, tuple[str, str]]] = {
+    "slack": {
+        "channel": (r"[CGD][A-Z0-9]{2,}", "a Slack channel ID (C and capitals/digits)"),
+        "user": (r"[UW][A-Z0-9]{2,}", "a Slack user ID (U and capitals/digits)"),
+        "group": (r"S[A-Z0-9]{2,}", "a Slack user-group ID (S and capitals/digits)"),
+    },
+    "teams": {
+        "channel": (r"19:[A-Za-z0-9_.=-]+@thread\.(?:tacv2|skype|v2)",
+                    "a Teams channel id (19:...@thread.tacv2)"),
+        "user": (r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}",
+                 "an Entra object id (a GUID)"),
+        "group": (r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}",
+                  "an Entra group id (a GUID)"),
+    },
+}
+
+
+def _shaped(platform: str, kind: str, value: str) -> str:
+    pattern, what = ID_SHAPES[platform][kind]
+    if not re.fullmatch(pattern, value or ""):
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
 class Channels(_Strict):
-    """Slack channel IDs the bot posts to."""
+    """The conversations the bot posts to, by their role (ids of one platform)."""
 
     consultation_duty: str
     mash_managers: str
@@ -143,12 +169,23 @@ class Channels(_Strict):
     escalation: str
     edt: str
 
+
+class SlackChannels(Channels):
+    """Slack channel IDs."""
+
     @field_validator("*")
     @classmethod
     def _channel_id(cls, v: str) -> str:
-        if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", v or ""):
-            raise ValueError("must be a Slack channel ID such as C0123ABCD")
-        return v
+        return _shaped("slack", "channel", v)
+
+
+class TeamsChannels(Channels):
+    """Teams channel (conversation) ids of the front door's team."""
+
+    @field_validator("*")
+    @classmethod
+    def _channel_id(cls, v: str) -> str:
+        return _shaped("teams", "channel", v)
 
 
 class Phones(_Strict):
@@ -161,26 +198,38 @@ class Phones(_Strict):
 
 
 class Role(_Strict):
-    """Who holds a role: Slack user IDs and/or user-group IDs."""
+    """Who holds a role: people and/or groups, by one platform's ids."""
 
     users: tuple[str, ...] = ()
-    usergroups: tuple[str, ...] = ()
+    usergroups: tuple[str, ...] = ()  # Slack user groups; Entra groups in Teams
+
+
+class SlackRole(Role):
+    """Slack user IDs and user-group IDs."""
 
     @field_validator("users")
     @classmethod
     def _users(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for u in v:
-            if not re.fullmatch(r"[UW][A-Z0-9]{2,}", u):
-                raise ValueError(f"{u!r} is not a Slack user ID")
-        return v
+        return tuple(_shaped("slack", "user", u) for u in v)
 
     @field_validator("usergroups")
     @classmethod
     def _groups(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for g in v:
-            if not re.fullmatch(r"S[A-Z0-9]{2,}", g):
-                raise ValueError(f"{g!r} is not a Slack user-group ID")
-        return v
+        return tuple(_shaped("slack", "group", g) for g in v)
+
+
+class TeamsRole(Role):
+    """Entra object ids of people and of groups."""
+
+    @field_validator("users")
+    @classmethod
+    def _users(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_shaped("teams", "user", u) for u in v)
+
+    @field_validator("usergroups")
+    @classmethod
+    def _groups(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_shaped("teams", "group", g) for g in v)
 
 
 class Roles(_Strict):
@@ -196,6 +245,33 @@ class Roles(_Strict):
             if not role.users and not role.usergroups:
                 raise ValueError(f"{name}: name at least one user or user group")
         return self
+
+
+class SlackRoles(Roles):
+    managers: SlackRole
+    advisors: SlackRole
+
+
+class TeamsRoles(Roles):
+    managers: TeamsRole
+    advisors: TeamsRole
+
+
+class People(_Strict):
+    """One platform's channels and role holders."""
+
+    channels: Channels
+    roles: Roles
+
+
+class SlackPeople(People):
+    channels: SlackChannels
+    roles: SlackRoles
+
+
+class TeamsPeople(People):
+    channels: TeamsChannels
+    roles: TeamsRoles
 
 
 class SuspendedType(_Strict):
@@ -304,9 +380,11 @@ class Policy(_Strict):
     clocks: Clocks
     warn_at: tuple[float, ...] = (0.5, 0.8)
     ratings: dict[str, Rating]
-    channels: Channels
+    # Channels and role holders per chat platform (a council runs one, or both during a
+    # move); the first one named is where the bot posts when nothing says otherwise.
+    slack: SlackPeople | None = None
+    teams: TeamsPeople | None = None
     phones: Phones
-    roles: Roles
     suspended_types: tuple[SuspendedType, ...] = ()
     caf: Caf
     flows: Flows = Flows()
@@ -380,6 +458,24 @@ class Policy(_Strict):
             raise ValueError(f"ratings must be exactly {', '.join(RATINGS)} ({'; '.join(parts)})")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _slack_at_top(cls, data: Any) -> Any:
+        # Files written before Teams name Slack's channels and roles at the top level.
+        if isinstance(data, dict) and ("channels" in data or "roles" in data):
+            data = dict(data)
+            if "slack" in data:
+                raise ValueError("channels/roles: put them under slack: (they are Slack's)")
+            data["slack"] = {"channels": data.pop("channels", None),
+                             "roles": data.pop("roles", None)}
+        return data
+
+    @model_validator(mode="after")
+    def _a_platform(self) -> Policy:
+        if not self.platforms:
+            raise ValueError("slack/teams: name the channels and roles of at least one")
+        return self
+
     @model_validator(mode="after")
     def _rating_clocks(self) -> Policy:
         names = set(Clocks.model_fields)
@@ -413,9 +509,31 @@ class Policy(_Strict):
         """A rating by key (``red``, ``amber_sh``, ``amber_cin``, ``green``, ``blue``)."""
         return self.ratings[key]
 
-    def channel(self, key: str) -> str:
-        """A channel ID by role (``mash_managers``, ``escalation``...)."""
-        return str(getattr(self.channels, key))
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """The chat platforms this policy names people and channels for."""
+        return tuple(p for p in ("slack", "teams") if getattr(self, p) is not None)
+
+    def people(self, platform: str | None = None) -> People:
+        """A platform's channels and role holders (the first platform named by default)."""
+        found = getattr(self, platform or self.platforms[0], None)
+        if not isinstance(found, People):
+            raise LookupError(f"the policy names nobody on {platform}")
+        return found
+
+    @property
+    def channels(self) -> Channels:
+        """The first platform's channels."""
+        return self.people().channels
+
+    @property
+    def roles(self) -> Roles:
+        """The first platform's role holders."""
+        return self.people().roles
+
+    def channel(self, key: str, platform: str | None = None) -> str:
+        """A channel id by role (``mash_managers``, ``escalation``...) on ``platform``."""
+        return str(getattr(self.people(platform).channels, key))
 
 
 def _span(span: str) -> tuple[Time, Time] | None:

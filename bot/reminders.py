@@ -22,12 +22,13 @@ from sqlmodel import Session
 from bot import logs, replay
 from bot.flows.api import Step
 from bot.flows.clocks import clock_label
+from bot.messaging import card_channel
 from bot.policy import Policy
 from bot.services import Services
 from store import claims, repo, sql
 from store.db import is_sqlite, session_scope
 from store.models import FlowSession, Referral, Reminder, TriageCard
-from store.tx import Tx
+from store.tx import Tx, as_tx
 from store.types import utcnow
 
 log = logging.getLogger("frontdoor.reminders")
@@ -155,9 +156,9 @@ class ReminderSweep:
             msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
             self.sv.metrics.breach(clock)
             log.info("SLA breach announced: %s", label)  # the card's reference goes with it
-            repo.enqueue(s, key=f"reminder:{r.id}:escalate", method="chat.postMessage",
+            repo.enqueue(s, key=f"reminder:{r.id}:escalate", intent="chat.postMessage",
                          payload={"channel": policy.channel("escalation"),
-                                  "text": f"{text} Card: <#{card.channel}>."})
+                                  "text": f"{text} Card: <#{card_channel(as_tx(s).cx, card)}>."})
             if clock == card.clock:
                 card.breached = True
                 card.version += 1

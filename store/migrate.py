@@ -28,14 +28,30 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> str:
-    """Bring the schema to the newest revision; running it again changes nothing."""
+def upgrade(engine: Engine, to: str = "head") -> str:
+    """Bring the schema to revision ``to`` (the newest by default); running it again
+    changes nothing."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        if not is_sqlite(engine):  # SQLite's migration takes its write lock anyway
-            conn.execute(text(_MIGRATION_LOCK))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection if is_sqlite(engine) else None
+        if raw is not None:
+            # SQLite alters a table by copying it and dropping the old one, which its
+            # foreign keys refuse: they are off for the migration (only outside a
+            # transaction can they be), and checked whole before it commits.
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                if raw is None:  # SQLite's migration takes its write lock anyway
+                    conn.execute(text(_MIGRATION_LOCK))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, to)
+                if raw is not None:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
     return current_revision(engine) or ""
 
 

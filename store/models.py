@@ -16,6 +16,15 @@ from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime, utcnow
 
+# Ids of people, conversations and messages are the chat platform's own, qualified by
+# ``platform`` ("slack", "teams"): an Entra object id is 36 characters and a Teams
+# conversation id often over 100, so they are stored wide.
+ID = 255
+
+
+def _platform() -> Any:
+    return Field(default="slack", max_length=16, sa_column_kwargs={"server_default": "slack"})
+
 
 def _dt(*, nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime(), nullable=nullable, index=index)
@@ -32,8 +41,11 @@ def _json(default: Any = dict) -> Any:
 class Professional(SQLModel, table=True):
     """A professional who uses the bot: their own details are recorded for the log."""
 
+    __table_args__ = (UniqueConstraint("platform", "user_id", name="uq_professional_user"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    slack_user_id: str = Field(unique=True, max_length=32)
+    platform: str = _platform()
+    user_id: str = Field(max_length=ID)
     name: str = Field(default="", max_length=200)
     role: str = Field(default="", max_length=200)
     agency: str = Field(default="", max_length=200)
@@ -58,6 +70,7 @@ class FlowSession(SQLModel, table=True):
         # One active flow per professional, enforced by the database itself.
         Index(
             "uq_flow_active_user",
+            "platform",
             "user_id",
             unique=True,
             sqlite_where=text("status = 'active'"),
@@ -67,14 +80,13 @@ class FlowSession(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: str = Field(max_length=32, index=True)
+    platform: str = _platform()
+    user_id: str = Field(max_length=ID, index=True)
     kind: str = Field(max_length=32)  # consult | refer
     state: str = Field(max_length=64)
     status: str = Field(default="active", max_length=16)  # active|completed|cancelled|expired
     answers: dict[str, Any] = _json()
     history: list[str] = _json(list)
-    channel: str = Field(default="", max_length=32)
-    message_ts: str = Field(default="", max_length=32)
     version: int = 0
     reference: str | None = Field(default=None, max_length=32)
     started_at: datetime = _now()
@@ -98,14 +110,13 @@ class Consultation(SQLModel, table=True):
     linked_reference: str | None = Field(default=None, max_length=32, index=True)
     repeat_count: int = 1
     status: str = Field(default="open", max_length=16, index=True)  # open|advised|closed
-    advisor_user_id: str | None = Field(default=None, max_length=32)
+    advisor_user_id: str | None = Field(default=None, max_length=ID)
     advice_outcome: str | None = Field(default=None, max_length=32)
     advice_text: str | None = Field(default=None, sa_type=Text)
     advised_at: datetime | None = _dt()
     followed_advice: bool | None = None
     not_followed_reason: str | None = Field(default=None, sa_type=Text)
-    card_channel: str | None = Field(default=None, max_length=32)
-    card_ts: str | None = Field(default=None, max_length=32)
+    platform: str = _platform()
     created_at: datetime = _now()
     last_contact_at: datetime = _now()
 
@@ -142,13 +153,14 @@ class TriageCard(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     referral_id: int = Field(foreign_key="referral.id", unique=True)
     reference: str = Field(unique=True, max_length=32)
-    referrer_user_id: str = Field(max_length=32, index=True)
+    platform: str = _platform()
+    referrer_user_id: str = Field(max_length=ID, index=True)
     suggested_rating: str = Field(max_length=16)
     suggested_reasons: list[dict[str, str]] = _json(list)
     rating: str | None = Field(default=None, max_length=16)
     status: str = Field(default="new", max_length=16)  # new|decided|closed
-    assignee_user_id: str | None = Field(default=None, max_length=32)
-    decided_by: str | None = Field(default=None, max_length=32)
+    assignee_user_id: str | None = Field(default=None, max_length=ID)
+    decided_by: str | None = Field(default=None, max_length=ID)
     decided_at: datetime | None = _dt()
     received_at: datetime = _now()
     due_at: datetime | None = _dt()  # the running clock's deadline
@@ -157,8 +169,6 @@ class TriageCard(SQLModel, table=True):
     closed_at: datetime | None = _dt()
     close_reason: str | None = Field(default=None, sa_type=Text)
     info_requested: bool = False
-    channel: str | None = Field(default=None, max_length=32)
-    ts: str | None = Field(default=None, max_length=32)
     version: int = 0
     caf_episode_id: int | None = Field(default=None, foreign_key="caf_episode.id")
 
@@ -168,7 +178,7 @@ class Decision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     card_id: int = Field(foreign_key="triage_card.id", index=True)
-    actor: str = Field(max_length=32)
+    actor: str = Field(max_length=ID)
     at: datetime = _now()
     action: str = Field(max_length=16)  # approve | change
     old_rating: str | None = Field(default=None, max_length=16)
@@ -202,7 +212,8 @@ class Reminder(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """An outgoing Slack call, written in the same transaction as its cause."""
+    """An outgoing message (a platform-neutral intent), written in the same transaction
+    as its cause and rendered for its platform when it is sent."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -212,8 +223,9 @@ class OutboxMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=200)
-    method: str = Field(max_length=64)
-    channel: str = Field(default="", max_length=32)
+    platform: str = _platform()
+    intent: str = Field(max_length=64)
+    channel: str = Field(default="", max_length=ID)  # the conversation (or person) addressed
     payload: dict[str, Any] = _json()
     status: str = Field(default="pending", max_length=16)  # pending|sending|sent|dead
     attempts: int = 0
@@ -221,7 +233,7 @@ class OutboxMessage(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = _dt()
     last_error: str | None = Field(default=None, max_length=500)
-    result_ts: str | None = Field(default=None, max_length=32)
+    message_id: str | None = Field(default=None, max_length=ID)  # where it was delivered
     subject_type: str | None = Field(default=None, max_length=32)
     subject_id: int | None = None
     created_at: datetime = _now()
@@ -236,8 +248,9 @@ class CafEpisode(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ehm_reference: str = Field(unique=True, max_length=64)
-    lead_user_id: str | None = Field(default=None, max_length=32)
-    coordinator_user_id: str | None = Field(default=None, max_length=32)
+    platform: str = _platform()
+    lead_user_id: str | None = Field(default=None, max_length=ID)
+    coordinator_user_id: str | None = Field(default=None, max_length=ID)
     completed_on: date
     consent: bool = True
     status: str = Field(default="open", max_length=16)  # open|closed
@@ -263,8 +276,30 @@ class CafMeeting(SQLModel, table=True):
     episode_id: int = Field(foreign_key="caf_episode.id", index=True)
     held_on: date | None = None
     rearranged_to: date | None = None
-    recorded_by: str = Field(max_length=32)
+    recorded_by: str = Field(max_length=ID)
     recorded_at: datetime = _now()
+
+
+class MessageRef(SQLModel, table=True):
+    """Where a subject's message is on a platform (a card's post, a flow's question on
+    screen, the consultation card): updates and thread replies find it here. The
+    conversation is known when the message is queued, the message id once delivered."""
+
+    __tablename__ = "message_ref"
+    __table_args__ = (
+        UniqueConstraint("subject_type", "subject_id", "purpose", "platform",
+                         name="uq_message_ref_subject"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_type: str = Field(max_length=32)  # card | consultation | flow
+    subject_id: int
+    purpose: str = Field(max_length=32)  # post | question
+    platform: str = _platform()
+    conversation: str = Field(max_length=ID)
+    message_id: str | None = Field(default=None, max_length=ID)
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -296,7 +331,7 @@ class AuditEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False, index=True)
-    actor: str = Field(max_length=64)
+    actor: str = Field(max_length=ID)
     action: str = Field(max_length=64)
     subject_type: str = Field(max_length=32)
     subject_id: str = Field(max_length=64)

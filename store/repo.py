@@ -71,21 +71,22 @@ def enqueue(
     db: Db,
     *,
     key: str,
-    method: str,
+    intent: str,
     payload: dict[str, Any],
     channel: str = "",
     subject_type: str | None = None,
     subject_id: int | None = None,
     not_before: datetime | None = None,
+    platform: str = "slack",
 ) -> bool:
-    """Write an outgoing Slack call to the outbox; False if ``key`` was already queued.
+    """Write an outgoing message to the outbox; False if ``key`` was already queued.
 
     The idempotency key makes the same cause queue the same message once,
     however often the code path runs (a retried event, a double click).
     """
-    return as_tx(db).enqueue(key=key, method=method, payload=payload, channel=channel,
+    return as_tx(db).enqueue(key=key, intent=intent, payload=payload, channel=channel,
                              subject_type=subject_type, subject_id=subject_id,
-                             not_before=not_before)
+                             not_before=not_before, platform=platform)
 
 
 def schedule(

@@ -126,13 +126,13 @@ class FlowRow:
 
 _ACTIVE_FLOW = (
     "SELECT id, user_id, kind, state, answers, history, version, expires_at "
-    "FROM flow_session WHERE user_id = :user_id AND status = 'active'"
+    "FROM flow_session WHERE platform = :platform AND user_id = :user_id AND status = 'active'"
 )
 
 
-def active_flow(cx: Cx, user_id: str) -> FlowRow | None:
+def active_flow(cx: Cx, user_id: str, platform: str = "slack") -> FlowRow | None:
     """The professional's active flow, or None."""
-    r = cx.first(_ACTIVE_FLOW, {"user_id": user_id})
+    r = cx.first(_ACTIVE_FLOW, {"platform": platform, "user_id": user_id})
     if r is None:
         return None
     return FlowRow(
@@ -142,20 +142,20 @@ def active_flow(cx: Cx, user_id: str) -> FlowRow | None:
 
 
 _INSERT_FLOW = (
-    "INSERT INTO flow_session (user_id, kind, state, status, answers, history, channel, "
-    "message_ts, version, started_at, updated_at, expires_at) VALUES (:user_id, :kind, :state, "
-    "'active', '{}', '[]', :channel, '', 1, :now, :now, :expires_at) "
-    "ON CONFLICT (user_id) WHERE status = 'active' DO NOTHING RETURNING id"
+    "INSERT INTO flow_session (platform, user_id, kind, state, status, answers, history, "
+    "version, started_at, updated_at, expires_at) VALUES (:platform, :user_id, :kind, :state, "
+    "'active', '{}', '[]', 1, :now, :now, :expires_at) "
+    "ON CONFLICT (platform, user_id) WHERE status = 'active' DO NOTHING RETURNING id"
 )
 
 
 def insert_flow(
-    cx: Cx, *, user_id: str, kind: str, state: str, channel: str, now: datetime,
-    expires_at: datetime,
+    cx: Cx, *, user_id: str, kind: str, state: str, now: datetime, expires_at: datetime,
+    platform: str = "slack",
 ) -> int | None:
     """Start a flow (version 1, no answers); None if the user already has an active one."""
     r = cx.first(_INSERT_FLOW, {
-        "user_id": user_id, "kind": kind, "state": state, "channel": channel,
+        "platform": platform, "user_id": user_id, "kind": kind, "state": state,
         "now": cx.when(now), "expires_at": cx.when(expires_at),
     })
     return None if r is None else int(r[0])
@@ -309,23 +309,26 @@ def update(cx: Cx, model: type[Any], row_id: int, **values: Any) -> None:
 # --- professional, reference_counter -----------------------------------------------
 
 _PROFESSIONAL = (
-    "SELECT id, name, role, agency, contact FROM professional WHERE slack_user_id = :user_id"
+    "SELECT id, name, role, agency, contact FROM professional "
+    "WHERE platform = :platform AND user_id = :user_id"
 )
 _NEW_PROFESSIONAL = (
-    "INSERT INTO professional (slack_user_id, name, role, agency, contact, created_at, "
-    "updated_at) VALUES (:user_id, '', '', '', '', :now, :now) "
-    "ON CONFLICT (slack_user_id) DO NOTHING"
+    "INSERT INTO professional (platform, user_id, name, role, agency, contact, created_at, "
+    "updated_at) VALUES (:platform, :user_id, '', '', '', '', :now, :now) "
+    "ON CONFLICT (platform, user_id) DO NOTHING"
 )
 _PROFESSIONAL_DETAILS = ("name", "role", "agency", "contact")
 
 
-def professional(cx: Cx, user_id: str, details: dict[str, str], now: datetime) -> int:
-    """The id of the professional with this Slack user ID, created if new; the
+def professional(cx: Cx, user_id: str, details: dict[str, str], now: datetime,
+                 platform: str = "slack") -> int:
+    """The id of the professional with this user id on ``platform``, created if new; the
     non-empty ``details`` (name, role, agency, contact) that differ are updated."""
-    r = cx.first(_PROFESSIONAL, {"user_id": user_id})
+    who = {"platform": platform, "user_id": user_id}
+    r = cx.first(_PROFESSIONAL, who)
     if r is None:
-        cx.execute(_NEW_PROFESSIONAL, {"user_id": user_id, "now": cx.when(now)})
-        r = cx.first(_PROFESSIONAL, {"user_id": user_id})
+        cx.execute(_NEW_PROFESSIONAL, {**who, "now": cx.when(now)})
+        r = cx.first(_PROFESSIONAL, who)
     held = dict(zip(_PROFESSIONAL_DETAILS, r[1:], strict=True))
     changed = {k: v for k, v in details.items() if v and held[k] != v}
     if changed:
@@ -381,7 +384,7 @@ class OutboxRow:
 
     id: int
     idempotency_key: str
-    method: str
+    intent: str  # what to say (a platform-neutral intent), rendered when sent
     channel: str
     payload: dict[str, Any]
     status: str  # as claimed from: "sending" means its last sender died mid-call
@@ -389,6 +392,7 @@ class OutboxRow:
     subject_type: str | None = None
     subject_id: int | None = None
     created_at: datetime | None = None  # when queued: a search for it in Slack starts here
+    platform: str = "slack"
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,9 +409,10 @@ class Lease:
 
 
 _INSERT_OUTBOX = (
-    "INSERT INTO outbox (idempotency_key, method, channel, payload, status, attempts, "
-    "next_attempt_at, claimed_by, claimed_until, subject_type, subject_id, created_at) "
-    "VALUES (:key, :method, :channel, :payload, :status, :attempts, :next_at, :worker, "
+    "INSERT INTO outbox (idempotency_key, platform, intent, channel, payload, status, "
+    "attempts, next_attempt_at, claimed_by, claimed_until, subject_type, subject_id, "
+    "created_at) VALUES (:key, :platform, :intent, :channel, :payload, :status, :attempts, "
+    ":next_at, :worker, "
     ":until, :subject_type, :subject_id, :now) "
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
 )
@@ -419,9 +424,9 @@ _CHANNEL_OPEN = (
 
 
 def enqueue(
-    cx: Cx, *, key: str, method: str, payload: dict[str, Any], now: datetime, channel: str = "",
+    cx: Cx, *, key: str, intent: str, payload: dict[str, Any], now: datetime, channel: str = "",
     not_before: datetime | None = None, subject_type: str | None = None,
-    subject_id: int | None = None, lease: Lease | None = None,
+    subject_id: int | None = None, lease: Lease | None = None, platform: str = "slack",
 ) -> OutboxRow | bool:
     """Queue an outgoing call once per ``key``; False if the key was queued before.
 
@@ -442,7 +447,8 @@ def enqueue(
         open_ids = cx.execute(_CHANNEL_OPEN, {"channel": channel}).fetchall()
         claim = all(r[0] in lease.delivered for r in open_ids)
     r = cx.first(_INSERT_OUTBOX, {
-        "key": key, "method": method, "channel": channel, "payload": jsontext.dumps(payload),
+        "key": key, "platform": platform, "intent": intent, "channel": channel,
+        "payload": jsontext.dumps(payload),
         "status": "sending" if claim else "pending", "attempts": 1 if claim else 0,
         "next_at": next_at, "worker": lease.worker if claim else None,
         "until": cx.when(lease.until) if claim else None,
@@ -452,13 +458,13 @@ def enqueue(
         return False
     if not claim:
         return True
-    return OutboxRow(id=int(r[0]), idempotency_key=key, method=method, channel=channel,
-                     payload=payload, status="pending", attempts=1,
+    return OutboxRow(id=int(r[0]), idempotency_key=key, intent=intent, channel=channel,
+                     payload=payload, status="pending", attempts=1, platform=platform,
                      subject_type=subject_type, subject_id=subject_id, created_at=now)
 
 
 _SENT = (
-    "UPDATE outbox SET status = 'sent', result_ts = :ts, sent_at = :at, last_error = :note, "
+    "UPDATE outbox SET status = 'sent', message_id = :ts, sent_at = :at, last_error = :note, "
     "claimed_until = NULL WHERE id = :id AND claimed_by = :worker"
 )
 _RETRY = (
@@ -487,7 +493,7 @@ def mark_sent(cx: Cx, worker: str, at: datetime,
                        for i, ts, note in rows])
 
 
-_SENT_TS = "SELECT status, result_ts FROM outbox WHERE idempotency_key = :key"
+_SENT_TS = "SELECT status, message_id FROM outbox WHERE idempotency_key = :key"
 
 
 def sent_ts(cx: Cx, key: str) -> tuple[str | None, str | None]:
@@ -501,8 +507,8 @@ def sent_ts(cx: Cx, key: str) -> tuple[str | None, str | None]:
 
 
 _POSTED = (
-    "SELECT payload FROM outbox WHERE channel = :channel AND result_ts = :ts "
-    "AND method = 'chat.postMessage' AND status = 'sent' ORDER BY id DESC LIMIT 1"
+    "SELECT payload FROM outbox WHERE channel = :channel AND message_id = :ts "
+    "AND status = 'sent' ORDER BY id DESC LIMIT 1"
 )
 
 
@@ -537,9 +543,10 @@ def mark_dead(cx: Cx, worker: str, row_id: int, error: str) -> bool:
 
 
 _HEADS = (
-    "SELECT o.id, o.idempotency_key, o.method, o.channel, o.payload, o.status, o.attempts, "
-    "o.subject_type, o.subject_id, o.created_at FROM outbox o JOIN (SELECT channel, MIN(id) AS id "
-    "FROM outbox WHERE status IN ('pending', 'sending') GROUP BY channel) head "
+    "SELECT o.id, o.idempotency_key, o.intent, o.channel, o.payload, o.status, o.attempts, "
+    "o.subject_type, o.subject_id, o.created_at, o.platform FROM outbox o "
+    "JOIN (SELECT channel, MIN(id) AS id FROM outbox WHERE status IN ('pending', 'sending') "
+    "GROUP BY channel) head "
     "ON o.id = head.id WHERE (o.status = 'pending' AND o.next_attempt_at <= :now) "
     "OR (o.status = 'sending' AND o.claimed_until < :now) ORDER BY o.id LIMIT :batch"
 )
@@ -566,7 +573,60 @@ def claim_heads(cx: Cx, now: datetime, lease: Lease, batch: int) -> list[OutboxR
         return []
     until = cx.when(lease.until)
     cx.execute(_CLAIM, [{"id": r[0], "worker": lease.worker, "until": until} for r in found])
-    return [OutboxRow(id=r[0], idempotency_key=r[1], method=r[2], channel=r[3],
+    return [OutboxRow(id=r[0], idempotency_key=r[1], intent=r[2], channel=r[3],
                       payload=dict(cx.read_json(r[4]) or {}), status=r[5], attempts=r[6] + 1,
-                      subject_type=r[7], subject_id=r[8], created_at=cx.read_when(r[9]))
+                      subject_type=r[7], subject_id=r[8], created_at=cx.read_when(r[9]),
+                      platform=r[10])
             for r in found]
+
+
+# --- message_ref ----------------------------------------------------------------
+
+_PLACE = (
+    "INSERT INTO message_ref (subject_type, subject_id, purpose, platform, conversation, "
+    "message_id, created_at, updated_at) VALUES (:type, :sid, :purpose, :platform, :conv, "
+    ":msg, :now, :now) ON CONFLICT (subject_type, subject_id, purpose, platform) DO "
+)
+_WHERE = (
+    "SELECT conversation, message_id FROM message_ref WHERE subject_type = :type "
+    "AND subject_id = :sid AND purpose = :purpose AND platform = :platform"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a subject's message is: the conversation, and the message once delivered."""
+
+    conversation: str
+    message_id: str | None
+
+
+def place(cx: Cx, subject_type: str, subject_id: int, purpose: str, conversation: str,
+          now: datetime, *, platform: str = "slack") -> None:
+    """Say which conversation a subject's message goes to, as it is queued (kept if set:
+    a card stays where it was posted whatever its rating becomes)."""
+    cx.execute(_PLACE + "NOTHING", {
+        "type": subject_type, "sid": subject_id, "purpose": purpose, "platform": platform,
+        "conv": conversation, "msg": None, "now": cx.when(now)})
+
+
+def delivered(cx: Cx, subject_type: str, subject_id: int, purpose: str, conversation: str,
+              message_id: str, now: datetime, *, platform: str = "slack",
+              replace: bool = False) -> None:
+    """Record where a subject's message was delivered. The first delivery stands (a card's
+    post found again after a crash must not move it) unless ``replace`` (a flow's question
+    on screen is always the newest)."""
+    keep = "" if replace else " WHERE message_ref.message_id IS NULL"
+    cx.execute(_PLACE + "UPDATE SET conversation = :conv, message_id = :msg, "
+               "updated_at = :now" + keep, {
+                   "type": subject_type, "sid": subject_id, "purpose": purpose,
+                   "platform": platform, "conv": conversation, "msg": message_id,
+                   "now": cx.when(now)})
+
+
+def where(cx: Cx, subject_type: str, subject_id: int, purpose: str, *,
+          platform: str = "slack") -> Place | None:
+    """Where a subject's message is on ``platform``, or None when none was queued."""
+    r = cx.first(_WHERE, {"type": subject_type, "sid": subject_id, "purpose": purpose,
+                          "platform": platform})
+    return None if r is None else Place(r[0], r[1] or None)

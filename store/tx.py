@@ -70,17 +70,17 @@ class Tx:
         return self._cx
 
     def enqueue(
-        self, *, key: str, method: str, payload: dict[str, Any], channel: str = "",
+        self, *, key: str, intent: str, payload: dict[str, Any], channel: str = "",
         subject_type: str | None = None, subject_id: int | None = None,
-        not_before: datetime | None = None, claim: bool = False,
+        not_before: datetime | None = None, claim: bool = False, platform: str = "slack",
     ) -> bool:
-        """Queue an outgoing Slack call once per ``key`` (see ``store.sql.enqueue``).
+        """Queue an outgoing message once per ``key`` (see ``store.sql.enqueue``).
 
         ``claim``: this process sends it right after commit when it can (a lease
         was given and the channel has nothing else open).
         """
         row = sql.enqueue(
-            self.cx, key=key, method=method, channel=channel,
+            self.cx, key=key, intent=intent, channel=channel, platform=platform,
             payload=payload, now=self.clock(), not_before=not_before,
             subject_type=subject_type, subject_id=subject_id,
             lease=self.lease if claim else None,

@@ -28,6 +28,7 @@ from bot.sandbox import demo
 from bot.sandbox.signing import Delivery, SlackSender
 from bot.sandbox.webapi import FakeSlack
 from bot.server import Running, running
+from store import sql
 from store.db import session_scope
 from store.models import OutboxMessage
 
@@ -89,6 +90,13 @@ class SlackEnv:
                 (OutboxMessage.status == "sending")
                 | ((OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now)))
             return int(s.exec(stmt).scalar_one())  # type: ignore[call-overload]
+
+    def posted(self, subject: Any, subject_type: str = "card") -> tuple[str, str]:
+        """(channel, ts) of a card's (or consultation's) message, from ``message_ref``:
+        ("", "") before it was queued and delivered."""
+        with session_scope(self.bot.sv.engine) as s:
+            at = sql.where(sql.Cx.of(s), subject_type, subject.id, "post")
+        return (at.conversation, at.message_id or "") if at else ("", "")
 
     def dm_id(self, user: str) -> str:
         """The DM channel between the bot and ``user``."""

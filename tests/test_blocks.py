@@ -165,7 +165,7 @@ def make_consultation(**kw: Any) -> Consultation:
 
 def make_professional(**kw: Any) -> Professional:
     base: dict[str, Any] = dict(
-        id=1, slack_user_id=REFERRER, name="Ada Teacher", role="Designated safeguarding lead",
+        id=1, user_id=REFERRER, name="Ada Teacher", role="Designated safeguarding lead",
         agency="Fenland Primary", contact="ada.teacher@example.org",
     )
     base.update(kw)
@@ -840,7 +840,7 @@ def test_every_renderer_survives_hostile_text(t: list[str], odd_id: str) -> None
     assert_view_ok(modals.error_modal(t[5]))
 
     prof = make_professional(name=t[0], role=t[1], agency=t[2], contact=t[3],
-                             slack_user_id=odd_id[:32] or REFERRER)
+                             user_id=odd_id[:32] or REFERRER)
     for c in (
         make_consultation(summary={**answers, "notes": [t[5]]}, categories=[t[4]],
                           age_band=t[5][:32],

@@ -409,8 +409,8 @@ async def test_route_from_card_registers_or_links(env: Env) -> None:
     result = caf.route_from_card(card_id, MANAGER, new("EHM-777"), effects=notify)
     assert result.ok and not result.linked
     rows = new_rows(sv, before, ("caf:", "card:"))
-    assert any(r.method == "chat.update" for r in rows)  # the card is redrawn
-    assert channels([r for r in rows if r.method == "chat.postMessage"]) == [COORD, LEAD]
+    assert any(r.intent == "chat.update" for r in rows)  # the card is redrawn
+    assert channels([r for r in rows if r.intent == "chat.postMessage"]) == [COORD, LEAD]
     with session_scope(sv.engine) as s:
         card = s.get(TriageCard, card_id)
         assert card is not None and card.caf_episode_id == result.episode.id  # type: ignore[union-attr]

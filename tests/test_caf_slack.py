@@ -287,7 +287,7 @@ async def test_manager_routes_a_green_card_to_a_caf(db_file: str) -> None:
         card_id = _green_card(env)
         await env.drain()
         card = _load_card(db_file, card_id)
-        channel, ts = card.channel or "", card.ts or ""
+        channel, ts = env.posted(card)
         assert ids.CAF_ROUTE_CARD not in buttons(env.fake.message(channel, ts) or {})
         await env.click_card(MANAGER, channel, ts, ids.CARD_APPROVE)
         await env.fake.wait_for("chat.update", predicate=lambda c: c.args.get("ts") == ts)

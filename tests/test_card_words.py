@@ -22,7 +22,7 @@ async def _submit_modal(env: SlackEnv, user: str, card_ts: str, action_id: str,
                         values: dict[str, str], opened: int) -> None:
     """Click ``action_id`` on the card, then submit the modal it opens with ``values``."""
     card = _card(env.database_url)
-    await env.click_card(user, card.channel or "", card_ts, action_id)
+    await env.click_card(user, env.posted(card)[0], card_ts, action_id)
     view = (await env.fake.wait_for("views.open", count=opened))[-1].args["view"]
     d = await env.sender.view_submission(user, view, values)
     assert d.status == 200 and "errors" not in d.body, d.body
@@ -34,7 +34,7 @@ async def test_closing_an_undecided_card_tells_the_referrer_it_was_closed_and_wh
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
         before = len(env.dm(HEALTH))
-        await _submit_modal(env, MANAGER, card.ts or "", ids.CARD_CLOSE, {
+        await _submit_modal(env, MANAGER, env.posted(card)[1], ids.CARD_CLOSE, {
             ids.IN_OUTCOME[1]: "Duplicate",
             ids.IN_REASON[1]: "The school made the same referral this morning.",
         }, opened=1)
@@ -58,11 +58,12 @@ async def test_closing_a_decided_card_tells_the_referrer_the_rating_and_why(
 ) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        await env.click_card(MANAGER, card.channel or "", card.ts or "", ids.CARD_APPROVE)
-        await env.fake.wait_for("chat.update", predicate=lambda c: c.args.get("ts") == card.ts)
+        await env.click_card(MANAGER, *env.posted(card), ids.CARD_APPROVE)
+        await env.fake.wait_for("chat.update",
+            predicate=lambda c: c.args.get("ts") == env.posted(card)[1])
         await env.drain()
         before = len(env.dm(HEALTH))
-        await _submit_modal(env, MANAGER, card.ts or "", ids.CARD_CLOSE, {
+        await _submit_modal(env, MANAGER, env.posted(card)[1], ids.CARD_CLOSE, {
             ids.IN_OUTCOME[1]: "Passed to another authority",
         }, opened=1)
         await env.fake.wait_for(
@@ -80,14 +81,14 @@ async def test_a_changed_rating_shows_who_changed_it_from_what_and_why(
 ) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        ts = card.ts or ""
+        ts = env.posted(card)[1]
         await _submit_modal(env, MANAGER, ts, ids.CARD_CHANGE, {
             ids.IN_RATING[1]: "amber_sh",
             ids.IN_REASON[1]: "Police information shows a risk of significant harm.",
         }, opened=1)
         await env.fake.wait_for("chat.update", predicate=lambda c: c.args.get("ts") == ts)
         await env.drain()
-        words = all_text(env.fake.message(card.channel or "", ts))
+        words = all_text(env.fake.message(env.posted(card)[0], ts))
         assert (f"changed from Amber (child in need) by <@{MANAGER}>") in words, words
         assert "*Why:* Police information shows a risk of significant harm." in words
         # A second change: "from" is the rating it had, and the reason is the newest.
@@ -98,7 +99,7 @@ async def test_a_changed_rating_shows_who_changed_it_from_what_and_why(
         }, opened=2)
         await env.fake.wait_for("chat.update", count=2, predicate=lambda c: c.args.get("ts") == ts)
         await env.drain()
-        words = all_text(env.fake.message(card.channel or "", ts))
+        words = all_text(env.fake.message(env.posted(card)[0], ts))
         assert f"changed from Amber (significant harm) by <@{MANAGER2}>" in words, words
         assert "*Why:* A disclosure at the health visit this afternoon." in words
         assert "Police information" not in words
@@ -123,7 +124,7 @@ async def test_snooze_says_when_the_next_warning_is_and_names_who_snoozed(
 ) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        channel, ts = card.channel or "", card.ts or ""
+        channel, ts = env.posted(card)
         warning = _next_warning(db_file).astimezone(LONDON)
         assert warning - env.clock() > dt.timedelta(minutes=30)
         # Too early: the next warning is later than a 30-minute snooze would put it.

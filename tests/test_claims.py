@@ -61,7 +61,7 @@ def test_release_ends_the_leases_of_ended_processes_only(engine: Engine) -> None
     with session_scope(engine, write=True) as s:
         cx = sql.Cx.of(s)
         for key, worker in (("dead", dead), ("live", live), ("elsewhere", elsewhere)):
-            sql.enqueue(cx, key=key, method="chat.postMessage", channel=f"C0{key.upper()}",
+            sql.enqueue(cx, key=key, intent="chat.postMessage", channel=f"C0{key.upper()}",
                         payload={"text": key}, now=NOW, lease=sql.Lease(worker, until))
             repo.schedule(s, key=key, kind="sla_warning", subject_type="card", subject_id=1,
                           due_at=NOW)

@@ -90,7 +90,7 @@ async def test_approve_is_committed_before_the_ack(db_file: str) -> None:  # noq
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
         with hold_commit(env.bot.sv.engine, Decision) as held:
-            d = await env.click_card(MANAGER, card.channel or "", card.ts or "",
+            d = await env.click_card(MANAGER, *env.posted(card),
                                      ids.CARD_APPROVE)
             committed_when_answered = await answered(held)
         assert d.status == 200
@@ -101,7 +101,7 @@ async def test_change_rating_submission_is_committed_before_the_ack(
         db_file: str) -> None:  # noqa: F811
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        await env.click_card(MANAGER, card.channel or "", card.ts or "", ids.CARD_CHANGE)
+        await env.click_card(MANAGER, *env.posted(card), ids.CARD_CHANGE)
         view = (await env.fake.wait_for("views.open"))[-1].args["view"]
         with hold_commit(env.bot.sv.engine, Decision) as held:
             d = await env.sender.view_submission(MANAGER, view, {

@@ -51,6 +51,7 @@ from store.db import make_engine, session_scope
 from store.models import (
     Consultation,
     FlowSession,
+    MessageRef,
     OutboxMessage,
     ProcessedEvent,
     Referral,
@@ -499,7 +500,7 @@ async def test_serve_killed_mid_flows_resumes_every_flow_and_sends_once(
             # ... every row sent, and every posted message in Slack exactly once:
             rows = await _rows(engine, OutboxMessage)
             assert {r.status for r in rows} == {"sent"}, Counter(r.status for r in rows)
-            posts = {r.idempotency_key for r in rows if r.method == "chat.postMessage"}
+            posts = {r.idempotency_key for r in rows if r.intent == "chat.postMessage"}
             in_slack: Counter[str | None] = Counter(
                 outbox_key(m) for msgs in list(fake.messages.values()) for m in msgs
                 if m.get("bot_id"))
@@ -515,7 +516,10 @@ async def test_serve_killed_mid_flows_resumes_every_flow_and_sends_once(
             cards = await _rows(engine, TriageCard)
             consultations = await _rows(engine, Consultation)
             assert len(cards) == len(consultations) == len(persons)
-            assert all(c.ts for c in cards) and all(c.card_ts for c in consultations)
+            refs = await _rows(engine, MessageRef, MessageRef.message_id.is_not(None))  # type: ignore[union-attr]
+            posted = {(r.subject_type, r.subject_id) for r in refs if r.purpose == "post"}
+            assert posted >= {("card", c.id) for c in cards} | {
+                ("consultation", c.id) for c in consultations}
             # ... no reminder lost: each card has its decision clock's warnings and breach:
             reminders = await _rows(engine, Reminder, Reminder.subject_type == "card")
             referrals = {r.id: r for r in await _rows(engine, Referral)}

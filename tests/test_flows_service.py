@@ -180,7 +180,7 @@ def test_consultation_end_to_end(any_svc: FlowService, engine: Engine) -> None:
         assert c.summary["suggestion"]["rating"] == "green"
         assert (c.linked_reference, c.repeat_count, c.created_at) == (None, 1, TUESDAY_10AM)
         prof = s.get(Professional, c.professional_id)
-        assert prof is not None and (prof.slack_user_id, prof.role, prof.agency) == (
+        assert prof is not None and (prof.user_id, prof.role, prof.agency) == (
             USER,
             "Teacher or other school staff",
             "Education",
@@ -564,7 +564,7 @@ def test_effects_run_inside_the_transaction(svc: FlowService, sqlite_engine: Eng
     def outbox(tx: Tx, step: Step) -> None:
         tx.enqueue(
             key=f"flow:{step.flow_id}:{step.version}",
-            method="chat.postMessage",
+            intent="chat.postMessage",
             payload={"channel": "D0DM", "text": step.prompt.text if step.prompt else ""},
         )
 
@@ -581,16 +581,6 @@ def test_effects_run_inside_the_transaction(svc: FlowService, sqlite_engine: Eng
     assert count(sqlite_engine, OutboxMessage) == 2  # rolled back with the state change
     now = svc.current(USER)
     assert now.prompt is not None and now.prompt.id == "want"
-
-
-def test_set_message_remembers_the_question_message(
-    svc: FlowService, sqlite_engine: Engine
-) -> None:
-    step = svc.start(USER, "consult")
-    assert step.flow_id is not None
-    svc.set_message(step.flow_id, "D0DM", "1700000000.000100")
-    row = flow_row(sqlite_engine)
-    assert (row.channel, row.message_ts, row.version) == ("D0DM", "1700000000.000100", 1)
 
 
 def test_third_linked_consultation_is_flagged_for_the_advisor(

@@ -117,7 +117,7 @@ async def test_metrics_count_requests_and_deliveries_without_user_labels(
 
         # Deliveries: as many as the fake answered, by result.
         with session_scope(env.bot.sv.engine) as s:
-            methods = set(s.exec(select(OutboxMessage.method)).scalars())  # type: ignore[call-overload]
+            methods = set(s.exec(select(OutboxMessage.intent)).scalars())  # type: ignore[call-overload]
         calls = [c for c in env.fake.calls if c.method in methods]
         results = {lab["result"]: v for lab, v in samples["frontdoor_outbox_deliveries_total"]}
         assert results == {

@@ -129,7 +129,7 @@ async def test_modal_answer_asks_then_rephrase_then_ordinary_word(
     caplog.set_level(logging.INFO)  # what serve logs at
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        await env.click_card(MANAGER, card.channel or "", card.ts or "", ids.CARD_REQUEST_INFO)
+        await env.click_card(MANAGER, *env.posted(card), ids.CARD_REQUEST_INFO)
         view = (await env.fake.wait_for("views.open"))[-1].args["view"]
         typed = "Has the school nurse seen phoenix this term?"
         d = await env.sender.view_submission(MANAGER, view, {ids.IN_QUESTION[1]: typed})

@@ -52,7 +52,7 @@ def queue(rig: Rig, *items: tuple[str, str, str]) -> None:
     which may be past or before the test's fixed date)."""
     with session_scope(rig.engine, write=True) as s:
         for key, channel, text in items:
-            repo.enqueue(s, key=key, method="chat.postMessage",
+            repo.enqueue(s, key=key, intent="chat.postMessage",
                          payload={"channel": channel, "text": text}, not_before=rig.clock.now)
 
 
@@ -72,7 +72,7 @@ async def test_in_order_per_channel_and_once(rig: Rig) -> None:
     assert stats.sent == 10
     assert delivered(rig.fake, "C0ONE") == ["m1", "m3", "m5", "m7", "m9"]
     assert delivered(rig.fake, "C0TWO") == ["m0", "m2", "m4", "m6", "m8"]
-    assert all(r.status == "sent" and r.result_ts for r in rows(rig.engine))
+    assert all(r.status == "sent" and r.message_id for r in rows(rig.engine))
     assert (await rig.sender.run_once()).sent == 0  # nothing is sent twice
     # Every message carries its outbox key, so a restart can tell it was delivered.
     meta = rig.fake.history("C0ONE")[0]["metadata"]
@@ -174,7 +174,7 @@ async def test_a_post_that_failed_after_slack_stored_it_is_searched_for_not_rese
     assert stats.recovered == 1 and stats.sent == 1
     assert delivered(rig.fake, "C0ONE") == ["stored, then Slack failed", "next"]
     assert [r.status for r in rows(rig.engine)] == ["sent", "sent"]
-    assert rows(rig.engine)[0].result_ts == rig.fake.history("C0ONE")[0]["ts"]
+    assert rows(rig.engine)[0].message_id == rig.fake.history("C0ONE")[0]["ts"]
 
 
 @pytest.mark.fault
@@ -214,7 +214,7 @@ async def test_a_question_answered_before_its_delivery_is_recorded_still_goes_at
     sender = rig.sender
 
     def ask(key: str) -> Callable[[Tx], None]:
-        return lambda tx: tx.enqueue(key=key, method="chat.postMessage", claim=True,
+        return lambda tx: tx.enqueue(key=key, intent="chat.postMessage", claim=True,
                                      payload={"channel": "U0PRO", "text": key})
 
     try:
@@ -238,7 +238,7 @@ async def test_a_question_waits_behind_one_not_yet_delivered(rig: Rig) -> None:
     sender = rig.sender
     queue(rig, ("notice", "U0PRO", "a reminder, queued for the sweep"))
     _, tx = await sender.runner.run(
-        lambda tx: tx.enqueue(key="q1", method="chat.postMessage", claim=True,
+        lambda tx: tx.enqueue(key="q1", intent="chat.postMessage", claim=True,
                               payload={"channel": "U0PRO", "text": "q1"}),
         lease=sender.claim_lease())
     try:

@@ -74,20 +74,20 @@ def test_unknown_weekday_is_named(tmp_path: Path) -> None:
 
 def test_missing_channel_is_named(tmp_path: Path) -> None:
     data = _camden()
-    del data["channels"]["escalation"]
+    del data["slack"]["channels"]["escalation"]
     out = _check(tmp_path, data)
     assert out.returncode == 1
-    assert "channels.escalation: is required" in out.stderr
+    assert "slack.channels.escalation: is required" in out.stderr
 
 
 def test_every_problem_is_listed_at_once() -> None:
     data = _camden()
     data["clocks"]["green"]["basis"] = "fortnightly"
     data["nation"] = "atlantis"
-    data["channels"]["edt"] = "not-a-channel"
-    data["roles"]["managers"] = {"users": [], "usergroups": []}
+    data["slack"]["channels"]["edt"] = "not-a-channel"
+    data["slack"]["roles"]["managers"] = {"users": [], "usergroups": []}
     problems = "\n".join(_problems(data))
-    for field in ("clocks.green.basis", "nation", "channels.edt", "roles"):
+    for field in ("clocks.green.basis", "nation", "slack.channels.edt", "slack.roles"):
         assert field in problems, problems
 
 
@@ -163,3 +163,40 @@ def test_a_policy_without_a_reference_shape_gets_the_default() -> None:
     caf = parse_policy(data).caf
     assert caf.reference_matches("ehm-20417") and caf.reference_matches("20417")
     assert not caf.reference_matches("OLIVIA2017")
+
+
+TEAMS_CHANNEL = "19:a1b2c3d4e5f6@thread.tacv2"
+ENTRA_USER = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+ENTRA_GROUP = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+
+def _teams(channel: str = TEAMS_CHANNEL, user: str = ENTRA_USER) -> dict[str, object]:
+    keys = ("consultation_duty", "mash_managers", "early_help_duty", "escalation", "edt")
+    return {"channels": dict.fromkeys(keys, channel),
+            "roles": {"managers": {"users": [user]}, "advisors": {"usergroups": [ENTRA_GROUP]}}}
+
+
+def test_the_policy_names_people_and_channels_per_platform() -> None:
+    data = _camden()
+    data["teams"] = _teams()
+    policy = parse_policy(data)
+    assert policy.platforms == ("slack", "teams")
+    assert policy.channel("edt") == data["slack"]["channels"]["edt"]  # the first named
+    assert policy.channel("edt", "teams") == TEAMS_CHANNEL
+    assert policy.people("teams").roles.managers.users == (ENTRA_USER,)
+    # A file written before Teams (channels and roles at the top) is read as Slack's.
+    old = _camden()
+    old.update(old.pop("slack"))
+    assert parse_policy(old).channel("edt") == policy.channel("edt")
+
+
+def test_each_platform_checks_its_own_id_shapes() -> None:
+    data = _camden()
+    data["teams"] = _teams(channel="C0MASHMGR", user="U0MANAGER")  # Slack's ids in Teams
+    data["slack"]["channels"]["edt"] = TEAMS_CHANNEL  # and a Teams id in Slack
+    problems = "\n".join(_problems(data))
+    for where in ("teams.channels.edt", "teams.roles.managers.users", "slack.channels.edt"):
+        assert where in problems, problems
+    data = _camden()
+    del data["slack"]
+    assert any("at least one" in p for p in _problems(data))

@@ -115,7 +115,7 @@ async def test_decision_clock_over_a_weekend(services: tuple[Services, Clock]) -
     breach = sweep(sv, at(2026, 12, 21, 15, 0))
     channels = [c for c, _ in texts(breach)]
     assert EARLY_HELP in channels and ESCALATION in channels  # thread note + escalation
-    assert any(r.method == "chat.update" for r in breach)  # the card shows the breach
+    assert any(r.intent == "chat.update" for r in breach)  # the card shows the breach
     with session_scope(sv.engine) as s:
         assert s.get(TriageCard, card_id).breached is True  # type: ignore[union-attr]
     assert sweep(sv, at(2026, 12, 22, 9, 0)) == []

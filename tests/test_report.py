@@ -352,7 +352,7 @@ async def test_the_weekly_job_posts_the_figures_and_uploads_the_chart(
     stats = ReminderSweep(sv).run(at(2026, 11, 30, 9, 0, 30))
     assert stats.sent >= 1
     rows = _rows(sv.engine, "job:weekly_report:2026-11-30")
-    assert [r.method for r in rows] == ["chat.postMessage", "files.upload_v2"]
+    assert [r.intent for r in rows] == ["chat.postMessage", "files.upload_v2"]
     assert all(r.channel == MANAGERS for r in rows)
     png = base64.b64decode(rows[1].payload["content_b64"])
     assert png.startswith(b"\x89PNG")
@@ -387,7 +387,7 @@ async def test_a_report_missed_while_the_bot_was_down_is_sent_when_it_is_back(
     ReminderSweep(sv).run(at(2026, 11, 28, 12, 0))
     ReminderSweep(sv).run(at(2026, 12, 1, 15, 0))  # down from Saturday to Tuesday
     rows = _rows(sv.engine, "job:weekly_report:2026-11-30")
-    assert [r.method for r in rows] == ["chat.postMessage", "files.upload_v2"]
+    assert [r.intent for r in rows] == ["chat.postMessage", "files.upload_v2"]
     assert "23 Nov" in rows[0].payload["text"]  # the week it was due for, not this one
 
 

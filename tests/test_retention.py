@@ -99,7 +99,7 @@ def referral(s: Any, pid: int, received: dt.datetime, decided: dt.datetime | Non
     for rem in s.exec(select(Reminder).where(Reminder.subject_id == c.id)).scalars():
         rem.status, rem.done_at = "cancelled", decided or received
         s.add(rem)
-    repo.enqueue(s, key=f"card:{c.id}:post", method="chat.postMessage", channel="C0MASHMGR",
+    repo.enqueue(s, key=f"card:{c.id}:post", intent="chat.postMessage", channel="C0MASHMGR",
                  payload={"render": "triage_card", "id": c.id, "channel": "C0MASHMGR"},
                  subject_type="card", subject_id=c.id)
     return int(c.id or 0)
@@ -125,7 +125,7 @@ def seed(engine: Engine) -> dict[str, int]:
         ids["old_consultation"] = consultation(s, otto, old_flow, OLD, OLD)
         repo.schedule(s, key="c:old:nudge", kind="custom", subject_type="consultation",
                       subject_id=ids["old_consultation"], due_at=NOW + dt.timedelta(days=400))
-        repo.enqueue(s, key="c:old:post", method="chat.postMessage", channel="C0CONSULT",
+        repo.enqueue(s, key="c:old:post", intent="chat.postMessage", channel="C0CONSULT",
                      payload={"render": "consultation_card", "id": ids["old_consultation"]},
                      subject_type="consultation", subject_id=ids["old_consultation"])
         # Purged: an old referral, its card, decision, reminders and outbox row.
@@ -142,13 +142,13 @@ def seed(engine: Engine) -> dict[str, int]:
         ids["recent"] = consultation(s, pia, flow(s, "U0PIA", RECENT), RECENT, RECENT)
 
         # Finished housekeeping rows: old ones go, unfinished ones stay.
-        repo.enqueue(s, key="dm:old", method="chat.postMessage", channel="U0OTTO",
+        repo.enqueue(s, key="dm:old", intent="chat.postMessage", channel="U0OTTO",
                      payload={"channel": "U0OTTO", "text": "Thank you"})
         repo.schedule(s, key="job:weekly_report:2019-11-25", kind="weekly_report",
                       subject_type="job", subject_id=0, due_at=OLD)
         repo.schedule(s, key="job:weekly_report:2026-11-30", kind="weekly_report",
                       subject_type="job", subject_id=0, due_at=NOW + dt.timedelta(days=6))
-        repo.enqueue(s, key="dm:stuck", method="chat.postMessage", channel="U0PIA",
+        repo.enqueue(s, key="dm:stuck", intent="chat.postMessage", channel="U0PIA",
                      payload={"channel": "U0PIA", "text": "Still to send"})
         repo.audit(s, actor="U0OTTO", action="consultation.created",
                    subject_type="consultation", subject_id=ids["old_consultation"], at=OLD)

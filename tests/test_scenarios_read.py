@@ -51,8 +51,9 @@ async def test_scenario_11_open_caf_headline_reason_and_referrer_agree(
         assert "Start an Early Help Assessment" not in thanks
         card = _card(db_file)
         assert card.suggested_rating == "green"
-        await env.click_card(MANAGER, card.channel or "", card.ts or "", ids.CARD_APPROVE)
-        await env.fake.wait_for("chat.update", predicate=lambda c: c.args.get("ts") == card.ts)
+        await env.click_card(MANAGER, *env.posted(card), ids.CARD_APPROVE)
+        await env.fake.wait_for("chat.update",
+            predicate=lambda c: c.args.get("ts") == env.posted(card)[1])
         await env.drain()
         told = _read(env.dm(HEALTH)[-1:])
         assert card.reference in told and "Rating:" in told, told
@@ -74,7 +75,7 @@ async def test_cards_show_answers_in_words_never_keys(db_file: str) -> None:  # 
             "consent": "given",
         })
         card = _card(db_file)
-        shown = _read([env.fake.message(card.channel or "", card.ts or "") or {}])
+        shown = _read([env.fake.message(*env.posted(card)) or {}])
         assert "School attendance / behaviour" in shown and "Housing / financial" in shown, shown
         assert "*Age band*\nUnborn" in shown, shown
         assert "*Open CAF or early help plan*\nDon't know" in shown, shown

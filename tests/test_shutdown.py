@@ -233,7 +233,7 @@ async def test_worker_sigterm_gives_up_at_the_bound_and_releases_the_claim(
     engine = make_engine(db)
     await asyncio.to_thread(upgrade, engine)
     with session_scope(engine, write=True) as s:
-        repo.enqueue(s, key="test:worker:1", method="chat.postMessage",
+        repo.enqueue(s, key="test:worker:1", intent="chat.postMessage",
                      payload={"channel": policy.channel("escalation"),
                               "text": "A message for the escalation channel."})
     worker: Serve | None = None

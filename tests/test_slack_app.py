@@ -201,18 +201,19 @@ async def _refer(env: SlackEnv, user: str = HEALTH) -> TriageCard:
 async def test_full_refer_card_approve_and_change(db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        assert card.status == "new" and card.ts, card
+        assert card.status == "new" and env.posted(card)[1], card
         mash = env.policy.channel("mash_managers")
-        assert card.channel == mash
-        posted = env.fake.message(mash, card.ts)
+        assert env.posted(card)[0] == mash
+        posted = env.fake.message(mash, env.posted(card)[1])
         text = json.dumps(posted["blocks"])
         assert card.reference in text and "Suggested" in text
         # The referrer hears nothing about a rating before a manager decides.
         assert not [m for m in env.dm(HEALTH) if "Rating:" in json.dumps(m.get("blocks"))]
         # A manager approves: one decision, the card is redrawn, the referrer is told.
-        d = await env.click_card(MANAGER, mash, card.ts, ids.CARD_APPROVE)
+        d = await env.click_card(MANAGER, mash, env.posted(card)[1], ids.CARD_APPROVE)
         assert d.status == 200
-        await env.fake.wait_for("chat.update", predicate=lambda c: c.args.get("ts") == card.ts)
+        await env.fake.wait_for("chat.update",
+            predicate=lambda c: c.args.get("ts") == env.posted(card)[1])
         await env.drain()
         decided = _card(db_file)
         assert (decided.status, decided.rating, decided.decided_by) == (
@@ -220,12 +221,12 @@ async def test_full_refer_card_approve_and_change(db_file: str) -> None:
             card.suggested_rating,
             MANAGER,
         )
-        redrawn = json.dumps(env.fake.message(mash, card.ts)["blocks"])
+        redrawn = json.dumps(env.fake.message(mash, env.posted(card)[1])["blocks"])
         assert ids.CARD_APPROVE not in redrawn  # decided: no Approve any more
         outcome = [m for m in env.dm(HEALTH) if card.reference in json.dumps(m)]
         assert len(outcome) >= 2  # the thank-you and the outcome
         # Change rating through the modal, with a reason.
-        await env.click_card(MANAGER, mash, card.ts, ids.CARD_CHANGE)
+        await env.click_card(MANAGER, mash, env.posted(card)[1], ids.CARD_CHANGE)
         view = (await env.fake.wait_for("views.open"))[-1].args["view"]
         assert view["callback_id"] == ids.MODAL_CHANGE_RATING
         d = await env.sender.view_submission(
@@ -238,7 +239,7 @@ async def test_full_refer_card_approve_and_change(db_file: str) -> None:
         )
         assert d.status == 200
         await env.fake.wait_for(
-            "chat.update", count=2, predicate=lambda c: c.args.get("ts") == card.ts
+            "chat.update", count=2, predicate=lambda c: c.args.get("ts") == env.posted(card)[1]
         )
         await env.drain()
         changed = _card(db_file)
@@ -264,7 +265,7 @@ async def test_full_refer_card_approve_and_change(db_file: str) -> None:
 async def test_non_manager_approve_is_refused_and_audited(db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        d = await env.click_card(OUTSIDER, card.channel or "", card.ts or "", ids.CARD_APPROVE)
+        d = await env.click_card(OUTSIDER, *env.posted(card), ids.CARD_APPROVE)
         assert d.status == 200
         await env.fake.wait_for(
             "chat.postEphemeral", predicate=lambda c: c.args.get("user") == OUTSIDER
@@ -279,7 +280,7 @@ async def test_non_manager_approve_is_refused_and_audited(db_file: str) -> None:
 async def test_user_group_manager_may_approve(db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        await env.click_card(MANAGER2, card.channel or "", card.ts or "", ids.CARD_APPROVE)
+        await env.click_card(MANAGER2, *env.posted(card), ids.CARD_APPROVE)
         await env.fake.wait_for("chat.update")
         assert _card(db_file).decided_by == MANAGER2
         assert env.fake.calls_to("usergroups.users.list")
@@ -288,7 +289,7 @@ async def test_user_group_manager_may_approve(db_file: str) -> None:
 async def test_two_approvals_at_once_make_one_decision(db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        ch, ts = card.channel or "", card.ts or ""
+        ch, ts = env.posted(card)
         await asyncio.gather(
             env.click_card(MANAGER, ch, ts, ids.CARD_APPROVE),
             env.click_card(MANAGER2, ch, ts, ids.CARD_APPROVE),
@@ -402,7 +403,7 @@ async def test_app_home_for_a_professional_and_a_manager(db_file: str) -> None:
 async def test_request_more_information_round_trip(db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        await env.click_card(MANAGER, card.channel or "", card.ts or "", ids.CARD_REQUEST_INFO)
+        await env.click_card(MANAGER, *env.posted(card), ids.CARD_REQUEST_INFO)
         view = (await env.fake.wait_for("views.open"))[-1].args["view"]
         await env.sender.view_submission(
             MANAGER, view, {ids.IN_QUESTION[1]: "Has the school nurse seen the child this term?"}
@@ -438,11 +439,12 @@ async def test_request_more_information_round_trip(db_file: str) -> None:
         await env.fake.wait_for(
             "chat.postMessage",
             predicate=lambda c: (
-                c.args.get("thread_ts") == card.ts and "nurse saw her" in json.dumps(c.args)
+                c.args.get("thread_ts") == env.posted(card)[1]
+                and "nurse saw her" in json.dumps(c.args)
             ),
         )
         await env.drain()
-        thread = env.fake.thread(card.channel or "", card.ts or "")
+        thread = env.fake.thread(*env.posted(card))
         assert any("nurse saw her" in json.dumps(m) for m in thread)
         assert not any("Tyler" in json.dumps(c.args) for c in env.fake.calls)
 
@@ -451,7 +453,7 @@ async def test_a_slack_error_is_told_in_plain_words(db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
         env.fake.fail("views.open", status=200, error="internal_error", times=1)
-        await env.click_card(MANAGER, card.channel or "", card.ts or "", ids.CARD_CHANGE)
+        await env.click_card(MANAGER, *env.posted(card), ids.CARD_CHANGE)
         told = await env.fake.wait_for(
             "chat.postEphemeral", predicate=lambda c: c.args.get("user") == MANAGER
         )

@@ -122,9 +122,9 @@ def test_event_claimed_once(engine: Engine) -> None:
 def test_outbox_and_reminders_deduplicate_by_key(engine: Engine) -> None:
     due = datetime(2026, 5, 5, 12, tzinfo=UTC)
     with session_scope(engine, write=True) as s:
-        assert repo.enqueue(s, key="card:1:post", method="chat.postMessage",
+        assert repo.enqueue(s, key="card:1:post", intent="chat.postMessage",
                             payload={"channel": "C1", "text": "hi"})
-        assert not repo.enqueue(s, key="card:1:post", method="chat.postMessage",
+        assert not repo.enqueue(s, key="card:1:post", intent="chat.postMessage",
                                 payload={"channel": "C1", "text": "hi"})
         assert repo.schedule(s, key="card:1:warn:0.5", kind="sla_warning", subject_type="card",
                              subject_id=1, due_at=due)

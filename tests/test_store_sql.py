@@ -226,10 +226,10 @@ def test_flow_values_are_stored_exactly_as_the_orm_stores_them(engine: Engine) -
 
 def test_outbox_row_queued_by_sql_reads_back_through_the_orm(engine: Engine) -> None:
     with session_scope(engine, write=True) as s:
-        assert sql.enqueue(sql.Cx.of(s), key="flow:1:q2", method=POST, payload=PAYLOAD,
+        assert sql.enqueue(sql.Cx.of(s), key="flow:1:q2", intent=POST, payload=PAYLOAD,
                            now=BST, not_before=LATER, subject_type="referral",
                            subject_id=7) is True
-        s.add(OutboxMessage(idempotency_key="flow:1:q3", method=POST, channel="C0TEST",
+        s.add(OutboxMessage(idempotency_key="flow:1:q3", intent=POST, channel="C0TEST",
                             payload=PAYLOAD, next_attempt_at=LATER, subject_type="referral",
                             subject_id=7, created_at=BST))
     msg = _outbox(engine, "flow:1:q2")
@@ -238,7 +238,7 @@ def test_outbox_row_queued_by_sql_reads_back_through_the_orm(engine: Engine) -> 
     assert msg.next_attempt_at == LATER and msg.next_attempt_at.tzinfo == UTC
     assert msg.created_at == BST_UTC and msg.created_at.utcoffset() == timedelta(0)
     assert (msg.subject_type, msg.subject_id) == ("referral", 7)
-    assert (msg.claimed_by, msg.claimed_until, msg.sent_at, msg.result_ts, msg.last_error) == (
+    assert (msg.claimed_by, msg.claimed_until, msg.sent_at, msg.message_id, msg.last_error) == (
         None, None, None, None, None)
     columns = ("CAST(payload AS TEXT), channel, status, attempts, next_attempt_at, "
                "claimed_by, claimed_until, subject_type, subject_id, created_at")
@@ -365,16 +365,16 @@ def test_enqueue_with_a_lease_claims_only_a_due_channel_head(engine: Engine) -> 
     lease = sql.Lease("worker-a", NOW + timedelta(seconds=60))
     with session_scope(engine, write=True) as s:
         cx = sql.Cx.of(s)
-        first = sql.enqueue(cx, key="k1", method=POST, payload=PAYLOAD, now=NOW,
+        first = sql.enqueue(cx, key="k1", intent=POST, payload=PAYLOAD, now=NOW,
                             subject_type="flow", subject_id=1, lease=lease)
-        second = sql.enqueue(cx, key="k2", method=POST, payload=PAYLOAD, now=NOW, lease=lease)
-        future = sql.enqueue(cx, key="k3", method=POST, channel="C0LATER",
+        second = sql.enqueue(cx, key="k2", intent=POST, payload=PAYLOAD, now=NOW, lease=lease)
+        future = sql.enqueue(cx, key="k3", intent=POST, channel="C0LATER",
                              payload={"text": "later"}, now=NOW,
                              not_before=NOW + timedelta(minutes=5), lease=lease)
-        duplicate = sql.enqueue(cx, key="k1", method=POST, channel="C0FREE",
+        duplicate = sql.enqueue(cx, key="k1", intent=POST, channel="C0FREE",
                                 payload={"text": "again"}, now=NOW, lease=lease)
     assert isinstance(first, sql.OutboxRow)
-    assert first == sql.OutboxRow(id=first.id, idempotency_key="k1", method=POST,
+    assert first == sql.OutboxRow(id=first.id, idempotency_key="k1", intent=POST,
                                   channel="C0TEST", payload=PAYLOAD, status="pending",
                                   attempts=1, subject_type="flow", subject_id=1,
                                   created_at=NOW)
@@ -401,13 +401,13 @@ def test_enqueue_with_a_lease_claims_again_once_the_channel_is_closed(engine: En
     lease = sql.Lease("worker-a", NOW + timedelta(seconds=60))
     with session_scope(engine, write=True) as s:
         cx = sql.Cx.of(s)
-        first = sql.enqueue(cx, key="k1", method=POST, payload=PAYLOAD, now=NOW, lease=lease)
+        first = sql.enqueue(cx, key="k1", intent=POST, payload=PAYLOAD, now=NOW, lease=lease)
         assert isinstance(first, sql.OutboxRow)
         sql.mark_sent(cx, "worker-a", NOW, [(first.id, "1767225600.000100", None)])
-        due_now = sql.enqueue(cx, key="k2", method=POST, payload=PAYLOAD, now=NOW,
+        due_now = sql.enqueue(cx, key="k2", intent=POST, payload=PAYLOAD, now=NOW,
                               not_before=NOW, lease=lease)
         assert isinstance(due_now, sql.OutboxRow)  # not_before == now is due
-        assert sql.enqueue(cx, key="k3", method=POST, payload=PAYLOAD, now=NOW) is True
+        assert sql.enqueue(cx, key="k3", intent=POST, payload=PAYLOAD, now=NOW) is True
 
 
 def test_rows_the_lease_says_are_delivered_no_longer_hold_their_channel(
@@ -417,16 +417,16 @@ def test_rows_the_lease_says_are_delivered_no_longer_hold_their_channel(
     lease = sql.Lease("worker-a", NOW + timedelta(seconds=60), delivered)
     with session_scope(engine, write=True) as s:
         cx = sql.Cx.of(s)
-        q1 = sql.enqueue(cx, key="q1", method=POST, payload=PAYLOAD, now=NOW, lease=lease)
+        q1 = sql.enqueue(cx, key="q1", intent=POST, payload=PAYLOAD, now=NOW, lease=lease)
         assert isinstance(q1, sql.OutboxRow)
         # Sent, not yet recorded, and not said to be delivered: q2 waits for the sweep.
-        assert sql.enqueue(cx, key="q2", method=POST, payload=PAYLOAD, now=NOW,
+        assert sql.enqueue(cx, key="q2", intent=POST, payload=PAYLOAD, now=NOW,
                            lease=lease) is True
         delivered.add(q1.id)  # q2 still holds the channel
-        assert sql.enqueue(cx, key="q3", method=POST, payload=PAYLOAD, now=NOW,
+        assert sql.enqueue(cx, key="q3", intent=POST, payload=PAYLOAD, now=NOW,
                            lease=lease) is True
         cx.execute("DELETE FROM outbox WHERE idempotency_key IN ('q2', 'q3')", {})
-        q4 = sql.enqueue(cx, key="q4", method=POST, payload=PAYLOAD, now=NOW, lease=lease)
+        q4 = sql.enqueue(cx, key="q4", intent=POST, payload=PAYLOAD, now=NOW, lease=lease)
         assert isinstance(q4, sql.OutboxRow)  # only q1 is open, and it is delivered
     assert _outbox(engine, "q1").status == "sending"
     assert (_outbox(engine, "q4").status, _outbox(engine, "q4").claimed_by) == (
@@ -439,12 +439,12 @@ def test_mark_sent_retry_and_dead(engine: Engine) -> None:
     sent_at = NOW + timedelta(seconds=1)
     with session_scope(engine, write=True) as s:
         cx = sql.Cx.of(s)
-        a = sql.enqueue(cx, key="a", method=POST, channel="C0A", payload={"t": 1}, now=NOW,
+        a = sql.enqueue(cx, key="a", intent=POST, channel="C0A", payload={"t": 1}, now=NOW,
                         lease=lease_a)
-        b = sql.enqueue(cx, key="b", method=POST, channel="C0B", payload={"t": 2}, now=NOW,
+        b = sql.enqueue(cx, key="b", intent=POST, channel="C0B", payload={"t": 2}, now=NOW,
                         lease=lease_b)
-        c = sql.enqueue(cx, key="c", method=POST, channel="C0C", payload={"t": 3}, now=NOW)
-        d = sql.enqueue(cx, key="d", method=POST, channel="C0D", payload={"t": 4}, now=NOW,
+        c = sql.enqueue(cx, key="c", intent=POST, channel="C0C", payload={"t": 3}, now=NOW)
+        d = sql.enqueue(cx, key="d", intent=POST, channel="C0D", payload={"t": 4}, now=NOW,
                         lease=lease_a)
         assert isinstance(a, sql.OutboxRow) and isinstance(b, sql.OutboxRow)
         assert isinstance(d, sql.OutboxRow) and c is True
@@ -456,18 +456,18 @@ def test_mark_sent_retry_and_dead(engine: Engine) -> None:
         ])
         sql.mark_sent(cx, "worker-a", sent_at, [])
     row_a, row_b, row_c = _outbox(engine, "a"), _outbox(engine, "b"), _outbox(engine, "c")
-    assert (row_a.status, row_a.result_ts, row_a.sent_at, row_a.claimed_until) == (
+    assert (row_a.status, row_a.message_id, row_a.sent_at, row_a.claimed_until) == (
         "sent", "1767225600.000100", sent_at, None)
     assert (row_a.claimed_by, row_a.attempts, row_a.last_error) == ("worker-a", 1, None)
-    assert (row_b.status, row_b.claimed_by, row_b.result_ts, row_b.sent_at) == (
+    assert (row_b.status, row_b.claimed_by, row_b.message_id, row_b.sent_at) == (
         "sending", "worker-b", None, None)
     assert row_b.claimed_until == lease_b.until
-    assert (row_c.status, row_c.result_ts, row_c.sent_at) == ("pending", None, None)
+    assert (row_c.status, row_c.message_id, row_c.sent_at) == ("pending", None, None)
 
     retry_at = datetime(2026, 7, 1, 10, 0, tzinfo=LONDON)
     with session_scope(engine, write=True) as s:
         cx = sql.Cx.of(s)
-        e = sql.enqueue(cx, key="e", method=POST, channel="C0E", payload={"t": 5}, now=NOW,
+        e = sql.enqueue(cx, key="e", intent=POST, channel="C0E", payload={"t": 5}, now=NOW,
                         lease=lease_a)
         assert isinstance(e, sql.OutboxRow)
         # A sender whose lease ran out cannot move a row another sender has claimed.
@@ -510,7 +510,7 @@ def test_enqueue_with_a_lease_claims_one_row_per_channel_under_concurrency(
     def second() -> None:
         a_queued.wait(10)
         with session_scope(eng, write=True) as b:
-            got["b"] = sql.enqueue(sql.Cx.of(b), key="card:2:post", method=POST,
+            got["b"] = sql.enqueue(sql.Cx.of(b), key="card:2:post", intent=POST,
                                    payload=PAYLOAD, now=NOW,
                                    lease=sql.Lease("worker-b", NOW + timedelta(seconds=60)))
 
@@ -518,7 +518,7 @@ def test_enqueue_with_a_lease_claims_one_row_per_channel_under_concurrency(
         thread = threading.Thread(target=second)
         thread.start()
         with session_scope(eng, write=True) as a:
-            got["a"] = sql.enqueue(sql.Cx.of(a), key="card:1:post", method=POST,
+            got["a"] = sql.enqueue(sql.Cx.of(a), key="card:1:post", intent=POST,
                                    payload=PAYLOAD, now=NOW,
                                    lease=sql.Lease("worker-a", NOW + timedelta(seconds=60)))
             a_queued.set()
@@ -553,19 +553,19 @@ def _until_a_backend_waits_for_a_lock(eng: Engine, within: float = 10.0) -> None
 def test_tx_enqueue_claims_only_with_a_lease(engine: Engine) -> None:
     with write_tx(engine) as tx:
         assert tx.lease is None and tx.full
-        assert tx.enqueue(key="nolease", method=POST, payload=PAYLOAD, claim=True) is True
+        assert tx.enqueue(key="nolease", intent=POST, payload=PAYLOAD, claim=True) is True
         assert (tx.queued, tx.claimed) == (1, [])
     lease = sql.Lease("worker-a", datetime.now(UTC) + timedelta(seconds=60))
     with write_tx(engine, lease=lease) as tx:
-        assert tx.enqueue(key="lease-1", method=POST, channel="C0OTHER",
+        assert tx.enqueue(key="lease-1", intent=POST, channel="C0OTHER",
                           payload={"text": "first"}, claim=True) is True
         assert tx.queued == 0 and [r.idempotency_key for r in tx.claimed] == ["lease-1"]
         assert tx.claimed[0].channel == "C0OTHER" and tx.claimed[0].attempts == 1
-        assert tx.enqueue(key="lease-2", method=POST, channel="C0OTHER",
+        assert tx.enqueue(key="lease-2", intent=POST, channel="C0OTHER",
                           payload={"text": "second"}, claim=True) is True  # channel busy
-        assert tx.enqueue(key="noclaim", method=POST, channel="C0THIRD",
+        assert tx.enqueue(key="noclaim", intent=POST, channel="C0THIRD",
                           payload={"text": "third"}) is True  # claim=False
-        assert tx.enqueue(key="lease-1", method=POST, channel="C0FOURTH",
+        assert tx.enqueue(key="lease-1", intent=POST, channel="C0FOURTH",
                           payload={"text": "again"}, claim=True) is False
         assert tx.queued == 2 and len(tx.claimed) == 1
     assert _outbox(engine, "nolease").status == "pending"
@@ -646,7 +646,7 @@ async def test_a_turn_commits_many_requests_at_once_and_a_failure_only_undoes_it
 
     def queue(key: str) -> Callable[[Tx], str]:
         def act(tx: Tx) -> str:
-            tx.enqueue(key=key, method=POST, payload=PAYLOAD)
+            tx.enqueue(key=key, intent=POST, payload=PAYLOAD)
             if key == "bad":
                 raise ValueError("this request's own mistake")
             return key
@@ -677,8 +677,8 @@ async def test_runner_fast_transaction_runs_on_the_loop_and_commits(
         threads.append(threading.get_ident())
         assert not tx.full and tx.lease == lease
         assert tx.claim_event("Ev0TEST1")
-        tx.enqueue(key="q1", method=POST, payload=PAYLOAD, claim=True)
-        tx.enqueue(key="q2", method=POST, payload=PAYLOAD, claim=True)
+        tx.enqueue(key="q1", intent=POST, payload=PAYLOAD, claim=True)
+        tx.enqueue(key="q2", intent=POST, payload=PAYLOAD, claim=True)
         return "done"
 
     try:
@@ -704,7 +704,7 @@ async def test_runner_reruns_in_a_full_transaction_when_the_orm_is_needed(
     def act(tx: Tx) -> int:
         seen.append(tx.full)
         n = len(seen)
-        tx.enqueue(key=f"attempt-{n}", method=POST, payload=PAYLOAD)
+        tx.enqueue(key=f"attempt-{n}", intent=POST, payload=PAYLOAD)
         assert tx.claim_event(f"Ev0TRY{n}")
         session = tx.session  # raises NeedsSession in a fast transaction
         session.add(ProcessedEvent(event_id="Ev0ORM", received_at=NOW))
@@ -745,11 +745,11 @@ async def test_runner_rolls_back_and_raises_other_exceptions(engine: Engine) -> 
 
     def boom(tx: Tx) -> None:
         tx.claim_event("Ev0BOOM")
-        tx.enqueue(key="boom", method=POST, payload=PAYLOAD)
+        tx.enqueue(key="boom", intent=POST, payload=PAYLOAD)
         raise ValueError("no such answer")
 
     def duplicate(tx: Tx) -> None:
-        tx.enqueue(key="dup", method=POST, payload=PAYLOAD)
+        tx.enqueue(key="dup", intent=POST, payload=PAYLOAD)
         _insert_event_raw(tx, "Ev0DUP")
         _insert_event_raw(tx, "Ev0DUP")
 
@@ -855,7 +855,7 @@ async def test_runner_on_postgresql_runs_in_a_thread_and_commits(postgres_url: s
         assert not tx.full
         flow_id = sql.insert_flow(tx.cx, user_id="U0TEST1", kind="consult", state="start",
                                   channel="D0TEST1", now=NOW, expires_at=BST)
-        tx.enqueue(key="pg-1", method=POST, payload=PAYLOAD, claim=True)
+        tx.enqueue(key="pg-1", intent=POST, payload=PAYLOAD, claim=True)
         return flow_id
 
     try:
@@ -982,7 +982,7 @@ async def _turns_writing(runner: TxRunner, n: int) -> None:
     big = {**PAYLOAD, "text": "x" * 3000}  # about a page a turn
 
     for i in range(n):
-        await runner.run(lambda tx, i=i: tx.enqueue(key=f"wal-{i}", method=POST, payload=big))
+        await runner.run(lambda tx, i=i: tx.enqueue(key=f"wal-{i}", intent=POST, payload=big))
     if runner._checkpointing is not None:
         await runner._checkpointing
 

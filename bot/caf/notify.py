@@ -39,7 +39,7 @@ def recipients(ep: CafEpisode) -> list[str]:
 
 def post(s: Session, channel: str, msg: dict[str, Any], key: str) -> None:
     """Queue a channel message."""
-    repo.enqueue(s, key=key, method=POST, channel=channel, payload={"channel": channel, **msg},
+    repo.enqueue(s, key=key, intent=POST, channel=channel, payload={"channel": channel, **msg},
                  subject_type="caf")
 
 
@@ -48,15 +48,15 @@ def redraw_done(s: Session, ep: CafEpisode, text: str) -> int:
     stmt = (
         select(OutboxMessage)
         .where(OutboxMessage.idempotency_key.like(f"caf:{ep.id}:%:act:%"))  # type: ignore[attr-defined]
-        .where(OutboxMessage.method == POST)  # type: ignore[arg-type]
+        .where(OutboxMessage.intent == POST)  # type: ignore[arg-type]
         .where(OutboxMessage.status == "sent")  # type: ignore[arg-type]
-        .where(OutboxMessage.result_ts.is_not(None))  # type: ignore[union-attr]
+        .where(OutboxMessage.message_id.is_not(None))  # type: ignore[union-attr]
     )
     rows = list(s.exec(stmt).scalars())  # type: ignore[call-overload]
     for row in rows:
-        repo.enqueue(s, key=f"caf:{ep.id}:v{ep.version}:redraw:{row.id}", method=UPDATE,
+        repo.enqueue(s, key=f"caf:{ep.id}:v{ep.version}:redraw:{row.id}", intent=UPDATE,
                      channel=row.channel,
-                     payload={"channel": row.channel, "ts": row.result_ts,
+                     payload={"channel": row.channel, "ts": row.message_id,
                               **blocks.done_dm(ep, text)})
     return len(rows)
 
@@ -89,7 +89,7 @@ class CafNotifier:
 
     def _on_route(self, s: Session, ep: CafEpisode, result: CafResult) -> None:
         card = result.card
-        if card is not None and card.channel:
+        if card is not None:
             self.messaging.update_card(s, card)
         if result.linked and card is not None:
             self._dm_all(s, ep, f"linked:{card.id}",

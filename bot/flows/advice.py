@@ -121,7 +121,7 @@ class AdviceService:
 
         def act(s: Session, c: Consultation, now: datetime) -> AdviceResult:
             prof = s.get(Professional, c.professional_id)
-            if prof is None or prof.slack_user_id != user:
+            if prof is None or prof.user_id != user:
                 return AdviceResult(
                     "invalid", c, message="Only the professional who asked can answer."
                 )

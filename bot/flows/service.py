@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.flows import records, rules
@@ -152,7 +152,7 @@ class FlowService:
         flow = self.flows[kind]
         expires = now + self.policy.flows.timeout
         fid = sql.insert_flow(tx.cx, user_id=user_id, kind=kind, state=flow.script.first,
-                              channel=channel, now=now, expires_at=expires)
+                              now=now, expires_at=expires)
         if fid is None:  # another start for this person got there first
             row = self._active(tx, user_id)
             if row is None:
@@ -325,15 +325,6 @@ class FlowService:
             except Conflict:
                 continue
         return out
-
-    def set_message(self, flow_id: int, channel: str, ts: str) -> None:
-        """Remember the chat message showing the current question (to update it later)."""
-        with session_scope(self.engine, write=True) as s:
-            s.execute(
-                update(FlowSession)
-                .where(FlowSession.id == flow_id)  # type: ignore[arg-type]
-                .values(channel=channel, message_ts=ts)
-            )
 
     # --- finishing --------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ def register(app: AsyncApp, sv: Services) -> None:
         with session_scope(sv.engine) as s:
             c = s.get(Consultation, cid)
             prof = s.get(Professional, c.professional_id) if c is not None else None
-            return prof.slack_user_id if prof is not None else None
+            return prof.user_id if prof is not None else None
 
     async def not_advisor(user: str, channel: str | None, cid: int) -> After | None:
         if await sv.roles.is_advisor(user):

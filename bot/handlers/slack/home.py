@@ -42,7 +42,7 @@ def gather(sv: Services, user: str, is_manager: bool, is_advisor: bool) -> dict[
     """What the Home tab shows for this person."""
     with session_scope(sv.engine) as s:
         prof = s.exec(select(Professional).where(  # type: ignore[call-overload]
-            Professional.slack_user_id == user)).scalar_one_or_none()
+            Professional.user_id == user)).scalar_one_or_none()
         mine: list[dict[str, Any]] = []
         if prof is not None:
             for c in s.exec(select(Consultation).where(  # type: ignore[call-overload]

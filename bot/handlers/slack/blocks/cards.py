@@ -540,8 +540,8 @@ def consultation_card(
         part for part in (professional.name, professional.role, professional.agency) if part
     )
     asked_by = esc(who or "Unknown", 1000)
-    if professional.slack_user_id:
-        asked_by += f" ({mention(professional.slack_user_id)})"
+    if professional.user_id:
+        asked_by += f" ({mention(professional.user_id)})"
     if professional.contact:
         asked_by += f"\n{esc(professional.contact, 300)}"
     consent = answers.get("consent") or answers.get("consent_status")
