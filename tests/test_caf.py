@@ -26,7 +26,7 @@ from bot.handlers.slack.blocks import cards, ids
 from bot.policy import load_policy
 from bot.reminders import ReminderSweep
 from bot.services import Services
-from store import repo
+from store import repo, sql
 from store.db import session_scope
 from store.models import AuditEntry, CafEpisode, OutboxMessage, Referral, Reminder, TriageCard
 from tests.slackenv import Clock
@@ -379,9 +379,11 @@ def make_card(sv: Services, *, rating: str | None, status: str = "decided",
         card = TriageCard(referral_id=referral.id or 0, reference=ref,
                           referrer_user_id="U0HEALTH", suggested_rating="green", rating=rating,
                           status=status, decided_by=MANAGER if rating else None,
-                          decided_at=sv.clock() if rating else None, channel=DUTY, ts="1.000")
+                          decided_at=sv.clock() if rating else None)
         s.add(card)
         s.flush()
+        cx = sql.Cx.of(s)  # posted, as the sender records it
+        sql.delivered(cx, "card", card.id or 0, "post", DUTY, "1.000", sv.clock())
         return card.id or 0
 
 

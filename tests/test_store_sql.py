@@ -149,13 +149,13 @@ def test_flow_written_by_sql_reads_back_through_the_orm(engine: Engine) -> None:
     with session_scope(engine, write=True) as s:
         cx = sql.Cx.of(s)
         flow_id = sql.insert_flow(cx, user_id="U0TEST1", kind="refer", state="start",
-                                  channel="D0TEST1", now=NOW, expires_at=BST)
+                                 now=NOW, expires_at=BST)
         assert flow_id is not None
     with session_scope(engine) as s:
         fresh = _flow(s, flow_id)
-        assert (fresh.user_id, fresh.kind, fresh.state, fresh.status, fresh.channel) == (
-            "U0TEST1", "refer", "start", "active", "D0TEST1")
-        assert (fresh.answers, fresh.history, fresh.version, fresh.message_ts) == ({}, [], 1, "")
+        assert (fresh.platform, fresh.user_id, fresh.kind, fresh.state, fresh.status) == (
+            "slack", "U0TEST1", "refer", "start", "active")
+        assert (fresh.answers, fresh.history, fresh.version) == ({}, [], 1)
         assert fresh.started_at == NOW and fresh.updated_at == NOW
         assert fresh.expires_at == BST_UTC and fresh.expires_at.utcoffset() == timedelta(0)
         assert fresh.ended_at is None and fresh.reference is None
@@ -163,14 +163,14 @@ def test_flow_written_by_sql_reads_back_through_the_orm(engine: Engine) -> None:
     with session_scope(engine, write=True) as s:
         assert sql.save_flow(sql.Cx.of(s), flow_id, 1, {
             "state": "categories", "answers": ANSWERS, "history": HISTORY, "version": 2,
-            "message_ts": "1767225600.000100", "updated_at": BST, "expires_at": LATER,
+            "updated_at": BST, "expires_at": LATER,
         })
     with session_scope(engine) as s:
         saved = _flow(s, flow_id)
         got = sql.active_flow(sql.Cx.of(s), "U0TEST1")
     assert saved.answers == ANSWERS and saved.history == HISTORY
     assert saved.answers["concern"] == "Zoë's worries at école"
-    assert (saved.state, saved.version, saved.message_ts) == ("categories", 2, "1767225600.000100")
+    assert (saved.state, saved.version) == ("categories", 2)
     assert saved.updated_at == BST_UTC and saved.updated_at.tzinfo == UTC
     assert saved.expires_at == LATER and saved.expires_at.utcoffset() == timedelta(0)
     assert saved.expires_at.hour == 17  # 18:45 BST is 17:45 UTC
@@ -184,7 +184,7 @@ def test_flow_written_by_the_orm_reads_back_through_sql(engine: Engine) -> None:
         s.add(FlowSession(user_id="U0TEST2", kind="refer", state="done", status="completed",
                           answers={"old": True}, history=["start"], version=9))
         row = FlowSession(user_id="U0TEST2", kind="consult", state="age_band",
-                          answers=ANSWERS, history=HISTORY, channel="D0TEST2", version=4,
+                          answers=ANSWERS, history=HISTORY, version=4,
                           started_at=NOW, updated_at=BST, expires_at=LATER)
         s.add(row)
         s.flush()
@@ -204,11 +204,11 @@ def test_flow_values_are_stored_exactly_as_the_orm_stores_them(engine: Engine) -
     with session_scope(engine, write=True) as s:
         cx = sql.Cx.of(s)
         by_sql = sql.insert_flow(cx, user_id="U0TEST1", kind="refer", state="start",
-                                 channel="D0TEST1", now=NOW, expires_at=BST)
+                                 now=NOW, expires_at=BST)
         assert by_sql is not None
         assert sql.save_flow(cx, by_sql, 1, {"answers": ANSWERS, "history": HISTORY,
                                              "updated_at": LATER, "version": 2})
-        row = FlowSession(user_id="U0TEST2", kind="refer", state="start", channel="D0TEST1",
+        row = FlowSession(user_id="U0TEST2", kind="refer", state="start",
                           answers=ANSWERS, history=HISTORY, version=2, started_at=NOW,
                           updated_at=LATER, expires_at=BST)
         s.add(row)
@@ -234,7 +234,7 @@ def test_outbox_row_queued_by_sql_reads_back_through_the_orm(engine: Engine) -> 
                             subject_id=7, created_at=BST))
     msg = _outbox(engine, "flow:1:q2")
     assert msg.payload == PAYLOAD and msg.channel == "C0TEST"  # channel from the payload
-    assert (msg.method, msg.status, msg.attempts) == (POST, "pending", 0)
+    assert (msg.intent, msg.status, msg.attempts) == (POST, "pending", 0)
     assert msg.next_attempt_at == LATER and msg.next_attempt_at.tzinfo == UTC
     assert msg.created_at == BST_UTC and msg.created_at.utcoffset() == timedelta(0)
     assert (msg.subject_type, msg.subject_id) == ("referral", 7)
@@ -307,7 +307,7 @@ def test_audit_entries_read_back_through_the_orm(engine: Engine) -> None:
 def test_save_flow_is_a_compare_and_set(engine: Engine) -> None:
     with session_scope(engine, write=True) as s:
         flow_id = sql.insert_flow(sql.Cx.of(s), user_id="U0TEST1", kind="consult",
-                                  state="start", channel="D0TEST1", now=NOW, expires_at=BST)
+                                  state="start", now=NOW, expires_at=BST)
     assert flow_id is not None
     with session_scope(engine, write=True) as s:
         assert sql.save_flow(sql.Cx.of(s), flow_id, 1, {
@@ -329,22 +329,22 @@ def test_insert_flow_refuses_a_second_active_flow(engine: Engine) -> None:
     with session_scope(engine, write=True) as s:
         cx = sql.Cx.of(s)
         first = sql.insert_flow(cx, user_id="U0TEST1", kind="consult", state="start",
-                                channel="D0TEST1", now=NOW, expires_at=BST)
+                                 now=NOW, expires_at=BST)
         assert first is not None
         assert sql.insert_flow(cx, user_id="U0TEST1", kind="refer", state="start",
-                               channel="D0TEST1", now=NOW, expires_at=BST) is None
+                                 now=NOW, expires_at=BST) is None
         other = sql.insert_flow(cx, user_id="U0TEST2", kind="refer", state="start",
-                                channel="D0TEST2", now=NOW, expires_at=BST)
+                                 now=NOW, expires_at=BST)
         assert other is not None  # the transaction is still usable after the conflict
     with session_scope(engine, write=True) as s:
         assert sql.insert_flow(sql.Cx.of(s), user_id="U0TEST1", kind="refer", state="start",
-                               channel="D0TEST1", now=NOW, expires_at=BST) is None
+                               now=NOW, expires_at=BST) is None
     with session_scope(engine, write=True) as s:
         assert sql.save_flow(sql.Cx.of(s), first, 1, {
             "status": "completed", "ended_at": LATER, "version": 2})
     with session_scope(engine, write=True) as s:
         again = sql.insert_flow(sql.Cx.of(s), user_id="U0TEST1", kind="refer", state="start",
-                                channel="D0TEST1", now=NOW, expires_at=BST)
+                                now=NOW, expires_at=BST)
     assert again is not None and again not in (first, other)
     with session_scope(engine) as s:
         mine = FlowSession.user_id == "U0TEST1"
@@ -607,7 +607,7 @@ def test_whole_records_written_by_sql_read_back_through_the_orm(engine: Engine) 
                           suggested_reasons=[{"rule": "R-x", "text": "Zoë", "source": "s"}],
                           received_at=BST)
         cid = sql.insert(cx, card)
-        sql.update(cx, TriageCard, cid, clock="contact_decision", due_at=LATER, channel="C0X")
+        sql.update(cx, TriageCard, cid, clock="contact_decision", due_at=LATER)
         consultation = Consultation(reference="FD-2026-000002", professional_id=pid,
                                     categories=[], summary={}, suggested_outcome="advice_only",
                                     created_at=NOW, last_contact_at=NOW)
@@ -621,7 +621,7 @@ def test_whole_records_written_by_sql_read_back_through_the_orm(engine: Engine) 
                      "gaps", "phone_referral", "phoned_at", "created_at"):
             assert getattr(got_r, name) == getattr(referral, name), name
         assert got_r.phoned_at == BST_UTC and got_r.phone_referral is True
-        assert (got_c.clock, got_c.due_at, got_c.channel) == ("contact_decision", LATER, "C0X")
+        assert (got_c.clock, got_c.due_at) == ("contact_decision", LATER)
         assert got_c.suggested_reasons == card.suggested_reasons and not got_c.breached
         assert s.get(Professional, pid).role == "Teacher"  # type: ignore[union-attr]
         s.add(Decision(card_id=cid, actor="U0MANAGER", at=NOW, action="approve",
@@ -854,7 +854,7 @@ async def test_runner_on_postgresql_runs_in_a_thread_and_commits(postgres_url: s
         threads.append(threading.get_ident())
         assert not tx.full
         flow_id = sql.insert_flow(tx.cx, user_id="U0TEST1", kind="consult", state="start",
-                                  channel="D0TEST1", now=NOW, expires_at=BST)
+                                 now=NOW, expires_at=BST)
         tx.enqueue(key="pg-1", intent=POST, payload=PAYLOAD, claim=True)
         return flow_id
 

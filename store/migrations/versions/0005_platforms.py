@@ -110,6 +110,14 @@ def upgrade() -> None:
                 batch_op.alter_column(column, existing_type=_s(OLD), type_=_s(ID))
     with op.batch_alter_table("audit") as batch_op:
         batch_op.alter_column("actor", existing_type=_s(64), type_=_s(ID))
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite alters a table by copying it: the copy has none of the triggers that keep
+        # the audit log append-only (0001), so they are made again on it.
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER IF NOT EXISTS audit_no_{verb.lower()} BEFORE {verb} ON audit "
+                "BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END"
+            )
     with op.batch_alter_table("flow_session") as batch_op:
         batch_op.drop_column("channel")
         batch_op.drop_column("message_ts")
