@@ -11,7 +11,14 @@ Filters (dates, outcome, category, agency, advisor) are one small value
 (:class:`LogFilter`) with a text form used by ``/caflog`` and by its buttons
 (``since:2026-11-01 until:2026-11-30 outcome:early_help category:neglect
 agency:education advisor:U0ADVISOR``). Dates are whole days in the policy's
-time zone; both ends are included.
+time zone; both ends are included. Any other word (no ``key:``) searches the
+consultation's free text (the professional's answers, the advice given and the
+reason advice was not followed) for that word, case-insensitively; with several
+words, all must appear (``/caflog attendance since:2026-11-01``). A search word
+that the no-names guard reads as identifying is refused, not searched: the log
+holds no names, and the word is not echoed. The words are shown back privately
+to the person searching but never audited (the audit has the filter and how many
+words, not the words).
 
 CSV: RFC 4180 (``csv`` module, CRLF line ends, quoting where a value holds a
 comma, a quote or a line break), UTF-8. Values come from people, so a cell
@@ -34,6 +41,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from bot import nonames
 from bot.flows.rules import CATEGORIES
 from bot.flows.scripts import AGENCIES
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS
@@ -89,19 +97,30 @@ class LogFilter:
     category: str | None = None  # a category key (``neglect``)
     agency: str | None = None  # an agency key (``education``)
     advisor: str | None = None  # a Slack user ID
+    words: tuple[str, ...] = ()  # free-text search: lower-case words, all must appear
 
     def is_empty(self) -> bool:
         """True when nothing is filtered."""
-        return all(getattr(self, k) is None for k in FILTER_KEYS)
+        return all(getattr(self, k) is None for k in FILTER_KEYS) and not self.words
 
-    def to_query(self) -> str:
-        """The text form (``since:2026-11-01 outcome:early_help``); see :func:`parse_query`."""
+    def to_query(self, *, words: bool = True) -> str:
+        """The text form (``since:2026-11-01 outcome:early_help attendance``); see
+        :func:`parse_query`. ``words=False`` leaves out the search words (for the audit)."""
         parts = []
         for key in FILTER_KEYS:
             value = getattr(self, key)
             if value is not None:
                 parts.append(f"{key}:{value.isoformat() if isinstance(value, date) else value}")
+        if words:
+            parts += self.words
         return " ".join(parts)
+
+    def matches_text(self, texts: Iterable[str]) -> bool:
+        """Whether every search word appears in ``texts`` (case-insensitive)."""
+        if not self.words:
+            return True
+        haystack = "\n".join(texts).casefold()
+        return all(w in haystack for w in self.words)
 
     def describe(self) -> str:
         """In words, for a message ("from 1 Nov 2026 · outcome: Early help"); not escaped."""
@@ -120,6 +139,8 @@ class LogFilter:
             parts.append(f"agency: {AGENCY_LABELS.get(self.agency, self.agency)}")
         if self.advisor:
             parts.append(f"advisor: {self.advisor}")
+        if self.words:
+            parts.append("containing " + " and ".join(f'"{w}"' for w in self.words))
         return " · ".join(parts) if parts else "all consultations"
 
     def window(self, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
@@ -189,19 +210,32 @@ def make_filter(labels: Mapping[str, str] | None = None, **values: Any) -> LogFi
             advisor = m.group(1)
     if out.get("since") and out.get("until") and out["since"] > out["until"]:
         problems.append(f"{name['since']}: must not be after {name['until']}")
+    words: list[str] = []
+    for n, word in enumerate(values.get("words") or (), start=1):
+        if nonames.scan(word):  # not echoed: it may be a child's name
+            problems.append(f"search word {n} could identify someone, and the log holds no "
+                            "names: search for what the worry is about (e.g. attendance)")
+        elif word.casefold() not in words:
+            words.append(word.casefold())
     if problems:
         raise FilterError(problems)
-    return LogFilter(outcome=outcome, category=category, agency=agency, advisor=advisor, **out)
+    return LogFilter(outcome=outcome, category=category, agency=agency, advisor=advisor,
+                     words=tuple(words), **out)
 
 
 def parse_query(text: str) -> LogFilter:
-    """Parse ``key:value`` words (``since:2026-11-01 advisor:<@U0ADVISOR>``) into a filter."""
-    values: dict[str, str] = {}
+    """Parse ``key:value`` words (``since:2026-11-01 advisor:<@U0ADVISOR>``) into a filter;
+    a word without a colon is a search word (``attendance``)."""
+    values: dict[str, Any] = {}
+    words: list[str] = []
     problems: list[str] = []
     for n, word in enumerate((text or "").split(), start=1):
         key, sep, value = word.partition(":")
         key = key.lower()
-        if not sep or key not in FILTER_KEYS:
+        if not sep:
+            words.append(word)
+            continue
+        if key not in FILTER_KEYS:
             # The word is not echoed: it may be a name typed in the wrong place.
             problems.append(
                 f"word {n}: filters are {', '.join(k + ':' for k in FILTER_KEYS)} "
@@ -211,7 +245,7 @@ def parse_query(text: str) -> LogFilter:
         values[key] = value
     if problems:
         raise FilterError(problems)
-    return make_filter(**values)
+    return make_filter(**values, words=words)
 
 
 @dataclass(frozen=True)
@@ -284,18 +318,41 @@ def _statement(f: LogFilter, tz: ZoneInfo, *, newest_first: bool) -> Any:
     return stmt.order_by(order, tie)
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside a JSON value (the answers are a dict of strings and lists)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _free_text(c: Consultation) -> Iterator[str]:
+    """What a search word is looked for in: the answers, the advice, the reason not followed."""
+    yield from _strings((c.summary or {}).get("answers"))
+    for text in (c.advice_text, c.not_followed_reason):
+        if text:
+            yield text
+
+
 def iter_entries(
     session: Session, f: LogFilter, tz: ZoneInfo, *, newest_first: bool = False
 ) -> Iterator[LogEntry]:
     """Every consultation matching ``f``, oldest first unless ``newest_first``.
 
-    The category filter is applied here rather than in SQL: categories are a
-    JSON list, which SQLite and PostgreSQL query differently.
+    The category filter and the search words are applied here rather than in SQL:
+    categories and answers are JSON, which SQLite and PostgreSQL query differently
+    (and store non-ASCII text escaped or not).
     """
     chains = _Chains(session)
     result = session.exec(_statement(f, tz, newest_first=newest_first))  # type: ignore[call-overload]
     for c, p in result.yield_per(500):
         if f.category and f.category not in (c.categories or []):
+            continue
+        if not f.matches_text(_free_text(c)):
             continue
         yield LogEntry(
             id=int(c.id or 0),
@@ -410,9 +467,12 @@ def audit_access(
     session: Session, *, actor: str, action: str, f: LogFilter, count: int, at: datetime
 ) -> None:
     """Record who looked at or exported the log, with the filter and a count (no contents)."""
+    new: dict[str, Any] = {"filter": f.to_query(words=False), "entries": count}
+    if f.words:  # how many, never which: the audit trail is kept for ever
+        new["search_words"] = len(f.words)
     repo.audit(
         session, actor=actor, action=action, subject_type="caflog", subject_id="-",
-        new={"filter": f.to_query(), "entries": count}, at=at,
+        new=new, at=at,
     )
 
 
