@@ -21,7 +21,30 @@ to the person searching but never audited (the audit has the filter and how many
 words, not the words).
 
 CSV: RFC 4180 (``csv`` module, CRLF line ends, quoting where a value holds a
-comma, a quote or a line break), UTF-8. Values come from people, so a cell
+comma, a quote or a line break), UTF-8. Its columns, in this order (stable: new
+columns are only ever added at the end), say things in the words people use,
+from the labels the bot shows everywhere else (outcomes, categories, agencies, age
+bands); ids are kept in their own columns:
+
+ 1. Reference                 ``FD-2026-000123``
+ 2. Received                  local time with its offset
+ 3. Professional              the professional's name, as recorded
+ 4. Role                      as recorded
+ 5. Agency                    ``Education`` (a label, never a key)
+ 6. Contact                   as recorded
+ 7. Age band                  ``5–10`` (an en dash: a spreadsheet reads ``5-10`` as a date)
+ 8. Categories                ``Neglect; Domestic abuse``
+ 9. Suggested outcome         ``Start an Early Help Assessment (with consent)``
+10. Given outcome             the advisor's, in the same words; empty until advised
+11. Advisor                   the advisor's name where the bot has recorded it
+12. Advised                   local time
+13. Followed advice           ``yes``, ``no`` or empty
+14. Not followed reason       as typed (after the no-names guard)
+15. Linked references         the earlier references, newest first, ``; ``-separated
+16. Repeat count              how many consultations in the chain
+17. Status                    ``open``, ``advised`` or ``closed``
+18. Advisor Slack id          ``U0ADVISOR``
+19. Professional Slack id     ``U0ADA`` Values come from people, so a cell
 that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return) is prefixed with a single quote (OWASP
 "CSV injection").
@@ -43,7 +66,7 @@ from sqlmodel import Session
 
 from bot import nonames
 from bot.flows.rules import CATEGORIES
-from bot.flows.scripts import AGENCIES
+from bot.flows.scripts import AGE_BANDS, AGENCIES
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS
 from store import repo
 from store.models import Consultation, Professional
@@ -56,26 +79,30 @@ _USER = re.compile(r"^<?@?([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
 _MAX_CHAIN = 1000
 
 AGENCY_LABELS: dict[str, str] = {o.value: o.label for o in AGENCIES}
+AGE_BAND_LABELS: dict[str, str] = {o.value: o.label for o in AGE_BANDS}
 FILTER_KEYS = ("since", "until", "outcome", "category", "agency", "advisor")
 
+# In the module docstring's order; see there.
 HEADER: tuple[str, ...] = (
-    "reference",
-    "received",
-    "professional",
-    "role",
-    "agency",
-    "contact",
-    "age_band",
-    "categories",
-    "suggested_outcome",
-    "given_outcome",
-    "advisor",
-    "advised",
-    "followed_advice",
-    "not_followed_reason",
-    "linked_references",
-    "repeat_count",
-    "status",
+    "Reference",
+    "Received",
+    "Professional",
+    "Role",
+    "Agency",
+    "Contact",
+    "Age band",
+    "Categories",
+    "Suggested outcome",
+    "Given outcome",
+    "Advisor",
+    "Advised",
+    "Followed advice",
+    "Not followed reason",
+    "Linked references",
+    "Repeat count",
+    "Status",
+    "Advisor Slack id",
+    "Professional Slack id",
 )
 
 
@@ -271,6 +298,24 @@ class LogEntry:
     linked_references: tuple[str, ...]
     repeat_count: int
     status: str
+    advisor_name: str = ""  # as recorded for the advisor's user id; empty when unknown
+
+
+@dataclass
+class _Names:
+    """People's recorded names by user id (cached): the log's advisors."""
+
+    session: Session
+    names: dict[str, str] = field(default_factory=dict)
+
+    def of(self, user: str | None) -> str:
+        if not user:
+            return ""
+        if user not in self.names:
+            self.names[user] = self.session.exec(  # type: ignore[call-overload]
+                select(Professional.name).where(Professional.slack_user_id == user)
+            ).scalar_one_or_none() or ""
+        return self.names[user]
 
 
 @dataclass
@@ -348,6 +393,7 @@ def iter_entries(
     (and store non-ASCII text escaped or not).
     """
     chains = _Chains(session)
+    names = _Names(session)
     result = session.exec(_statement(f, tz, newest_first=newest_first))  # type: ignore[call-overload]
     for c, p in result.yield_per(500):
         if f.category and f.category not in (c.categories or []):
@@ -374,6 +420,7 @@ def iter_entries(
             linked_references=chains.earlier(c.linked_reference),
             repeat_count=c.repeat_count,
             status=c.status,
+            advisor_name=names.of(c.advisor_user_id),
         )
 
 
@@ -426,26 +473,28 @@ def local_time(value: datetime | None, tz: ZoneInfo) -> str:
 
 
 def entry_row(e: LogEntry, tz: ZoneInfo) -> list[Any]:
-    """One entry as CSV values, in :data:`HEADER` order."""
+    """One entry as CSV values, in :data:`HEADER` order: stored keys as their labels."""
     followed = {True: "yes", False: "no", None: ""}[e.followed_advice]
     return [
         e.reference,
         local_time(e.received_at, tz),
         e.professional,
         e.role,
-        e.agency,
+        AGENCY_LABELS.get(e.agency, e.agency),
         e.contact,
-        e.age_band,
-        "; ".join(e.categories),
-        e.suggested_outcome,
-        e.given_outcome or "",
-        e.advisor or "",
+        AGE_BAND_LABELS.get(e.age_band, e.age_band),
+        "; ".join(CATEGORIES.get(c, c) for c in e.categories),
+        OUTCOME_LABELS.get(e.suggested_outcome, e.suggested_outcome),
+        OUTCOME_LABELS.get(e.given_outcome, e.given_outcome) if e.given_outcome else "",
+        e.advisor_name,
         local_time(e.advised_at, tz),
         followed,
         e.not_followed_reason or "",
         "; ".join(e.linked_references),
         e.repeat_count,
         e.status,
+        e.advisor or "",
+        e.professional_user_id,
     ]
 
 
