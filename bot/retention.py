@@ -92,7 +92,10 @@ class PurgeResult:
         verb = "would delete" if self.dry_run else "deleted"
         parts = [f"{k}: {n}" for k, n in self.counts.items() if n]
         what = ", ".join(parts) if parts else "nothing"
-        return f"{verb} {what} (last contact before {self.cutoff.isoformat(timespec='seconds')})"
+        # Event ids have their own, short period: say so where they are counted.
+        events = "; event ids after a day" if self.counts.get("processed_events") else ""
+        return (f"{verb} {what} (last contact before "
+                f"{self.cutoff.isoformat(timespec='seconds')}{events})")
 
 
 def _words(td: timedelta) -> str:

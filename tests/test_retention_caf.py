@@ -92,6 +92,7 @@ def test_closed_caf_episodes_and_old_event_ids_are_purged(engine: Engine) -> Non
     assert (dry.counts["caf_episodes"], dry.counts["caf_meetings"],
             dry.counts["processed_events"]) == (1, 1, 2)
     assert "caf_episodes: 1, caf_meetings: 1, processed_events: 2" in dry.describe()
+    assert dry.describe().endswith("; event ids after a day)")
     assert rows(engine, CafEpisode) == 4 and rows(engine, ProcessedEvent) == 4  # a dry run
 
     with session_scope(engine, write=True) as s:
