@@ -11,10 +11,40 @@ Filters (dates, outcome, category, agency, advisor) are one small value
 (:class:`LogFilter`) with a text form used by ``/caflog`` and by its buttons
 (``since:2026-11-01 until:2026-11-30 outcome:early_help category:neglect
 agency:education advisor:U0ADVISOR``). Dates are whole days in the policy's
-time zone; both ends are included.
+time zone; both ends are included. Any other word (no ``key:``) searches the
+consultation's free text (the professional's answers, the advice given and the
+reason advice was not followed) for that word, case-insensitively; with several
+words, all must appear (``/caflog attendance since:2026-11-01``). A search word
+that the no-names guard reads as identifying is refused, not searched: the log
+holds no names, and the word is not echoed. The words are shown back privately
+to the person searching but never audited (the audit has the filter and how many
+words, not the words).
 
 CSV: RFC 4180 (``csv`` module, CRLF line ends, quoting where a value holds a
-comma, a quote or a line break), UTF-8. Values come from people, so a cell
+comma, a quote or a line break), UTF-8. Its columns, in this order (stable: new
+columns are only ever added at the end), say things in the words people use,
+from the labels the bot shows everywhere else (outcomes, categories, agencies, age
+bands); ids are kept in their own columns:
+
+ 1. Reference                 ``FD-2026-000123``
+ 2. Received                  local time with its offset
+ 3. Professional              the professional's name, as recorded
+ 4. Role                      as recorded
+ 5. Agency                    ``Education`` (a label, never a key)
+ 6. Contact                   as recorded
+ 7. Age band                  ``5–10`` (an en dash: a spreadsheet reads ``5-10`` as a date)
+ 8. Categories                ``Neglect; Domestic abuse``
+ 9. Suggested outcome         ``Start an Early Help Assessment (with consent)``
+10. Given outcome             the advisor's, in the same words; empty until advised
+11. Advisor                   the advisor's name where the bot has recorded it
+12. Advised                   local time
+13. Followed advice           ``yes``, ``no`` or empty
+14. Not followed reason       as typed (after the no-names guard)
+15. Linked references         the earlier references, newest first, ``; ``-separated
+16. Repeat count              how many consultations in the chain
+17. Status                    ``open``, ``advised`` or ``closed``
+18. Advisor Slack id          ``U0ADVISOR``
+19. Professional Slack id     ``U0ADA`` Values come from people, so a cell
 that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return) is prefixed with a single quote (OWASP
 "CSV injection").
@@ -34,8 +64,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from bot import nonames
 from bot.flows.rules import CATEGORIES
-from bot.flows.scripts import AGENCIES
+from bot.flows.scripts import AGE_BANDS, AGENCIES
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS
 from store import repo
 from store.models import Consultation, Professional
@@ -48,26 +79,30 @@ _USER = re.compile(r"^<?@?([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
 _MAX_CHAIN = 1000
 
 AGENCY_LABELS: dict[str, str] = {o.value: o.label for o in AGENCIES}
+AGE_BAND_LABELS: dict[str, str] = {o.value: o.label for o in AGE_BANDS}
 FILTER_KEYS = ("since", "until", "outcome", "category", "agency", "advisor")
 
+# In the module docstring's order; see there.
 HEADER: tuple[str, ...] = (
-    "reference",
-    "received",
-    "professional",
-    "role",
-    "agency",
-    "contact",
-    "age_band",
-    "categories",
-    "suggested_outcome",
-    "given_outcome",
-    "advisor",
-    "advised",
-    "followed_advice",
-    "not_followed_reason",
-    "linked_references",
-    "repeat_count",
-    "status",
+    "Reference",
+    "Received",
+    "Professional",
+    "Role",
+    "Agency",
+    "Contact",
+    "Age band",
+    "Categories",
+    "Suggested outcome",
+    "Given outcome",
+    "Advisor",
+    "Advised",
+    "Followed advice",
+    "Not followed reason",
+    "Linked references",
+    "Repeat count",
+    "Status",
+    "Advisor Slack id",
+    "Professional Slack id",
 )
 
 
@@ -89,19 +124,30 @@ class LogFilter:
     category: str | None = None  # a category key (``neglect``)
     agency: str | None = None  # an agency key (``education``)
     advisor: str | None = None  # a Slack user ID
+    words: tuple[str, ...] = ()  # free-text search: lower-case words, all must appear
 
     def is_empty(self) -> bool:
         """True when nothing is filtered."""
-        return all(getattr(self, k) is None for k in FILTER_KEYS)
+        return all(getattr(self, k) is None for k in FILTER_KEYS) and not self.words
 
-    def to_query(self) -> str:
-        """The text form (``since:2026-11-01 outcome:early_help``); see :func:`parse_query`."""
+    def to_query(self, *, words: bool = True) -> str:
+        """The text form (``since:2026-11-01 outcome:early_help attendance``); see
+        :func:`parse_query`. ``words=False`` leaves out the search words (for the audit)."""
         parts = []
         for key in FILTER_KEYS:
             value = getattr(self, key)
             if value is not None:
                 parts.append(f"{key}:{value.isoformat() if isinstance(value, date) else value}")
+        if words:
+            parts += self.words
         return " ".join(parts)
+
+    def matches_text(self, texts: Iterable[str]) -> bool:
+        """Whether every search word appears in ``texts`` (case-insensitive)."""
+        if not self.words:
+            return True
+        haystack = "\n".join(texts).casefold()
+        return all(w in haystack for w in self.words)
 
     def describe(self) -> str:
         """In words, for a message ("from 1 Nov 2026 · outcome: Early help"); not escaped."""
@@ -120,6 +166,8 @@ class LogFilter:
             parts.append(f"agency: {AGENCY_LABELS.get(self.agency, self.agency)}")
         if self.advisor:
             parts.append(f"advisor: {self.advisor}")
+        if self.words:
+            parts.append("containing " + " and ".join(f'"{w}"' for w in self.words))
         return " · ".join(parts) if parts else "all consultations"
 
     def window(self, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
@@ -189,19 +237,32 @@ def make_filter(labels: Mapping[str, str] | None = None, **values: Any) -> LogFi
             advisor = m.group(1)
     if out.get("since") and out.get("until") and out["since"] > out["until"]:
         problems.append(f"{name['since']}: must not be after {name['until']}")
+    words: list[str] = []
+    for n, word in enumerate(values.get("words") or (), start=1):
+        if nonames.scan(word):  # not echoed: it may be a child's name
+            problems.append(f"search word {n} could identify someone, and the log holds no "
+                            "names: search for what the worry is about (e.g. attendance)")
+        elif word.casefold() not in words:
+            words.append(word.casefold())
     if problems:
         raise FilterError(problems)
-    return LogFilter(outcome=outcome, category=category, agency=agency, advisor=advisor, **out)
+    return LogFilter(outcome=outcome, category=category, agency=agency, advisor=advisor,
+                     words=tuple(words), **out)
 
 
 def parse_query(text: str) -> LogFilter:
-    """Parse ``key:value`` words (``since:2026-11-01 advisor:<@U0ADVISOR>``) into a filter."""
-    values: dict[str, str] = {}
+    """Parse ``key:value`` words (``since:2026-11-01 advisor:<@U0ADVISOR>``) into a filter;
+    a word without a colon is a search word (``attendance``)."""
+    values: dict[str, Any] = {}
+    words: list[str] = []
     problems: list[str] = []
     for n, word in enumerate((text or "").split(), start=1):
         key, sep, value = word.partition(":")
         key = key.lower()
-        if not sep or key not in FILTER_KEYS:
+        if not sep:
+            words.append(word)
+            continue
+        if key not in FILTER_KEYS:
             # The word is not echoed: it may be a name typed in the wrong place.
             problems.append(
                 f"word {n}: filters are {', '.join(k + ':' for k in FILTER_KEYS)} "
@@ -211,7 +272,7 @@ def parse_query(text: str) -> LogFilter:
         values[key] = value
     if problems:
         raise FilterError(problems)
-    return make_filter(**values)
+    return make_filter(**values, words=words)
 
 
 @dataclass(frozen=True)
@@ -237,6 +298,24 @@ class LogEntry:
     linked_references: tuple[str, ...]
     repeat_count: int
     status: str
+    advisor_name: str = ""  # as recorded for the advisor's user id; empty when unknown
+
+
+@dataclass
+class _Names:
+    """People's recorded names by user id (cached): the log's advisors."""
+
+    session: Session
+    names: dict[str, str] = field(default_factory=dict)
+
+    def of(self, user: str | None) -> str:
+        if not user:
+            return ""
+        if user not in self.names:
+            self.names[user] = self.session.exec(  # type: ignore[call-overload]
+                select(Professional.name).where(Professional.slack_user_id == user)
+            ).scalar_one_or_none() or ""
+        return self.names[user]
 
 
 @dataclass
@@ -284,18 +363,42 @@ def _statement(f: LogFilter, tz: ZoneInfo, *, newest_first: bool) -> Any:
     return stmt.order_by(order, tie)
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside a JSON value (the answers are a dict of strings and lists)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _free_text(c: Consultation) -> Iterator[str]:
+    """What a search word is looked for in: the answers, the advice, the reason not followed."""
+    yield from _strings((c.summary or {}).get("answers"))
+    for text in (c.advice_text, c.not_followed_reason):
+        if text:
+            yield text
+
+
 def iter_entries(
     session: Session, f: LogFilter, tz: ZoneInfo, *, newest_first: bool = False
 ) -> Iterator[LogEntry]:
     """Every consultation matching ``f``, oldest first unless ``newest_first``.
 
-    The category filter is applied here rather than in SQL: categories are a
-    JSON list, which SQLite and PostgreSQL query differently.
+    The category filter and the search words are applied here rather than in SQL:
+    categories and answers are JSON, which SQLite and PostgreSQL query differently
+    (and store non-ASCII text escaped or not).
     """
     chains = _Chains(session)
+    names = _Names(session)
     result = session.exec(_statement(f, tz, newest_first=newest_first))  # type: ignore[call-overload]
     for c, p in result.yield_per(500):
         if f.category and f.category not in (c.categories or []):
+            continue
+        if not f.matches_text(_free_text(c)):
             continue
         yield LogEntry(
             id=int(c.id or 0),
@@ -317,6 +420,7 @@ def iter_entries(
             linked_references=chains.earlier(c.linked_reference),
             repeat_count=c.repeat_count,
             status=c.status,
+            advisor_name=names.of(c.advisor_user_id),
         )
 
 
@@ -369,26 +473,28 @@ def local_time(value: datetime | None, tz: ZoneInfo) -> str:
 
 
 def entry_row(e: LogEntry, tz: ZoneInfo) -> list[Any]:
-    """One entry as CSV values, in :data:`HEADER` order."""
+    """One entry as CSV values, in :data:`HEADER` order: stored keys as their labels."""
     followed = {True: "yes", False: "no", None: ""}[e.followed_advice]
     return [
         e.reference,
         local_time(e.received_at, tz),
         e.professional,
         e.role,
-        e.agency,
+        AGENCY_LABELS.get(e.agency, e.agency),
         e.contact,
-        e.age_band,
-        "; ".join(e.categories),
-        e.suggested_outcome,
-        e.given_outcome or "",
-        e.advisor or "",
+        AGE_BAND_LABELS.get(e.age_band, e.age_band),
+        "; ".join(CATEGORIES.get(c, c) for c in e.categories),
+        OUTCOME_LABELS.get(e.suggested_outcome, e.suggested_outcome),
+        OUTCOME_LABELS.get(e.given_outcome, e.given_outcome) if e.given_outcome else "",
+        e.advisor_name,
         local_time(e.advised_at, tz),
         followed,
         e.not_followed_reason or "",
         "; ".join(e.linked_references),
         e.repeat_count,
         e.status,
+        e.advisor or "",
+        e.professional_user_id,
     ]
 
 
@@ -410,9 +516,12 @@ def audit_access(
     session: Session, *, actor: str, action: str, f: LogFilter, count: int, at: datetime
 ) -> None:
     """Record who looked at or exported the log, with the filter and a count (no contents)."""
+    new: dict[str, Any] = {"filter": f.to_query(words=False), "entries": count}
+    if f.words:  # how many, never which: the audit trail is kept for ever
+        new["search_words"] = len(f.words)
     repo.audit(
         session, actor=actor, action=action, subject_type="caflog", subject_id="-",
-        new={"filter": f.to_query(), "entries": count}, at=at,
+        new=new, at=at,
     )
 
 

@@ -138,8 +138,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"swept as of {now.isoformat()}: {stats}")
         return 0
     if cmd == "caf" and sub == "import":
-        return _caf_import(args.file, settings.database_url, settings.policy,
-                           _parse_now(args.now))
+        return _caf_import(args.file, settings, _parse_now(args.now))
     if (cmd, sub) in (("log", "export"), ("report", "weekly"), ("retention", "purge"),
                       ("audit", "export")):
         return _records(args, settings)
@@ -217,17 +216,25 @@ def _records(args: argparse.Namespace, settings: Settings) -> int:
         engine.dispose()
 
 
-def _caf_import(path: str, database_url: str, policy_name: str, now: datetime) -> int:
-    """``caf import FILE``: all rows or none; every bad line is printed, exit 1."""
+def _caf_import(path: str, settings: Settings, now: datetime) -> int:
+    """``caf import FILE``: all rows or none; every bad line is printed, exit 1.
+
+    E-mail addresses are looked up in Slack when its token is set.
+    """
     from bot.caf.importer import import_file
     from store.db import make_engine
     from store.migrate import upgrade
 
-    policy = load_policy(policy_name or None)
-    engine = make_engine(database_url)
+    resolve = None
+    if settings.bot_token:
+        from bot.handlers.slack.directory import email_resolver
+
+        resolve = email_resolver(settings.bot_token, settings.api_url)
+    policy = load_policy(settings.policy or None)
+    engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
-        result = import_file(engine, policy, path, clock=lambda: now)
+        result = import_file(engine, policy, path, clock=lambda: now, resolve=resolve)
     finally:
         engine.dispose()
     if not result.ok:

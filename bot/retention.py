@@ -13,7 +13,14 @@ purge at ``now`` deletes, with ``cutoff = now - retention``:
 * **reminders** and **outbox rows** of what is deleted, and finished ones
   (reminders done or cancelled, outbox rows sent or dead) older than the cutoff;
 * **professionals** with nothing left that refers to them and no update since
-  the cutoff (their own details are personal data too).
+  the cutoff (their own details are personal data too);
+* **CAF episodes** closed before the cutoff, with no meeting recorded since and no
+  kept triage card linked to them, with their **meetings**, reminders and outbox
+  rows (an open episode is never purged, however old);
+* **processed event ids** (``processed_event``: Slack's event ids, kept only so a
+  retried delivery does nothing twice) older than :data:`EVENT_IDS_KEPT`, whatever
+  the policy's retention: Slack retries within minutes, and the ids are of no use
+  afterwards.
 
 Children go before parents (the database enforces the foreign keys). The
 audit table is append-only and is never touched: the purge itself is
@@ -31,13 +38,17 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlmodel import Session
 
+from bot.caf.service import SUBJECT as CAF_SUBJECT
 from bot.policy import Policy, format_duration
 from store import repo
 from store.models import (
+    CafEpisode,
+    CafMeeting,
     Consultation,
     Decision,
     FlowSession,
     OutboxMessage,
+    ProcessedEvent,
     Professional,
     Referral,
     Reminder,
@@ -54,7 +65,13 @@ KINDS = (
     "reminders",
     "outbox",
     "professionals",
+    "caf_episodes",
+    "caf_meetings",
+    "processed_events",
 )
+# Slack retries an event within minutes (three times, up to about an hour in all):
+# a day is ample, and the table would otherwise grow by every event for ever.
+EVENT_IDS_KEPT = timedelta(days=1)
 
 
 @dataclass
@@ -75,7 +92,10 @@ class PurgeResult:
         verb = "would delete" if self.dry_run else "deleted"
         parts = [f"{k}: {n}" for k, n in self.counts.items() if n]
         what = ", ".join(parts) if parts else "nothing"
-        return f"{verb} {what} (last contact before {self.cutoff.isoformat(timespec='seconds')})"
+        # Event ids have their own, short period: say so where they are counted.
+        events = "; event ids after a day" if self.counts.get("processed_events") else ""
+        return (f"{verb} {what} (last contact before "
+                f"{self.cutoff.isoformat(timespec='seconds')}{events})")
 
 
 def _words(td: timedelta) -> str:
@@ -112,6 +132,26 @@ def _subject_ids(session: Session, model: Any, subject_type: str, ids: Sequence[
         found += _ids(session, select(model.id).where(model.subject_type == subject_type)
                       .where(model.subject_id.in_(chunk)))
     return found
+
+
+def _closed_episodes(session: Session, cutoff: datetime, purged_cards: set[int]) -> list[int]:
+    """CAF episodes closed before ``cutoff``, with no meeting recorded since and no kept card.
+
+    An episode's last contact is its closure or its last meeting recorded, whichever is
+    later; a triage card that is kept and linked to the episode keeps it too (the link
+    is a foreign key, and the card's history names the CAF it went to).
+    """
+    recent_meeting = exists().where(and_(
+        CafMeeting.episode_id == CafEpisode.id,  # type: ignore[arg-type]
+        CafMeeting.recorded_at >= cutoff))  # type: ignore[operator]
+    candidates = _ids(session, select(CafEpisode.id)
+                      .where(CafEpisode.status == "closed")
+                      .where(CafEpisode.closed_at < cutoff)  # type: ignore[operator]
+                      .where(~recent_meeting))
+    linked = session.exec(select(TriageCard.id, TriageCard.caf_episode_id).where(  # type: ignore[call-overload]
+        TriageCard.caf_episode_id.is_not(None)))  # type: ignore[union-attr]
+    kept = {int(ep) for card, ep in linked if int(card) not in purged_cards}
+    return [i for i in candidates if i not in kept]
 
 
 def purge(
@@ -158,15 +198,25 @@ def purge(
                  .where(FlowSession.updated_at < cutoff)  # type: ignore[arg-type,operator]
                  .where(~kept_by_consultation).where(~kept_by_referral))
 
+    episodes = _closed_episodes(session, cutoff, set(cards))
+    meetings: list[int] = []
+    for chunk in _chunks(episodes):
+        meetings += _ids(session, select(CafMeeting.id).where(
+            CafMeeting.episode_id.in_(chunk)))  # type: ignore[attr-defined]
+    events = sorted(str(e) for e in session.exec(select(ProcessedEvent.event_id).where(  # type: ignore[call-overload]
+        ProcessedEvent.received_at < now - EVENT_IDS_KEPT)).scalars())  # type: ignore[operator]
+
     reminders = set(_subject_ids(session, Reminder, "consultation", consultations))
     reminders |= set(_subject_ids(session, Reminder, "card", cards))
     reminders |= set(_subject_ids(session, Reminder, "referral", referrals))
+    reminders |= set(_subject_ids(session, Reminder, CAF_SUBJECT, episodes))
     reminders |= set(_ids(session, select(Reminder.id)
                           .where(Reminder.status.in_(("done", "cancelled")))  # type: ignore[attr-defined]
                           .where(func.coalesce(Reminder.done_at, Reminder.due_at) < cutoff)))
     outbox = set(_subject_ids(session, OutboxMessage, "consultation", consultations))
     outbox |= set(_subject_ids(session, OutboxMessage, "card", cards))
     outbox |= set(_subject_ids(session, OutboxMessage, "referral", referrals))
+    outbox |= set(_subject_ids(session, OutboxMessage, CAF_SUBJECT, episodes))
     outbox |= set(_ids(session, select(OutboxMessage.id)
                        .where(OutboxMessage.status.in_(("sent", "dead")))  # type: ignore[attr-defined]
                        .where(func.coalesce(OutboxMessage.sent_at,
@@ -190,14 +240,21 @@ def purge(
         ("consultations", Consultation, consultations),
         ("flows", FlowSession, flows),
         ("professionals", Professional, professionals),
+        # After the cards: a card's link is the only other row pointing at an episode.
+        ("caf_meetings", CafMeeting, meetings),
+        ("caf_episodes", CafEpisode, episodes),
     ]
     for name, _, ids in plan:
         result.counts[name] = len(ids)
+    result.counts["processed_events"] = len(events)
     if dry_run:
         return result
     for _, model, ids in plan:
         for chunk in _chunks(ids):
             session.execute(delete(model).where(model.id.in_(chunk)))
+    for i in range(0, len(events), CHUNK):
+        session.execute(delete(ProcessedEvent).where(
+            ProcessedEvent.event_id.in_(events[i : i + CHUNK])))  # type: ignore[attr-defined]
     repo.audit(
         session, actor=actor, action="retention.purge", subject_type="retention",
         subject_id=cutoff.date().isoformat(), new=result.counts,

@@ -138,37 +138,38 @@ def test_csv_columns_escaping_utf8_and_formula_guard(sqlite_engine: Engine) -> N
     lines = text.split("\r\n")
     assert lines[0] == ",".join(caflog.HEADER)
     assert lines[0] == (
-        "reference,received,professional,role,agency,contact,age_band,categories,"
-        "suggested_outcome,given_outcome,advisor,advised,followed_advice,not_followed_reason,"
-        "linked_references,repeat_count,status")
+        "Reference,Received,Professional,Role,Agency,Contact,Age band,Categories,"
+        "Suggested outcome,Given outcome,Advisor,Advised,Followed advice,Not followed reason,"
+        "Linked references,Repeat count,Status,Advisor Slack id,Professional Slack id")
     rows = list(csv.reader(io.StringIO(text)))
     assert len(rows) == 6 and all(len(row) == len(caflog.HEADER) for row in rows)
     byref = {row[0]: dict(zip(caflog.HEADER, row, strict=True)) for row in rows[1:]}
 
     first = byref[r["first"]]
-    assert first["professional"] == "Zoë Ó Briain"  # UTF-8 kept
-    assert first["contact"] == "zoe.obriain@school.example, ext 12"
-    assert first["received"] == "2026-11-02 09:15:00+00:00"
-    assert first["followed_advice"] == "yes" and first["advisor"] == ADVISOR
+    assert first["Professional"] == "Zoë Ó Briain"  # UTF-8 kept
+    assert first["Contact"] == "zoe.obriain@school.example, ext 12"
+    assert first["Received"] == "2026-11-02 09:15:00+00:00"
+    assert first["Followed advice"] == "yes" and first["Advisor Slack id"] == ADVISOR
     assert '"zoe.obriain@school.example, ext 12"' in text  # a comma is quoted
 
     second = byref[r["second"]]
-    assert second["professional"] == 'Hal "Hank" Visitor'
+    assert second["Professional"] == 'Hal "Hank" Visitor'
     assert '"Hal ""Hank"" Visitor"' in text  # a quote is doubled inside quotes
-    assert second["not_followed_reason"] == REASON  # the line break survives, quoted
-    assert second["followed_advice"] == "no"
-    assert second["suggested_outcome"] == "referral" and second["given_outcome"] == "signpost"
+    assert second["Not followed reason"] == REASON  # the line break survives, quoted
+    assert second["Followed advice"] == "no"
+    assert second["Suggested outcome"] == "Make a referral"
+    assert second["Given outcome"] == "Signpost to universal or community services"
 
     third = byref[r["third"]]
-    assert third["categories"] == "neglect; domestic_abuse"
-    assert third["given_outcome"] == "" and third["advised"] == "" and third["status"] == "open"
-    assert third["linked_references"] == r["first"] and third["repeat_count"] == "2"
+    assert third["Categories"] == "Neglect; Domestic abuse"
+    assert third["Given outcome"] == "" and third["Advised"] == "" and third["Status"] == "open"
+    assert third["Linked references"] == r["first"] and third["Repeat count"] == "2"
 
     fourth = byref[r["fourth"]]
-    assert fourth["linked_references"] == f"{r['third']}; {r['first']}"  # the whole chain
-    assert fourth["professional"] == "'" + FORMULA  # never run as a formula
-    assert fourth["not_followed_reason"] == "'-1 day late, @ the GP's request"
-    assert fourth["received"] == "2026-11-24 00:00:00+00:00"
+    assert fourth["Linked references"] == f"{r['third']}; {r['first']}"  # the whole chain
+    assert fourth["Professional"] == "'" + FORMULA  # never run as a formula
+    assert fourth["Not followed reason"] == "'-1 day late, @ the GP's request"
+    assert fourth["Received"] == "2026-11-24 00:00:00+00:00"
 
     # Never a child's details: the consultation's own answers are not exported.
     assert "general terms" not in text
@@ -328,7 +329,7 @@ async def test_a_manager_exports_with_the_slash_command(db_file: str) -> None:
         content = await _uploaded(env, MANAGER)
         rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
         assert [row[0] for row in rows[1:]] == [r["second"], r["third"]]
-        assert rows[1][caflog.HEADER.index("not_followed_reason")] == REASON
+        assert rows[1][caflog.HEADER.index("Not followed reason")] == REASON
         # A typo in a filter is explained privately, and nothing is exported.
         await env.sender.slash_command(MANAGER, "/caflog", "since:yesterday")
         await env.fake.wait_for("chat.postEphemeral",

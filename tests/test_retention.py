@@ -175,6 +175,9 @@ EXPECTED = {
     "outbox": 4,  # the consultation card, the old card, the old DM, and the kept card's
     # post: sent seven years ago, it is only a delivery record now
     "professionals": 2,  # Otto (everything of his is old) and Orla (nothing at all)
+    "caf_episodes": 0,  # tests/test_retention_caf.py
+    "caf_meetings": 0,
+    "processed_events": 0,
 }
 
 

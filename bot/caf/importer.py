@@ -8,12 +8,20 @@ Columns (a header row; order free; case and spaces in names ignored):
 
 =================  =========================================================
 ``ehm_reference``   required; the policy's ``caf.reference_pattern`` (``EHM-20417``)
-``lead_professional``  a Slack user ID (``U0123ABCD``), or empty: no lead yet
-``coordinator``     required; a Slack user ID
+``lead_professional``  a Slack user ID (``U0123ABCD``) or the person's e-mail address,
+                    or empty: no lead yet
+``coordinator``     required; a Slack user ID or the person's e-mail address
 ``completed_on``    required; ``YYYY-MM-DD`` (or ``DD/MM/YYYY``); not in the future
 ``consent``         required; ``yes`` / ``no``
 ``last_meeting_on`` optional; the last family planning meeting held
 =================  =========================================================
+
+E-mail addresses (staff know those, not user IDs) are turned into user IDs at
+import time by a resolver the caller passes in (``resolve``: the Slack one is
+``bot.handlers.slack.directory.email_resolver``, which asks Slack's directory);
+the addresses themselves are never stored. An address nobody in the workspace has
+refuses its row (line and column named, the address not echoed), and so the whole
+file; without a resolver an address is refused as not a user ID.
 
 Any other column is refused: an export may carry names, and the bot must not be
 handed them. A reference twice in the file, or already registered, is an error.
@@ -27,7 +35,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -55,18 +63,35 @@ ACTOR = "import"
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
 _PLAIN_COLUMN = re.compile(r"[a-z][a-z0-9_]{0,39}")
+PEOPLE = (("lead_professional", "lead professional"), ("coordinator", "co-ordinator"))
+_EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
+NOT_FOUND = ("the {label} (column {column}): no one in this Slack workspace has that e-mail "
+             "address; check it, or give their Slack user ID (U0123ABCD)")
+NO_DIRECTORY = ("the {label} must be a Slack user ID such as U0123ABCD: an e-mail address "
+                "needs Slack to look it up (set SLACK_BOT_TOKEN)")
+
+# Given the file's e-mail addresses (lower case), the user ID of each one found;
+# raises DirectoryError when the directory cannot be asked at all.
+EmailResolver = Callable[[Sequence[str]], Mapping[str, str]]
+
+
+class DirectoryError(Exception):
+    """The people directory could not be asked (e.g. Slack unreachable or a missing scope)."""
 # For ``frontdoor caf import --help``: the columns, as in this module's docstring.
 COLUMNS_HELP = """columns (a header row; any order; case and spaces in names ignored):
   ehm_reference      required; the policy's reference shape, e.g. EHM-20417
-  lead_professional  a Slack user ID (U0123ABCD), or empty: no lead yet
-  coordinator        required; a Slack user ID
+  lead_professional  a Slack user ID (U0123ABCD) or their e-mail address, or
+                     empty: no lead yet
+  coordinator        required; a Slack user ID or their e-mail address
   completed_on       required; YYYY-MM-DD (or DD/MM/YYYY); not in the future
   consent            required; yes or no
   last_meeting_on    optional; the last family planning meeting held, a date
 
-Any other column is refused: an export may carry names. A reference twice in the
-file, or already registered, is an error. Imported episodes send no messages;
-their reminders are scheduled as for any episode."""
+E-mail addresses are looked up in Slack's directory (needs SLACK_BOT_TOKEN and the
+app's users:read.email scope); one that no one has refuses its line. Any other
+column is refused: an export may carry names. A reference twice in the file, or
+already registered, is an error. Imported episodes send no messages; their
+reminders are scheduled as for any episode."""
 
 
 @dataclass
@@ -97,13 +122,46 @@ def parse_date(raw: str) -> date | None:
     return None
 
 
+def is_email(value: str) -> bool:
+    """Whether a people cell holds an e-mail address rather than a user ID."""
+    return _EMAIL.fullmatch(value.strip()) is not None
+
+
+def email_addresses(text: str) -> list[str]:
+    """The e-mail addresses in the file's people columns, lower case, once each (pure)."""
+    reader = csv.DictReader(io.StringIO(text))
+    reader.fieldnames = [_column(h) for h in (reader.fieldnames or []) if h is not None]
+    found: set[str] = set()
+    for record in reader:
+        for column, _ in PEOPLE:
+            value = str(record.get(column) or "").strip()
+            if is_email(value):
+                found.add(value.lower())
+    return sorted(found)
+
+
+def _person(value: str, column: str, label: str, people: Mapping[str, str] | None,
+            problems_out: list[str]) -> str:
+    """A people cell as a user ID: an e-mail address is looked up in ``people``."""
+    if not is_email(value):
+        return value
+    if people is None:
+        problems_out.append(NO_DIRECTORY.format(label=label))
+    elif value.lower() in people:
+        return people[value.lower()]
+    else:
+        problems_out.append(NOT_FOUND.format(label=label, column=column))
+    return ""
+
+
 def read_rows(
-    text: str, today: date, shape: Caf,
+    text: str, today: date, shape: Caf, people: Mapping[str, str] | None = None,
 ) -> tuple[list[tuple[int, NewEpisode]], list[str]]:
     """Parse and check every row (pure): ``(line, episode)`` pairs and ``line N: …`` errors.
 
     A message names the line and the column, never the value: a wrong cell may hold a
-    name, and the output is read on screens and pasted into tickets.
+    name, and the output is read on screens and pasted into tickets. ``people`` maps
+    the e-mail addresses found (lower case) to user IDs; None: none can be looked up.
     """
     reader = csv.DictReader(io.StringIO(text))
     header = [_column(h) for h in (reader.fieldnames or []) if h is not None]
@@ -136,6 +194,12 @@ def read_rows(
             continue
         values = {k: (v or "").strip() for k, v in record.items()}
         row_errors: list[str] = []
+        refused: set[str] = set()  # people cells already refused as addresses
+        for column, label in PEOPLE:
+            before = len(row_errors)
+            values[column] = _person(values[column], column, label, people, row_errors)
+            if len(row_errors) > before:
+                refused.add(column)
         completed = parse_date(values["completed_on"])
         if not values["completed_on"]:
             row_errors.append("completed_on is required")
@@ -153,12 +217,17 @@ def read_rows(
                               else "consent is required (yes or no)")
         new = NewEpisode(values["ehm_reference"], values["lead_professional"] or None,
                          values["coordinator"] or None, completed or today, consent in YES, last)
-        if row_errors:  # the dates are not usable: check the other fields on their own
-            row_errors += [m for m in (
-                reference_problem(new.ehm_reference, shape),
-                user_problem("lead professional", new.lead_user_id, required=False),
-                user_problem("co-ordinator", new.coordinator_user_id, required=True),
-            ) if m]
+        if row_errors:  # the dates or people are not usable: check the rest on their own
+            row_errors += [m for c, m in (
+                ("ehm_reference", reference_problem(new.ehm_reference, shape)),
+                ("lead_professional",
+                 user_problem("lead professional", new.lead_user_id, required=False)),
+                ("coordinator",
+                 user_problem("co-ordinator", new.coordinator_user_id, required=True)),
+            ) if m and c not in refused]  # a refused address is not "required" again
+            if completed is not None:  # the dates are usable: check them too
+                row_errors += [m for c, m in problems(new, today, shape)
+                               if c in ("completed_on", "last_meeting_on")]
         else:
             row_errors += [m for _, m in problems(new, today, shape)]
         # Only a valid reference is named (as a repeat): anything else may be a name.
@@ -180,11 +249,23 @@ def read_rows(
 def import_text(
     engine: Engine, policy: Policy, text: str, *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    resolve: EmailResolver | None = None,
 ) -> ImportResult:
-    """Check every row, then import all of them in one transaction (or none)."""
+    """Check every row, then import all of them in one transaction (or none).
+
+    E-mail addresses in the people columns are looked up first, all at once, with
+    ``resolve`` (none given: an address is refused as not a user ID).
+    """
     service = CafService(engine, policy, clock)
     now = clock()
-    rows, errors = read_rows(text, service.today(now), policy.caf)
+    people: Mapping[str, str] | None = None
+    if resolve is not None:
+        addresses = email_addresses(text)
+        try:
+            people = {k.lower(): v for k, v in resolve(addresses).items()} if addresses else {}
+        except DirectoryError as exc:
+            return ImportResult(errors=[f"the e-mail addresses could not be looked up: {exc}"])
+    rows, errors = read_rows(text, service.today(now), policy.caf, people)
     if errors:
         return ImportResult(errors=errors)
     try:
@@ -211,6 +292,7 @@ def import_text(
 def import_file(
     engine: Engine, policy: Policy, path: str | Path, *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    resolve: EmailResolver | None = None,
 ) -> ImportResult:
     """Read ``path`` (UTF-8, with or without a byte-order mark) and import it."""
     try:
@@ -220,4 +302,4 @@ def import_file(
     except UnicodeDecodeError as exc:
         return ImportResult(errors=[f"{path} is not UTF-8 text (byte {exc.start}): save the "
                                     "export as CSV UTF-8"])
-    return import_text(engine, policy, text, clock=clock)
+    return import_text(engine, policy, text, clock=clock, resolve=resolve)
