@@ -313,7 +313,7 @@ class _Names:
             return ""
         if user not in self.names:
             self.names[user] = self.session.exec(  # type: ignore[call-overload]
-                select(Professional.name).where(Professional.slack_user_id == user)
+                select(Professional.name).where(Professional.user_id == user)
             ).scalar_one_or_none() or ""
         return self.names[user]
 
