@@ -302,6 +302,22 @@ class MessageRef(SQLModel, table=True):
     updated_at: datetime = _now()
 
 
+class TeamsConversation(SQLModel, table=True):
+    """What the bot keeps to message someone first in Teams (a proactive message needs the
+    tenant's Bot Connector address, the tenant, the bot's id and the 1:1 chat): saved from
+    every activity Teams sends. Ids and addresses only: no name, no text."""
+
+    __tablename__ = "teams_conversation"
+
+    user_id: str = Field(primary_key=True, max_length=ID)  # Entra object id, or a channel id
+    kind: str = Field(default="personal", max_length=16)  # personal | channel | groupChat
+    tenant_id: str = Field(max_length=64)
+    service_url: str = Field(sa_type=Text)
+    bot_id: str = Field(max_length=ID)
+    conversation_id: str | None = Field(default=None, max_length=ID)
+    updated_at: datetime = _now()
+
+
 class ProcessedEvent(SQLModel, table=True):
     """Slack event IDs already handled, so a retried delivery does nothing twice."""
 
