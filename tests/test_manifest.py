@@ -39,9 +39,11 @@ def test_manifest_has_the_commands_events_and_socket_mode() -> None:
 def test_manifest_asks_only_for_scopes_it_uses() -> None:
     scopes = set(_manifest()["oauth_config"]["scopes"]["bot"])
     # Broad read scopes the bot has no use for must never creep in.
-    assert not scopes & {"channels:read", "users:read.email", "admin", "chat:write.public",
-                         "files:read", "mpim:history"}
-    assert {"commands", "chat:write", "im:history", "usergroups:read"} <= scopes
+    assert not scopes & {"channels:read", "admin", "chat:write.public", "files:read",
+                         "mpim:history"}
+    # users:read.email: `caf import` resolves lead professionals' addresses (issue 18).
+    assert {"commands", "chat:write", "im:history", "usergroups:read",
+            "users:read.email"} <= scopes
 
 
 def test_schema_catches_a_broken_manifest() -> None:
