@@ -44,6 +44,7 @@ from bot.services import Services
 from store import dbrole
 from store.db import is_sqlite, make_engine
 from store.migrate import upgrade
+from store.types import utcnow
 
 log = logging.getLogger("frontdoor.server")
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger
@@ -226,7 +227,7 @@ async def running(
     policy: Policy | None = None,
     reminders: bool = True,
     host: str = "0.0.0.0",
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = utcnow,
     pace: float | None = None,
     http_mode: bool | None = None,
     role: str = dbrole.LIVE,

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -41,6 +41,7 @@ from bot.policy import Caf, Policy
 from store import repo
 from store.db import session_scope
 from store.models import CafEpisode, CafMeeting, Reminder, TriageCard
+from store.types import utcnow
 
 SUBJECT = "caf"
 
@@ -71,10 +72,6 @@ USER_RE = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 KIND_TAC = "tac_overdue"
 KIND_REASSESS = "caf_reassess"
 KIND_NO_LEAD = "caf_no_lead"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -172,7 +169,7 @@ class CafService:
     """Actions on CAF episodes, each atomic and audited."""
 
     def __init__(
-        self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = _utcnow
+        self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self.engine = engine
         self.policy = policy
