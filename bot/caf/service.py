@@ -41,7 +41,8 @@ from bot.flows.locked import locked_action
 from bot.policy import Caf, Policy
 from store import repo
 from store.db import session_scope
-from store.models import CafEpisode, CafMeeting, Reminder, TriageCard
+from store.models import CafEpisode, CafMeeting, Referral, Reminder, TriageCard
+from store.runner import threaded
 from store.types import utcnow
 
 SUBJECT = "caf"
@@ -166,6 +167,18 @@ def problems(new: NewEpisode, today: date, shape: Caf) -> list[tuple[str, str]]:
     return out
 
 
+@dataclass(frozen=True)
+class Routable:
+    """A card that may be routed to a CAF, with what the routing form starts from."""
+
+    card: TriageCard
+    consent: bool | None  # the referral's consent: given, refused, or not asked
+    open_caf: bool  # the referrer said there is an open CAF, or the rules found one
+
+
+NOT_ROUTABLE = "Only a decided Green card not yet linked to a CAF can be routed to one."
+
+
 class CafService:
     """Actions on CAF episodes, each atomic and audited."""
 
@@ -230,6 +243,23 @@ class CafService:
             stmt = (select(CafMeeting).where(CafMeeting.episode_id == episode_id)  # type: ignore[arg-type]
                     .order_by(CafMeeting.id))  # type: ignore[arg-type]
             return list(s.exec(stmt).scalars())  # type: ignore[call-overload]
+
+    def routable(self, card_id: int) -> Routable | str:
+        """Whether card ``card_id`` may be routed to a CAF: the card and what the form
+        starts from, or why not. Only a decided Green card not linked to a CAF may be."""
+        with session_scope(self.engine) as s:
+            card = s.get(TriageCard, card_id)
+            referral = s.get(Referral, card.referral_id) if card else None
+        if card is None or referral is None or card.status == "closed":
+            return "This card is closed."
+        if card.rating != "green" or card.caf_episode_id is not None:
+            return NOT_ROUTABLE
+        status = referral.consent_status
+        consent = True if status == "given" else (False if status else None)
+        answers = (referral.summary or {}).get("answers") or referral.summary or {}
+        open_caf = answers.get("open_caf") == "yes" or any(
+            r.get("rule") == "R-open-caf" for r in card.suggested_reasons or [])
+        return Routable(card, consent, open_caf)
 
     # --- registering -----------------------------------------------------
 
@@ -479,6 +509,19 @@ class CafService:
         with session_scope(self.engine, write=True) as s:
             repo.audit(s, actor=actor, action=f"denied.caf.{action}", subject_type=SUBJECT,
                        subject_id=episode_id or "-", at=self.clock())
+
+    # The same actions as coroutines, for code on the event loop (``store.runner``).
+    aget = threaded(get)
+    afind = threaded(find)
+    aroutable = threaded(routable)
+    aregister = threaded(register)
+    aroute_from_card = threaded(route_from_card)
+    arecord_meeting = threaded(record_meeting)
+    arearrange = threaded(rearrange)
+    astuck = threaded(stuck)
+    aset_lead = threaded(set_lead)
+    aclose = threaded(close)
+    adenied = threaded(denied)
 
     # --- plumbing --------------------------------------------------------
 
