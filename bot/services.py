@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
 from bot.caf.notify import CafNotifier
@@ -19,7 +18,7 @@ from bot.flows.overview import Overview
 from bot.flows.service import FlowService
 from bot.flows.triage import TriageService
 from bot.handlers.slack.client import make_client
-from bot.handlers.slack.connect import connect
+from bot.handlers.slack.connect import Client, connect
 from bot.handlers.slack.roles import Roles
 from bot.messaging import Messaging
 from bot.metrics import Metrics
@@ -37,7 +36,7 @@ class Services:
     policy: Policy
     engine: Engine
     http: aiohttp.ClientSession
-    client: AsyncWebClient
+    client: Client
     flows: FlowService
     triage: TriageService
     advice: AdviceService

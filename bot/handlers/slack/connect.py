@@ -12,6 +12,8 @@ from bot.handlers.slack.client import make_client
 from bot.handlers.slack.roles import Roles
 from bot.policy import Policy
 
+Client = AsyncWebClient  # the Web API client's type, for code outside this package
+
 
 @dataclass(frozen=True)
 class Slack:
