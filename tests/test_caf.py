@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -29,18 +28,14 @@ from bot.services import Services
 from store import repo
 from store.db import session_scope
 from store.models import AuditEntry, CafEpisode, OutboxMessage, Referral, Reminder, TriageCard
+from tests.helpers import LONDON, at
 from tests.slackenv import Clock
 
-LONDON = ZoneInfo("Europe/London")
 CAMBS = load_policy("cambridgeshire")
 LEAD, COORD, ADVISOR, MANAGER = "U0LEAD", "U0COORD", "U0ADVISOR", "U0MANAGER"
 DUTY = CAMBS.channel("early_help_duty")
 ESCALATION = CAMBS.channel("escalation")
 COMPLETED = dt.date(2026, 11, 24)  # a Tuesday
-
-
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=LONDON)
 
 
 @pytest.fixture
