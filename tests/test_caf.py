@@ -18,7 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.caf.notify import CafNotifier
-from bot.caf.service import CafService, NewEpisode, problems, reference_problem
+from bot.caf.service import (
+    NOT_ROUTABLE,
+    CafService,
+    NewEpisode,
+    Routable,
+    problems,
+    reference_problem,
+)
 from bot.config import Settings
 from bot.handlers.slack.blocks import caf as caf_blocks
 from bot.handlers.slack.blocks import cards, ids
@@ -44,8 +51,7 @@ async def env(engine: Engine) -> AsyncIterator[tuple[Services, Clock, CafService
     settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
     async with aiohttp.ClientSession() as http:
         sv = Services.build(settings, CAMBS, engine, http, clock=clock)
-        caf = CafService(engine, CAMBS, clock)
-        yield sv, clock, caf, CafNotifier(CAMBS, sv.messaging, caf)
+        yield sv, clock, sv.caf, sv.caf_notify
 
 
 Env = tuple[Services, Clock, CafService, CafNotifier]
@@ -395,6 +401,23 @@ async def test_route_button_only_on_decided_green_cards(env: Env) -> None:
     assert ids.CAF_ROUTE_CARD not in card_buttons(sv, make_card(sv, rating=None, status="new"))
     assert ids.CAF_ROUTE_CARD not in card_buttons(sv, make_card(sv, rating="blue"))
     assert ids.CAF_ROUTE_CARD not in card_buttons(sv, make_card(sv, rating="amber_cin"))
+
+
+async def test_which_cards_may_be_routed_is_the_caf_domains_rule(env: Env) -> None:
+    """The CAF domain alone says which cards may go to a CAF (no listener, no renderer)."""
+    sv, _, caf, _ = env
+    green = caf.routable(make_card(sv, rating="green"))
+    assert isinstance(green, Routable) and green.consent is True and not green.open_caf
+    refused = caf.routable(make_card(sv, rating="green", consent="refused"))
+    assert isinstance(refused, Routable) and refused.consent is False
+    assert caf.routable(make_card(sv, rating=None, status="new")) == NOT_ROUTABLE
+    assert caf.routable(make_card(sv, rating="amber_cin")) == NOT_ROUTABLE
+    assert caf.routable(make_card(sv, rating="green", status="closed")) == "This card is closed."
+    assert caf.routable(999_999) == "This card is closed."  # the same words as a closed one
+    linked = make_card(sv, rating="green")
+    assert caf.route_from_card(linked, MANAGER, new("EHM-30001"), effects=env[3]).ok
+    assert caf.routable(linked) == NOT_ROUTABLE  # linked to a CAF already
+    assert await caf.aroutable(linked) == NOT_ROUTABLE  # the listener's way, the same rule
 
 
 async def test_route_from_card_registers_or_links(env: Env) -> None:
