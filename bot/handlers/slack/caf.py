@@ -47,8 +47,8 @@ from bot.handlers.slack.common import (
     on_action,
     on_submit,
     services,
+    settle,
     state_value,
-    tell,
     told,
 )
 from bot.policy import Caf
@@ -178,19 +178,6 @@ async def not_allowed(sv: Services, user: str, channel: str | None, ep: CafEpiso
         return told(sv, user, channel, "That CAF episode no longer exists.")
     await sv.caf.adenied(episode_id or None, user, name)
     return told(sv, user, channel, NOT_YOURS)
-
-
-def settle(sv: Services, user: str, channel: str | None, result: CafResult,
-           ok_text: Callable[[CafResult], str | None]) -> After:
-    """What a committed CAF action sends and says, after the ack."""
-
-    async def after() -> None:
-        sv.sender.kick()
-        text = result.message if not result.ok else ok_text(result)
-        if text:
-            await tell(sv, user, channel, text)
-
-    return after
 
 
 # --- /caf: register -----------------------------------------------------------

@@ -25,8 +25,8 @@ from bot.handlers.slack.common import (
     later,
     on_action,
     on_submit,
+    settle,
     state_value,
-    tell,
     told,
     who,
 )
@@ -69,14 +69,7 @@ def register(app: AsyncApp) -> None:
 async def acted(sv: Services, user: str, channel: str | None,
                 decided: Awaitable[CardResult]) -> After:
     """Await the committed decision; what it sends and says goes after the ack."""
-    result = await decided
-
-    async def after() -> None:
-        sv.sender.kick()
-        if not result.ok and result.message:
-            await tell(sv, user, channel, result.message)
-
-    return after
+    return settle(sv, user, channel, await decided)
 
 
 async def refused(sv: Services, user: str, channel: str | None, card_id: int | None,

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
@@ -115,6 +115,32 @@ def later(fn: Callable[P, Awaitable[Any]], *args: P.args, **kwargs: P.kwargs) ->
 def told(sv: Services, user: str, channel: str | None, text: str) -> After:
     """A private note to send after the ack."""
     return later(tell, sv, user, channel, text)
+
+
+class Result(Protocol):
+    """A domain action's result: whether it changed anything, and why not."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    message: str
+
+
+R = TypeVar("R", bound=Result)
+
+
+def settle(sv: Services, user: str, channel: str | None, result: R,
+           ok_text: Callable[[R], str | None] = lambda _r: None) -> After:
+    """What a committed action does after the ack: the sender woken for the messages it
+    queued, and the person told why nothing changed (or ``ok_text``, when it did)."""
+
+    async def after() -> None:
+        sv.sender.kick()
+        text = result.message if not result.ok else ok_text(result)
+        if text:
+            await tell(sv, user, channel, text)
+
+    return after
 
 
 async def settled(

@@ -15,8 +15,8 @@ from bot.handlers.slack.common import (
     later,
     on_action,
     on_submit,
+    settle,
     state_value,
-    tell,
     told,
     who,
 )
@@ -25,6 +25,7 @@ from store.tx import Tx
 
 ADVISORS_ONLY = "Only duty advisors can answer consultations."
 PROFESSIONAL_ONLY = "Only the professional who asked can answer."
+RECORDED = "Thank you: that is recorded in the consultation log."
 
 
 def register(app: AsyncApp) -> None:
@@ -40,16 +41,8 @@ def register(app: AsyncApp) -> None:
 async def acted(sv: Services, user: str, channel: str | None,
                 done: Awaitable[AdviceResult]) -> After:
     """Await the committed action; what it sends and says goes after the ack."""
-    result = await done
-
-    async def after() -> None:
-        sv.sender.kick()
-        if not result.ok and result.message:
-            await tell(sv, user, channel, result.message)
-        elif result.ok and result.action == "respond":
-            await tell(sv, user, channel, "Thank you: that is recorded in the consultation log.")
-
-    return after
+    return settle(sv, user, channel, await done, lambda r: RECORDED if r.action == "respond"
+                  else None)
 
 
 async def not_advisor(sv: Services, user: str, channel: str | None, cid: int) -> After | None:
