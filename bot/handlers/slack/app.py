@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.handlers.slack import caf, caflog, cards, consultations, flows, home
-from bot.handlers.slack.common import give_services
+from bot.handlers.slack.common import GiveServices
 from bot.services import Services
 
 log = logging.getLogger("frontdoor.app")
@@ -29,7 +29,7 @@ def build_app(sv: Services) -> AsyncApp:
         # before Bolt sees it (Socket Mode needs none): checking again costs each click.
         request_verification_enabled=False,
     )
-    app.use(give_services(sv))  # how a listener reaches the services (``common.services``)
+    app.use(GiveServices(sv))  # how a listener reaches the services (``common.services``)
     for module in (flows, cards, consultations, home, caf, caflog):
         module.register(app)
 

@@ -3,7 +3,7 @@ private replies, errors.
 
 Every listener module has one ``register(app)`` that registers module-level functions.
 The process's :class:`Services` reach a listener through Bolt's ``context``
-(:func:`give_services`, installed once by ``app.build_app``); a listener gets them with
+(:class:`GiveServices`, installed once by ``app.build_app``); a listener gets them with
 :func:`services`, or, through :func:`on_action` / :func:`on_submit`, as the first
 argument of its work: ``work(sv, body, action)``. A work function is a plain coroutine,
 so it can be called (and tested) without HTTP.
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
@@ -47,15 +49,21 @@ BROKEN = (
 SERVICES = "frontdoor_services"  # the key of the Services in a request's context
 
 
-def give_services(sv: Services) -> Callable[..., Awaitable[BoltResponse]]:
-    """Bolt middleware putting ``sv`` in every request's context (see :func:`services`)."""
+class GiveServices(AsyncMiddleware):
+    """Bolt middleware putting the services in every request's context (see
+    :func:`services`). A class rather than a function: Bolt calls it directly, without
+    inspecting arguments on each request (every click passes here)."""
 
-    async def middleware(context: AsyncBoltContext,
-                         next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:  # noqa: A002 - Bolt's name
-        context[SERVICES] = sv
+    def __init__(self, sv: Services) -> None:
+        self.sv = sv
+
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - Bolt's name for it
+    ) -> BoltResponse | None:
+        """Give the services, then go on along the chain."""
+        req.context[SERVICES] = self.sv
         return await next()
-
-    return middleware
 
 
 def services(context: AsyncBoltContext) -> Services:
