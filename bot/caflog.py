@@ -55,13 +55,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot import nonames
@@ -69,7 +70,9 @@ from bot.flows.rules import CATEGORIES
 from bot.flows.scripts import AGE_BANDS, AGENCIES
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS
 from store import repo
+from store.db import session_scope
 from store.models import Consultation, Professional
+from store.runner import threaded
 
 # A spreadsheet runs a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -550,3 +553,38 @@ __all__ = [
     "parse_query",
     "safe_cell",
 ]
+
+
+class LogService:
+    """The log as ``/caflog`` reads it: every read, export and refusal audited in the same
+    transaction (the filter and a count, never the contents)."""
+
+    def __init__(self, engine: Engine, tz: ZoneInfo, clock: Callable[[], datetime]) -> None:
+        self.engine, self.tz, self.clock = engine, tz, clock
+
+    def denied(self, user: str, what: str) -> None:
+        """Someone without the role tried to ``what`` (view, export, filter)."""
+        with session_scope(self.engine, write=True) as s:
+            repo.audit(s, actor=user, action="denied.caflog", subject_type="caflog",
+                       subject_id=what, at=self.clock())
+
+    def read(self, user: str, f: LogFilter, shown: int) -> tuple[list[LogEntry], int]:
+        """The newest ``shown`` entries matching ``f`` and how many match in all."""
+        with session_scope(self.engine, write=True) as s:
+            entries, total = latest(s, f, self.tz, shown)
+            audit_access(s, actor=user, action="caflog.viewed", f=f, count=total,
+                         at=self.clock())
+            return entries, total
+
+    def export(self, user: str, f: LogFilter) -> tuple[str, int]:
+        """The entries matching ``f`` as CSV text, and how many."""
+        with session_scope(self.engine, write=True) as s:
+            text, count = export_csv(s, f, self.tz)
+            audit_access(s, actor=user, action="caflog.exported", f=f, count=count,
+                         at=self.clock())
+            return text, count
+
+    # The same as coroutines, for code on the event loop (``store.runner``).
+    adenied = threaded(denied)
+    aread = threaded(read)
+    aexport = threaded(export)

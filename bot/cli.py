@@ -7,12 +7,13 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot import logs
 from bot.config import Settings, load_settings, no_chat_platform
 from bot.policy import PolicyError, load_policy
 from store.dbrole import DatabaseRoleError
+from store.types import utcnow
 
 NOT_YET = "frontdoor {cmd}: not available in this version yet."
 
@@ -249,7 +250,7 @@ def _caf_import(path: str, settings: Settings, now: datetime) -> int:
 
 def _parse_now(value: str | None) -> datetime:
     if not value:
-        return datetime.now(UTC)
+        return utcnow()
     try:
         t = datetime.fromisoformat(value)
     except ValueError:

@@ -3,7 +3,8 @@
 ``/healthz`` says the process serves; ``/readyz`` says it should be sent work (the
 database answers, its schema is at this version's head, the policy is loaded, and
 it is not shutting down). On SIGTERM the bot stops listening, finishes what it
-has started (requests, the work each does after its ack, deliveries it claimed),
+has started (requests, the work each does after its ack, counted by the chat
+platform's package, e.g. ``bot.handlers.slack.inflight``, deliveries it claimed),
 gives back the claims it still holds so another process takes them over at once,
 and exits, all within ``FRONTDOOR_SHUTDOWN_TIMEOUT`` seconds.
 """
@@ -17,13 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.listener.async_listener_completion_handler import (
-    AsyncListenerCompletionHandler,
-)
-from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 from sqlalchemy.engine import Engine
 
 from store import claims
@@ -33,58 +27,6 @@ from store.runner import TxRunner
 log = logging.getLogger("frontdoor.lifecycle")
 CHECK_TIMEOUT = 2.0  # seconds for the database to answer a readiness check
 READY_CACHE = 1.0  # seconds a readiness answer is reused (a burst of probes, one query)
-
-
-class InFlight:
-    """Counts listeners still working after their ack (Bolt runs each in a task of its own),
-    so that a shutdown waits for them."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def install(self, app: AsyncApp) -> None:
-        """Count every listener ``app`` runs, from its start to its completion."""
-        runner = app.listener_runner
-        runner.listener_start_handler = _Started(runner.listener_start_handler, self)
-        runner.listener_completion_handler = _Completed(runner.listener_completion_handler, self)
-
-    def enter(self) -> None:
-        """A listener started."""
-        self.count += 1
-        self._idle.clear()
-
-    def leave(self) -> None:
-        """A listener finished."""
-        self.count -= 1
-        if self.count <= 0:
-            self.count = 0
-            self._idle.set()
-
-    async def idle(self) -> None:
-        """Until no listener is running."""
-        await self._idle.wait()
-
-
-class _Started(AsyncListenerStartHandler):
-    def __init__(self, inner: AsyncListenerStartHandler, tracker: InFlight) -> None:
-        self.inner, self.tracker = inner, tracker
-
-    async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
-        self.tracker.enter()  # before anything that may raise: completion always follows
-        await self.inner.handle(request=request, response=response)
-
-
-class _Completed(AsyncListenerCompletionHandler):
-    def __init__(self, inner: AsyncListenerCompletionHandler, tracker: InFlight) -> None:
-        self.inner, self.tracker = inner, tracker
-
-    async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
-        try:
-            await self.inner.handle(request=request, response=response)
-        finally:
-            self.tracker.leave()
 
 
 @dataclass

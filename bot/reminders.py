@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
 from bot import logs, replay
@@ -26,7 +25,7 @@ from bot.messaging import card_channel
 from bot.policy import Policy
 from bot.services import Services
 from store import claims, repo, sql
-from store.db import is_sqlite, session_scope
+from store.db import session_scope
 from store.models import FlowSession, Referral, Reminder, TriageCard
 from store.tx import Tx, as_tx
 from store.types import utcnow
@@ -83,22 +82,8 @@ class ReminderSweep:
 
     def claim(self, now: datetime) -> list[int]:
         """Claim up to ``batch`` due reminders for this worker; returns their ids."""
-        due = or_(
-            (Reminder.status == "pending") & (Reminder.due_at <= now),  # type: ignore[arg-type]
-            (Reminder.status == "claimed") & (Reminder.claimed_until < now),  # type: ignore[arg-type,operator]
-        )
-        stmt = select(Reminder.id).where(due).order_by(Reminder.due_at).limit(self.batch)  # type: ignore[arg-type]
-        with session_scope(self.sv.engine, write=True) as s:
-            if not is_sqlite(self.sv.engine):
-                stmt = stmt.with_for_update(skip_locked=True)
-            ids = [int(i) for i in s.exec(stmt).scalars()]  # type: ignore[call-overload]
-            if ids:
-                s.execute(
-                    update(Reminder)
-                    .where(Reminder.id.in_(ids))  # type: ignore[union-attr]
-                    .values(status="claimed", claimed_by=self.worker_id,
-                            claimed_until=now + LEASE, attempts=Reminder.attempts + 1)
-                )
+        ids, _ = self.sv.tx.run_full(lambda tx: claims.claim_reminders(
+            tx.cx, now, self.worker_id, now + LEASE, self.batch))
         return ids
 
     def process(self, reminder_id: int, now: datetime) -> bool:

@@ -7,14 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
+from bot.caf.notify import CafNotifier
+from bot.caf.service import CafService
+from bot.caflog import LogService
 from bot.config import Settings
 from bot.flows.advice import AdviceService
+from bot.flows.overview import Overview
 from bot.flows.service import FlowService
 from bot.flows.triage import TriageService
 from bot.handlers.slack.client import make_client
+from bot.handlers.slack.connect import Client, connect
 from bot.handlers.slack.roles import Roles
 from bot.messaging import Messaging
 from bot.metrics import Metrics
@@ -32,7 +36,7 @@ class Services:
     policy: Policy
     engine: Engine
     http: aiohttp.ClientSession
-    client: AsyncWebClient
+    client: Client
     flows: FlowService
     triage: TriageService
     advice: AdviceService
@@ -41,6 +45,10 @@ class Services:
     roles: Roles
     clock: Callable[[], datetime]
     tx: TxRunner  # per-request transactions: fast where possible (see store.runner)
+    caf: CafService
+    caf_notify: CafNotifier  # the CAF actions' effects: their messages, queued in the action
+    caflog: LogService
+    overview: Overview  # what a person's Home shows
     metrics: Metrics = field(default_factory=Metrics)  # this process's own registry
 
     @classmethod
@@ -55,7 +63,7 @@ class Services:
         pace: float | None = None,
     ) -> Services:
         """Wire the services together around one engine and one aiohttp session."""
-        client = make_client(settings.bot_token, settings.api_url, http)
+        slack = connect(settings, policy, http)
         # The sender handles its own retries (with backoff in the database), so
         # its client does not also sleep inside a call.
         sender_client = make_client(settings.bot_token, settings.api_url, http, max_retries=0)
@@ -70,9 +78,12 @@ class Services:
             lease=timedelta(seconds=settings.outbox_lease), runner=runner,
             on_result=metrics.delivery,
         )  # real time: retries and pacing are about Slack, not the SLA clock
+        caf = CafService(engine, policy, clock)
         return cls(
-            settings=settings, policy=policy, engine=engine, http=http, client=client,
+            settings=settings, policy=policy, engine=engine, http=http, client=slack.client,
             flows=FlowService(engine, policy, clock), triage=triage,
             advice=AdviceService(engine, policy, clock), messaging=messaging, sender=sender,
-            roles=Roles(policy, client), clock=clock, tx=runner, metrics=metrics,
+            roles=slack.roles, clock=clock, tx=runner, metrics=metrics, caf=caf,
+            caf_notify=CafNotifier(policy, messaging, caf),
+            caflog=LogService(engine, policy.tz, clock), overview=Overview(engine),
         )

@@ -1,4 +1,8 @@
-"""Who holds a claim on an outbox row or a reminder, and releasing a dead holder's claims.
+"""Claiming due reminders; who holds a claim on an outbox row or a reminder, and releasing
+a dead holder's claims.
+
+Due rows are claimed one way, in SQL on the transaction's connection: the outbox's
+heads by ``store.sql.claim_heads``, reminders by :func:`claim_reminders` here.
 
 A claim names its worker ``host:pid:process:object``. Claims run out after a lease,
 so a sender killed mid-delivery is taken over by any other; but after a restart
@@ -43,6 +47,34 @@ def gone(worker: str) -> bool:
     except PermissionError:  # another user's live process has that pid now
         return False
     return False
+
+
+_DUE_REMINDERS = (
+    "SELECT id FROM reminder WHERE (status = 'pending' AND due_at <= :now) "
+    "OR (status = 'claimed' AND claimed_until < :now) ORDER BY due_at LIMIT :batch"
+)
+_CLAIM_REMINDER = (
+    "UPDATE reminder SET status = 'claimed', claimed_by = :worker, claimed_until = :until, "
+    "attempts = attempts + 1 WHERE id = :id"
+)
+
+
+def claim_reminders(cx: sql.Cx, now: datetime, worker: str, until: datetime,
+                    batch: int) -> list[int]:
+    """Claim up to ``batch`` reminders due at ``now`` (or whose claim ran out) for
+    ``worker`` until ``until``; returns their ids, soonest due first.
+
+    The query reads the ``(status, due_at)`` index, so it costs what is due. On
+    PostgreSQL rows another sweep has locked are skipped (``SKIP LOCKED``); SQLite
+    serialises writers, so the caller's write transaction is enough.
+    """
+    query = _DUE_REMINDERS if cx.sqlite else _DUE_REMINDERS + " FOR UPDATE SKIP LOCKED"
+    ids = [int(r[0]) for r in cx.execute(query, {"now": cx.when(now), "batch": batch})
+           .fetchall()]
+    if ids:
+        cx.execute(_CLAIM_REMINDER, [{"id": i, "worker": worker, "until": cx.when(until)}
+                                     for i in ids])
+    return ids
 
 
 _HOLDERS = {

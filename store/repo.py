@@ -11,11 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session
 
 from store import sql
-from store.models import Professional, Reminder
+from store.models import Professional
 from store.tx import Db, as_tx
 from store.types import utcnow
 
@@ -105,25 +104,8 @@ def schedule(
                         now=utcnow())
 
 
-def cancel_reminders(
-    session: Session, subject_type: str, subject_id: int, kinds: tuple[str, ...] | None = None
-) -> int:
-    """Cancel a subject's pending reminders (its clock stopped); returns how many."""
-    stmt = (
-        update(Reminder)
-        .where(Reminder.subject_type == subject_type)  # type: ignore[arg-type]
-        .where(Reminder.subject_id == subject_id)  # type: ignore[arg-type]
-        .where(Reminder.status == "pending")  # type: ignore[arg-type]
-        .values(status="cancelled", done_at=utcnow())
-    )
-    if kinds:
-        stmt = stmt.where(Reminder.kind.in_(kinds))  # type: ignore[attr-defined]
-    return int(session.execute(stmt).rowcount or 0)
-
-
 __all__ = [
     "audit",
-    "cancel_reminders",
     "claim_event",
     "enqueue",
     "next_reference",

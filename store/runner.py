@@ -25,6 +25,19 @@ writing (SQLite answers "busy" at once), the turn's functions run again, each in
 a thread that waits for the database. On PostgreSQL (a network round trip)
 every transaction runs in a thread. A function that needs the ORM
 (``NeedsSession``) runs again in a full transaction in a thread.
+
+**One path for callers.** Code on the event loop (listeners, the sender, the loops)
+never opens a session and never hands work to a thread itself: it awaits a service
+method, and the service's transaction goes through this module. A transaction
+written as a ``Tx`` function (the hot path: flows, the outbox, claims) is run by
+:meth:`TxRunner.run`, which picks the loop or a thread; a row-locked ORM action
+(a card's, a consultation's or a CAF's decision: ``bot.flows.locked``) is blocking
+by nature, and its service offers it as a coroutine with :func:`threaded`, so it
+runs in a thread and the loop goes on acknowledging. Code already in a thread (the
+reminder sweep) calls :meth:`TxRunner.run_full`. Why not everything on the loop:
+an ORM transaction costs milliseconds of Python, which would delay every other
+click's acknowledgement; why not everything in threads: a click's flow step costs
+less on the loop than the hand-off to a thread and back (see above).
 """
 
 from __future__ import annotations
@@ -32,11 +45,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -46,10 +60,25 @@ from store.db import is_sqlite, write_lock
 from store.tx import NeedsSession, Tx, write_tx
 
 T = TypeVar("T")
+S = TypeVar("S")
+P = ParamSpec("P")
 log = logging.getLogger("frontdoor.store")
 TURN_BUDGET = 0.002  # seconds of transaction work before the loop's other callbacks run
 CHECKPOINT_TURNS = 100  # turns between checkpoints of the WAL (each writes a few pages)
 WAL_BACKSTOP = 4000  # pages: where the loop's connection checkpoints after all
+
+
+def threaded(
+    fn: Callable[Concatenate[S, P], T],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """The coroutine twin of a blocking service method (``aapprove = threaded(approve)``):
+    it runs in a thread, so the event loop keeps acknowledging meanwhile."""
+
+    @functools.wraps(fn)
+    async def call(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(fn, self, *args, **kwargs)
+
+    return call
 
 
 class _Busy(Exception):

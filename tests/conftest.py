@@ -99,3 +99,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(
                 "PostgreSQL store tests were SKIPPED (no TEST_POSTGRES_URL)"
             )
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> str:
+    """A SQLite database URL in the test's own folder (for tests that run the bot)."""
+    return f"sqlite:///{tmp_path / 'frontdoor.db'}"

@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -19,12 +18,7 @@ from bot.cli import main
 from store import repo
 from store.db import session_scope
 from store.models import AuditEntry
-
-LONDON = ZoneInfo("Europe/London")
-
-
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=LONDON)
+from tests.helpers import LONDON, at
 
 
 def seed(engine: Engine) -> None:

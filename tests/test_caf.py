@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -19,7 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.caf.notify import CafNotifier
-from bot.caf.service import CafService, NewEpisode, problems, reference_problem
+from bot.caf.service import (
+    NOT_ROUTABLE,
+    CafService,
+    NewEpisode,
+    Routable,
+    problems,
+    reference_problem,
+)
 from bot.config import Settings
 from bot.handlers.slack.blocks import caf as caf_blocks
 from bot.handlers.slack.blocks import cards, ids
@@ -29,18 +35,14 @@ from bot.services import Services
 from store import repo, sql
 from store.db import session_scope
 from store.models import AuditEntry, CafEpisode, OutboxMessage, Referral, Reminder, TriageCard
+from tests.helpers import LONDON, at
 from tests.slackenv import Clock
 
-LONDON = ZoneInfo("Europe/London")
 CAMBS = load_policy("cambridgeshire")
 LEAD, COORD, ADVISOR, MANAGER = "U0LEAD", "U0COORD", "U0ADVISOR", "U0MANAGER"
 DUTY = CAMBS.channel("early_help_duty")
 ESCALATION = CAMBS.channel("escalation")
 COMPLETED = dt.date(2026, 11, 24)  # a Tuesday
-
-
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=LONDON)
 
 
 @pytest.fixture
@@ -49,8 +51,7 @@ async def env(engine: Engine) -> AsyncIterator[tuple[Services, Clock, CafService
     settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
     async with aiohttp.ClientSession() as http:
         sv = Services.build(settings, CAMBS, engine, http, clock=clock)
-        caf = CafService(engine, CAMBS, clock)
-        yield sv, clock, caf, CafNotifier(CAMBS, sv.messaging, caf)
+        yield sv, clock, sv.caf, sv.caf_notify
 
 
 Env = tuple[Services, Clock, CafService, CafNotifier]
@@ -402,6 +403,23 @@ async def test_route_button_only_on_decided_green_cards(env: Env) -> None:
     assert ids.CAF_ROUTE_CARD not in card_buttons(sv, make_card(sv, rating=None, status="new"))
     assert ids.CAF_ROUTE_CARD not in card_buttons(sv, make_card(sv, rating="blue"))
     assert ids.CAF_ROUTE_CARD not in card_buttons(sv, make_card(sv, rating="amber_cin"))
+
+
+async def test_which_cards_may_be_routed_is_the_caf_domains_rule(env: Env) -> None:
+    """The CAF domain alone says which cards may go to a CAF (no listener, no renderer)."""
+    sv, _, caf, _ = env
+    green = caf.routable(make_card(sv, rating="green"))
+    assert isinstance(green, Routable) and green.consent is True and not green.open_caf
+    refused = caf.routable(make_card(sv, rating="green", consent="refused"))
+    assert isinstance(refused, Routable) and refused.consent is False
+    assert caf.routable(make_card(sv, rating=None, status="new")) == NOT_ROUTABLE
+    assert caf.routable(make_card(sv, rating="amber_cin")) == NOT_ROUTABLE
+    assert caf.routable(make_card(sv, rating="green", status="closed")) == "This card is closed."
+    assert caf.routable(999_999) == "This card is closed."  # the same words as a closed one
+    linked = make_card(sv, rating="green")
+    assert caf.route_from_card(linked, MANAGER, new("EHM-30001"), effects=env[3]).ok
+    assert caf.routable(linked) == NOT_ROUTABLE  # linked to a CAF already
+    assert await caf.aroutable(linked) == NOT_ROUTABLE  # the listener's way, the same rule
 
 
 async def test_route_from_card_registers_or_links(env: Env) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot import cli
@@ -16,6 +16,7 @@ from bot.policy import load_policy
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
 from store.models import CafEpisode, CafMeeting, Reminder
+from tests.helpers import count
 
 CAMBS = load_policy("cambridgeshire")
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/London"))
@@ -33,11 +34,6 @@ EHM-2002,U0LEAD,U0COORD,2026-10-02,no
 EHM-2003,U0LEAD,U0COORD,2026-13-01,yes
 EHM-2004,U0LEAD,U0COORD,2026-10-04,yes
 """
-
-
-def count(engine: Engine, model: type) -> int:
-    with session_scope(engine) as s:
-        return int(s.exec(select(func.count()).select_from(model)).scalar_one())  # type: ignore[call-overload]
 
 
 def clock() -> dt.datetime:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
 from bot.handlers.slack.blocks import ids
@@ -23,16 +21,12 @@ from bot.reminders import ReminderSweep
 from store import repo
 from store.db import make_engine, session_scope
 from store.models import AuditEntry, CafEpisode, Referral, Reminder, TriageCard
+from tests.helpers import until
 from tests.slackenv import MANAGER, OUTSIDER, TEACHER, SlackEnv, slack_env
 
 LONDON = ZoneInfo("Europe/London")
 TUESDAY = dt.datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
 LEAD, COORD = "U0LEAD", "U0COORD"
-
-
-@pytest.fixture
-def db_file(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'frontdoor.db'}"
 
 
 def rows(db_file: str, model: type[Any]) -> list[Any]:
@@ -83,12 +77,12 @@ async def modal(env: SlackEnv, callback_id: str) -> dict[str, Any]:
 
 async def settle(env: SlackEnv, predicate: Any, what: str) -> None:
     """Wait (on state, not time) for a listener still running after its ack."""
-    for _ in range(400):
+
+    async def done() -> bool:
         await env.drain()
-        if await asyncio.to_thread(predicate):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
+        return bool(await asyncio.to_thread(predicate))
+
+    await until(done, what, pause=0.01)
 
 
 async def register_by_slash(env: SlackEnv, ref: str = "EHM-20417") -> CafEpisode:

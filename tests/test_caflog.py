@@ -13,7 +13,6 @@ import io
 import json
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -25,16 +24,12 @@ from bot.handlers.slack.blocks import caflog as caflog_blocks
 from store import repo
 from store.db import session_scope
 from store.models import AuditEntry, Consultation
+from tests.helpers import LONDON, at
 from tests.slackenv import ADVISOR, MANAGER, OUTSIDER, SlackEnv, slack_env
 
-LONDON = ZoneInfo("Europe/London")
 TUESDAY = dt.datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
 REASON = 'We spoke to the family first, then the GP.\nThey said "wait a week".'
 FORMULA = "=HYPERLINK(\"http://example.invalid\",\"click\")"
-
-
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=LONDON)
 
 
 def add(s: Any, user: str, when: dt.datetime, *, name: str = "Ada Teacher",
@@ -226,11 +221,6 @@ def test_log_message_escapes_what_people_typed() -> None:
 
 
 # --------------------------------------------------------------------------- /caflog in Slack
-
-
-@pytest.fixture
-def db_file(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'frontdoor.db'}"
 
 
 def _audits(env: SlackEnv, action: str) -> list[AuditEntry]:

@@ -15,7 +15,7 @@ from store.db import make_engine, session_scope
 from store.models import Reminder
 from tests.slackenv import HEALTH, MANAGER, MANAGER2, SlackEnv, slack_env
 from tests.test_blocks import all_text
-from tests.test_slack_app import LONDON, TUESDAY, _card, _refer, db_file  # noqa: F401
+from tests.test_slack_app import LONDON, TUESDAY, _card, _refer
 
 
 async def _submit_modal(env: SlackEnv, user: str, card_ts: str, action_id: str,

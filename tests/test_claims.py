@@ -82,3 +82,31 @@ def test_release_ends_the_leases_of_ended_processes_only(engine: Engine) -> None
         assert rows["dead"].claimed_until == NOW  # claimable now: a sweep checks Slack first
         assert rows["live"].claimed_until == until and rows["elsewhere"].claimed_until == until
         assert rows["dead"].claimed_by == dead  # still marked as that worker's attempt
+
+
+def test_due_reminders_are_claimed_once_and_a_lapsed_claim_is_taken_over(
+        engine: Engine) -> None:
+    with session_scope(engine, write=True) as s:
+        for key, due in (("soon", NOW - timedelta(minutes=1)), ("later", NOW + timedelta(hours=1)),
+                         ("sooner", NOW - timedelta(hours=1))):
+            repo.schedule(s, key=key, kind="sla_warning", subject_type="card", subject_id=1,
+                          due_at=due)
+    until = NOW + timedelta(minutes=5)
+
+    def claim(worker: str, now: datetime) -> list[int]:
+        with session_scope(engine, write=True) as s:
+            return claims.claim_reminders(sql.Cx.of(s), now, worker, until, batch=10)
+
+    first = claim("a", NOW)
+    assert len(first) == 2  # the two due ones, soonest first; not the one due later
+    assert claim("b", NOW) == []  # claimed already, lease running
+    with session_scope(engine) as s:
+        rows = {r.id: r for r in s.exec(select(Reminder)).scalars()}  # type: ignore[call-overload]
+    assert [rows[i].key for i in first] == ["sooner", "soon"]
+    assert all(rows[i].status == "claimed" and rows[i].claimed_by == "a"
+               and rows[i].attempts == 1 for i in first)
+    taken = claim("b", until + timedelta(seconds=1))  # a's lease ran out: b takes them over
+    assert set(first) <= set(taken)
+    with session_scope(engine) as s:
+        assert {s.get(Reminder, i).claimed_by for i in first} == {"b"}  # type: ignore[union-attr]
+        assert {s.get(Reminder, i).attempts for i in first} == {2}  # type: ignore[union-attr]

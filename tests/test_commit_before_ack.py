@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from bot.handlers.slack.blocks import ids
 from store.models import CafEpisode, Decision
 from tests.slackenv import MANAGER, slack_env
-from tests.test_caf_slack import COORD, LEAD, TUESDAY, db_file, episodes  # noqa: F401
+from tests.test_caf_slack import COORD, LEAD, TUESDAY, episodes
 from tests.test_slack_app import _refer
 
 HOLD = 0.5  # seconds; acked-first code answers Slack within ~20 ms of the click

@@ -58,6 +58,7 @@ from store.models import (
     Reminder,
     TriageCard,
 )
+from tests.helpers import until
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "xoxb-kill-serve"
@@ -266,7 +267,7 @@ class Professionals:
 
     async def reply_after(self, p: Person, ts: str, why: str) -> None:
         """Until the bot posts in the DM after the message at ``ts``."""
-        await _until(lambda: self.newest_ts(p) != ts, f"a reply to {p.id}'s {why}")
+        await until(lambda: self.newest_ts(p) != ts, f"a reply to {p.id}'s {why}")
 
     async def command(self, p: Person) -> None:
         """Type ``/consult`` or ``/refer`` in the DM (the next flow, or the current one)."""
@@ -315,15 +316,6 @@ class Professionals:
             self.in_flight[kind] -= 1
         self.statuses[delivery.status] += 1
         return delivery
-
-
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    """Poll ``condition`` until it holds (at most ``WAIT`` seconds)."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {WAIT}s for {what}")
-        await asyncio.sleep(0.005)
 
 
 async def _rows(engine: Engine, model: type, *where: Any) -> list[Any]:
@@ -420,7 +412,7 @@ async def test_serve_killed_mid_flows_resumes_every_flow_and_sends_once(
 
             # 1. Everyone plays, each starting a little after the one before, until the kill.
             async def until_killed(i: int, p: Person) -> None:
-                await _until(lambda: switch.posts >= i * STAGGER or switch.killed,
+                await until(lambda: switch.posts >= i * STAGGER or switch.killed,
                              f"{i * STAGGER} messages before {p.id} starts")
                 await people.play(p, stop=lambda: switch.killed)
 

@@ -28,6 +28,7 @@ from store import repo
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
 from store.models import OutboxMessage, Reminder
+from tests.helpers import until
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -128,13 +129,11 @@ async def test_sender_killed_mid_run_delivers_the_rest_once(tmp_path: Path) -> N
     engine.dispose()
 
 
-async def _until_sent(engine: Engine, n: int, rounds: int = 600) -> None:
-    for _ in range(rounds):
+async def _until_sent(engine: Engine, n: int) -> None:
+    def sent() -> bool:
         with session_scope(engine) as s:
-            sent = s.exec(select(func.count()).select_from(OutboxMessage).where(  # type: ignore[call-overload]
-                OutboxMessage.status == "sent")).scalar_one()
-        if sent >= n:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"only {sent} of {n} rows were recorded as sent")
+            return int(s.exec(select(func.count()).select_from(OutboxMessage).where(  # type: ignore[call-overload]
+                OutboxMessage.status == "sent")).scalar_one()) >= n
+
+    await until(sent, f"{n} rows recorded as sent", within=60, pause=0.1)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from bot.handlers.slack.blocks import ids
 from tests.slackenv import TEACHER, SlackEnv, slack_env
 from tests.test_blocks import all_text
-from tests.test_slack_app import TUESDAY, db_file, play, to_first_text_question  # noqa: F401
+from tests.test_slack_app import TUESDAY, play, to_first_text_question
 
 
 async def test_the_consultation_thank_you_says_not_a_decision_before_the_suggestion(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 
 from bot.flows.api import Status, Step
@@ -32,6 +32,7 @@ from store.models import (
     TriageCard,
 )
 from store.tx import Tx, write_tx
+from tests.helpers import count
 
 TUESDAY_10AM = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 SATURDAY_7PM = datetime(2026, 3, 7, 19, 0, tzinfo=UTC)
@@ -132,11 +133,6 @@ def drive(
             return step
         step = svc.answer(user, answers[step.prompt.id], expect=step.prompt.id)
     return step
-
-
-def count(engine: Engine, model: Any) -> int:
-    with session_scope(engine) as s:
-        return int(s.exec(select(func.count()).select_from(model)).scalar_one())  # type: ignore[call-overload]
 
 
 def flow_row(engine: Engine, user: str = USER) -> FlowSession:

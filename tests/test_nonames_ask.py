@@ -24,11 +24,6 @@ from tests.test_slack_app import TUESDAY, _mark, _refer, _settle, to_first_text_
 UNCERTAIN = "destiny came in today in the same clothes as last week"
 
 
-@pytest.fixture
-def db_file(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'frontdoor.db'}"
-
-
 def _db_bytes(tmp_path: Path) -> bytes:
     return b"".join(p.read_bytes() for p in tmp_path.glob("frontdoor.db*"))
 

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -22,17 +21,13 @@ from bot.services import Services
 from store import repo, sql
 from store.db import session_scope
 from store.models import OutboxMessage, Referral, Reminder, TriageCard
+from tests.helpers import LONDON, at
 from tests.slackenv import Clock
 
-LONDON = ZoneInfo("Europe/London")
 CAMBS = load_policy("cambridgeshire")
 EARLY_HELP = CAMBS.channel("early_help_duty")
 ESCALATION = CAMBS.channel("escalation")
 EDT = CAMBS.channel("edt")
-
-
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=LONDON)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -37,17 +36,13 @@ from store.models import (
     Reminder,
     TriageCard,
 )
+from tests.helpers import LONDON, at
 from tests.slackenv import Clock
 
-LONDON = ZoneInfo("Europe/London")
 CAMBS = load_policy("cambridgeshire")
 MANAGERS = CAMBS.channel("mash_managers")
 WEEK = dt.date(2026, 11, 23)
 AS_OF = dt.datetime(2026, 11, 30, 9, 0, tzinfo=LONDON)
-
-
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=LONDON)
 
 
 def prof(s: Any, user: str, name: str, agency: str) -> int:

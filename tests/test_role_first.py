@@ -27,7 +27,6 @@ from tests.test_caf_slack import (
     TUESDAY,
     _green_card,
     _load_card,
-    db_file,  # noqa: F401 - the fixture
     register_by_slash,
 )
 from tests.test_slack_app import play

@@ -13,7 +13,7 @@ from typing import Any
 from bot.handlers.slack.blocks import ids
 from tests.slackenv import HEALTH, MANAGER, TEACHER, SlackEnv, slack_env
 from tests.test_blocks import all_text
-from tests.test_slack_app import TUESDAY, _card, db_file, play  # noqa: F401 (fixture)
+from tests.test_slack_app import TUESDAY, _card, play
 
 # Scenario 11: an open CAF, new worries below the statutory threshold, consent given.
 OPEN_CAF = {

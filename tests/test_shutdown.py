@@ -38,6 +38,7 @@ from store import repo
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
 from store.models import OutboxMessage, Reminder
+from tests.helpers import until
 from tests.test_fault_serve import (
     CUT_OFF,
     ORDERS,
@@ -52,7 +53,6 @@ from tests.test_fault_serve import (
     _healthy,
     _rows,
     _start,
-    _until,
 )
 
 SHUTDOWN_TIMEOUT = 10  # seconds (FRONTDOOR_SHUTDOWN_TIMEOUT for the child)
@@ -131,7 +131,7 @@ async def test_sigterm_under_load_finishes_work_and_releases_claims(tmp_path: Pa
                         p.done.clear()  # round again: the load goes on until SIGTERM
 
             players = [asyncio.create_task(load(p)) for p in persons]
-            await _until(lambda: sum(len(fake.messages[p.dm]) for p in persons) >= 40,
+            await until(lambda: sum(len(fake.messages[p.dm]) for p in persons) >= 40,
                          "40 messages in the professionals' DMs")
             d = await sender.app_home_opened(HOME_USER)
             assert d.status == 200
@@ -145,7 +145,7 @@ async def test_sigterm_under_load_finishes_work_and_releases_claims(tmp_path: Pa
                 await asyncio.gather(*players)  # each plays until the bot refuses it
             assert await _refused(serve.port, http)
             # It has stopped listening and is waiting for the held listener, not exiting.
-            await _until(lambda: "waiting for the listeners still working" in serve.log.read_text(
+            await until(lambda: "waiting for the listeners still working" in serve.log.read_text(
                 errors="replace"), "serve to say it waits for the Home listener")
             assert serve.popen.poll() is None, "serve exited with a listener still working"
             gate.opened.set()
@@ -247,7 +247,7 @@ async def test_worker_sigterm_gives_up_at_the_bound_and_releases_the_claim(
             popen = worker.popen
             async with asyncio.timeout(WAIT):
                 await gate.held.wait()  # the sweep's delivery is mid-call
-            await _until(lambda: OPS_LINE.search(worker.log.read_text()) is not None,
+            await until(lambda: OPS_LINE.search(worker.log.read_text()) is not None,
                          "the worker's health and metrics port")
             port = OPS_LINE.search(worker.log.read_text()).group(1)  # type: ignore[union-attr]
             ops = f"http://127.0.0.1:{port}"
@@ -259,7 +259,7 @@ async def test_worker_sigterm_gives_up_at_the_bound_and_releases_the_claim(
                 popen.send_signal(signal.SIGTERM)
                 signalled = time.monotonic()
                 # Finishing its delivery until the bound: alive, and not ready.
-                await _until(lambda: "shutting down" in worker.log.read_text(), "SIGTERM")
+                await until(lambda: "shutting down" in worker.log.read_text(), "SIGTERM")
                 async with http.get(f"{ops}/readyz") as r:
                     assert r.status == 503 and (await r.json())["failed"] == "shutting_down"
             rc = await asyncio.to_thread(popen.wait, bound + 10)

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.handlers.slack.blocks import ids
@@ -75,11 +74,6 @@ async def _settle(env: SlackEnv, user: str, before: tuple[int, int]) -> None:
         await env.drain()
         await asyncio.sleep(0.005)  # the listener task still running after its ack
     await env.drain()
-
-
-@pytest.fixture
-def db_file(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'frontdoor.db'}"
 
 
 def _posts_to(env: SlackEnv, channel: str) -> list[dict]:

@@ -37,6 +37,7 @@ from bot.sandbox.signing import Delivery, SlackSender
 from bot.sandbox.webapi import FakeSlack
 from store.db import make_engine
 from store.models import FlowSession, OutboxMessage, ProcessedEvent
+from tests.helpers import until
 from tests.test_fault_serve import (
     ORDERS,
     Person,
@@ -127,14 +128,6 @@ class SocketSender(SlackSender):
         return Delivery(200, "", {}, sent)
 
 
-async def _until(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {WAIT}s for {what}")
-        await asyncio.sleep(0.02)
-
-
 async def test_two_socket_mode_processes_handle_each_event_once(tmp_path: Path,
                                                                 postgres_url: str) -> None:
     policy = load_policy("cambridgeshire")
@@ -157,7 +150,7 @@ async def test_two_socket_mode_processes_handle_each_event_once(tmp_path: Path,
                    "FRONTDOOR_OUTBOX_PACE": "0", "PORT": "0"}
             for i in range(2):  # one after the other: the first migrates the empty database
                 serves.append(_start(env, tmp_path / f"socket-{i + 1}.log"))
-                await _until(lambda n=i + 1: len(links.sockets) >= n
+                await until(lambda n=i + 1: len(links.sockets) >= n
                              or any(s.popen.poll() is not None for s in serves),
                              f"connection {i + 1}")
                 assert all(s.popen.poll() is None for s in serves), serves[-1].tail()
@@ -184,7 +177,7 @@ async def test_two_socket_mode_processes_handle_each_event_once(tmp_path: Path,
             # ... so no answer met a question already moved on ("nothing changed"):
             rows = await _rows(engine, OutboxMessage)
             assert not [r.idempotency_key for r in rows if ":again:" in r.idempotency_key]
-            await _until(lambda: not any(s.popen.poll() is not None for s in serves), "alive")
+            await until(lambda: not any(s.popen.poll() is not None for s in serves), "alive")
             # ... and every outbox row was posted exactly once.
             async def settled() -> bool:
                 return not await _rows(engine, OutboxMessage,

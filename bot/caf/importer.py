@@ -37,7 +37,7 @@ import io
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -56,6 +56,7 @@ from bot.caf.service import (
 from bot.policy import Caf, Policy
 from store import repo
 from store.db import session_scope
+from store.types import utcnow
 
 REQUIRED = ("ehm_reference", "lead_professional", "coordinator", "completed_on", "consent")
 OPTIONAL = ("last_meeting_on",)
@@ -248,7 +249,7 @@ def read_rows(
 
 def import_text(
     engine: Engine, policy: Policy, text: str, *,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = utcnow,
     resolve: EmailResolver | None = None,
 ) -> ImportResult:
     """Check every row, then import all of them in one transaction (or none).
@@ -291,7 +292,7 @@ def import_text(
 
 def import_file(
     engine: Engine, policy: Policy, path: str | Path, *,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = utcnow,
     resolve: EmailResolver | None = None,
 ) -> ImportResult:
     """Read ``path`` (UTF-8, with or without a byte-order mark) and import it."""

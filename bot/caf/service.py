@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -36,11 +36,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot import nonames
+from bot.flows import clocks
 from bot.flows.locked import locked_action
 from bot.policy import Caf, Policy
 from store import repo
 from store.db import session_scope
-from store.models import CafEpisode, CafMeeting, Reminder, TriageCard
+from store.models import CafEpisode, CafMeeting, Referral, Reminder, TriageCard
+from store.runner import threaded
+from store.types import utcnow
 
 SUBJECT = "caf"
 
@@ -71,10 +74,6 @@ USER_RE = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 KIND_TAC = "tac_overdue"
 KIND_REASSESS = "caf_reassess"
 KIND_NO_LEAD = "caf_no_lead"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -168,11 +167,23 @@ def problems(new: NewEpisode, today: date, shape: Caf) -> list[tuple[str, str]]:
     return out
 
 
+@dataclass(frozen=True)
+class Routable:
+    """A card that may be routed to a CAF, with what the routing form starts from."""
+
+    card: TriageCard
+    consent: bool | None  # the referral's consent: given, refused, or not asked
+    open_caf: bool  # the referrer said there is an open CAF, or the rules found one
+
+
+NOT_ROUTABLE = "Only a decided Green card not yet linked to a CAF can be routed to one."
+
+
 class CafService:
     """Actions on CAF episodes, each atomic and audited."""
 
     def __init__(
-        self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = _utcnow
+        self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -232,6 +243,23 @@ class CafService:
             stmt = (select(CafMeeting).where(CafMeeting.episode_id == episode_id)  # type: ignore[arg-type]
                     .order_by(CafMeeting.id))  # type: ignore[arg-type]
             return list(s.exec(stmt).scalars())  # type: ignore[call-overload]
+
+    def routable(self, card_id: int) -> Routable | str:
+        """Whether card ``card_id`` may be routed to a CAF: the card and what the form
+        starts from, or why not. Only a decided Green card not linked to a CAF may be."""
+        with session_scope(self.engine) as s:
+            card = s.get(TriageCard, card_id)
+            referral = s.get(Referral, card.referral_id) if card else None
+        if card is None or referral is None or card.status == "closed":
+            return "This card is closed."
+        if card.rating != "green" or card.caf_episode_id is not None:
+            return NOT_ROUTABLE
+        status = referral.consent_status
+        consent = True if status == "given" else (False if status else None)
+        answers = (referral.summary or {}).get("answers") or referral.summary or {}
+        open_caf = answers.get("open_caf") == "yes" or any(
+            r.get("rule") == "R-open-caf" for r in card.suggested_reasons or [])
+        return Routable(card, consent, open_caf)
 
     # --- registering -----------------------------------------------------
 
@@ -453,7 +481,7 @@ class CafService:
             if ep.lead_user_id == lead:
                 return CafResult("invalid", ep, message="That is already the lead professional.")
             old, ep.lead_user_id = ep.lead_user_id, lead
-            repo.cancel_reminders(s, SUBJECT, ep.id or 0, (KIND_NO_LEAD,))
+            clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_NO_LEAD,))
             repo.audit(s, actor=actor, action="caf.lead", subject_type=SUBJECT,
                        subject_id=ep.id, old=old, new=lead, at=now)
             return CafResult("ok", ep, action="lead", actor=actor)
@@ -468,7 +496,7 @@ class CafService:
             return CafResult("invalid", message="Choose why the CAF is closing.")
 
         def act(s: Session, ep: CafEpisode, now: datetime) -> CafResult:
-            repo.cancel_reminders(s, SUBJECT, ep.id or 0)
+            clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0)
             repo.audit(s, actor=actor, action="caf.close", subject_type=SUBJECT,
                        subject_id=ep.id, old=ep.status, new="closed", reason=reason, at=now)
             ep.status, ep.close_reason, ep.closed_at = "closed", reason, now
@@ -482,11 +510,24 @@ class CafService:
             repo.audit(s, actor=actor, action=f"denied.caf.{action}", subject_type=SUBJECT,
                        subject_id=episode_id or "-", at=self.clock())
 
+    # The same actions as coroutines, for code on the event loop (``store.runner``).
+    aget = threaded(get)
+    afind = threaded(find)
+    aroutable = threaded(routable)
+    aregister = threaded(register)
+    aroute_from_card = threaded(route_from_card)
+    arecord_meeting = threaded(record_meeting)
+    arearrange = threaded(rearrange)
+    astuck = threaded(stuck)
+    aset_lead = threaded(set_lead)
+    aclose = threaded(close)
+    adenied = threaded(denied)
+
     # --- plumbing --------------------------------------------------------
 
     def _schedule_meeting(self, s: Session, ep: CafEpisode) -> None:
         """Cancel the pending overdue-meeting nudge and schedule one for the current due date."""
-        repo.cancel_reminders(s, SUBJECT, ep.id or 0, (KIND_TAC,))
+        clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_TAC,))
         if ep.status != "open" or ep.next_meeting_due is None:
             return
         due = ep.next_meeting_due

@@ -18,7 +18,10 @@ from sqlmodel import Session
 from bot.flows.locked import locked_action
 from bot.policy import Policy
 from store import repo
+from store.db import session_scope
 from store.models import Consultation, Professional
+from store.runner import threaded
+from store.tx import Tx
 from store.types import utcnow
 
 ALREADY_ANSWERED = (
@@ -62,6 +65,31 @@ class AdviceService:
         self.engine = engine
         self.policy = policy
         self.clock = clock
+
+    def get(self, consultation_id: int) -> Consultation | None:
+        """A consultation by id (None when there is none)."""
+        with session_scope(self.engine) as s:
+            return s.get(Consultation, consultation_id)
+
+    def asker(self, consultation_id: int) -> str | None:
+        """The user id of the professional who asked (None when there is no such one)."""
+        with session_scope(self.engine) as s:
+            c = s.get(Consultation, consultation_id)
+            prof = s.get(Professional, c.professional_id) if c is not None else None
+            return prof.user_id if prof is not None else None
+
+    def reopen_in(self, tx: Tx, consultation_id: int, user: str,
+                  effects: Callable[[Tx], None]) -> bool:
+        """"Change my answer": audited, and ``effects`` (showing the two answers again) in
+        the same transaction; False when there is no answer to change. The answer given
+        stands until another is chosen."""
+        c = tx.session.get(Consultation, consultation_id)
+        if c is None or c.followed_advice is None:
+            return False
+        tx.audit(actor=user, action="consultation.change_asked",
+                 subject_type="consultation", subject_id=consultation_id)
+        effects(tx)
+        return True
 
     def advise(
         self,
@@ -147,6 +175,12 @@ class AdviceService:
             return AdviceResult("ok", c, action="respond")
 
         return self._run(consultation_id, act, effects)
+
+    # The same actions as coroutines, for code on the event loop (``store.runner``).
+    aget = threaded(get)
+    aasker = threaded(asker)
+    aadvise = threaded(advise)
+    arespond = threaded(respond)
 
     def _run(
         self,

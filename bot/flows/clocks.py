@@ -8,6 +8,7 @@ depends on a process staying up (DESIGN.md principle 4).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session
@@ -73,16 +74,23 @@ def start_clock(
     return due
 
 
-def stop_clock(session: Session, *, subject_type: str, subject_id: int, clock: str) -> int:
-    """Cancel a clock's pending reminders (its work is done); returns how many."""
-    prefix = key_prefix(subject_type, subject_id, clock)
-    result = session.execute(
+def _pending(subject_type: str, subject_id: int) -> Any:
+    """Cancelling a subject's pending reminders (narrowed by the caller)."""
+    return (
         update(Reminder)
-        .where(Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
+        .where(Reminder.subject_type == subject_type)  # type: ignore[arg-type]
+        .where(Reminder.subject_id == subject_id)  # type: ignore[arg-type]
         .where(Reminder.status == "pending")  # type: ignore[arg-type]
         .values(status="cancelled", done_at=utcnow())
     )
-    return int(result.rowcount or 0)
+
+
+def stop_clock(session: Session, *, subject_type: str, subject_id: int, clock: str) -> int:
+    """Cancel a clock's pending reminders (its work is done); returns how many."""
+    prefix = key_prefix(subject_type, subject_id, clock)
+    stmt = _pending(subject_type, subject_id).where(
+        Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
+    return int(session.execute(stmt).rowcount or 0)
 
 
 def snooze(session: Session, *, subject_type: str, subject_id: int, until: datetime) -> int:
@@ -100,19 +108,16 @@ def snooze(session: Session, *, subject_type: str, subject_id: int, until: datet
 
 
 def stop_all(
-    session: Session, *, subject_type: str, subject_id: int, keep: tuple[str, ...] = ()
+    session: Session, *, subject_type: str, subject_id: int, keep: tuple[str, ...] = (),
+    kinds: tuple[str, ...] | None = None,
 ) -> int:
     """Cancel a subject's pending reminders (it was closed or decided), except the
-    clocks named in ``keep``; returns how many."""
-    if not keep:
-        return repo.cancel_reminders(session, subject_type, subject_id)
-    stmt = (
-        update(Reminder)
-        .where(Reminder.subject_type == subject_type)  # type: ignore[arg-type]
-        .where(Reminder.subject_id == subject_id)  # type: ignore[arg-type]
-        .where(Reminder.status == "pending")  # type: ignore[arg-type]
-        .values(status="cancelled", done_at=utcnow())
-    )
+    clocks named in ``keep``, or only those of ``kinds``; returns how many.
+
+    The one way reminders are cancelled (cards, CAF episodes, their nudges)."""
+    stmt = _pending(subject_type, subject_id)
+    if kinds:
+        stmt = stmt.where(Reminder.kind.in_(kinds))  # type: ignore[attr-defined]
     for clock in keep:
         prefix = key_prefix(subject_type, subject_id, clock)
         stmt = stmt.where(~Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]

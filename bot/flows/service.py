@@ -36,6 +36,7 @@ from bot.policy import Policy
 from store import sql
 from store.db import session_scope
 from store.models import FlowSession
+from store.runner import threaded
 from store.sql import FlowRow
 from store.tx import Tx, write_tx
 from store.types import utcnow
@@ -131,6 +132,8 @@ class FlowService:
         if row is None:
             return self._none(ALREADY_ANSWERED)
         return self._asking(row, message=ALREADY_ANSWERED)
+
+    areread = threaded(reread)  # as a coroutine, for code on the event loop
 
     # --- actions inside a transaction (fast or full) --------------------------------
 

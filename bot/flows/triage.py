@@ -24,6 +24,7 @@ from bot.policy import RATINGS, Policy
 from store import repo, sql
 from store.db import session_scope
 from store.models import Decision, Referral, Reminder, TriageCard
+from store.runner import threaded
 from store.tx import Db, as_tx
 from store.types import utcnow
 
@@ -100,7 +101,12 @@ class TriageService:
         self.policy = policy
         self.clock = clock
 
-    # --- arrival ---------------------------------------------------------
+    # --- reading ---------------------------------------------------------
+
+    def card(self, card_id: int) -> TriageCard | None:
+        """A card by id (None when there is none)."""
+        with session_scope(self.engine) as s:
+            return s.get(TriageCard, card_id)
 
     # --- decisions -------------------------------------------------------
 
@@ -358,6 +364,18 @@ class TriageService:
                 subject_id=card_id or "-",
                 at=self.clock(),
             )
+
+    # The same actions as coroutines, for code on the event loop (``store.runner``).
+    acard = threaded(card)
+    aapprove = threaded(approve)
+    achange = threaded(change)
+    aassign = threaded(assign)
+    aclose = threaded(close)
+    arequest_info = threaded(request_info)
+    ainfo_reply = threaded(info_reply)
+    asnooze = threaded(snooze)
+    awritten_received = threaded(written_received)
+    adenied = threaded(denied)
 
     def _nothing_to_snooze(self, s: Session, card: TriageCard) -> str:
         """Why a snooze moved nothing: the next warning is already later, or there is none."""

@@ -35,7 +35,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,6 +47,7 @@ from bot.sandbox.demo import Person
 from bot.sandbox.pageguard import TOKEN_SLOT, PageGuard, json_error
 from bot.sandbox.signing import Delivery, SlackSender
 from bot.sandbox.webapi import FakeSlack, SlackError
+from store.types import utcnow
 
 log = logging.getLogger("frontdoor.sandbox")
 
@@ -70,7 +71,7 @@ class WorkspaceClock:
     def __init__(
         self,
         offset: timedelta = timedelta(0),
-        base: Callable[[], datetime] = lambda: datetime.now(UTC),
+        base: Callable[[], datetime] = utcnow,
     ) -> None:
         self.offset = offset
         self._base = base

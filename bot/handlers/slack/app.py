@@ -1,4 +1,5 @@
-"""The Bolt app: one AsyncApp, listeners registered by each handler module."""
+"""The Bolt app: one AsyncApp; each listener module's ``register(app)``; the services in
+every request's context."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.handlers.slack import caf, caflog, cards, consultations, flows, home
+from bot.handlers.slack.common import GiveServices
 from bot.services import Services
 
 log = logging.getLogger("frontdoor.app")
@@ -27,8 +29,9 @@ def build_app(sv: Services) -> AsyncApp:
         # before Bolt sees it (Socket Mode needs none): checking again costs each click.
         request_verification_enabled=False,
     )
+    app.use(GiveServices(sv))  # how a listener reaches the services (``common.services``)
     for module in (flows, cards, consultations, home, caf, caflog):
-        module.register(app, sv)
+        module.register(app)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

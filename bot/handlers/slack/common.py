@@ -1,8 +1,16 @@
-"""Helpers shared by the listeners: running store work off the loop, private replies, errors."""
+"""Helpers shared by the listeners: the services from the request's context, commit-then-ack,
+private replies, errors.
+
+Every listener module has one ``register(app)`` that registers module-level functions.
+The process's :class:`Services` reach a listener through Bolt's ``context``
+(:class:`GiveServices`, installed once by ``app.build_app``); a listener gets them with
+:func:`services`, or, through :func:`on_action` / :func:`on_submit`, as the first
+argument of its work: ``work(sv, body, action)``. A work function is a plain coroutine,
+so it can be called (and tested) without HTTP.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import functools
 import json
@@ -10,9 +18,12 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
@@ -35,9 +46,29 @@ BROKEN = (
 )
 
 
-async def off_loop(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run blocking database work in a thread so the event loop keeps acking."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
+SERVICES = "frontdoor_services"  # the key of the Services in a request's context
+
+
+class GiveServices(AsyncMiddleware):
+    """Bolt middleware putting the services in every request's context (see
+    :func:`services`). A class rather than a function: Bolt calls it directly, without
+    inspecting arguments on each request (every click passes here)."""
+
+    def __init__(self, sv: Services) -> None:
+        self.sv = sv
+
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - Bolt's name for it
+    ) -> BoltResponse | None:
+        """Give the services, then go on along the chain."""
+        req.context[SERVICES] = self.sv
+        return await next()
+
+
+def services(context: AsyncBoltContext) -> Services:
+    """The process's services, from a request's context."""
+    return context[SERVICES]  # type: ignore[no-any-return]
 
 
 async def shielded(sv: Services, body: dict[str, Any], work: Awaitable[None], name: str) -> None:
@@ -58,19 +89,14 @@ async def failed(sv: Services, body: dict[str, Any], exc: Exception, name: str) 
         await tell(sv, user, channel, BUSY if busy else BROKEN)
 
 
-def guarded(
-    sv: Services,
-) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
-    """Wrap work taking ``body=`` so that it runs ``shielded``."""
+def guarded(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Wrap work ``fn(sv, *, body=..., ...)`` so that it runs ``shielded``."""
 
-    def wrap(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        @functools.wraps(fn)
-        async def listener(**kwargs: Any) -> None:
-            await shielded(sv, kwargs.get("body") or {}, fn(**kwargs), fn.__name__)
+    @functools.wraps(fn)
+    async def listener(sv: Services, **kwargs: Any) -> None:
+        await shielded(sv, kwargs.get("body") or {}, fn(sv, **kwargs), fn.__name__)
 
-        return listener
-
-    return wrap
+    return listener
 
 
 After = Callable[[], Awaitable[Any]]
@@ -85,7 +111,8 @@ class Refuse:
 
 
 Outcome = After | Refuse | None
-Work = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Outcome]]
+Work = Callable[[Services, dict[str, Any], dict[str, Any]], Awaitable[Outcome]]
+"""``work(sv, body, action_or_view)``: a listener's checks and its commit."""
 
 
 def later(fn: Callable[P, Awaitable[Any]], *args: P.args, **kwargs: P.kwargs) -> After:
@@ -96,6 +123,32 @@ def later(fn: Callable[P, Awaitable[Any]], *args: P.args, **kwargs: P.kwargs) ->
 def told(sv: Services, user: str, channel: str | None, text: str) -> After:
     """A private note to send after the ack."""
     return later(tell, sv, user, channel, text)
+
+
+class Result(Protocol):
+    """A domain action's result: whether it changed anything, and why not."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    message: str
+
+
+R = TypeVar("R", bound=Result)
+
+
+def settle(sv: Services, user: str, channel: str | None, result: R,
+           ok_text: Callable[[R], str | None] = lambda _r: None) -> After:
+    """What a committed action does after the ack: the sender woken for the messages it
+    queued, and the person told why nothing changed (or ``ok_text``, when it did)."""
+
+    async def after() -> None:
+        sv.sender.kick()
+        text = result.message if not result.ok else ok_text(result)
+        if text:
+            await tell(sv, user, channel, text)
+
+    return after
 
 
 async def settled(
@@ -120,13 +173,15 @@ async def settled(
     return outcome
 
 
-def on_action(app: AsyncApp, sv: Services, action_id: str | re.Pattern[str], work: Work) -> None:
-    """Register ``work(body, action)`` for a block action: the work (its checks and its
+def on_action(app: AsyncApp, action_id: str | re.Pattern[str], work: Work) -> None:
+    """Register ``work(sv, body, action)`` for a block action: the work (its checks and its
     commit) runs before the ack; what it returns to do after, after the ack, shielded."""
 
-    async def listener(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def listener(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                       context: AsyncBoltContext) -> None:
+        sv = context[SERVICES]
         name = getattr(work, "__name__", "action")
-        outcome = await settled(sv, ack, body, work(body, action), name)
+        outcome = await settled(sv, ack, body, work(sv, body, action), name)
         if isinstance(outcome, Refuse):  # a button has no fields to show errors on
             await ack()
         elif callable(outcome):
@@ -136,10 +191,9 @@ def on_action(app: AsyncApp, sv: Services, action_id: str | re.Pattern[str], wor
 
 
 def on_submit(
-    app: AsyncApp, sv: Services, callback_id: str, work: Work,
-    *, guard: tuple[str, str] | None = None,
+    app: AsyncApp, callback_id: str, work: Work, *, guard: tuple[str, str] | None = None,
 ) -> None:
-    """Register ``work(body, view)`` for a modal submission.
+    """Register ``work(sv, body, view)`` for a modal submission.
 
     The ``guard`` field's text passes the no-names guard first: a finding is shown in the
     modal, to that person only, and nothing is saved. Then the work's checks and commit;
@@ -147,7 +201,9 @@ def on_submit(
     then what the work returned to do after.
     """
 
-    async def listener(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def listener(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
+                       context: AsyncBoltContext) -> None:
+        sv = context[SERVICES]
         if guard is not None:
             answer, choice = guard_view(view, guard)
             if answer is not None:
@@ -159,7 +215,7 @@ def on_submit(
                     actor=user, action=f"nonames.{choice}", subject_type="view",
                     subject_id=callback_id))
         name = getattr(work, "__name__", "submit")
-        outcome = await settled(sv, ack, body, work(body, view), name)
+        outcome = await settled(sv, ack, body, work(sv, body, view), name)
         if isinstance(outcome, Refuse):
             await ack(response_action="errors", errors=outcome.errors)
         elif callable(outcome):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from sqlmodel import Session
 
 from bot.flows.advice import ALREADY_ANSWERED, AdviceResult
 from bot.handlers.slack.blocks import ids, modals
@@ -14,152 +13,137 @@ from bot.handlers.slack.common import (
     After,
     Outcome,
     later,
-    off_loop,
     on_action,
     on_submit,
+    settle,
     state_value,
-    tell,
     told,
     who,
 )
 from bot.services import Services
-from store.db import session_scope
-from store.models import Consultation, Professional
 from store.tx import Tx
 
 ADVISORS_ONLY = "Only duty advisors can answer consultations."
 PROFESSIONAL_ONLY = "Only the professional who asked can answer."
+RECORDED = "Thank you: that is recorded in the consultation log."
 
 
-def register(app: AsyncApp, sv: Services) -> None:
+def register(app: AsyncApp) -> None:
     """Register the consultation listeners on ``app``."""
+    on_action(app, ids.CONSULT_ADVISE, advise)
+    on_action(app, ids.ADVICE_FOLLOWED, followed)
+    on_action(app, ids.ADVICE_NOT_FOLLOWED, not_followed)
+    on_action(app, ids.ADVICE_CHANGE, change_answer)
+    on_submit(app, ids.MODAL_ADVICE, advice_given, guard=ids.IN_ADVICE)
+    on_submit(app, ids.MODAL_NOT_FOLLOWED, why_not, guard=ids.IN_REASON)
 
-    def effects(s: Session, result: AdviceResult) -> None:
-        sv.messaging.advice_result(s, result)
 
-    async def act(user: str, channel: str | None, fn: Callable[..., AdviceResult]) -> After:
-        """Commit now; what it sends and says goes after the ack."""
-        result = await off_loop(fn, effects=effects)
+async def acted(sv: Services, user: str, channel: str | None,
+                done: Awaitable[AdviceResult]) -> After:
+    """Await the committed action; what it sends and says goes after the ack."""
+    return settle(sv, user, channel, await done, lambda r: RECORDED if r.action == "respond"
+                  else None)
 
-        async def after() -> None:
-            sv.sender.kick()
-            if not result.ok and result.message:
-                await tell(sv, user, channel, result.message)
-            elif result.ok and result.action == "respond":
-                await tell(sv, user, channel,
-                           "Thank you: that is recorded in the consultation log.")
 
-        return after
+async def not_advisor(sv: Services, user: str, channel: str | None, cid: int) -> After | None:
+    """None for a duty advisor; anyone else is audited and refused."""
+    if await sv.roles.is_advisor(user):
+        return None
+    await sv.triage.adenied(None, user, f"advise:consultation:{cid}")
+    return told(sv, user, channel, ADVISORS_ONLY)
 
-    def load(cid: int) -> Consultation | None:
-        with session_scope(sv.engine) as s:
-            return s.get(Consultation, cid)
 
-    def asker(cid: int) -> str | None:
-        with session_scope(sv.engine) as s:
-            c = s.get(Consultation, cid)
-            prof = s.get(Professional, c.professional_id) if c is not None else None
-            return prof.user_id if prof is not None else None
+async def not_asker(sv: Services, user: str, channel: str | None, cid: int) -> After | None:
+    """None for the professional who asked; anyone else hears the same words whether
+    the consultation exists or not (checked before anything else)."""
+    if await sv.advice.aasker(cid) == user:
+        return None
+    return told(sv, user, channel, PROFESSIONAL_ONLY)
 
-    async def not_advisor(user: str, channel: str | None, cid: int) -> After | None:
-        if await sv.roles.is_advisor(user):
-            return None
-        await off_loop(sv.triage.denied, None, user, f"advise:consultation:{cid}")
-        return told(sv, user, channel, ADVISORS_ONLY)
 
-    async def not_asker(user: str, channel: str | None, cid: int) -> After | None:
-        """None for the professional who asked; anyone else hears the same words whether
-        the consultation exists or not (checked before anything else)."""
-        if await off_loop(asker, cid) == user:
-            return None
-        return told(sv, user, channel, PROFESSIONAL_ONLY)
+async def advise(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
+    """*Give advice*: the advice modal (advisors only; once)."""
+    user, channel, cid = who(body, action)
+    no = await not_advisor(sv, user, channel, cid)
+    if no:
+        return no
+    c = await sv.advice.aget(cid)
+    if c is None or c.status != "open":
+        whom = f"<@{c.advisor_user_id}>" if c and c.advisor_user_id else "Someone"
+        return told(sv, user, channel, f"{whom} already answered this consultation.")
+    return later(sv.client.views_open, trigger_id=body["trigger_id"],
+                 view=modals.advice_modal(c, sv.policy))
 
-    async def advise(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
-        user, channel, cid = who(body, action)
-        no = await not_advisor(user, channel, cid)
-        if no:
-            return no
-        c = await off_loop(load, cid)
-        if c is None or c.status != "open":
-            whom = f"<@{c.advisor_user_id}>" if c and c.advisor_user_id else "Someone"
-            return told(sv, user, channel, f"{whom} already answered this consultation.")
-        return later(sv.client.views_open, trigger_id=body["trigger_id"],
-                     view=modals.advice_modal(c, sv.policy))
 
-    async def advice_given(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
-        user = body["user"]["id"]
-        cid = _consultation_id(view)
-        no = await not_advisor(user, None, cid)
-        if no:
-            return no
-        outcome = str(state_value(view, ids.IN_OUTCOME) or "")
-        text = str(state_value(view, ids.IN_ADVICE) or "")
-        return await act(user, None, lambda effects: sv.advice.advise(
-            cid, user, outcome, text, effects=effects))
+async def advice_given(sv: Services, body: dict[str, Any], view: dict[str, Any]) -> Outcome:
+    """The advice modal submitted (its text has passed the guard)."""
+    user = body["user"]["id"]
+    cid = _consultation_id(view)
+    no = await not_advisor(sv, user, None, cid)
+    if no:
+        return no
+    outcome = str(state_value(view, ids.IN_OUTCOME) or "")
+    text = str(state_value(view, ids.IN_ADVICE) or "")
+    return await acted(sv, user, None, sv.advice.aadvise(
+        cid, user, outcome, text, effects=sv.messaging.advice_result))
 
-    async def followed(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
-        user, channel, cid = who(body, action)
-        change = _is_change(str(action.get("value") or ""))
-        return await not_asker(user, channel, cid) or await act(
-            user, channel, lambda effects: sv.advice.respond(
-                cid, user, True, change=change, effects=effects))
 
-    async def not_followed(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
-        user, channel, cid = who(body, action)
-        no = await not_asker(user, channel, cid)
-        if no:
-            return no
-        c = await off_loop(load, cid)
-        if c is None:
-            return told(sv, user, channel, "That consultation no longer exists.")
-        if c.followed_advice is not None and not _is_change(str(action.get("value") or "")):
-            return told(sv, user, channel, ALREADY_ANSWERED)
-        return later(sv.client.views_open, trigger_id=body["trigger_id"],
-                     view=modals.not_followed_modal(
-                         c, change=_is_change(str(action.get("value") or ""))))
+async def followed(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
+    """*I'll follow it*, from the professional who asked."""
+    user, channel, cid = who(body, action)
+    change = _is_change(str(action.get("value") or ""))
+    return await not_asker(sv, user, channel, cid) or await acted(
+        sv, user, channel, sv.advice.arespond(
+            cid, user, True, change=change, effects=sv.messaging.advice_result))
 
-    async def change_answer(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
-        """"Change my answer": the advice DM shows its two buttons again; the answer
-        given stands until one of them is chosen."""
-        user, channel, cid = who(body, action)
-        no = await not_asker(user, channel, cid)
-        if no:
-            return no
 
-        def reopen(tx: Tx) -> bool:
-            c = tx.session.get(Consultation, cid)
-            if c is None or c.followed_advice is None:
-                return False
-            tx.audit(actor=user, action="consultation.change_asked",
-                     subject_type="consultation", subject_id=cid)
-            sv.messaging.redraw_advice_dm(tx, cid, user, f"changing:{body.get('trigger_id')}",
-                                          changing=True)
-            return True
+async def not_followed(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
+    """*I'm doing something else*: the modal asking why."""
+    user, channel, cid = who(body, action)
+    no = await not_asker(sv, user, channel, cid)
+    if no:
+        return no
+    c = await sv.advice.aget(cid)
+    if c is None:
+        return told(sv, user, channel, "That consultation no longer exists.")
+    if c.followed_advice is not None and not _is_change(str(action.get("value") or "")):
+        return told(sv, user, channel, ALREADY_ANSWERED)
+    return later(sv.client.views_open, trigger_id=body["trigger_id"],
+                 view=modals.not_followed_modal(
+                     c, change=_is_change(str(action.get("value") or ""))))
 
-        reopened, _ = await sv.tx.run(reopen)
-        if not reopened:
-            return told(sv, user, channel, "There is no answer to change yet.")
 
-        async def after() -> None:
-            sv.sender.kick()
+async def change_answer(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
+    """"Change my answer": the advice DM shows its two buttons again; the answer
+    given stands until one of them is chosen."""
+    user, channel, cid = who(body, action)
+    no = await not_asker(sv, user, channel, cid)
+    if no:
+        return no
 
-        return after
+    def redraw(tx: Tx) -> None:
+        sv.messaging.redraw_advice_dm(tx, cid, user, f"changing:{body.get('trigger_id')}",
+                                      changing=True)
 
-    async def why_not(body: dict[str, Any], view: dict[str, Any]) -> Outcome:
-        user = body["user"]["id"]
-        cid = _consultation_id(view)
-        change = _is_change(str(view.get("private_metadata") or ""))
-        reason = str(state_value(view, ids.IN_REASON) or "")
-        return await not_asker(user, None, cid) or await act(
-            user, None, lambda effects: sv.advice.respond(
-                cid, user, False, reason, change=change, effects=effects))
+    reopened, _ = await sv.tx.run(lambda tx: sv.advice.reopen_in(tx, cid, user, redraw))
+    if not reopened:
+        return told(sv, user, channel, "There is no answer to change yet.")
 
-    on_action(app, sv, ids.CONSULT_ADVISE, advise)
-    on_action(app, sv, ids.ADVICE_FOLLOWED, followed)
-    on_action(app, sv, ids.ADVICE_NOT_FOLLOWED, not_followed)
-    on_action(app, sv, ids.ADVICE_CHANGE, change_answer)
-    on_submit(app, sv, ids.MODAL_ADVICE, advice_given, guard=ids.IN_ADVICE)
-    on_submit(app, sv, ids.MODAL_NOT_FOLLOWED, why_not, guard=ids.IN_REASON)
+    async def after() -> None:
+        sv.sender.kick()
+
+    return after
+
+
+async def why_not(sv: Services, body: dict[str, Any], view: dict[str, Any]) -> Outcome:
+    """Why the advice is not followed (passed the guard)."""
+    user = body["user"]["id"]
+    cid = _consultation_id(view)
+    change = _is_change(str(view.get("private_metadata") or ""))
+    reason = str(state_value(view, ids.IN_REASON) or "")
+    return await not_asker(sv, user, None, cid) or await acted(
+        sv, user, None, sv.advice.arespond(
+            cid, user, False, reason, change=change, effects=sv.messaging.advice_result))
 
 
 def _consultation_id(view: dict[str, Any]) -> int:

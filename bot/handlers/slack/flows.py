@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.flows.api import Status, Step
 from bot.flows.service import Conflict, Effects
@@ -24,8 +24,8 @@ from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.common import (
     After,
     Outcome,
-    off_loop,
     on_action,
+    services,
     settled,
     shielded,
     tell,
@@ -43,206 +43,212 @@ class Duplicate(Exception):
     """The same Slack event arrived again: roll back and do nothing."""
 
 
-def register(app: AsyncApp, sv: Services) -> None:
+def register(app: AsyncApp) -> None:
     """Register the flow listeners on ``app``."""
-
-    async def drive(user: str, action: Callable[[Tx, Effects], Step], **how: Any) -> Step | None:
-        """Run one flow action in one transaction with the messages it queues; send the
-        professional's DM at once; tell them privately what only they may see (``how``:
-        :func:`commit`'s keywords)."""
-        step, after = await commit(user, action, **how)
-        await after()
-        return step
-
-    async def commit(
-        user: str,
-        action: Callable[[Tx, Effects], Step],
-        *,
-        channel: str | None,
-        nonce: str,
-        event_id: str | None = None,
-        typed: str | None = None,
-    ) -> tuple[Step | None, After]:
-        """``drive``'s transaction, committed when this returns; then (after Slack's ack,
-        for a click) what it sends and says."""
-
-        def attempt(tx: Tx) -> tuple[Step, bool]:
-            applied = False
-            # First: a redelivered event (another process, or Slack's retry) waits here for
-            # the first delivery's transaction and is dropped, before it reads the flow.
-            if event_id and not tx.claim_event(event_id):
-                raise Duplicate
-
-            def effects(tx: Tx, step: Step) -> None:
-                nonlocal applied
-                applied = True
-                sv.messaging.flow_step(tx, user, step, sv.clock())
-
-            return action(tx, effects), applied
-
-        sent: Tx | None = None
-        try:
-            (step, applied), sent = await sv.tx.run(attempt, lease=sv.sender.claim_lease())
-        except Duplicate:
-            return None, _nothing
-        except Conflict:  # another action for this person came first: nothing applied
-            step, applied = await off_loop(sv.flows.reread, user), False
-
-        async def after() -> None:
-            if sent is not None:
-                await sv.sender.dispatch(sent)
-            if step.status == Status.REFUSED:
-                msg = flow_blocks.refused_message(step)
-                await tell(sv, user, channel, msg["text"], msg.get("blocks"))
-            elif step.status == Status.CONFIRM:
-                # Asked privately; the answer travels only in the button, never stored by us.
-                msg = flow_blocks.ask_message(step, _carry(step, typed or ""))
-                await tell(sv, user, channel, msg["text"], msg.get("blocks"))
-            elif not applied and step.message:
-                # Nothing changed (a second click, a flow already running): say so
-                # privately, and show the current question again so the professional
-                # can carry on.
-                await tell(sv, user, channel, step.message)
-                await ask_again(user, step, nonce)
-
-        return step, after
-
-    async def ask_again(user: str, step: Step, nonce: str) -> None:
-        """Post the current question again in the professional's DM."""
-        if step.status == Status.ASKING and step.prompt is not None:
-            _, again = await sv.tx.run(lambda tx: sv.messaging.dm(
-                tx, user, flow_blocks.question_message(step),
-                f"flow:{step.flow_id}:v{step.version}:again:{nonce}", claim=True,
-            ), lease=sv.sender.claim_lease())
-            await sv.sender.dispatch(again)
-
-    async def ordinary_word(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
-        """"It's an ordinary word here": answer again with those words confirmed."""
-        user, channel, _ = who(body)
-        carried = _uncarry(str(action.get("value") or ""))
-        if carried is None:
-            return told(sv, user, channel, "That button no longer works: please type your "
-                        "answer again.")
-        text, words = carried["t"], frozenset(carried["w"])
-        # Committed before the ack, like any answer; the next question after it.
-        _, after = await commit(
-            user,
-            lambda tx, effects: sv.flows.answer_in(
-                tx, user, text, effects, expect=carried["q"], expect_flow=carried["f"],
-                confirmed=words,
-            ),
-            channel=channel, nonce=str(body.get("trigger_id")), typed=text,
-        )
-        return after
-
-    async def rephrase(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
-        """"It could: I'll rephrase": nothing stored; the choice audited; ask again."""
-        user, channel, flow_id = who(body, action)
-
-        def audit(tx: Tx) -> Step:
-            tx.audit(actor=user, action="nonames.rephrase", subject_type="flow",
-                     subject_id=flow_id or None)
-            return sv.flows.current_in(tx, user)
-
-        step, _ = await sv.tx.run(audit)
-
-        async def after() -> None:
-            await tell(sv, user, channel, "Thank you. Please type your answer again without "
-                       "it: nothing of it was saved.")
-            await ask_again(user, step, f"rephrase:{body.get('trigger_id')}")
-
-        return after
-
-    on_action(app, sv, ids.NONAMES_ORDINARY, ordinary_word)
-    on_action(app, sv, ids.NONAMES_REPHRASE, rephrase)
-
-    async def clicked(body: dict[str, Any], action: dict[str, Any]) -> Outcome:
-        user, channel, _ = who(body)
-        expect_flow, expect = _expected(action.get("block_id", ""))
-        aid = action["action_id"]
-        nonce = f"{body.get('trigger_id')}"
-        if aid in (ids.FLOW_BACK, ids.FLOW_CANCEL) and expect_flow is not None:
-            current, _ = await sv.tx.run(lambda tx: sv.flows.current_in(tx, user))
-            if current.flow_id != expect_flow:
-                return told(sv, user, channel, "That message belongs to an earlier "
-                            "conversation: nothing was changed.")
-        if aid == ids.FLOW_BACK:
-            fn = lambda tx, effects: sv.flows.back_in(tx, user, effects)  # noqa: E731
-        elif aid == ids.FLOW_CANCEL:
-            fn = lambda tx, effects: sv.flows.cancel_in(tx, user, effects)  # noqa: E731
-        else:
-            value = _value(body, action)
-            if value is None:
-                return told(sv, user, channel, "Please choose an answer first.")
-            fn = lambda tx, effects: sv.flows.answer_in(  # noqa: E731
-                tx, user, value, effects, expect=expect, expect_flow=expect_flow
-            )
-        # The answer is committed before Slack hears the ack; the next question after.
-        _, after = await commit(user, fn, channel=channel, nonce=nonce)
-        return after
-
+    on_action(app, ids.NONAMES_ORDINARY, ordinary_word)
+    on_action(app, ids.NONAMES_REPHRASE, rephrase)
     # Answer buttons are ``flow.answer:0``, ``flow.answer:1``... (Slack refuses two
     # elements with one action_id in a block); the select is plain ``flow.answer``.
     # Registered first, then typed answers: Bolt tries listeners in order, and these are
     # most of the requests.
-    on_action(app, sv, flow_blocks.ANSWER_ACTION_RE, clicked)
-
-    @app.event("message")
-    async def dm_message(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
-        user, text = event.get("user"), event.get("text") or ""
-        if (event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id")
-                or not user):
-            await ack()
-            return
-        # Committed before Slack hears back, as a click is: a crash first means Slack sends
-        # the event again (taken once by its event_id), never a typed answer lost.
-
-        async def typed() -> After:
-            _, after = await commit(
-                user, lambda tx, effects: sv.flows.answer_in(tx, user, text, effects),
-                channel=event.get("channel"),
-                nonce=str(body.get("event_id") or event.get("ts")),
-                event_id=body.get("event_id"), typed=text,
-            )
-            return after
-
-        outcome = await settled(sv, ack, body, typed(), "typed_answer")
-        if callable(outcome):
-            await shielded(sv, body, outcome(), "typed_answer")
-
+    on_action(app, flow_blocks.ANSWER_ACTION_RE, clicked)
+    app.event("message")(dm_message)
     for action_id in (ids.FLOW_MULTI_DONE, ids.FLOW_DATE, ids.FLOW_SKIP, ids.FLOW_BACK,
                       ids.FLOW_CANCEL):
-        on_action(app, sv, action_id, clicked)
+        on_action(app, action_id, clicked)
+    app.command("/consult")(start_flow)
+    app.command("/refer")(start_flow)
+    app.action(ids.FLOW_MULTI)(multi_changed)
 
-    @app.command("/consult")
-    @app.command("/refer")
-    async def start_flow(ack: AsyncAck, command: dict[str, Any], body: dict[str, Any]) -> None:
-        kind = KINDS[command["command"]]
-        user = command["user_id"]
-        in_dm = str(command.get("channel_id", "")).startswith("D")
-        nonce = command.get("trigger_id") or command.get("command_ts") or ""
 
-        async def begin() -> Outcome:
-            _, after = await commit(
-                user, lambda tx, effects: sv.flows.start_in(tx, user, kind, effects),
-                channel=None, nonce=nonce)
-            return after
+async def commit(
+    sv: Services,
+    user: str,
+    action: Callable[[Tx, Effects], Step],
+    *,
+    channel: str | None,
+    nonce: str,
+    event_id: str | None = None,
+    typed: str | None = None,
+) -> tuple[Step | None, After]:
+    """Run one flow action in one transaction with the messages it queues, committed
+    when this returns; then (after Slack's ack, for a click) send the professional's DM
+    and tell them privately what only they may see."""
 
-        async def answer() -> None:
-            if in_dm:
-                await ack()
-            else:
-                await ack("I've started this in our direct messages: look for Front Door.")
+    def attempt(tx: Tx) -> tuple[Step, bool]:
+        applied = False
+        # First: a redelivered event (another process, or Slack's retry) waits here for
+        # the first delivery's transaction and is dropped, before it reads the flow.
+        if event_id and not tx.claim_event(event_id):
+            raise Duplicate
 
-        # The flow is started (committed) before Slack hears the ack.
-        after = await settled(sv, answer, body, begin(), "start_flow")
-        if callable(after):
-            await shielded(sv, body, after(), "start_flow")
+        def effects(tx: Tx, step: Step) -> None:
+            nonlocal applied
+            applied = True
+            sv.messaging.flow_step(tx, user, step, sv.clock())
 
-    @app.action(ids.FLOW_MULTI)
-    async def multi_changed(ack: AsyncAck) -> None:
-        # Choosing options only changes the select's state; "Next" submits them.
+        return action(tx, effects), applied
+
+    sent: Tx | None = None
+    try:
+        (step, applied), sent = await sv.tx.run(attempt, lease=sv.sender.claim_lease())
+    except Duplicate:
+        return None, _nothing
+    except Conflict:  # another action for this person came first: nothing applied
+        step, applied = await sv.flows.areread(user), False
+
+    async def after() -> None:
+        if sent is not None:
+            await sv.sender.dispatch(sent)
+        if step.status == Status.REFUSED:
+            msg = flow_blocks.refused_message(step)
+            await tell(sv, user, channel, msg["text"], msg.get("blocks"))
+        elif step.status == Status.CONFIRM:
+            # Asked privately; the answer travels only in the button, never stored by us.
+            msg = flow_blocks.ask_message(step, _carry(step, typed or ""))
+            await tell(sv, user, channel, msg["text"], msg.get("blocks"))
+        elif not applied and step.message:
+            # Nothing changed (a second click, a flow already running): say so
+            # privately, and show the current question again so the professional
+            # can carry on.
+            await tell(sv, user, channel, step.message)
+            await ask_again(sv, user, step, nonce)
+
+    return step, after
+
+
+async def ask_again(sv: Services, user: str, step: Step, nonce: str) -> None:
+    """Post the current question again in the professional's DM."""
+    if step.status == Status.ASKING and step.prompt is not None:
+        _, again = await sv.tx.run(lambda tx: sv.messaging.dm(
+            tx, user, flow_blocks.question_message(step),
+            f"flow:{step.flow_id}:v{step.version}:again:{nonce}", claim=True,
+        ), lease=sv.sender.claim_lease())
+        await sv.sender.dispatch(again)
+
+
+async def ordinary_word(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
+    """"It's an ordinary word here": answer again with those words confirmed."""
+    user, channel, _ = who(body)
+    carried = _uncarry(str(action.get("value") or ""))
+    if carried is None:
+        return told(sv, user, channel, "That button no longer works: please type your "
+                    "answer again.")
+    text, words = carried["t"], frozenset(carried["w"])
+    # Committed before the ack, like any answer; the next question after it.
+    _, after = await commit(
+        sv, user,
+        lambda tx, effects: sv.flows.answer_in(
+            tx, user, text, effects, expect=carried["q"], expect_flow=carried["f"],
+            confirmed=words,
+        ),
+        channel=channel, nonce=str(body.get("trigger_id")), typed=text,
+    )
+    return after
+
+
+async def rephrase(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
+    """"It could: I'll rephrase": nothing stored; the choice audited; ask again."""
+    user, channel, flow_id = who(body, action)
+
+    def audit(tx: Tx) -> Step:
+        tx.audit(actor=user, action="nonames.rephrase", subject_type="flow",
+                 subject_id=flow_id or None)
+        return sv.flows.current_in(tx, user)
+
+    step, _ = await sv.tx.run(audit)
+
+    async def after() -> None:
+        await tell(sv, user, channel, "Thank you. Please type your answer again without "
+                   "it: nothing of it was saved.")
+        await ask_again(sv, user, step, f"rephrase:{body.get('trigger_id')}")
+
+    return after
+
+
+async def clicked(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
+    """A question's button, select or date; *Back*; *Cancel*."""
+    user, channel, _ = who(body)
+    expect_flow, expect = _expected(action.get("block_id", ""))
+    aid = action["action_id"]
+    nonce = f"{body.get('trigger_id')}"
+    if aid in (ids.FLOW_BACK, ids.FLOW_CANCEL) and expect_flow is not None:
+        current, _ = await sv.tx.run(lambda tx: sv.flows.current_in(tx, user))
+        if current.flow_id != expect_flow:
+            return told(sv, user, channel, "That message belongs to an earlier "
+                        "conversation: nothing was changed.")
+    if aid == ids.FLOW_BACK:
+        fn = lambda tx, effects: sv.flows.back_in(tx, user, effects)  # noqa: E731
+    elif aid == ids.FLOW_CANCEL:
+        fn = lambda tx, effects: sv.flows.cancel_in(tx, user, effects)  # noqa: E731
+    else:
+        value = _value(body, action)
+        if value is None:
+            return told(sv, user, channel, "Please choose an answer first.")
+        fn = lambda tx, effects: sv.flows.answer_in(  # noqa: E731
+            tx, user, value, effects, expect=expect, expect_flow=expect_flow
+        )
+    # The answer is committed before Slack hears the ack; the next question after.
+    _, after = await commit(sv, user, fn, channel=channel, nonce=nonce)
+    return after
+
+
+async def dm_message(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any],
+                     context: AsyncBoltContext) -> None:
+    """A typed answer in the professional's DM with the bot."""
+    user, text = event.get("user"), event.get("text") or ""
+    if (event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id")
+            or not user):
         await ack()
+        return
+    sv = services(context)
+    # Committed before Slack hears back, as a click is: a crash first means Slack sends
+    # the event again (taken once by its event_id), never a typed answer lost.
+
+    async def typed() -> After:
+        _, after = await commit(
+            sv, user, lambda tx, effects: sv.flows.answer_in(tx, user, text, effects),
+            channel=event.get("channel"),
+            nonce=str(body.get("event_id") or event.get("ts")),
+            event_id=body.get("event_id"), typed=text,
+        )
+        return after
+
+    outcome = await settled(sv, ack, body, typed(), "typed_answer")
+    if callable(outcome):
+        await shielded(sv, body, outcome(), "typed_answer")
+
+
+async def start_flow(ack: AsyncAck, command: dict[str, Any], body: dict[str, Any],
+                     context: AsyncBoltContext) -> None:
+    """``/consult`` or ``/refer``: the flow starts in the DM."""
+    sv = services(context)
+    kind = KINDS[command["command"]]
+    user = command["user_id"]
+    in_dm = str(command.get("channel_id", "")).startswith("D")
+    nonce = command.get("trigger_id") or command.get("command_ts") or ""
+
+    async def begin() -> Outcome:
+        _, after = await commit(
+            sv, user, lambda tx, effects: sv.flows.start_in(tx, user, kind, effects),
+            channel=None, nonce=nonce)
+        return after
+
+    async def answer() -> None:
+        if in_dm:
+            await ack()
+        else:
+            await ack("I've started this in our direct messages: look for Front Door.")
+
+    # The flow is started (committed) before Slack hears the ack.
+    after = await settled(sv, answer, body, begin(), "start_flow")
+    if callable(after):
+        await shielded(sv, body, after(), "start_flow")
+
+
+async def multi_changed(ack: AsyncAck) -> None:
+    """Choosing options only changes the select's state; "Next" submits them."""
+    await ack()
 
 
 _VALUE_LIMIT = 2000  # Slack's limit on a button's value

@@ -1,0 +1,58 @@
+"""One way each (issue 17): listeners registered one way and kept thin, one default "now".
+
+Read from the source: a listener module that opens a session, runs SQL or hands work to
+a thread itself, or registers listeners another way, fails here by name.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+from bot.handlers.slack import caf, caflog, cards, common, consultations, flows, home
+
+ROOT = Path(__file__).resolve().parent.parent
+LISTENERS = (caf, caflog, cards, consultations, flows, home)
+# What only the domain and the store do: sessions, the ORM, SQL, threads.
+NOT_IN_A_LISTENER = ("store.db", "store.sql", "store.repo", "sqlmodel", "asyncio")
+
+
+def _imports(module: object) -> set[str]:
+    tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_listener_modules_open_no_session_and_run_no_sql() -> None:
+    for module in (*LISTENERS, common):
+        source = inspect.getsource(module)
+        bad = {m for m in _imports(module)
+               if m.startswith(NOT_IN_A_LISTENER) or m == "sqlalchemy"}
+        assert not bad, f"{module.__name__} imports {sorted(bad)}"
+        for word in ("session_scope", "off_loop", "to_thread", "select(", "tx.session"):
+            assert word not in source, f"{module.__name__} uses {word}"
+
+
+def test_every_listener_module_registers_one_way() -> None:
+    for module in LISTENERS:
+        params = list(inspect.signature(module.register).parameters)  # type: ignore[attr-defined]
+        assert params == ["app"], f"{module.__name__}.register{tuple(params)}"
+        # Listeners are module-level functions: register defines none of its own.
+        tree = ast.parse(inspect.getsource(module.register))  # type: ignore[attr-defined]
+        inner = [n.name for n in ast.walk(tree.body[0])
+                 if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)][1:]
+        assert not inner, f"{module.__name__}.register defines {inner}"
+
+
+def test_the_default_now_is_store_types_utcnow_alone() -> None:
+    found = {str(path.relative_to(ROOT))
+             for folder in ("bot", "store") for path in sorted((ROOT / folder).rglob("*.py"))
+             if re.search(r"datetime\.now\(\s*(dt\.)?UTC\s*\)", path.read_text())}
+    assert found == {"store/types.py"}, sorted(found)
