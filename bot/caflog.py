@@ -36,7 +36,7 @@ from sqlmodel import Session
 
 from bot.flows.rules import CATEGORIES
 from bot.flows.scripts import AGENCIES
-from bot.handlers.slack.blocks.cards import OUTCOME_LABELS
+from bot.labels import OUTCOME_LABELS
 from store import repo
 from store.models import Consultation, Professional
 

@@ -19,12 +19,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
-from bot import logs, replay
+from bot import intents, logs, replay
 from bot.flows.api import Step
 from bot.flows.clocks import clock_label
 from bot.policy import Policy
 from bot.services import Services
-from store import claims, repo, sql
+from store import claims, sql
 from store.db import is_sqlite, session_scope
 from store.models import FlowSession, Referral, Reminder, TriageCard
 from store.tx import Tx
@@ -155,9 +155,10 @@ class ReminderSweep:
             msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
             self.sv.metrics.breach(clock)
             log.info("SLA breach announced: %s", label)  # the card's reference goes with it
-            repo.enqueue(s, key=f"reminder:{r.id}:escalate", method="chat.postMessage",
-                         payload={"channel": policy.channel("escalation"),
-                                  "text": f"{text} Card: <#{card.channel}>."})
+            intents.queue(s, intents.SLA_ESCALATION, key=f"reminder:{r.id}:escalate",
+                          to=intents.conversation(policy.channel("escalation")),
+                          data={"text": text, "card": intents.conversation(card.channel or "")},
+                          subject_type="card", subject_id=card.id)
             if clock == card.clock:
                 card.breached = True
                 card.version += 1

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot import intents
 from bot.caf.notify import CafNotifier
 from bot.caf.service import CafService, NewEpisode, problems, reference_problem
 from bot.config import Settings
@@ -409,8 +410,8 @@ async def test_route_from_card_registers_or_links(env: Env) -> None:
     result = caf.route_from_card(card_id, MANAGER, new("EHM-777"), effects=notify)
     assert result.ok and not result.linked
     rows = new_rows(sv, before, ("caf:", "card:"))
-    assert any(r.method == "chat.update" for r in rows)  # the card is redrawn
-    assert channels([r for r in rows if r.method == "chat.postMessage"]) == [COORD, LEAD]
+    assert any(intents.intent_of(r) == intents.TRIAGE_CARD_UPDATE for r in rows)  # redrawn
+    assert channels([r for r in rows if intents.posts(r)]) == [COORD, LEAD]
     with session_scope(sv.engine) as s:
         card = s.get(TriageCard, card_id)
         assert card is not None and card.caf_episode_id == result.episode.id  # type: ignore[union-attr]

@@ -28,16 +28,16 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
-from bot.outbox import SEARCH_PAGE
+from bot.handlers.slack.transport import SEARCH_PAGE
 from bot.policy import load_policy
 from bot.sandbox import demo
 from bot.sandbox.webapi import FakeSlack
 from bot.services import Services
-from store import claims, repo
+from store import claims
 from store.db import session_scope
 from store.models import OutboxMessage, TriageCard
 from store.types import utcnow
-from tests.slackenv import Clock
+from tests.slackenv import Clock, notice
 from tests.test_fault_serve import outbox_key
 from tests.test_fault_sweep import _worker
 from tests.test_reminders import new_card
@@ -100,8 +100,7 @@ async def _kill_inside_posts(rig: Rig, *, thread_before: int = 0) -> dict[str, T
     rig.behind[0] = 0
     with session_scope(rig.engine, write=True) as s:
         rig.sv.messaging.dm(s, PERSON, {"text": "Your referral has been received."}, "kill:dm")
-        repo.enqueue(s, key="kill:reply", method=POST, payload={
-            "channel": THREADS, "thread_ts": parent["ts"], "text": "A note in the thread."})
+        notice(s, "kill:reply", THREADS, "A note in the thread.", thread=parent["ts"])
         card = s.get(TriageCard, card_id)
         assert card is not None and card.channel
         channel = card.channel

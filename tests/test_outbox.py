@@ -12,15 +12,16 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from bot import outbox
+from bot.handlers.slack import transport
 from bot.handlers.slack.client import make_client
-from bot.outbox import METADATA_EVENT, OutboxSender
+from bot.handlers.slack.render import SlackRenderer
+from bot.handlers.slack.transport import METADATA_EVENT, SlackTransport
+from bot.outbox import OutboxSender
 from bot.sandbox.webapi import FakeSlack
-from store import repo
 from store.db import session_scope
 from store.models import OutboxMessage
 from store.tx import Tx
-from tests.slackenv import Clock
+from tests.slackenv import Clock, notice
 
 TOKEN = "xoxb-outbox-test"
 ESCALATION = "C0ESCALATE"
@@ -42,7 +43,8 @@ async def rig(engine: Engine) -> AsyncIterator[Rig]:
             fake.add_channel(cid, cid.lower())
         fake.add_user("U0PRO", "pat.pro")
         client = make_client(TOKEN, fake.base_url, http, max_retries=0)
-        sender = OutboxSender(engine, client, escalation_channel=ESCALATION, clock=clock,
+        sender = OutboxSender(engine, SlackTransport(client), renderer=SlackRenderer(None),
+                              escalation_channel=ESCALATION, clock=clock,
                               pace=0, max_attempts=4)  # small, to reach the last attempt quickly
         yield Rig(fake, sender, clock, engine)
 
@@ -52,8 +54,7 @@ def queue(rig: Rig, *items: tuple[str, str, str]) -> None:
     which may be past or before the test's fixed date)."""
     with session_scope(rig.engine, write=True) as s:
         for key, channel, text in items:
-            repo.enqueue(s, key=key, method="chat.postMessage",
-                         payload={"channel": channel, "text": text}, not_before=rig.clock.now)
+            notice(s, key, channel, text, not_before=rig.clock.now)
 
 
 def rows(engine: Engine) -> list[OutboxMessage]:
@@ -181,10 +182,10 @@ async def test_a_post_that_failed_after_slack_stored_it_is_searched_for_not_rese
 async def test_too_much_history_to_search_is_dead_and_alerted_not_resent(
     rig: Rig, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(outbox, "SEARCH_PAGES", 2)
+    monkeypatch.setattr(transport, "SEARCH_PAGES", 2)
     queue(rig, ("h1", "C0ONE", "was it delivered?"))
     died_mid_call(rig, "h1")
-    for i in range(2 * outbox.SEARCH_PAGE + 1):  # more than two pages since it was queued
+    for i in range(2 * transport.SEARCH_PAGE + 1):  # more than two pages since it was queued
         rig.fake.add_message("C0ONE", "U0PRO", f"chat {i}")
     await rig.sender.run_once()
     dead = rows(rig.engine)[0]
@@ -214,8 +215,7 @@ async def test_a_question_answered_before_its_delivery_is_recorded_still_goes_at
     sender = rig.sender
 
     def ask(key: str) -> Callable[[Tx], None]:
-        return lambda tx: tx.enqueue(key=key, method="chat.postMessage", claim=True,
-                                     payload={"channel": "U0PRO", "text": key})
+        return lambda tx: notice(tx, key, "U0PRO", key, claim=True)
 
     try:
         _, first = await sender.runner.run(ask("q1"), lease=sender.claim_lease())
@@ -238,8 +238,7 @@ async def test_a_question_waits_behind_one_not_yet_delivered(rig: Rig) -> None:
     sender = rig.sender
     queue(rig, ("notice", "U0PRO", "a reminder, queued for the sweep"))
     _, tx = await sender.runner.run(
-        lambda tx: tx.enqueue(key="q1", method="chat.postMessage", claim=True,
-                              payload={"channel": "U0PRO", "text": "q1"}),
+        lambda tx: notice(tx, "q1", "U0PRO", "q1", claim=True),
         lease=sender.claim_lease())
     try:
         assert tx.claimed == [] and tx.queued == 1  # behind the reminder, in order
