@@ -132,6 +132,10 @@ class NotReady(Exception):
     """A row depends on something not yet delivered (e.g. the card's own post)."""
 
 
+class UnknownIntent(Exception):
+    """The renderer has no drawing for a row's intent: no retry will give it one."""
+
+
 class SearchTooLong(Exception):
     """Too much history since the row was queued to tell whether the platform has it."""
 
@@ -355,6 +359,11 @@ class OutboxSender:
             # A row to be searched for stays so while it waits.
             return Outcome(row, "unsure" if searching else "retry",
                            at=now + timedelta(seconds=2), error="waiting", counts=False)
+        except UnknownIntent as exc:
+            log.error("outbox row %s: %s", row.id, exc)
+            stats.dead += 1
+            self.on_result("dead")
+            return Outcome(row, "dead", error=f"unknown intent: {exc}")
         except SearchTooLong as exc:
             log.error("outbox row %s: %s; not resent, left for a person to check", row.id, exc)
             stats.dead += 1

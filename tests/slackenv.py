@@ -185,6 +185,16 @@ def notice(db: Any, key: str, channel: str, text: str, **kwargs: Any) -> bool:
     return intents.queue(db, intents.NOTICE, key=key, to=to, data=data, **kwargs)
 
 
+def drawn(row: Any, policy: Policy | None = None, cx: Any = None) -> dict[str, Any]:
+    """What Slack is sent for an outbox row (its intent drawn by the Slack renderer; ``cx``
+    for the intents drawn from the database, e.g. cards)."""
+    from bot.handlers.slack.render import SlackRenderer
+
+    call = SlackRenderer(policy).prepare(cx, row, dt.datetime.now(dt.UTC))
+    assert call is not None, f"nothing to send for {row.idempotency_key}"
+    return call.args
+
+
 def _question_block(msg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     for block in msg.get("blocks") or []:
         bid = str(block.get("block_id", ""))

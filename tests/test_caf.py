@@ -30,7 +30,7 @@ from bot.services import Services
 from store import repo
 from store.db import session_scope
 from store.models import AuditEntry, CafEpisode, OutboxMessage, Referral, Reminder, TriageCard
-from tests.slackenv import Clock
+from tests.slackenv import Clock, drawn
 
 LONDON = ZoneInfo("Europe/London")
 CAMBS = load_policy("cambridgeshire")
@@ -91,7 +91,7 @@ def sweep(sv: Services, now: dt.datetime) -> list[OutboxMessage]:
 
 
 def said(row: OutboxMessage) -> str:
-    return json.dumps(row.payload)
+    return json.dumps(drawn(row, CAMBS))
 
 
 def channels(rows: list[OutboxMessage]) -> list[str]:
@@ -99,7 +99,7 @@ def channels(rows: list[OutboxMessage]) -> list[str]:
 
 
 def action_ids(row: OutboxMessage) -> list[str]:
-    return [el["action_id"] for b in row.payload.get("blocks", []) if b["type"] == "actions"
+    return [el["action_id"] for b in drawn(row, CAMBS).get("blocks", []) if b["type"] == "actions"
             for el in b["elements"]]
 
 
@@ -141,7 +141,8 @@ async def test_first_meeting_due_four_weeks_after_the_caf_and_nudged_once(env: E
         assert "Tue 22 Dec 2026" in said(row)
         assert action_ids(row) == [ids.CAF_HELD, ids.CAF_REARRANGED, ids.CAF_STUCK,
                                    ids.CAF_CLOSE]
-        assert caf_blocks.parse_value(row.payload["blocks"][-1]["elements"][0]["value"]) == (
+        blocks = drawn(row, CAMBS)["blocks"]
+        assert caf_blocks.parse_value(blocks[-1]["elements"][0]["value"]) == (
             ep.id, dt.date(2026, 12, 22))
     assert sweep(sv, at(2026, 12, 23, 8, 46)) == []  # never twice
     assert sweep(sv, at(2027, 1, 20, 9, 0)) == []
@@ -488,7 +489,7 @@ def read(row: OutboxMessage) -> str:
     """What the person reads in a queued message: its text objects, buttons included."""
     from tests.test_blocks import all_text
 
-    return all_text(row.payload)
+    return all_text(drawn(row, CAMBS))
 
 
 async def test_scenario_14_ten_weeks_without_a_tac_in_words(env: Env) -> None:

@@ -32,6 +32,7 @@ from bot.handlers.slack.common import (
     told,
     who,
 )
+from bot.handlers.slack.render import said
 from bot.services import Services
 from store.db import session_scope
 from store.models import TriageCard
@@ -52,7 +53,7 @@ def register(app: AsyncApp, sv: Services) -> None:
         async def after() -> None:
             sv.sender.kick()
             if not result.ok and result.message:
-                await tell(sv, user, channel, result.message)
+                await tell(sv, user, channel, said(result.message, result.who))
 
         return after
 

@@ -22,6 +22,7 @@ from bot.handlers.slack.common import (
     told,
     who,
 )
+from bot.handlers.slack.render import said
 from bot.services import Services
 from store.db import session_scope
 from store.models import Consultation, Professional
@@ -44,7 +45,7 @@ def register(app: AsyncApp, sv: Services) -> None:
         async def after() -> None:
             sv.sender.kick()
             if not result.ok and result.message:
-                await tell(sv, user, channel, result.message)
+                await tell(sv, user, channel, said(result.message, result.who))
             elif result.ok and result.action == "respond":
                 await tell(sv, user, channel,
                            "Thank you: that is recorded in the consultation log.")

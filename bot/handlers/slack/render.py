@@ -18,7 +18,7 @@ from bot import delivered, intents
 from bot.flows.api import Step
 from bot.handlers.slack.blocks import caf, cards, flow
 from bot.handlers.slack.blocks import text as tx
-from bot.outbox import NotReady
+from bot.outbox import NotReady, UnknownIntent
 from bot.policy import Policy
 from store import sql
 from store.models import (
@@ -76,7 +76,7 @@ class SlackRenderer:
         address = intents.Address.of(row)
         draw = _DRAW.get(intent)
         if draw is None:
-            raise ValueError(f"no Slack rendering for intent {intent!r}")
+            raise UnknownIntent(f"no Slack drawing for {intent!r}")
         args = draw(self, cx, row, data)
         if args is None:
             return None
@@ -324,9 +324,9 @@ def _channel_link(value: Any) -> str:
     return f"<#{cid}>"
 
 
-def mention(value: Any) -> str:
-    """A person from structured data as Slack shows them."""
-    return tx.mention(_user(value))
+def said(message: str, who: str = "") -> str:
+    """A domain result's words, after a mention of the person they are about."""
+    return f"{tx.mention(who)} {message}" if who else message
 
 
 def _last_decision(cx: sql.Cx, card_id: int) -> Decision | None:
