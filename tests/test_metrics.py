@@ -119,7 +119,7 @@ async def test_metrics_count_requests_and_deliveries_without_user_labels(
 
         # Deliveries: as many as the fake answered, by result.
         with session_scope(env.bot.sv.engine) as s:
-            queued = set(s.exec(select(OutboxMessage)).scalars())  # type: ignore[call-overload]
+            queued = list(s.exec(select(OutboxMessage)).scalars())  # type: ignore[call-overload]
         sent_as = {intents.POST: render.POST, intents.UPDATE: render.UPDATE,
                    intents.FILE: render.UPLOAD}
         methods = {sent_as[intents.kind(intents.intent_of(r))] for r in queued}
