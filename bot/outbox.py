@@ -179,8 +179,12 @@ class OutboxSender:
     ) -> None:
         self.engine = engine
         self.runner = runner or TxRunner(engine)
+        # Each row goes by its platform's renderer and transport; the first is the
+        # default (a listener's private note goes through its transport).
         self.transport = transport
         self.renderer = renderer
+        self.platforms: dict[str, tuple[Renderer, Transport]] = {
+            transport.platform: (renderer, transport)}
         self.on_sent = on_sent
         self.escalation_channel = escalation_channel
         self.clock = clock
@@ -200,6 +204,10 @@ class OutboxSender:
         self._stalled = False  # a sweep found only heads still being sent
         # Told each call's result: sent, retried, ratelimited, dead, recovered (metrics).
         self.on_result = on_result or (lambda _result: None)
+
+    def add_platform(self, renderer: Renderer, transport: Transport) -> None:
+        """Deliver the rows of ``transport.platform`` too."""
+        self.platforms[transport.platform] = (renderer, transport)
 
     def kick(self) -> None:
         """Wake the loop now: a new row was committed."""
@@ -330,17 +338,21 @@ class OutboxSender:
         # Claimed from "sending": its sender died mid-call, or its last call's outcome
         # was unknown, so the platform may have it already.
         intent = intents.intent_of(row)
-        findable = self.transport.findable(intent)
+        if row.platform not in self.platforms:
+            log.error("outbox row %s: no transport for platform %r", row.id, row.platform)
+            return Outcome(row, "dead", error=f"no transport for {row.platform!r}")
+        renderer, transport = self.platforms[row.platform]
+        findable = transport.findable(intent)
         searching = row.status == "sending" and findable
         try:
-            if self.renderer.needs_rows(row):
-                call = await self.runner.read(lambda cx: self.renderer.prepare(cx, row, now))
+            if renderer.needs_rows(row):
+                call = await self.runner.read(lambda cx: renderer.prepare(cx, row, now))
             else:  # drawn from its data alone: no read
-                call = self.renderer.prepare(None, row, now)
+                call = renderer.prepare(None, row, now)
             if call is None:  # nothing to send any more (e.g. the subject was purged)
                 return Outcome(row, "sent", data=Delivered(), error="skipped")
             if searching:
-                found = await self.transport.find(row, call)
+                found = await transport.find(row, call)
                 if found is not None:
                     stats.recovered += 1
                     self.on_result("recovered")
@@ -348,9 +360,9 @@ class OutboxSender:
                 searching = False  # the platform does not have it: from here on, a send
             await self._pace(row.channel)
             if intents.kind(intent) == intents.UPDATE:
-                data = await self.transport.update(row, call)
+                data = await transport.update(row, call)
             else:
-                data = await self.transport.send(row, call)
+                data = await transport.send(row, call)
             self.on_result("sent")
             stats.sent += 1
             return Outcome(row, "sent", data=data)
@@ -370,7 +382,7 @@ class OutboxSender:
             self.on_result("dead")
             return Outcome(row, "dead", error=f"unconfirmed: {exc}")
         except Exception as exc:
-            failure = self.transport.failure(exc)
+            failure = transport.failure(exc)
             if failure is None:
                 raise  # a bug, not the platform: logged by the caller, retried after the lease
             return self._failed(row, now, failure, stats, searching=searching,

@@ -18,6 +18,7 @@ from bot.handlers.slack.render import SlackRenderer
 from bot.handlers.slack.transport import METADATA_EVENT, SlackTransport
 from bot.outbox import OutboxSender
 from bot.sandbox.webapi import FakeSlack
+from store import repo
 from store.db import session_scope
 from store.models import OutboxMessage
 from store.tx import Tx
@@ -122,6 +123,21 @@ async def test_permanent_error_is_dead_at_once(rig: Rig) -> None:
     await rig.sender.run_once()  # delivers the alert
     first = rows(rig.engine)[0]
     assert (first.status, first.attempts, first.last_error) == ("dead", 1, "channel_not_found")
+    assert any("could not deliver" in t for t in delivered(rig.fake, ESCALATION))
+
+
+async def test_a_row_no_renderer_can_draw_is_dead_at_once_not_sent(rig: Rig) -> None:
+    """A row whose intent this release does not know (here a Web API call queued as the
+    release before did) is never guessed at: dead at once, and a person is told."""
+    with session_scope(rig.engine, write=True) as s:
+        repo.enqueue(s, key="old:1", method="chat.postMessage", not_before=rig.clock.now,
+                     payload={"channel": "C0ONE", "text": "queued by the release before"})
+    await rig.sender.run_once()
+    await rig.sender.run_once()  # delivers the alert
+    first = rows(rig.engine)[0]
+    assert (first.status, first.attempts) == ("dead", 1), first.last_error
+    assert first.last_error and first.last_error.startswith("unknown intent")
+    assert delivered(rig.fake, "C0ONE") == []
     assert any("could not deliver" in t for t in delivered(rig.fake, ESCALATION))
 
 
