@@ -1,11 +1,12 @@
 """Where the platform put what was delivered: the one place that reads and writes it.
 
-A delivered card, consultation card or flow question is remembered on its domain
-row (``card.ts``, ``consultation.card_ts``, ``flow_session.message_ts``), any
-row's delivery on the outbox row (``result_ts``). ``remember`` writes the first,
-``where_is`` and ``where_row_put`` read them, ``posted`` finds what a delivered
-row said; nothing else touches those columns (a message-reference table replaces
-them here alone).
+A card or consultation card is *placed* in a conversation when it is queued
+(``place``), and a delivered card, consultation card or flow question is remembered
+on its domain row (``card.channel``/``ts``, ``consultation.card_channel``/
+``card_ts``, ``flow_session.channel``/``message_ts``), any row's delivery on the
+outbox row (``result_ts``). ``place`` and ``remember`` write them, ``where_is`` and
+``where_row_put`` read them, ``posted`` finds what a delivered row said; nothing
+else touches those columns (a message-reference table replaces them here alone).
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ _SUBJECT_MESSAGE = {
     intents.CONSULTATION_CARD: "consultation",
     intents.FLOW_QUESTION: "flow",
 }
+
+
+def place(cx: sql.Cx, subject_type: str, subject_id: int, conversation: str) -> None:
+    """The conversation the subject's message is queued for (before it is delivered)."""
+    if subject_type == "card":
+        sql.update(cx, TriageCard, subject_id, channel=conversation)
+    elif subject_type == "consultation":
+        sql.update(cx, Consultation, subject_id, card_channel=conversation)
+    else:
+        raise ValueError(f"a {subject_type} is not placed")
 
 
 def remember(tx: Tx, intent: str, subject_type: str | None, subject_id: int | None,

@@ -23,7 +23,6 @@ from bot.flows.triage import CardResult, TriageService
 from bot.policy import Policy
 from store import sql
 from store.models import (
-    Consultation,
     Referral,
     TriageCard,
 )
@@ -121,8 +120,8 @@ class Messaging:
         if card is None:
             raise LookupError(f"card {card_id} not found")
         rating = self.policy.rating(card.suggested_rating)
-        card.channel = channel = self.policy.channel(rating.card_channel)
-        sql.update(cx, TriageCard, card_id, channel=channel)
+        channel = self.policy.channel(rating.card_channel)
+        delivered.place(cx, "card", card_id, channel)
         intents.queue(db, intents.TRIAGE_CARD, key=f"card:{card_id}:post",
                       to=intents.conversation(channel), subject_type="card", subject_id=card_id)
         self.edt_alert(db, card, card.received_at)
@@ -138,15 +137,17 @@ class Messaging:
             db, intents.EDT_ALERT, key=f"card:{card.id}:edt:{key}",
             to=intents.conversation(self.policy.channel("edt")),
             data={"reference": card.reference, "rating": key,
-                  "card": intents.conversation(card.channel or "")},
+                  "card": intents.conversation(card_channel(db, card))},
             subject_type="card", subject_id=card.id,
         )
 
     def update_card(self, s: Session, card: TriageCard) -> None:
-        """Redraw a card (after any change)."""
+        """Redraw a card (after any change); nothing for a card never queued for posting."""
+        channel = card_channel(s, card)
+        if not channel:
+            return
         intents.queue(s, intents.TRIAGE_CARD_UPDATE, key=f"card:{card.id}:update:v{card.version}",
-                      to=intents.conversation(card.channel or ""),
-                      subject_type="card", subject_id=card.id)
+                      to=intents.conversation(channel), subject_type="card", subject_id=card.id)
 
     def card_thread(self, s: Session, card: TriageCard, text: str, key: str, *,
                     notify_managers: bool = False, by: str = "") -> None:
@@ -159,8 +160,9 @@ class Messaging:
             data["groups"] = [intents.group(g) for g in managers.usergroups]
         if by:
             data["by"] = intents.person(by)
-        intents.queue(s, intents.CARD_NOTE, key=key, to=intents.conversation(card.channel or ""),
-                      data=data, subject_type="card", subject_id=card.id)
+        intents.queue(s, intents.CARD_NOTE, key=key,
+                      to=intents.conversation(card_channel(s, card)), data=data,
+                      subject_type="card", subject_id=card.id)
 
     def card_result(self, s: Session, result: CardResult) -> None:
         """Queue what a triage action shows: the redrawn card, the referrer's DM, notes."""
@@ -191,7 +193,7 @@ class Messaging:
     def post_consultation(self, db: Session | Tx, consultation_id: int) -> None:
         """Post a new consultation card to the consultation duty channel."""
         channel = self.policy.channel("consultation_duty")
-        sql.update(as_tx(db).cx, Consultation, consultation_id, card_channel=channel)
+        delivered.place(as_tx(db).cx, "consultation", consultation_id, channel)
         intents.queue(db, intents.CONSULTATION_CARD, key=f"consultation:{consultation_id}:post",
                       to=intents.conversation(channel), subject_type="consultation",
                       subject_id=consultation_id)
@@ -208,7 +210,8 @@ class Messaging:
             stamp += f":{uuid.uuid4().hex}"
         intents.queue(s, intents.CONSULTATION_CARD_UPDATE,
                       key=f"consultation:{c.id}:update:{result.action}:{stamp}",
-                      to=intents.conversation(c.card_channel or ""),
+                      to=intents.conversation(
+                          delivered.where_is(as_tx(s).cx, "consultation", c.id or 0)[0] or ""),
                       subject_type="consultation", subject_id=c.id)
         if result.action == "advise":
             intents.queue(s, intents.ADVICE, key=advice_dm_key(c.id or 0),
@@ -228,6 +231,11 @@ class Messaging:
                       to=intents.person(user_id), data={"changing": True} if changing else {},
                       of_key=advice_dm_key(consultation_id), subject_type="consultation",
                       subject_id=consultation_id)
+
+
+def card_channel(db: Session | Tx, card: TriageCard) -> str:
+    """The conversation a card was placed in ("" before it was queued for posting)."""
+    return delivered.where_is(as_tx(db).cx, "card", card.id or 0)[0] or ""
 
 
 def advice_dm_key(consultation_id: int) -> str:

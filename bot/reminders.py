@@ -22,6 +22,7 @@ from sqlmodel import Session
 from bot import intents, logs, replay
 from bot.flows.api import Step
 from bot.flows.clocks import clock_label
+from bot.messaging import card_channel
 from bot.policy import Policy
 from bot.services import Services
 from store import claims, sql
@@ -157,7 +158,8 @@ class ReminderSweep:
             log.info("SLA breach announced: %s", label)  # the card's reference goes with it
             intents.queue(s, intents.SLA_ESCALATION, key=f"reminder:{r.id}:escalate",
                           to=intents.conversation(policy.channel("escalation")),
-                          data={"text": text, "card": intents.conversation(card.channel or "")},
+                          data={"text": text,
+                                "card": intents.conversation(card_channel(s, card))},
                           subject_type="card", subject_id=card.id)
             if clock == card.clock:
                 card.breached = True

@@ -107,7 +107,7 @@ class CafNotifier:
 
     def _on_route(self, s: Session, ep: CafEpisode, result: CafResult) -> None:
         card = result.card
-        if card is not None and card.channel:
+        if card is not None:
             self.messaging.update_card(s, card)
         if result.linked and card is not None:
             self._dm_all(s, ep, f"linked:{card.id}", intents.CAF_LINKED,
