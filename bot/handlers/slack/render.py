@@ -43,6 +43,10 @@ _FROM_ROWS = {
 }
 
 
+# Updates of their subject's own message (found where it was delivered).
+_REDRAWS = {intents.TRIAGE_CARD_UPDATE: "card", intents.CONSULTATION_CARD_UPDATE: "consultation"}
+
+
 @dataclass
 class SlackCall:
     """One Web API call: ``method`` with ``args``; ``dm``: ``args["channel"]`` is a user ID
@@ -83,6 +87,9 @@ class SlackRenderer:
         kind = intents.kind(intent)
         call = SlackCall(UPLOAD if kind == intents.FILE else UPDATE if kind == intents.UPDATE
                          else POST, {"channel": address.id, **args}, dm=address.is_person)
+        redraws = _REDRAWS.get(intent)
+        if redraws is not None and cx is not None:  # the subject's own message, redrawn
+            call.args["ts"] = _need(delivered.where_is(cx, redraws, row.subject_id or 0)[1])
         of_key = data.get("of_key")
         if of_key and cx is not None:
             # An update of a message posted by another row: it is where that row put it.
@@ -100,11 +107,8 @@ class SlackRenderer:
         referral = sql.load(cx, Referral, card.referral_id) if card else None
         if card is None or referral is None:
             return None
-        args = cards.triage_card(card, referral, self.policy, self.clock(),
+        return cards.triage_card(card, referral, self.policy, self.clock(),
                                  _last_decision(cx, card.id or 0))
-        if intents.intent_of(row) == intents.TRIAGE_CARD_UPDATE:
-            args["ts"] = _need(delivered.where_is(cx, "card", card.id or 0)[1])
-        return args
 
     def _consultation_card(self, cx: sql.Cx | None, row: OutboxRow, _d: dict) -> dict | None:
         assert cx is not None and self.policy is not None
@@ -112,10 +116,7 @@ class SlackRenderer:
         prof = sql.load(cx, Professional, c.professional_id) if c else None
         if c is None or prof is None:
             return None
-        args = cards.consultation_card(c, prof, self.policy, self.clock())
-        if intents.intent_of(row) == intents.CONSULTATION_CARD_UPDATE:
-            args["ts"] = _need(delivered.where_is(cx, "consultation", c.id or 0)[1])
-        return args
+        return cards.consultation_card(c, prof, self.policy, self.clock())
 
     def _advice_redraw(self, cx: sql.Cx | None, row: OutboxRow, d: dict) -> dict | None:
         assert cx is not None and self.policy is not None
