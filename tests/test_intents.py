@@ -48,6 +48,7 @@ async def test_the_outbox_holds_intents_not_slack(tmp_path: Path) -> None:
     for r in rows:
         stored = json.dumps(r.payload)
         assert not SLACK_SHAPED.search(stored), (r.idempotency_key, stored[:300])
+        assert '"ts"' not in stored, r.idempotency_key  # where things are is not what is said
         assert r.status == "sent", (r.idempotency_key, r.status, r.last_error)
     # The thread note names who asked as data, and the card it belongs to as its subject.
     note = next(r for r in rows if intents.intent_of(r) == intents.CARD_NOTE)
