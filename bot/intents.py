@@ -79,6 +79,9 @@ NOTICE = _intent("notice")
 # A message a platform's own listener composed in its own terms (only that platform's
 # renderer reads it). Domain code never queues one; see ``Messaging.dm``.
 PREFORMED = _intent("preformed")  # {message}
+# A row the release before intents queued (migration 0005 keeps it as it was: the
+# platform's call and its arguments), delivered as queued, searched for like a post.
+LEGACY = _intent("slack_call")  # {method, args}
 
 
 def kind(intent: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from bot import intents
 from bot.handlers.slack import transport
 from bot.handlers.slack.client import make_client
 from bot.handlers.slack.render import SlackRenderer
@@ -124,6 +125,20 @@ async def test_permanent_error_is_dead_at_once(rig: Rig) -> None:
     first = rows(rig.engine)[0]
     assert (first.status, first.attempts, first.last_error) == ("dead", 1, "channel_not_found")
     assert any("could not deliver" in t for t in delivered(rig.fake, ESCALATION))
+
+
+async def test_a_row_the_release_before_queued_is_sent_as_queued_once(rig: Rig) -> None:
+    """Rows still queued by the release before intents (kept by migration 0005 as the
+    call they were) go out as they were queued, with their key, once."""
+    with session_scope(rig.engine, write=True) as s:
+        repo.enqueue(s, key="old:dm", method=intents.LEGACY, not_before=rig.clock.now,
+                     payload={"method": "chat.postMessage",
+                              "args": {"channel": "U0PRO", "text": "queued before"}})
+    assert (await rig.sender.run_once()).sent == 1
+    assert (await rig.sender.run_once()).sent == 0
+    sent = rig.fake.history(rig.fake.dm_channel("U0PRO"))
+    assert [m["text"] for m in sent] == ["queued before"]
+    assert sent[0]["metadata"]["event_payload"]["key"] == "old:dm"
 
 
 async def test_a_row_no_renderer_can_draw_is_dead_at_once_not_sent(rig: Rig) -> None:

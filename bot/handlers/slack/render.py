@@ -77,6 +77,10 @@ class SlackRenderer:
         sender's real time, which only paces and retries deliveries.
         """
         intent, data = intents.intent_of(row), row.payload
+        if intent == intents.LEGACY:  # queued before intents: the call as it was
+            args = dict(data["args"])
+            return SlackCall(str(data["method"]), args,
+                             dm=str(args.get("channel", "")).startswith(("U", "W")))
         address = intents.Address.of(row)
         draw = _DRAW.get(intent)
         if draw is None:

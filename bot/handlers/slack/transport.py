@@ -52,7 +52,8 @@ class SlackTransport:
 
     @staticmethod
     def findable(intent: str) -> bool:
-        """Whether a delivery of ``intent`` can be found by its key (new messages only)."""
+        """Whether a delivery of ``intent`` can be found by its key (new messages only; a
+        row of the release before may be one: searched for, it is found or sent)."""
         return intents.kind(intent) == intents.POST
 
     async def send(self, row: OutboxRow, call: SlackCall) -> Delivered:
