@@ -15,6 +15,7 @@ The row's intent is read and written only through ``queue`` and ``intent_of``
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,11 +165,15 @@ COLUMN = "method"
 # --- a flow's step as data -----------------------------------------------------------
 
 
-def step_data(step: Step) -> Step:
+def step_data(step: Step, *, about: str | None = None) -> Step:
     """A step for an intent's data: written as JSON as it is (a dataclass), and read
     back by ``step_from``; the row a request claims keeps the object, so the question
-    it sends at once is drawn without a round trip through JSON."""
-    return step
+    it sends at once is drawn without a round trip through JSON. ``about``: only the
+    answer to that question is kept (a question's message shows no other)."""
+    if about is None:
+        return step
+    kept = {about: step.answers[about]} if about in step.answers else {}
+    return dataclasses.replace(step, answers=kept, findings=())
 
 
 def step_from(value: Step | dict[str, Any]) -> Step:

@@ -69,13 +69,13 @@ class Messaging:
         asked = self._question_message(tx, user_id, step.flow_id)
         to = intents.person(user_id)
 
-        def say(intent: str, what: str, **data: Any) -> None:
+        def say(intent: str, what: str, about: str | None = None, **data: Any) -> None:
             intents.queue(tx, intent, key=f"{base}:{what}", to=to, claim=True,
-                          data={"step": intents.step_data(step), **data},
+                          data={"step": intents.step_data(step, about=about), **data},
                           subject_type="flow", subject_id=step.flow_id)
 
         if step.status == Status.ASKING and step.prompt is not None:
-            say(intents.FLOW_QUESTION, f"q:{step.prompt.id}")
+            say(intents.FLOW_QUESTION, f"q:{step.prompt.id}", about=step.prompt.id)
         elif step.status == Status.COMPLETED:
             referral = (sql.load(tx.cx, Referral, step.referral_id) if step.referral_id
                         else None)
@@ -94,10 +94,11 @@ class Messaging:
             # The question before loses its buttons and shows the answer given. Queued after
             # what the professional waits for, which goes first.
             ts, original = asked
-            if _moved_on(original, step):
+            qid = _moved_on(original, step)
+            if qid is not None:
                 intents.queue(tx, intents.FLOW_QUESTION_CLOSED, key=f"{base}:closed:{ts}",
-                              to=to, data={"question": original, "step": intents.step_data(step),
-                                           "message": ts},
+                              to=to, data={"question": original, "message": ts,
+                                           "step": intents.step_data(step, about=qid)},
                               subject_type="flow", subject_id=step.flow_id)
 
     @staticmethod
@@ -243,10 +244,12 @@ def advice_dm_key(consultation_id: int) -> str:
     return f"consultation:{consultation_id}:advice"
 
 
-def _moved_on(asked: Any, step: Step) -> bool:
-    """Whether the question ``asked`` (a step's data) is no longer the one waiting."""
+def _moved_on(asked: Any, step: Step) -> str | None:
+    """The id of the question ``asked`` (a step's data) when it is no longer the one
+    waiting; None while it is (or it is no question of this flow)."""
     a = intents.step_from(asked)
     if a.flow_id != step.flow_id or a.prompt is None:
-        return False
-    return not (step.status == Status.ASKING and step.prompt is not None
-                and step.prompt.id == a.prompt.id)
+        return None
+    if step.status == Status.ASKING and step.prompt is not None and step.prompt.id == a.prompt.id:
+        return None
+    return a.prompt.id
