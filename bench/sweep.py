@@ -31,12 +31,11 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from bot import jobs
+from bot import intents, jobs
 from bot.config import Settings
 from bot.policy import load_policy
 from bot.reminders import ReminderSweep
 from bot.services import Services
-from store import repo
 from store.db import database_url, make_engine
 from store.migrate import upgrade
 from store.models import OutboxMessage, Reminder
@@ -48,8 +47,8 @@ CHUNK = 50_000
 
 def bench_ping(s: Session, sv: Services, r: Reminder, now: dt.datetime) -> bool:
     """The test kind: one outbox row per reminder, like a real nudge."""
-    repo.enqueue(s, key=f"bench:{r.id}", method="chat.postMessage",
-                 payload={"channel": "C0ESCALATE", "text": f"reminder {r.subject_id}"})
+    intents.queue(s, intents.NOTICE, key=f"bench:{r.id}",
+                  to=intents.conversation("C0ESCALATE"), data={"text": f"reminder {r.subject_id}"})
     return True
 
 

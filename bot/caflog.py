@@ -68,7 +68,7 @@ from sqlmodel import Session
 from bot import nonames
 from bot.flows.rules import CATEGORIES
 from bot.flows.scripts import AGE_BANDS, AGENCIES
-from bot.handlers.slack.blocks.cards import OUTCOME_LABELS
+from bot.labels import OUTCOME_LABELS
 from store import repo
 from store.db import session_scope
 from store.models import Consultation, Professional

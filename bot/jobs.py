@@ -9,7 +9,7 @@ key (``job:weekly_report:2026-11-30``), so scheduling is idempotent.
 * ``weekly_report``: at the policy's ``report.weekday``/``report.time`` in the
   policy's time zone; computes the figures of the last whole Monday-to-Sunday
   week before the report day and queues, through the outbox, the summary to
-  the managers' channel and then the chart (a ``files.upload_v2`` row whose
+  the managers' channel and then the chart (a ``report.chart`` intent whose
   PNG travels base64-encoded as ``content_b64``; a chart is about 60 KB). A
   new install's first report is for its first whole week.
 * ``retention_purge``: weekly, Sundays at 03:00 local time (a quiet hour that
@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot import report, retention
+from bot import intents, report, retention
 from bot.policy import WEEKDAYS, Policy
 from store import repo
 from store.models import Reminder
@@ -107,21 +107,17 @@ def queue_weekly_report(
 ) -> report.WeeklyFigures:
     """Compute a week's figures and queue the summary and the chart for the managers."""
     fig = report.weekly_figures(session, policy, week_start, now)
-    channel = policy.channel("mash_managers")
-    repo.enqueue(session, key=f"{key}:summary", intent="chat.postMessage", channel=channel,
-                 payload={"channel": channel, **report.summary_message(fig)})
+    to = intents.conversation(policy.channel("mash_managers"))
+    intents.queue(session, intents.REPORT_SUMMARY, key=f"{key}:summary", to=to,
+                  data={"figures": fig.to_json()})
     png = report.render_chart(fig, policy)
-    repo.enqueue(
-        session, key=f"{key}:chart", intent="files.upload_v2", channel=channel,
-        payload={
-            "channel": channel,
-            "filename": report.chart_filename(fig),
-            "title": f"Front Door weekly figures from {fig.week_start:%d %b %Y}",
-            "alt_txt": "Bar charts of the week's consultations by outcome, referrals by "
-                       "rating, SLA clocks met and breached, and agencies.",
-            "content_b64": base64.b64encode(png).decode("ascii"),
-        },
-    )
+    intents.queue(session, intents.REPORT_CHART, key=f"{key}:chart", to=to, data={
+        "filename": report.chart_filename(fig),
+        "title": f"Front Door weekly figures from {fig.week_start:%d %b %Y}",
+        "alt": "Bar charts of the week's consultations by outcome, referrals by "
+               "rating, SLA clocks met and breached, and agencies.",
+        "content_b64": base64.b64encode(png).decode("ascii"),
+    })
     return fig
 
 

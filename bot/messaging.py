@@ -1,9 +1,10 @@
-"""From state changes to outbox rows, and from outbox rows to Slack arguments.
+"""From state changes to outbox rows: the intents each change causes (``bot.intents``).
 
 Called inside the transaction that changed the state (the flows' ``effects``
-hook), so a message exists if and only if its cause was committed. Cards are
-queued as *render instructions* and drawn when sent, so an update delayed by
-an outage shows the card as it is then, not as it was.
+hook), so a message exists if and only if its cause was committed. Nothing here
+is drawn: the platform's renderer draws each intent when it is sent, cards from
+the rows as they are then (an update delayed by an outage shows the card as it
+is, not as it was), the rest from the data queued with them.
 """
 
 from __future__ import annotations
@@ -15,26 +16,24 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot import delivered, intents
 from bot.flows.advice import AdviceResult
 from bot.flows.api import Status, Step
 from bot.flows.triage import CardResult, TriageService
-from bot.handlers.slack.blocks import cards, flow
-from bot.outbox import INSTRUCTIONS, NotReady
 from bot.policy import Policy
-from store import repo, sql
+from store import sql
 from store.models import (
-    Consultation,
-    Decision,
-    Professional,
     Referral,
     TriageCard,
 )
-from store.sql import OutboxRow
 from store.tx import Tx, as_tx
 from store.types import utcnow
 
-POST = "chat.postMessage"
-UPDATE = "chat.update"
+_FLOW_STATUS = {
+    Status.REDIRECTED: (intents.FLOW_REDIRECTED, "redirected"),
+    Status.CANCELLED: (intents.FLOW_CANCELLED, "cancelled"),
+    Status.EXPIRED: (intents.FLOW_EXPIRED, "expired"),
+}
 
 
 class Messaging:
@@ -51,14 +50,13 @@ class Messaging:
 
     def dm(self, db: Session | Tx, user_id: str, message: dict[str, Any], key: str, *,
            claim: bool = False, flow_id: int | None = None) -> None:
-        """A direct message to a person (addressed by user ID; the DM is opened on send).
-
-        ``claim``: for this process to send at once after commit (see ``Tx.enqueue``).
-        ``flow_id``: the message asks that flow's question (``on_sent`` remembers where).
-        """
-        as_tx(db).enqueue(key=key, intent=POST, payload={"channel": user_id, **message},
-                          claim=claim, subject_type="flow" if flow_id else None,
-                          subject_id=flow_id)
+        """A message a listener composed (``{"text": ...}``: plain words; anything else in
+        its platform's own terms), to a person. Domain code queues intents instead."""
+        plain = set(message) <= {"text"}
+        intents.queue(db, intents.NOTICE if plain else intents.PREFORMED, key=key,
+                      to=intents.person(user_id),
+                      data=dict(message) if plain else {"message": message}, claim=claim,
+                      subject_type="flow" if flow_id else None, subject_id=flow_id)
 
     def flow_step(self, tx: Tx, user_id: str, step: Step, now: datetime) -> None:
         """Queue what a flow step shows: the next question, the outcome, the urgent advice.
@@ -69,49 +67,51 @@ class Messaging:
         base = f"flow:{step.flow_id}:v{step.version}"
         # Read before this step's question is queued: the message of the question before.
         asked = self._question_message(tx, user_id, step.flow_id)
+        to = intents.person(user_id)
 
-        def dm(message: dict[str, Any], what: str) -> None:
-            self.dm(tx, user_id, message, f"{base}:{what}", claim=True)
+        def say(intent: str, what: str, about: str | None = None, **data: Any) -> None:
+            intents.queue(tx, intent, key=f"{base}:{what}", to=to, claim=True,
+                          data={"step": intents.step_data(step, about=about), **data},
+                          subject_type="flow", subject_id=step.flow_id)
 
         if step.status == Status.ASKING and step.prompt is not None:
-            self.dm(tx, user_id, flow.question_message(step), f"{base}:q:{step.prompt.id}",
-                    claim=True, flow_id=step.flow_id)
+            say(intents.FLOW_QUESTION, f"q:{step.prompt.id}", about=step.prompt.id)
         elif step.status == Status.COMPLETED:
             referral = (sql.load(tx.cx, Referral, step.referral_id) if step.referral_id
                         else None)
-            dm(flow.completed_message(step, self.policy, referral), "done")
+            say(intents.FLOW_COMPLETED, "done", referral=intents.snapshot(referral))
             if step.consultation_id:
                 self.post_consultation(tx, step.consultation_id)
             if step.card_id:
                 self.new_card(tx, step.card_id)
         elif step.status == Status.URGENT:
-            dm(flow.urgent_message(step, self.policy, now), "urgent")
+            say(intents.FLOW_URGENT, "urgent", at=now.isoformat())
             if step.card_id:
                 self.new_card(tx, step.card_id)
-        elif step.status == Status.REDIRECTED:
-            dm(flow.redirected_message(step), "redirected")
-        elif step.status == Status.CANCELLED:
-            dm(flow.cancelled_message(step), "cancelled")
-        elif step.status == Status.EXPIRED:
-            dm(flow.expired_message(step), "expired")
+        elif step.status in _FLOW_STATUS:
+            say(*_FLOW_STATUS[step.status])
         if asked is not None:
             # The question before loses its buttons and shows the answer given. Queued after
             # what the professional waits for, which goes first.
             ts, original = asked
-            closed = flow.answered_question(original, step)
-            if closed is not None:
-                as_tx(tx).enqueue(key=f"{base}:closed:{ts}", intent=UPDATE,
-                                  payload={"channel": user_id, "ts": ts, **closed})
+            qid = _moved_on(original, step)
+            if qid is not None:
+                intents.queue(tx, intents.FLOW_QUESTION_CLOSED, key=f"{base}:closed:{ts}",
+                              to=to, data={"question": original, "message": ts,
+                                           "step": intents.step_data(step, about=qid)},
+                              subject_type="flow", subject_id=step.flow_id)
 
     @staticmethod
     def _question_message(tx: Tx, user_id: str, flow_id: int | None
-                          ) -> tuple[str, dict[str, Any]] | None:
-        """(ts, what was posted) of the flow's question message now on screen, if known."""
-        at = sql.where(tx.cx, "flow", flow_id, "question") if flow_id else None
-        if at is None or not at.message_id:
+                          ) -> tuple[str, Any] | None:
+        """(message id, step asked) of the flow's question message now on screen, if known."""
+        if not flow_id:
             return None
-        original = sql.posted_payload(tx.cx, user_id, at.message_id)
-        return (at.message_id, original) if original is not None else None
+        _, ts = delivered.where_is(tx.cx, "flow", flow_id)
+        if not ts:
+            return None
+        original = delivered.posted(tx.cx, user_id, ts, intents.FLOW_QUESTION)
+        return (ts, original["step"]) if original and "step" in original else None
 
     def new_card(self, db: Session | Tx, card_id: int) -> None:
         """Post a new triage card (and to the EDT out of hours); its clocks were started
@@ -122,58 +122,48 @@ class Messaging:
             raise LookupError(f"card {card_id} not found")
         rating = self.policy.rating(card.suggested_rating)
         channel = self.policy.channel(rating.card_channel)
-        sql.place(cx, "card", card_id, "post", channel, self.clock())
-        repo.enqueue(
-            db, key=f"card:{card_id}:post", intent=POST, channel=channel,
-            payload={"render": "triage_card", "id": card_id, "channel": channel},
-            subject_type="card", subject_id=card_id,
-        )
+        delivered.place(cx, "card", card_id, channel)
+        intents.queue(db, intents.TRIAGE_CARD, key=f"card:{card_id}:post",
+                      to=intents.conversation(channel), subject_type="card", subject_id=card_id)
         self.edt_alert(db, card, card.received_at)
 
     def edt_alert(self, db: Session | Tx, card: TriageCard, at: datetime) -> None:
         """Out of office hours at ``at``, a card whose rating goes to the EDT (Red and
         significant harm) is posted to the EDT channel now; otherwise nothing."""
-        rating = self.policy.rating(card.rating or card.suggested_rating)
+        key = card.rating or card.suggested_rating
+        rating = self.policy.rating(key)
         if not rating.edt_out_of_hours or self.policy.calendar.is_open(at):
             return
-        text = (
-            f"{rating.emoji} *{card.reference}*: {rating.label} item received out of office "
-            f"hours. The front door's card is in <#{card_channel(as_tx(db).cx, card)}>; the "
-            "Emergency Duty Team "
-            "should act on what cannot wait until the next working day."
-        )
-        repo.enqueue(
-            db, key=f"card:{card.id}:edt:{card.rating or card.suggested_rating}", intent=POST,
-            channel=self.policy.channel("edt"),
-            payload={"channel": self.policy.channel("edt"), "text": text},
+        intents.queue(
+            db, intents.EDT_ALERT, key=f"card:{card.id}:edt:{key}",
+            to=intents.conversation(self.policy.channel("edt")),
+            data={"reference": card.reference, "rating": key,
+                  "card": intents.conversation(card_channel(db, card))},
+            subject_type="card", subject_id=card.id,
         )
 
     def update_card(self, s: Session, card: TriageCard) -> None:
-        """Redraw a card (after any change) with chat.update."""
-        channel = card_channel(as_tx(s).cx, card)
+        """Redraw a card (after any change); nothing for a card never queued for posting."""
+        channel = card_channel(s, card)
         if not channel:
-            return  # never queued for posting (nothing to redraw)
-        repo.enqueue(
-            s, key=f"card:{card.id}:update:v{card.version}", intent=UPDATE,
-            channel=channel, payload={"render": "triage_card", "id": card.id, "channel": channel},
-        )
+            return
+        intents.queue(s, intents.TRIAGE_CARD_UPDATE, key=f"card:{card.id}:update:v{card.version}",
+                      to=intents.conversation(channel), subject_type="card", subject_id=card.id)
 
     def card_thread(self, s: Session, card: TriageCard, text: str, key: str, *,
                     notify_managers: bool = False, by: str = "") -> None:
-        """A note in the card's thread (requests, replies, warnings); ``text`` is escaped,
-        after a mention of ``by`` (who did it) when given."""
+        """A note in the card's thread (requests, replies, warnings); ``text`` is words (the
+        renderer escapes them), after a mention of ``by`` (who did it) when given."""
         managers = self.policy.roles.managers
-        note = cards.thread_note(
-            text,
-            notify=managers.users if notify_managers else (),
-            groups=managers.usergroups if notify_managers else (),
-            by=by,
-        )
-        channel = card_channel(as_tx(s).cx, card)
-        repo.enqueue(
-            s, key=key, intent=POST, channel=channel,
-            payload={"channel": channel, "thread_of": f"card:{card.id}", **note},
-        )
+        data: dict[str, Any] = {"text": text}
+        if notify_managers:
+            data["notify"] = [intents.person(u) for u in managers.users]
+            data["groups"] = [intents.group(g) for g in managers.usergroups]
+        if by:
+            data["by"] = intents.person(by)
+        intents.queue(s, intents.CARD_NOTE, key=key,
+                      to=intents.conversation(card_channel(s, card)), data=data,
+                      subject_type="card", subject_id=card.id)
 
     def card_result(self, s: Session, result: CardResult) -> None:
         """Queue what a triage action shows: the redrawn card, the referrer's DM, notes."""
@@ -182,31 +172,32 @@ class Messaging:
             return
         self.update_card(s, card)
         key = f"card:{card.id}:v{card.version}"
-        if result.action in ("approve", "change"):
-            self.dm(s, card.referrer_user_id, cards.outcome_dm(card, referral, self.policy),
-                    f"{key}:outcome")
-            self.edt_alert(s, card, card.decided_at or card.received_at)
+        to = intents.person(card.referrer_user_id)
+        about = {"subject_type": "card", "subject_id": card.id}
+        if result.action in ("approve", "change", "close"):
+            what = "closed" if result.action == "close" else "outcome"
+            intents.queue(s, intents.REFERRER_OUTCOME, key=f"{key}:{what}", to=to,
+                          data={"card": intents.snapshot(card),
+                                "referral": intents.snapshot(referral)}, **about)
+            if result.action != "close":
+                self.edt_alert(s, card, card.decided_at or card.received_at)
         elif result.action == "request_info":
-            self.dm(s, card.referrer_user_id, cards.info_request_dm(card, result.note),
-                    f"{key}:info")
+            intents.queue(s, intents.REFERRER_INFO_REQUEST, key=f"{key}:info", to=to,
+                          data={"card": intents.snapshot(card), "question": result.note},
+                          **about)
             self.card_thread(s, card, f"More information requested:\n{result.note}", f"{key}:ask")
         elif result.action == "info_reply":
             self.card_thread(s, card, f"The referrer answered:\n{result.note}", f"{key}:reply")
         elif result.action in ("snooze", "written_received"):
             self.card_thread(s, card, result.note, f"{key}:snooze", by=result.by)
-        elif result.action == "close":
-            self.dm(s, card.referrer_user_id, cards.outcome_dm(card, referral, self.policy),
-                    f"{key}:closed")
 
     def post_consultation(self, db: Session | Tx, consultation_id: int) -> None:
         """Post a new consultation card to the consultation duty channel."""
         channel = self.policy.channel("consultation_duty")
-        sql.place(as_tx(db).cx, "consultation", consultation_id, "post", channel, self.clock())
-        repo.enqueue(
-            db, key=f"consultation:{consultation_id}:post", intent=POST, channel=channel,
-            payload={"render": "consultation_card", "id": consultation_id, "channel": channel},
-            subject_type="consultation", subject_id=consultation_id,
-        )
+        delivered.place(as_tx(db).cx, "consultation", consultation_id, channel)
+        intents.queue(db, intents.CONSULTATION_CARD, key=f"consultation:{consultation_id}:post",
+                      to=intents.conversation(channel), subject_type="consultation",
+                      subject_id=consultation_id)
 
     def advice_result(self, s: Session, result: AdviceResult) -> None:
         """Redraw the consultation card; on advice, DM the professional."""
@@ -218,111 +209,34 @@ class Messaging:
             # An answer can be changed, and changed back, within one tick of the clock:
             # each is its own redraw (queued once, in the transaction that recorded it).
             stamp += f":{uuid.uuid4().hex}"
-        at = sql.where(as_tx(s).cx, "consultation", c.id or 0, "post")
-        channel = at.conversation if at else ""
-        repo.enqueue(
-            s, key=f"consultation:{c.id}:update:{result.action}:{stamp}", intent=UPDATE,
-            channel=channel,
-            payload={"render": "consultation_card", "id": c.id, "channel": channel},
-        )
+        intents.queue(s, intents.CONSULTATION_CARD_UPDATE,
+                      key=f"consultation:{c.id}:update:{result.action}:{stamp}",
+                      to=intents.conversation(
+                          delivered.where_is(as_tx(s).cx, "consultation", c.id or 0)[0] or ""),
+                      subject_type="consultation", subject_id=c.id)
         if result.action == "advise":
-            self.dm(s, prof.user_id, cards.advice_dm(c, self.policy),
-                    advice_dm_key(c.id))
+            intents.queue(s, intents.ADVICE, key=advice_dm_key(c.id or 0),
+                          to=intents.person(prof.slack_user_id),
+                          data={"consultation": intents.snapshot(c)},
+                          subject_type="consultation", subject_id=c.id)
         elif result.action == "respond":
             # The advice DM is redrawn with the answer: its buttons go, so a later click
             # cannot overwrite the answer by accident.
-            self.redraw_advice_dm(s, c.id, prof.user_id, f"answered:{stamp}")
+            self.redraw_advice_dm(s, c.id or 0, prof.slack_user_id, f"answered:{stamp}")
 
     def redraw_advice_dm(self, db: Session | Tx, consultation_id: int, user_id: str,
                          what: str, *, changing: bool = False) -> None:
         """Redraw the advice DM as the consultation is when sent (``changing``: with the
         buttons again, for a professional who asked to change their answer)."""
-        payload: dict[str, Any] = {
-            "render": "advice_dm", "id": consultation_id, "channel": user_id,
-            "ts_of": advice_dm_key(consultation_id),
-        }
-        if changing:
-            payload["changing"] = True
-        repo.enqueue(db, key=f"consultation:{consultation_id}:dm:{what}", intent=UPDATE,
-                     channel=user_id, payload=payload)
-
-    # --- sending (the outbox's hooks) ------------------------------------
-
-    def prepare(self, cx: sql.Cx, row: OutboxRow, _sent_at: datetime) -> dict[str, Any] | None:
-        """Turn a row into Web API arguments, rendering cards as they are now.
-
-        "Now" for a card's countdown is the service's clock (the SLA clock), not the
-        sender's real time, which only paces and retries deliveries.
-        """
-        now = self.clock()
-        args = {k: v for k, v in row.payload.items() if k not in (*INSTRUCTIONS, "id")}
-        render = row.payload.get("render")
-        if render == "triage_card":
-            card = sql.load(cx, TriageCard, row.payload["id"])
-            if card is None:
-                return None
-            referral = sql.load(cx, Referral, card.referral_id)
-            if referral is None:
-                return None
-            args.update(cards.triage_card(card, referral, self.policy, now,
-                                          _last_decision(cx, card.id or 0)))
-            if row.intent == UPDATE:
-                args["ts"] = _need(_message(cx, "card", card.id))
-        elif render == "consultation_card":
-            c = sql.load(cx, Consultation, row.payload["id"])
-            if c is None:
-                return None
-            prof = sql.load(cx, Professional, c.professional_id)
-            if prof is None:
-                return None
-            args.update(cards.consultation_card(c, prof, self.policy, now))
-            if row.intent == UPDATE:
-                args["ts"] = _need(_message(cx, "consultation", c.id))
-        elif render == "advice_dm":
-            c = sql.load(cx, Consultation, row.payload["id"])
-            if c is None:
-                return None
-            args.pop("changing", None)
-            args.update(cards.advice_dm(c, self.policy,
-                                        changing=bool(row.payload.get("changing"))))
-        ts_of = row.payload.get("ts_of")
-        if ts_of:
-            # An update of a message posted by another row: it is where that row put it.
-            status, ts = sql.sent_ts(cx, str(ts_of))
-            if status is None or status == "dead":
-                return None  # never delivered, or purged: there is nothing to redraw
-            args["ts"] = _need(ts)
-        thread_of = row.payload.get("thread_of")
-        if thread_of:
-            kind, _, sid = str(thread_of).partition(":")
-            if kind == "card":
-                args["thread_ts"] = _need(_message(cx, "card", int(sid)))
-        return args
-
-    def on_sent(self, tx: Tx, row: OutboxRow, data: dict[str, Any]) -> None:
-        """Remember where a card, a consultation card or a flow's question went, so updates
-        and threads can find it."""
-        if row.intent != POST or not data.get("ts") or not row.subject_id:
-            return
-        purpose = {"card": "post", "consultation": "post", "flow": "question"}.get(
-            row.subject_type or "")
-        if purpose is None:
-            return
-        # The question now on screen is always the newest; a card stays where it was posted.
-        sql.delivered(tx.cx, row.subject_type or "", row.subject_id, purpose,
-                      data.get("channel") or row.channel, data["ts"], self.clock(),
-                      replace=purpose == "question")
+        intents.queue(db, intents.ADVICE_REDRAW, key=f"consultation:{consultation_id}:dm:{what}",
+                      to=intents.person(user_id), data={"changing": True} if changing else {},
+                      of_key=advice_dm_key(consultation_id), subject_type="consultation",
+                      subject_id=consultation_id)
 
 
-def card_channel(cx: sql.Cx, card: TriageCard) -> str:
-    """The conversation a card was posted to ("" before it was queued)."""
-    at = sql.where(cx, "card", card.id or 0, "post")
-    return at.conversation if at else ""
-
-
-def _message(cx: sql.Cx, subject_type: str, subject_id: int | None) -> str | None:
-    at = sql.where(cx, subject_type, subject_id or 0, "post")
-    return at.message_id if at else None
+def card_channel(db: Session | Tx, card: TriageCard) -> str:
+    """The conversation a card was placed in ("" before it was queued for posting)."""
+    return delivered.where_is(as_tx(db).cx, "card", card.id or 0)[0] or ""
 
 
 def advice_dm_key(consultation_id: int) -> str:
@@ -330,13 +244,12 @@ def advice_dm_key(consultation_id: int) -> str:
     return f"consultation:{consultation_id}:advice"
 
 
-def _last_decision(cx: sql.Cx, card_id: int) -> Decision | None:
-    """The card's newest decision (its id is the order they were made in)."""
-    r = cx.first("SELECT max(id) FROM decision WHERE card_id = :id", {"id": card_id})
-    return sql.load(cx, Decision, int(r[0])) if r and r[0] is not None else None
-
-
-def _need(ts: str | None) -> str:
-    if not ts:
-        raise NotReady("the message to update has not been delivered yet")
-    return ts
+def _moved_on(asked: Any, step: Step) -> str | None:
+    """The id of the question ``asked`` (a step's data) when it is no longer the one
+    waiting; None while it is (or it is no question of this flow)."""
+    a = intents.step_from(asked)
+    if a.flow_id != step.flow_id or a.prompt is None:
+        return None
+    if step.status == Status.ASKING and step.prompt is not None and step.prompt.id == a.prompt.id:
+        return None
+    return a.prompt.id

@@ -1,37 +1,38 @@
-"""The outbox sender: every outgoing Slack call is a row first, delivered here.
+"""The outbox sender: every outgoing message is a row first (an intent, ``bot.intents``),
+delivered here by the row's platform's transport.
 
-Rows are claimed in order per channel (a card's update never overtakes its
-post), paced per channel, retried on 429 (after Retry-After), 5xx and network
-errors with backoff, and marked dead after the last attempt, with an alert to
-the escalation channel.
+Rows are claimed in order per address (a card's update never overtakes its
+post), paced per address, retried on rate limits (after Retry-After), server and
+network errors with backoff, and marked dead after the last attempt, with an
+alert to the escalation channel. Each row is drawn by the platform's renderer
+when it is sent.
 
-Exactly once: a message carries its outbox key as metadata. A post whose outcome
-is unknown (its sender died mid-call, or the call was cut off, timed out or got a
-5xx, any of which may follow Slack storing it) stays ``sending``, and whoever
-claims it next first searches the channel (or thread) for its key, paging back to
-a little before the row was queued. A search that fails is "not known yet": the
-row waits (a 429's Retry-After, else backoff) and is searched for again; it is
-never a reason to send. A search that would have to read more than
-``SEARCH_PAGES`` pages gives up: the row is dead, with an alert, not resent blind.
+Exactly once: a new message whose outcome is unknown (its sender died mid-call,
+or the call was cut off, timed out or failed on the platform's side, any of which
+may follow the platform storing it) stays ``sending``, and whoever claims it next
+first asks the transport to find it by its key. A search that fails is "not known
+yet": the row waits (a rate limit's Retry-After, else backoff) and is searched for
+again; it is never a reason to send. A search too long to finish
+(``SearchTooLong``) gives up: the row is dead, with an alert, not resent blind.
+
+This module knows no chat platform: ``Renderer`` and ``Transport`` are what a
+platform package provides (Slack's: ``bot.handlers.slack.render`` and
+``bot.handlers.slack.transport``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import dataclasses
 import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
+from bot import delivered, intents
 from store import claims, sql
 from store.runner import TxRunner
 from store.sql import OutboxRow
@@ -40,31 +41,79 @@ from store.types import utcnow
 
 log = logging.getLogger("frontdoor.outbox")
 
-METADATA_EVENT = "frontdoor_outbox"
-# Errors that no retry will fix: give up at once and alert.
-PERMANENT = {
-    "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "invalid_arguments",
-    "msg_too_long", "no_text", "invalid_auth", "not_authed", "account_inactive", "user_not_found",
-    "cant_update_message", "message_not_found", "unknown_method", "missing_scope",
-    "invalid_trigger_id", "not_allowed_token_type", "restricted_action",
-}
 
-# Payload keys that make a row an instruction for ``prepare`` (drawn from the
-# database when it is sent); any other row is sent as it was queued.
-INSTRUCTIONS = ("render", "thread_of", "ts_of")
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """Where the platform put a message: its conversation and its id there."""
 
-LEGACY = "slack_call"  # a row the release before intents queued (migration 0005)
-POST = "chat.postMessage"  # the one call that is searched for: the others are not
-# A search goes back to this long before the row was queued: our clock and Slack's
-# may disagree a little, and a message older than its row cannot be it.
-SEARCH_SKEW = timedelta(minutes=5)
-SEARCH_PAGE = 200  # messages a page (Slack's advice for conversations.history)
-# 50 pages: 10,000 messages since the row was queued, about a minute of Tier 3 calls.
-# Past that a person should look: a blind resend could duplicate what Slack has.
-SEARCH_PAGES = 50
+    conversation: str | None = None
+    message_id: str | None = None
 
-Prepare = Callable[[sql.Cx, OutboxRow, datetime], dict[str, Any] | None]
-OnSent = Callable[[Tx, OutboxRow, dict[str, Any]], None]
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed call as the sender retries it."""
+
+    RATELIMITED: ClassVar[str] = "ratelimited"  # wait ``retry_after``; no attempt used up
+    RETRY: ClassVar[str] = "retry"  # back off and try again
+    PERMANENT: ClassVar[str] = "permanent"  # no retry will fix it
+
+    error: str
+    kind: str
+    retry_after: timedelta | None = None
+    maybe_taken: bool = False  # the platform may have acted on it (no answer, a 5xx)
+
+
+class Renderer(Protocol):
+    """A platform's drawing of intents into its calls."""
+
+    def needs_rows(self, row: OutboxRow) -> bool:
+        """Whether drawing ``row`` reads the database."""
+        ...
+
+    def prepare(self, cx: sql.Cx | None, row: OutboxRow, now: datetime) -> Any | None:
+        """The call for ``row`` (None: nothing to send any more); may raise ``NotReady``."""
+        ...
+
+
+class Transport(Protocol):
+    """A platform's delivery of drawn calls."""
+
+    platform: str
+
+    def findable(self, intent: str) -> bool:
+        """Whether a delivery of ``intent`` can be found by its row's key."""
+        ...
+
+    async def send(self, row: OutboxRow, call: Any) -> Delivered:
+        """Deliver a new message (or file)."""
+        ...
+
+    async def update(self, row: OutboxRow, call: Any) -> Delivered:
+        """Redraw a delivered message."""
+        ...
+
+    async def find(self, row: OutboxRow, call: Any) -> Delivered | None:
+        """The delivered message of ``row`` (by its key), None if there is none; raises
+        on an error (never "not there") and ``SearchTooLong``."""
+        ...
+
+    async def conversation(self, user_id: str) -> str:
+        """The direct conversation with a person."""
+        ...
+
+    def failure(self, exc: BaseException) -> Failure | None:
+        """What ``exc`` means for a retry; None when it is no failure of the platform's."""
+        ...
+
+
+OnSent = Callable[[Tx, OutboxRow, Delivered], None]
+
+
+def remember(tx: Tx, row: OutboxRow, where: Delivered) -> None:
+    """The default ``on_sent``: the subject's message is where it was delivered."""
+    delivered.remember(tx, intents.intent_of(row), row.subject_type, row.subject_id,
+                       where.conversation, where.message_id, platform=row.platform)
 
 
 @dataclass
@@ -72,8 +121,8 @@ class Outcome:
     """What happened to one row in a round, to be recorded with the others."""
 
     row: OutboxRow
-    kind: str  # sent | retry | unsure (retry, searching Slack first) | dead
-    data: dict[str, Any] | None = None
+    kind: str  # sent | retry | unsure (retry, searching first) | dead
+    data: Delivered | None = None
     at: datetime | None = None
     error: str = ""
     counts: bool = True
@@ -83,8 +132,12 @@ class NotReady(Exception):
     """A row depends on something not yet delivered (e.g. the card's own post)."""
 
 
+class UnknownIntent(Exception):
+    """The renderer has no drawing for a row's intent: no retry will give it one."""
+
+
 class SearchTooLong(Exception):
-    """Too much history since the row was queued to tell whether Slack has it."""
+    """Too much history since the row was queued to tell whether the platform has it."""
 
 
 @dataclass
@@ -99,7 +152,7 @@ class SenderStats:
 
 
 class OutboxSender:
-    """Delivers outbox rows through the Web API client.
+    """Delivers outbox rows: each drawn by ``renderer``, delivered by ``transport``.
 
     Two ways in: the sweep (``run_once``) claims each channel's due head; and
     ``send_now`` takes rows a request queued already claimed for this process
@@ -110,10 +163,10 @@ class OutboxSender:
     def __init__(
         self,
         engine: Engine,
-        client: AsyncWebClient,
+        transport: Transport,
         *,
-        prepare: Prepare | None = None,
-        on_sent: OnSent | None = None,
+        renderer: Renderer,
+        on_sent: OnSent | None = remember,
         escalation_channel: str = "",
         clock: Callable[[], datetime] = utcnow,
         worker_id: str | None = None,
@@ -126,8 +179,12 @@ class OutboxSender:
     ) -> None:
         self.engine = engine
         self.runner = runner or TxRunner(engine)
-        self.client = client
-        self.prepare = prepare or (lambda _s, row, _now: dict(row.payload))
+        # Each row goes by its platform's renderer and transport; the first is the
+        # default (a listener's private note goes through its transport).
+        self.transport = transport
+        self.renderer = renderer
+        self.platforms: dict[str, tuple[Renderer, Transport]] = {
+            transport.platform: (renderer, transport)}
         self.on_sent = on_sent
         self.escalation_channel = escalation_channel
         self.clock = clock
@@ -138,7 +195,6 @@ class OutboxSender:
         self.lease = lease
         self._wake = asyncio.Event()
         self._last_sent: dict[str, float] = {}
-        self._dm_channels: dict[str, str] = {}
         self._sending: set[asyncio.Task[Any]] = set()  # tasks inside ``send_now``
         self._unrecorded: list[Outcome] = []
         # Rows ``send_now`` delivered whose record is not yet committed: the next
@@ -148,6 +204,10 @@ class OutboxSender:
         self._stalled = False  # a sweep found only heads still being sent
         # Told each call's result: sent, retried, ratelimited, dead, recovered (metrics).
         self.on_result = on_result or (lambda _result: None)
+
+    def add_platform(self, renderer: Renderer, transport: Transport) -> None:
+        """Deliver the rows of ``transport.platform`` too."""
+        self.platforms[transport.platform] = (renderer, transport)
 
     def kick(self) -> None:
         """Wake the loop now: a new row was committed."""
@@ -275,28 +335,34 @@ class OutboxSender:
     async def _deliver(self, row: OutboxRow, stats: SenderStats) -> Outcome:
         """Try one row; say what to record (recording happens once per round)."""
         now = self.clock()
-        if row.intent == LEGACY:  # queued by the release before intents: sent as queued
-            row = dataclasses.replace(row, intent=row.payload["method"],
-                                      payload=dict(row.payload["args"]))
         # Claimed from "sending": its sender died mid-call, or its last call's outcome
-        # was unknown, so Slack may have it already.
-        searching = row.status == "sending" and row.intent == POST
+        # was unknown, so the platform may have it already.
+        intent = intents.intent_of(row)
+        if row.platform not in self.platforms:
+            log.error("outbox row %s: no transport for platform %r", row.id, row.platform)
+            return Outcome(row, "dead", error=f"no transport for {row.platform!r}")
+        renderer, transport = self.platforms[row.platform]
+        findable = transport.findable(intent)
+        searching = row.status == "sending" and findable
         try:
-            if any(k in row.payload for k in INSTRUCTIONS):
-                args = await self.runner.read(lambda cx: self.prepare(cx, row, now))
-            else:  # sent as queued: nothing to draw from the database
-                args = dict(row.payload)
-            if args is None:  # nothing to send any more (e.g. the subject was purged)
-                return Outcome(row, "sent", data={"ok": True}, error="skipped")
+            if renderer.needs_rows(row):
+                call = await self.runner.read(lambda cx: renderer.prepare(cx, row, now))
+            else:  # drawn from its data alone: no read
+                call = renderer.prepare(None, row, now)
+            if call is None:  # nothing to send any more (e.g. the subject was purged)
+                return Outcome(row, "sent", data=Delivered(), error="skipped")
             if searching:
-                found = await self._find_delivered(row, args)
+                found = await transport.find(row, call)
                 if found is not None:
                     stats.recovered += 1
                     self.on_result("recovered")
                     return Outcome(row, "sent", data=found)
-                searching = False  # Slack does not have it: from here on, a send
+                searching = False  # the platform does not have it: from here on, a send
             await self._pace(row.channel)
-            data = await self._call(row, args)
+            if intents.kind(intent) == intents.UPDATE:
+                data = await transport.update(row, call)
+            else:
+                data = await transport.send(row, call)
             self.on_result("sent")
             stats.sent += 1
             return Outcome(row, "sent", data=data)
@@ -305,73 +371,26 @@ class OutboxSender:
             # A row to be searched for stays so while it waits.
             return Outcome(row, "unsure" if searching else "retry",
                            at=now + timedelta(seconds=2), error="waiting", counts=False)
+        except UnknownIntent as exc:
+            log.error("outbox row %s: %s", row.id, exc)
+            stats.dead += 1
+            self.on_result("dead")
+            return Outcome(row, "dead", error=f"unknown intent: {exc}")
         except SearchTooLong as exc:
             log.error("outbox row %s: %s; not resent, left for a person to check", row.id, exc)
             stats.dead += 1
             self.on_result("dead")
             return Outcome(row, "dead", error=f"unconfirmed: {exc}")
-        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return self._failed(row, now, exc, stats, searching=searching)
+        except Exception as exc:
+            failure = transport.failure(exc)
+            if failure is None:
+                raise  # a bug, not the platform: logged by the caller, retried after the lease
+            return self._failed(row, now, failure, stats, searching=searching,
+                                findable=findable)
 
-    async def _call(self, row: OutboxRow, args: dict[str, Any]) -> dict[str, Any]:
-        if row.intent in (POST, "chat.update", "chat.postEphemeral"):
-            args["channel"] = await self.resolve_channel(args["channel"])
-        if row.intent == POST:
-            args.setdefault(
-                "metadata",
-                {"event_type": METADATA_EVENT, "event_payload": {"key": row.idempotency_key}},
-            )
-        if row.intent == "files.upload_v2":
-            if "content_b64" in args:  # file bytes travel base64-encoded in the JSON payload
-                args["content"] = base64.b64decode(args.pop("content_b64"))
-            resp = await self.client.files_upload_v2(**args)
-        else:
-            resp = await self.client.api_call(row.intent, json=args)
-        return dict(resp.data) if isinstance(resp.data, dict) else {"ok": True}
-
-    async def resolve_channel(self, channel: str) -> str:
-        """A channel ID; a user ID is turned into the DM channel with that user (cached)."""
-        # Rows address a person by user ID; the DM channel is looked up once.
-        if not channel.startswith(("U", "W")):
-            return channel
-        if channel not in self._dm_channels:
-            resp = await self.client.conversations_open(users=channel)
-            self._dm_channels[channel] = resp["channel"]["id"]
-        return self._dm_channels[channel]
-
-    async def _find_delivered(
-        self, row: OutboxRow, args: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """The message Slack has for ``row`` (by the key in its metadata), or None when
-        Slack does not have it. An API error is raised, not taken for "not there"."""
-        channel = await self.resolve_channel(args["channel"])
-        kwargs: dict[str, Any] = {
-            "channel": channel, "limit": SEARCH_PAGE, "include_all_metadata": True,
-        }
-        if row.created_at is not None:
-            kwargs["oldest"] = f"{(row.created_at - SEARCH_SKEW).timestamp():.6f}"
-        thread_ts = args.get("thread_ts")
-        for _ in range(SEARCH_PAGES):
-            try:
-                if thread_ts:
-                    resp = await self.client.conversations_replies(ts=thread_ts, **kwargs)
-                else:
-                    resp = await self.client.conversations_history(**kwargs)
-            except SlackApiError as exc:
-                if not thread_ts or _error_of(exc) != "thread_not_found":
-                    raise
-                # Slack posts a reply to a thread that is gone as a message of its own.
-                thread_ts = None
-                kwargs.pop("cursor", None)
-                continue
-            for msg in resp.get("messages") or []:
-                meta = msg.get("metadata") or {}
-                if (meta.get("event_payload") or {}).get("key") == row.idempotency_key:
-                    return {"ok": True, "channel": channel, "ts": msg.get("ts"), "message": msg}
-            kwargs["cursor"] = (resp.get("response_metadata") or {}).get("next_cursor") or ""
-            if not kwargs["cursor"]:
-                return None
-        raise SearchTooLong(f"more than {SEARCH_PAGES * SEARCH_PAGE} messages to search")
+    async def resolve_channel(self, user_id: str) -> str:
+        """The direct conversation with a person (for listeners that answer privately)."""
+        return await self.transport.conversation(user_id)
 
     async def _pace(self, channel: str) -> None:
         if self.pace <= 0:
@@ -383,17 +402,20 @@ class OutboxSender:
         self._last_sent[channel] = loop.time()
 
     def _failed(
-        self, row: OutboxRow, now: datetime, exc: Exception, stats: SenderStats, *,
-        searching: bool = False,
+        self, row: OutboxRow, now: datetime, failure: Failure, stats: SenderStats, *,
+        searching: bool = False, findable: bool = False,
     ) -> Outcome:
         """What to record for a failed call; ``searching``: it was the search for the row."""
-        error, delay = _classify(exc, row.attempts)
-        # A 429 is Slack saying "wait", not a failure: it does not use up an attempt.
-        counts = error != "ratelimited"
-        # Slack may have the post if the search could not tell, or if the post itself
-        # was cut off or failed on Slack's side; a 429 or an API error means it was not
-        # taken. Either way the next try searches first.
-        unsure = row.intent == POST and (searching or (counts and _maybe_taken(exc)))
+        error = failure.error
+        backoff = timedelta(seconds=min(300, 2 ** min(row.attempts, 8)))
+        delay = (failure.retry_after or backoff if failure.kind == Failure.RATELIMITED
+                 else None if failure.kind == Failure.PERMANENT else backoff)
+        # A rate limit is the platform saying "wait", not a failure: no attempt used up.
+        counts = failure.kind != Failure.RATELIMITED
+        # The platform may have the post if the search could not tell, or if the post
+        # itself was cut off or failed on its side; a rate limit or an error answer means
+        # it was not taken. Either way the next try searches first.
+        unsure = findable and (searching or (counts and failure.maybe_taken))
         if unsure:
             error = f"unconfirmed: {error}"
         stats.errors.append(error)
@@ -412,12 +434,12 @@ class OutboxSender:
         sent = [o for o in outcomes if o.kind == "sent"]
         if sent:
             sql.mark_sent(tx.cx, self.worker_id, self.clock(), [
-                (o.row.id, (o.data or {}).get("ts") or (o.data or {}).get("message_ts"),
-                 o.error or None) for o in sent
+                (o.row.id, o.data.message_id if o.data else None, o.error or None)
+                for o in sent
             ])
             if self.on_sent is not None:
                 for o in sent:
-                    self.on_sent(tx, o.row, o.data or {})
+                    self.on_sent(tx, o.row, o.data or Delivered())
         for o in outcomes:
             if o.kind == "retry":
                 sql.mark_retry(tx.cx, self.worker_id, o.row.id, o.at or self.clock(), o.error,
@@ -440,48 +462,11 @@ class OutboxSender:
         tx.audit(actor="frontdoor", action="outbox.dead", subject_type="outbox",
                  subject_id=row.id, new=error[:200])
         if self.escalation_channel and not row.idempotency_key.startswith("alert:"):
-            what = ("could not tell whether Slack has a message to" if
-                    error.startswith("unconfirmed") else "could not deliver a message to")
-            text = (
-                f":warning: Front Door {what} <#{row.channel}> "
-                f"after {row.attempts} attempts ({error[:100]}). "
-                f"Outbox row {row.id}: check the bot's log and Slack's status."
-            )
-            tx.enqueue(
-                key=f"alert:outbox:{row.id}", intent=POST,
-                payload={"channel": self.escalation_channel, "text": text},
+            intents.queue(
+                tx, intents.DEAD_LETTER, key=f"alert:outbox:{row.id}",
+                to=intents.conversation(self.escalation_channel),
+                data={"about": intents.Address.of(row).id, "attempts": row.attempts,
+                      "error": error, "row": row.id,
+                      "unconfirmed": error.startswith("unconfirmed")},
                 not_before=self.clock(),  # due on the sender's own clock, as its retries are
             )
-
-
-def _error_of(exc: SlackApiError) -> str:
-    """Slack's error code; "" when the answer had none (a proxy's 5xx page is text)."""
-    data = exc.response.data if exc.response else None
-    return str(data.get("error", "")) if isinstance(data, dict) else ""
-
-
-def _maybe_taken(exc: Exception) -> bool:
-    """Whether Slack may have acted on a call that failed with ``exc``: a 5xx, or no
-    answer at all (cut off, timed out); an ``ok: false`` answer means it did not."""
-    if isinstance(exc, SlackApiError):
-        return getattr(exc.response, "status_code", 200) >= 500
-    return True
-
-
-def _classify(exc: Exception, attempts: int) -> tuple[str, timedelta | None]:
-    """An error's name and how long to wait before retrying (None: never)."""
-    backoff = timedelta(seconds=min(300, 2 ** min(attempts, 8)))
-    if isinstance(exc, SlackApiError):
-        status = getattr(exc.response, "status_code", 200)
-        error = _error_of(exc)
-        if status == 429 or error == "ratelimited":
-            retry_after = exc.response.headers.get("Retry-After") if exc.response else None
-            seconds = int(retry_after) if retry_after and str(retry_after).isdigit() else 30
-            return "ratelimited", timedelta(seconds=max(1, seconds))
-        if status >= 500:
-            return f"http {status}", backoff
-        if error in PERMANENT:
-            return error, None
-        return error or f"http {status}", backoff
-    return f"{type(exc).__name__}: {exc}"[:200], backoff
-

@@ -18,16 +18,16 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from bot import logs, replay
+from bot import intents, logs, replay
 from bot.flows.api import Step
 from bot.flows.clocks import clock_label
 from bot.messaging import card_channel
 from bot.policy import Policy
 from bot.services import Services
-from store import claims, repo, sql
+from store import claims, sql
 from store.db import session_scope
 from store.models import FlowSession, Referral, Reminder, TriageCard
-from store.tx import Tx, as_tx
+from store.tx import Tx
 from store.types import utcnow
 
 log = logging.getLogger("frontdoor.reminders")
@@ -141,9 +141,11 @@ class ReminderSweep:
             msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
             self.sv.metrics.breach(clock)
             log.info("SLA breach announced: %s", label)  # the card's reference goes with it
-            repo.enqueue(s, key=f"reminder:{r.id}:escalate", intent="chat.postMessage",
-                         payload={"channel": policy.channel("escalation"),
-                                  "text": f"{text} Card: <#{card_channel(as_tx(s).cx, card)}>."})
+            intents.queue(s, intents.SLA_ESCALATION, key=f"reminder:{r.id}:escalate",
+                          to=intents.conversation(policy.channel("escalation")),
+                          data={"text": text,
+                                "card": intents.conversation(card_channel(s, card))},
+                          subject_type="card", subject_id=card.id)
             if clock == card.clock:
                 card.breached = True
                 card.version += 1

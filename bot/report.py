@@ -28,7 +28,7 @@ import io
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,8 +39,7 @@ from sqlmodel import Session
 from bot.caflog import day_window
 from bot.flows.clocks import CLOCK_LABELS, clock_label
 from bot.flows.rules import CATEGORIES
-from bot.handlers.slack.blocks import text as tx
-from bot.handlers.slack.blocks.cards import rating_name
+from bot.labels import duration_words, rating_name, to_utc
 from bot.policy import RATINGS, Policy
 from store.models import Consultation, Decision, Professional, Referral, Reminder, TriageCard
 
@@ -131,6 +130,21 @@ class WeeklyFigures:
             data[f"{key}_minutes"] = round(td.total_seconds() / 60, 1) if td is not None else None
             del data[key]
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WeeklyFigures:
+        """The figures ``to_json`` wrote (an intent's data)."""
+        d = dict(data)
+        minutes = {k: d.pop(f"{k}_minutes", None) for k in ("median_to_decision",
+                                                              "p90_to_decision")}
+        return cls(**{
+            **d, "week_start": date.fromisoformat(d["week_start"]),
+            "week_end": date.fromisoformat(d["week_end"]),
+            "as_of": datetime.fromisoformat(d["as_of"]),
+            "clocks": [ClockFigures(c["clock"], c["label"], c["met"], c["breached"])
+                       for c in d.get("clocks") or ()],
+            **{k: None if m is None else timedelta(minutes=m) for k, m in minutes.items()},
+        })
 
 
 # --------------------------------------------------------------------------- weeks
@@ -249,7 +263,7 @@ def weekly_figures(
         .where(TriageCard.id.in_(list(decided)))  # type: ignore[union-attr]
     ).all()) if decided else {}
     minutes = [
-        (tx.to_utc(at) - tx.to_utc(received[cid])).total_seconds() / 60
+        (to_utc(at) - to_utc(received[cid])).total_seconds() / 60
         for cid, at in decided.items() if cid in received
     ]
     fig.decided = len(minutes)
@@ -280,19 +294,19 @@ def _clock_figures(
     breached: Counter[str] = Counter()
     for r in breaches:
         clock = str(r.payload.get("clock") or r.key.split(":")[2])
-        due = tx.to_utc(r.due_at)
+        due = to_utc(r.due_at)
         if clock == "contact_decision":
             done = firsts.get(r.subject_id) or closed.get(r.subject_id)
             if done is not None:
-                (met if tx.to_utc(done) <= due else breached)[clock] += 1
-            elif due <= tx.to_utc(as_of):
+                (met if to_utc(done) <= due else breached)[clock] += 1
+            elif due <= to_utc(as_of):
                 breached[clock] += 1
             continue
         if r.status == "done":
             breached[clock] += 1
         elif r.status == "cancelled":
             met[clock] += 1
-        elif due <= tx.to_utc(as_of):  # pending or claimed past its deadline
+        elif due <= to_utc(as_of):  # pending or claimed past its deadline
             breached[clock] += 1
     names = [c for c in CLOCK_LABELS if c in met or c in breached]
     names += sorted((set(met) | set(breached)) - set(names))
@@ -303,7 +317,7 @@ def _clock_figures(
 
 
 def _duration(td: timedelta | None) -> str:
-    return tx.duration_words(td) if td is not None else "-"
+    return duration_words(td) if td is not None else "-"
 
 
 def _period(fig: WeeklyFigures) -> str:
@@ -313,18 +327,21 @@ def _period(fig: WeeklyFigures) -> str:
     return f"Mon {a.day} {a:%b} – Sun {b.day} {b:%b %Y}"
 
 
-def _line(counts: dict[str, int], esc: bool) -> str:
+def _plain(s: str) -> str:
+    return s
+
+
+def _line(counts: dict[str, int], escape: Callable[[str], str]) -> str:
     if not counts:
         return "none"
-    return " · ".join(f"{tx.escape(k) if esc else k} {v}" for k, v in counts.items())
+    return " · ".join(f"{escape(k)} {v}" for k, v in counts.items())
 
 
-def summary_lines(fig: WeeklyFigures, *, markdown: bool = True) -> list[str]:
-    """The figures as short lines (Slack ``mrkdwn`` when ``markdown``, else plain text)."""
-
-    def b(s: str) -> str:
-        return f"*{s}*" if markdown else s
-
+def summary_lines(fig: WeeklyFigures, *, bold: Callable[[str], str] = _plain,
+                  escape: Callable[[str], str] = _plain) -> list[str]:
+    """The figures as short lines: plain text, or a renderer's markup with its ``bold``
+    and ``escape`` (for names that come from data)."""
+    b = bold
     lines = [f"{b('Front Door weekly figures')} · {_period(fig)} · {fig.authority}"]
     repeat = f"{fig.repeat_consultations} repeat"
     if fig.at_repeat_threshold:
@@ -332,13 +349,13 @@ def summary_lines(fig: WeeklyFigures, *, markdown: bool = True) -> list[str]:
                    f"the same situation: {', '.join(fig.at_repeat_threshold)}")
     lines += [
         f"{b(f'Consultations: {fig.consultations}')} ({repeat})",
-        f"• by outcome: {_line(fig.consultations_by_outcome, markdown)}",
-        f"• by category: {_line(fig.consultations_by_category, markdown)}",
-        f"• by agency: {_line(fig.consultations_by_agency, markdown)}",
+        f"• by outcome: {_line(fig.consultations_by_outcome, escape)}",
+        f"• by category: {_line(fig.consultations_by_category, escape)}",
+        f"• by agency: {_line(fig.consultations_by_agency, escape)}",
         b(f"Referrals: {fig.referrals}"),
-        f"• by rating: {_line(fig.referrals_by_rating, markdown)}",
-        f"• by category: {_line(fig.referrals_by_category, markdown)}",
-        f"• by agency: {_line(fig.referrals_by_agency, markdown)}",
+        f"• by rating: {_line(fig.referrals_by_rating, escape)}",
+        f"• by category: {_line(fig.referrals_by_category, escape)}",
+        f"• by agency: {_line(fig.referrals_by_agency, escape)}",
         f"{b('SLA clocks due this week')} (met / breached, % met)",
     ]
     if fig.clocks:
@@ -355,21 +372,16 @@ def summary_lines(fig: WeeklyFigures, *, markdown: bool = True) -> list[str]:
     return lines
 
 
-def summary_text(fig: WeeklyFigures, *, markdown: bool = True) -> str:
-    """:func:`summary_lines` joined."""
-    return "\n".join(summary_lines(fig, markdown=markdown))
+def summary_text(fig: WeeklyFigures, *, markdown: bool = False) -> str:
+    """:func:`summary_lines` joined, as plain text (a platform's markup is its renderer's)."""
+    if markdown:
+        raise ValueError("marked-up figures are drawn by a platform's renderer")
+    return "\n".join(summary_lines(fig))
 
 
-def summary_message(fig: WeeklyFigures) -> dict[str, Any]:
-    """The chat.postMessage payload (``text`` + ``blocks``) for the managers' channel."""
-    lines = summary_lines(fig)
-    fallback = (f"Front Door weekly figures, {_period(fig)}: {fig.consultations} consultations, "
-                f"{fig.referrals} referrals.")
-    blocks = [tx.header(f"Front Door weekly figures: {_period(fig)}")]
-    blocks += tx.sections("\n".join(lines[1:]))
-    blocks.append(tx.context(f"{tx.escape(fig.authority)} · weeks run Monday to Sunday · "
-                             "the chart follows"))
-    return tx.message(fallback, blocks)
+def period(fig: WeeklyFigures) -> str:
+    """"Mon 23 Nov – Sun 29 Nov 2026"."""
+    return _period(fig)
 
 
 def chart_filename(fig: WeeklyFigures) -> str:
@@ -480,7 +492,7 @@ __all__ = [
     "percentile",
     "previous_week",
     "render_chart",
-    "summary_message",
+    "summary_lines",
     "summary_text",
     "week_before",
     "weekly_figures",

@@ -19,7 +19,9 @@ from bot.flows.service import FlowService
 from bot.flows.triage import TriageService
 from bot.handlers.slack.client import make_client
 from bot.handlers.slack.connect import Client, connect
+from bot.handlers.slack.render import SlackRenderer
 from bot.handlers.slack.roles import Roles
+from bot.handlers.slack.transport import SlackTransport
 from bot.messaging import Messaging
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
@@ -72,7 +74,7 @@ class Services:
         metrics = Metrics()
         runner = TxRunner(engine, observe=metrics.transaction)
         sender = OutboxSender(
-            engine, sender_client, prepare=messaging.prepare, on_sent=messaging.on_sent,
+            engine, SlackTransport(sender_client), renderer=SlackRenderer(policy, clock),
             escalation_channel=policy.channel("escalation"),
             pace=settings.outbox_pace if pace is None else pace,
             lease=timedelta(seconds=settings.outbox_lease), runner=runner,

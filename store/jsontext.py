@@ -14,6 +14,7 @@ the standard library, so nothing that was written or read before fails now.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -27,7 +28,7 @@ def dumps(value: Any) -> str:
     try:
         return orjson.dumps(value, option=_OPTIONS).decode()
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(value, default=_plain)
 
 
 def dumps_sorted(value: Any) -> str:
@@ -35,7 +36,15 @@ def dumps_sorted(value: Any) -> str:
     try:
         return orjson.dumps(value, option=_OPTIONS | orjson.OPT_SORT_KEYS).decode()
     except TypeError:
-        return json.dumps(value, sort_keys=True)
+        return json.dumps(value, sort_keys=True, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """What orjson writes for a dataclass (an intent's data may hold one), for the
+    standard library's fallback; anything else it cannot hold is still a ``TypeError``."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def loads(text: str | bytes) -> Any:

@@ -392,7 +392,7 @@ class OutboxRow:
     subject_type: str | None = None
     subject_id: int | None = None
     created_at: datetime | None = None  # when queued: a search for it in Slack starts here
-    platform: str = "slack"
+    platform: str = "slack"  # whose renderer draws it and whose transport sends it
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,7 +498,7 @@ _SENT_TS = "SELECT status, message_id FROM outbox WHERE idempotency_key = :key"
 
 def sent_ts(cx: Cx, key: str) -> tuple[str | None, str | None]:
     """(status, Slack ts) of the row queued under ``key``: where the message it posted
-    is, for a later chat.update of it. A status of None: no such row (never queued, or
+    is, for a later update of it. A status of None: no such row (never queued, or
     purged); the ts is None until the row is sent."""
     r = cx.first(_SENT_TS, {"key": key})
     if r is None:
@@ -508,14 +508,14 @@ def sent_ts(cx: Cx, key: str) -> tuple[str | None, str | None]:
 
 _POSTED = (
     "SELECT payload FROM outbox WHERE channel = :channel AND message_id = :ts "
-    "AND status = 'sent' ORDER BY id DESC LIMIT 1"
+    "AND intent = :intent AND status = 'sent' ORDER BY id DESC LIMIT 1"
 )
 
 
-def posted_payload(cx: Cx, channel: str, ts: str) -> dict[str, Any] | None:
-    """What the row that posted the message at ``ts`` in ``channel`` sent (as queued),
-    or None when no such row is kept."""
-    r = cx.first(_POSTED, {"channel": channel, "ts": ts})
+def posted_payload(cx: Cx, channel: str, ts: str, intent: str) -> dict[str, Any] | None:
+    """What the ``intent`` row delivered as message ``ts`` in ``channel`` held (as
+    queued), or None when no such row is kept."""
+    r = cx.first(_POSTED, {"channel": channel, "ts": ts, "intent": intent})
     if r is None or not r[0]:
         return None
     return jsontext.loads(r[0]) if isinstance(r[0], str | bytes) else dict(r[0])

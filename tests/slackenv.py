@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, make_url, select
 
-from bot import nonames
+from bot import intents, nonames
 from bot.config import Settings
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.flow import ANSWER_ACTION_RE
@@ -180,6 +180,27 @@ class SlackEnv:
                         user, action_id, value or el.get("value"), block_id=block.get("block_id"),
                         channel_id=channel, message_ts=ts, message=msg)
         raise AssertionError(f"no {action_id} on the card: {msg.get('blocks')}")
+
+
+def notice(db: Any, key: str, channel: str, text: str, **kwargs: Any) -> bool:
+    """Queue plain words (a ``notice`` intent) to a Slack user or channel ID; ``kwargs``
+    as ``intents.queue`` takes them (``claim``, ``not_before``, ``thread``: a message's
+    ts to answer in its thread)."""
+    thread = kwargs.pop("thread", None)
+    to = (intents.person(channel) if channel.startswith(("U", "W"))
+          else intents.conversation(channel))
+    data = {"text": text, **({"thread": thread} if thread else {})}
+    return intents.queue(db, intents.NOTICE, key=key, to=to, data=data, **kwargs)
+
+
+def drawn(row: Any, policy: Policy | None = None, cx: Any = None) -> dict[str, Any]:
+    """What Slack is sent for an outbox row (its intent drawn by the Slack renderer; ``cx``
+    for the intents drawn from the database, e.g. cards)."""
+    from bot.handlers.slack.render import SlackRenderer
+
+    call = SlackRenderer(policy).prepare(cx, row, dt.datetime.now(dt.UTC))
+    assert call is not None, f"nothing to send for {row.idempotency_key}"
+    return call.args
 
 
 def _question_block(msg: dict[str, Any]) -> tuple[dict[str, Any], str]:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot import intents
 from bot.caf.notify import CafNotifier
 from bot.caf.service import (
     NOT_ROUTABLE,
@@ -36,7 +37,7 @@ from store import repo, sql
 from store.db import session_scope
 from store.models import AuditEntry, CafEpisode, OutboxMessage, Referral, Reminder, TriageCard
 from tests.helpers import LONDON, at
-from tests.slackenv import Clock
+from tests.slackenv import Clock, drawn
 
 CAMBS = load_policy("cambridgeshire")
 LEAD, COORD, ADVISOR, MANAGER = "U0LEAD", "U0COORD", "U0ADVISOR", "U0MANAGER"
@@ -91,7 +92,7 @@ def sweep(sv: Services, now: dt.datetime) -> list[OutboxMessage]:
 
 
 def said(row: OutboxMessage) -> str:
-    return json.dumps(row.payload)
+    return json.dumps(drawn(row, CAMBS))
 
 
 def channels(rows: list[OutboxMessage]) -> list[str]:
@@ -99,7 +100,7 @@ def channels(rows: list[OutboxMessage]) -> list[str]:
 
 
 def action_ids(row: OutboxMessage) -> list[str]:
-    return [el["action_id"] for b in row.payload.get("blocks", []) if b["type"] == "actions"
+    return [el["action_id"] for b in drawn(row, CAMBS).get("blocks", []) if b["type"] == "actions"
             for el in b["elements"]]
 
 
@@ -141,7 +142,8 @@ async def test_first_meeting_due_four_weeks_after_the_caf_and_nudged_once(env: E
         assert "Tue 22 Dec 2026" in said(row)
         assert action_ids(row) == [ids.CAF_HELD, ids.CAF_REARRANGED, ids.CAF_STUCK,
                                    ids.CAF_CLOSE]
-        assert caf_blocks.parse_value(row.payload["blocks"][-1]["elements"][0]["value"]) == (
+        blocks = drawn(row, CAMBS)["blocks"]
+        assert caf_blocks.parse_value(blocks[-1]["elements"][0]["value"]) == (
             ep.id, dt.date(2026, 12, 22))
     assert sweep(sv, at(2026, 12, 23, 8, 46)) == []  # never twice
     assert sweep(sv, at(2027, 1, 20, 9, 0)) == []
@@ -429,8 +431,8 @@ async def test_route_from_card_registers_or_links(env: Env) -> None:
     result = caf.route_from_card(card_id, MANAGER, new("EHM-777"), effects=notify)
     assert result.ok and not result.linked
     rows = new_rows(sv, before, ("caf:", "card:"))
-    assert any(r.intent == "chat.update" for r in rows)  # the card is redrawn
-    assert channels([r for r in rows if r.intent == "chat.postMessage"]) == [COORD, LEAD]
+    assert any(intents.intent_of(r) == intents.TRIAGE_CARD_UPDATE for r in rows)  # redrawn
+    assert channels([r for r in rows if intents.posts(r)]) == [COORD, LEAD]
     with session_scope(sv.engine) as s:
         card = s.get(TriageCard, card_id)
         assert card is not None and card.caf_episode_id == result.episode.id  # type: ignore[union-attr]
@@ -507,7 +509,7 @@ def read(row: OutboxMessage) -> str:
     """What the person reads in a queued message: its text objects, buttons included."""
     from tests.test_blocks import all_text
 
-    return all_text(row.payload)
+    return all_text(drawn(row, CAMBS))
 
 
 async def test_scenario_14_ten_weeks_without_a_tac_in_words(env: Env) -> None:

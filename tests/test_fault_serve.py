@@ -42,6 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bench.load import CHOOSE, plan_answer, question_block
+from bot import intents
 from bot.flows import clocks
 from bot.policy import Policy, load_policy
 from bot.sandbox import demo
@@ -492,7 +493,7 @@ async def test_serve_killed_mid_flows_resumes_every_flow_and_sends_once(
             # ... every row sent, and every posted message in Slack exactly once:
             rows = await _rows(engine, OutboxMessage)
             assert {r.status for r in rows} == {"sent"}, Counter(r.status for r in rows)
-            posts = {r.idempotency_key for r in rows if r.intent == "chat.postMessage"}
+            posts = {r.idempotency_key for r in rows if intents.posts(r)}
             in_slack: Counter[str | None] = Counter(
                 outbox_key(m) for msgs in list(fake.messages.values()) for m in msgs
                 if m.get("bot_id"))

@@ -29,6 +29,7 @@ from store.db import make_engine, session_scope
 from store.migrate import upgrade
 from store.models import OutboxMessage, Reminder
 from tests.helpers import until
+from tests.slackenv import notice
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -52,8 +53,7 @@ async def test_two_workers_on_postgres_send_each_reminder_once(
     lock = threading.Lock()
 
     def ping(s: Session, sv: Services, r: Reminder, now: dt.datetime) -> bool:
-        repo.enqueue(s, key=f"ping:{r.subject_id}", intent="chat.postMessage",
-                     payload={"channel": "C0ESCALATE", "text": f"ping {r.subject_id}"})
+        notice(s, f"ping:{r.subject_id}", "C0ESCALATE", f"ping {r.subject_id}")
         with lock:
             handled.append((r.claimed_by or "", r.subject_id))
         return True
@@ -96,8 +96,7 @@ async def test_sender_killed_mid_run_delivers_the_rest_once(tmp_path: Path) -> N
     channels = [f"C0LOAD{i:02d}" for i in range(20)]
     with session_scope(engine, write=True) as s:
         for i in range(200):
-            repo.enqueue(s, key=f"load:{i}", intent="chat.postMessage",
-                         payload={"channel": channels[i % 20], "text": f"message {i}"})
+            notice(s, f"load:{i}", channels[i % 20], f"message {i}")
     async with FakeSlack(tokens=["xoxb-kill-test"]) as fake:
         for c in channels + ["C0ESCALATE"]:
             fake.add_channel(c, c.lower())

@@ -33,6 +33,7 @@ from store.models import (
 )
 from store.tx import Tx, write_tx
 from tests.helpers import count
+from tests.slackenv import notice
 
 TUESDAY_10AM = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 SATURDAY_7PM = datetime(2026, 3, 7, 19, 0, tzinfo=UTC)
@@ -558,11 +559,8 @@ def test_a_restart_resumes_exactly(sqlite_url: str, policy: Policy, clock: Clock
 
 def test_effects_run_inside_the_transaction(svc: FlowService, sqlite_engine: Engine) -> None:
     def outbox(tx: Tx, step: Step) -> None:
-        tx.enqueue(
-            key=f"flow:{step.flow_id}:{step.version}",
-            intent="chat.postMessage",
-            payload={"channel": "D0DM", "text": step.prompt.text if step.prompt else ""},
-        )
+        notice(tx, f"flow:{step.flow_id}:{step.version}", "D0DM",
+               step.prompt.text if step.prompt else "")
 
     svc.start(USER, "consult", effects=outbox)
     svc.answer(USER, "no", effects=outbox)

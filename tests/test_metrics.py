@@ -20,6 +20,8 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from bot import intents
+from bot.handlers.slack import render
 from bot.metrics import KINDS, RESULTS
 from store.db import session_scope
 from store.models import OutboxMessage
@@ -117,7 +119,10 @@ async def test_metrics_count_requests_and_deliveries_without_user_labels(
 
         # Deliveries: as many as the fake answered, by result.
         with session_scope(env.bot.sv.engine) as s:
-            methods = set(s.exec(select(OutboxMessage.intent)).scalars())  # type: ignore[call-overload]
+            queued = list(s.exec(select(OutboxMessage)).scalars())  # type: ignore[call-overload]
+        sent_as = {intents.POST: render.POST, intents.UPDATE: render.UPDATE,
+                   intents.FILE: render.UPLOAD}
+        methods = {sent_as[intents.kind(intents.intent_of(r))] for r in queued}
         calls = [c for c in env.fake.calls if c.method in methods]
         results = {lab["result"]: v for lab, v in samples["frontdoor_outbox_deliveries_total"]}
         assert results == {

@@ -12,15 +12,18 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from bot import outbox
+from bot import intents
+from bot.handlers.slack import transport
 from bot.handlers.slack.client import make_client
-from bot.outbox import METADATA_EVENT, OutboxSender
+from bot.handlers.slack.render import SlackRenderer
+from bot.handlers.slack.transport import METADATA_EVENT, SlackTransport
+from bot.outbox import OutboxSender
 from bot.sandbox.webapi import FakeSlack
 from store import repo
 from store.db import session_scope
 from store.models import OutboxMessage
 from store.tx import Tx
-from tests.slackenv import Clock
+from tests.slackenv import Clock, notice
 
 TOKEN = "xoxb-outbox-test"
 ESCALATION = "C0ESCALATE"
@@ -42,7 +45,8 @@ async def rig(engine: Engine) -> AsyncIterator[Rig]:
             fake.add_channel(cid, cid.lower())
         fake.add_user("U0PRO", "pat.pro")
         client = make_client(TOKEN, fake.base_url, http, max_retries=0)
-        sender = OutboxSender(engine, client, escalation_channel=ESCALATION, clock=clock,
+        sender = OutboxSender(engine, SlackTransport(client), renderer=SlackRenderer(None),
+                              escalation_channel=ESCALATION, clock=clock,
                               pace=0, max_attempts=4)  # small, to reach the last attempt quickly
         yield Rig(fake, sender, clock, engine)
 
@@ -52,8 +56,7 @@ def queue(rig: Rig, *items: tuple[str, str, str]) -> None:
     which may be past or before the test's fixed date)."""
     with session_scope(rig.engine, write=True) as s:
         for key, channel, text in items:
-            repo.enqueue(s, key=key, intent="chat.postMessage",
-                         payload={"channel": channel, "text": text}, not_before=rig.clock.now)
+            notice(s, key, channel, text, not_before=rig.clock.now)
 
 
 def rows(engine: Engine) -> list[OutboxMessage]:
@@ -72,7 +75,7 @@ async def test_in_order_per_channel_and_once(rig: Rig) -> None:
     assert stats.sent == 10
     assert delivered(rig.fake, "C0ONE") == ["m1", "m3", "m5", "m7", "m9"]
     assert delivered(rig.fake, "C0TWO") == ["m0", "m2", "m4", "m6", "m8"]
-    assert all(r.status == "sent" and r.message_id for r in rows(rig.engine))
+    assert all(r.status == "sent" and r.result_ts for r in rows(rig.engine))
     assert (await rig.sender.run_once()).sent == 0  # nothing is sent twice
     # Every message carries its outbox key, so a restart can tell it was delivered.
     meta = rig.fake.history("C0ONE")[0]["metadata"]
@@ -121,6 +124,35 @@ async def test_permanent_error_is_dead_at_once(rig: Rig) -> None:
     await rig.sender.run_once()  # delivers the alert
     first = rows(rig.engine)[0]
     assert (first.status, first.attempts, first.last_error) == ("dead", 1, "channel_not_found")
+    assert any("could not deliver" in t for t in delivered(rig.fake, ESCALATION))
+
+
+async def test_a_row_the_release_before_queued_is_sent_as_queued_once(rig: Rig) -> None:
+    """Rows still queued by the release before intents (kept by migration 0005 as the
+    call they were) go out as they were queued, with their key, once."""
+    with session_scope(rig.engine, write=True) as s:
+        repo.enqueue(s, key="old:dm", method=intents.LEGACY, not_before=rig.clock.now,
+                     payload={"method": "chat.postMessage",
+                              "args": {"channel": "U0PRO", "text": "queued before"}})
+    assert (await rig.sender.run_once()).sent == 1
+    assert (await rig.sender.run_once()).sent == 0
+    sent = rig.fake.history(rig.fake.dm_channel("U0PRO"))
+    assert [m["text"] for m in sent] == ["queued before"]
+    assert sent[0]["metadata"]["event_payload"]["key"] == "old:dm"
+
+
+async def test_a_row_no_renderer_can_draw_is_dead_at_once_not_sent(rig: Rig) -> None:
+    """A row whose intent this release does not know (here a Web API call queued as the
+    release before did) is never guessed at: dead at once, and a person is told."""
+    with session_scope(rig.engine, write=True) as s:
+        repo.enqueue(s, key="old:1", method="chat.postMessage", not_before=rig.clock.now,
+                     payload={"channel": "C0ONE", "text": "queued by the release before"})
+    await rig.sender.run_once()
+    await rig.sender.run_once()  # delivers the alert
+    first = rows(rig.engine)[0]
+    assert (first.status, first.attempts) == ("dead", 1), first.last_error
+    assert first.last_error and first.last_error.startswith("unknown intent")
+    assert delivered(rig.fake, "C0ONE") == []
     assert any("could not deliver" in t for t in delivered(rig.fake, ESCALATION))
 
 
@@ -174,17 +206,17 @@ async def test_a_post_that_failed_after_slack_stored_it_is_searched_for_not_rese
     assert stats.recovered == 1 and stats.sent == 1
     assert delivered(rig.fake, "C0ONE") == ["stored, then Slack failed", "next"]
     assert [r.status for r in rows(rig.engine)] == ["sent", "sent"]
-    assert rows(rig.engine)[0].message_id == rig.fake.history("C0ONE")[0]["ts"]
+    assert rows(rig.engine)[0].result_ts == rig.fake.history("C0ONE")[0]["ts"]
 
 
 @pytest.mark.fault
 async def test_too_much_history_to_search_is_dead_and_alerted_not_resent(
     rig: Rig, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(outbox, "SEARCH_PAGES", 2)
+    monkeypatch.setattr(transport, "SEARCH_PAGES", 2)
     queue(rig, ("h1", "C0ONE", "was it delivered?"))
     died_mid_call(rig, "h1")
-    for i in range(2 * outbox.SEARCH_PAGE + 1):  # more than two pages since it was queued
+    for i in range(2 * transport.SEARCH_PAGE + 1):  # more than two pages since it was queued
         rig.fake.add_message("C0ONE", "U0PRO", f"chat {i}")
     await rig.sender.run_once()
     dead = rows(rig.engine)[0]
@@ -214,8 +246,7 @@ async def test_a_question_answered_before_its_delivery_is_recorded_still_goes_at
     sender = rig.sender
 
     def ask(key: str) -> Callable[[Tx], None]:
-        return lambda tx: tx.enqueue(key=key, intent="chat.postMessage", claim=True,
-                                     payload={"channel": "U0PRO", "text": key})
+        return lambda tx: notice(tx, key, "U0PRO", key, claim=True)
 
     try:
         _, first = await sender.runner.run(ask("q1"), lease=sender.claim_lease())
@@ -238,8 +269,7 @@ async def test_a_question_waits_behind_one_not_yet_delivered(rig: Rig) -> None:
     sender = rig.sender
     queue(rig, ("notice", "U0PRO", "a reminder, queued for the sweep"))
     _, tx = await sender.runner.run(
-        lambda tx: tx.enqueue(key="q1", intent="chat.postMessage", claim=True,
-                              payload={"channel": "U0PRO", "text": "q1"}),
+        lambda tx: notice(tx, "q1", "U0PRO", "q1", claim=True),
         lease=sender.claim_lease())
     try:
         assert tx.claimed == [] and tx.queued == 1  # behind the reminder, in order

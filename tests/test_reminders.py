@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot import intents
 from bot.config import Settings
 from bot.flows.triage import start_card_clocks
 from bot.policy import load_policy
@@ -101,16 +102,18 @@ async def test_decision_clock_over_a_weekend(services: tuple[Services, Clock]) -
     assert sweep(sv, at(2026, 12, 19, 12, 0)) == []  # Saturday: nothing is due
     assert sweep(sv, at(2026, 12, 21, 11, 12)) == []
     first = sweep(sv, at(2026, 12, 21, 11, 13))
-    assert len(first) == 1 and first[0].payload["thread_of"] == f"card:{card_id}"
+    assert len(first) == 1 and intents.intent_of(first[0]) == intents.CARD_NOTE
+    assert first[0].subject_id == card_id  # in the card's thread
     said = texts(first)[0][1]
     assert "Decision on the contact: 50% of the time has gone" in said
-    assert "<@U0MANAGER>" in said  # the managers are mentioned
+    assert {"user": "U0MANAGER"} in first[0].payload["notify"]  # the managers are mentioned
     assert sweep(sv, at(2026, 12, 21, 11, 14)) == []  # fired once only
     assert len(sweep(sv, at(2026, 12, 21, 13, 30))) == 1  # 80%
     breach = sweep(sv, at(2026, 12, 21, 15, 0))
     channels = [c for c, _ in texts(breach)]
     assert EARLY_HELP in channels and ESCALATION in channels  # thread note + escalation
-    assert any(r.intent == "chat.update" for r in breach)  # the card shows the breach
+    # The card shows the breach:
+    assert any(intents.intent_of(r) == intents.TRIAGE_CARD_UPDATE for r in breach)
     with session_scope(sv.engine) as s:
         assert s.get(TriageCard, card_id).breached is True  # type: ignore[union-attr]
     assert sweep(sv, at(2026, 12, 22, 9, 0)) == []
@@ -232,7 +235,7 @@ async def test_cards_are_drawn_with_the_service_clock(services: tuple[Services, 
             OutboxMessage.idempotency_key == f"card:{card_id}:post")).scalar_one()
         clock.now = at(2026, 12, 21, 16, 0)  # an hour after the decision was due
         far_future = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)  # the sender's own time
-        drawn = json.dumps(sv.messaging.prepare(sql.Cx.of(s), row, far_future))
+        drawn = json.dumps(sv.sender.renderer.prepare(sql.Cx.of(s), row, far_future).args)
     assert "overdue by 1 h" in drawn, drawn[:500]
 
 

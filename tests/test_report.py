@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot import jobs, report
+from bot import intents, jobs, report
 from bot.cli import main
 from bot.config import Settings
+from bot.handlers.slack.blocks import report as slack_report
 from bot.policy import load_policy
 from bot.reminders import ReminderSweep
 from bot.sandbox.webapi import FakeSlack
@@ -204,7 +205,7 @@ async def test_the_message_text_for_the_seeded_week(sqlite_engine: Engine) -> No
     refs = seed_week(sqlite_engine)
     with session_scope(sqlite_engine) as s:
         fig = report.weekly_figures(s, CAMBS, WEEK, AS_OF)
-    assert report.summary_text(fig) == "\n".join([
+    assert slack_report.summary_text(fig) == "\n".join([
         "*Front Door weekly figures* · Mon 23 Nov – Sun 29 Nov 2026 · "
         "Cambridgeshire County Council",
         f"*Consultations: 5* (2 repeat; 1 at 3 or more about the same situation: "
@@ -224,7 +225,7 @@ async def test_the_message_text_for_the_seeded_week(sqlite_engine: Engine) -> No
         "• Strategy discussion: 0 met, 1 breached (0%)",
         "*Time to decision*: median 2 h, 90th percentile 2 days 3 h (5 decided)",
     ])
-    msg = report.summary_message(fig)
+    msg = slack_report.summary_message(fig)
     assert msg["text"].startswith("Front Door weekly figures, Mon 23 Nov – Sun 29 Nov 2026")
     assert msg["blocks"][0]["type"] == "header"
     body = json.dumps(msg["blocks"])
@@ -347,7 +348,7 @@ async def test_the_weekly_job_posts_the_figures_and_uploads_the_chart(
     stats = ReminderSweep(sv).run(at(2026, 11, 30, 9, 0, 30))
     assert stats.sent >= 1
     rows = _rows(sv.engine, "job:weekly_report:2026-11-30")
-    assert [r.intent for r in rows] == ["chat.postMessage", "files.upload_v2"]
+    assert [intents.intent_of(r) for r in rows] == [intents.REPORT_SUMMARY, intents.REPORT_CHART]
     assert all(r.channel == MANAGERS for r in rows)
     png = base64.b64decode(rows[1].payload["content_b64"])
     assert png.startswith(b"\x89PNG")
@@ -382,8 +383,8 @@ async def test_a_report_missed_while_the_bot_was_down_is_sent_when_it_is_back(
     ReminderSweep(sv).run(at(2026, 11, 28, 12, 0))
     ReminderSweep(sv).run(at(2026, 12, 1, 15, 0))  # down from Saturday to Tuesday
     rows = _rows(sv.engine, "job:weekly_report:2026-11-30")
-    assert [r.intent for r in rows] == ["chat.postMessage", "files.upload_v2"]
-    assert "23 Nov" in rows[0].payload["text"]  # the week it was due for, not this one
+    assert [intents.intent_of(r) for r in rows] == [intents.REPORT_SUMMARY, intents.REPORT_CHART]
+    assert rows[0].payload["figures"]["week_start"] == "2026-11-23"  # the week it was due for
 
 
 async def test_a_new_install_waits_for_its_first_whole_week(

@@ -34,11 +34,11 @@ from bot.policy import load_policy
 from bot.sandbox import demo
 from bot.sandbox.signing import SlackSender
 from bot.sandbox.webapi import FakeSlack
-from store import repo
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
 from store.models import OutboxMessage, Reminder
 from tests.helpers import until
+from tests.slackenv import notice
 from tests.test_fault_serve import (
     CUT_OFF,
     ORDERS,
@@ -233,9 +233,8 @@ async def test_worker_sigterm_gives_up_at_the_bound_and_releases_the_claim(
     engine = make_engine(db)
     await asyncio.to_thread(upgrade, engine)
     with session_scope(engine, write=True) as s:
-        repo.enqueue(s, key="test:worker:1", intent="chat.postMessage",
-                     payload={"channel": policy.channel("escalation"),
-                              "text": "A message for the escalation channel."})
+        notice(s, "test:worker:1", policy.channel("escalation"),
+               "A message for the escalation channel.")
     worker: Serve | None = None
     try:
         fake = FakeSlack(tokens=[TOKEN])

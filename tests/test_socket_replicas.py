@@ -31,6 +31,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from bench import procs
+from bot import intents
 from bot.policy import load_policy
 from bot.sandbox import demo
 from bot.sandbox.signing import Delivery, SlackSender
@@ -187,7 +188,7 @@ async def test_two_socket_mode_processes_handle_each_event_once(tmp_path: Path,
                 assert time.monotonic() < deadline, "the outbox did not drain"
                 await asyncio.sleep(0.05)
             rows = await _rows(engine, OutboxMessage)
-            posts = {r.idempotency_key for r in rows if r.intent == "chat.postMessage"}
+            posts = {r.idempotency_key for r in rows if intents.posts(r)}
             in_slack = Counter(outbox_key(m) for msgs in list(fake.messages.values())
                                for m in msgs if m.get("bot_id"))
             assert [k for k, n in in_slack.items() if n > 1] == []

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from bot.caf.notify import nudge_dms, post
+from bot import intents
+from bot.caf.notify import nudge_dms, post, say
 from bot.caf.service import KIND_NO_LEAD, KIND_REASSESS, KIND_TAC
-from bot.handlers.slack.blocks import caf as blocks
 from store.models import CafEpisode, Reminder
 
 if TYPE_CHECKING:
@@ -43,9 +43,10 @@ def tac_overdue(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
     if ep.next_meeting_due != due:
         return False  # held or rearranged since: that moved the reminder, this one is stale
     today = now.astimezone(sv.policy.tz).date()
-    msg = blocks.tac_overdue_dm(ep, due, sv.policy, today)
-    if not nudge_dms(s, sv.messaging, ep, msg, r.key):
-        post(s, sv.policy.channel("escalation"), msg, f"{r.key}:escalation")
+    data = {"due": due.isoformat(), "today": today.isoformat()}
+    if not nudge_dms(s, ep, intents.CAF_TAC_OVERDUE, r.key, **data):
+        post(s, sv.policy.channel("escalation"), ep, intents.CAF_TAC_OVERDUE,
+             f"{r.key}:escalation", **data)
     return True
 
 
@@ -54,9 +55,9 @@ def caf_reassess(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
     ep = _open(s, r)
     if ep is None:
         return False
-    msg = blocks.reassess_dm(ep, sv.policy)
-    if not nudge_dms(s, sv.messaging, ep, msg, r.key):
-        post(s, sv.policy.channel("escalation"), msg, f"{r.key}:escalation")
+    if not nudge_dms(s, ep, intents.CAF_REASSESS, r.key):
+        post(s, sv.policy.channel("escalation"), ep, intents.CAF_REASSESS,
+             f"{r.key}:escalation")
     return True
 
 
@@ -66,10 +67,11 @@ def caf_no_lead(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
     if ep is None or ep.lead_user_id:
         return False
     stage = str(r.payload.get("stage", "link_worker"))
-    msg = blocks.no_lead_post(ep, stage)
-    post(s, sv.policy.channel("escalation"), msg, f"{r.key}:escalation")
+    post(s, sv.policy.channel("escalation"), ep, intents.CAF_NO_LEAD, f"{r.key}:escalation",
+         stage=stage)
     if ep.coordinator_user_id:
-        sv.messaging.dm(s, ep.coordinator_user_id, msg, f"{r.key}:act:{ep.coordinator_user_id}")
+        say(s, ep, intents.CAF_NO_LEAD, intents.person(ep.coordinator_user_id),
+            f"{r.key}:act:{ep.coordinator_user_id}", stage=stage)
     return True
 
 

@@ -43,6 +43,7 @@ class AdviceResult:
     professional: Professional | None = None
     message: str = ""
     action: str = ""
+    who: str = ""  # the person ``message`` is about, named before it by the platform
 
     @property
     def ok(self) -> bool:
@@ -108,9 +109,8 @@ class AdviceService:
 
         def act(s: Session, c: Consultation, now: datetime) -> AdviceResult:
             if c.status != "open":
-                return AdviceResult(
-                    "already_advised", c, message=f"<@{c.advisor_user_id}> already answered this."
-                )
+                return AdviceResult("already_advised", c, message="already answered this.",
+                                    who=c.advisor_user_id or "")
             repo.audit(
                 s,
                 actor=advisor,

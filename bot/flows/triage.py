@@ -42,6 +42,7 @@ class CardResult:
     new_rating: str | None = None
     note: str = ""  # text for the card's thread (already guarded by the caller)
     by: str = ""  # the Slack user the thread note names first (a mention, not text)
+    who: str = ""  # the person ``message`` is about, named before it by the platform
 
     @property
     def ok(self) -> bool:
@@ -402,7 +403,7 @@ class TriageService:
         return CardResult(
             "already_decided",
             card,
-            message=f"<@{card.decided_by}> already decided this card ({when}).",
+            message=f"already decided this card ({when}).", who=card.decided_by or "",
         )
 
     def _run(

@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from bot.flows.validate import guard as guard_findings
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.flow import ASK_ORDINARY, ASK_REPHRASE, could_identify
+from bot.handlers.slack.render import said
 from bot.services import Services
 
 log = logging.getLogger("frontdoor.handlers")
@@ -144,7 +145,9 @@ def settle(sv: Services, user: str, channel: str | None, result: R,
 
     async def after() -> None:
         sv.sender.kick()
-        text = result.message if not result.ok else ok_text(result)
+        # The domain names the person a refusal is about as data (``who``): mentioned here.
+        text = (said(result.message, getattr(result, "who", "")) if not result.ok
+                else ok_text(result))
         if text:
             await tell(sv, user, channel, text)
 

@@ -47,33 +47,12 @@ from bot.handlers.slack.blocks.text import (
     sections,
     when_words,
 )
+from bot.labels import ADVICE_OUTCOMES as ADVICE_OUTCOMES  # re-exported for the blocks
+from bot.labels import OUTCOME_LABELS as OUTCOME_LABELS
+from bot.labels import outcome_label as outcome_label
+from bot.labels import rating_name as rating_name
 from bot.policy import Policy
 from store.models import Consultation, Decision, Professional, Referral, TriageCard
-
-# The one place outcomes are worded (consultation advice, suggestions, App Home).
-OUTCOME_LABELS: dict[str, str] = {
-    "urgent_referral": "Make an urgent referral now",
-    "referral": "Make a referral",
-    "early_help": "Start an Early Help Assessment (with consent)",
-    # Scenario 11: the child already has an open CAF, so no new assessment is started.
-    "continue_caf": "Continue the open CAF and strengthen the family plan",
-    "signpost": "Signpost to universal or community services",
-    "lado": "Refer to the LADO",
-    "advice_only": "Advice only / no further action",
-    "redirect": "Not for the front door: redirected",
-    "returned": "Returned to the referrer (no consent, no safeguarding concern)",
-}
-
-# Outcomes an advisor may choose (redirect/returned are the bot's, not advice).
-ADVICE_OUTCOMES: tuple[str, ...] = (
-    "urgent_referral",
-    "referral",
-    "early_help",
-    "continue_caf",
-    "signpost",
-    "lado",
-    "advice_only",
-)
 
 CONSENT_LABELS: dict[str, str] = {
     "given": "Consent given",
@@ -153,21 +132,6 @@ _OPTION_VALUE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def outcome_label(key: str | None) -> str:
-    """The plain-words label of an outcome key (unknown keys humanised, unescaped)."""
-    if not key:
-        return "No outcome yet"
-    return OUTCOME_LABELS.get(key, humanize(key))
-
-
-def rating_name(policy: Policy, key: str | None) -> str:
-    """A rating's label from the policy ("Amber (child in need)"), unescaped."""
-    if not key:
-        return "Not rated"
-    rating = policy.ratings.get(key)
-    return rating.label if rating is not None else humanize(key)
 
 
 def rating_badge(policy: Policy, key: str | None) -> str:

@@ -17,9 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+# Re-exported: the renderer's modules take every word helper from here.
+from bot.labels import duration_words as duration_words
+from bot.labels import humanize as humanize
+from bot.labels import to_utc as to_utc
 
 Block = dict[str, Any]
 
@@ -98,11 +103,6 @@ def clip(s: str, limit: int) -> str:
 def esc(s: object, limit: int = SECTION_LIMIT) -> str:
     """Escape then clip: the usual treatment for user text in ``mrkdwn``."""
     return clip(escape("" if s is None else str(s)), limit)
-
-
-def humanize(key: str) -> str:
-    """``"domestic_abuse"`` -> ``"domestic abuse"`` (stored keys read as words)."""
-    return str(key).replace("_", " ").strip()
 
 
 def nonempty(s: str, fallback: str = "—") -> str:
@@ -293,13 +293,6 @@ def message(fallback: str, blocks: list[Block]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- time
 
 
-def to_utc(dt: datetime) -> datetime:
-    """An aware UTC instant (a naive value is taken to be UTC, as the store writes them)."""
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
-
-
 def _day_words(local: date, today: date) -> str | None:
     if local == today:
         return "today"
@@ -324,22 +317,6 @@ def when_words(dt: datetime, now: datetime, tz: ZoneInfo) -> str:
     if local.year != today.year:
         words += f" {local.year}"
     return f"{words} {hm}"
-
-
-def duration_words(td: timedelta) -> str:
-    """A positive duration in words: "3 h 40 min", "2 days 4 h", "under a minute"."""
-    minutes = int(abs(td).total_seconds() // 60)
-    if minutes < 1:
-        return "under a minute"
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        # Past a day, minutes are noise.
-        out = f"{days} day" + ("s" if days != 1 else "")
-        return f"{out} {hours} h" if hours else out
-    if hours:
-        return f"{hours} h {mins} min" if mins else f"{hours} h"
-    return f"{mins} min"
 
 
 def due_in_words(due: datetime, now: datetime, tz: ZoneInfo) -> str:
