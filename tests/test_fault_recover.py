@@ -33,7 +33,7 @@ from bot.policy import load_policy
 from bot.sandbox import demo
 from bot.sandbox.webapi import FakeSlack
 from bot.services import Services
-from store import claims
+from store import claims, sql
 from store.db import session_scope
 from store.models import OutboxMessage, TriageCard
 from store.types import utcnow
@@ -101,9 +101,9 @@ async def _kill_inside_posts(rig: Rig, *, thread_before: int = 0) -> dict[str, T
     with session_scope(rig.engine, write=True) as s:
         rig.sv.messaging.dm(s, PERSON, {"text": "Your referral has been received."}, "kill:dm")
         notice(s, "kill:reply", THREADS, "A note in the thread.", thread=parent["ts"])
-        card = s.get(TriageCard, card_id)
-        assert card is not None and card.channel
-        channel = card.channel
+        at = sql.where(sql.Cx.of(s), "card", card_id, "post")
+        assert at is not None and at.conversation
+        channel = at.conversation
     targets = {"card": Target(f"card:{card_id}:post", channel),
                "dm": Target("kill:dm", fake.dm_channel(PERSON)),
                "reply": Target("kill:reply", THREADS, parent["ts"])}
@@ -187,12 +187,14 @@ def _once_each(rig: Rig, targets: dict[str, Target]) -> None:
                     if c.ok)
     with session_scope(rig.engine) as s:
         rows = {r.idempotency_key: r for r in s.exec(select(OutboxMessage)).scalars()}  # type: ignore[call-overload]
-        cards = {f"card:{c.id}:post": c.ts for c in s.exec(select(TriageCard)).scalars()}  # type: ignore[call-overload]
+        cards = {f"card:{c.id}:post": at.message_id
+                 for c in s.exec(select(TriageCard)).scalars()  # type: ignore[call-overload]
+                 if (at := sql.where(sql.Cx.of(s), "card", c.id, "post")) is not None}
     for name, t in targets.items():
         found = [m for m in fake.history(t.channel) if outbox_key(m) == t.key]
         assert len(found) == 1 and posts[t.key] == 1, (name, len(found), posts[t.key])
         assert found[0].get("thread_ts") == t.thread_ts, name
-        assert rows[t.key].status == "sent" and rows[t.key].result_ts == found[0]["ts"], name
+        assert rows[t.key].status == "sent" and rows[t.key].message_id == found[0]["ts"], name
         if name == "card":  # updates and thread notes find the card by this ts
             assert cards[t.key] == found[0]["ts"]
 

@@ -25,12 +25,12 @@ async def test_the_outbox_holds_intents_not_slack(tmp_path: Path) -> None:
     db_file = f"sqlite:///{tmp_path / 'frontdoor.db'}"
     async with slack_env(db_file, start=TUESDAY) as env:
         card = await _refer(env)
-        await env.click_card(MANAGER, card.channel or "", card.ts or "", ids.CARD_REQUEST_INFO)
+        await env.click_card(MANAGER, *env.posted(card), ids.CARD_REQUEST_INFO)
         view = (await env.fake.wait_for("views.open"))[-1].args["view"]
         await env.sender.view_submission(
             MANAGER, view, {ids.IN_QUESTION[1]: "Has the school nurse seen the child this term?"})
         await env.drain()
-        await env.click_card(MANAGER, card.channel or "", card.ts or "", ids.CARD_APPROVE)
+        await env.click_card(MANAGER, *env.posted(card), ids.CARD_APPROVE)
         await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
         await play(env, TEACHER)
         await env.drain()

@@ -75,7 +75,7 @@ async def test_in_order_per_channel_and_once(rig: Rig) -> None:
     assert stats.sent == 10
     assert delivered(rig.fake, "C0ONE") == ["m1", "m3", "m5", "m7", "m9"]
     assert delivered(rig.fake, "C0TWO") == ["m0", "m2", "m4", "m6", "m8"]
-    assert all(r.status == "sent" and r.result_ts for r in rows(rig.engine))
+    assert all(r.status == "sent" and r.message_id for r in rows(rig.engine))
     assert (await rig.sender.run_once()).sent == 0  # nothing is sent twice
     # Every message carries its outbox key, so a restart can tell it was delivered.
     meta = rig.fake.history("C0ONE")[0]["metadata"]
@@ -131,7 +131,7 @@ async def test_a_row_the_release_before_queued_is_sent_as_queued_once(rig: Rig) 
     """Rows still queued by the release before intents (kept by migration 0005 as the
     call they were) go out as they were queued, with their key, once."""
     with session_scope(rig.engine, write=True) as s:
-        repo.enqueue(s, key="old:dm", method=intents.LEGACY, not_before=rig.clock.now,
+        repo.enqueue(s, key="old:dm", intent=intents.LEGACY, not_before=rig.clock.now,
                      payload={"method": "chat.postMessage",
                               "args": {"channel": "U0PRO", "text": "queued before"}})
     assert (await rig.sender.run_once()).sent == 1
@@ -145,7 +145,7 @@ async def test_a_row_no_renderer_can_draw_is_dead_at_once_not_sent(rig: Rig) -> 
     """A row whose intent this release does not know (here a Web API call queued as the
     release before did) is never guessed at: dead at once, and a person is told."""
     with session_scope(rig.engine, write=True) as s:
-        repo.enqueue(s, key="old:1", method="chat.postMessage", not_before=rig.clock.now,
+        repo.enqueue(s, key="old:1", intent="chat.postMessage", not_before=rig.clock.now,
                      payload={"channel": "C0ONE", "text": "queued by the release before"})
     await rig.sender.run_once()
     await rig.sender.run_once()  # delivers the alert
@@ -206,7 +206,7 @@ async def test_a_post_that_failed_after_slack_stored_it_is_searched_for_not_rese
     assert stats.recovered == 1 and stats.sent == 1
     assert delivered(rig.fake, "C0ONE") == ["stored, then Slack failed", "next"]
     assert [r.status for r in rows(rig.engine)] == ["sent", "sent"]
-    assert rows(rig.engine)[0].result_ts == rig.fake.history("C0ONE")[0]["ts"]
+    assert rows(rig.engine)[0].message_id == rig.fake.history("C0ONE")[0]["ts"]
 
 
 @pytest.mark.fault
