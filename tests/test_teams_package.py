@@ -139,3 +139,9 @@ def test_bad_values_are_refused_in_plain_words(tmp_path: Path, capsys: pytest.Ca
     assert words in err and "nothing was written" in err
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # no zip, and no half-written temporary file
+
+
+def test_a_version_teams_would_refuse_is_refused_here() -> None:
+    with pytest.raises(package.PackageError, match="three numbers such as 1.4.0"):
+        package.manifest(APP_ID, HOST, version="1.4.0.dev2")
+    assert package.manifest(APP_ID, HOST, version="1.4.0")["version"] == "1.4.0"

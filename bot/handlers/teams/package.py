@@ -32,6 +32,10 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 HOST = re.compile(r"^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
                   r"[A-Za-z]{2,63}$")
 PLACEHOLDER = re.compile(r"\$\{\{([A-Z_]+)\}\}")
+# The manifest's version is MAJOR.MINOR.PATCH (Microsoft's manifest reference; the schema's
+# own "semver" pattern is three numbers): a release such as 1.4.0.dev2 is refused here,
+# not at upload in the admin centre.
+SEMVER = re.compile(r"^(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)$")
 # A fixed time for every zip entry, so the same inputs give the same bytes (a package can
 # be compared with the one uploaded; a rebuild is not a change).
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -83,10 +87,14 @@ def manifest(app_id: str, host: str, privacy_url: str | None = None,
     privacy = privacy_url.strip() if privacy_url else f"https://{host}/"
     if not privacy.lower().startswith("https://"):
         problems.append(f"--privacy-url must be an https:// address, not {privacy!r}")
+    version = version or app_version()
+    if not SEMVER.match(version):
+        problems.append(f"the app version must be three numbers such as 1.4.0 (MAJOR.MINOR."
+                        f"PATCH, as Teams asks), and this release is {version!r}")
     if problems:
         raise PackageError(problems)
     values = {"MICROSOFT_APP_ID": app_id.lower(), "HOST": host, "PRIVACY_URL": privacy,
-              "VERSION": version or app_version()}
+              "VERSION": version}
     return _fill(copy.deepcopy(template()), values)
 
 
