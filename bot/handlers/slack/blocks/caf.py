@@ -13,9 +13,10 @@ that the episode has moved on instead of recording against the wrong meeting.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from bot import wording
 from bot.caf.service import CLOSE_REASONS as CLOSE_LABELS
 from bot.caf.service import STUCK_LABELS
 from bot.handlers.slack.blocks import ids
@@ -41,28 +42,13 @@ from bot.handlers.slack.blocks.text import (
 from bot.policy import Policy
 from store.models import CafEpisode, TriageCard
 
-NO_NAMES = "No names or other details that could identify a child or family."
+NO_NAMES = wording.CAF_NO_NAMES
 
 # --------------------------------------------------------------------------- small helpers
 
 
-def day(d: date | None) -> str:
-    """``Tue 22 Dec 2026`` (or "not set")."""
-    return f"{d:%a} {d.day} {d:%b %Y}" if d else "not set"
-
-
-def weeks(td: timedelta) -> str:
-    """A cadence in words: "4 weeks", "12 months" for a year, else days."""
-    days = td.days
-    if days and days % 364 == 0 and days // 364 <= 5:
-        n = days // 364
-        return f"{12 * n} months"
-    if days and days % 365 == 0:
-        return f"{12 * (days // 365)} months"
-    if days and days % 7 == 0:
-        n = days // 7
-        return f"{n} week" + ("s" if n != 1 else "")
-    return f"{days} day" + ("s" if days != 1 else "")
+day = wording.day
+weeks = wording.weeks
 
 
 def ref(ep: CafEpisode) -> str:
@@ -281,7 +267,7 @@ def stuck_duty_post(ep: CafEpisode, actor: str, note: str, policy: Policy) -> di
 
 def panel_item(ep: CafEpisode) -> str:
     """The anonymous panel item's number (the bot's own id, meaningless outside the CAF team)."""
-    return f"P-{ep.id}"
+    return wording.panel_item(ep.id)
 
 
 def panel_post(ep: CafEpisode, note: str, months_open: int, meetings_held: int) -> dict:
@@ -339,15 +325,7 @@ def stuck_confirmation(ep: CafEpisode, stage: str) -> str:
 # --------------------------------------------------------------------------- no lead professional
 
 
-NO_LEAD_STEPS: tuple[tuple[str, str], ...] = (
-    ("link_worker", "The CAF link worker (co-ordinator) helps the team around the family find a "
-     "lead professional: someone the family already knows, or has chosen."),
-    ("panel", "Still none: the family help team manager takes it to the Transforming Lives "
-     "Panel, to ask whether any agency can be the lead professional."),
-    ("step_down", "Still none: the family help team manager adds a case note that no agency "
-     "will take the role; the social worker, the family and every agency are told, and the "
-     "child steps down to universal services (close the CAF: stepped down)."),
-)
+NO_LEAD_STEPS = wording.NO_LEAD_STEPS
 
 
 def no_lead_post(ep: CafEpisode, stage: str) -> dict:

@@ -17,6 +17,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from bot import wording
 from bot.flows.api import Kind, Option, Prompt, Status, Step, Suggestion
 from bot.flows.rules import human_duration
 from bot.handlers.slack.blocks import ids
@@ -51,11 +52,8 @@ _YESNO = (Option("yes", "Yes"), Option("no", "No"))
 _MAX_BUTTONS = 5  # more choices than this read better as a select
 _MAX_REASONS = 10
 
-_NO_NAMES_HELP = (
-    "Please answer again without names, dates of birth, addresses, postcodes, phone numbers, "
-    "e-mail addresses, NHS or NI numbers, or a named school with a class."
-)
-_RESTART = "You can start again at any time with /consult or /refer."
+_NO_NAMES_HELP = wording.NO_NAMES_HELP
+_RESTART = wording.RESTART
 
 
 def answer_action_id(index: int) -> str:
@@ -68,10 +66,7 @@ def question_block_id(step: Step, prompt: Prompt) -> str:
     return f"{ids.QUESTION_BLOCK_PREFIX}:{step.flow_id}:{prompt.id}"
 
 
-def _flow_name(kind: str | None) -> str:
-    return {"consult": "No-names consultation", "refer": "Referral checklist"}.get(
-        kind or "", "Front Door"
-    )
+_flow_name = wording.flow_name
 
 
 def _options(prompt: Prompt) -> tuple[Option, ...]:
@@ -175,7 +170,7 @@ def _nav_elements(step: Step, prompt: Prompt) -> list[dict[str, Any]]:
         out.append(button("Back", ids.FLOW_BACK, prompt.id))
     if prompt.optional:
         out.append(button("Skip", ids.FLOW_SKIP, prompt.id))
-    what = "consultation" if step.flow_kind == "consult" else "referral checklist"
+    what = wording.flow_what(step.flow_kind)
     out.append(
         button(
             "Cancel",
@@ -184,7 +179,7 @@ def _nav_elements(step: Step, prompt: Prompt) -> list[dict[str, Any]]:
             style="danger",
             confirm=confirm_dialog(
                 f"Cancel this {what}?",
-                "Your answers so far will be discarded and nothing will be sent.",
+                wording.CANCEL_TEXT,
                 "Yes, cancel",
                 "No, keep going",
                 danger=True,
@@ -222,7 +217,7 @@ def question_message(step: Step) -> dict:
 
     elements = _answer_elements(prompt, previous)
     if not elements:
-        hint = "Type your answer as a message here."
+        hint = wording.TYPE_HERE
         if prompt.kind == Kind.TEXT and prompt.placeholder:
             hint += f"\n_{esc(prompt.placeholder, 500)}_"
         blocks.append(section_text(hint))
@@ -234,7 +229,7 @@ def question_message(step: Step) -> dict:
     return message(escape(fallback), blocks)
 
 
-_TYPE_HERE = "Type your answer as a message here."
+_TYPE_HERE = wording.TYPE_HERE
 _PREVIOUS = "(your previous answer:"
 
 
@@ -332,7 +327,7 @@ def refused_message(step: Step) -> dict:
             )
         )
         blocks.append(section_text(_NO_NAMES_HELP))
-        blocks.append(context("That answer has not been saved or shared with anyone."))
+        blocks.append(context(wording.NOT_SAVED))
     if step.errors:
         errs = bullets(clip(e, 500) for e in step.errors[:20])
         blocks.extend(sections(f"I couldn't accept that answer:\n{errs}", max_sections=2))
@@ -418,7 +413,7 @@ def suggestion_blocks(suggestion: Suggestion, policy: Policy, *, kind: str | Non
     if len(suggestion.reasons) > _MAX_REASONS:
         blocks.append(context(f"… {len(suggestion.reasons) - _MAX_REASONS} more reasons"))
     if kind != "refer":
-        blocks.append(context("The duty advisor decides the advice; this is only a suggestion."))
+        blocks.append(context(wording.ONLY_A_SUGGESTION))
     return blocks
 
 
@@ -464,26 +459,20 @@ def completed_message(step: Step, policy: Policy, referral: Referral | None = No
 def redirected_message(step: Step) -> dict:
     """A suspended referral type: not for the front door, and where to go instead."""
     blocks: list[Block] = [
-        section_text(":signpost: *This isn't something the front door can take.*"),
+        section_text(f":signpost: *{wording.REDIRECTED}*"),
     ]
     if step.message.strip():
         blocks.extend(sections(esc(step.message, 6000), max_sections=2))
     if step.reference:
         blocks.append(context(f"Reference {escape(step.reference)}"))
-    blocks.append(
-        context(
-            "If you also have a safeguarding concern about a child, start again with /consult "
-            "or /refer."
-        )
-    )
+    blocks.append(context(wording.REDIRECTED_AGAIN))
     return message("Not for the front door: redirected", blocks)
 
 
 def cancelled_message(step: Step) -> dict:
     """The flow was cancelled: nothing was sent."""
     # The service says what was cancelled and that nothing was sent: once, not twice.
-    said = esc(step.message, 2000) if step.message.strip() else (
-        "Cancelled: nothing has been sent to the front door.")
+    said = esc(step.message, 2000) if step.message.strip() else wording.CANCELLED
     blocks = [section_text(f"{said} {_RESTART}")]
     return message("Cancelled: nothing was sent", blocks)
 
@@ -491,10 +480,7 @@ def cancelled_message(step: Step) -> dict:
 def expired_message(step: Step) -> dict:
     """The flow timed out without an answer: nothing was sent."""
     blocks = [
-        section_text(
-            "This conversation timed out without an answer, so nothing has been sent. "
-            f"{_RESTART}"
-        )
+        section_text(f"{wording.EXPIRED} {_RESTART}")
     ]
     if step.message.strip():
         blocks.append(context(esc(step.message, 2000)))

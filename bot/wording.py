@@ -1,0 +1,286 @@
+"""What the bot's messages say, in plain words every platform's renderer shares (issue 19).
+
+Moved out of Slack's Block Kit modules so that Slack and Teams say the same thing: labels
+for stored answers and consent, the summary a card shows, what happens next, the CAF's
+dates and routes. Unescaped and free of markup: a renderer escapes and styles them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from bot.flows.rules import CATEGORIES
+from bot.labels import humanize
+from bot.policy import Policy
+
+CONSENT_LABELS: dict[str, str] = {
+    "given": "Consent given",
+    "refused": "Consent refused",
+    "not_sought": "Consent not sought yet",
+    "unsafe": "Not sought: asking would put the child at risk",
+    "not_required": "Consent not required",
+    "": "Not recorded",
+}
+
+# Summary answers in the order a manager reads a good referral; other keys follow.
+# Keys are the question ids of bot/flows/scripts.py (plus a few plain aliases).
+SUMMARY_LABELS: dict[str, str] = {
+    "want": "What they would like from the consultation",
+    "ref_type": "Kind of referral",
+    "worried": "What are the worries",
+    "worries": "What are the worries",
+    "lado": "About someone who works or volunteers with children",
+    "risks": "Risks to the child, and why",
+    "level": "How serious the referrer thinks it is",
+    "why_now": "What has prompted this now",
+    "tried": "What has been tried",
+    "eha": "Early Help Assessment offered or done",
+    "open_caf": "Open CAF or early help plan",
+    "parents_aware": "Are the parents or carers aware",
+    "child_voice": "Voice of the child",
+    "gillick": "Young person spoken to directly (Gillick)",
+    "parent_voice": "Voice of the parents or carers",
+    "referrer_done": "What the referrer has done",
+    "support_needed": "What support the family needs",
+}
+
+# Answers shown elsewhere on a card (fields, consent, header) or only used for routing.
+SUMMARY_SKIP: frozenset[str] = frozenset(
+    {
+        "danger",
+        "role",
+        "agency",
+        "age_band",
+        "categories",
+        "consent",
+        "consent_status",
+        "consent_reason",
+        "suspended_check",
+        "before",
+        "earlier_ref",
+        "phoned",
+        "phoned_at",
+        "notes",
+        "safety_gate",
+        "flow",
+        "suggestion",
+        "answers",
+    }
+)
+
+NEXT_STEPS: dict[str, str] = {
+    "red": "The assessment team will hold a strategy discussion and may start a section 47 "
+    "enquiry. They may contact you for more information.",
+    "amber_sh": "The MASH will gather information from partner agencies and decide on the next "
+    "step. They may contact you for more information.",
+    "amber_cin": "An assessment team will contact the family about a child and family "
+    "assessment.",
+    "green": "The early help team will contact the family about early help. It is a "
+    "consent-based service.",
+    "blue": "There is no role for children's social care. Please keep supporting the family "
+    "and signpost them to universal or community services.",
+    # Green for a child with an open CAF (MASH-to-CAF guidance, outcome 1): no new assessment.
+    "continue_caf": "The child's open CAF continues: no new assessment is started, and the "
+    "family plan is strengthened with these worries. Please tell the CAF's lead professional "
+    "too; the next team around the family meeting may be brought forward.",
+}
+
+# What the professional answered to advice, in the words they read on the advice message.
+ADVICE_ANSWER_WORDS: dict[bool | None, str] = {
+    True: "You said you are following this advice. Thank you.",
+    False: "You said you are doing something else; your reason is recorded in the "
+    "consultation log.",
+}
+
+_OPTION_VALUE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
+
+
+def answer_text(value: Any) -> str:
+    """A stored answer as words."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(answer_text(v) for v in value if v is not None)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{humanize(str(k))}: {answer_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def summary_parts(summary: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], list[str]]:
+    """Split a stored summary into (answers, suggestion notes).
+
+    The flows store ``{"answers": {...}, "suggestion": {"notes": [...]}}``; a flat
+    mapping of answers is accepted too, so older or hand-made rows still render.
+    """
+    if not isinstance(summary, Mapping):
+        return {}, []
+    answers = summary.get("answers")
+    if not isinstance(answers, Mapping):
+        answers = summary
+    raw: Any = None
+    suggestion = summary.get("suggestion")
+    if isinstance(suggestion, Mapping):
+        raw = suggestion.get("notes")
+    if not raw:
+        raw = summary.get("notes")
+    if isinstance(raw, str):
+        notes = [raw]
+    elif isinstance(raw, (list, tuple)):
+        notes = [answer_text(n) for n in raw if answer_text(n).strip()]
+    else:
+        notes = []
+    return answers, notes
+
+
+def summary_items(
+    summary: Mapping[str, Any] | None,
+    *,
+    skip: Sequence[str] = (),
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[tuple[str, str]]:
+    """(question, answer) in words for each answered summary question, known ones first.
+
+    ``labels`` (from :func:`bot.flows.scripts.answer_labels`) turns a stored option value
+    into the words the professional chose ("dont_know" -> "Don't know").
+    """
+    answers, _ = summary_parts(summary)
+    known = [k for k in SUMMARY_LABELS if k in answers]
+    others = [k for k in answers if k not in SUMMARY_LABELS]
+    out: list[tuple[str, str]] = []
+    for key in known + others:
+        if key in skip or key in SUMMARY_SKIP or str(key).startswith("_"):
+            continue
+        raw = answers.get(key)
+        words = (labels or {}).get(key, {})
+        if words and isinstance(raw, (str, list, tuple)):
+            raw = [words.get(str(v), v) for v in raw] if not isinstance(raw, str) else (
+                words.get(raw, raw))
+        value = answer_text(raw).strip()
+        if not value:
+            continue
+        if _OPTION_VALUE.match(value):
+            value = humanize(value).capitalize()  # a stored option value such as "not_offered"
+        out.append((SUMMARY_LABELS.get(key) or humanize(str(key)).capitalize(), value))
+    return out
+
+
+def category_words(values: Sequence[Any] | None) -> str:
+    """Categories in their census words ("Housing / financial"), never their keys."""
+    items = [CATEGORIES.get(str(v), humanize(str(v))) for v in values or () if str(v).strip()]
+    return ", ".join(items) if items else "—"
+
+
+def consent_words(status: str | None) -> str:
+    """A referral's consent status in words."""
+    return CONSENT_LABELS.get(status or "", humanize(status or ""))
+
+
+def ordinal(n: int) -> str:
+    """"second", "third" … then "7th", "21st"."""
+    words = {2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth"}
+    if n in words:
+        return words[n]
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def next_step_key(rating: str | None, summary: Mapping[str, Any] | None,
+                  caf_episode_id: int | None) -> str | None:
+    """The NEXT_STEPS key: the rating, except Green for a child with an open CAF."""
+    answers, _ = summary_parts(summary)
+    open_caf = caf_episode_id is not None or answers.get("open_caf") == "yes"
+    return "continue_caf" if rating == "green" and open_caf else rating
+
+
+def advice_next_step(outcome: str | None, policy: Policy, reference: str) -> str | None:
+    """What the professional should do next for the advice ``outcome`` (None: nothing more)."""
+    phones = policy.phones
+    return {
+        "urgent_referral": f"Call the front door now on {phones.front_door}. If a child is "
+        f"in immediate danger, call {phones.emergency}.",
+        "referral": "Make a referral: use /refer for the checklist, and add the child's "
+        "identifying details only in the secure referral form, quoting "
+        f"{reference}.",
+        "early_help": "Talk to the family about an Early Help Assessment: it needs their consent."
+        + (f" The early help team: {phones.early_help}." if phones.early_help else ""),
+        "continue_caf": "Tell the CAF's lead professional about these worries, so that the family "
+        "plan is strengthened; the next team around the family meeting may be brought forward.",
+        "lado": "Contact the LADO (allegations against people who work with children) today.",
+    }.get(outcome or "")
+
+
+# --- the guided flow -------------------------------------------------------------------
+
+NO_NAMES_HELP = (
+    "Please answer again without names, dates of birth, addresses, postcodes, phone numbers, "
+    "e-mail addresses, NHS or NI numbers, or a named school with a class."
+)
+RESTART = "You can start again at any time with /consult or /refer."
+TYPE_HERE = "Type your answer as a message here."
+NOT_SAVED = "That answer has not been saved or shared with anyone."
+CANCEL_TEXT = "Your answers so far will be discarded and nothing will be sent."
+EXPIRED = "This conversation timed out without an answer, so nothing has been sent."
+CANCELLED = "Cancelled: nothing has been sent to the front door."
+REDIRECTED = "This isn't something the front door can take."
+REDIRECTED_AGAIN = ("If you also have a safeguarding concern about a child, start again with "
+                    "/consult or /refer.")
+ONLY_A_SUGGESTION = "The duty advisor decides the advice; this is only a suggestion."
+NOT_A_DECISION = "a suggestion from the answers, not a decision"
+INFO_NO_NAMES = ("Please answer without names, dates of birth, addresses or other details that "
+                 "could identify a child.")
+
+
+def flow_name(kind: str | None) -> str:
+    """What a flow is called."""
+    return {"consult": "No-names consultation", "refer": "Referral checklist"}.get(
+        kind or "", "Front Door"
+    )
+
+
+def flow_what(kind: str | None) -> str:
+    """The flow as the thing being cancelled ("Cancel this consultation?")."""
+    return "consultation" if kind == "consult" else "referral checklist"
+
+
+# --- CAF ---------------------------------------------------------------------------------
+
+CAF_NO_NAMES = "No names or other details that could identify a child or family."
+
+NO_LEAD_STEPS: tuple[tuple[str, str], ...] = (
+    ("link_worker", "The CAF link worker (co-ordinator) helps the team around the family find a "
+     "lead professional: someone the family already knows, or has chosen."),
+    ("panel", "Still none: the family help team manager takes it to the Transforming Lives "
+     "Panel, to ask whether any agency can be the lead professional."),
+    ("step_down", "Still none: the family help team manager adds a case note that no agency "
+     "will take the role; the social worker, the family and every agency are told, and the "
+     "child steps down to universal services (close the CAF: stepped down)."),
+)
+
+
+def day(d: date | None) -> str:
+    """``Tue 22 Dec 2026`` (or "not set")."""
+    return f"{d:%a} {d.day} {d:%b %Y}" if d else "not set"
+
+
+def weeks(td: timedelta) -> str:
+    """A cadence in words: "4 weeks", "12 months" for a year, else days."""
+    days = td.days
+    if days and days % 364 == 0 and days // 364 <= 5:
+        n = days // 364
+        return f"{12 * n} months"
+    if days and days % 365 == 0:
+        return f"{12 * (days // 365)} months"
+    if days and days % 7 == 0:
+        n = days // 7
+        return f"{n} week" + ("s" if n != 1 else "")
+    return f"{days} day" + ("s" if days != 1 else "")
+
+
+def panel_item(episode_id: int | None) -> str:
+    """The anonymous panel item's number (the bot's own id, meaningless outside the CAF team)."""
+    return f"P-{episode_id}"
