@@ -104,6 +104,28 @@ def group(group_id: str) -> dict[str, str]:
     return {"group": group_id}
 
 
+def user_of(value: Any) -> str:
+    """A person's id from structured data (``{"user": id}``) or a bare id."""
+    if isinstance(value, dict):
+        return str(value.get("user") or "")
+    return str(value or "")
+
+
+def users_of(values: Any) -> list[str]:
+    """The ids of a list of people."""
+    return [user_of(v) for v in values or ()]
+
+
+def groups_of(values: Any) -> list[str]:
+    """The ids of a list of groups (``{"group": id}`` or bare ids)."""
+    return [str(v.get("group") if isinstance(v, dict) else v) for v in values or ()]
+
+
+def channel_of(value: Any) -> str:
+    """A conversation's id from structured data (``{"channel": id}``) or a bare id."""
+    return str((value.get("channel") if isinstance(value, dict) else value) or "")
+
+
 @dataclass(frozen=True, slots=True)
 class Address:
     """Where a row goes: the platform id of a person or a conversation."""

@@ -8,13 +8,15 @@ dates and routes. Unescaped and free of markup: a renderer escapes and styles th
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.flows.rules import CATEGORIES
-from bot.labels import humanize
+from bot.flows.api import Kind, Option, Prompt
+from bot.flows.rules import CATEGORIES, human_duration
+from bot.labels import humanize, outcome_label, rating_name
 from bot.policy import Policy
+from store.models import CafEpisode, Consultation, Decision, TriageCard
 
 CONSENT_LABELS: dict[str, str] = {
     "given": "Consent given",
@@ -235,6 +237,57 @@ INFO_NO_NAMES = ("Please answer without names, dates of birth, addresses or othe
                  "could identify a child.")
 
 
+_YESNO = (Option("yes", "Yes"), Option("no", "No"))
+
+
+def prompt_options(prompt: Prompt) -> tuple[Option, ...]:
+    """A question's choices (Yes / No for a yes-no question without its own)."""
+    if prompt.kind == Kind.YESNO and not prompt.options:
+        return _YESNO
+    return prompt.options
+
+
+def answer_value(answer: Any) -> str | None:
+    """A stored single answer as an option value (``True`` -> ``"yes"``)."""
+    if answer is None:
+        return None
+    if isinstance(answer, bool):
+        return "yes" if answer else "no"
+    return str(answer)
+
+
+def previous_words(prompt: Prompt, answer: Any) -> str:
+    """An answer in words: option labels where there are options."""
+    labels = {o.value: o.label for o in prompt_options(prompt)}
+    if isinstance(answer, (list, tuple, set)):
+        return ", ".join(labels.get(str(a), str(a)) for a in answer)
+    value = answer_value(answer) or ""
+    return labels.get(value, value)
+
+
+def iso_date(answer: Any) -> str | None:
+    """A stored date answer as ``YYYY-MM-DD`` (None when it is no date)."""
+    if isinstance(answer, datetime):
+        return answer.date().isoformat()
+    if isinstance(answer, date):
+        return answer.isoformat()
+    if isinstance(answer, str):
+        try:
+            return date.fromisoformat(answer.strip()).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def clock_within(policy: Policy, clock: str) -> str:
+    """How long a clock allows, in words ("24 hours", "3 working days"); "" if unknown."""
+    try:
+        spec = policy.clock(clock)
+    except AttributeError:
+        return ""
+    return human_duration(spec.duration, spec.basis)
+
+
 def flow_name(kind: str | None) -> str:
     """What a flow is called."""
     return {"consult": "No-names consultation", "refer": "Referral checklist"}.get(
@@ -281,6 +334,127 @@ def weeks(td: timedelta) -> str:
     return f"{days} day" + ("s" if days != 1 else "")
 
 
+def caf_first(ep: CafEpisode) -> bool:
+    """Whether no family planning meeting has been held yet."""
+    return ep.last_meeting_on is None
+
+
+def caf_role(ep: CafEpisode, user: str) -> str:
+    """What ``user`` is to the CAF: "the lead professional and the co-ordinator"."""
+    roles = []
+    if user == ep.lead_user_id:
+        roles.append("the lead professional")
+    if user == ep.coordinator_user_id:
+        roles.append("the co-ordinator")
+    return " and ".join(roles) or "involved"
+
+
+def caf_cadence(ep: CafEpisode, policy: Policy) -> str:
+    """When meetings fall due: "within 6 weeks of the CAF being completed on …", "every
+    12 weeks; the last was held on …" (and what it was rearranged from)."""
+    caf = policy.caf
+    if caf_first(ep):
+        text = (f"within {weeks(caf.first_meeting_within)} of the CAF being completed on "
+                f"{day(ep.completed_on)}")
+        planned = ep.completed_on + caf.first_meeting_within
+    else:
+        text = (f"every {weeks(caf.meeting_interval)}; the last was held on "
+                f"{day(ep.last_meeting_on)}")
+        planned = (ep.last_meeting_on or ep.completed_on) + caf.meeting_interval
+    if ep.next_meeting_due and ep.next_meeting_due != planned:
+        text = f"rearranged from {day(planned)}; {text}"
+    return text
+
+
+def caf_due_line(ep: CafEpisode, policy: Policy, bold: Callable[[str], str]) -> str:
+    """"The first family planning meeting is due by <b>Tue 13 Oct 2026</b> (…)", with a
+    renderer's ``bold``."""
+    which = "first" if caf_first(ep) else "next"
+    return (f"The {which} family planning meeting is due by {bold(day(ep.next_meeting_due))} "
+            f"({caf_cadence(ep, policy)}).")
+
+
 def panel_item(episode_id: int | None) -> str:
     """The anonymous panel item's number (the bot's own id, meaningless outside the CAF team)."""
     return f"P-{episode_id}"
+
+
+# --- no-names: where a finding is, never what it is ---------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_NTH = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+        "tenth")
+
+
+def _nth(i: int) -> str:
+    return _NTH[i] if i < len(_NTH) else ordinal(i + 1)
+
+
+def finding_place(text: str, start: int, kind_label: str) -> str:
+    """Where a finding is, in words that never quote it: "a name in your second sentence,
+    word 3" (for chats kept under the council's retention, where the found text must not
+    be repeated). ``start`` is the finding's offset in ``text``."""
+    start = max(0, min(start, len(text)))
+    bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(text) if m.end() < len(text)]
+    index = max(i for i, b in enumerate(bounds) if b <= start)
+    word = len(text[bounds[index]:start].split()) + 1
+    where = "your answer" if len(bounds) == 1 else f"your {_nth(index)} sentence"
+    return f"{kind_label} in {where}, word {word}"
+
+
+# --- a triage card's headline (the same on every platform) -------------------------------
+
+
+def is_decided(card: TriageCard) -> bool:
+    """Whether a manager has decided the card's rating."""
+    return card.rating is not None or card.status == "decided"
+
+
+def card_rating(card: TriageCard) -> str | None:
+    """The rating a card shows: the decision, else the suggestion."""
+    return card.rating if is_decided(card) and card.rating else card.suggested_rating
+
+
+def card_title(card: TriageCard, policy: Policy) -> str:
+    """"FD-2026-000123 — Suggested: Amber (child in need)" (or Rating:, or Closed (…))."""
+    name = rating_name(policy, card_rating(card))
+    if card.status == "closed":
+        return f"{card.reference} — Closed ({name})"
+    if is_decided(card):
+        return f"{card.reference} — Rating: {name}"
+    return f"{card.reference} — Suggested: {name}"
+
+
+def card_said(card: TriageCard, policy: Policy) -> str:
+    """A card in one line, for notifications."""
+    if card.status == "closed":
+        return f"{card.reference}: closed"
+    said = (f"{card.reference}: {'Rating' if is_decided(card) else 'Suggested'} "
+            f"{rating_name(policy, card_rating(card))}")
+    return said + (" (SLA breached)" if card.breached else "")
+
+
+def rating_change(card: TriageCard, last: Decision | None) -> tuple[Decision | None, str | None]:
+    """(the decision that changed the rating, the rating it was changed from): the newest
+    decision when it was a change; for a card drawn without its decisions, the suggestion."""
+    changed = last if last is not None and last.action == "change" else None
+    if changed is not None:
+        return changed, changed.old_rating  # the rating it had, or the suggestion
+    if card.rating not in (None, card.suggested_rating):
+        return None, card.suggested_rating
+    return None, None
+
+
+def consultation_said(c: Consultation) -> str:
+    """A consultation card in one line, for notifications."""
+    if c.advice_outcome:
+        return f"Consultation {c.reference}: advice given"
+    return f"Consultation {c.reference}: suggested {outcome_label(c.suggested_outcome)}"
+
+
+def outcome_said(card: TriageCard, policy: Policy) -> str:
+    """The referrer's outcome message in one line."""
+    if card.status == "closed":
+        return f"{card.reference}: closed" + (
+            f" ({rating_name(policy, card.rating)})" if card.rating else " without a rating")
+    return f"{card.reference}: {rating_name(policy, card.rating)}"

@@ -24,7 +24,6 @@ from store import sql
 from store.models import (
     CafEpisode,
     Consultation,
-    Decision,
     Professional,
     Referral,
     TriageCard,
@@ -304,25 +303,12 @@ _DRAW: dict[str, Callable[..., dict | None]] = {
 }
 
 
-def _user(value: Any) -> str:
-    """A user ID from structured data (``{"user": id}``) or a bare ID."""
-    if isinstance(value, dict):
-        return str(value.get("user") or "")
-    return str(value or "")
-
-
-def _users(values: Any) -> list[str]:
-    return [_user(v) for v in values or ()]
-
-
-def _groups(values: Any) -> list[str]:
-    return [str(v.get("group") if isinstance(v, dict) else v) for v in values or ()]
+_user, _users, _groups = intents.user_of, intents.users_of, intents.groups_of
 
 
 def _channel_link(value: Any) -> str:
     """``<#C…>`` for a conversation in the data (``{"channel": id}`` or a bare id)."""
-    cid = value.get("channel") if isinstance(value, dict) else value
-    return f"<#{cid}>"
+    return f"<#{intents.channel_of(value)}>"
 
 
 def said(message: str, who: str = "") -> str:
@@ -330,10 +316,7 @@ def said(message: str, who: str = "") -> str:
     return f"{tx.mention(who)} {message}" if who else message
 
 
-def _last_decision(cx: sql.Cx, card_id: int) -> Decision | None:
-    """The card's newest decision (its id is the order they were made in)."""
-    r = cx.first("SELECT max(id) FROM decision WHERE card_id = :id", {"id": card_id})
-    return sql.load(cx, Decision, int(r[0])) if r and r[0] is not None else None
+_last_decision = sql.last_decision
 
 
 def _need(ts: str | None) -> str:

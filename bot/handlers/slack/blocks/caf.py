@@ -89,29 +89,12 @@ def meeting_buttons(ep: CafEpisode, due: date | None) -> Block:
     ], block_id=f"caf:{ep.id}")
 
 
-def _first(ep: CafEpisode) -> bool:
-    return ep.last_meeting_on is None
-
-
-def _cadence(ep: CafEpisode, policy: Policy) -> str:
-    caf = policy.caf
-    if _first(ep):
-        text = (f"within {weeks(caf.first_meeting_within)} of the CAF being completed on "
-                f"{day(ep.completed_on)}")
-        planned = ep.completed_on + caf.first_meeting_within
-    else:
-        text = (f"every {weeks(caf.meeting_interval)}; the last was held on "
-                f"{day(ep.last_meeting_on)}")
-        planned = (ep.last_meeting_on or ep.completed_on) + caf.meeting_interval
-    if ep.next_meeting_due and ep.next_meeting_due != planned:
-        text = f"rearranged from {day(planned)}; {text}"
-    return text
+_first = wording.caf_first
+_cadence = wording.caf_cadence
 
 
 def _due_line(ep: CafEpisode, policy: Policy) -> str:
-    which = "first" if _first(ep) else "next"
-    return (f"The {which} family planning meeting is due by *{day(ep.next_meeting_due)}* "
-            f"({_cadence(ep, policy)}).")
+    return wording.caf_due_line(ep, policy, lambda s: f"*{s}*")
 
 
 # --------------------------------------------------------------------------- DMs
@@ -119,12 +102,7 @@ def _due_line(ep: CafEpisode, policy: Policy) -> str:
 
 def registered_dm(ep: CafEpisode, user: str, actor: str, policy: Policy) -> dict:
     """To the lead professional and the co-ordinator when a CAF is registered (with buttons)."""
-    roles = []
-    if user == ep.lead_user_id:
-        roles.append("the lead professional")
-    if user == ep.coordinator_user_id:
-        roles.append("the co-ordinator")
-    role = " and ".join(roles) or "involved"
+    role = wording.caf_role(ep, user)
     blocks: list[Block] = [
         section_text(f"*{ref(ep)}* is registered with Front Door; you are {role}."),
         section_text(_due_line(ep, policy)),

@@ -133,8 +133,7 @@ def _consent(status: str | None) -> str:
     return escape(CONSENT_LABELS.get(status or "", humanize(status or "")))
 
 
-def _is_decided(card: TriageCard) -> bool:
-    return card.rating is not None or card.status == "decided"
+_is_decided = wording.is_decided
 
 
 # --------------------------------------------------------------------------- triage card
@@ -157,16 +156,8 @@ def triage_card(
     ref = card.reference
     decided = _is_decided(card)
     closed = card.status == "closed"
-    key = card.rating if decided and card.rating else card.suggested_rating
-    name = rating_name(policy, key)
-
-    if closed:
-        title = f"{ref} — Closed ({name})"
-    elif decided:
-        title = f"{ref} — Rating: {name}"
-    else:
-        title = f"{ref} — Suggested: {name}"
-    blocks: list[Block] = [header(title)]
+    key = wording.card_rating(card)
+    blocks: list[Block] = [header(wording.card_title(card, policy))]
 
     if card.breached and not closed:
         words = due_in_words(card.due_at, now, tz) if card.due_at else "deadline passed"
@@ -178,13 +169,7 @@ def triage_card(
 
     # The rating: a suggestion until a manager's click makes it a decision.
     if decided:
-        changed = last if last is not None and last.action == "change" else None
-        if changed is not None:
-            was = changed.old_rating  # the rating it had, or the suggestion
-        elif card.rating not in (None, card.suggested_rating):
-            was = card.suggested_rating  # a card drawn without its decisions
-        else:
-            was = None
+        changed, was = wording.rating_change(card, last)
         verb = f"changed from {escape(rating_name(policy, was))}" if was else "approved"
         line = f"*Rating:* {rating_badge(policy, key)} — {verb} by {mention(card.decided_by)}"
         if card.decided_at:
@@ -286,12 +271,8 @@ def triage_card(
         blocks.append(_card_actions(card, policy, referral))
         keep = 2
 
-    fallback = f"{ref}: {'Rating' if decided else 'Suggested'} {name}"
-    if closed:
-        fallback = f"{ref}: closed"
-    elif card.breached:
-        fallback += " (SLA breached)"
-    return {"text": clip(fallback, 300), "blocks": cap_blocks(blocks, 50, keep_last=keep)}
+    return {"text": clip(wording.card_said(card, policy), 300),
+            "blocks": cap_blocks(blocks, 50, keep_last=keep)}
 
 
 def _card_actions(card: TriageCard, policy: Policy, referral: Referral | None = None) -> Block:
@@ -426,10 +407,8 @@ def consultation_card(
             )
         )
         keep = 1
-    fallback = f"Consultation {c.reference}: suggested {outcome_label(c.suggested_outcome)}"
-    if c.advice_outcome:
-        fallback = f"Consultation {c.reference}: advice given"
-    return {"text": clip(fallback, 300), "blocks": cap_blocks(blocks, 50, keep_last=keep)}
+    return {"text": clip(wording.consultation_said(c), 300),
+            "blocks": cap_blocks(blocks, 50, keep_last=keep)}
 
 
 def advice_dm(c: Consultation, policy: Policy, *, changing: bool = False) -> dict:
@@ -524,13 +503,7 @@ def outcome_dm(card: TriageCard, referral: Referral, policy: Policy) -> dict:
             f"Front door: {escape(policy.phones.front_door)}."
         )
     )
-    if closed:
-        fallback = f"{card.reference}: closed" + (
-            f" ({rating_name(policy, card.rating)})" if card.rating else " without a rating"
-        )
-    else:
-        fallback = f"{card.reference}: {rating_name(policy, card.rating)}"
-    return message(fallback, blocks)
+    return message(wording.outcome_said(card, policy), blocks)
 
 
 def info_request_dm(card: TriageCard, question: str) -> dict:

@@ -14,12 +14,11 @@ them with :data:`ANSWER_ACTION_RE`); the static select for long lists is plain
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from bot import wording
-from bot.flows.api import Kind, Option, Prompt, Status, Step, Suggestion
-from bot.flows.rules import human_duration
+from bot.flows.api import Kind, Prompt, Status, Step, Suggestion
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS, rating_badge
 from bot.handlers.slack.blocks.text import (
@@ -48,7 +47,6 @@ from store.models import Referral
 # Handlers: match answer buttons and the select with one listener.
 ANSWER_ACTION_RE = re.compile(rf"^{re.escape(ids.FLOW_ANSWER)}(?::\d+)?$")
 
-_YESNO = (Option("yes", "Yes"), Option("no", "No"))
 _MAX_BUTTONS = 5  # more choices than this read better as a select
 _MAX_REASONS = 10
 
@@ -69,41 +67,10 @@ def question_block_id(step: Step, prompt: Prompt) -> str:
 _flow_name = wording.flow_name
 
 
-def _options(prompt: Prompt) -> tuple[Option, ...]:
-    if prompt.kind == Kind.YESNO and not prompt.options:
-        return _YESNO
-    return prompt.options
-
-
-def _as_value(answer: Any) -> str | None:
-    """A stored single answer as an option value (``True`` -> ``"yes"``)."""
-    if answer is None:
-        return None
-    if isinstance(answer, bool):
-        return "yes" if answer else "no"
-    return str(answer)
-
-
-def _previous_words(prompt: Prompt, answer: Any) -> str:
-    """The previous answer in words (unescaped): option labels where there are options."""
-    labels = {o.value: o.label for o in _options(prompt)}
-    if isinstance(answer, (list, tuple, set)):
-        return ", ".join(labels.get(str(a), str(a)) for a in answer)
-    value = _as_value(answer) or ""
-    return labels.get(value, value)
-
-
-def _iso_date(answer: Any) -> str | None:
-    if isinstance(answer, datetime):
-        return answer.date().isoformat()
-    if isinstance(answer, date):
-        return answer.isoformat()
-    if isinstance(answer, str):
-        try:
-            return date.fromisoformat(answer.strip()).isoformat()
-        except ValueError:
-            return None
-    return None
+_options = wording.prompt_options
+_as_value = wording.answer_value
+_previous_words = wording.previous_words
+_iso_date = wording.iso_date
 
 
 def _placeholder(prompt: Prompt, default: str) -> dict[str, Any]:
@@ -341,13 +308,7 @@ def refused_message(step: Step) -> dict:
     return message("I couldn't accept that answer", blocks)
 
 
-def _within(policy: Policy, clock: str) -> str:
-    """How long a clock allows, in words ("24 hours", "3 working days")."""
-    try:
-        spec = policy.clock(clock)
-    except AttributeError:
-        return ""
-    return human_duration(spec.duration, spec.basis)
+_within = wording.clock_within
 
 
 def urgent_message(step: Step, policy: Policy, now: datetime) -> dict:
