@@ -97,6 +97,8 @@ def assert_teams_activity(activity: dict[str, Any]) -> None:
     ``<at>`` backed by a mention entity, and no Slack markup anywhere."""
     assert activity["type"] == "message"
     raw = json.dumps(activity, ensure_ascii=False)
+    # Measured as sent with non-ASCII escaped (the larger) and as UTF-8.
+    assert len(json.dumps(activity)) <= ac.MAX_ACTIVITY_BYTES, len(json.dumps(activity))
     assert len(raw.encode()) <= ac.MAX_ACTIVITY_BYTES, len(raw.encode())
     for mark in SLACK_MARKUP:
         assert mark not in raw, (mark, raw[:400])
@@ -281,8 +283,8 @@ def drawn(engine: Engine, policy: Policy) -> Iterator[tuple[str, TeamsCall]]:
 # --------------------------------------------------------------------------- every intent
 
 
-def test_every_intent_is_a_valid_teams_activity(sqlite_engine: Engine, policy: Policy) -> None:
-    calls = dict(drawn(sqlite_engine, policy))
+def test_every_intent_is_a_valid_teams_activity(engine: Engine, policy: Policy) -> None:
+    calls = dict(drawn(engine, policy))
     assert set(calls) == set(intents.KINDS), set(intents.KINDS) - set(calls)
     for intent, call in calls.items():
         try:
@@ -302,9 +304,9 @@ def test_every_intent_is_a_valid_teams_activity(sqlite_engine: Engine, policy: P
     assert calls[intents.TRIAGE_CARD].activity_id is None
 
 
-def test_triage_card_actions_mentions_and_absolute_times(sqlite_engine: Engine,
+def test_triage_card_actions_mentions_and_absolute_times(engine: Engine,
                                                          policy: Policy) -> None:
-    calls = dict(drawn(sqlite_engine, policy))
+    calls = dict(drawn(engine, policy))
     act = calls[intents.TRIAGE_CARD].activity
     card = cards_of(act)[0]
     said = words(act)
@@ -339,9 +341,9 @@ def test_triage_card_actions_mentions_and_absolute_times(sqlite_engine: Engine,
     assert "MASH triage" in calls[intents.DEAD_LETTER].activity["text"]
 
 
-def test_consultation_advice_and_outcome_say_what_slack_says(sqlite_engine: Engine,
+def test_consultation_advice_and_outcome_say_what_slack_says(engine: Engine,
                                                               policy: Policy) -> None:
-    calls = dict(drawn(sqlite_engine, policy))
+    calls = dict(drawn(engine, policy))
     consult = words(calls[intents.CONSULTATION_CARD].activity)
     assert "This is the third consultation about this situation" in consult
     assert "**Advice:** Make a referral — by <at>Avery Advisor</at>" in consult
@@ -355,6 +357,32 @@ def test_consultation_advice_and_outcome_say_what_slack_says(sqlite_engine: Engi
     # An anonymous panel item shows neither the EHM reference nor anyone.
     panel = json.dumps(calls[intents.CAF_PANEL].activity)
     assert "EHM-20417" not in panel and LEAD not in panel and "P-3" in panel
+
+
+def test_a_huge_card_stays_under_teams_limit(policy: Policy) -> None:
+    """Every answer at its longest, in characters JSON escapes: still under 28 KB, the
+    actions kept, the long answers cut with "…"."""
+    from bot.handlers.teams.cards import triage
+
+    long = "é😀\"<>" * 800
+    answers = {k: long for k in ("worried", "risks", "why_now", "tried", "child_voice",
+                                 "parent_voice", "referrer_done", "support_needed", "want",
+                                 "level", "gillick", "lado", "eha", "open_caf", "x1", "x2")}
+    referral = make_referral(summary={"answers": answers}, consent_reason=long,
+                             gaps=[f"gap {i}" for i in range(30)])
+    card = make_card(referrer_user_id=REFERRER, suggested_reasons=[
+        {"rule": f"R{i}", "text": "A reason " * 30, "source": "Camden"} for i in range(20)])
+    last = Decision(card_id=42, actor=MANAGER, action="change", old_rating="green",
+                    new_rating="amber_cin", reason=long)
+    act = triage.triage_card(card.model_copy(update={"rating": "amber_cin",
+                                                     "status": "decided"}),
+                             referral, policy, NOW, last, ac.Mentions(NAMES))
+    assert_teams_activity(act)
+    content = cards_of(act)[0]
+    assert {a.get("verb") for a in walk(content["actions"])} >= {verbs.CARD_CHANGE,
+                                                                 verbs.CARD_CLOSE}
+    assert any(str(r["text"]).endswith("…") for r in walk(content["body"])
+               if r.get("type") == "TextRun")
 
 
 # --------------------------------------------------------------------------- the flow
