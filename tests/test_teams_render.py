@@ -18,6 +18,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -40,6 +42,7 @@ from tests.test_blocks import (
     make_step,
     walk,
 )
+from tests.test_blocks import hostile_text as hostile_text
 
 _DATA = Path(__file__).with_name("data")
 # People and channels as Teams names them: Entra object ids, 19:…@thread.tacv2 channels.
@@ -383,6 +386,74 @@ def test_a_huge_card_stays_under_teams_limit(policy: Policy) -> None:
                                                                  verbs.CARD_CLOSE}
     assert any(str(r["text"]).endswith("…") for r in walk(content["body"])
                if r.get("type") == "TextRun")
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(t=st.lists(hostile_text, min_size=10, max_size=10), odd_id=hostile_text)
+def test_every_teams_card_survives_typed_text(t: list[str], odd_id: str) -> None:
+    """Whatever people type (mentions in Slack's or Teams' markup, markdown, 10,000
+    characters, control characters, emoji), every card is valid, under 28 KB, mentions only
+    those it names, and no typed text reaches our markdown."""
+    from bot.handlers.teams.cards import caf, flow, triage
+
+    pol = load_policy("cambridgeshire")
+    names = ac.Directory(people={MANAGER: odd_id, odd_id: odd_id}, channels={CARDS: odd_id})
+    answers = {"worried": t[0], "risks": t[1], "why_now": t[2], "tried": t[3],
+               "consent": t[4], "q": t[5]}
+    referral = make_referral(summary={"answers": answers}, consent_reason=t[6])
+    prof = make_professional(name=t[0], role=t[1], agency=t[2], contact=t[3],
+                             slack_user_id=odd_id[:32] or REFERRER)
+    card = make_card(close_reason=t[4], assignee_user_id=odd_id[:32] or None)
+    closed = make_card(status="closed", rating="blue", close_reason=t[5], closed_at=NOW)
+    advised = make_consultation(summary={"answers": answers}, status="advised",
+                                advice_outcome="lado", advice_text=t[7], advised_at=NOW,
+                                advisor_user_id=MANAGER, followed_advice=False,
+                                not_followed_reason=t[8])
+    prompt = Prompt("q4", "What has been tried?", Kind.TEXT)
+    ep = episode()
+    m = ac.Mentions(names)
+    activities = [
+        triage.triage_card(card, referral, pol, NOW, None, ac.Mentions(names)),
+        triage.triage_card(closed, referral, pol, NOW, None, ac.Mentions(names)),
+        triage.consultation_card(advised, prof, pol, ac.Mentions(names)),
+        triage.advice(advised, pol, ac.Mentions(names)),
+        triage.outcome(closed, referral, pol),
+        triage.info_request(card, t[9]),
+        triage.info_request(card, odd_id),
+        triage.note(t[0], ac.Mentions(names), notify=[MANAGER], by=odd_id),
+        flow.question(make_step(prompt, answers={"q4": t[1]})),
+        caf.stuck_coordinator(ep, odd_id, t[2], m),
+        caf.stuck_duty(ep, MANAGER, t[3], pol, ac.Mentions(names)),
+        caf.panel(episode(consent=False), t[4], 3, 1, ac.Mentions(names)),
+    ]
+    # Typed text (not a name from the directory, which is shown, its markup dropped).
+    typed = [x for x in t if len(x.strip()) >= 12 and x not in ac.unmarked(odd_id)]
+    for act in activities:
+        assert_teams_activity_with_typed_text(act)
+        ours = " ".join(str(d.get("text", "")) for d in walk(act)
+                        if d.get("type") == "TextBlock")
+        for x in typed:
+            assert x not in ours, x[:80]
+
+
+def assert_teams_activity_with_typed_text(activity: dict[str, Any]) -> None:
+    """As ``assert_teams_activity``, with Slack's markup allowed where it was typed (a
+    TextRun shows it as typed)."""
+    shown = {**activity}
+    shown["attachments"] = json.loads(json.dumps(activity.get("attachments") or []))
+    for run in walk(shown["attachments"]):
+        if run.get("type") == "TextRun":
+            run["text"] = "typed"
+    for mark in SLACK_MARKUP:
+        assert mark not in json.dumps(shown.get("attachments")), mark
+    assert len(json.dumps(activity)) <= ac.MAX_ACTIVITY_BYTES
+    for card in cards_of(activity):
+        assert_valid_card(card)
+        entities = {e["text"] for e in card.get("msteams", {}).get("entities", [])}
+        used = {x for d in walk(card["body"]) if d.get("type") in ("TextBlock", "TextRun")
+                for x in re.findall(r"<at>[^<]*</at>", str(d["text"]))}
+        assert used <= entities, used - entities
 
 
 # --------------------------------------------------------------------------- the flow

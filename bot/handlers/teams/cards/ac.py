@@ -17,6 +17,7 @@ card stays true however long it stays on screen.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # An <at> tag in typed text is broken with a zero-width space: it is shown as typed and can
 # never pair with a mention entity of the message.
 _AT_TAG = re.compile(r"<(/?at\b)", re.IGNORECASE)
+# What a Teams id looks like (an Entra object id, "29:…", "19:…@thread.tacv2", a tag id):
+# anything else is never made a mention.
+_ID = re.compile(r"^[\w:@.=+/-]{1,255}$")
 # Characters a name could use to style, link or open a tag in a TextBlock.
 _NAME_MARKUP = re.compile(r"[<>*_\[\]`#~|\\]")
 
@@ -120,10 +124,14 @@ class Mentions:
         """A person by id, mentioned; ``nobody`` when there is no id."""
         if not user_id:
             return nobody
+        if not _ID.match(user_id):
+            return "someone"
         return self._add(user_id, _name(self.directory.people.get(user_id)) or "a colleague")
 
     def group(self, group_id: str) -> str:
         """A group (a Teams tag), mentioned."""
+        if not _ID.match(group_id):
+            return "the team"
         return self._add(group_id, _name(self.directory.groups.get(group_id)) or "the team",
                          "tag")
 
@@ -175,9 +183,11 @@ def quote(s: str, limit: int = TYPED_LIMIT) -> Element:
 
 
 def facts(pairs: Iterable[tuple[str, str]]) -> Element:
-    """A FactSet of our own labels and plain values (no mentions, no typed text)."""
+    """A FactSet of our own labels and short values (values may come from data, and Teams
+    reads them as markdown: its markup is dropped)."""
     return {"type": "FactSet",
-            "facts": [{"title": clip(k, 100), "value": clip(v, 500) or "—"} for k, v in pairs]}
+            "facts": [{"title": clip(k, 100), "value": clip(unmarked(v), 500).strip() or "—"}
+                      for k, v in pairs]}
 
 
 def bullets(items: Iterable[str]) -> str:
@@ -251,7 +261,7 @@ def choices(input_id: str, options: Iterable[tuple[str, str]], *, multi: bool = 
 
 
 def card(body: list[Element], actions: list[Element] | None = None, *, fallback: str = "",
-         mentions: Mentions | None = None, refresh: Element | None = None) -> dict[str, Any]:
+         mentions: Mentions | None = None) -> dict[str, Any]:
     """An Adaptive Card 1.5 (full width, with its mention entities)."""
     c: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION,
                          "body": body}
@@ -259,8 +269,6 @@ def card(body: list[Element], actions: list[Element] | None = None, *, fallback:
         c["actions"] = actions
     if fallback:
         c["fallbackText"] = clip(fallback, 300)
-    if refresh is not None:
-        c["refresh"] = {"action": refresh}
     teams: dict[str, Any] = {"width": "Full"}
     if mentions is not None and mentions.entities:
         teams["entities"] = list(mentions.entities)
@@ -268,10 +276,36 @@ def card(body: list[Element], actions: list[Element] | None = None, *, fallback:
     return c
 
 
+def size(activity: dict[str, Any]) -> int:
+    """An activity's size as sent (JSON with non-ASCII escaped: the larger measure)."""
+    return len(json.dumps(activity))
+
+
 def card_activity(content: dict[str, Any], summary: str) -> dict[str, Any]:
-    """A message activity carrying one card; ``summary`` is the notification's words."""
-    return {"type": "message", "summary": clip(summary, 300) or "Front Door",
-            "attachments": [{"contentType": CONTENT_TYPE, "content": content}]}
+    """A message activity carrying one card; ``summary`` is the notification's words.
+
+    Over Teams' limit, the longest typed texts are halved until it fits: a card with
+    long answers degrades to "…" instead of being refused.
+    """
+    activity = {"type": "message", "summary": clip(summary, 300) or "Front Door",
+                "attachments": [{"contentType": CONTENT_TYPE, "content": content}]}
+    runs = [r for r in _walk(content) if r.get("type") == "TextRun"]
+    while size(activity) > MAX_ACTIVITY_BYTES and runs:
+        longest = max(runs, key=lambda r: len(r["text"]))
+        if len(longest["text"]) <= 40:
+            break  # nothing typed left to shorten: our own words are bounded
+        longest["text"] = clip(longest["text"], len(longest["text"]) // 2)
+    return activity
+
+
+def _walk(obj: Any) -> Iterable[dict[str, Any]]:
+    if isinstance(obj, dict):
+        yield obj
+        for v in obj.values():
+            yield from _walk(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk(v)
 
 
 def text_activity(words: str, mentions: Mentions | None = None, *,
