@@ -81,6 +81,20 @@ NOTICE = _intent("notice")
 PREFORMED = _intent("preformed")  # {message}
 
 
+# Drawn from the rows as they are when sent: a renderer reads the database for them.
+FROM_ROWS = frozenset({
+    TRIAGE_CARD, TRIAGE_CARD_UPDATE, CONSULTATION_CARD, CONSULTATION_CARD_UPDATE,
+    ADVICE_REDRAW, CARD_NOTE,
+})
+# Redraws of their subject's own message: the subject whose delivered message they replace.
+REDRAWS = {TRIAGE_CARD_UPDATE: "card", CONSULTATION_CARD_UPDATE: "consultation"}
+
+
+def needs_rows(row: Any) -> bool:
+    """Whether drawing ``row`` reads the database (else it is drawn from its data alone)."""
+    return intent_of(row) in FROM_ROWS or "of_key" in row.payload
+
+
 def kind(intent: str) -> str:
     """POST, UPDATE or FILE ("" for a name this release does not know)."""
     return KINDS.get(intent, "")

@@ -152,15 +152,15 @@ def question_step(kind: Kind, **kw: Any) -> Any:
 def queue_every_intent(engine: Engine, policy: Policy) -> dict[str, int]:
     """Rows as the service writes them: the domain rows, then one outbox row per intent
     (the cards' first posts remembered as delivered, so updates and notes find them)."""
-    card = make_card(referrer_user_id=REFERRER, channel=CARDS, assignee_user_id=MANAGER,
+    card = make_card(referrer_user_id=REFERRER, assignee_user_id=MANAGER,
                      breached=True, due_at=NOW - timedelta(minutes=20))
     decided = make_card(id=43, referral_id=10, reference="FD-2026-000124", rating="green",
                         status="decided", decided_by=MANAGER, decided_at=NOW,
-                        referrer_user_id=REFERRER, channel=CARDS)
+                        referrer_user_id=REFERRER)
     referral = make_referral(phone_referral=True, consent_reason="Parent agreed on the phone")
     ref2 = make_referral(id=10, reference="FD-2026-000124")
     prof = make_professional(slack_user_id=REFERRER)
-    consultation = make_consultation(card_channel=CARDS, repeat_count=3,
+    consultation = make_consultation(repeat_count=3,
                                      advice_outcome="referral", advisor_user_id=ADVISOR,
                                      advice_text="Please refer today.", advised_at=NOW)
     ep = episode()

@@ -35,17 +35,6 @@ POST = "chat.postMessage"
 UPDATE = "chat.update"
 UPLOAD = "files.upload_v2"
 
-# Intents drawn from rows read when sent: they need a read of the database.
-_FROM_ROWS = {
-    intents.TRIAGE_CARD, intents.TRIAGE_CARD_UPDATE, intents.CONSULTATION_CARD,
-    intents.CONSULTATION_CARD_UPDATE, intents.ADVICE_REDRAW, intents.CARD_NOTE,
-}
-
-
-# Updates of their subject's own message (found where it was delivered).
-_REDRAWS = {intents.TRIAGE_CARD_UPDATE: "card", intents.CONSULTATION_CARD_UPDATE: "consultation"}
-
-
 @dataclass
 class SlackCall:
     """One Web API call: ``method`` with ``args``; ``dm``: ``args["channel"]`` is a user ID
@@ -66,7 +55,7 @@ class SlackRenderer:
     @staticmethod
     def needs_rows(row: OutboxRow) -> bool:
         """Whether drawing ``row`` reads the database (else it is drawn from its data)."""
-        return intents.intent_of(row) in _FROM_ROWS or "of_key" in row.payload
+        return intents.needs_rows(row)
 
     def prepare(self, cx: sql.Cx | None, row: OutboxRow, _sent_at: datetime) -> SlackCall | None:
         """The call that says ``row``'s intent; None when there is nothing to say any more
@@ -86,7 +75,7 @@ class SlackRenderer:
         kind = intents.kind(intent)
         call = SlackCall(UPLOAD if kind == intents.FILE else UPDATE if kind == intents.UPDATE
                          else POST, {"channel": address.id, **args}, dm=address.is_person)
-        redraws = _REDRAWS.get(intent)
+        redraws = intents.REDRAWS.get(intent)
         if redraws is not None and cx is not None:  # the subject's own message, redrawn
             call.args["ts"] = _need(delivered.where_is(cx, redraws, row.subject_id or 0)[1])
         of_key = data.get("of_key")

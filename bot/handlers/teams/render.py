@@ -25,12 +25,6 @@ from store.models import CafEpisode, Consultation, Professional, Referral, Triag
 from store.sql import OutboxRow
 from store.types import utcnow
 
-# Intents drawn from rows read when sent: they need a read of the database.
-_FROM_ROWS = {
-    intents.TRIAGE_CARD, intents.TRIAGE_CARD_UPDATE, intents.CONSULTATION_CARD,
-    intents.CONSULTATION_CARD_UPDATE, intents.ADVICE_REDRAW, intents.CARD_NOTE,
-}
-
 
 @dataclass
 class TeamsCall:
@@ -59,7 +53,7 @@ class TeamsRenderer:
     @staticmethod
     def needs_rows(row: OutboxRow) -> bool:
         """Whether drawing ``row`` reads the database (else it is drawn from its data)."""
-        return intents.intent_of(row) in _FROM_ROWS or "of_key" in row.payload
+        return intents.needs_rows(row)
 
     def mentions(self) -> ac.Mentions:
         """A fresh collector of one message's mentions."""
@@ -78,6 +72,9 @@ class TeamsRenderer:
         if activity is None:
             return None
         call.activity = activity
+        redraws = intents.REDRAWS.get(intent)
+        if redraws is not None and cx is not None:  # the subject's own message, redrawn
+            call.activity_id = _need(delivered.where_is(cx, redraws, row.subject_id or 0)[1])
         of_key = data.get("of_key")
         if of_key and cx is not None:
             # An update of a message posted by another row: it is where that row put it.
@@ -90,26 +87,22 @@ class TeamsRenderer:
     # --- cards (from the rows as they are now) -----------------------------------------
 
     def _triage_card(self, cx: sql.Cx | None, row: OutboxRow, _d: dict,
-                     call: TeamsCall) -> dict | None:
+                     _call: TeamsCall) -> dict | None:
         assert cx is not None and self.policy is not None
         card = sql.load(cx, TriageCard, row.subject_id or 0)
         referral = sql.load(cx, Referral, card.referral_id) if card else None
         if card is None or referral is None:
             return None
-        if intents.intent_of(row) == intents.TRIAGE_CARD_UPDATE:
-            call.activity_id = _need(delivered.where_is(cx, "card", card.id or 0)[1])
         return triage.triage_card(card, referral, self.policy, self.clock(),
                                   sql.last_decision(cx, card.id or 0), self.mentions())
 
     def _consultation_card(self, cx: sql.Cx | None, row: OutboxRow, _d: dict,
-                           call: TeamsCall) -> dict | None:
+                           _call: TeamsCall) -> dict | None:
         assert cx is not None and self.policy is not None
         c = sql.load(cx, Consultation, row.subject_id or 0)
         prof = sql.load(cx, Professional, c.professional_id) if c else None
         if c is None or prof is None:
             return None
-        if intents.intent_of(row) == intents.CONSULTATION_CARD_UPDATE:
-            call.activity_id = _need(delivered.where_is(cx, "consultation", c.id or 0)[1])
         return triage.consultation_card(c, prof, self.policy, self.mentions())
 
     def _advice_redraw(self, cx: sql.Cx | None, row: OutboxRow, d: dict,
