@@ -458,3 +458,31 @@ def outcome_said(card: TriageCard, policy: Policy) -> str:
         return f"{card.reference}: closed" + (
             f" ({rating_name(policy, card.rating)})" if card.rating else " without a rating")
     return f"{card.reference}: {rating_name(policy, card.rating)}"
+
+
+# --- sentences the cards say on every platform -----------------------------------------
+
+CAF_TAC_ASK = (
+    "Has it happened? Record it, or the date it is rearranged to. If the plan is stuck, ask for "
+    "help: it goes to the co-ordinator, then the CAF social worker or the CAF Support Panel."
+)
+CAF_REASSESS_WHAT = (
+    "If the family plan's actions are not all met and the CAF is still needed, the lead "
+    "professional completes a reassessment with contributions from the team around the family. If"
+    " the plan is complete, close the CAF with a final family planning meeting."
+)
+CAF_LINKED_WHAT = (
+    "New worries below the statutory threshold: continue the CAF and strengthen the family plan "
+    "to reflect any extra support needed. If it should not wait, rearrange the next meeting to an"
+    " earlier date."
+)
+CAF_PANEL_ANONYMOUS = (
+    "A stuck CAF that the CAF team could not resolve. The family has not consented to their "
+    "information being shared, so it is presented without any detail that could identify them."
+)
+CAF_PANEL_PRESENT = (
+    "A stuck CAF that the CAF team could not resolve. The lead professional is invited to present"
+    " it."
+)
+CARD_CLOSE_CONFIRM = "The card is closed and its clocks stop. You will be asked for a reason."
+ADVICE_WAITING = "Waiting for the professional to say whether they follow it."

@@ -122,9 +122,7 @@ def tac_overdue_dm(ep: CafEpisode, due: date, policy: Policy, today: date) -> di
         section_text(f"It was due by *{day(due)}*"
                      + (f" ({late} day{'s' if late != 1 else ''} ago)" if late > 0 else "")
                      + ": " + _cadence(ep, policy) + "."),
-        section_text("Has it happened? Record it, or the date it is rearranged to. If the plan "
-                     "is stuck, ask for help: it goes to the co-ordinator, then the CAF social "
-                     "worker or the CAF Support Panel."),
+        section_text(wording.CAF_TAC_ASK),
         context(people(ep), "Source: MASH-to-CAF guidance; Barnet CAF team process map 2."),
         meeting_buttons(ep, due),
     ]
@@ -138,10 +136,7 @@ def reassess_dm(ep: CafEpisode, policy: Policy) -> dict:
         section_text(f":hourglass: *{ref(ep)} is still open "
                      f"{weeks(policy.caf.reassess_after)} after it was completed* "
                      f"({day(ep.completed_on)})."),
-        section_text("If the family plan's actions are not all met and the CAF is still needed, "
-                     "the lead professional completes a reassessment with contributions from the "
-                     "team around the family. If the plan is complete, close the CAF with a "
-                     "final family planning meeting."),
+        section_text(wording.CAF_REASSESS_WHAT),
         context(people(ep), "Source: MASH-to-CAF guidance, role of the lead professional."),
         meeting_buttons(ep, ep.next_meeting_due),
     ]
@@ -198,9 +193,7 @@ def linked_dm(ep: CafEpisode, card: TriageCard, actor: str, policy: Policy) -> d
         section_text(f"*{ref(ep)}*: the front door's card *{escape(card.reference)}* (decided "
                      f"Green by {mention(card.decided_by)}) is linked to this CAF by "
                      f"{mention(actor)}."),
-        section_text("New worries below the statutory threshold: continue the CAF and strengthen "
-                     "the family plan to reflect any extra support needed. If it should not "
-                     "wait, rearrange the next meeting to an earlier date."),
+        section_text(wording.CAF_LINKED_WHAT),
         context(people(ep), "Source: MASH-to-CAF guidance, outcome 1."),
         meeting_buttons(ep, ep.next_meeting_due),
     ]
@@ -265,17 +258,14 @@ def panel_post(ep: CafEpisode, note: str, months_open: int, meetings_held: int) 
         blocks: list[Block] = [
             section_text(f":busts_in_silhouette: *CAF Support Panel: item {panel_item(ep)} "
                          "(anonymous)*"),
-            section_text("A stuck CAF that the CAF team could not resolve. The family has not "
-                         "consented to their information being shared, so it is presented "
-                         "without any detail that could identify them."),
+            section_text(wording.CAF_PANEL_ANONYMOUS),
             *quoted,
             context(facts, "The CAF team can match the item number to the case."),
         ]
         return message(f"CAF Support Panel: anonymous item {panel_item(ep)}", blocks)
     blocks = [
         section_text(f":busts_in_silhouette: *CAF Support Panel: {ref(ep)}*"),
-        section_text("A stuck CAF that the CAF team could not resolve. The lead professional "
-                     "is invited to present it."),
+        section_text(wording.CAF_PANEL_PRESENT),
         *quoted,
         context(people(ep), facts),
     ]

@@ -297,7 +297,7 @@ def _card_actions(card: TriageCard, policy: Policy, referral: Referral | None = 
             style="danger",
             confirm=confirm_dialog(
                 f"Close {card.reference}?",
-                "The card is closed and its clocks stop. You will be asked for a reason.",
+                wording.CARD_CLOSE_CONFIRM,
                 "Close it",
                 "Keep it open",
                 danger=True,
@@ -395,7 +395,7 @@ def consultation_card(
             why = esc(c.not_followed_reason or "no reason given", 2800)
             blocks.append(section_text(f":x: *The professional is doing something else:* {why}"))
         else:
-            blocks.append(context("Waiting for the professional to say whether they follow it."))
+            blocks.append(context(wording.ADVICE_WAITING))
     elif c.status == "closed":
         blocks.append(context("Closed without advice."))
     keep = 0

@@ -79,9 +79,7 @@ def tac_overdue(ep: CafEpisode, due: date, policy: Policy, today: date,
             ac.text(f"It was due by **{day(due)}**"
                     + (f" ({late} day{'s' if late != 1 else ''} ago)" if late > 0 else "")
                     + ": " + _cadence(ep, policy) + "."),
-            ac.text("Has it happened? Record it, or the date it is rearranged to. If the plan "
-                    "is stuck, ask for help: it goes to the co-ordinator, then the CAF social "
-                    "worker or the CAF Support Panel."),
+            ac.text(wording.CAF_TAC_ASK),
             ac.text(f"{people(ep, m)} · Source: MASH-to-CAF guidance; Barnet CAF team process "
                     "map 2.", subtle=True)]
     return _message(body, f"{ep.ehm_reference}: family planning meeting overdue "
@@ -93,10 +91,7 @@ def reassess(ep: CafEpisode, policy: Policy, m: ac.Mentions) -> dict[str, Any]:
     after = weeks(policy.caf.reassess_after)
     body = [ac.text(f"⌛ **{ref(ep)} is still open {after} after it was completed** "
                     f"({day(ep.completed_on)})."),
-            ac.text("If the family plan's actions are not all met and the CAF is still needed, "
-                    "the lead professional completes a reassessment with contributions from the "
-                    "team around the family. If the plan is complete, close the CAF with a "
-                    "final family planning meeting."),
+            ac.text(wording.CAF_REASSESS_WHAT),
             ac.text(f"{people(ep, m)} · Source: MASH-to-CAF guidance, role of the lead "
                     "professional.", subtle=True)]
     return _message(body, f"{ep.ehm_reference}: CAF open {after}, reassessment due", m,
@@ -145,9 +140,7 @@ def linked(ep: CafEpisode, card: TriageCard, actor: str, m: ac.Mentions) -> dict
     body = [ac.text(f"**{ref(ep)}**: the front door's card **{card.reference}** (decided Green "
                     f"by {m.person(card.decided_by)}) is linked to this CAF by "
                     f"{m.person(actor)}."),
-            ac.text("New worries below the statutory threshold: continue the CAF and strengthen "
-                    "the family plan to reflect any extra support needed. If it should not "
-                    "wait, rearrange the next meeting to an earlier date."),
+            ac.text(wording.CAF_LINKED_WHAT),
             ac.text(f"{people(ep, m)} · Source: MASH-to-CAF guidance, outcome 1.", subtle=True)]
     return _message(body, f"{ep.ehm_reference}: new card {card.reference} linked", m,
                     meeting_actions(ep, ep.next_meeting_due))
@@ -194,16 +187,13 @@ def panel(ep: CafEpisode, note: str, months_open: int, meetings_held: int,
     item = wording.panel_item(ep.id)
     if not ep.consent:
         body = [ac.text(f"👥 **CAF Support Panel: item {item} (anonymous)**"),
-                ac.text("A stuck CAF that the CAF team could not resolve. The family has not "
-                        "consented to their information being shared, so it is presented "
-                        "without any detail that could identify them."),
+                ac.text(wording.CAF_PANEL_ANONYMOUS),
                 ac.quote(note, 2000),
                 ac.text(f"{facts} The CAF team can match the item number to the case.",
                         subtle=True)]
         return _message(body, f"CAF Support Panel: anonymous item {item}", m)
     body = [ac.text(f"👥 **CAF Support Panel: {ref(ep)}**"),
-            ac.text("A stuck CAF that the CAF team could not resolve. The lead professional "
-                    "is invited to present it."),
+            ac.text(wording.CAF_PANEL_PRESENT),
             ac.quote(note, 2000),
             ac.text(f"{people(ep, m)} · {facts}", subtle=True)]
     return _message(body, f"CAF Support Panel: {ep.ehm_reference}", m)

@@ -175,7 +175,7 @@ def _card_actions(card: TriageCard, policy: Policy, referral: Referral) -> list[
         out.append(ac.execute("Route to a CAF", verbs.CAF_ROUTE_CARD, data))
     out.append(ac.show("Close", [
         ac.text(f"**Close {card.reference}?**"),
-        ac.text("The card is closed and its clocks stop. You will be asked for a reason."),
+        ac.text(wording.CARD_CLOSE_CONFIRM),
     ], [ac.execute("Close it", verbs.CARD_CLOSE, data, style="destructive")]))
     if card.due_at is not None and policy.snooze_options:
         options = [(str(int(td.total_seconds() // 60)), f"Snooze {duration_words(td)}")
@@ -240,7 +240,7 @@ def consultation_card(c: Consultation, professional: Professional, policy: Polic
             body.append(ac.typed(c.not_followed_reason or "no reason given", 2800,
                                  prefix="❌ The professional is doing something else: "))
         else:
-            body.append(ac.text("Waiting for the professional to say whether they follow it.",
+            body.append(ac.text(wording.ADVICE_WAITING,
                                 subtle=True))
     elif c.status == "closed":
         body.append(ac.text("Closed without advice.", subtle=True))
