@@ -30,6 +30,7 @@ from sqlalchemy import JSON, Boolean
 from sqlmodel import Session
 
 from store import jsontext
+from store.models import Decision
 from store.types import UTCDateTime, from_stored, to_utc
 
 M = TypeVar("M")
@@ -291,6 +292,12 @@ def load(cx: Cx, model: type[M], row_id: int) -> M | None:
     if r is None:
         return None
     return model(**{c.name: _read(cx, c, v) for c, v in zip(columns, r, strict=True)})
+
+
+def last_decision(cx: Cx, card_id: int) -> Decision | None:
+    """The card's newest ``Decision`` (its id is the order they were made in), or None."""
+    r = cx.first("SELECT max(id) FROM decision WHERE card_id = :id", {"id": card_id})
+    return load(cx, Decision, int(r[0])) if r and r[0] is not None else None
 
 
 @cache
