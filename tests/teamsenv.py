@@ -141,8 +141,22 @@ def build(fake: FakeBotConnector, engine: Engine, http: aiohttp.ClientSession, *
     return Rig(fake, transport, token_source, sender, clock, engine)
 
 
+def skip_narrow_ids(engine: Engine) -> None:
+    """Skip on PostgreSQL while its outbox has 32-character ids (Entra object ids are 36,
+    Teams' conversation ids longer; SQLite does not enforce a width): migration 0005
+    widens them to 255, and these tests then run there too."""
+    import pytest
+    from sqlalchemy import inspect
+
+    width = {c["name"]: getattr(c["type"], "length", None)
+             for c in inspect(engine).get_columns("outbox")}.get("channel")
+    if engine.dialect.name != "sqlite" and width is not None and width < 255:
+        pytest.skip(f"the outbox's ids are {width} characters here until migration 0005")
+
+
 @asynccontextmanager
 async def teams_rig(engine: Engine, **kwargs: Any) -> AsyncIterator[Rig]:
+    skip_narrow_ids(engine)
     async with FakeBotConnector() as fake, aiohttp.ClientSession() as http:
         seed(fake)
         yield build(fake, engine, http,

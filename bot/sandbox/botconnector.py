@@ -235,11 +235,15 @@ class FakeBotConnector:
 
     # ----------------------------------------------------------------- faults
 
-    def fail(self, op: str, *, status: int = 429, times: int = 1, retry_after: int = 1,
+    def fail(self, op: str, *, status: int = 429, times: int = 1,
+             retry_after: int | None = None,
              exc: Literal["disconnect"] | None = None) -> None:
         """Make the next ``times`` calls of ``op`` (one of ``OPS``, or "*" for every /v3
-        call) fail: 429 with ``Retry-After: retry_after``, another status with Teams'
-        error body, or (``exc="disconnect"``) a dropped connection, nothing stored."""
+        call) fail: ``status`` with Teams' error body and, for 429 (1 s unless given) or
+        when given, ``Retry-After: retry_after``; or (``exc="disconnect"``) a dropped
+        connection. Nothing is stored."""
+        if retry_after is None and status == 429:
+            retry_after = 1
         if op not in (*OPS, "*"):
             raise ValueError(f"unknown operation: {op!r}")
         self._faults[op].append(_Fault(status, None, retry_after, exc, times))
@@ -293,7 +297,8 @@ class FakeBotConnector:
                                 fault=str(fault.status)))
         code = {429: "TooManyRequests", 412: "PreconditionFailed", 502: "ServiceError",
                 504: "GatewayTimeout"}.get(fault.status, "InternalServerError")
-        headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+        headers = ({"Retry-After": str(fault.retry_after)} if fault.retry_after is not None
+                   else {})
         return web.json_response({"error": {"code": code, "message": "injected fault"}},
                                  status=fault.status, headers=headers)
 
