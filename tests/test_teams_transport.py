@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot import intents
-from bot.handlers.teams import conversations
+from bot.handlers.teams.conversations import Reference, reference, remember
 from bot.handlers.teams.transport import JITTER, ConnectorError, TeamsCall
 from bot.outbox import Failure
 from store.db import session_scope
@@ -50,12 +50,36 @@ async def test_a_person_is_messaged_in_one_chat_made_once_and_remembered(rig: Ri
     assert made[0].body["tenantId"] == rig.fake.tenant_id
     chat = str(made[0].response and made[0].response["id"])
     assert [key_of(a) for a in rig.fake.activities(chat)] == ["dm:1", "dm:2"]
-    ref = conversations.reference(rig.transport.references, ALEX)
+    ref = reference(rig.transport.references, ALEX)
     assert ref is not None and ref.conversation_id == chat
     assert ref.service_url == rig.fake.service_url
     sent = rows(rig.engine)
     assert {k: r.status for k, r in sent.items()} == {"dm:1": "sent", "dm:2": "sent"}
     assert sent["dm:1"].result_ts == rig.fake.activities(chat)[0]["id"]
+
+
+async def test_a_stored_reference_is_where_a_person_is_reached(rig: Rig) -> None:
+    # Teams told us (on install) the tenant's address for Alex; the transport's default
+    # is somewhere else, so only the reference gets the message there.
+    remember(rig.transport.references, Reference(
+        ALEX, rig.fake.service_url, rig.fake.tenant_id, rig.transport.bot_id))
+    rig.transport.service_url = "http://127.0.0.1:9/"  # nothing listens there
+    rig.queue(("ref:1", ALEX, "Your referral has been received."))
+    await rig.drain()
+    assert copies(rig.fake) == {"ref:1": 1}
+    assert len(rig.fake.calls_to("create")) == 1
+
+
+async def test_a_call_cut_off_before_teams_stored_it_is_sent_once(rig: Rig) -> None:
+    rig.fake.fail("send", exc="disconnect", times=2)
+    rig.queue(("cut:1", MASH, "A new referral."))
+    await rig.sender.run_once()
+    row = rows(rig.engine)["cut:1"]
+    # Teams may have it: left "sending", and looked for (in the note) before a resend.
+    assert row.status == "sending" and (row.last_error or "").startswith("unconfirmed")
+    await rig.drain()
+    assert copies(rig.fake) == {"cut:1": 1}
+    assert [c.fault for c in rig.fake.calls_to("send")] == ["disconnect", "disconnect", None]
 
 
 async def test_a_person_without_the_app_is_a_dead_letter_with_an_alert(rig: Rig) -> None:

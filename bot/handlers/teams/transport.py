@@ -31,9 +31,8 @@ import aiohttp
 from yarl import URL
 
 from bot import intents
-from bot.handlers.teams import conversations
 from bot.handlers.teams.auth import Tokens
-from bot.handlers.teams.conversations import Reference, References
+from bot.handlers.teams.conversations import Reference, References, reference, remember
 from bot.handlers.teams.journal import Journal
 from bot.outbox import Delivered, Failure
 from store.sql import OutboxRow
@@ -146,7 +145,7 @@ class TeamsTransport:
     async def conversation(self, user_id: str) -> str:
         """The 1:1 chat with a person (by Entra object id): the stored one, or one created
         now and stored. A person without the app gets Teams' 403, permanent."""
-        ref = conversations.reference(self.references, user_id)
+        ref = reference(self.references, user_id)
         if ref is not None and ref.conversation_id:
             return ref.conversation_id
         ref = ref or Reference(user_id, self.service_url, self.tenant_id, self.bot_id)
@@ -154,8 +153,10 @@ class TeamsTransport:
             "bot": {"id": ref.bot_id}, "members": [{"id": user_id}], "isGroup": False,
             "tenantId": ref.tenant_id, "channelData": {"tenant": {"id": ref.tenant_id}},
         })
-        conversation_id = str(answer["id"])
-        conversations.remember(self.references, Reference(
+        conversation_id = str(answer.get("id") or "")
+        if not conversation_id:  # a malformed answer: nothing to send to yet
+            raise ConnectorError(502, "NoConversationId")
+        remember(self.references, Reference(
             user_id, ref.service_url, ref.tenant_id, ref.bot_id, conversation_id))
         return conversation_id
 
@@ -185,7 +186,7 @@ class TeamsTransport:
     # --- the calls ------------------------------------------------------------------
 
     def _service(self, call: TeamsCall) -> str:
-        ref = conversations.reference(self.references, call.to) if call.dm else None
+        ref = reference(self.references, call.to) if call.dm else None
         return ref.service_url if ref is not None else self.service_url
 
     async def _call(self, method: str, service_url: str, path: str,
