@@ -108,6 +108,7 @@ class Rig:
 
     def queue(self, *items: tuple[str, str, str], **kwargs: Any) -> None:
         """Queue (key, to, text) notices, due at the rig's clock."""
+        skip_narrow_ids(self.engine, *(to for _, to, _ in items))
         with session_scope(self.engine, write=True) as s:
             for key, to, text in items:
                 say(s, key, to, text, not_before=self.clock.now, **kwargs)
@@ -141,22 +142,21 @@ def build(fake: FakeBotConnector, engine: Engine, http: aiohttp.ClientSession, *
     return Rig(fake, transport, token_source, sender, clock, engine)
 
 
-def skip_narrow_ids(engine: Engine) -> None:
-    """Skip on PostgreSQL while its outbox has 32-character ids (Entra object ids are 36,
-    Teams' conversation ids longer; SQLite does not enforce a width): migration 0005
-    widens them to 255, and these tests then run there too."""
+def skip_narrow_ids(engine: Engine, *ids: str) -> None:
+    """Skip on PostgreSQL while its outbox ids are narrower than ``ids`` (Entra object ids
+    are 36 characters; SQLite does not enforce a width): migration 0005 widens them to
+    255, and these tests then run there too."""
     import pytest
     from sqlalchemy import inspect
 
     width = {c["name"]: getattr(c["type"], "length", None)
              for c in inspect(engine).get_columns("outbox")}.get("channel")
-    if engine.dialect.name != "sqlite" and width is not None and width < 255:
+    if engine.dialect.name != "sqlite" and width is not None and max(map(len, ids)) > width:
         pytest.skip(f"the outbox's ids are {width} characters here until migration 0005")
 
 
 @asynccontextmanager
 async def teams_rig(engine: Engine, **kwargs: Any) -> AsyncIterator[Rig]:
-    skip_narrow_ids(engine)
     async with FakeBotConnector() as fake, aiohttp.ClientSession() as http:
         seed(fake)
         yield build(fake, engine, http,
