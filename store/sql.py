@@ -528,6 +528,22 @@ def posted_payload(cx: Cx, channel: str, ts: str, intent: str) -> dict[str, Any]
     return jsontext.loads(r[0]) if isinstance(r[0], str | bytes) else dict(r[0])
 
 
+_NOTE_DELIVERED = "UPDATE outbox SET result_ts = :ts WHERE id = :id AND status = 'sending'"
+_NOTED_DELIVERY = "SELECT result_ts FROM outbox WHERE id = :id"
+
+
+def note_delivered(cx: Cx, row_id: int, message_id: str) -> None:
+    """Write down, before the row is recorded as sent, where a platform that cannot be
+    searched put it (Teams): the row is then known to be delivered if its sender dies."""
+    cx.execute(_NOTE_DELIVERED, {"id": row_id, "ts": message_id})
+
+
+def noted_delivery(cx: Cx, row_id: int) -> str | None:
+    """The message id ``note_delivered`` wrote for the row, None if none was."""
+    r = cx.first(_NOTED_DELIVERY, {"id": row_id})
+    return (r[0] or None) if r is not None else None
+
+
 def mark_retry(cx: Cx, worker: str, row_id: int, at: datetime, error: str, *,
                counts: bool) -> None:
     """Back to pending until ``at``; an attempt that does not count is given back."""
