@@ -1,0 +1,526 @@
+"""Teams inbound end to end: the real Agents SDK endpoint (``POST /api/messages``) receiving
+Teams-shaped activities over HTTP, the real services and database, and a local stand-in for
+the tenant's Bot Connector (the activity's ``serviceUrl``) that records what the bot said.
+
+What the bot queues for later (questions, cards, outcomes) is asserted as outbox rows; the
+outbox sender does not run here (the Teams transport is another part of issue 19).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import jwt
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt import PyJWKClient
+from microsoft_agents.hosting.core import JwtTokenValidator
+from microsoft_agents.hosting.core.authorization._entra_issuers import BOTFRAMEWORK_JWKS_URIS
+from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
+    _JwkClientCacheEntry,
+)
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot import intents
+from bot.config import Settings
+from bot.flows.api import Kind, Step
+from bot.handlers.teams import ids
+from bot.handlers.teams.http import PATH, TeamsAuth, routes
+from bot.handlers.teams.references import MemoryReferences
+from bot.policy import Policy, Role, load_policy
+from bot.services import Services
+from store.db import session_scope
+from store.models import AuditEntry, Consultation, FlowSession, OutboxMessage, TriageCard
+from tests.slackenv import Clock, assert_nowhere, refused_identifiers
+
+LONDON = ZoneInfo("Europe/London")
+TUESDAY = dt.datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)  # inside office hours
+TENANT = "5f2b1c9e-0000-4000-8000-00000000c0de"
+BOT = "28:00000000-0000-4000-8000-0000000000b0"
+# Entra object ids of fictional people.
+TEACHER = "aa000000-0000-4000-8000-000000000001"
+HEALTH = "aa000000-0000-4000-8000-000000000002"
+MANAGER = "aa000000-0000-4000-8000-000000000003"
+OUTSIDER = "aa000000-0000-4000-8000-000000000004"
+CHANNEL = "19:3a1b2c3d4e5f@thread.tacv2"
+SAFE = {"danger": "no", "lado": "no", "before": "no", "suspended_check": "no", "phoned": "no"}
+REFUSED = "Her name is Kyra Smith. She lives at 14 Mill Road, CB1 2AB."
+UNCERTAIN = "destiny came in today in the same clothes as last week"
+PLAIN = "The worry is described in general terms."
+MAX_STEPS = 40
+
+
+@contextlib.asynccontextmanager
+async def on_loopback(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on a free loopback port; its base URL (``http://127.0.0.1:PORT``)."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+# --- a local Bot Connector: what the SDK posts replies to ------------------------------
+
+
+@dataclass
+class Connector:
+    """Records every activity the bot sends through the SDK (``serviceUrl``)."""
+
+    url: str = ""
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def to(self, conversation: str) -> list[dict[str, Any]]:
+        """What the bot said in ``conversation``, oldest first."""
+        return [a for c, a in self.sent if c == conversation]
+
+
+@contextlib.asynccontextmanager
+async def connector() -> AsyncIterator[Connector]:
+    rec = Connector()
+
+    async def activities(request: web.Request) -> web.Response:
+        rec.sent.append((request.match_info["conv"], await request.json()))
+        return web.json_response({"id": f"act-{len(rec.sent)}"})
+
+    app = web.Application()
+    app.router.add_post("/v3/conversations/{conv}/activities", activities)
+    app.router.add_post("/v3/conversations/{conv}/activities/{reply_to}", activities)
+    async with on_loopback(app) as url:
+        rec.url = url + "/"
+        yield rec
+
+
+# --- the bot ------------------------------------------------------------------------
+
+
+def teams_policy() -> Policy:
+    """Cambridgeshire's policy with a manager named by Entra object id.
+
+    TODO(migration 0005): the policy's ``teams:`` section names managers by Entra object
+    id; until it lands the Slack section's roles are used (``people.roles``), built here
+    without the Slack-id validation.
+    """
+    pol = load_policy("cambridgeshire")
+    managers = Role.model_construct(users=(MANAGER,), usergroups=())
+    return pol.model_copy(update={"roles": pol.roles.model_copy(update={"managers": managers})})
+
+
+@dataclass
+class TeamsEnv:
+    sv: Services
+    url: str
+    http: aiohttp.ClientSession
+    connector: Connector
+    clock: Clock
+    references: MemoryReferences
+    typed: list[str] = field(default_factory=list)
+
+    # Activities as Teams sends them.
+    def activity(self, user: str, *, kind: str = "message", conversation: str | None = None,
+                 personal: bool = True, **fields: Any) -> dict[str, Any]:
+        conv = conversation or (f"a:1on1-{user}" if personal else CHANNEL)
+        return {
+            "type": kind, "id": fields.pop("id", None) or f"1:{uuid.uuid4().hex}",
+            "timestamp": self.clock().astimezone(dt.UTC).isoformat(),
+            "serviceUrl": self.connector.url, "channelId": "msteams", "locale": "en-GB",
+            "from": {"id": f"29:{user}", "name": "A Person", "aadObjectId": user},
+            "conversation": {"id": conv, "tenantId": TENANT,
+                             "conversationType": "personal" if personal else "channel"},
+            "recipient": {"id": BOT, "name": "Front Door"},
+            "channelData": {"tenant": {"id": TENANT}}, **fields,
+        }
+
+    async def post(self, body: dict[str, Any], headers: dict[str, str] | None = None
+                   ) -> tuple[int, Any]:
+        async with self.http.post(self.url, json=body, headers=headers or {}) as resp:
+            raw = await resp.text()
+            return resp.status, json.loads(raw) if raw else None
+
+    async def say(self, user: str, words: str, **kwargs: Any) -> dict[str, Any]:
+        """``user`` types ``words``; returns the activity sent (to send it again)."""
+        self.typed.append(words)
+        body = self.activity(user, text=words, **kwargs)
+        status, _ = await self.post(body)
+        assert status in (200, 202), status
+        return body
+
+    async def submit(self, user: str, data: dict[str, Any]) -> dict[str, Any]:
+        """``user`` clicks an Action.Submit button in their chat."""
+        body = self.activity(user, value=data)
+        status, _ = await self.post(body)
+        assert status in (200, 202), status
+        return body
+
+    async def execute(self, user: str, verb: str, data: dict[str, Any],
+                      activity_id: str | None = None) -> dict[str, Any]:
+        """``user`` clicks an Action.Execute button on a card in the channel; the invoke's
+        answer (the refreshed card, or words for them alone)."""
+        body = self.activity(user, kind="invoke", personal=False, name="adaptiveCard/action",
+                             id=activity_id, value={"action": {"type": "Action.Execute",
+                                                               "verb": verb, "data": data},
+                                                    "trigger": "manual"})
+        status, answer = await self.post(body)
+        assert status == 200, (status, answer)
+        return answer  # type: ignore[no-any-return]
+
+    # Reading what the bot queued and said.
+    def rows(self, intent: str | None = None, to: str | None = None) -> list[OutboxMessage]:
+        with session_scope(self.sv.engine) as s:
+            rows = list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
+        return [r for r in rows if (intent is None or intents.intent_of(r) == intent)
+                and (to is None or intents.Address.of(r).id == to)]
+
+    def question(self, user: str) -> Step | None:
+        """The newest question queued for ``user``'s chat."""
+        asked = self.rows(intents.FLOW_QUESTION, user)
+        return intents.step_from(asked[-1].payload["step"]) if asked else None
+
+    def said(self, user: str) -> list[dict[str, Any]]:
+        return self.connector.to(f"a:1on1-{user}")
+
+    async def answer(self, user: str, choose: dict[str, Any]) -> str:
+        """Answer the newest question as a person would; returns its id."""
+        step = self.question(user)
+        assert step is not None and step.prompt is not None
+        p = step.prompt
+        wanted = choose.get(p.id)
+        data = {ids.ACTION: ids.FLOW_ANSWER, ids.FLOW: step.flow_id,
+                ids.VERSION: step.version, ids.QUESTION: p.id}
+        if p.kind is Kind.TEXT:
+            await self.say(user, wanted if isinstance(wanted, str) else PLAIN)
+        elif p.kind is Kind.DATE:
+            await self.submit(user, {**data, ids.IN_ANSWER: wanted or "2026-11-20"})
+        elif p.kind is Kind.MULTI:
+            values = wanted if isinstance(wanted, list) else [p.options[0].value]
+            await self.submit(user, {**data, ids.IN_ANSWER: ",".join(values)})
+        else:
+            values = [o.value for o in p.options]
+            await self.submit(user, {**data, ids.IN_ANSWER: wanted if wanted in values
+                                     else values[0]})
+        return p.id
+
+    async def play(self, user: str, choose: dict[str, Any] | None = None) -> list[str]:
+        """Answer until the flow ends; the question ids seen."""
+        choose = {**SAFE, **(choose or {})}
+        seen: list[str] = []
+        for _ in range(MAX_STEPS):
+            step = self.question(user)
+            if step is None or self.rows(intents.FLOW_COMPLETED, user) or (
+                    self.rows(intents.FLOW_URGENT, user)):
+                return seen
+            before = len(self.rows(to=user))
+            seen.append(await self.answer(user, choose))
+            assert len(self.rows(to=user)) > before, f"nothing queued after {seen[-1]}"
+        raise AssertionError(f"the flow did not end: {seen}")
+
+    async def to_text_question(self, user: str) -> Step:
+        """Answer safely up to the first question answered by typing."""
+        for _ in range(MAX_STEPS):
+            step = self.question(user)
+            assert step is not None and step.prompt is not None
+            if step.prompt.kind is Kind.TEXT:
+                return step
+            await self.answer(user, SAFE)
+        raise AssertionError("no text question")
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@contextlib.asynccontextmanager
+async def teams_env(engine: Engine, database_url: str, *, auth: TeamsAuth | None = None
+                    ) -> AsyncIterator[TeamsEnv]:
+    """The bot's Teams endpoint on loopback; on the way out, every identifier the guard
+    refuses in what the test typed is looked for in the database file, the log and
+    everything the bot said: it must be in none."""
+    clock = Clock(TUESDAY)
+    records = _Records()
+    logging.getLogger().addHandler(records)
+    try:
+        async with connector() as conn, aiohttp.ClientSession() as http:
+            settings = Settings(bot_token="xoxb-unused", database_url=database_url)
+            sv = Services.build(settings, teams_policy(), engine, http, clock=clock, pace=0)
+            refs = MemoryReferences()
+            app = web.Application()
+            app.add_routes(routes(sv, auth=auth or TeamsAuth(), references=refs))
+            async with on_loopback(app) as url:
+                env = TeamsEnv(sv, url + PATH, http, conn, clock, refs)
+                try:
+                    yield env
+                finally:
+                    sv.tx.close()
+        found = refused_identifiers(env.typed)
+        assert_nowhere(found, database_url, records.lines)
+        said = json.dumps([a for _, a in conn.sent])
+        for ident in found:
+            assert ident not in said, f"{ident!r} was typed, refused, and repeated in Teams"
+    finally:
+        logging.getLogger().removeHandler(records)
+
+
+def _audits(engine: Engine, action: str) -> list[AuditEntry]:
+    with session_scope(engine) as s:
+        return [a for a in s.exec(select(AuditEntry)).all() if a.action == action]
+
+
+def _card_text(activity: dict[str, Any]) -> str:
+    return json.dumps(activity.get("attachments") or activity.get("text"))
+
+
+# --- the stories ------------------------------------------------------------------------
+
+
+async def test_consultation_story_refuses_identifiers_without_quoting_them(
+    sqlite_engine: Engine, sqlite_url: str, tmp_path: Path,
+) -> None:
+    async with teams_env(sqlite_engine, sqlite_url) as env:
+        await env.say(TEACHER, "consult")
+        first = env.question(TEACHER)
+        assert first is not None and first.flow_kind == "consult"
+        # TODO(migration 0005): the rows' platform is "teams".
+        [row] = env.rows(intents.FLOW_QUESTION)
+        assert intents.Address.of(row) == intents.Address(TEACHER, True)
+        assert env.references.get(TEACHER) is not None, "first contact remembered"
+
+        step = await env.to_text_question(TEACHER)
+        queued = len(env.rows(to=TEACHER))
+        await env.say(TEACHER, REFUSED)
+        refusal = env.said(TEACHER)[-1]
+        words = _card_text(refusal)
+        assert "a name in your first sentence" in words
+        assert "a postcode in your second sentence" in words
+        for ident in ("Kyra", "Smith", "Mill Road", "CB1 2AB"):
+            assert ident not in words
+        assert len(env.rows(to=TEACHER)) == queued, "a refusal is never queued"
+        assert env.question(TEACHER) == step, "the same question waits"
+
+        # A word that may be a name: asked where it is, never what it is.
+        await env.say(TEACHER, UNCERTAIN)
+        asked = env.said(TEACHER)[-1]
+        assert "a word that may be a name in your answer" in _card_text(asked)
+        assert "destiny" not in json.dumps(asked)
+        stored = await asyncio.to_thread(Path(sqlite_url.removeprefix("sqlite:///")).read_bytes)
+        assert b"destiny" not in stored, "nothing stored before they choose"
+        ordinary = next(a["data"] for a in asked["attachments"][0]["content"]["actions"]
+                        if a["data"][ids.ACTION] == ids.NONAMES_ORDINARY)
+        await env.submit(TEACHER, ordinary)
+        assert env.question(TEACHER).prompt.id != step.prompt.id, "answered: the flow moved on"
+        assert len(_audits(sqlite_engine, "nonames.ordinary_word")) == 1
+        # The old button again: nothing held any more, nothing changes.
+        await env.submit(TEACHER, ordinary)
+        assert "no longer works" in env.said(TEACHER)[-1]["text"]
+        assert len(_audits(sqlite_engine, "nonames.ordinary_word")) == 1
+
+        await env.play(TEACHER)
+        assert env.rows(intents.FLOW_COMPLETED, TEACHER)
+        with session_scope(sqlite_engine) as s:
+            [c] = s.exec(select(Consultation)).all()
+        duty = env.sv.policy.channel("consultation_duty")
+        [card] = env.rows(intents.CONSULTATION_CARD)
+        assert intents.Address.of(card) == intents.Address(duty, False)
+        assert card.subject_id == c.id
+
+
+async def test_referral_story_manager_only_decision_tells_the_referrer(
+    sqlite_engine: Engine, sqlite_url: str,
+) -> None:
+    async with teams_env(sqlite_engine, sqlite_url) as env:
+        # "@Front Door refer" in a channel: the flow runs in the personal chat.
+        await env.say(HEALTH, "<at>Front Door</at> refer", personal=False, entities=[
+            {"type": "mention", "text": "<at>Front Door</at>",
+             "mentioned": {"id": BOT, "name": "Front Door"}}])
+        assert "personal chat" in env.connector.to(CHANNEL)[-1]["text"]
+        assert env.question(HEALTH).flow_kind == "refer"
+        await env.play(HEALTH)
+        [posted] = env.rows(intents.TRIAGE_CARD)
+        card_id = posted.subject_id
+        data = {ids.CARD: card_id, ids.VERSION: 1}
+
+        # Not a manager: refused, to them alone, audited; the card unchanged.
+        answer = await env.execute(OUTSIDER, ids.CARD_APPROVE, data)
+        assert answer["type"] == "application/vnd.microsoft.activity.message"
+        assert answer["value"] == ("Only the front door's managers can approve a rating. "
+                                   "Nothing was changed.")
+        assert [a.actor for a in _audits(sqlite_engine, "denied.approve")] == [OUTSIDER]
+        with session_scope(sqlite_engine) as s:
+            assert s.get(TriageCard, card_id).status == "new"
+        assert not env.rows(intents.REFERRER_OUTCOME)
+
+        # The manager approves: the invoke answers with the card as it now is; the redraw
+        # and the referrer's outcome are queued with the decision.
+        invoke_id = f"f:{uuid.uuid4().hex}"
+        answer = await env.execute(MANAGER, ids.CARD_APPROVE, data, activity_id=invoke_id)
+        assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+        assert answer["value"]["type"] == "AdaptiveCard"
+        with session_scope(sqlite_engine) as s:
+            card = s.get(TriageCard, card_id)
+            assert (card.status, card.decided_by) == ("decided", MANAGER)
+        [outcome] = env.rows(intents.REFERRER_OUTCOME)
+        assert intents.Address.of(outcome) == intents.Address(HEALTH, True)
+        assert len(env.rows(intents.TRIAGE_CARD_UPDATE)) == 1
+
+        # Teams delivers the same invoke again: one effect.
+        await env.execute(MANAGER, ids.CARD_APPROVE, data, activity_id=invoke_id)
+        assert len(env.rows(intents.REFERRER_OUTCOME)) == 1
+        assert len(env.rows(intents.TRIAGE_CARD_UPDATE)) == 1
+        assert len(_audits(sqlite_engine, "rating.approve")) == 1
+
+
+async def test_the_same_activity_twice_has_one_effect(sqlite_engine: Engine,
+                                                      sqlite_url: str) -> None:
+    async with teams_env(sqlite_engine, sqlite_url) as env:
+        start = await env.say(TEACHER, "consult")
+        await env.post(start)  # Teams retries: the same id in the same conversation
+        assert len(env.rows(intents.FLOW_QUESTION)) == 1
+        assert not env.said(TEACHER), "nothing said about a flow already running"
+        step = await env.to_text_question(TEACHER)
+        body = await env.say(TEACHER, PLAIN)
+        moved = env.question(TEACHER)
+        assert moved.version == step.version + 1
+        await env.post(body)
+        assert env.question(TEACHER) == moved
+        with session_scope(sqlite_engine) as s:
+            [flow] = s.exec(select(FlowSession)).all()
+            assert flow.version == moved.version
+
+
+async def test_a_stale_card_is_refused_as_in_slack(sqlite_engine: Engine,
+                                                   sqlite_url: str) -> None:
+    async with teams_env(sqlite_engine, sqlite_url) as env:
+        await env.say(TEACHER, "consult")
+        first = env.question(TEACHER)
+        await env.answer(TEACHER, SAFE)
+        second = env.question(TEACHER)
+        assert second.prompt.id != first.prompt.id
+        # The first question's card clicked again: already answered, nothing changes.
+        stale = {ids.ACTION: ids.FLOW_ANSWER, ids.FLOW: first.flow_id,
+                 ids.VERSION: first.version, ids.QUESTION: first.prompt.id,
+                 ids.IN_ANSWER: first.prompt.options[0].value}
+        await env.submit(TEACHER, stale)
+        assert env.said(TEACHER)[-1]["text"] == "That question was already answered."
+        again = env.question(TEACHER)
+        assert again.prompt.id == second.prompt.id and again.version == second.version
+        # Back on a card of an earlier flow: refused.
+        await env.submit(TEACHER, {**stale, ids.ACTION: ids.FLOW_BACK,
+                                   ids.FLOW: (first.flow_id or 0) + 100})
+        assert "earlier conversation" in env.said(TEACHER)[-1]["text"]
+        assert env.question(TEACHER).version == second.version
+
+
+async def test_install_remembers_the_conversation_reference(sqlite_engine: Engine,
+                                                            sqlite_url: str) -> None:
+    async with teams_env(sqlite_engine, sqlite_url) as env:
+        body = env.activity(TEACHER, kind="installationUpdate", action="add")
+        status, _ = await env.post(body)
+        assert status in (200, 202)
+        ref = env.references.get(TEACHER)
+        assert ref is not None
+        assert (ref.service_url, ref.tenant_id, ref.bot_id, ref.conversation_id) == (
+            env.connector.url, TENANT, BOT, f"a:1on1-{TEACHER}")
+        # Added to a team: the channel is remembered too.
+        body = env.activity(MANAGER, kind="conversationUpdate", personal=False,
+                            membersAdded=[{"id": BOT}])
+        await env.post(body)
+        assert env.references.get(CHANNEL).conversation_id == CHANNEL
+        assert env.references.get(MANAGER).conversation_id is None
+
+
+async def test_a_failure_says_plain_words_never_the_error(
+    sqlite_engine: Engine, sqlite_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with teams_env(sqlite_engine, sqlite_url) as env:
+        with sqlite_engine.begin() as cx:  # the flows' table gone: every flow action fails
+            cx.execute(text("ALTER TABLE flow_session RENAME TO flow_session_gone"))
+        await env.say(TEACHER, "consult")
+        [said] = env.said(TEACHER)
+        assert said["text"].startswith("Front Door is busy")
+        assert "flow_session" not in json.dumps(said) and "Exception" not in json.dumps(said)
+        assert "OperationalError" in caplog.text and "consult" not in caplog.text
+
+
+# --- authentication -----------------------------------------------------------------
+
+
+APP_ID = "00000000-0000-4000-8000-00000000a99d"
+ISSUER = "https://api.botframework.com"
+
+
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _token(key: rsa.RSAPrivateKey, *, kid: str = "k1", serviceurl: str = "") -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": APP_ID, "iat": now, "nbf": now, "exp": now + 600,
+              "serviceurl": serviceurl}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+
+
+@contextlib.asynccontextmanager
+async def trusted_keys(key: rsa.RSAPrivateKey) -> AsyncIterator[None]:
+    """Microsoft's signing keys, as the SDK fetches them, replaced by ``key``'s public half
+    served locally (the SDK's key cache is pointed at it; restored afterwards)."""
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = {"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+
+    async def keys(_request: web.Request) -> web.Response:
+        return web.json_response(jwks)
+
+    app = web.Application()
+    app.router.add_get("/keys", keys)
+    cache = JwtTokenValidator._jwk_client_manager._cache
+    uri = BOTFRAMEWORK_JWKS_URIS[ISSUER]
+    saved = cache.get(uri)
+    async with on_loopback(app) as url:
+        cache[uri] = _JwkClientCacheEntry(PyJWKClient(f"{url}/keys"), threading.Lock())
+        try:
+            yield
+        finally:
+            if saved is None:
+                cache.pop(uri, None)
+            else:
+                cache[uri] = saved
+
+
+async def test_a_missing_or_forged_token_is_401_when_an_app_id_is_set(
+    sqlite_engine: Engine, sqlite_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    trusted, forger = _key(), _key()
+    auth = TeamsAuth(app_id=APP_ID, app_password="unused", tenant_id=TENANT)
+    async with teams_env(sqlite_engine, sqlite_url, auth=auth) as env, trusted_keys(trusted):
+        body = env.activity(TEACHER, text="consult")
+        assert (await env.post(body))[0] == 401
+        forged = _token(forger, serviceurl=env.connector.url)
+        assert (await env.post(body, {"Authorization": f"Bearer {forged}"}))[0] == 401
+        # Refused for its signature: the trusted keys were read, and the forger's is not one.
+        assert "did not verify (InvalidSignatureError)" in caplog.text
+        assert (await env.post(body, {"Authorization": "Bearer not-a-token"}))[0] == 401
+        assert (await env.post(body, {"Authorization": f"Basic {forged}"}))[0] == 401
+        assert not env.rows() and not env.connector.sent, "nothing ran"
+        assert env.references.get(TEACHER) is None
