@@ -390,6 +390,17 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
         assert len(env.rows(intents.REFERRER_OUTCOME)) == 1
         assert len(env.rows(intents.TRIAGE_CARD_UPDATE)) == 1
         assert len(_audits(sqlite_engine, "rating.approve")) == 1
+        # A repeatable action (snooze, near the next warning) delivered again ten minutes
+        # later, when it would move the warning again: one effect.
+        env.clock.advance(hours=11, minutes=35)
+        snooze_id = f"f:{uuid.uuid4().hex}"
+        for _ in range(2):
+            env.clock.advance(minutes=10)
+            answer = await env.execute(MANAGER, ids.CARD_SNOOZE, {**data, ids.IN_SNOOZE: "30"},
+                                       activity_id=snooze_id)
+            assert answer["type"] == "application/vnd.microsoft.card.adaptive", answer
+        assert len(_audits(sqlite_engine, "card.snooze")) == 1
+        assert len(env.rows(intents.CARD_NOTE)) == 1
 
 
 async def test_the_same_activity_twice_has_one_effect(sqlite_engine: Engine,
