@@ -184,6 +184,23 @@ class TeamsEnv:
         return answer  # type: ignore[no-any-return]
 
     # Reading what the bot queued and said.
+    async def dialog(self, user: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
+        """``user`` opens (``task/fetch``) or sends (``task/submit``) a dialog; its answer."""
+        body = self.activity(user, kind="invoke", personal=False, name=name,
+                             value={"data": {"msteams": {"type": "task/fetch"}, **data},
+                                    "context": {"theme": "default"}})
+        status, answer = await self.post(body)
+        assert status == 200, (status, answer)
+        return answer["task"]  # type: ignore[no-any-return]
+
+    async def referral_card(self, user: str) -> int:
+        """``user`` makes a referral in their chat; the triage card's id."""
+        await self.say(user, "refer")
+        await self.play(user)
+        [posted] = self.rows(intents.TRIAGE_CARD)
+        assert posted.subject_id is not None
+        return posted.subject_id
+
     def rows(self, intent: str | None = None, to: str | None = None) -> list[OutboxMessage]:
         with session_scope(self.sv.engine) as s:
             rows = list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
@@ -401,6 +418,55 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
             assert answer["type"] == "application/vnd.microsoft.card.adaptive", answer
         assert len(_audits(sqlite_engine, "card.snooze")) == 1
         assert len(env.rows(intents.CARD_NOTE)) == 1
+
+
+async def test_change_rating_dialog_guards_the_reason_in_the_dialog(
+    sqlite_engine: Engine, sqlite_url: str,
+) -> None:
+    async with teams_env(sqlite_engine, sqlite_url) as env:
+        card_id = await env.referral_card(HEALTH)
+        change = {ids.ACTION: ids.CARD_CHANGE, ids.CARD: card_id}
+        # Not a manager: refused before the form opens, audited.
+        task = await env.dialog(OUTSIDER, "task/fetch", change)
+        assert task == {"type": "message", "value": "Only the front door's managers can "
+                        "change a rating. Nothing was changed."}
+        assert [a.actor for a in _audits(sqlite_engine, "denied.change")] == [OUTSIDER]
+        task = await env.dialog(MANAGER, "task/fetch", change)
+        form = task["value"]["card"]["content"]
+        assert {el["id"] for el in form["body"] if "id" in el} == {ids.IN_RATING, ids.IN_TEXT}
+
+        # An identifier in the reason: an error in the dialog naming its kind and place.
+        typed = "Spoke to Kyra Smith at school. Mum agrees."
+        env.typed.append(typed)
+        task = await env.dialog(MANAGER, "task/submit", {
+            **change, ids.IN_RATING: "amber_cin", ids.IN_TEXT: typed})
+        # The error names the kind and place; the field keeps what was typed, in the
+        # dialog only (as Slack's modal does), for the manager to rewrite.
+        body = task["value"]["card"]["content"]["body"]
+        shown = json.dumps([el for el in body if el.get("id") != ids.IN_TEXT])
+        assert task["type"] == "continue" and "a name in your first sentence" in shown
+        assert "Kyra" not in shown and "Smith" not in shown
+        assert [el["value"] for el in body if el.get("id") == ids.IN_TEXT] == [typed]
+        with session_scope(sqlite_engine) as s:
+            assert s.get(TriageCard, card_id).status == "new"
+        assert not env.rows(intents.REFERRER_OUTCOME)
+
+        # A word that may be a name: asked in the dialog; ticked as ordinary, it is saved.
+        unsure = {**change, ids.IN_RATING: "amber_cin", ids.IN_TEXT: UNCERTAIN}
+        task = await env.dialog(MANAGER, "task/submit", unsure)
+        assert "may be a name" in json.dumps(task) and "destiny" not in json.dumps(
+            [el for el in task["value"]["card"]["content"]["body"] if "id" not in el])
+        assert any(el.get("id") == ids.IN_ORDINARY
+                   for el in task["value"]["card"]["content"]["body"])
+        task = await env.dialog(MANAGER, "task/submit", {**unsure, ids.IN_ORDINARY: "true"})
+        assert task["type"] == "message", task
+        with session_scope(sqlite_engine) as s:
+            card = s.get(TriageCard, card_id)
+            assert (card.status, card.rating, card.decided_by) == ("decided", "amber_cin",
+                                                                   MANAGER)
+        assert len(_audits(sqlite_engine, "nonames.ordinary_word")) == 1
+        [outcome] = env.rows(intents.REFERRER_OUTCOME)
+        assert intents.Address.of(outcome) == intents.Address(HEALTH, True)
 
 
 async def test_the_same_activity_twice_has_one_effect(sqlite_engine: Engine,

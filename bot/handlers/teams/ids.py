@@ -30,3 +30,13 @@ CARD_APPROVE = "card.approve"
 CARD_ASSIGN = "card.assign"
 CARD_WRITTEN = "card.written"
 CARD_SNOOZE = "card.snooze"
+
+# Dialogs (task modules) opened from a triage card: Action.Submit with
+# ``{"msteams": {"type": "task/fetch"}, "action": <one of these>, "card": id}``.
+CARD_CHANGE = "card.change"
+CARD_REQUEST_INFO = "card.request_info"
+CARD_CLOSE = "card.close"
+IN_RATING = "rating"
+IN_OUTCOME = "outcome"
+IN_TEXT = "text"  # the dialog's free text: a reason, a question
+IN_ORDINARY = "ordinary"  # "the words asked about are ordinary words here"

@@ -5,6 +5,7 @@ listeners (``flows``, ``cards``) that call the same services as Slack's.
   channel, the mention stripped) start a flow; other text in the 1:1 chat answers its
   question; an Action.Submit (a message with a ``value``) answers a choice;
 - an ``adaptiveCard/action`` invoke (Action.Execute on a triage card): the card's actions;
+- ``task/fetch`` / ``task/submit`` invokes: the card's dialogs (``dialogs``);
 - every activity: the conversation reference is remembered, so proactive messages reach
   the person later (``references``).
 
@@ -27,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.handlers.teams import drawing, turns
 from bot.handlers.teams.cards import Cards
+from bot.handlers.teams.dialogs import Dialogs
 from bot.handlers.teams.flows import Flows
 from bot.handlers.teams.references import References, remember_conversation
 from bot.services import Services
@@ -52,6 +54,7 @@ class FrontDoorAgent(ActivityHandler):
         self.references = references
         self.flows = Flows(sv)
         self.cards = Cards(sv)
+        self.dialogs = Dialogs(sv)
 
     async def on_turn(self, turn_context: TurnContext) -> None:  # type: ignore[override]
         """Remember where the sender (and the channel) can be reached, then route."""
@@ -99,6 +102,23 @@ class FrontDoorAgent(ActivityHandler):
                 "front door team."))
         elif personal and text:
             await self.flows.typed(turn_context, user, text, once)
+
+    async def on_invoke_activity(  # type: ignore[override]
+        self, turn_context: TurnContext
+    ) -> InvokeResponse | None:
+        """Dialogs (``task/fetch`` opens one, ``task/submit`` sends it); the rest as the
+        SDK routes them (Action.Execute to ``on_adaptive_card_invoke``)."""
+        activity = turn_context.activity
+        if activity.name not in ("task/fetch", "task/submit"):
+            return await super().on_invoke_activity(turn_context)
+        value = activity.value if isinstance(activity.value, dict) else {}
+        data = value.get("data") if isinstance(value.get("data"), dict) else {}
+        user = turns.user_of(activity)
+        if activity.name == "task/fetch":
+            body = await self.dialogs.fetch(user, data)
+        else:
+            body = await self.dialogs.submit(user, data, turns.once_key(activity))
+        return InvokeResponse(status=200, body=body)
 
     async def on_adaptive_card_invoke(  # type: ignore[override]
         self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue

@@ -1,0 +1,197 @@
+"""Dialogs (task modules) for the triage card's typed decisions: change the rating, ask
+the referrer for more information, close the card.
+
+``task/fetch`` opens the form; ``task/submit`` checks it and acts. The free text passes
+the no-names guard first, in both tiers, as Slack's modals do: anything certainly
+identifying, or a word that may be a name, is shown as an error in the dialog (its kind
+and where it is), so nothing of it reaches the chat, the database or a log; a word that
+may be a name is accepted once the manager ticks "it's an ordinary word here" (the choice
+is audited, never the text). Managers only, checked before anything is looked up.
+The decision is committed, with the activity's once-key, before the invoke is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session
+
+from bot import nonames
+from bot.flows.triage import CLOSE_REASONS, CardResult
+from bot.flows.validate import guard
+from bot.handlers.teams import drawing, ids, people
+from bot.handlers.teams.turns import Duplicate
+from bot.labels import rating_name
+from bot.policy import RATINGS
+from bot.services import Services
+from store.db import session_scope
+from store.models import TriageCard
+from store.tx import as_tx
+
+REFUSED = "Only the front door's managers can {what}. Nothing was changed."
+
+# action -> (the dialog's title, what a refusal says they may not do, the audited name)
+FORMS = {
+    ids.CARD_CHANGE: ("Change rating", "change a rating", "change"),
+    ids.CARD_REQUEST_INFO: ("Request more information", "ask for more information",
+                            "request_info"),
+    ids.CARD_CLOSE: ("Close the card", "close cards", "close"),
+}
+
+
+def continue_with(title: str, card: dict[str, Any]) -> dict[str, Any]:
+    """A task response showing ``card`` in the dialog."""
+    return {"task": {"type": "continue", "value": {
+        "title": title, "width": "medium", "height": "medium",
+        "card": {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}}}}
+
+
+def message(words: str) -> dict[str, Any]:
+    """A task response closing the dialog with ``words`` (to the manager only)."""
+    return {"task": {"type": "message", "value": words}}
+
+
+class Dialogs:
+    """The card dialogs for one process."""
+
+    def __init__(self, sv: Services) -> None:
+        self.sv = sv
+
+    async def fetch(self, user: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Open the form ``data`` asks for."""
+        early = await self._check(user, data)
+        if isinstance(early, dict):
+            return early
+        action, card = early
+        return continue_with(FORMS[action][0], self._form(action, card, data, []))
+
+    async def submit(self, user: str, data: dict[str, Any], once: str | None
+                     ) -> dict[str, Any]:
+        """Check the form and act; errors are shown in the dialog, nothing saved."""
+        early = await self._check(user, data)
+        if isinstance(early, dict):
+            return early
+        action, card = early
+        title = FORMS[action][0]
+        typed = str(data.get(ids.IN_TEXT) or "")
+        problems = self._problems(action, data, typed)
+        if problems:
+            return continue_with(title, self._form(action, card, data, *problems))
+        if data.get(ids.IN_ORDINARY) == "true" and _unsure_words(typed):
+            await self.sv.tx.run(lambda tx: tx.audit(
+                actor=user, action="nonames.ordinary_word", subject_type="card",
+                subject_id=card.id))
+        run = self._action(action, card.id or 0, user, data, typed)
+
+        def effects(s: Session, result: CardResult) -> None:
+            if once and not as_tx(s).claim_event(once):
+                raise Duplicate
+            self.sv.messaging.card_result(s, result)
+
+        try:
+            result = await asyncio.to_thread(run, effects)
+        except Duplicate:
+            return message("Done.")
+        self.sv.sender.kick()
+        if not result.ok:
+            return continue_with(title, self._form(action, card, data, [result.message]))
+        return message("Done: the card is updated.")
+
+    async def _check(self, user: str, data: dict[str, Any]
+                     ) -> tuple[str, TriageCard] | dict[str, Any]:
+        """(the form, its card), or the answer that ends here: not a manager, no card."""
+        action = str(data.get(ids.ACTION) or "")
+        if action not in FORMS:
+            return message("That can't be done from Teams yet: nothing was changed.")
+        raw = str(data.get(ids.CARD) or "")
+        card_id = int(raw) if raw.isdigit() else None
+        if not people.is_manager(self.sv.policy, user):
+            await asyncio.to_thread(self.sv.triage.denied, card_id, user, FORMS[action][2])
+            return message(REFUSED.format(what=FORMS[action][1]))
+        card = await asyncio.to_thread(self._load, card_id) if card_id else None
+        if card is None or card.status == "closed":
+            return message("This card is closed.")
+        return action, card
+
+    def _problems(self, action: str, data: dict[str, Any], typed: str
+                  ) -> tuple[list[str], bool] | None:
+        """What is wrong with the form (and whether to offer "an ordinary word"); None:
+        nothing."""
+        errors: list[str] = []
+        if action == ids.CARD_CHANGE and data.get(ids.IN_RATING) not in RATINGS:
+            errors.append("Choose one of the ratings offered.")
+        if action == ids.CARD_CLOSE and data.get(ids.IN_OUTCOME) not in CLOSE_REASONS:
+            errors.append("Choose one of the reasons offered.")
+        if action != ids.CARD_CLOSE and not typed.strip():
+            errors.append("Please fill this in.")
+        confirmed = (_unsure_words(typed) if data.get(ids.IN_ORDINARY) == "true"
+                     else frozenset())
+        found = guard(typed, confirmed)
+        if found:
+            certain = not found[0].confirm
+            where = [drawing.place(typed, f) for f in nonames.scan(typed)
+                     if f.confirm != certain and not _confirmed(typed, f, confirmed)]
+            lead = ("This could identify a child: " if certain else
+                    "A word here may be a name; could it identify the child or family? ")
+            errors.append(lead + "; ".join(dict.fromkeys(where)) + ". Please rewrite it "
+                          "without names, dates of birth, addresses, postcodes, phone numbers, "
+                          "e-mail addresses, NHS/NI numbers or a named school.")
+            return errors, not certain
+        return (errors, False) if errors else None
+
+    def _action(self, action: str, card_id: int, user: str, data: dict[str, Any],
+                typed: str) -> Callable[[Any], CardResult]:
+        triage = self.sv.triage
+        if action == ids.CARD_CHANGE:
+            rating = str(data.get(ids.IN_RATING))
+            return lambda effects: triage.change(card_id, user, rating, typed, effects=effects)
+        if action == ids.CARD_REQUEST_INFO:
+            return lambda effects: triage.request_info(card_id, user, typed, effects=effects)
+        chosen = str(data.get(ids.IN_OUTCOME))
+        reason = f"{chosen}: {typed}" if typed.strip() else chosen
+        return lambda effects: triage.close(card_id, user, reason, effects=effects)
+
+    def _form(self, action: str, card: TriageCard, data: dict[str, Any], errors: list[str],
+              ordinary: bool = False) -> dict[str, Any]:
+        """The dialog's card: the inputs (as typed, on a second showing), the errors."""
+        policy = self.sv.policy
+        body: list[dict[str, Any]] = [
+            {"type": "TextBlock", "text": f"**{card.reference}**", "wrap": True}]
+        for error in errors:
+            body.append({"type": "TextBlock", "text": error, "wrap": True, "color": "attention"})
+        if action == ids.CARD_CHANGE:
+            current = data.get(ids.IN_RATING) or card.rating or card.suggested_rating
+            body.append({"type": "Input.ChoiceSet", "id": ids.IN_RATING, "label": "Rating",
+                         "isRequired": True, "value": current, "choices": [
+                             {"title": rating_name(policy, k), "value": k} for k in RATINGS]})
+        if action == ids.CARD_CLOSE:
+            body.append({"type": "Input.ChoiceSet", "id": ids.IN_OUTCOME, "label": "Outcome",
+                         "isRequired": True, "value": data.get(ids.IN_OUTCOME) or "",
+                         "choices": [{"title": r, "value": r} for r in CLOSE_REASONS]})
+        label = {ids.CARD_CHANGE: "Why", ids.CARD_REQUEST_INFO: "What do you need to know?",
+                 ids.CARD_CLOSE: "Anything to add (optional)"}[action]
+        body.append({"type": "Input.Text", "id": ids.IN_TEXT, "label": label,
+                     "isMultiline": True, "maxLength": 3000,
+                     "value": str(data.get(ids.IN_TEXT) or "")})
+        if ordinary:
+            body.append({"type": "Input.Toggle", "id": ids.IN_ORDINARY, "value": "false",
+                         "title": "It's an ordinary word here, not a name"})
+        return {"type": "AdaptiveCard", "version": "1.5", "body": body, "actions": [
+            {"type": "Action.Submit", "title": "Save",
+             "data": {ids.ACTION: action, ids.CARD: card.id}}]}
+
+    def _load(self, card_id: int) -> TriageCard | None:
+        with session_scope(self.sv.engine) as s:
+            return s.get(TriageCard, card_id)
+
+
+def _unsure_words(text: str) -> frozenset[str]:
+    """The words the guard is unsure of in ``text`` (casefolded)."""
+    return frozenset(" ".join(text[f.start:f.end].split()).casefold()
+                     for f in nonames.scan(text) if f.confirm)
+
+
+def _confirmed(text: str, f: nonames.Finding, confirmed: frozenset[str]) -> bool:
+    return " ".join(text[f.start:f.end].split()).casefold() in confirmed
