@@ -60,22 +60,10 @@ class Cards:
         if isinstance(run, str):
             return "message", run
 
-        def effects(s: Session, result: CardResult) -> None:
-            # The once-key in the decision's own transaction: a redelivered invoke rolls
-            # back here and changes nothing.
-            if once and not as_tx(s).claim_event(once):
-                raise Duplicate
-            self.sv.messaging.card_result(s, result)
-
-        try:
-            result = await asyncio.to_thread(run, effects)
-        except Duplicate:
-            result = None
-        else:
-            self.sv.sender.kick()
+        result = await decide(self.sv, run, once)
         if result is not None and not result.ok and result.message:
             return "message", _sentence(result.message)
-        card = await asyncio.to_thread(self._load, card_id)
+        card = await load_card(self.sv, card_id)
         if card is None:
             return "message", "That card no longer exists."
         return "card", drawing.triage_card(card)
@@ -94,9 +82,35 @@ class Cards:
             return "Choose how long to snooze for."
         return lambda effects: triage.snooze(card_id, user, minutes, effects=effects)
 
-    def _load(self, card_id: int) -> TriageCard | None:
-        with session_scope(self.sv.engine) as s:
+
+
+async def decide(sv: Services, run: Callable[[Any], CardResult], once: str | None
+                 ) -> CardResult | None:
+    """Run a card action with the messages it causes and the activity's once-key, in one
+    transaction; None: the activity was delivered before (nothing changed)."""
+
+    def effects(s: Session, result: CardResult) -> None:
+        # In the decision's own transaction: a redelivered activity rolls back here.
+        if once and not as_tx(s).claim_event(once):
+            raise Duplicate
+        sv.messaging.card_result(s, result)
+
+    try:
+        result = await asyncio.to_thread(run, effects)
+    except Duplicate:
+        return None
+    sv.sender.kick()
+    return result
+
+
+async def load_card(sv: Services, card_id: int) -> TriageCard | None:
+    """The triage card as it now is."""
+
+    def load() -> TriageCard | None:
+        with session_scope(sv.engine) as s:
             return s.get(TriageCard, card_id)
+
+    return await asyncio.to_thread(load)
 
 
 def _sentence(message: str) -> str:

@@ -16,21 +16,15 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from sqlmodel import Session
-
 from bot import nonames
 from bot.flows.triage import CLOSE_REASONS, CardResult
 from bot.flows.validate import guard
 from bot.handlers.teams import drawing, ids, people
-from bot.handlers.teams.turns import Duplicate
+from bot.handlers.teams.cards import REFUSED, decide, load_card
 from bot.labels import rating_name
 from bot.policy import RATINGS
 from bot.services import Services
-from store.db import session_scope
 from store.models import TriageCard
-from store.tx import as_tx
-
-REFUSED = "Only the front door's managers can {what}. Nothing was changed."
 
 # action -> (the dialog's title, what a refusal says they may not do, the audited name)
 FORMS = {
@@ -83,18 +77,10 @@ class Dialogs:
             await self.sv.tx.run(lambda tx: tx.audit(
                 actor=user, action="nonames.ordinary_word", subject_type="card",
                 subject_id=card.id))
-        run = self._action(action, card.id or 0, user, data, typed)
-
-        def effects(s: Session, result: CardResult) -> None:
-            if once and not as_tx(s).claim_event(once):
-                raise Duplicate
-            self.sv.messaging.card_result(s, result)
-
-        try:
-            result = await asyncio.to_thread(run, effects)
-        except Duplicate:
+        result = await decide(self.sv, self._action(action, card.id or 0, user, data, typed),
+                              once)
+        if result is None:  # delivered before
             return message("Done.")
-        self.sv.sender.kick()
         if not result.ok:
             return continue_with(title, self._form(action, card, data, [result.message]))
         return message("Done: the card is updated.")
@@ -110,7 +96,7 @@ class Dialogs:
         if not people.is_manager(self.sv.policy, user):
             await asyncio.to_thread(self.sv.triage.denied, card_id, user, FORMS[action][2])
             return message(REFUSED.format(what=FORMS[action][1]))
-        card = await asyncio.to_thread(self._load, card_id) if card_id else None
+        card = await load_card(self.sv, card_id) if card_id else None
         if card is None or card.status == "closed":
             return message("This card is closed.")
         return action, card
@@ -182,9 +168,6 @@ class Dialogs:
             {"type": "Action.Submit", "title": "Save",
              "data": {ids.ACTION: action, ids.CARD: card.id}}]}
 
-    def _load(self, card_id: int) -> TriageCard | None:
-        with session_scope(self.sv.engine) as s:
-            return s.get(TriageCard, card_id)
 
 
 def _unsure_words(text: str) -> frozenset[str]:
