@@ -58,6 +58,7 @@ TEACHER = "aa000000-0000-4000-8000-000000000001"
 HEALTH = "aa000000-0000-4000-8000-000000000002"
 MANAGER = "aa000000-0000-4000-8000-000000000003"
 OUTSIDER = "aa000000-0000-4000-8000-000000000004"
+ADVISOR = "aa000000-0000-4000-8000-000000000005"
 CHANNEL = "19:3a1b2c3d4e5f@thread.tacv2"
 SAFE = {"danger": "no", "lado": "no", "before": "no", "suspended_check": "no", "phoned": "no"}
 REFUSED = "Her name is Kyra Smith. She lives at 14 Mill Road, CB1 2AB."
@@ -121,8 +122,10 @@ def teams_policy() -> Policy:
     without the Slack-id validation.
     """
     pol = load_policy("cambridgeshire")
-    managers = Role.model_construct(users=(MANAGER,), usergroups=())
-    return pol.model_copy(update={"roles": pol.roles.model_copy(update={"managers": managers})})
+    roles = pol.roles.model_copy(update={
+        "managers": Role.model_construct(users=(MANAGER,), usergroups=()),
+        "advisors": Role.model_construct(users=(ADVISOR,), usergroups=())})
+    return pol.model_copy(update={"roles": roles})
 
 
 @dataclass
@@ -362,6 +365,28 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         [card] = env.rows(intents.CONSULTATION_CARD)
         assert intents.Address.of(card) == intents.Address(duty, False)
         assert card.subject_id == c.id
+
+        # The duty advisor answers in a dialog (anyone else is refused); the advice is
+        # queued for the professional, who says they will follow it.
+        advise = {ids.ACTION: ids.CONSULT_ADVISE, ids.CONSULTATION: c.id}
+        task = await env.dialog(OUTSIDER, "task/fetch", advise)
+        assert task["value"] == "Only duty advisors can answer consultations."
+        task = await env.dialog(ADVISOR, "task/fetch", advise)
+        assert task["type"] == "continue"
+        advice = "Start an Early Help Assessment with the family."
+        task = await env.dialog(ADVISOR, "task/submit", {
+            **advise, ids.IN_OUTCOME: "early_help", ids.IN_TEXT: advice})
+        assert task["type"] == "message", task
+        [sent] = env.rows(intents.ADVICE)
+        assert intents.Address.of(sent) == intents.Address(TEACHER, True)
+        answer = await env.execute(OUTSIDER, ids.ADVICE_FOLLOWED, {ids.CONSULTATION: c.id})
+        assert answer["value"] == "Only the professional who asked can answer."
+        answer = await env.execute(TEACHER, ids.ADVICE_FOLLOWED, {ids.CONSULTATION: c.id})
+        assert "recorded in the consultation log" in answer["value"]
+        with session_scope(sqlite_engine) as s:
+            c = s.get(Consultation, c.id)
+            assert (c.status, c.advisor_user_id, c.advice_outcome, c.followed_advice) == (
+                "advised", ADVISOR, "early_help", True)
 
 
 async def test_referral_story_manager_only_decision_tells_the_referrer(

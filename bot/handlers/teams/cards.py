@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
+from bot.flows.advice import AdviceResult
 from bot.flows.triage import CardResult
 from bot.handlers.teams import drawing, ids, people
 from bot.handlers.teams.turns import Duplicate
 from bot.services import Services
 from store.db import session_scope
-from store.models import TriageCard
+from store.models import Consultation, TriageCard
 from store.tx import as_tx
 
 REFUSED = "Only the front door's managers can {what}. Nothing was changed."
@@ -35,6 +36,8 @@ _MANAGERS = {
     ids.CARD_SNOOZE: ("snooze reminders", "snooze"),
 }
 
+R = TypeVar("R", CardResult, AdviceResult)
+M = TypeVar("M", TriageCard, Consultation)
 Answer = tuple[str, Any]  # ("card", an Adaptive Card) or ("message", words)
 
 
@@ -47,6 +50,8 @@ class Cards:
     async def execute(self, user: str, verb: str, data: dict[str, Any],
                       once: str | None) -> Answer:
         """Do ``verb`` on the card ``data`` names, for ``user``; what the invoke answers."""
+        if verb == ids.ADVICE_FOLLOWED:
+            return await self._followed(user, data, once)
         if verb not in _MANAGERS:
             return "message", NOT_HERE
         card_id = _int(data.get(ids.CARD))
@@ -68,6 +73,16 @@ class Cards:
             return "message", "That card no longer exists."
         return "card", drawing.triage_card(card)
 
+    async def _followed(self, user: str, data: dict[str, Any], once: str | None) -> Answer:
+        """"I'll follow this advice", from the professional who asked (the service checks
+        who; anyone else is told so, whether or not the consultation exists)."""
+        cid = _int(data.get(ids.CONSULTATION)) or 0
+        result = await decide(self.sv, lambda effects: self.sv.advice.respond(
+            cid, user, True, effects=effects), once)
+        if result is not None and not result.ok:
+            return "message", result.message or "Nothing was changed."
+        return "message", "Thank you: that is recorded in the consultation log."
+
     def _action(self, verb: str, card_id: int, user: str, data: dict[str, Any]
                 ) -> Callable[[Any], CardResult] | str:
         triage = self.sv.triage
@@ -84,16 +99,19 @@ class Cards:
 
 
 
-async def decide(sv: Services, run: Callable[[Any], CardResult], once: str | None
-                 ) -> CardResult | None:
-    """Run a card action with the messages it causes and the activity's once-key, in one
-    transaction; None: the activity was delivered before (nothing changed)."""
+async def decide(sv: Services, run: Callable[[Any], R], once: str | None) -> R | None:
+    """Run a card's action (triage or advice) with the messages it causes and the
+    activity's once-key, in one transaction; None: the activity was delivered before
+    (nothing changed)."""
 
-    def effects(s: Session, result: CardResult) -> None:
+    def effects(s: Session, result: R) -> None:
         # In the decision's own transaction: a redelivered activity rolls back here.
         if once and not as_tx(s).claim_event(once):
             raise Duplicate
-        sv.messaging.card_result(s, result)
+        if isinstance(result, AdviceResult):
+            sv.messaging.advice_result(s, result)
+        else:
+            sv.messaging.card_result(s, result)  # type: ignore[arg-type]
 
     try:
         result = await asyncio.to_thread(run, effects)
@@ -105,10 +123,18 @@ async def decide(sv: Services, run: Callable[[Any], CardResult], once: str | Non
 
 async def load_card(sv: Services, card_id: int) -> TriageCard | None:
     """The triage card as it now is."""
+    return await _load(sv, TriageCard, card_id)
 
-    def load() -> TriageCard | None:
+
+async def load_consultation(sv: Services, consultation_id: int) -> Consultation | None:
+    """The consultation as it now is."""
+    return await _load(sv, Consultation, consultation_id)
+
+
+async def _load(sv: Services, model: type[M], row_id: int) -> M | None:
+    def load() -> M | None:
         with session_scope(sv.engine) as s:
-            return s.get(TriageCard, card_id)
+            return s.get(model, row_id)
 
     return await asyncio.to_thread(load)
 

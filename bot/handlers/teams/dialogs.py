@@ -1,12 +1,13 @@
-"""Dialogs (task modules) for the triage card's typed decisions: change the rating, ask
-the referrer for more information, close the card.
+"""Dialogs (task modules) for the cards' typed decisions: change a triage card's rating,
+ask the referrer for more information, close the card (managers); give advice on a
+consultation (duty advisors).
 
 ``task/fetch`` opens the form; ``task/submit`` checks it and acts. The free text passes
 the no-names guard first, in both tiers, as Slack's modals do: anything certainly
 identifying, or a word that may be a name, is shown as an error in the dialog (its kind
 and where it is), so nothing of it reaches the chat, the database or a log; a word that
 may be a name is accepted once the manager ticks "it's an ordinary word here" (the choice
-is audited, never the text). Managers only, checked before anything is looked up.
+is audited, never the text). The role is checked before anything is looked up.
 The decision is committed, with the activity's once-key, before the invoke is answered.
 """
 
@@ -17,22 +18,25 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import nonames
-from bot.flows.triage import CLOSE_REASONS, CardResult
+from bot.flows.triage import CLOSE_REASONS
 from bot.flows.validate import guard
 from bot.handlers.teams import drawing, ids, people
-from bot.handlers.teams.cards import REFUSED, decide, load_card
-from bot.labels import rating_name
+from bot.handlers.teams.cards import REFUSED, decide, load_card, load_consultation
+from bot.labels import ADVICE_OUTCOMES, OUTCOME_LABELS, rating_name
 from bot.policy import RATINGS
 from bot.services import Services
-from store.models import TriageCard
+from store.models import Consultation, TriageCard
 
+ADVISORS_ONLY = "Only duty advisors can answer consultations."
 # action -> (the dialog's title, what a refusal says they may not do, the audited name)
 FORMS = {
     ids.CARD_CHANGE: ("Change rating", "change a rating", "change"),
     ids.CARD_REQUEST_INFO: ("Request more information", "ask for more information",
                             "request_info"),
     ids.CARD_CLOSE: ("Close the card", "close cards", "close"),
+    ids.CONSULT_ADVISE: ("Give advice", "", "advise"),
 }
+Subject = TriageCard | Consultation
 
 
 def continue_with(title: str, card: dict[str, Any]) -> dict[str, Any]:
@@ -83,20 +87,32 @@ class Dialogs:
             return message("Done.")
         if not result.ok:
             return continue_with(title, self._form(action, card, data, [result.message]))
-        return message("Done: the card is updated.")
+        return message("Done: the advice is on its way." if action == ids.CONSULT_ADVISE
+                       else "Done: the card is updated.")
 
     async def _check(self, user: str, data: dict[str, Any]
-                     ) -> tuple[str, TriageCard] | dict[str, Any]:
-        """(the form, its card), or the answer that ends here: not a manager, no card."""
+                     ) -> tuple[str, Subject] | dict[str, Any]:
+        """(the form, its card or consultation), or the answer that ends here: not the
+        role, nothing to act on."""
         action = str(data.get(ids.ACTION) or "")
         if action not in FORMS:
             return message("That can't be done from Teams yet: nothing was changed.")
-        raw = str(data.get(ids.CARD) or "")
-        card_id = int(raw) if raw.isdigit() else None
-        if not people.is_manager(self.sv.policy, user):
-            await asyncio.to_thread(self.sv.triage.denied, card_id, user, FORMS[action][2])
+        advice = action == ids.CONSULT_ADVISE
+        raw = str(data.get(ids.CONSULTATION if advice else ids.CARD) or "")
+        subject_id = int(raw) if raw.isdigit() else None
+        if advice and not people.is_advisor(self.sv.policy, user):
+            await asyncio.to_thread(self.sv.triage.denied, None, user,
+                                    f"advise:consultation:{subject_id}")
+            return message(ADVISORS_ONLY)
+        if not advice and not people.is_manager(self.sv.policy, user):
+            await asyncio.to_thread(self.sv.triage.denied, subject_id, user, FORMS[action][2])
             return message(REFUSED.format(what=FORMS[action][1]))
-        card = await load_card(self.sv, card_id) if card_id else None
+        if advice:
+            c = await load_consultation(self.sv, subject_id) if subject_id else None
+            if c is None or c.status != "open":
+                return message("This consultation has already been answered.")
+            return action, c
+        card = await load_card(self.sv, subject_id) if subject_id else None
         if card is None or card.status == "closed":
             return message("This card is closed.")
         return action, card
@@ -110,6 +126,8 @@ class Dialogs:
             errors.append("Choose one of the ratings offered.")
         if action == ids.CARD_CLOSE and data.get(ids.IN_OUTCOME) not in CLOSE_REASONS:
             errors.append("Choose one of the reasons offered.")
+        if action == ids.CONSULT_ADVISE and data.get(ids.IN_OUTCOME) not in ADVICE_OUTCOMES:
+            errors.append("Choose one of the outcomes offered.")
         if action != ids.CARD_CLOSE and not typed.strip():
             errors.append("Please fill this in.")
         confirmed = (_unsure_words(typed) if data.get(ids.IN_ORDINARY) == "true"
@@ -128,8 +146,12 @@ class Dialogs:
         return (errors, False) if errors else None
 
     def _action(self, action: str, card_id: int, user: str, data: dict[str, Any],
-                typed: str) -> Callable[[Any], CardResult]:
+                typed: str) -> Callable[[Any], Any]:
         triage = self.sv.triage
+        if action == ids.CONSULT_ADVISE:
+            outcome = str(data.get(ids.IN_OUTCOME))
+            return lambda effects: self.sv.advice.advise(card_id, user, outcome, typed,
+                                                         effects=effects)
         if action == ids.CARD_CHANGE:
             rating = str(data.get(ids.IN_RATING))
             return lambda effects: triage.change(card_id, user, rating, typed, effects=effects)
@@ -139,7 +161,7 @@ class Dialogs:
         reason = f"{chosen}: {typed}" if typed.strip() else chosen
         return lambda effects: triage.close(card_id, user, reason, effects=effects)
 
-    def _form(self, action: str, card: TriageCard, data: dict[str, Any], errors: list[str],
+    def _form(self, action: str, card: Subject, data: dict[str, Any], errors: list[str],
               ordinary: bool = False) -> dict[str, Any]:
         """The dialog's card: the inputs (as typed, on a second showing), the errors."""
         policy = self.sv.policy
@@ -156,8 +178,14 @@ class Dialogs:
             body.append({"type": "Input.ChoiceSet", "id": ids.IN_OUTCOME, "label": "Outcome",
                          "isRequired": True, "value": data.get(ids.IN_OUTCOME) or "",
                          "choices": [{"title": r, "value": r} for r in CLOSE_REASONS]})
+        if action == ids.CONSULT_ADVISE and isinstance(card, Consultation):
+            chosen = data.get(ids.IN_OUTCOME) or card.suggested_outcome or ""
+            body.append({"type": "Input.ChoiceSet", "id": ids.IN_OUTCOME, "label": "Outcome",
+                         "isRequired": True, "value": chosen, "choices": [
+                             {"title": OUTCOME_LABELS[k], "value": k} for k in ADVICE_OUTCOMES]})
         label = {ids.CARD_CHANGE: "Why", ids.CARD_REQUEST_INFO: "What do you need to know?",
-                 ids.CARD_CLOSE: "Anything to add (optional)"}[action]
+                 ids.CARD_CLOSE: "Anything to add (optional)",
+                 ids.CONSULT_ADVISE: "Your advice"}[action]
         body.append({"type": "Input.Text", "id": ids.IN_TEXT, "label": label,
                      "isMultiline": True, "maxLength": 3000,
                      "value": str(data.get(ids.IN_TEXT) or "")})
@@ -165,8 +193,9 @@ class Dialogs:
             body.append({"type": "Input.Toggle", "id": ids.IN_ORDINARY, "value": "false",
                          "title": "It's an ordinary word here, not a name"})
         return {"type": "AdaptiveCard", "version": "1.5", "body": body, "actions": [
-            {"type": "Action.Submit", "title": "Save",
-             "data": {ids.ACTION: action, ids.CARD: card.id}}]}
+            {"type": "Action.Submit", "title": "Save", "data": {
+                ids.ACTION: action,
+                ids.CONSULTATION if isinstance(card, Consultation) else ids.CARD: card.id}}]}
 
 
 

@@ -40,3 +40,6 @@ IN_RATING = "rating"
 IN_OUTCOME = "outcome"
 IN_TEXT = "text"  # the dialog's free text: a reason, a question
 IN_ORDINARY = "ordinary"  # "the words asked about are ordinary words here"
+CONSULT_ADVISE = "consult.advise"  # a dialog too: the advisor's outcome and advice
+CONSULTATION = "consultation"
+ADVICE_FOLLOWED = "advice.followed"  # Action.Execute in the professional's chat
