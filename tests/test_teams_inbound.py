@@ -65,6 +65,9 @@ REFUSED = "Her name is Kyra Smith. She lives at 14 Mill Road, CB1 2AB."
 UNCERTAIN = "destiny came in today in the same clothes as last week"
 PLAIN = "The worry is described in general terms."
 MAX_STEPS = 40
+# How Teams marks "@Front Door" in a channel message.
+MENTION = {"type": "mention", "text": "<at>Front Door</at>",
+           "mentioned": {"id": BOT, "name": "Front Door"}}
 
 
 @contextlib.asynccontextmanager
@@ -388,15 +391,26 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
             assert (c.status, c.advisor_user_id, c.advice_outcome, c.followed_advice) == (
                 "advised", ADVISOR, "early_help", True)
 
+        # The consultation log: advisors only, in their own chat, audited.
+        await env.say(OUTSIDER, "caflog")
+        assert env.said(OUTSIDER)[-1]["text"].startswith("Only the front door's duty advisors")
+        assert [a.actor for a in _audits(sqlite_engine, "denied.caflog")] == [OUTSIDER]
+        await env.say(ADVISOR, "<at>Front Door</at> caflog", personal=False,
+                      entities=[MENTION])
+        assert "personal chat" in env.connector.to(CHANNEL)[-1]["text"]
+        await env.say(ADVISOR, "caflog outcome:early_help")
+        log = json.dumps(env.said(ADVISOR)[-1]["attachments"])
+        assert c.reference in log and "1 of 1" in log
+        [viewed] = _audits(sqlite_engine, "caflog.viewed")
+        assert viewed.actor == ADVISOR
+
 
 async def test_referral_story_manager_only_decision_tells_the_referrer(
     sqlite_engine: Engine, sqlite_url: str,
 ) -> None:
     async with teams_env(sqlite_engine, sqlite_url) as env:
         # "@Front Door refer" in a channel: the flow runs in the personal chat.
-        await env.say(HEALTH, "<at>Front Door</at> refer", personal=False, entities=[
-            {"type": "mention", "text": "<at>Front Door</at>",
-             "mentioned": {"id": BOT, "name": "Front Door"}}])
+        await env.say(HEALTH, "<at>Front Door</at> refer", personal=False, entities=[MENTION])
         assert "personal chat" in env.connector.to(CHANNEL)[-1]["text"]
         assert env.question(HEALTH).flow_kind == "refer"
         await env.play(HEALTH)

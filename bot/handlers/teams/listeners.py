@@ -26,7 +26,7 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from sqlalchemy.exc import OperationalError
 
-from bot.handlers.teams import drawing, turns
+from bot.handlers.teams import caflog, drawing, turns
 from bot.handlers.teams.cards import Cards
 from bot.handlers.teams.dialogs import Dialogs
 from bot.handlers.teams.flows import Flows
@@ -41,7 +41,7 @@ BROKEN = ("Something went wrong on our side and that did not go through. Your an
 
 log = logging.getLogger("frontdoor.teams")
 FLOW_COMMANDS = {"consult": "consult", "refer": "refer"}
-NOT_YET = {"caf", "caflog"}  # Slack's modals; Teams dialogs are still to come
+NOT_YET = {"caf"}  # Slack's registration modal; its Teams dialog is still to come
 CARD = "application/vnd.microsoft.card.adaptive"
 MESSAGE = "application/vnd.microsoft.activity.message"
 
@@ -92,8 +92,12 @@ class FrontDoorAgent(ActivityHandler):
                 await self.flows.submitted(turn_context, user, data, once)
             return
         text = turns.typed(activity)
-        command = text.casefold()
-        if command in FLOW_COMMANDS:
+        command, _, rest = text.partition(" ")
+        command = command.casefold()
+        if command == "caflog":
+            await turns.reply(turn_context, await caflog.show(self.sv, user, rest,
+                                                              personal=personal))
+        elif command in FLOW_COMMANDS and not rest:
             await self.flows.start(turn_context, user, FLOW_COMMANDS[command], once,
                                    personal=personal)
         elif command in NOT_YET:
