@@ -640,3 +640,23 @@ async def test_a_missing_or_forged_token_is_401_when_an_app_id_is_set(
         assert (await env.post(body, {"Authorization": f"Basic {forged}"}))[0] == 401
         assert not env.rows() and not env.connector.sent, "nothing ran"
         assert env.references.get(TEACHER) is None
+
+
+async def test_a_malformed_activity_is_a_400_and_runs_nothing(sqlite_engine: Engine,
+                                                              sqlite_url: str) -> None:
+    async with teams_env(sqlite_engine, sqlite_url) as env:
+        for raw in (b"{not json", b"[1, 2]", b'{"type": "message"}',
+                    json.dumps({**env.activity(TEACHER, text="consult"),
+                                "conversation": "not an object"}).encode()):
+            async with env.http.post(env.url, data=raw,
+                                     headers={"Content-Type": "application/json"}) as resp:
+                assert resp.status == 400, (raw, resp.status)
+        assert not env.rows() and not env.connector.sent
+
+
+def test_nothing_outside_the_teams_package_imports_the_agents_sdk() -> None:
+    root = Path(__file__).resolve().parent.parent
+    teams = root / "bot" / "handlers" / "teams"
+    outside = [p.relative_to(root) for top in ("bot", "store") for p in (root / top).rglob("*.py")
+               if teams not in p.parents and "microsoft_agents" in p.read_text()]
+    assert outside == []
