@@ -291,7 +291,8 @@ async def teams_env(engine: Engine, database_url: str, *, auth: TeamsAuth | None
             sv = Services.build(settings, teams_policy(), engine, http, clock=clock, pace=0)
             refs = MemoryReferences()
             app = web.Application()
-            app.add_routes(routes(sv, auth=auth or TeamsAuth(), references=refs))
+            app.add_routes(routes(sv, auth=auth or TeamsAuth(), references=refs,
+                                  anonymous=auth is None))
             async with on_loopback(app) as url:
                 env = TeamsEnv(sv, url + PATH, http, conn, clock, refs)
                 try:
@@ -652,6 +653,18 @@ async def test_a_malformed_activity_is_a_400_and_runs_nothing(sqlite_engine: Eng
                                      headers={"Content-Type": "application/json"}) as resp:
                 assert resp.status == 400, (raw, resp.status)
         assert not env.rows() and not env.connector.sent
+
+
+async def test_no_app_id_means_no_endpoint_unless_anonymous_is_asked_for(
+    sqlite_engine: Engine, sqlite_url: str,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        settings = Settings(bot_token="xoxb-unused", database_url=sqlite_url)
+        sv = Services.build(settings, teams_policy(), sqlite_engine, http)
+        with pytest.raises(ValueError, match="MICROSOFT_APP_ID"):
+            routes(sv, auth=TeamsAuth())
+        assert routes(sv, auth=TeamsAuth(app_id=APP_ID, app_password="x", tenant_id=TENANT))
+        sv.tx.close()
 
 
 def test_nothing_outside_the_teams_package_imports_the_agents_sdk() -> None:

@@ -96,8 +96,9 @@ def name_question(text: str, findings: Sequence[Finding], step: Step,
     """Could the uncertain words identify the child? Where they are, never what they are.
     ``pending``: the key of the answer the listener holds (None: only rephrasing)."""
     unsure = [f for f in findings if f.confirm] or list(findings)
-    where = [p.replace("a name", "a word that may be a name", 1)
-             for p in _places(text, [Finding(f.start, f.end, "name", True) for f in unsure])]
+    where = [p.replace("a name", "a word that may be a name", 1) if p.startswith("a name")
+             else p.replace(" in your", " that may identify them, in your", 1)
+             for p in _places(text, unsure)]
     body = [
         _text("Could these words in your answer identify the child or family? Names, "
               "nicknames and initials all count."),

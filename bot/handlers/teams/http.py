@@ -55,7 +55,8 @@ class TeamsAuth:
                    os.environ.get("MICROSOFT_APP_TENANT_ID", ""))
 
     def configuration(self) -> AgentAuthConfiguration:
-        """The SDK's configuration: anonymous allowed only when no app id is set."""
+        """The SDK's configuration: anonymous allowed only when no app id is set (which
+        ``routes`` accepts only when asked to, for the sandbox and the tests)."""
         return AgentAuthConfiguration(
             client_id=self.app_id or None, client_secret=self.app_password or None,
             tenant_id=self.tenant_id or None, anonymous_allowed=not self.app_id,
@@ -80,9 +81,18 @@ async def quiet_turn_error(context: TurnContext, error: Exception) -> None:
 
 
 def routes(sv: Services, *, auth: TeamsAuth | None = None,
-           references: References | None = None) -> list[web.RouteDef]:
-    """The route definitions for Teams' endpoint (the caller mounts them)."""
+           references: References | None = None, anonymous: bool = False,
+           ) -> list[web.RouteDef]:
+    """The route definitions for Teams' endpoint (the caller mounts them).
+
+    Without an app id every request would be let in unauthenticated: only the sandbox and
+    the tests may want that, and say so with ``anonymous``; anything else is refused here,
+    before a route exists.
+    """
     auth = auth or TeamsAuth.from_env()
+    if not auth.app_id and not anonymous:
+        raise ValueError("Teams needs MICROSOFT_APP_ID (with MICROSOFT_APP_PASSWORD and "
+                         "MICROSOFT_APP_TENANT_ID): without it anyone could post activities")
     config = auth.configuration()
     validator = JwtTokenValidator(config)
     adapter = make_adapter(auth)
