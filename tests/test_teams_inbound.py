@@ -344,7 +344,17 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         assert len(env.rows(to=TEACHER)) == queued, "a refusal is never queued"
         assert env.question(TEACHER) == step, "the same question waits"
 
-        # A word that may be a name: asked where it is, never what it is.
+        # A word that may be a name: asked where it is, never what it is. "It could: I'll
+        # rephrase" first: nothing stored, the choice audited, the question asked again.
+        await env.say(TEACHER, UNCERTAIN)
+        rephrase = next(a["data"] for a in env.said(TEACHER)[-1]["attachments"][0]["content"][
+            "actions"] if a["data"][ids.ACTION] == ids.NONAMES_REPHRASE)
+        asked_before = len(env.rows(intents.FLOW_QUESTION, TEACHER))
+        await env.submit(TEACHER, rephrase)
+        assert "nothing of it was saved" in env.said(TEACHER)[-1]["text"]
+        assert len(_audits(sqlite_engine, "nonames.rephrase")) == 1
+        assert len(env.rows(intents.FLOW_QUESTION, TEACHER)) == asked_before + 1
+        assert env.question(TEACHER).prompt.id == step.prompt.id
         await env.say(TEACHER, UNCERTAIN)
         asked = env.said(TEACHER)[-1]
         assert "a word that may be a name in your answer" in _card_text(asked)
@@ -516,6 +526,10 @@ async def test_the_same_activity_twice_has_one_effect(sqlite_engine: Engine,
         await env.post(start)  # Teams retries: the same id in the same conversation
         assert len(env.rows(intents.FLOW_QUESTION)) == 1
         assert not env.said(TEACHER), "nothing said about a flow already running"
+        # Typed again (a new activity): told it is running, and asked the question again.
+        await env.say(TEACHER, "consult")
+        assert "in progress" in env.said(TEACHER)[-1]["text"]
+        assert len(env.rows(intents.FLOW_QUESTION)) == 2
         step = await env.to_text_question(TEACHER)
         body = await env.say(TEACHER, PLAIN)
         moved = env.question(TEACHER)
