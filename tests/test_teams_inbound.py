@@ -33,7 +33,7 @@ from microsoft_agents.hosting.core.authorization._entra_issuers import BOTFRAMEW
 from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
     _JwkClientCacheEntry,
 )
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -308,6 +308,25 @@ async def teams_env(engine: Engine, database_url: str, *, auth: TeamsAuth | None
         logging.getLogger().removeHandler(records)
 
 
+@pytest.fixture
+def teams_db(engine: Engine, db_url: str, request: pytest.FixtureRequest
+             ) -> tuple[Engine, str]:
+    """A migrated database on each backend. Entra object ids (36 characters) need the
+    wider id columns of migration 0005: until it lands, PostgreSQL refuses them, and the
+    run is an expected failure (strict: it says so once the columns are wide enough)."""
+    columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("flow_session")}
+    width = getattr(columns["user_id"], "length", None)
+    if engine.dialect.name == "postgresql" and width is not None and width < len(TEACHER):
+        request.node.add_marker(pytest.mark.xfail(
+            strict=True, reason="ids wider than 32 characters need migration 0005"))
+    return engine, db_url
+
+
+def _file_bytes(sqlite_url: str) -> bytes:
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+
+
 def _audits(engine: Engine, action: str) -> list[AuditEntry]:
     with session_scope(engine) as s:
         return [a for a in s.exec(select(AuditEntry)).all() if a.action == action]
@@ -321,9 +340,10 @@ def _card_text(activity: dict[str, Any]) -> str:
 
 
 async def test_consultation_story_refuses_identifiers_without_quoting_them(
-    sqlite_engine: Engine, sqlite_url: str, tmp_path: Path,
+    teams_db: tuple[Engine, str],
 ) -> None:
-    async with teams_env(sqlite_engine, sqlite_url) as env:
+    engine, url = teams_db
+    async with teams_env(engine, url) as env:
         await env.say(TEACHER, "consult")
         first = env.question(TEACHER)
         assert first is not None and first.flow_kind == "consult"
@@ -352,28 +372,29 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         asked_before = len(env.rows(intents.FLOW_QUESTION, TEACHER))
         await env.submit(TEACHER, rephrase)
         assert "nothing of it was saved" in env.said(TEACHER)[-1]["text"]
-        assert len(_audits(sqlite_engine, "nonames.rephrase")) == 1
+        assert len(_audits(engine, "nonames.rephrase")) == 1
         assert len(env.rows(intents.FLOW_QUESTION, TEACHER)) == asked_before + 1
         assert env.question(TEACHER).prompt.id == step.prompt.id
         await env.say(TEACHER, UNCERTAIN)
         asked = env.said(TEACHER)[-1]
         assert "a word that may be a name in your answer" in _card_text(asked)
         assert "destiny" not in json.dumps(asked)
-        stored = await asyncio.to_thread(Path(sqlite_url.removeprefix("sqlite:///")).read_bytes)
-        assert b"destiny" not in stored, "nothing stored before they choose"
+        if engine.dialect.name == "sqlite":  # the file's bytes, write-ahead log and all
+            stored = await asyncio.to_thread(_file_bytes, url)
+            assert b"destiny" not in stored, "nothing stored before they choose"
         ordinary = next(a["data"] for a in asked["attachments"][0]["content"]["actions"]
                         if a["data"][ids.ACTION] == ids.NONAMES_ORDINARY)
         await env.submit(TEACHER, ordinary)
         assert env.question(TEACHER).prompt.id != step.prompt.id, "answered: the flow moved on"
-        assert len(_audits(sqlite_engine, "nonames.ordinary_word")) == 1
+        assert len(_audits(engine, "nonames.ordinary_word")) == 1
         # The old button again: nothing held any more, nothing changes.
         await env.submit(TEACHER, ordinary)
         assert "no longer works" in env.said(TEACHER)[-1]["text"]
-        assert len(_audits(sqlite_engine, "nonames.ordinary_word")) == 1
+        assert len(_audits(engine, "nonames.ordinary_word")) == 1
 
         await env.play(TEACHER)
         assert env.rows(intents.FLOW_COMPLETED, TEACHER)
-        with session_scope(sqlite_engine) as s:
+        with session_scope(engine) as s:
             [c] = s.exec(select(Consultation)).all()
         duty = env.sv.policy.channel("consultation_duty")
         [card] = env.rows(intents.CONSULTATION_CARD)
@@ -397,7 +418,7 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         assert answer["value"] == "Only the professional who asked can answer."
         answer = await env.execute(TEACHER, ids.ADVICE_FOLLOWED, {ids.CONSULTATION: c.id})
         assert "recorded in the consultation log" in answer["value"]
-        with session_scope(sqlite_engine) as s:
+        with session_scope(engine) as s:
             c = s.get(Consultation, c.id)
             assert (c.status, c.advisor_user_id, c.advice_outcome, c.followed_advice) == (
                 "advised", ADVISOR, "early_help", True)
@@ -405,21 +426,22 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         # The consultation log: advisors only, in their own chat, audited.
         await env.say(OUTSIDER, "caflog")
         assert env.said(OUTSIDER)[-1]["text"].startswith("Only the front door's duty advisors")
-        assert [a.actor for a in _audits(sqlite_engine, "denied.caflog")] == [OUTSIDER]
+        assert [a.actor for a in _audits(engine, "denied.caflog")] == [OUTSIDER]
         await env.say(ADVISOR, "<at>Front Door</at> caflog", personal=False,
                       entities=[MENTION])
         assert "personal chat" in env.connector.to(CHANNEL)[-1]["text"]
         await env.say(ADVISOR, "caflog outcome:early_help")
         log = json.dumps(env.said(ADVISOR)[-1]["attachments"])
         assert c.reference in log and "1 of 1" in log
-        [viewed] = _audits(sqlite_engine, "caflog.viewed")
+        [viewed] = _audits(engine, "caflog.viewed")
         assert viewed.actor == ADVISOR
 
 
 async def test_referral_story_manager_only_decision_tells_the_referrer(
-    sqlite_engine: Engine, sqlite_url: str,
+    teams_db: tuple[Engine, str],
 ) -> None:
-    async with teams_env(sqlite_engine, sqlite_url) as env:
+    engine, url = teams_db
+    async with teams_env(engine, url) as env:
         # "@Front Door refer" in a channel: the flow runs in the personal chat.
         await env.say(HEALTH, "<at>Front Door</at> refer", personal=False, entities=[MENTION])
         assert "personal chat" in env.connector.to(CHANNEL)[-1]["text"]
@@ -434,8 +456,8 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
         assert answer["type"] == "application/vnd.microsoft.activity.message"
         assert answer["value"] == ("Only the front door's managers can approve a rating. "
                                    "Nothing was changed.")
-        assert [a.actor for a in _audits(sqlite_engine, "denied.approve")] == [OUTSIDER]
-        with session_scope(sqlite_engine) as s:
+        assert [a.actor for a in _audits(engine, "denied.approve")] == [OUTSIDER]
+        with session_scope(engine) as s:
             assert s.get(TriageCard, card_id).status == "new"
         assert not env.rows(intents.REFERRER_OUTCOME)
 
@@ -445,7 +467,7 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
         answer = await env.execute(MANAGER, ids.CARD_APPROVE, data, activity_id=invoke_id)
         assert answer["type"] == "application/vnd.microsoft.card.adaptive"
         assert answer["value"]["type"] == "AdaptiveCard"
-        with session_scope(sqlite_engine) as s:
+        with session_scope(engine) as s:
             card = s.get(TriageCard, card_id)
             assert (card.status, card.decided_by) == ("decided", MANAGER)
         [outcome] = env.rows(intents.REFERRER_OUTCOME)
@@ -456,7 +478,7 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
         await env.execute(MANAGER, ids.CARD_APPROVE, data, activity_id=invoke_id)
         assert len(env.rows(intents.REFERRER_OUTCOME)) == 1
         assert len(env.rows(intents.TRIAGE_CARD_UPDATE)) == 1
-        assert len(_audits(sqlite_engine, "rating.approve")) == 1
+        assert len(_audits(engine, "rating.approve")) == 1
         # A repeatable action (snooze, near the next warning) delivered again ten minutes
         # later, when it would move the warning again: one effect.
         env.clock.advance(hours=11, minutes=35)
@@ -466,21 +488,22 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
             answer = await env.execute(MANAGER, ids.CARD_SNOOZE, {**data, ids.IN_SNOOZE: "30"},
                                        activity_id=snooze_id)
             assert answer["type"] == "application/vnd.microsoft.card.adaptive", answer
-        assert len(_audits(sqlite_engine, "card.snooze")) == 1
+        assert len(_audits(engine, "card.snooze")) == 1
         assert len(env.rows(intents.CARD_NOTE)) == 1
 
 
 async def test_change_rating_dialog_guards_the_reason_in_the_dialog(
-    sqlite_engine: Engine, sqlite_url: str,
+    teams_db: tuple[Engine, str],
 ) -> None:
-    async with teams_env(sqlite_engine, sqlite_url) as env:
+    engine, url = teams_db
+    async with teams_env(engine, url) as env:
         card_id = await env.referral_card(HEALTH)
         change = {ids.ACTION: ids.CARD_CHANGE, ids.CARD: card_id}
         # Not a manager: refused before the form opens, audited.
         task = await env.dialog(OUTSIDER, "task/fetch", change)
         assert task == {"type": "message", "value": "Only the front door's managers can "
                         "change a rating. Nothing was changed."}
-        assert [a.actor for a in _audits(sqlite_engine, "denied.change")] == [OUTSIDER]
+        assert [a.actor for a in _audits(engine, "denied.change")] == [OUTSIDER]
         task = await env.dialog(MANAGER, "task/fetch", change)
         form = task["value"]["card"]["content"]
         assert {el["id"] for el in form["body"] if "id" in el} == {ids.IN_RATING, ids.IN_TEXT}
@@ -497,7 +520,7 @@ async def test_change_rating_dialog_guards_the_reason_in_the_dialog(
         assert task["type"] == "continue" and "a name in your first sentence" in shown
         assert "Kyra" not in shown and "Smith" not in shown
         assert [el["value"] for el in body if el.get("id") == ids.IN_TEXT] == [typed]
-        with session_scope(sqlite_engine) as s:
+        with session_scope(engine) as s:
             assert s.get(TriageCard, card_id).status == "new"
         assert not env.rows(intents.REFERRER_OUTCOME)
 
@@ -510,18 +533,18 @@ async def test_change_rating_dialog_guards_the_reason_in_the_dialog(
                    for el in task["value"]["card"]["content"]["body"])
         task = await env.dialog(MANAGER, "task/submit", {**unsure, ids.IN_ORDINARY: "true"})
         assert task["type"] == "message", task
-        with session_scope(sqlite_engine) as s:
+        with session_scope(engine) as s:
             card = s.get(TriageCard, card_id)
             assert (card.status, card.rating, card.decided_by) == ("decided", "amber_cin",
                                                                    MANAGER)
-        assert len(_audits(sqlite_engine, "nonames.ordinary_word")) == 1
+        assert len(_audits(engine, "nonames.ordinary_word")) == 1
         [outcome] = env.rows(intents.REFERRER_OUTCOME)
         assert intents.Address.of(outcome) == intents.Address(HEALTH, True)
 
 
-async def test_the_same_activity_twice_has_one_effect(sqlite_engine: Engine,
-                                                      sqlite_url: str) -> None:
-    async with teams_env(sqlite_engine, sqlite_url) as env:
+async def test_the_same_activity_twice_has_one_effect(teams_db: tuple[Engine, str]) -> None:
+    engine, url = teams_db
+    async with teams_env(engine, url) as env:
         start = await env.say(TEACHER, "consult")
         await env.post(start)  # Teams retries: the same id in the same conversation
         assert len(env.rows(intents.FLOW_QUESTION)) == 1
@@ -536,14 +559,14 @@ async def test_the_same_activity_twice_has_one_effect(sqlite_engine: Engine,
         assert moved.version == step.version + 1
         await env.post(body)
         assert env.question(TEACHER) == moved
-        with session_scope(sqlite_engine) as s:
+        with session_scope(engine) as s:
             [flow] = s.exec(select(FlowSession)).all()
             assert flow.version == moved.version
 
 
-async def test_a_stale_card_is_refused_as_in_slack(sqlite_engine: Engine,
-                                                   sqlite_url: str) -> None:
-    async with teams_env(sqlite_engine, sqlite_url) as env:
+async def test_a_stale_card_is_refused_as_in_slack(teams_db: tuple[Engine, str]) -> None:
+    engine, url = teams_db
+    async with teams_env(engine, url) as env:
         await env.say(TEACHER, "consult")
         first = env.question(TEACHER)
         await env.answer(TEACHER, SAFE)
