@@ -414,6 +414,16 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         assert task["type"] == "message", task
         [sent] = env.rows(intents.ADVICE)
         assert intents.Address.of(sent) == intents.Address(TEACHER, True)
+        # "I'm doing something else" is a dialog, for the professional who asked only.
+        not_followed = {ids.ACTION: ids.ADVICE_NOT_FOLLOWED, ids.CONSULTATION: c.id}
+        task = await env.dialog(ADVISOR, "task/fetch", not_followed)
+        assert task["value"] == "Only the professional who asked can answer."
+        task = await env.dialog(TEACHER, "task/fetch", not_followed)
+        assert task["type"] == "continue"
+        env.typed.append(REFUSED)
+        task = await env.dialog(TEACHER, "task/submit", {**not_followed, ids.IN_TEXT: REFUSED})
+        assert task["type"] == "continue" and "a name in your first sentence" in json.dumps(
+            [el for el in task["value"]["card"]["content"]["body"] if "id" not in el])
         answer = await env.execute(OUTSIDER, ids.ADVICE_FOLLOWED, {ids.CONSULTATION: c.id})
         assert answer["value"] == "Only the professional who asked can answer."
         answer = await env.execute(TEACHER, ids.ADVICE_FOLLOWED, {ids.CONSULTATION: c.id})

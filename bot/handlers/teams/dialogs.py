@@ -25,7 +25,8 @@ from bot.handlers.teams.cards import REFUSED, decide, load_card, load_consultati
 from bot.labels import ADVICE_OUTCOMES, OUTCOME_LABELS, rating_name
 from bot.policy import RATINGS
 from bot.services import Services
-from store.models import Consultation, TriageCard
+from store.db import session_scope
+from store.models import Consultation, Professional, TriageCard
 
 ADVISORS_ONLY = "Only duty advisors can answer consultations."
 # action -> (the dialog's title, what a refusal says they may not do, the audited name)
@@ -35,7 +36,13 @@ FORMS = {
                             "request_info"),
     ids.CARD_CLOSE: ("Close the card", "close cards", "close"),
     ids.CONSULT_ADVISE: ("Give advice", "", "advise"),
+    ids.ADVICE_NOT_FOLLOWED: ("Not following the advice", "", "respond"),
 }
+PROFESSIONAL_ONLY = "Only the professional who asked can answer."
+DONE = {ids.CONSULT_ADVISE: "Done: the advice is on its way.",
+        ids.ADVICE_NOT_FOLLOWED: "Thank you: that is recorded in the consultation log."}
+DONE.update(dict.fromkeys((ids.CARD_CHANGE, ids.CARD_REQUEST_INFO, ids.CARD_CLOSE),
+                          "Done: the card is updated."))
 Subject = TriageCard | Consultation
 
 
@@ -87,8 +94,7 @@ class Dialogs:
             return message("Done.")
         if not result.ok:
             return continue_with(title, self._form(action, card, data, [result.message]))
-        return message("Done: the advice is on its way." if action == ids.CONSULT_ADVISE
-                       else "Done: the card is updated.")
+        return message(DONE[action])
 
     async def _check(self, user: str, data: dict[str, Any]
                      ) -> tuple[str, Subject] | dict[str, Any]:
@@ -97,9 +103,18 @@ class Dialogs:
         action = str(data.get(ids.ACTION) or "")
         if action not in FORMS:
             return message("That can't be done from Teams yet: nothing was changed.")
-        advice = action == ids.CONSULT_ADVISE
+        advice = action in (ids.CONSULT_ADVISE, ids.ADVICE_NOT_FOLLOWED)
         raw = str(data.get(ids.CONSULTATION if advice else ids.CARD) or "")
         subject_id = int(raw) if raw.isdigit() else None
+        if action == ids.ADVICE_NOT_FOLLOWED:
+            # The professional who asked, and nobody else: the same words whether the
+            # consultation exists or not, before anything else is said.
+            c = await load_consultation(self.sv, subject_id) if subject_id else None
+            if c is None or await asyncio.to_thread(_asker, self.sv, c) != user:
+                return message(PROFESSIONAL_ONLY)
+            if c.status != "advised":
+                return message("There is no advice to respond to yet.")
+            return action, c
         if advice and not people.is_advisor(self.sv.policy, user):
             await asyncio.to_thread(self.sv.triage.denied, None, user,
                                     f"advise:consultation:{subject_id}")
@@ -128,7 +143,7 @@ class Dialogs:
             errors.append("Choose one of the reasons offered.")
         if action == ids.CONSULT_ADVISE and data.get(ids.IN_OUTCOME) not in ADVICE_OUTCOMES:
             errors.append("Choose one of the outcomes offered.")
-        if action != ids.CARD_CLOSE and not typed.strip():
+        if action != ids.CARD_CLOSE and not typed.strip():  # the services say it too
             errors.append("Please fill this in.")
         confirmed = (_unsure_words(typed) if data.get(ids.IN_ORDINARY) == "true"
                      else frozenset())
@@ -148,6 +163,11 @@ class Dialogs:
     def _action(self, action: str, card_id: int, user: str, data: dict[str, Any],
                 typed: str) -> Callable[[Any], Any]:
         triage = self.sv.triage
+        if action == ids.ADVICE_NOT_FOLLOWED:
+            # The first answer stands unless the form was opened to change it.
+            change = bool(data.get("change"))
+            return lambda effects: self.sv.advice.respond(card_id, user, False, typed,
+                                                          change=change, effects=effects)
         if action == ids.CONSULT_ADVISE:
             outcome = str(data.get(ids.IN_OUTCOME))
             return lambda effects: self.sv.advice.advise(card_id, user, outcome, typed,
@@ -185,7 +205,8 @@ class Dialogs:
                              {"title": OUTCOME_LABELS[k], "value": k} for k in ADVICE_OUTCOMES]})
         label = {ids.CARD_CHANGE: "Why", ids.CARD_REQUEST_INFO: "What do you need to know?",
                  ids.CARD_CLOSE: "Anything to add (optional)",
-                 ids.CONSULT_ADVISE: "Your advice"}[action]
+                 ids.CONSULT_ADVISE: "Your advice",
+                 ids.ADVICE_NOT_FOLLOWED: "What are you doing instead, and why?"}[action]
         body.append({"type": "Input.Text", "id": ids.IN_TEXT, "label": label,
                      "isMultiline": True, "maxLength": 3000,
                      "value": str(data.get(ids.IN_TEXT) or "")})
@@ -197,6 +218,13 @@ class Dialogs:
                 ids.ACTION: action,
                 ids.CONSULTATION if isinstance(card, Consultation) else ids.CARD: card.id}}]}
 
+
+
+def _asker(sv: Services, c: Consultation) -> str | None:
+    """The id of the professional who asked (the column keeps its Slack-era name)."""
+    with session_scope(sv.engine) as s:
+        prof = s.get(Professional, c.professional_id)
+        return prof.slack_user_id if prof is not None else None
 
 
 def _unsure_words(text: str) -> frozenset[str]:

@@ -43,3 +43,4 @@ IN_ORDINARY = "ordinary"  # "the words asked about are ordinary words here"
 CONSULT_ADVISE = "consult.advise"  # a dialog too: the advisor's outcome and advice
 CONSULTATION = "consultation"
 ADVICE_FOLLOWED = "advice.followed"  # Action.Execute in the professional's chat
+ADVICE_NOT_FOLLOWED = "advice.not_followed"  # a dialog: what they do instead, and why
