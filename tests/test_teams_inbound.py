@@ -626,6 +626,15 @@ async def test_a_failure_says_plain_words_never_the_error(
         assert said["text"].startswith("Front Door is busy")
         assert "flow_session" not in json.dumps(said) and "Exception" not in json.dumps(said)
         assert "OperationalError" in caplog.text and "consult" not in caplog.text
+        # A click and a dialog: the same words, to the one who clicked.
+        with sqlite_engine.begin() as cx:
+            cx.execute(text("ALTER TABLE triage_card RENAME TO triage_card_gone"))
+        answer = await env.execute(MANAGER, ids.CARD_APPROVE, {ids.CARD: 1})
+        assert answer["type"] == "application/vnd.microsoft.activity.message"
+        assert answer["value"].startswith("Front Door is busy")
+        task = await env.dialog(MANAGER, "task/fetch", {ids.ACTION: ids.CARD_CHANGE,
+                                                       ids.CARD: 1})
+        assert task["type"] == "message" and task["value"].startswith("Front Door is busy")
 
 
 # --- authentication -----------------------------------------------------------------

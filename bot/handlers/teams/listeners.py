@@ -15,6 +15,7 @@ Nothing is echoed into a log: an error is logged by its kind (``http.quiet_turn_
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from microsoft_agents.activity import (
     Activity,
@@ -70,11 +71,15 @@ class FrontDoorAgent(ActivityHandler):
             log.error("teams %s failed: %s", activity.type, type(exc).__name__,
                       exc_info=None if busy else exc)
             words = BUSY if busy else BROKEN
-            if activity.type == ActivityTypes.invoke:
+            if activity.type == ActivityTypes.invoke:  # said to the one who clicked
+                body: dict[str, Any] = (
+                    {"task": {"type": "message", "value": words}}
+                    if str(activity.name or "").startswith("task/")
+                    else {"statusCode": 200, "type": MESSAGE, "value": words})
                 await turn_context.send_activity(Activity(
-                    type=ActivityTypes.invoke_response, value=InvokeResponse(
-                        status=200, body={"statusCode": 200, "type": MESSAGE, "value": words},
-                    ).model_dump(by_alias=True, exclude_none=True)))
+                    type=ActivityTypes.invoke_response,
+                    value=InvokeResponse(status=200, body=body).model_dump(
+                        by_alias=True, exclude_none=True)))
             elif activity.type == ActivityTypes.message and turns.user_of(activity):
                 await turns.reply(turn_context, drawing.words(words))
 
