@@ -42,6 +42,7 @@ from bot.config import Settings
 from bot.flows.api import Kind, Step
 from bot.handlers.teams import ids
 from bot.handlers.teams.http import PATH, TeamsAuth, routes
+from bot.handlers.teams.pending import Pending
 from bot.handlers.teams.references import MemoryReferences
 from bot.policy import Policy, Role, load_policy
 from bot.services import Services
@@ -729,3 +730,15 @@ def test_nothing_outside_the_teams_package_imports_the_agents_sdk() -> None:
     outside = [p.relative_to(root) for top in ("bot", "store") for p in (root / top).rglob("*.py")
                if teams not in p.parents and "microsoft_agents" in p.read_text()]
     assert outside == []
+
+
+def test_a_held_answer_is_for_its_person_once_and_not_for_ever() -> None:
+    clock = Clock(TUESDAY)
+    held = Pending(clock)
+    key = held.hold(TEACHER, 1, "worry", UNCERTAIN, frozenset({"destiny"}))
+    assert held.take(key, OUTSIDER) is None, "someone else's click takes nothing"
+    assert held.take(key, TEACHER).text == UNCERTAIN
+    assert held.take(key, TEACHER) is None, "once"
+    key = held.hold(TEACHER, 1, "worry", UNCERTAIN, frozenset({"destiny"}))
+    clock.advance(minutes=31)
+    assert held.take(key, TEACHER) is None, "forgotten after its time"
