@@ -742,3 +742,19 @@ def test_a_held_answer_is_for_its_person_once_and_not_for_ever() -> None:
     key = held.hold(TEACHER, 1, "worry", UNCERTAIN, frozenset({"destiny"}))
     clock.advance(minutes=31)
     assert held.take(key, TEACHER) is None, "forgotten after its time"
+
+
+async def test_an_error_past_the_listeners_is_logged_by_kind_and_never_posted(
+    sqlite_engine: Engine, sqlite_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with teams_env(sqlite_engine, sqlite_url) as env:
+        with sqlite_engine.begin() as cx:
+            cx.execute(text("ALTER TABLE flow_session RENAME TO flow_session_gone"))
+        # The chat itself unreachable too: even the plain words fail, and the error leaves
+        # the listeners. The SDK's default handler would post the exception into the chat
+        # (and, failing, answer 500); ours logs its kind and answers Teams normally.
+        body = env.activity(TEACHER, text="consult", serviceUrl="http://127.0.0.1:9/")
+        status, _ = await env.post(body)
+        assert status in (200, 202)
+        assert "teams message failed: ClientConnectorError" in caplog.text
+        assert "Exception caught" not in caplog.text and "consult" not in caplog.text
