@@ -216,13 +216,13 @@ class Messaging:
                       subject_type="consultation", subject_id=c.id)
         if result.action == "advise":
             intents.queue(s, intents.ADVICE, key=advice_dm_key(c.id or 0),
-                          to=intents.person(prof.slack_user_id),
+                          to=intents.person(prof.user_id),
                           data={"consultation": intents.snapshot(c)},
                           subject_type="consultation", subject_id=c.id)
         elif result.action == "respond":
             # The advice DM is redrawn with the answer: its buttons go, so a later click
             # cannot overwrite the answer by accident.
-            self.redraw_advice_dm(s, c.id or 0, prof.slack_user_id, f"answered:{stamp}")
+            self.redraw_advice_dm(s, c.id or 0, prof.user_id, f"answered:{stamp}")
 
     def redraw_advice_dm(self, db: Session | Tx, consultation_id: int, user_id: str,
                          what: str, *, changing: bool = False) -> None:

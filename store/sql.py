@@ -528,8 +528,8 @@ def posted_payload(cx: Cx, channel: str, ts: str, intent: str) -> dict[str, Any]
     return jsontext.loads(r[0]) if isinstance(r[0], str | bytes) else dict(r[0])
 
 
-_NOTE_DELIVERED = "UPDATE outbox SET result_ts = :ts WHERE id = :id AND status = 'sending'"
-_NOTED_DELIVERY = "SELECT result_ts FROM outbox WHERE id = :id"
+_NOTE_DELIVERED = "UPDATE outbox SET message_id = :ts WHERE id = :id AND status = 'sending'"
+_NOTED_DELIVERY = "SELECT message_id FROM outbox WHERE id = :id"
 
 
 def note_delivered(cx: Cx, row_id: int, message_id: str) -> None:

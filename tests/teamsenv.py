@@ -88,7 +88,8 @@ def say(db: Any, key: str, to: str, text: str, **kwargs: Any) -> bool:
     thread = kwargs.pop("thread", None)
     address = intents.conversation(to) if to.startswith("19:") else intents.person(to)
     data = {"text": text, **({"thread": thread} if thread else {})}
-    return intents.queue(db, intents.NOTICE, key=key, to=address, data=data, **kwargs)
+    return intents.queue(db, intents.NOTICE, key=key, to=address, data=data,
+                         platform="teams", **kwargs)
 
 
 def rows(engine: Engine) -> dict[str, OutboxMessage]:
@@ -108,7 +109,6 @@ class Rig:
 
     def queue(self, *items: tuple[str, str, str], **kwargs: Any) -> None:
         """Queue (key, to, text) notices, due at the rig's clock."""
-        skip_narrow_ids(self.engine, *(to for _, to, _ in items))
         with session_scope(self.engine, write=True) as s:
             for key, to, text in items:
                 say(s, key, to, text, not_before=self.clock.now, **kwargs)
@@ -139,27 +139,7 @@ def build(fake: FakeBotConnector, engine: Engine, http: aiohttp.ClientSession, *
     sender = OutboxSender(engine, transport, renderer=StubRenderer(),
                           escalation_channel=ESCALATION, clock=clock, pace=0,
                           max_attempts=4, lease=lease, runner=runner)
-    rows_are_teams(sender)
     return Rig(fake, transport, token_source, sender, clock, engine)
-
-
-def rows_are_teams(sender: OutboxSender) -> None:
-    """Until migration 0005 gives each row its platform every row reads "slack": here
-    they are all Teams' rows. (With 0005, queue them as "teams" and drop this.)"""
-    sender.platforms["slack"] = sender.platforms["teams"]
-
-
-def skip_narrow_ids(engine: Engine, *ids: str) -> None:
-    """Skip on PostgreSQL while its outbox ids are narrower than ``ids`` (Entra object ids
-    are 36 characters; SQLite does not enforce a width): migration 0005 widens them to
-    255, and these tests then run there too."""
-    import pytest
-    from sqlalchemy import inspect
-
-    width = {c["name"]: getattr(c["type"], "length", None)
-             for c in inspect(engine).get_columns("outbox")}.get("channel")
-    if engine.dialect.name != "sqlite" and width is not None and max(map(len, ids)) > width:
-        pytest.skip(f"the outbox's ids are {width} characters here until migration 0005")
 
 
 @asynccontextmanager
@@ -186,7 +166,6 @@ async def _serve(database_url: str, service_url: str, authority: str, ca_file: s
             journal=OutboxJournal(runner), pace=0)
         sender = OutboxSender(engine, transport, renderer=StubRenderer(), pace=0,
                               escalation_channel=ESCALATION, runner=runner)
-        rows_are_teams(sender)
         await sender.run_forever(asyncio.Event(), idle=0.05)
 
 

@@ -72,7 +72,7 @@ def _queue(engine: Engine, items: list[tuple[str, str]]) -> None:
 
 def _noted(engine: Engine) -> dict[str, str]:
     """The rows whose activity id is written down (sent or not yet recorded)."""
-    return {k: r.result_ts for k, r in rows(engine).items() if r.result_ts}
+    return {k: r.message_id for k, r in rows(engine).items() if r.message_id}
 
 
 def _worker(env: Env) -> subprocess.Popen[bytes]:
@@ -141,14 +141,14 @@ async def test_a_noted_message_is_not_resent_and_the_window_is_what_is_resent(en
     await _run_and_kill(env, kill_at)
     left = rows(env.engine)
     assert {k: r.status for k, r in left.items()} == {"noted": "sending", "window": "sending"}
-    first = left["noted"].result_ts
-    assert first and left["window"].result_ts is None
+    first = left["noted"].message_id
+    assert first and left["window"].message_id is None
     rig = await _restart(env)
     await rig.drain()
     assert copies(env.fake) == {"noted": 1, "window": 2}
     after = rows(env.engine)
     assert after["noted"].status == after["window"].status == "sent"
-    assert after["noted"].result_ts == first  # recovered from the note, not sent again
+    assert after["noted"].message_id == first  # recovered from the note, not sent again
     assert len([c for c in env.fake.calls_to("send") if c.ok]) == 3
 
 

@@ -33,7 +33,7 @@ from microsoft_agents.hosting.core.authorization._entra_issuers import BOTFRAMEW
 from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
     _JwkClientCacheEntry,
 )
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -44,7 +44,7 @@ from bot.handlers.teams import ids
 from bot.handlers.teams.http import PATH, TeamsAuth, routes
 from bot.handlers.teams.pending import Pending
 from bot.handlers.teams.references import MemoryReferences
-from bot.policy import Policy, Role, load_policy
+from bot.policy import Policy, TeamsPeople, load_policy
 from bot.services import Services
 from store.db import session_scope
 from store.models import AuditEntry, Consultation, FlowSession, OutboxMessage, TriageCard
@@ -119,17 +119,14 @@ async def connector() -> AsyncIterator[Connector]:
 
 
 def teams_policy() -> Policy:
-    """Cambridgeshire's policy with a manager named by Entra object id.
-
-    TODO(migration 0005): the policy's ``teams:`` section names managers by Entra object
-    id; until it lands the Slack section's roles are used (``people.roles``), built here
-    without the Slack-id validation.
-    """
+    """Cambridgeshire's policy with a ``teams:`` section: its channels by Teams ids, its
+    manager and advisor by Entra object id."""
     pol = load_policy("cambridgeshire")
-    roles = pol.roles.model_copy(update={
-        "managers": Role.model_construct(users=(MANAGER,), usergroups=()),
-        "advisors": Role.model_construct(users=(ADVISOR,), usergroups=())})
-    return pol.model_copy(update={"roles": roles})
+    keys = ("consultation_duty", "mash_managers", "early_help_duty", "escalation", "edt")
+    teams = TeamsPeople.model_validate({
+        "channels": dict.fromkeys(keys, CHANNEL),
+        "roles": {"managers": {"users": [MANAGER]}, "advisors": {"users": [ADVISOR]}}})
+    return pol.model_copy(update={"teams": teams})
 
 
 @dataclass
@@ -310,16 +307,8 @@ async def teams_env(engine: Engine, database_url: str, *, auth: TeamsAuth | None
 
 
 @pytest.fixture
-def teams_db(engine: Engine, db_url: str, request: pytest.FixtureRequest
-             ) -> tuple[Engine, str]:
-    """A migrated database on each backend. Entra object ids (36 characters) need the
-    wider id columns of migration 0005: until it lands, PostgreSQL refuses them, and the
-    run is an expected failure (strict: it says so once the columns are wide enough)."""
-    columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("flow_session")}
-    width = getattr(columns["user_id"], "length", None)
-    if engine.dialect.name == "postgresql" and width is not None and width < len(TEACHER):
-        request.node.add_marker(pytest.mark.xfail(
-            strict=True, reason="ids wider than 32 characters need migration 0005"))
+def teams_db(engine: Engine, db_url: str) -> tuple[Engine, str]:
+    """A migrated database on each backend (ids as wide as Entra object ids)."""
     return engine, db_url
 
 

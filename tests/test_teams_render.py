@@ -159,7 +159,7 @@ def queue_every_intent(engine: Engine, policy: Policy) -> dict[str, int]:
                         referrer_user_id=REFERRER)
     referral = make_referral(phone_referral=True, consent_reason="Parent agreed on the phone")
     ref2 = make_referral(id=10, reference="FD-2026-000124")
-    prof = make_professional(slack_user_id=REFERRER)
+    prof = make_professional(user_id=REFERRER)
     consultation = make_consultation(repeat_count=3,
                                      advice_outcome="referral", advisor_user_id=ADVISOR,
                                      advice_text="Please refer today.", advised_at=NOW)
@@ -288,7 +288,9 @@ def drawn(engine: Engine, policy: Policy) -> Iterator[tuple[str, TeamsCall]]:
 
 def test_every_intent_is_a_valid_teams_activity(engine: Engine, policy: Policy) -> None:
     calls = dict(drawn(engine, policy))
-    assert set(calls) == set(intents.KINDS), set(intents.KINDS) - set(calls)
+    # Every intent but the Slack calls the release before intents left queued (Slack's alone).
+    expected = set(intents.KINDS) - {intents.LEGACY}
+    assert set(calls) == expected, expected - set(calls)
     for intent, call in calls.items():
         try:
             assert_teams_activity(call.activity)
@@ -403,7 +405,7 @@ def test_every_teams_card_survives_typed_text(t: list[str], odd_id: str) -> None
                "consent": t[4], "q": t[5]}
     referral = make_referral(summary={"answers": answers}, consent_reason=t[6])
     prof = make_professional(name=t[0], role=t[1], agency=t[2], contact=t[3],
-                             slack_user_id=odd_id[:32] or REFERRER)
+                             user_id=odd_id[:32] or REFERRER)
     card = make_card(close_reason=t[4], assignee_user_id=odd_id[:32] or None)
     closed = make_card(status="closed", rating="blue", close_reason=t[5], closed_at=NOW)
     advised = make_consultation(summary={"answers": answers}, status="advised",

@@ -55,7 +55,7 @@ async def test_a_person_is_messaged_in_one_chat_made_once_and_remembered(rig: Ri
     assert ref.service_url == rig.fake.service_url
     sent = rows(rig.engine)
     assert {k: r.status for k, r in sent.items()} == {"dm:1": "sent", "dm:2": "sent"}
-    assert sent["dm:1"].result_ts == rig.fake.activities(chat)[0]["id"]
+    assert sent["dm:1"].message_id == rig.fake.activities(chat)[0]["id"]
 
 
 async def test_a_stored_reference_is_where_a_person_is_reached(rig: Rig) -> None:
@@ -97,11 +97,11 @@ async def test_a_person_without_the_app_is_a_dead_letter_with_an_alert(rig: Rig)
 async def test_a_reply_goes_in_the_thread_and_an_update_redraws_in_place(rig: Rig) -> None:
     rig.queue(("card:1", MASH, "A new referral."))
     await rig.drain()
-    card = rows(rig.engine)["card:1"].result_ts
+    card = rows(rig.engine)["card:1"].message_id
     assert card
     rig.queue(("note:1", MASH, "A note on the card."), thread=card)
     with session_scope(rig.engine, write=True) as s:
-        intents.queue(s, intents.ADVICE_REDRAW, key="card:1:redraw",
+        intents.queue(s, intents.ADVICE_REDRAW, key="card:1:redraw", platform="teams",
                       to=intents.conversation(MASH), data={"text": "The card, redrawn."},
                       of_key="card:1", not_before=rig.clock.now)
     await rig.drain()
@@ -206,9 +206,10 @@ async def test_messages_in_one_conversation_are_paced(rig: Rig) -> None:
     with session_scope(rig.engine, write=True) as s:
         for i in range(6):
             intents.queue(s, intents.NOTICE, key=f"p:{i}", to=intents.conversation(MASH),
+                          platform="teams",
                           data={"text": "x"})
     row = next(iter(rows(rig.engine).values()))
-    plain = OutboxRow(id=row.id, idempotency_key=row.idempotency_key, method=row.method,
+    plain = OutboxRow(id=row.id, idempotency_key=row.idempotency_key, intent=row.intent,
                       channel=row.channel, payload=row.payload, status="sending", attempts=1)
     await rig.tokens.token()  # fetched before, so arrivals show the pacing alone
     await asyncio.gather(*(rig.transport.send(plain, c) for c in calls))

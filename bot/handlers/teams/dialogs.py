@@ -21,7 +21,7 @@ from bot import nonames
 from bot.flows.triage import CLOSE_REASONS
 from bot.flows.validate import guard
 from bot.handlers.teams import drawing, ids, people
-from bot.handlers.teams.cards import REFUSED, decide, load_card, load_consultation
+from bot.handlers.teams.actions import REFUSED, decide, load_card, load_consultation
 from bot.labels import ADVICE_OUTCOMES, OUTCOME_LABELS, rating_name
 from bot.policy import RATINGS
 from bot.services import Services
@@ -224,7 +224,7 @@ def _asker(sv: Services, c: Consultation) -> str | None:
     """The id of the professional who asked (the column keeps its Slack-era name)."""
     with session_scope(sv.engine) as s:
         prof = s.get(Professional, c.professional_id)
-        return prof.slack_user_id if prof is not None else None
+        return prof.user_id if prof is not None else None
 
 
 def _unsure_words(text: str) -> frozenset[str]:

@@ -28,7 +28,7 @@ from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from sqlalchemy.exc import OperationalError
 
 from bot.handlers.teams import caflog, drawing, turns
-from bot.handlers.teams.cards import Cards
+from bot.handlers.teams.actions import Cards
 from bot.handlers.teams.dialogs import Dialogs
 from bot.handlers.teams.flows import Flows
 from bot.handlers.teams.references import References, remember_conversation

@@ -203,7 +203,7 @@ def consultation_card(c: Consultation, professional: Professional, policy: Polic
     body.extend(_notes(suggestion_notes))
 
     who = ", ".join(p for p in (professional.name, professional.role, professional.agency) if p)
-    asker = professional.slack_user_id  # the asker's platform id (a column renamed in 0005)
+    asker = professional.user_id  # the asker's platform id (a column renamed in 0005)
     body.append(ac.typed(who or "Unknown", 1000, prefix="Asked by: "))
     if asker:
         body.append(ac.text(m.person(asker), subtle=True))
