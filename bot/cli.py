@@ -23,6 +23,7 @@ NOW_HELP = "act as of this ISO time, e.g. 2026-12-24T15:00:00+00:00 (default: no
 
 def _parser() -> argparse.ArgumentParser:
     from bot.caf.importer import COLUMNS_HELP
+    from bot.handlers.teams.package import add_arguments as add_teams_package_arguments
 
     p = argparse.ArgumentParser(prog="frontdoor", description="Front Door: the children's "
                                 "services front door in Slack.")
@@ -71,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file", help="the CSV file (UTF-8, a header row; columns below)")
     imp.add_argument("--now", metavar="ISO-TIME",
                      help=NOW_HELP + "; dates after its local day are refused")
+    teams = sub.add_parser("teams", help="Microsoft Teams").add_subparsers(dest="sub",
+                                                                           required=True)
+    add_teams_package_arguments(teams.add_parser(
+        "package", help="write the Teams app package (zip) for the Teams admin centre"))
     return p
 
 
@@ -101,6 +106,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         load_policy(args.file)
         print("ok")
         return 0
+    if cmd == "teams":  # no database, no settings: only the package's own values
+        from bot.handlers.teams.package import run as teams_package
+
+        return teams_package(args)
     settings = load_settings()
     if cmd == "db":
         from store.db import make_engine

@@ -85,6 +85,20 @@ PREFORMED = _intent("preformed")  # {message}
 LEGACY = _intent("slack_call")  # {method, args}
 
 
+# Drawn from the rows as they are when sent: a renderer reads the database for them.
+FROM_ROWS = frozenset({
+    TRIAGE_CARD, TRIAGE_CARD_UPDATE, CONSULTATION_CARD, CONSULTATION_CARD_UPDATE,
+    ADVICE_REDRAW, CARD_NOTE,
+})
+# Redraws of their subject's own message: the subject whose delivered message they replace.
+REDRAWS = {TRIAGE_CARD_UPDATE: "card", CONSULTATION_CARD_UPDATE: "consultation"}
+
+
+def needs_rows(row: Any) -> bool:
+    """Whether drawing ``row`` reads the database (else it is drawn from its data alone)."""
+    return intent_of(row) in FROM_ROWS or "of_key" in row.payload
+
+
 def kind(intent: str) -> str:
     """POST, UPDATE or FILE ("" for a name this release does not know)."""
     return KINDS.get(intent, "")
@@ -106,6 +120,28 @@ def conversation(channel_id: str) -> dict[str, str]:
 def group(group_id: str) -> dict[str, str]:
     """A user group (mentioned, never addressed)."""
     return {"group": group_id}
+
+
+def user_of(value: Any) -> str:
+    """A person's id from structured data (``{"user": id}``) or a bare id."""
+    if isinstance(value, dict):
+        return str(value.get("user") or "")
+    return str(value or "")
+
+
+def users_of(values: Any) -> list[str]:
+    """The ids of a list of people."""
+    return [user_of(v) for v in values or ()]
+
+
+def groups_of(values: Any) -> list[str]:
+    """The ids of a list of groups (``{"group": id}`` or bare ids)."""
+    return [str(v.get("group") if isinstance(v, dict) else v) for v in values or ()]
+
+
+def channel_of(value: Any) -> str:
+    """A conversation's id from structured data (``{"channel": id}``) or a bare id."""
+    return str((value.get("channel") if isinstance(value, dict) else value) or "")
 
 
 @dataclass(frozen=True, slots=True)

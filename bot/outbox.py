@@ -469,4 +469,6 @@ class OutboxSender:
                       "error": error, "row": row.id,
                       "unconfirmed": error.startswith("unconfirmed")},
                 not_before=self.clock(),  # due on the sender's own clock, as its retries are
+                # The escalation channel is the first platform's (the council's own).
+                platform=next(iter(self.platforms)),
             )

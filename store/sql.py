@@ -30,6 +30,7 @@ from sqlalchemy import JSON, Boolean
 from sqlmodel import Session
 
 from store import jsontext
+from store.models import Decision
 from store.types import UTCDateTime, from_stored, to_utc
 
 M = TypeVar("M")
@@ -293,6 +294,12 @@ def load(cx: Cx, model: type[M], row_id: int) -> M | None:
     return model(**{c.name: _read(cx, c, v) for c, v in zip(columns, r, strict=True)})
 
 
+def last_decision(cx: Cx, card_id: int) -> Decision | None:
+    """The card's newest ``Decision`` (its id is the order they were made in), or None."""
+    r = cx.first("SELECT max(id) FROM decision WHERE card_id = :id", {"id": card_id})
+    return load(cx, Decision, int(r[0])) if r and r[0] is not None else None
+
+
 @cache
 def _load_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id"
@@ -519,6 +526,22 @@ def posted_payload(cx: Cx, channel: str, ts: str, intent: str) -> dict[str, Any]
     if r is None or not r[0]:
         return None
     return jsontext.loads(r[0]) if isinstance(r[0], str | bytes) else dict(r[0])
+
+
+_NOTE_DELIVERED = "UPDATE outbox SET message_id = :ts WHERE id = :id AND status = 'sending'"
+_NOTED_DELIVERY = "SELECT message_id FROM outbox WHERE id = :id"
+
+
+def note_delivered(cx: Cx, row_id: int, message_id: str) -> None:
+    """Write down, before the row is recorded as sent, where a platform that cannot be
+    searched put it (Teams): the row is then known to be delivered if its sender dies."""
+    cx.execute(_NOTE_DELIVERED, {"id": row_id, "ts": message_id})
+
+
+def noted_delivery(cx: Cx, row_id: int) -> str | None:
+    """The message id ``note_delivered`` wrote for the row, None if none was."""
+    r = cx.first(_NOTED_DELIVERY, {"id": row_id})
+    return (r[0] or None) if r is not None else None
 
 
 def mark_retry(cx: Cx, worker: str, row_id: int, at: datetime, error: str, *,

@@ -225,6 +225,20 @@ class _Fault:
     remaining: int
 
 
+def take_fault(faults: dict[str, deque[_Fault]], keys: Iterable[str]) -> _Fault | None:
+    """The next injected fault queued under the first of ``keys`` that has one (used up
+    after its ``remaining`` calls); the fake Bot Connector's too."""
+    for key in keys:
+        pending = faults.get(key)
+        if pending:
+            fault = pending[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                pending.popleft()
+            return fault
+    return None
+
+
 @dataclass
 class _ResponseTarget:
     channel: str
@@ -664,15 +678,7 @@ class FakeSlack:
             queue.put_nowait(copy.deepcopy(event))
 
     def _take_fault(self, method: str, *, wildcard: bool) -> _Fault | None:
-        for key in (method, "*") if wildcard else (method,):
-            pending = self._faults.get(key)
-            if pending:
-                fault = pending[0]
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    pending.popleft()
-                return fault
-        return None
+        return take_fault(self._faults, (method, "*") if wildcard else (method,))
 
     async def _record(self, call: Call) -> None:
         if call.response is not None:

@@ -24,7 +24,6 @@ from store import sql
 from store.models import (
     CafEpisode,
     Consultation,
-    Decision,
     Professional,
     Referral,
     TriageCard,
@@ -35,17 +34,6 @@ from store.types import utcnow
 POST = "chat.postMessage"
 UPDATE = "chat.update"
 UPLOAD = "files.upload_v2"
-
-# Intents drawn from rows read when sent: they need a read of the database.
-_FROM_ROWS = {
-    intents.TRIAGE_CARD, intents.TRIAGE_CARD_UPDATE, intents.CONSULTATION_CARD,
-    intents.CONSULTATION_CARD_UPDATE, intents.ADVICE_REDRAW, intents.CARD_NOTE,
-}
-
-
-# Updates of their subject's own message (found where it was delivered).
-_REDRAWS = {intents.TRIAGE_CARD_UPDATE: "card", intents.CONSULTATION_CARD_UPDATE: "consultation"}
-
 
 @dataclass
 class SlackCall:
@@ -67,7 +55,7 @@ class SlackRenderer:
     @staticmethod
     def needs_rows(row: OutboxRow) -> bool:
         """Whether drawing ``row`` reads the database (else it is drawn from its data)."""
-        return intents.intent_of(row) in _FROM_ROWS or "of_key" in row.payload
+        return intents.needs_rows(row)
 
     def prepare(self, cx: sql.Cx | None, row: OutboxRow, _sent_at: datetime) -> SlackCall | None:
         """The call that says ``row``'s intent; None when there is nothing to say any more
@@ -91,7 +79,7 @@ class SlackRenderer:
         kind = intents.kind(intent)
         call = SlackCall(UPLOAD if kind == intents.FILE else UPDATE if kind == intents.UPDATE
                          else POST, {"channel": address.id, **args}, dm=address.is_person)
-        redraws = _REDRAWS.get(intent)
+        redraws = intents.REDRAWS.get(intent)
         if redraws is not None and cx is not None:  # the subject's own message, redrawn
             call.args["ts"] = _need(delivered.where_is(cx, redraws, row.subject_id or 0)[1])
         of_key = data.get("of_key")
@@ -308,25 +296,12 @@ _DRAW: dict[str, Callable[..., dict | None]] = {
 }
 
 
-def _user(value: Any) -> str:
-    """A user ID from structured data (``{"user": id}``) or a bare ID."""
-    if isinstance(value, dict):
-        return str(value.get("user") or "")
-    return str(value or "")
-
-
-def _users(values: Any) -> list[str]:
-    return [_user(v) for v in values or ()]
-
-
-def _groups(values: Any) -> list[str]:
-    return [str(v.get("group") if isinstance(v, dict) else v) for v in values or ()]
+_user, _users, _groups = intents.user_of, intents.users_of, intents.groups_of
 
 
 def _channel_link(value: Any) -> str:
     """``<#C…>`` for a conversation in the data (``{"channel": id}`` or a bare id)."""
-    cid = value.get("channel") if isinstance(value, dict) else value
-    return f"<#{cid}>"
+    return f"<#{intents.channel_of(value)}>"
 
 
 def said(message: str, who: str = "") -> str:
@@ -334,10 +309,7 @@ def said(message: str, who: str = "") -> str:
     return f"{tx.mention(who)} {message}" if who else message
 
 
-def _last_decision(cx: sql.Cx, card_id: int) -> Decision | None:
-    """The card's newest decision (its id is the order they were made in)."""
-    r = cx.first("SELECT max(id) FROM decision WHERE card_id = :id", {"id": card_id})
-    return sql.load(cx, Decision, int(r[0])) if r and r[0] is not None else None
+_last_decision = sql.last_decision
 
 
 def _need(ts: str | None) -> str:

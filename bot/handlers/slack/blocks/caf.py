@@ -13,9 +13,10 @@ that the episode has moved on instead of recording against the wrong meeting.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from bot import wording
 from bot.caf.service import CLOSE_REASONS as CLOSE_LABELS
 from bot.caf.service import STUCK_LABELS
 from bot.handlers.slack.blocks import ids
@@ -41,28 +42,13 @@ from bot.handlers.slack.blocks.text import (
 from bot.policy import Policy
 from store.models import CafEpisode, TriageCard
 
-NO_NAMES = "No names or other details that could identify a child or family."
+NO_NAMES = wording.CAF_NO_NAMES
 
 # --------------------------------------------------------------------------- small helpers
 
 
-def day(d: date | None) -> str:
-    """``Tue 22 Dec 2026`` (or "not set")."""
-    return f"{d:%a} {d.day} {d:%b %Y}" if d else "not set"
-
-
-def weeks(td: timedelta) -> str:
-    """A cadence in words: "4 weeks", "12 months" for a year, else days."""
-    days = td.days
-    if days and days % 364 == 0 and days // 364 <= 5:
-        n = days // 364
-        return f"{12 * n} months"
-    if days and days % 365 == 0:
-        return f"{12 * (days // 365)} months"
-    if days and days % 7 == 0:
-        n = days // 7
-        return f"{n} week" + ("s" if n != 1 else "")
-    return f"{days} day" + ("s" if days != 1 else "")
+day = wording.day
+weeks = wording.weeks
 
 
 def ref(ep: CafEpisode) -> str:
@@ -103,29 +89,12 @@ def meeting_buttons(ep: CafEpisode, due: date | None) -> Block:
     ], block_id=f"caf:{ep.id}")
 
 
-def _first(ep: CafEpisode) -> bool:
-    return ep.last_meeting_on is None
-
-
-def _cadence(ep: CafEpisode, policy: Policy) -> str:
-    caf = policy.caf
-    if _first(ep):
-        text = (f"within {weeks(caf.first_meeting_within)} of the CAF being completed on "
-                f"{day(ep.completed_on)}")
-        planned = ep.completed_on + caf.first_meeting_within
-    else:
-        text = (f"every {weeks(caf.meeting_interval)}; the last was held on "
-                f"{day(ep.last_meeting_on)}")
-        planned = (ep.last_meeting_on or ep.completed_on) + caf.meeting_interval
-    if ep.next_meeting_due and ep.next_meeting_due != planned:
-        text = f"rearranged from {day(planned)}; {text}"
-    return text
+_first = wording.caf_first
+_cadence = wording.caf_cadence
 
 
 def _due_line(ep: CafEpisode, policy: Policy) -> str:
-    which = "first" if _first(ep) else "next"
-    return (f"The {which} family planning meeting is due by *{day(ep.next_meeting_due)}* "
-            f"({_cadence(ep, policy)}).")
+    return wording.caf_due_line(ep, policy, lambda s: f"*{s}*")
 
 
 # --------------------------------------------------------------------------- DMs
@@ -133,12 +102,7 @@ def _due_line(ep: CafEpisode, policy: Policy) -> str:
 
 def registered_dm(ep: CafEpisode, user: str, actor: str, policy: Policy) -> dict:
     """To the lead professional and the co-ordinator when a CAF is registered (with buttons)."""
-    roles = []
-    if user == ep.lead_user_id:
-        roles.append("the lead professional")
-    if user == ep.coordinator_user_id:
-        roles.append("the co-ordinator")
-    role = " and ".join(roles) or "involved"
+    role = wording.caf_role(ep, user)
     blocks: list[Block] = [
         section_text(f"*{ref(ep)}* is registered with Front Door; you are {role}."),
         section_text(_due_line(ep, policy)),
@@ -158,9 +122,7 @@ def tac_overdue_dm(ep: CafEpisode, due: date, policy: Policy, today: date) -> di
         section_text(f"It was due by *{day(due)}*"
                      + (f" ({late} day{'s' if late != 1 else ''} ago)" if late > 0 else "")
                      + ": " + _cadence(ep, policy) + "."),
-        section_text("Has it happened? Record it, or the date it is rearranged to. If the plan "
-                     "is stuck, ask for help: it goes to the co-ordinator, then the CAF social "
-                     "worker or the CAF Support Panel."),
+        section_text(wording.CAF_TAC_ASK),
         context(people(ep), "Source: MASH-to-CAF guidance; Barnet CAF team process map 2."),
         meeting_buttons(ep, due),
     ]
@@ -174,10 +136,7 @@ def reassess_dm(ep: CafEpisode, policy: Policy) -> dict:
         section_text(f":hourglass: *{ref(ep)} is still open "
                      f"{weeks(policy.caf.reassess_after)} after it was completed* "
                      f"({day(ep.completed_on)})."),
-        section_text("If the family plan's actions are not all met and the CAF is still needed, "
-                     "the lead professional completes a reassessment with contributions from the "
-                     "team around the family. If the plan is complete, close the CAF with a "
-                     "final family planning meeting."),
+        section_text(wording.CAF_REASSESS_WHAT),
         context(people(ep), "Source: MASH-to-CAF guidance, role of the lead professional."),
         meeting_buttons(ep, ep.next_meeting_due),
     ]
@@ -234,9 +193,7 @@ def linked_dm(ep: CafEpisode, card: TriageCard, actor: str, policy: Policy) -> d
         section_text(f"*{ref(ep)}*: the front door's card *{escape(card.reference)}* (decided "
                      f"Green by {mention(card.decided_by)}) is linked to this CAF by "
                      f"{mention(actor)}."),
-        section_text("New worries below the statutory threshold: continue the CAF and strengthen "
-                     "the family plan to reflect any extra support needed. If it should not "
-                     "wait, rearrange the next meeting to an earlier date."),
+        section_text(wording.CAF_LINKED_WHAT),
         context(people(ep), "Source: MASH-to-CAF guidance, outcome 1."),
         meeting_buttons(ep, ep.next_meeting_due),
     ]
@@ -281,7 +238,7 @@ def stuck_duty_post(ep: CafEpisode, actor: str, note: str, policy: Policy) -> di
 
 def panel_item(ep: CafEpisode) -> str:
     """The anonymous panel item's number (the bot's own id, meaningless outside the CAF team)."""
-    return f"P-{ep.id}"
+    return wording.panel_item(ep.id)
 
 
 def panel_post(ep: CafEpisode, note: str, months_open: int, meetings_held: int) -> dict:
@@ -301,17 +258,14 @@ def panel_post(ep: CafEpisode, note: str, months_open: int, meetings_held: int) 
         blocks: list[Block] = [
             section_text(f":busts_in_silhouette: *CAF Support Panel: item {panel_item(ep)} "
                          "(anonymous)*"),
-            section_text("A stuck CAF that the CAF team could not resolve. The family has not "
-                         "consented to their information being shared, so it is presented "
-                         "without any detail that could identify them."),
+            section_text(wording.CAF_PANEL_ANONYMOUS),
             *quoted,
             context(facts, "The CAF team can match the item number to the case."),
         ]
         return message(f"CAF Support Panel: anonymous item {panel_item(ep)}", blocks)
     blocks = [
         section_text(f":busts_in_silhouette: *CAF Support Panel: {ref(ep)}*"),
-        section_text("A stuck CAF that the CAF team could not resolve. The lead professional "
-                     "is invited to present it."),
+        section_text(wording.CAF_PANEL_PRESENT),
         *quoted,
         context(people(ep), facts),
     ]
@@ -339,15 +293,7 @@ def stuck_confirmation(ep: CafEpisode, stage: str) -> str:
 # --------------------------------------------------------------------------- no lead professional
 
 
-NO_LEAD_STEPS: tuple[tuple[str, str], ...] = (
-    ("link_worker", "The CAF link worker (co-ordinator) helps the team around the family find a "
-     "lead professional: someone the family already knows, or has chosen."),
-    ("panel", "Still none: the family help team manager takes it to the Transforming Lives "
-     "Panel, to ask whether any agency can be the lead professional."),
-    ("step_down", "Still none: the family help team manager adds a case note that no agency "
-     "will take the role; the social worker, the family and every agency are told, and the "
-     "child steps down to universal services (close the CAF: stepped down)."),
-)
+NO_LEAD_STEPS = wording.NO_LEAD_STEPS
 
 
 def no_lead_post(ep: CafEpisode, stage: str) -> dict:

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot import wording
 from bot.flows.clocks import clock_label
-from bot.flows.rules import CATEGORIES
 from bot.flows.scripts import answer_labels
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.text import (
@@ -52,83 +52,16 @@ from bot.labels import OUTCOME_LABELS as OUTCOME_LABELS
 from bot.labels import outcome_label as outcome_label
 from bot.labels import rating_name as rating_name
 from bot.policy import Policy
+from bot.wording import ADVICE_ANSWER_WORDS as ADVICE_ANSWER_WORDS
+from bot.wording import CONSENT_LABELS as CONSENT_LABELS
+from bot.wording import NEXT_STEPS as NEXT_STEPS
+from bot.wording import SUMMARY_LABELS as SUMMARY_LABELS
+from bot.wording import SUMMARY_SKIP as SUMMARY_SKIP
+from bot.wording import answer_text
+from bot.wording import summary_parts as summary_parts
 from store.models import Consultation, Decision, Professional, Referral, TriageCard
 
-CONSENT_LABELS: dict[str, str] = {
-    "given": "Consent given",
-    "refused": "Consent refused",
-    "not_sought": "Consent not sought yet",
-    "unsafe": "Not sought: asking would put the child at risk",
-    "not_required": "Consent not required",
-    "": "Not recorded",
-}
-
-
-# Summary answers in the order a manager reads a good referral; other keys follow.
-# Keys are the question ids of bot/flows/scripts.py (plus a few plain aliases).
-SUMMARY_LABELS: dict[str, str] = {
-    "want": "What they would like from the consultation",
-    "ref_type": "Kind of referral",
-    "worried": "What are the worries",
-    "worries": "What are the worries",
-    "lado": "About someone who works or volunteers with children",
-    "risks": "Risks to the child, and why",
-    "level": "How serious the referrer thinks it is",
-    "why_now": "What has prompted this now",
-    "tried": "What has been tried",
-    "eha": "Early Help Assessment offered or done",
-    "open_caf": "Open CAF or early help plan",
-    "parents_aware": "Are the parents or carers aware",
-    "child_voice": "Voice of the child",
-    "gillick": "Young person spoken to directly (Gillick)",
-    "parent_voice": "Voice of the parents or carers",
-    "referrer_done": "What the referrer has done",
-    "support_needed": "What support the family needs",
-}
-
-# Answers shown elsewhere on a card (fields, consent, header) or only used for routing.
-SUMMARY_SKIP: frozenset[str] = frozenset(
-    {
-        "danger",
-        "role",
-        "agency",
-        "age_band",
-        "categories",
-        "consent",
-        "consent_status",
-        "consent_reason",
-        "suspended_check",
-        "before",
-        "earlier_ref",
-        "phoned",
-        "phoned_at",
-        "notes",
-        "safety_gate",
-        "flow",
-        "suggestion",
-        "answers",
-    }
-)
-
-NEXT_STEPS: dict[str, str] = {
-    "red": "The assessment team will hold a strategy discussion and may start a section 47 "
-    "enquiry. They may contact you for more information.",
-    "amber_sh": "The MASH will gather information from partner agencies and decide on the next "
-    "step. They may contact you for more information.",
-    "amber_cin": "An assessment team will contact the family about a child and family "
-    "assessment.",
-    "green": "The early help team will contact the family about early help. It is a "
-    "consent-based service.",
-    "blue": "There is no role for children's social care. Please keep supporting the family "
-    "and signpost them to universal or community services.",
-    # Green for a child with an open CAF (MASH-to-CAF guidance, outcome 1): no new assessment.
-    "continue_caf": "The child's open CAF continues: no new assessment is started, and the "
-    "family plan is strengthened with these worries. Please tell the CAF's lead professional "
-    "too; the next team around the family meeting may be brought forward.",
-}
-
 _MAX_SUMMARY_SECTIONS = 14
-_OPTION_VALUE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -143,53 +76,13 @@ def rating_badge(policy: Policy, key: str | None) -> str:
 
 def _words(values: Sequence[Any] | None) -> str:
     """Categories in their census words ("Housing / financial"), never their keys."""
-    items = [CATEGORIES.get(str(v), humanize(str(v))) for v in values or () if str(v).strip()]
-    return escape(", ".join(items)) if items else "—"
+    return escape(wording.category_words(values))
 
 
 def _age_band(policy: Policy, key: str | None) -> str:
     """An age band as the professional chose it ("Unborn", "5–10"), escaped."""
     label = answer_labels(policy).get("age_band", {}).get(key or "", humanize(key or ""))
     return esc(label or "Not given", 200)
-
-
-def _answer_text(value: Any) -> str:
-    """A stored answer as words (unescaped)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_answer_text(v) for v in value if v is not None)
-    if isinstance(value, Mapping):
-        return "; ".join(f"{humanize(str(k))}: {_answer_text(v)}" for k, v in value.items())
-    return str(value)
-
-
-def summary_parts(summary: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], list[str]]:
-    """Split a stored summary into (answers, suggestion notes).
-
-    The flows store ``{"answers": {...}, "suggestion": {"notes": [...]}}``; a flat
-    mapping of answers is accepted too, so older or hand-made rows still render.
-    """
-    if not isinstance(summary, Mapping):
-        return {}, []
-    answers = summary.get("answers")
-    if not isinstance(answers, Mapping):
-        answers = summary
-    raw: Any = None
-    suggestion = summary.get("suggestion")
-    if isinstance(suggestion, Mapping):
-        raw = suggestion.get("notes")
-    if not raw:
-        raw = summary.get("notes")
-    if isinstance(raw, str):
-        notes = [raw]
-    elif isinstance(raw, (list, tuple)):
-        notes = [_answer_text(n) for n in raw if _answer_text(n).strip()]
-    else:
-        notes = []
-    return answers, notes
 
 
 def summary_blocks(
@@ -203,34 +96,15 @@ def summary_blocks(
     ``labels`` (from :func:`bot.flows.scripts.answer_labels`) turns a stored option value
     into the words the professional chose ("dont_know" -> "Don't know").
     """
-    answers, _ = summary_parts(summary)
-    if not answers:
-        return []
-    known = [k for k in SUMMARY_LABELS if k in answers]
-    others = [k for k in answers if k not in SUMMARY_LABELS]
     blocks: list[Block] = []
-    shown = 0
-    for key in known + others:
-        if key in skip or key in SUMMARY_SKIP or str(key).startswith("_"):
-            continue
-        raw = answers.get(key)
-        words = (labels or {}).get(key, {})
-        if words and isinstance(raw, (str, list, tuple)):
-            raw = [words.get(str(v), v) for v in raw] if not isinstance(raw, str) else (
-                words.get(raw, raw))
-        value = _answer_text(raw).strip()
-        if not value:
-            continue
-        label = escape(SUMMARY_LABELS.get(key) or humanize(str(key)).capitalize())
-        label = clip(label, 200)
+    for shown, (question, value) in enumerate(wording.summary_items(summary, skip=skip,
+                                                                   labels=labels)):
         if shown == _MAX_SUMMARY_SECTIONS:
             blocks.append(context("… more answers not shown"))
             break
-        if _OPTION_VALUE.match(value):
-            value = humanize(value).capitalize()  # a stored option value such as "not_offered"
+        label = clip(escape(question), 200)
         # Clip rather than split: a card stays scannable; the full answer is in the store.
         blocks.append(section_text(f"*{label}*\n{esc(value, SECTION_LIMIT - len(label) - 4)}"))
-        shown += 1
     return blocks
 
 
@@ -259,16 +133,7 @@ def _consent(status: str | None) -> str:
     return escape(CONSENT_LABELS.get(status or "", humanize(status or "")))
 
 
-def _ordinal(n: int) -> str:
-    words = {2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth"}
-    if n in words:
-        return words[n]
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def _is_decided(card: TriageCard) -> bool:
-    return card.rating is not None or card.status == "decided"
+_is_decided = wording.is_decided
 
 
 # --------------------------------------------------------------------------- triage card
@@ -291,16 +156,8 @@ def triage_card(
     ref = card.reference
     decided = _is_decided(card)
     closed = card.status == "closed"
-    key = card.rating if decided and card.rating else card.suggested_rating
-    name = rating_name(policy, key)
-
-    if closed:
-        title = f"{ref} — Closed ({name})"
-    elif decided:
-        title = f"{ref} — Rating: {name}"
-    else:
-        title = f"{ref} — Suggested: {name}"
-    blocks: list[Block] = [header(title)]
+    key = wording.card_rating(card)
+    blocks: list[Block] = [header(wording.card_title(card, policy))]
 
     if card.breached and not closed:
         words = due_in_words(card.due_at, now, tz) if card.due_at else "deadline passed"
@@ -312,13 +169,7 @@ def triage_card(
 
     # The rating: a suggestion until a manager's click makes it a decision.
     if decided:
-        changed = last if last is not None and last.action == "change" else None
-        if changed is not None:
-            was = changed.old_rating  # the rating it had, or the suggestion
-        elif card.rating not in (None, card.suggested_rating):
-            was = card.suggested_rating  # a card drawn without its decisions
-        else:
-            was = None
+        changed, was = wording.rating_change(card, last)
         verb = f"changed from {escape(rating_name(policy, was))}" if was else "approved"
         line = f"*Rating:* {rating_badge(policy, key)} — {verb} by {mention(card.decided_by)}"
         if card.decided_at:
@@ -420,12 +271,8 @@ def triage_card(
         blocks.append(_card_actions(card, policy, referral))
         keep = 2
 
-    fallback = f"{ref}: {'Rating' if decided else 'Suggested'} {name}"
-    if closed:
-        fallback = f"{ref}: closed"
-    elif card.breached:
-        fallback += " (SLA breached)"
-    return {"text": clip(fallback, 300), "blocks": cap_blocks(blocks, 50, keep_last=keep)}
+    return {"text": clip(wording.card_said(card, policy), 300),
+            "blocks": cap_blocks(blocks, 50, keep_last=keep)}
 
 
 def _card_actions(card: TriageCard, policy: Policy, referral: Referral | None = None) -> Block:
@@ -450,7 +297,7 @@ def _card_actions(card: TriageCard, policy: Policy, referral: Referral | None = 
             style="danger",
             confirm=confirm_dialog(
                 f"Close {card.reference}?",
-                "The card is closed and its clocks stop. You will be asked for a reason.",
+                wording.CARD_CLOSE_CONFIRM,
                 "Close it",
                 "Keep it open",
                 danger=True,
@@ -491,7 +338,8 @@ def consultation_card(
     # The rules usually say it already, in a note; say it once.
     said = any("consultation about this situation" in n for n in suggestion_notes)
     if repeat >= 2 and not said:
-        line = f":warning: *This is the {_ordinal(repeat)} consultation about this situation*"
+        nth = wording.ordinal(repeat)
+        line = f":warning: *This is the {nth} consultation about this situation*"
         if repeat >= policy.flows.repeat_consultation_threshold:
             line += " — repeated worry is itself a signal: consider a referral."
         blocks.append(section_text(line))
@@ -514,7 +362,7 @@ def consultation_card(
         ("Asked", when_words(c.created_at, now, tz) if c.created_at else "—"),
         ("Age band", _age_band(policy, c.age_band)),
         ("Categories", _words(c.categories)),
-        ("Consent", esc(CONSENT_LABELS.get(str(consent), _answer_text(consent)) or "—", 500)),
+        ("Consent", esc(CONSENT_LABELS.get(str(consent), answer_text(consent)) or "—", 500)),
     ]
     if c.linked_reference:
         pairs.append(("Linked to earlier", esc(c.linked_reference, 100)))
@@ -547,7 +395,7 @@ def consultation_card(
             why = esc(c.not_followed_reason or "no reason given", 2800)
             blocks.append(section_text(f":x: *The professional is doing something else:* {why}"))
         else:
-            blocks.append(context("Waiting for the professional to say whether they follow it."))
+            blocks.append(context(wording.ADVICE_WAITING))
     elif c.status == "closed":
         blocks.append(context("Closed without advice."))
     keep = 0
@@ -559,18 +407,8 @@ def consultation_card(
             )
         )
         keep = 1
-    fallback = f"Consultation {c.reference}: suggested {outcome_label(c.suggested_outcome)}"
-    if c.advice_outcome:
-        fallback = f"Consultation {c.reference}: advice given"
-    return {"text": clip(fallback, 300), "blocks": cap_blocks(blocks, 50, keep_last=keep)}
-
-
-# What the professional answered to advice, in the words they read on the advice DM.
-ADVICE_ANSWER_WORDS: dict[bool | None, str] = {
-    True: "You said you are following this advice. Thank you.",
-    False: "You said you are doing something else; your reason is recorded in the "
-    "consultation log.",
-}
+    return {"text": clip(wording.consultation_said(c), 300),
+            "blocks": cap_blocks(blocks, 50, keep_last=keep)}
 
 
 def advice_dm(c: Consultation, policy: Policy, *, changing: bool = False) -> dict:
@@ -584,21 +422,9 @@ def advice_dm(c: Consultation, policy: Policy, *, changing: bool = False) -> dic
     if c.advice_text:
         blocks.extend(sections(esc(c.advice_text, 6000), max_sections=2))
     blocks.append(context(f"From {mention(c.advisor_user_id, nobody='the duty advisor')}"))
-    phones = policy.phones
-    next_step = {
-        "urgent_referral": f"Call the front door now on {escape(phones.front_door)}. If a child is "
-        f"in immediate danger, call {escape(phones.emergency)}.",
-        "referral": "Make a referral: use /refer for the checklist, and add the child's "
-        "identifying details only in the secure referral form, quoting "
-        f"{escape(c.reference)}.",
-        "early_help": "Talk to the family about an Early Help Assessment: it needs their consent."
-        + (f" The early help team: {escape(phones.early_help)}." if phones.early_help else ""),
-        "continue_caf": "Tell the CAF's lead professional about these worries, so that the family "
-        "plan is strengthened; the next team around the family meeting may be brought forward.",
-        "lado": "Contact the LADO (allegations against people who work with children) today.",
-    }.get(c.advice_outcome or "")
+    next_step = wording.advice_next_step(c.advice_outcome, policy, c.reference)
     if next_step:
-        blocks.append(section_text(next_step))
+        blocks.append(section_text(escape(next_step)))
     answered = ADVICE_ANSWER_WORDS.get(c.followed_advice)
     if answered is None or changing:
         # "change": these buttons replace an answer already given, on purpose.
@@ -660,7 +486,8 @@ def outcome_dm(card: TriageCard, referral: Referral, policy: Policy) -> dict:
             )
         )
     else:
-        nxt = NEXT_STEPS.get(_next_step_key(card, referral))
+        nxt = NEXT_STEPS.get(
+            wording.next_step_key(card.rating, referral.summary, card.caf_episode_id))
         if nxt:
             blocks.append(section_text(f"*What happens next*\n{escape(nxt)}"))
     if referral.phone_referral and not referral.written_confirmed_at:
@@ -676,20 +503,7 @@ def outcome_dm(card: TriageCard, referral: Referral, policy: Policy) -> dict:
             f"Front door: {escape(policy.phones.front_door)}."
         )
     )
-    if closed:
-        fallback = f"{card.reference}: closed" + (
-            f" ({rating_name(policy, card.rating)})" if card.rating else " without a rating"
-        )
-    else:
-        fallback = f"{card.reference}: {rating_name(policy, card.rating)}"
-    return message(fallback, blocks)
-
-
-def _next_step_key(card: TriageCard, referral: Referral) -> str | None:
-    """The NEXT_STEPS key: the rating, except Green for a child with an open CAF."""
-    answers, _ = summary_parts(referral.summary)
-    open_caf = card.caf_episode_id is not None or answers.get("open_caf") == "yes"
-    return "continue_caf" if card.rating == "green" and open_caf else card.rating
+    return message(wording.outcome_said(card, policy), blocks)
 
 
 def info_request_dm(card: TriageCard, question: str) -> dict:

@@ -14,11 +14,11 @@ them with :data:`ANSWER_ACTION_RE`); the static select for long lists is plain
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from bot.flows.api import Kind, Option, Prompt, Status, Step, Suggestion
-from bot.flows.rules import human_duration
+from bot import wording
+from bot.flows.api import Kind, Prompt, Status, Step, Suggestion
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS, rating_badge
 from bot.handlers.slack.blocks.text import (
@@ -47,15 +47,11 @@ from store.models import Referral
 # Handlers: match answer buttons and the select with one listener.
 ANSWER_ACTION_RE = re.compile(rf"^{re.escape(ids.FLOW_ANSWER)}(?::\d+)?$")
 
-_YESNO = (Option("yes", "Yes"), Option("no", "No"))
 _MAX_BUTTONS = 5  # more choices than this read better as a select
 _MAX_REASONS = 10
 
-_NO_NAMES_HELP = (
-    "Please answer again without names, dates of birth, addresses, postcodes, phone numbers, "
-    "e-mail addresses, NHS or NI numbers, or a named school with a class."
-)
-_RESTART = "You can start again at any time with /consult or /refer."
+_NO_NAMES_HELP = wording.NO_NAMES_HELP
+_RESTART = wording.RESTART
 
 
 def answer_action_id(index: int) -> str:
@@ -68,47 +64,13 @@ def question_block_id(step: Step, prompt: Prompt) -> str:
     return f"{ids.QUESTION_BLOCK_PREFIX}:{step.flow_id}:{prompt.id}"
 
 
-def _flow_name(kind: str | None) -> str:
-    return {"consult": "No-names consultation", "refer": "Referral checklist"}.get(
-        kind or "", "Front Door"
-    )
+_flow_name = wording.flow_name
 
 
-def _options(prompt: Prompt) -> tuple[Option, ...]:
-    if prompt.kind == Kind.YESNO and not prompt.options:
-        return _YESNO
-    return prompt.options
-
-
-def _as_value(answer: Any) -> str | None:
-    """A stored single answer as an option value (``True`` -> ``"yes"``)."""
-    if answer is None:
-        return None
-    if isinstance(answer, bool):
-        return "yes" if answer else "no"
-    return str(answer)
-
-
-def _previous_words(prompt: Prompt, answer: Any) -> str:
-    """The previous answer in words (unescaped): option labels where there are options."""
-    labels = {o.value: o.label for o in _options(prompt)}
-    if isinstance(answer, (list, tuple, set)):
-        return ", ".join(labels.get(str(a), str(a)) for a in answer)
-    value = _as_value(answer) or ""
-    return labels.get(value, value)
-
-
-def _iso_date(answer: Any) -> str | None:
-    if isinstance(answer, datetime):
-        return answer.date().isoformat()
-    if isinstance(answer, date):
-        return answer.isoformat()
-    if isinstance(answer, str):
-        try:
-            return date.fromisoformat(answer.strip()).isoformat()
-        except ValueError:
-            return None
-    return None
+_options = wording.prompt_options
+_as_value = wording.answer_value
+_previous_words = wording.previous_words
+_iso_date = wording.iso_date
 
 
 def _placeholder(prompt: Prompt, default: str) -> dict[str, Any]:
@@ -175,7 +137,7 @@ def _nav_elements(step: Step, prompt: Prompt) -> list[dict[str, Any]]:
         out.append(button("Back", ids.FLOW_BACK, prompt.id))
     if prompt.optional:
         out.append(button("Skip", ids.FLOW_SKIP, prompt.id))
-    what = "consultation" if step.flow_kind == "consult" else "referral checklist"
+    what = wording.flow_what(step.flow_kind)
     out.append(
         button(
             "Cancel",
@@ -184,7 +146,7 @@ def _nav_elements(step: Step, prompt: Prompt) -> list[dict[str, Any]]:
             style="danger",
             confirm=confirm_dialog(
                 f"Cancel this {what}?",
-                "Your answers so far will be discarded and nothing will be sent.",
+                wording.CANCEL_TEXT,
                 "Yes, cancel",
                 "No, keep going",
                 danger=True,
@@ -222,7 +184,7 @@ def question_message(step: Step) -> dict:
 
     elements = _answer_elements(prompt, previous)
     if not elements:
-        hint = "Type your answer as a message here."
+        hint = wording.TYPE_HERE
         if prompt.kind == Kind.TEXT and prompt.placeholder:
             hint += f"\n_{esc(prompt.placeholder, 500)}_"
         blocks.append(section_text(hint))
@@ -234,7 +196,7 @@ def question_message(step: Step) -> dict:
     return message(escape(fallback), blocks)
 
 
-_TYPE_HERE = "Type your answer as a message here."
+_TYPE_HERE = wording.TYPE_HERE
 _PREVIOUS = "(your previous answer:"
 
 
@@ -332,7 +294,7 @@ def refused_message(step: Step) -> dict:
             )
         )
         blocks.append(section_text(_NO_NAMES_HELP))
-        blocks.append(context("That answer has not been saved or shared with anyone."))
+        blocks.append(context(wording.NOT_SAVED))
     if step.errors:
         errs = bullets(clip(e, 500) for e in step.errors[:20])
         blocks.extend(sections(f"I couldn't accept that answer:\n{errs}", max_sections=2))
@@ -346,13 +308,7 @@ def refused_message(step: Step) -> dict:
     return message("I couldn't accept that answer", blocks)
 
 
-def _within(policy: Policy, clock: str) -> str:
-    """How long a clock allows, in words ("24 hours", "3 working days")."""
-    try:
-        spec = policy.clock(clock)
-    except AttributeError:
-        return ""
-    return human_duration(spec.duration, spec.basis)
+_within = wording.clock_within
 
 
 def urgent_message(step: Step, policy: Policy, now: datetime) -> dict:
@@ -418,7 +374,7 @@ def suggestion_blocks(suggestion: Suggestion, policy: Policy, *, kind: str | Non
     if len(suggestion.reasons) > _MAX_REASONS:
         blocks.append(context(f"… {len(suggestion.reasons) - _MAX_REASONS} more reasons"))
     if kind != "refer":
-        blocks.append(context("The duty advisor decides the advice; this is only a suggestion."))
+        blocks.append(context(wording.ONLY_A_SUGGESTION))
     return blocks
 
 
@@ -464,26 +420,20 @@ def completed_message(step: Step, policy: Policy, referral: Referral | None = No
 def redirected_message(step: Step) -> dict:
     """A suspended referral type: not for the front door, and where to go instead."""
     blocks: list[Block] = [
-        section_text(":signpost: *This isn't something the front door can take.*"),
+        section_text(f":signpost: *{wording.REDIRECTED}*"),
     ]
     if step.message.strip():
         blocks.extend(sections(esc(step.message, 6000), max_sections=2))
     if step.reference:
         blocks.append(context(f"Reference {escape(step.reference)}"))
-    blocks.append(
-        context(
-            "If you also have a safeguarding concern about a child, start again with /consult "
-            "or /refer."
-        )
-    )
+    blocks.append(context(wording.REDIRECTED_AGAIN))
     return message("Not for the front door: redirected", blocks)
 
 
 def cancelled_message(step: Step) -> dict:
     """The flow was cancelled: nothing was sent."""
     # The service says what was cancelled and that nothing was sent: once, not twice.
-    said = esc(step.message, 2000) if step.message.strip() else (
-        "Cancelled: nothing has been sent to the front door.")
+    said = esc(step.message, 2000) if step.message.strip() else wording.CANCELLED
     blocks = [section_text(f"{said} {_RESTART}")]
     return message("Cancelled: nothing was sent", blocks)
 
@@ -491,10 +441,7 @@ def cancelled_message(step: Step) -> dict:
 def expired_message(step: Step) -> dict:
     """The flow timed out without an answer: nothing was sent."""
     blocks = [
-        section_text(
-            "This conversation timed out without an answer, so nothing has been sent. "
-            f"{_RESTART}"
-        )
+        section_text(f"{wording.EXPIRED} {_RESTART}")
     ]
     if step.message.strip():
         blocks.append(context(esc(step.message, 2000)))

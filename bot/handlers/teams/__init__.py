@@ -1,0 +1,3 @@
+"""Microsoft Teams: its listeners, Adaptive Card renderer, transport, ids and the app
+package. Nothing outside this package imports microsoft_agents or spells Teams markup
+(``<at>``) or Bot Connector calls."""

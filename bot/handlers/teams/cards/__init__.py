@@ -1,0 +1,1 @@
+"""Adaptive Cards for Teams: pure functions of state, as Slack's ``blocks`` are."""

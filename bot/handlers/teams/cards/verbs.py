@@ -1,0 +1,55 @@
+"""What a Teams card's actions send back: the verb (Action.Execute) or ``action``
+(Action.Submit) and the fields in their data. One place, so a renamed action cannot
+silently stop working. The names are Slack's action ids, so logs read the same.
+
+Every flow action carries the flow id, the step version it was drawn at and the question
+id (``FLOW``, ``VERSION``, ``QUESTION``): a click on an old card is refused as in Slack.
+Inputs are read from the submitted data by their ids (``IN_*``).
+"""
+
+from __future__ import annotations
+
+# Data fields.
+ACTION = "action"  # Action.Submit: which action (Action.Execute has "verb")
+FLOW = "flow"
+VERSION = "version"
+QUESTION = "question"
+CARD = "card"
+CONSULTATION = "consultation"
+EPISODE = "episode"
+DUE = "due"  # a CAF action's meeting due date ("" when it is about no meeting)
+PENDING = "pending"  # the listener's key for an answer it holds while it asks
+
+# The guided flow (Action.Submit in the professional's chat).
+FLOW_ANSWER = "flow.answer"
+FLOW_SKIP = "flow.skip"
+FLOW_BACK = "flow.back"
+FLOW_CANCEL = "flow.cancel"
+NONAMES_REPHRASE = "nonames.rephrase"
+NONAMES_ORDINARY = "nonames.ordinary"
+IN_ANSWER = "answer"
+
+# Triage cards (Action.Execute: the card is redrawn in place).
+CARD_APPROVE = "card.approve"
+CARD_CHANGE = "card.change"
+CARD_REQUEST_INFO = "card.request_info"
+CARD_ASSIGN = "card.assign"
+CARD_CLOSE = "card.close"
+CARD_WRITTEN = "card.written"
+CARD_SNOOZE = "card.snooze"
+CAF_ROUTE_CARD = "caf.route_card"
+IN_SNOOZE = "snooze"  # minutes
+
+# Consultations and the advice.
+CONSULT_ADVISE = "consult.advise"
+ADVICE_FOLLOWED = "advice.followed"
+ADVICE_NOT_FOLLOWED = "advice.not_followed"
+ADVICE_CHANGE = "advice.change"
+INFO_REPLY = "info.reply"
+
+# CAF episodes.
+CAF_HELD = "caf.held"
+CAF_REARRANGED = "caf.rearranged"
+CAF_STUCK = "caf.stuck"
+CAF_CLOSE = "caf.close"
+CAF_SET_LEAD = "caf.set_lead"
