@@ -77,9 +77,6 @@ REPORT_CHART = _intent("report.chart", FILE)  # {filename, title, alt, content_b
 DEAD_LETTER = _intent("outbox.dead_letter")  # {about, attempts, error, row, unconfirmed}
 # Plain words to a person or a conversation: {text, thread (a message id to answer under)}.
 NOTICE = _intent("notice")
-# A message a platform's own listener composed in its own terms (only that platform's
-# renderer reads it). Domain code never queues one; see ``Messaging.dm``.
-PREFORMED = _intent("preformed")  # {message}
 # A row the release before intents queued (migration 0005 keeps it as it was: the
 # platform's call and its arguments), delivered as queued, searched for like a post.
 LEGACY = _intent("slack_call")  # {method, args}

@@ -49,14 +49,20 @@ class Messaging:
     # --- queueing (inside the caller's transaction) ----------------------
 
     def dm(self, db: Session | Tx, user_id: str, message: dict[str, Any], key: str, *,
-           claim: bool = False, flow_id: int | None = None) -> None:
-        """A message a listener composed (``{"text": ...}``: plain words; anything else in
-        its platform's own terms), to a person. Domain code queues intents instead."""
-        plain = set(message) <= {"text"}
-        intents.queue(db, intents.NOTICE if plain else intents.PREFORMED, key=key,
-                      to=intents.person(user_id),
-                      data=dict(message) if plain else {"message": message}, claim=claim,
-                      subject_type="flow" if flow_id else None, subject_id=flow_id)
+           claim: bool = False) -> None:
+        """Plain words (``{"text": ...}``) to a person. Anything richer is an intent."""
+        if set(message) - {"text"}:
+            raise ValueError("a direct message is plain words; queue an intent for more")
+        intents.queue(db, intents.NOTICE, key=key, to=intents.person(user_id),
+                      data=dict(message), claim=claim)
+
+    def ask_again(self, tx: Tx, user_id: str, step: Step, key: str) -> None:
+        """The flow's current question, posted again (a second click, a flow already
+        running): the same intent as the first time, so it is redrawn once answered."""
+        if step.status == Status.ASKING and step.prompt is not None:
+            intents.queue(tx, intents.FLOW_QUESTION, key=key, to=intents.person(user_id),
+                          claim=True, subject_type="flow", subject_id=step.flow_id,
+                          data={"step": intents.step_data(step, about=step.prompt.id)})
 
     def flow_step(self, tx: Tx, user_id: str, step: Step, now: datetime) -> None:
         """Queue what a flow step shows: the next question, the outcome, the urgent advice.

@@ -32,6 +32,9 @@ async def test_the_outbox_holds_intents_not_slack(tmp_path: Path) -> None:
         await env.drain()
         await env.click_card(MANAGER, *env.posted(card), ids.CARD_APPROVE)
         await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+        # Again while it runs: told so, and the question is asked again (as an intent too).
+        await env.sender.slash_command(TEACHER, "/consult", channel_id=env.dm_id(TEACHER))
+        await env.drain()
         await play(env, TEACHER)
         await env.drain()
     engine = make_engine(db_file)
@@ -39,6 +42,8 @@ async def test_the_outbox_holds_intents_not_slack(tmp_path: Path) -> None:
         rows = list(s.exec(select(OutboxMessage)).scalars())  # type: ignore[call-overload]
     engine.dispose()
     said = {intents.intent_of(r) for r in rows}
+    assert any(":again:" in r.idempotency_key and intents.intent_of(r) == intents.FLOW_QUESTION
+               for r in rows), "the question asked again"
     # What the story said: cards, their redraws and notes, the flows, the referrer's DMs.
     assert {intents.TRIAGE_CARD, intents.TRIAGE_CARD_UPDATE, intents.CARD_NOTE,
             intents.CONSULTATION_CARD, intents.FLOW_QUESTION, intents.FLOW_QUESTION_CLOSED,

@@ -258,8 +258,6 @@ def queue_every_intent(engine: Engine, policy: Policy) -> dict[str, int]:
              {"about": CARDS, "attempts": 8, "error": "HTTP 502", "row": 17,
               "unconfirmed": False}, {}),
             (intents.NOTICE, to_ref, {"text": "Thank you: recorded. *Not* bold here."}, {}),
-            (intents.PREFORMED, to_ref,
-             {"message": ac.text_activity("Composed by the Teams listener.", plain=True)}, {}),
         ]
         for i, (intent, to, data, about) in enumerate(rows):
             key = f"t:{i}:{intent}"

@@ -120,9 +120,8 @@ async def commit(
 async def ask_again(sv: Services, user: str, step: Step, nonce: str) -> None:
     """Post the current question again in the professional's DM."""
     if step.status == Status.ASKING and step.prompt is not None:
-        _, again = await sv.tx.run(lambda tx: sv.messaging.dm(
-            tx, user, flow_blocks.question_message(step),
-            f"flow:{step.flow_id}:v{step.version}:again:{nonce}", claim=True,
+        _, again = await sv.tx.run(lambda tx: sv.messaging.ask_again(
+            tx, user, step, f"flow:{step.flow_id}:v{step.version}:again:{nonce}",
         ), lease=sv.sender.claim_lease())
         await sv.sender.dispatch(again)
 

@@ -147,10 +147,6 @@ class SlackRenderer:
         return args
 
     @staticmethod
-    def _preformed(_cx: sql.Cx | None, _row: OutboxRow, d: dict) -> dict:
-        return dict(d.get("message") or {})
-
-    @staticmethod
     def _dead_letter(_cx: sql.Cx | None, _row: OutboxRow, d: dict) -> dict:
         what = ("could not tell whether Slack has a message to" if d.get("unconfirmed")
                 else "could not deliver a message to")
@@ -277,7 +273,6 @@ _DRAW: dict[str, Callable[..., dict | None]] = {
     intents.EDT_ALERT: _R._edt_alert,
     intents.SLA_ESCALATION: lambda _s, cx, row, d: _R._sla_escalation(cx, row, d),
     intents.NOTICE: lambda _s, cx, row, d: _R._notice(cx, row, d),
-    intents.PREFORMED: lambda _s, cx, row, d: _R._preformed(cx, row, d),
     intents.DEAD_LETTER: lambda _s, cx, row, d: _R._dead_letter(cx, row, d),
     intents.FLOW_QUESTION: lambda _s, cx, row, d: _R._flow_question(cx, row, d),
     intents.FLOW_QUESTION_CLOSED: lambda _s, cx, row, d: _R._flow_question_closed(cx, row, d),

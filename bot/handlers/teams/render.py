@@ -145,14 +145,6 @@ class TeamsRenderer:
             call.reply_to = str(d["thread"])
         return ac.text_activity(str(d.get("text", "")), plain=True)
 
-    @staticmethod
-    def _preformed(_cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: TeamsCall) -> dict:
-        message = dict(d.get("message") or {})
-        if message.get("type") != "message":
-            # Composed by another platform's listener: not ours to send.
-            raise UnknownIntent("a preformed message that is not a Teams activity")
-        return message
-
     def _dead_letter(self, _cx: sql.Cx | None, _row: OutboxRow, d: dict,
                      _call: TeamsCall) -> dict:
         what = ("could not tell whether Teams has a message to" if d.get("unconfirmed")
@@ -302,7 +294,6 @@ _DRAW: dict[str, Callable[..., dict | None]] = {
     intents.EDT_ALERT: _R._edt_alert,
     intents.SLA_ESCALATION: _R._sla_escalation,
     intents.NOTICE: _static(_R._notice),
-    intents.PREFORMED: _static(_R._preformed),
     intents.DEAD_LETTER: _R._dead_letter,
     intents.FLOW_QUESTION: _static(_R._flow_question),
     intents.FLOW_QUESTION_CLOSED: _static(_R._flow_question_closed),
