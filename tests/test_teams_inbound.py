@@ -41,9 +41,9 @@ from bot import intents
 from bot.config import Settings
 from bot.flows.api import Kind, Step
 from bot.handlers.teams import ids
+from bot.handlers.teams.conversations import MemoryReferences
 from bot.handlers.teams.http import PATH, TeamsAuth, routes
 from bot.handlers.teams.pending import Pending
-from bot.handlers.teams.references import MemoryReferences
 from bot.policy import Policy, TeamsPeople, load_policy
 from bot.services import Services
 from store.db import session_scope

@@ -218,3 +218,19 @@ async def test_messages_in_one_conversation_are_paced(rig: Rig) -> None:
         assert len(times) == 3 and all(g >= 0.15 for g in gaps), (conversation, gaps)
     # The two conversations went side by side, not one after the other.
     assert abs(arrivals[MASH][0] - arrivals[DUTY][0]) < 0.15
+
+
+def test_references_are_kept_in_the_database_for_every_replica(engine: Engine) -> None:
+    """What Teams told one replica reaches a person from any other: the reference is a
+    row, and a later activity naming no 1:1 chat keeps the chat already known."""
+    from bot.handlers.teams.conversations import DbReferences
+
+    first, second = DbReferences(engine), DbReferences(engine)
+    remember(first, Reference("aa000000-0000-4000-8000-00000000000a", "https://smba.example/",
+                              "tenant", "28:bot", "a:chat-1"))
+    remember(second, Reference("aa000000-0000-4000-8000-00000000000a", "https://smba.example/",
+                               "tenant", "28:bot", None))
+    got = reference(first, "aa000000-0000-4000-8000-00000000000a")
+    assert got is not None and got.conversation_id == "a:chat-1"
+    assert got.service_url == "https://smba.example/"
+    assert reference(second, "aa000000-0000-4000-8000-00000000000b") is None

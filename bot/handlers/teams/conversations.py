@@ -6,11 +6,9 @@ for a person the 1:1 conversation with them (created once, then reused). Teams s
 them on install (``conversationUpdate``/``installationUpdate``) and with every message;
 the listener saves them here (``remember``) and the transport reads them (``reference``).
 
-Storage is behind this module alone so it can change: today a ``References`` object the
-process holds (in memory; the listeners fill it again as people talk to the bot). The
-table it becomes (the lead's migration) needs, per person (Entra object id, the key):
-``tenant_id``, ``service_url``, ``bot_id``, ``conversation_id`` (the 1:1 chat, once
-created) and ``updated_at``; and per tenant its ``service_url``.
+Storage is behind this module alone: ``DbReferences`` keeps them in the
+``teams_conversation`` table (every replica reaches a person the same way);
+``MemoryReferences`` is the tests' own.
 """
 
 from __future__ import annotations
@@ -18,17 +16,24 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from sqlalchemy.engine import Engine
+
+from store.db import session_scope
+from store.models import TeamsConversation
+from store.types import utcnow
+
 
 @dataclass(frozen=True, slots=True)
 class Reference:
     """Where the bot reaches a person: Teams' address for the tenant, the tenant, the
     bot's id (``28:<app id>``) and the 1:1 conversation once it exists."""
 
-    user_id: str  # the person's Entra object id (what policies and intents name)
+    user_id: str  # the person's Entra object id (or a channel's id)
     service_url: str
     tenant_id: str
     bot_id: str
     conversation_id: str | None = None
+    kind: str = "personal"  # personal | channel | groupChat
 
 
 class References(Protocol):
@@ -63,4 +68,34 @@ def remember(store: References, ref: Reference) -> None:
     old = store.get(ref.user_id)
     if old is not None and ref.conversation_id is None:
         ref = replace(ref, conversation_id=old.conversation_id)
-    store.put(ref)
+    if old != ref:
+        store.put(ref)
+
+
+remember_conversation = remember  # the listeners' name for it
+
+
+class DbReferences:
+    """References in the ``teams_conversation`` table, shared by every replica (a row per
+    person or channel: ids and addresses only)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, user_id: str) -> Reference | None:
+        with session_scope(self.engine) as s:
+            row = s.get(TeamsConversation, user_id)
+            if row is None:
+                return None
+            return Reference(row.user_id, row.service_url, row.tenant_id, row.bot_id,
+                             row.conversation_id, row.kind)
+
+    def put(self, ref: Reference) -> None:
+        with session_scope(self.engine, write=True) as s:
+            row = s.get(TeamsConversation, ref.user_id) or TeamsConversation(
+                user_id=ref.user_id, tenant_id=ref.tenant_id, service_url=ref.service_url,
+                bot_id=ref.bot_id)
+            row.kind, row.tenant_id, row.service_url = ref.kind, ref.tenant_id, ref.service_url
+            row.bot_id, row.conversation_id = ref.bot_id, ref.conversation_id
+            row.updated_at = utcnow()
+            s.add(row)

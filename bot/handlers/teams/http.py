@@ -30,8 +30,8 @@ from microsoft_agents.hosting.core import (
     TurnContext,
 )
 
+from bot.handlers.teams.conversations import MemoryReferences, References
 from bot.handlers.teams.listeners import FrontDoorAgent
-from bot.handlers.teams.references import MemoryReferences, References
 from bot.services import Services
 
 log = logging.getLogger("frontdoor.teams")

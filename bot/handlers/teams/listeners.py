@@ -29,9 +29,9 @@ from sqlalchemy.exc import OperationalError
 
 from bot.handlers.teams import caflog, drawing, turns
 from bot.handlers.teams.actions import Cards
+from bot.handlers.teams.conversations import References, remember_conversation
 from bot.handlers.teams.dialogs import Dialogs
 from bot.handlers.teams.flows import Flows
-from bot.handlers.teams.references import References, remember_conversation
 from bot.services import Services
 
 # The same words as Slack's listeners say (``bot.handlers.slack.common``).

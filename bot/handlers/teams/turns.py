@@ -8,7 +8,7 @@ from typing import Any
 from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import TurnContext
 
-from bot.handlers.teams.references import Reference
+from bot.handlers.teams.conversations import Reference
 
 
 class Duplicate(Exception):
