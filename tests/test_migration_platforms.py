@@ -126,6 +126,10 @@ def _write_old_rows(eng: Engine, card_ts: str, consult_ts: str, question_ts: str
             id=3, idempotency_key="card:1:update:v1", method="chat.update", channel=MASH,
             payload={"render": "triage_card", "id": 1, "channel": MASH}, status="pending",
             attempts=0, next_attempt_at=w(RECEIVED), created_at=w(RECEIVED)))
+        c.execute(outbox.insert().values(
+            id=4, idempotency_key="card:1:v1:ask", method="chat.postMessage", channel=MASH,
+            payload={"channel": MASH, "thread_of": "card:1", "text": "Queued note."},
+            status="pending", attempts=0, next_attempt_at=w(RECEIVED), created_at=w(RECEIVED)))
         if eng.dialect.name == "postgresql":  # rows written with their ids: as if by use
             for name in ("professional", "flow_session", "referral", "triage_card", "decision",
                          "consultation", "caf_episode", "caf_meeting", "audit", "reminder",
@@ -137,7 +141,8 @@ def _write_old_rows(eng: Engine, card_ts: str, consult_ts: str, question_ts: str
 def _snapshot(eng: Engine) -> dict[str, list[dict[str, Any]]]:
     """Every row of the tables whose rows must survive, minus the columns 0005 moves."""
     moved = {"slack_user_id", "user_id", "channel", "ts", "message_ts", "card_channel",
-             "card_ts", "method", "intent", "result_ts", "message_id", "payload", "platform"}
+             "card_ts", "method", "intent", "result_ts", "message_id", "payload", "platform",
+             "subject_type", "subject_id"}  # (a queued redraw gains its subject: asserted below)
     tables = ("professional", "flow_session", "referral", "triage_card", "decision",
               "consultation", "caf_episode", "caf_meeting", "audit", "reminder", "outbox")
     meta = sa.MetaData()
@@ -176,7 +181,11 @@ async def test_a_database_from_the_last_release_upgrades_and_the_bot_goes_on(
             assert sql.where(cx, "flow", 1, "question") == sql.Place("D0HEALTH", question["ts"])
             rows = {r.id: r for r in s.exec(sa.select(OutboxMessage)).scalars()}  # type: ignore[call-overload]
             assert rows[1].intent == "chat.postMessage" and rows[1].message_id == card_ts
-            assert rows[2].intent == rows[3].intent == "slack_call"
+            assert rows[2].intent == rows[4].intent == "slack_call"
+            # A redraw the old release would have drawn when sent is this release's intent.
+            assert (rows[3].intent, rows[3].subject_type, rows[3].subject_id) == (
+                "triage_card.update", "card", 1)
+            assert rows[4].payload["args"]["thread_ts"] == card_ts  # the note keeps its thread
             assert rows[2].payload == {"method": "chat.postMessage", "args": {
                 "channel": HEALTH, "text": "Queued before the upgrade."}}
             assert (s.get(Decision, 1), s.get(CafEpisode, 1), s.get(CafMeeting, 1),
@@ -204,7 +213,9 @@ async def test_a_database_from_the_last_release_upgrades_and_the_bot_goes_on(
                 OutboxMessage.status != "sent")).scalars().all()
             assert not left, [(o.idempotency_key, o.status, o.last_error) for o in left]
             notes = [m for m in fake.thread(MASH, card_ts) if m.get("ts") != card_ts]
-            assert len(notes) == 1, notes  # the due warning, fired once, in the card's thread
+            # The queued note and the due warning (fired once), in the card's thread.
+            assert "Queued note." in [m.get("text") for m in notes], notes
+            assert len(notes) == 2, notes
 
 
 def test_the_migrations_make_the_schema_the_models_describe(engine: Engine) -> None:

@@ -33,11 +33,11 @@ WIRING = {"bot/server.py", "bot/services.py", "bot/worker.py", "bot/cli.py",
 # Modules that may still *spell* Slack's terms, and why (empty is the goal: each goes
 # with the part of issue 17 named).
 SPELLS: dict[str, str] = {
-    "bot/policy.py": "validates Slack channel ids (identities: per-platform id shapes)",
     "bot/caf/service.py": "validates a lead's Slack user id (identities)",
     "bot/caf/importer.py": "documents the import's Slack user id column (identities)",
     "bot/caflog.py": "its typed filter takes a Slack mention (the listener should parse it)",
-    "bot/server.py": "wiring: its Slack door moves into the package",
+    "store/migrations/versions/0005_platforms.py": "turns the last release's queued Slack "
+    "calls into intents: it must name the methods it converts",
 }
 
 SLACK_MODULES = ("slack_bolt", "slack_sdk", "bot.handlers.slack")

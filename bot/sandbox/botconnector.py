@@ -45,6 +45,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from bot.sandbox.webapi import _Fault, take_fault
+from store.types import utcnow
 
 DEFAULT_APP_ID = "00000000-0000-4000-8000-0000000f0047"  # fictional
 DEFAULT_APP_PASSWORD = "fake-app-password"
@@ -452,7 +453,7 @@ def _self_signed(folder: Path, host: str) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-botconnector")])
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     try:
         alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:

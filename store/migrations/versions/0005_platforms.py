@@ -148,24 +148,61 @@ def _unique_name(table: str, columns: list[str]) -> str | None:
     return None
 
 
+# Rows the previous release queued as instructions to draw at send time (cards, the
+# advice DM's redraw): the same thing said as this release's intents.
+_RENDERED = {
+    ("triage_card", "chat.postMessage"): ("triage_card.post", "card"),
+    ("triage_card", "chat.update"): ("triage_card.update", "card"),
+    ("consultation_card", "chat.postMessage"): ("consultation_card.post", "consultation"),
+    ("consultation_card", "chat.update"): ("consultation_card.update", "consultation"),
+    ("advice_dm", "chat.update"): ("consultation.advice_redraw", "consultation"),
+}
+
+
 def _queued_rows_keep_their_call() -> None:
-    """Rows the previous release queued and has not finished are Slack calls: keep each as
-    the ``slack_call`` intent ({"method", "args"}), sent by the Slack renderer as queued.
-    Delivered and dead rows keep their payload as a record (their intent is the method's)."""
+    """Rows the previous release queued and has not finished. Those it drew at send time
+    become this release's intents for the same thing; the rest were whole Slack calls:
+    each is kept as the ``slack_call`` intent ({"method", "args"}), sent by the Slack
+    renderer as queued (a note in a card's thread gets the card's message as its
+    thread). Delivered and dead rows keep their payload as a record."""
     bind = op.get_bind()
     outbox = sa.table(
         "outbox", sa.column("id", sa.Integer), sa.column("intent", sa.String),
         sa.column("payload", sa.JSON), sa.column("status", sa.String),
+        sa.column("subject_type", sa.String), sa.column("subject_id", sa.Integer),
     )
+    ref = sa.table("message_ref", sa.column("subject_type", sa.String),
+                   sa.column("subject_id", sa.Integer), sa.column("purpose", sa.String),
+                   sa.column("message_id", sa.String))
     rows = bind.execute(
-        sa.select(outbox.c.id, outbox.c.intent, outbox.c.payload)
+        sa.select(outbox.c.id, outbox.c.intent, outbox.c.payload, outbox.c.subject_id)
         .where(outbox.c.status.in_(("pending", "sending")))
     ).all()
-    for row_id, method, payload in rows:
-        bind.execute(
-            outbox.update().where(outbox.c.id == row_id)
-            .values(intent="slack_call", payload={"method": method, "args": payload})
-        )
+    for row_id, method, payload, subject_id in rows:
+        payload = dict(payload or {})
+        drawn = _RENDERED.get((payload.get("render"), method))
+        if drawn is not None:
+            intent, subject = drawn
+            channel = str(payload.get("channel") or "")
+            new: dict = {"to": {"user": channel} if subject == "consultation"
+                         and intent.endswith("advice_redraw") else {"channel": channel}}
+            if payload.get("ts_of"):
+                new["of_key"] = payload["ts_of"]
+            if payload.get("changing"):
+                new["changing"] = True
+            values = {"intent": intent, "payload": new, "subject_type": subject,
+                      "subject_id": int(payload.get("id") or subject_id or 0)}
+        else:
+            thread_of = str(payload.pop("thread_of", "") or "")
+            kind, _, sid = thread_of.partition(":")
+            if kind == "card" and sid.isdigit():
+                ts = bind.execute(sa.select(ref.c.message_id).where(
+                    ref.c.subject_type == "card", ref.c.subject_id == int(sid),
+                    ref.c.purpose == "post")).scalar()
+                if ts:
+                    payload["thread_ts"] = ts
+            values = {"intent": "slack_call", "payload": {"method": method, "args": payload}}
+        bind.execute(outbox.update().where(outbox.c.id == row_id).values(**values))
 
 
 def downgrade() -> None:
