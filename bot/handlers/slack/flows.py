@@ -18,6 +18,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.flows.api import Status, Step
+from bot.flows.drive import Duplicate, drive
 from bot.flows.service import Conflict, Effects
 from bot.handlers.slack.blocks import flow as flow_blocks
 from bot.handlers.slack.blocks import ids
@@ -38,9 +39,6 @@ from store.tx import Tx
 KINDS = {"/consult": "consult", "/refer": "refer"}
 _QUESTION_BLOCK = re.compile(rf"^{ids.QUESTION_BLOCK_PREFIX}:(\d+):(.+)$")
 
-
-class Duplicate(Exception):
-    """The same Slack event arrived again: roll back and do nothing."""
 
 
 def register(app: AsyncApp) -> None:
@@ -75,23 +73,12 @@ async def commit(
     when this returns; then (after Slack's ack, for a click) send the professional's DM
     and tell them privately what only they may see."""
 
-    def attempt(tx: Tx) -> tuple[Step, bool]:
-        applied = False
-        # First: a redelivered event (another process, or Slack's retry) waits here for
-        # the first delivery's transaction and is dropped, before it reads the flow.
-        if event_id and not tx.claim_event(event_id):
-            raise Duplicate
-
-        def effects(tx: Tx, step: Step) -> None:
-            nonlocal applied
-            applied = True
-            sv.messaging.flow_step(tx, user, step, sv.clock())
-
-        return action(tx, effects), applied
-
+    # A redelivered event (another process, or Slack's retry) waits for the first
+    # delivery's transaction and is dropped, before it reads the flow.
     sent: Tx | None = None
     try:
-        (step, applied), sent = await sv.tx.run(attempt, lease=sv.sender.claim_lease())
+        step, applied, sent = await drive(sv, user, action, once=event_id,
+                                          lease=sv.sender.claim_lease())
     except Duplicate:
         return None, _nothing
     except Conflict:  # another action for this person came first: nothing applied

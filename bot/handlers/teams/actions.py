@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 from sqlmodel import Session
 
 from bot.flows.advice import AdviceResult
+from bot.flows.drive import Duplicate
 from bot.flows.triage import CardResult
 from bot.handlers.teams import drawing, ids, people
-from bot.handlers.teams.turns import Duplicate
 from bot.services import Services
 from store.db import session_scope
 from store.models import Consultation, TriageCard

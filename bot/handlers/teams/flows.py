@@ -21,10 +21,11 @@ from microsoft_agents.hosting.core import TurnContext
 
 from bot import intents, nonames
 from bot.flows.api import Kind, Status, Step
+from bot.flows.drive import Duplicate, drive
 from bot.flows.service import Conflict, Effects
 from bot.handlers.teams import drawing, ids
 from bot.handlers.teams.pending import Pending
-from bot.handlers.teams.turns import Duplicate, reply
+from bot.handlers.teams.turns import reply
 from bot.services import Services
 from store.tx import Tx
 
@@ -126,20 +127,8 @@ class Flows:
         activity's once-key); then answer the person. None: a redelivered activity."""
         sv = self.sv
 
-        def attempt(tx: Tx) -> tuple[Step, bool]:
-            applied = False
-            if once and not tx.claim_event(once):
-                raise Duplicate
-
-            def effects(tx: Tx, step: Step) -> None:
-                nonlocal applied
-                applied = True
-                sv.messaging.flow_step(tx, user, step, sv.clock())
-
-            return action(tx, effects), applied
-
         try:
-            (step, applied), sent = await sv.tx.run(attempt)
+            step, applied, sent = await drive(sv, user, action, once=once)
         except Duplicate:
             return None
         except Conflict:  # another action for this person came first: nothing applied

@@ -11,10 +11,6 @@ from microsoft_agents.hosting.core import TurnContext
 from bot.handlers.teams.conversations import Reference
 
 
-class Duplicate(Exception):
-    """The same activity arrived again: roll back and do nothing."""
-
-
 def user_of(activity: Activity) -> str:
     """The sender's Entra object id (what the policy and the intents name); "" if none."""
     sender = activity.from_property

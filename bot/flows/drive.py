@@ -1,0 +1,42 @@
+"""One flow action, as any platform's listener runs it: in one transaction with the
+messages it queues and the request's once-key, committed when this returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.flows.api import Step
+from bot.flows.service import Effects
+from store.sql import Lease
+from store.tx import Tx
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+
+class Duplicate(Exception):
+    """The request's once-key was taken before: a redelivery, dropped."""
+
+
+async def drive(sv: Services, user: str, action: Callable[[Tx, Effects], Step], *,
+                once: str | None = None, lease: Lease | None = None
+                ) -> tuple[Step, bool, Tx]:
+    """(step, whether it changed the flow, the committed transaction). Raises
+    ``Duplicate`` for a once-key taken before (it waits for the first delivery's
+    transaction first), and the service's ``Conflict`` when another action came first."""
+
+    def attempt(tx: Tx) -> tuple[Step, bool]:
+        applied = False
+        if once and not tx.claim_event(once):
+            raise Duplicate
+
+        def effects(tx: Tx, step: Step) -> None:
+            nonlocal applied
+            applied = True
+            sv.messaging.flow_step(tx, user, step, sv.clock())
+
+        return action(tx, effects), applied
+
+    (step, applied), sent = await sv.tx.run(attempt, lease=lease)
+    return step, applied, sent
