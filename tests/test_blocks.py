@@ -716,6 +716,20 @@ def test_home_for_a_professional(policy: Policy) -> None:
     assert text.index("FD-2026-000002") < text.index("FD-2026-000001")  # newest first
     assert "Amber (child in need)" in text and "Start an Early Help Assessment" in text
     assert "Open triage cards" not in text
+    # A person's decision and advice say what they are; nothing is called an "Outcome".
+    assert "Decision: " in text and "Advice: " in text and "Outcome" not in text
+
+
+def test_home_labels_a_suggestion_as_a_suggestion(policy: Policy) -> None:
+    items = [{"reference": "FD-2026-000003", "kind": "consultation", "status": "open",
+              "outcome": "early_help", "suggested": True, "created_at": NOW},
+             {"reference": "FD-2026-000004", "kind": "referral (checklist)", "status": "new",
+              "outcome": None, "created_at": NOW}]
+    view = home.home_view(user_id=REFERRER, is_manager=False, is_advisor=False, my_items=items,
+                          open_cards=[], open_consultations=[], policy=policy, now=NOW)
+    text = all_text(view)
+    assert "Suggested: Start an Early Help Assessment" in text and "not yet advised" in text
+    assert "Not decided yet" in text and "Outcome" not in text
 
 
 def test_home_for_a_manager_sorts_overdue_first(policy: Policy) -> None:

@@ -34,6 +34,9 @@ class Overview:
                     mine.append({"reference": c.reference, "kind": "consultation",
                                  "status": c.status,
                                  "outcome": c.advice_outcome or c.suggested_outcome,
+                                 # Until a duty advisor answers, the outcome is the bot's
+                                 # suggestion, and says so.
+                                 "suggested": c.advice_outcome is None,
                                  "created_at": c.created_at})
                 rows = s.exec(select(TriageCard, Referral).join(  # type: ignore[call-overload]
                     Referral, Referral.id == TriageCard.referral_id).where(

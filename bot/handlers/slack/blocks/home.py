@@ -72,7 +72,15 @@ def _my_item_block(item: Mapping[str, Any], policy: Policy, now: datetime) -> Bl
     ref = esc(item.get("reference") or "—", 40)
     status = esc(humanize(str(item.get("status") or "")) or "—", 100)
     outcome = _item_outcome(item.get("outcome"), policy)
-    line = f"*{ref}* · {esc(kind, 60)} · {status}\nOutcome: {outcome}"
+    if not item.get("outcome"):
+        said = "Not decided yet"
+    elif item.get("suggested"):  # the bot's suggestion: a person has not decided it
+        said = f"Suggested: {outcome} (not yet advised)"
+    elif str(item.get("kind")) == "consultation":
+        said = f"Advice: {outcome}"
+    else:
+        said = f"Decision: {outcome}"
+    line = f"*{ref}* · {esc(kind, 60)} · {status}\n{said}"
     created = item.get("created_at")
     if isinstance(created, datetime):
         line += f"\n_Started {when_words(created, now, policy.tz)}_"
