@@ -153,7 +153,7 @@ def flow_row(engine: Engine, user: str = USER) -> FlowSession:
 
 
 def test_consultation_end_to_end(any_svc: FlowService, engine: Engine) -> None:
-    first = any_svc.start(USER, "consult", channel="D0DM")
+    first = any_svc.start(USER, "consult")
     assert first.status is Status.ASKING and first.prompt is not None
     assert first.prompt.id == "danger" and (first.step_no, first.step_total) == (1, 18)
     assert "No names" in first.message and not first.can_go_back

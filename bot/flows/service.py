@@ -82,11 +82,10 @@ class FlowService:
     # --- whole actions, each in a full transaction in the calling thread ----------
 
     def start(
-        self, user_id: str, kind: str, *, channel: str = "", effects: Effects | None = None
+        self, user_id: str, kind: str, *, effects: Effects | None = None
     ) -> Step:
         """Start a ``consult`` or ``refer`` flow, or return the one already active."""
-        return self.run(user_id, lambda tx: self.start_in(tx, user_id, kind, effects,
-                                                          channel=channel))
+        return self.run(user_id, lambda tx: self.start_in(tx, user_id, kind, effects))
 
     def current(self, user_id: str) -> Step:
         """The active flow's current question (resume), or ``Status.NONE``.
@@ -138,8 +137,7 @@ class FlowService:
     # --- actions inside a transaction (fast or full) --------------------------------
 
     def start_in(
-        self, tx: Tx, user_id: str, kind: str, effects: Effects | None = None, *,
-        channel: str = "",
+        self, tx: Tx, user_id: str, kind: str, effects: Effects | None = None,
     ) -> Step:
         """Start a flow of ``kind``, or say which one is already in progress."""
         if kind not in self.flows:
