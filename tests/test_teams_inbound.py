@@ -40,7 +40,7 @@ from sqlmodel import select
 from bot import intents
 from bot.config import Settings
 from bot.flows.api import Kind, Step
-from bot.handlers.teams import ids
+from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.conversations import MemoryReferences
 from bot.handlers.teams.http import PATH, TeamsAuth, routes
 from bot.handlers.teams.pending import Pending
@@ -225,18 +225,18 @@ class TeamsEnv:
         assert step is not None and step.prompt is not None
         p = step.prompt
         wanted = choose.get(p.id)
-        data = {ids.ACTION: ids.FLOW_ANSWER, ids.FLOW: step.flow_id,
-                ids.VERSION: step.version, ids.QUESTION: p.id}
+        data = {verbs.ACTION: verbs.FLOW_ANSWER, verbs.FLOW: step.flow_id,
+                verbs.VERSION: step.version, verbs.QUESTION: p.id}
         if p.kind is Kind.TEXT:
             await self.say(user, wanted if isinstance(wanted, str) else PLAIN)
         elif p.kind is Kind.DATE:
-            await self.submit(user, {**data, ids.IN_ANSWER: wanted or "2026-11-20"})
+            await self.submit(user, {**data, verbs.IN_ANSWER: wanted or "2026-11-20"})
         elif p.kind is Kind.MULTI:
             values = wanted if isinstance(wanted, list) else [p.options[0].value]
-            await self.submit(user, {**data, ids.IN_ANSWER: ",".join(values)})
+            await self.submit(user, {**data, verbs.IN_ANSWER: ",".join(values)})
         else:
             values = [o.value for o in p.options]
-            await self.submit(user, {**data, ids.IN_ANSWER: wanted if wanted in values
+            await self.submit(user, {**data, verbs.IN_ANSWER: wanted if wanted in values
                                      else values[0]})
         return p.id
 
@@ -358,7 +358,7 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         # rephrase" first: nothing stored, the choice audited, the question asked again.
         await env.say(TEACHER, UNCERTAIN)
         rephrase = next(a["data"] for a in env.said(TEACHER)[-1]["attachments"][0]["content"][
-            "actions"] if a["data"][ids.ACTION] == ids.NONAMES_REPHRASE)
+            "actions"] if a["data"][verbs.ACTION] == verbs.NONAMES_REPHRASE)
         asked_before = len(env.rows(intents.FLOW_QUESTION, TEACHER))
         await env.submit(TEACHER, rephrase)
         assert "nothing of it was saved" in env.said(TEACHER)[-1]["text"]
@@ -373,7 +373,7 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
             stored = await asyncio.to_thread(_file_bytes, url)
             assert b"destiny" not in stored, "nothing stored before they choose"
         ordinary = next(a["data"] for a in asked["attachments"][0]["content"]["actions"]
-                        if a["data"][ids.ACTION] == ids.NONAMES_ORDINARY)
+                        if a["data"][verbs.ACTION] == verbs.NONAMES_ORDINARY)
         await env.submit(TEACHER, ordinary)
         assert env.question(TEACHER).prompt.id != step.prompt.id, "answered: the flow moved on"
         assert len(_audits(engine, "nonames.ordinary_word")) == 1
@@ -393,30 +393,30 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
 
         # The duty advisor answers in a dialog (anyone else is refused); the advice is
         # queued for the professional, who says they will follow it.
-        advise = {ids.ACTION: ids.CONSULT_ADVISE, ids.CONSULTATION: c.id}
+        advise = {verbs.ACTION: verbs.CONSULT_ADVISE, verbs.CONSULTATION: c.id}
         task = await env.dialog(OUTSIDER, "task/fetch", advise)
         assert task["value"] == "Only duty advisors can answer consultations."
         task = await env.dialog(ADVISOR, "task/fetch", advise)
         assert task["type"] == "continue"
         advice = "Start an Early Help Assessment with the family."
         task = await env.dialog(ADVISOR, "task/submit", {
-            **advise, ids.IN_OUTCOME: "early_help", ids.IN_TEXT: advice})
+            **advise, verbs.IN_OUTCOME: "early_help", verbs.IN_TEXT: advice})
         assert task["type"] == "message", task
         [sent] = env.rows(intents.ADVICE)
         assert intents.Address.of(sent) == intents.Address(TEACHER, True)
         # "I'm doing something else" is a dialog, for the professional who asked only.
-        not_followed = {ids.ACTION: ids.ADVICE_NOT_FOLLOWED, ids.CONSULTATION: c.id}
+        not_followed = {verbs.ACTION: verbs.ADVICE_NOT_FOLLOWED, verbs.CONSULTATION: c.id}
         task = await env.dialog(ADVISOR, "task/fetch", not_followed)
         assert task["value"] == "Only the professional who asked can answer."
         task = await env.dialog(TEACHER, "task/fetch", not_followed)
         assert task["type"] == "continue"
         env.typed.append(REFUSED)
-        task = await env.dialog(TEACHER, "task/submit", {**not_followed, ids.IN_TEXT: REFUSED})
+        task = await env.dialog(TEACHER, "task/submit", {**not_followed, verbs.IN_TEXT: REFUSED})
         assert task["type"] == "continue" and "a name in your first sentence" in json.dumps(
             [el for el in task["value"]["card"]["content"]["body"] if "id" not in el])
-        answer = await env.execute(OUTSIDER, ids.ADVICE_FOLLOWED, {ids.CONSULTATION: c.id})
+        answer = await env.execute(OUTSIDER, verbs.ADVICE_FOLLOWED, {verbs.CONSULTATION: c.id})
         assert answer["value"] == "Only the professional who asked can answer."
-        answer = await env.execute(TEACHER, ids.ADVICE_FOLLOWED, {ids.CONSULTATION: c.id})
+        answer = await env.execute(TEACHER, verbs.ADVICE_FOLLOWED, {verbs.CONSULTATION: c.id})
         assert "recorded in the consultation log" in answer["value"]
         with session_scope(engine) as s:
             c = s.get(Consultation, c.id)
@@ -449,10 +449,10 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
         await env.play(HEALTH)
         [posted] = env.rows(intents.TRIAGE_CARD)
         card_id = posted.subject_id
-        data = {ids.CARD: card_id, ids.VERSION: 1}
+        data = {verbs.CARD: card_id, verbs.VERSION: 1}
 
         # Not a manager: refused, to them alone, audited; the card unchanged.
-        answer = await env.execute(OUTSIDER, ids.CARD_APPROVE, data)
+        answer = await env.execute(OUTSIDER, verbs.CARD_APPROVE, data)
         assert answer["type"] == "application/vnd.microsoft.activity.message"
         assert answer["value"] == ("Only the front door's managers can approve a rating. "
                                    "Nothing was changed.")
@@ -464,7 +464,7 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
         # The manager approves: the invoke answers with the card as it now is; the redraw
         # and the referrer's outcome are queued with the decision.
         invoke_id = f"f:{uuid.uuid4().hex}"
-        answer = await env.execute(MANAGER, ids.CARD_APPROVE, data, activity_id=invoke_id)
+        answer = await env.execute(MANAGER, verbs.CARD_APPROVE, data, activity_id=invoke_id)
         assert answer["type"] == "application/vnd.microsoft.card.adaptive"
         assert answer["value"]["type"] == "AdaptiveCard"
         with session_scope(engine) as s:
@@ -475,7 +475,7 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
         assert len(env.rows(intents.TRIAGE_CARD_UPDATE)) == 1
 
         # Teams delivers the same invoke again: one effect.
-        await env.execute(MANAGER, ids.CARD_APPROVE, data, activity_id=invoke_id)
+        await env.execute(MANAGER, verbs.CARD_APPROVE, data, activity_id=invoke_id)
         assert len(env.rows(intents.REFERRER_OUTCOME)) == 1
         assert len(env.rows(intents.TRIAGE_CARD_UPDATE)) == 1
         assert len(_audits(engine, "rating.approve")) == 1
@@ -485,7 +485,7 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
         snooze_id = f"f:{uuid.uuid4().hex}"
         for _ in range(2):
             env.clock.advance(minutes=10)
-            answer = await env.execute(MANAGER, ids.CARD_SNOOZE, {**data, ids.IN_SNOOZE: "30"},
+            answer = await env.execute(MANAGER, verbs.CARD_SNOOZE, {**data, verbs.IN_SNOOZE: "30"},
                                        activity_id=snooze_id)
             assert answer["type"] == "application/vnd.microsoft.card.adaptive", answer
         assert len(_audits(engine, "card.snooze")) == 1
@@ -498,7 +498,7 @@ async def test_change_rating_dialog_guards_the_reason_in_the_dialog(
     engine, url = teams_db
     async with teams_env(engine, url) as env:
         card_id = await env.referral_card(HEALTH)
-        change = {ids.ACTION: ids.CARD_CHANGE, ids.CARD: card_id}
+        change = {verbs.ACTION: verbs.CARD_CHANGE, verbs.CARD: card_id}
         # Not a manager: refused before the form opens, audited.
         task = await env.dialog(OUTSIDER, "task/fetch", change)
         assert task == {"type": "message", "value": "Only the front door's managers can "
@@ -506,32 +506,32 @@ async def test_change_rating_dialog_guards_the_reason_in_the_dialog(
         assert [a.actor for a in _audits(engine, "denied.change")] == [OUTSIDER]
         task = await env.dialog(MANAGER, "task/fetch", change)
         form = task["value"]["card"]["content"]
-        assert {el["id"] for el in form["body"] if "id" in el} == {ids.IN_RATING, ids.IN_TEXT}
+        assert {el["id"] for el in form["body"] if "id" in el} == {verbs.IN_RATING, verbs.IN_TEXT}
 
         # An identifier in the reason: an error in the dialog naming its kind and place.
         typed = "Spoke to Kyra Smith at school. Mum agrees."
         env.typed.append(typed)
         task = await env.dialog(MANAGER, "task/submit", {
-            **change, ids.IN_RATING: "amber_cin", ids.IN_TEXT: typed})
+            **change, verbs.IN_RATING: "amber_cin", verbs.IN_TEXT: typed})
         # The error names the kind and place; the field keeps what was typed, in the
         # dialog only (as Slack's modal does), for the manager to rewrite.
         body = task["value"]["card"]["content"]["body"]
-        shown = json.dumps([el for el in body if el.get("id") != ids.IN_TEXT])
+        shown = json.dumps([el for el in body if el.get("id") != verbs.IN_TEXT])
         assert task["type"] == "continue" and "a name in your first sentence" in shown
         assert "Kyra" not in shown and "Smith" not in shown
-        assert [el["value"] for el in body if el.get("id") == ids.IN_TEXT] == [typed]
+        assert [el["value"] for el in body if el.get("id") == verbs.IN_TEXT] == [typed]
         with session_scope(engine) as s:
             assert s.get(TriageCard, card_id).status == "new"
         assert not env.rows(intents.REFERRER_OUTCOME)
 
         # A word that may be a name: asked in the dialog; ticked as ordinary, it is saved.
-        unsure = {**change, ids.IN_RATING: "amber_cin", ids.IN_TEXT: UNCERTAIN}
+        unsure = {**change, verbs.IN_RATING: "amber_cin", verbs.IN_TEXT: UNCERTAIN}
         task = await env.dialog(MANAGER, "task/submit", unsure)
         assert "may be a name" in json.dumps(task) and "destiny" not in json.dumps(
             [el for el in task["value"]["card"]["content"]["body"] if "id" not in el])
-        assert any(el.get("id") == ids.IN_ORDINARY
+        assert any(el.get("id") == verbs.IN_ORDINARY
                    for el in task["value"]["card"]["content"]["body"])
-        task = await env.dialog(MANAGER, "task/submit", {**unsure, ids.IN_ORDINARY: "true"})
+        task = await env.dialog(MANAGER, "task/submit", {**unsure, verbs.IN_ORDINARY: "true"})
         assert task["type"] == "message", task
         with session_scope(engine) as s:
             card = s.get(TriageCard, card_id)
@@ -573,16 +573,16 @@ async def test_a_stale_card_is_refused_as_in_slack(teams_db: tuple[Engine, str])
         second = env.question(TEACHER)
         assert second.prompt.id != first.prompt.id
         # The first question's card clicked again: already answered, nothing changes.
-        stale = {ids.ACTION: ids.FLOW_ANSWER, ids.FLOW: first.flow_id,
-                 ids.VERSION: first.version, ids.QUESTION: first.prompt.id,
-                 ids.IN_ANSWER: first.prompt.options[0].value}
+        stale = {verbs.ACTION: verbs.FLOW_ANSWER, verbs.FLOW: first.flow_id,
+                 verbs.VERSION: first.version, verbs.QUESTION: first.prompt.id,
+                 verbs.IN_ANSWER: first.prompt.options[0].value}
         await env.submit(TEACHER, stale)
         assert env.said(TEACHER)[-1]["text"] == "That question was already answered."
         again = env.question(TEACHER)
         assert again.prompt.id == second.prompt.id and again.version == second.version
         # Back on a card of an earlier flow: refused.
-        await env.submit(TEACHER, {**stale, ids.ACTION: ids.FLOW_BACK,
-                                   ids.FLOW: (first.flow_id or 0) + 100})
+        await env.submit(TEACHER, {**stale, verbs.ACTION: verbs.FLOW_BACK,
+                                   verbs.FLOW: (first.flow_id or 0) + 100})
         assert "earlier conversation" in env.said(TEACHER)[-1]["text"]
         assert env.question(TEACHER).version == second.version
 
@@ -619,11 +619,11 @@ async def test_a_failure_says_plain_words_never_the_error(
         # A click and a dialog: the same words, to the one who clicked.
         with sqlite_engine.begin() as cx:
             cx.execute(text("ALTER TABLE triage_card RENAME TO triage_card_gone"))
-        answer = await env.execute(MANAGER, ids.CARD_APPROVE, {ids.CARD: 1})
+        answer = await env.execute(MANAGER, verbs.CARD_APPROVE, {verbs.CARD: 1})
         assert answer["type"] == "application/vnd.microsoft.activity.message"
         assert answer["value"].startswith("Front Door is busy")
-        task = await env.dialog(MANAGER, "task/fetch", {ids.ACTION: ids.CARD_CHANGE,
-                                                       ids.CARD: 1})
+        task = await env.dialog(MANAGER, "task/fetch", {verbs.ACTION: verbs.CARD_CHANGE,
+                                                       verbs.CARD: 1})
         assert task["type"] == "message" and task["value"].startswith("Front Door is busy")
 
 

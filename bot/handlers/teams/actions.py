@@ -19,7 +19,8 @@ from sqlmodel import Session
 from bot.flows.advice import AdviceResult
 from bot.flows.drive import Duplicate
 from bot.flows.triage import CardResult
-from bot.handlers.teams import drawing, ids, people
+from bot.handlers.teams import drawing, people
+from bot.handlers.teams.cards import verbs
 from bot.services import Services
 from store.db import session_scope
 from store.models import Consultation, TriageCard
@@ -30,10 +31,10 @@ NOT_HERE = "That can't be done from Teams yet: nothing was changed."
 
 # verb -> (what the refusal says they may not do, the audited action name)
 _MANAGERS = {
-    ids.CARD_APPROVE: ("approve a rating", "approve"),
-    ids.CARD_ASSIGN: ("take cards", "assign"),
-    ids.CARD_WRITTEN: ("record the written referral", "written"),
-    ids.CARD_SNOOZE: ("snooze reminders", "snooze"),
+    verbs.CARD_APPROVE: ("approve a rating", "approve"),
+    verbs.CARD_ASSIGN: ("take cards", "assign"),
+    verbs.CARD_WRITTEN: ("record the written referral", "written"),
+    verbs.CARD_SNOOZE: ("snooze reminders", "snooze"),
 }
 
 R = TypeVar("R", CardResult, AdviceResult)
@@ -50,11 +51,11 @@ class Cards:
     async def execute(self, user: str, verb: str, data: dict[str, Any],
                       once: str | None) -> Answer:
         """Do ``verb`` on the card ``data`` names, for ``user``; what the invoke answers."""
-        if verb == ids.ADVICE_FOLLOWED:
+        if verb == verbs.ADVICE_FOLLOWED:
             return await self._followed(user, data, once)
         if verb not in _MANAGERS:
             return "message", NOT_HERE
-        card_id = _int(data.get(ids.CARD))
+        card_id = _int(data.get(verbs.CARD))
         what, action = _MANAGERS[verb]
         if not people.is_manager(self.sv.policy, user):
             await asyncio.to_thread(self.sv.triage.denied, card_id or None, user, action)
@@ -76,7 +77,7 @@ class Cards:
     async def _followed(self, user: str, data: dict[str, Any], once: str | None) -> Answer:
         """"I'll follow this advice", from the professional who asked (the service checks
         who; anyone else is told so, whether or not the consultation exists)."""
-        cid = _int(data.get(ids.CONSULTATION)) or 0
+        cid = _int(data.get(verbs.CONSULTATION)) or 0
         result = await decide(self.sv, lambda effects: self.sv.advice.respond(
             cid, user, True, effects=effects), once)
         if result is not None and not result.ok:
@@ -86,13 +87,13 @@ class Cards:
     def _action(self, verb: str, card_id: int, user: str, data: dict[str, Any]
                 ) -> Callable[[Any], CardResult] | str:
         triage = self.sv.triage
-        if verb == ids.CARD_APPROVE:
+        if verb == verbs.CARD_APPROVE:
             return lambda effects: triage.approve(card_id, user, effects=effects)
-        if verb == ids.CARD_ASSIGN:
+        if verb == verbs.CARD_ASSIGN:
             return lambda effects: triage.assign(card_id, user, effects=effects)
-        if verb == ids.CARD_WRITTEN:
+        if verb == verbs.CARD_WRITTEN:
             return lambda effects: triage.written_received(card_id, user, effects=effects)
-        minutes = _int(data.get(ids.IN_SNOOZE))
+        minutes = _int(data.get(verbs.IN_SNOOZE))
         if minutes is None:
             return "Choose how long to snooze for."
         return lambda effects: triage.snooze(card_id, user, minutes, effects=effects)

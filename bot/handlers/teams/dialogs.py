@@ -20,8 +20,9 @@ from typing import Any
 from bot import nonames
 from bot.flows.triage import CLOSE_REASONS
 from bot.flows.validate import guard
-from bot.handlers.teams import drawing, ids, people
+from bot.handlers.teams import drawing, people
 from bot.handlers.teams.actions import REFUSED, decide, load_card, load_consultation
+from bot.handlers.teams.cards import verbs
 from bot.labels import ADVICE_OUTCOMES, OUTCOME_LABELS, rating_name
 from bot.policy import RATINGS
 from bot.services import Services
@@ -31,17 +32,17 @@ from store.models import Consultation, Professional, TriageCard
 ADVISORS_ONLY = "Only duty advisors can answer consultations."
 # action -> (the dialog's title, what a refusal says they may not do, the audited name)
 FORMS = {
-    ids.CARD_CHANGE: ("Change rating", "change a rating", "change"),
-    ids.CARD_REQUEST_INFO: ("Request more information", "ask for more information",
+    verbs.CARD_CHANGE: ("Change rating", "change a rating", "change"),
+    verbs.CARD_REQUEST_INFO: ("Request more information", "ask for more information",
                             "request_info"),
-    ids.CARD_CLOSE: ("Close the card", "close cards", "close"),
-    ids.CONSULT_ADVISE: ("Give advice", "", "advise"),
-    ids.ADVICE_NOT_FOLLOWED: ("Not following the advice", "", "respond"),
+    verbs.CARD_CLOSE: ("Close the card", "close cards", "close"),
+    verbs.CONSULT_ADVISE: ("Give advice", "", "advise"),
+    verbs.ADVICE_NOT_FOLLOWED: ("Not following the advice", "", "respond"),
 }
 PROFESSIONAL_ONLY = "Only the professional who asked can answer."
-DONE = {ids.CONSULT_ADVISE: "Done: the advice is on its way.",
-        ids.ADVICE_NOT_FOLLOWED: "Thank you: that is recorded in the consultation log."}
-DONE.update(dict.fromkeys((ids.CARD_CHANGE, ids.CARD_REQUEST_INFO, ids.CARD_CLOSE),
+DONE = {verbs.CONSULT_ADVISE: "Done: the advice is on its way.",
+        verbs.ADVICE_NOT_FOLLOWED: "Thank you: that is recorded in the consultation log."}
+DONE.update(dict.fromkeys((verbs.CARD_CHANGE, verbs.CARD_REQUEST_INFO, verbs.CARD_CLOSE),
                           "Done: the card is updated."))
 Subject = TriageCard | Consultation
 
@@ -80,11 +81,11 @@ class Dialogs:
             return early
         action, card = early
         title = FORMS[action][0]
-        typed = str(data.get(ids.IN_TEXT) or "")
+        typed = str(data.get(verbs.IN_TEXT) or "")
         problems = self._problems(action, data, typed)
         if problems:
             return continue_with(title, self._form(action, card, data, *problems))
-        if data.get(ids.IN_ORDINARY) == "true" and _unsure_words(typed):
+        if data.get(verbs.IN_ORDINARY) == "true" and _unsure_words(typed):
             await self.sv.tx.run(lambda tx: tx.audit(
                 actor=user, action="nonames.ordinary_word", subject_type="card",
                 subject_id=card.id))
@@ -100,13 +101,13 @@ class Dialogs:
                      ) -> tuple[str, Subject] | dict[str, Any]:
         """(the form, its card or consultation), or the answer that ends here: not the
         role, nothing to act on."""
-        action = str(data.get(ids.ACTION) or "")
+        action = str(data.get(verbs.ACTION) or "")
         if action not in FORMS:
             return message("That can't be done from Teams yet: nothing was changed.")
-        advice = action in (ids.CONSULT_ADVISE, ids.ADVICE_NOT_FOLLOWED)
-        raw = str(data.get(ids.CONSULTATION if advice else ids.CARD) or "")
+        advice = action in (verbs.CONSULT_ADVISE, verbs.ADVICE_NOT_FOLLOWED)
+        raw = str(data.get(verbs.CONSULTATION if advice else verbs.CARD) or "")
         subject_id = int(raw) if raw.isdigit() else None
-        if action == ids.ADVICE_NOT_FOLLOWED:
+        if action == verbs.ADVICE_NOT_FOLLOWED:
             # The professional who asked, and nobody else: the same words whether the
             # consultation exists or not, before anything else is said.
             c = await load_consultation(self.sv, subject_id) if subject_id else None
@@ -137,15 +138,15 @@ class Dialogs:
         """What is wrong with the form (and whether to offer "an ordinary word"); None:
         nothing."""
         errors: list[str] = []
-        if action == ids.CARD_CHANGE and data.get(ids.IN_RATING) not in RATINGS:
+        if action == verbs.CARD_CHANGE and data.get(verbs.IN_RATING) not in RATINGS:
             errors.append("Choose one of the ratings offered.")
-        if action == ids.CARD_CLOSE and data.get(ids.IN_OUTCOME) not in CLOSE_REASONS:
+        if action == verbs.CARD_CLOSE and data.get(verbs.IN_OUTCOME) not in CLOSE_REASONS:
             errors.append("Choose one of the reasons offered.")
-        if action == ids.CONSULT_ADVISE and data.get(ids.IN_OUTCOME) not in ADVICE_OUTCOMES:
+        if action == verbs.CONSULT_ADVISE and data.get(verbs.IN_OUTCOME) not in ADVICE_OUTCOMES:
             errors.append("Choose one of the outcomes offered.")
-        if action != ids.CARD_CLOSE and not typed.strip():  # the services say it too
+        if action != verbs.CARD_CLOSE and not typed.strip():  # the services say it too
             errors.append("Please fill this in.")
-        confirmed = (_unsure_words(typed) if data.get(ids.IN_ORDINARY) == "true"
+        confirmed = (_unsure_words(typed) if data.get(verbs.IN_ORDINARY) == "true"
                      else frozenset())
         found = guard(typed, confirmed)
         if found:
@@ -163,21 +164,21 @@ class Dialogs:
     def _action(self, action: str, card_id: int, user: str, data: dict[str, Any],
                 typed: str) -> Callable[[Any], Any]:
         triage = self.sv.triage
-        if action == ids.ADVICE_NOT_FOLLOWED:
+        if action == verbs.ADVICE_NOT_FOLLOWED:
             # The first answer stands unless the form was opened to change it.
             change = bool(data.get("change"))
             return lambda effects: self.sv.advice.respond(card_id, user, False, typed,
                                                           change=change, effects=effects)
-        if action == ids.CONSULT_ADVISE:
-            outcome = str(data.get(ids.IN_OUTCOME))
+        if action == verbs.CONSULT_ADVISE:
+            outcome = str(data.get(verbs.IN_OUTCOME))
             return lambda effects: self.sv.advice.advise(card_id, user, outcome, typed,
                                                          effects=effects)
-        if action == ids.CARD_CHANGE:
-            rating = str(data.get(ids.IN_RATING))
+        if action == verbs.CARD_CHANGE:
+            rating = str(data.get(verbs.IN_RATING))
             return lambda effects: triage.change(card_id, user, rating, typed, effects=effects)
-        if action == ids.CARD_REQUEST_INFO:
+        if action == verbs.CARD_REQUEST_INFO:
             return lambda effects: triage.request_info(card_id, user, typed, effects=effects)
-        chosen = str(data.get(ids.IN_OUTCOME))
+        chosen = str(data.get(verbs.IN_OUTCOME))
         reason = f"{chosen}: {typed}" if typed.strip() else chosen
         return lambda effects: triage.close(card_id, user, reason, effects=effects)
 
@@ -189,34 +190,34 @@ class Dialogs:
             {"type": "TextBlock", "text": f"**{card.reference}**", "wrap": True}]
         for error in errors:
             body.append({"type": "TextBlock", "text": error, "wrap": True, "color": "attention"})
-        if action == ids.CARD_CHANGE:
-            current = data.get(ids.IN_RATING) or card.rating or card.suggested_rating
-            body.append({"type": "Input.ChoiceSet", "id": ids.IN_RATING, "label": "Rating",
+        if action == verbs.CARD_CHANGE:
+            current = data.get(verbs.IN_RATING) or card.rating or card.suggested_rating
+            body.append({"type": "Input.ChoiceSet", "id": verbs.IN_RATING, "label": "Rating",
                          "isRequired": True, "value": current, "choices": [
                              {"title": rating_name(policy, k), "value": k} for k in RATINGS]})
-        if action == ids.CARD_CLOSE:
-            body.append({"type": "Input.ChoiceSet", "id": ids.IN_OUTCOME, "label": "Outcome",
-                         "isRequired": True, "value": data.get(ids.IN_OUTCOME) or "",
+        if action == verbs.CARD_CLOSE:
+            body.append({"type": "Input.ChoiceSet", "id": verbs.IN_OUTCOME, "label": "Outcome",
+                         "isRequired": True, "value": data.get(verbs.IN_OUTCOME) or "",
                          "choices": [{"title": r, "value": r} for r in CLOSE_REASONS]})
-        if action == ids.CONSULT_ADVISE and isinstance(card, Consultation):
-            chosen = data.get(ids.IN_OUTCOME) or card.suggested_outcome or ""
-            body.append({"type": "Input.ChoiceSet", "id": ids.IN_OUTCOME, "label": "Outcome",
+        if action == verbs.CONSULT_ADVISE and isinstance(card, Consultation):
+            chosen = data.get(verbs.IN_OUTCOME) or card.suggested_outcome or ""
+            body.append({"type": "Input.ChoiceSet", "id": verbs.IN_OUTCOME, "label": "Outcome",
                          "isRequired": True, "value": chosen, "choices": [
                              {"title": OUTCOME_LABELS[k], "value": k} for k in ADVICE_OUTCOMES]})
-        label = {ids.CARD_CHANGE: "Why", ids.CARD_REQUEST_INFO: "What do you need to know?",
-                 ids.CARD_CLOSE: "Anything to add (optional)",
-                 ids.CONSULT_ADVISE: "Your advice",
-                 ids.ADVICE_NOT_FOLLOWED: "What are you doing instead, and why?"}[action]
-        body.append({"type": "Input.Text", "id": ids.IN_TEXT, "label": label,
+        label = {verbs.CARD_CHANGE: "Why", verbs.CARD_REQUEST_INFO: "What do you need to know?",
+                 verbs.CARD_CLOSE: "Anything to add (optional)",
+                 verbs.CONSULT_ADVISE: "Your advice",
+                 verbs.ADVICE_NOT_FOLLOWED: "What are you doing instead, and why?"}[action]
+        body.append({"type": "Input.Text", "id": verbs.IN_TEXT, "label": label,
                      "isMultiline": True, "maxLength": 3000,
-                     "value": str(data.get(ids.IN_TEXT) or "")})
+                     "value": str(data.get(verbs.IN_TEXT) or "")})
         if ordinary:
-            body.append({"type": "Input.Toggle", "id": ids.IN_ORDINARY, "value": "false",
+            body.append({"type": "Input.Toggle", "id": verbs.IN_ORDINARY, "value": "false",
                          "title": "It's an ordinary word here, not a name"})
         return {"type": "AdaptiveCard", "version": "1.5", "body": body, "actions": [
             {"type": "Action.Submit", "title": "Save", "data": {
-                ids.ACTION: action,
-                ids.CONSULTATION if isinstance(card, Consultation) else ids.CARD: card.id}}]}
+                verbs.ACTION: action,
+                verbs.CONSULTATION if isinstance(card, Consultation) else verbs.CARD: card.id}}]}
 
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.flows.api import Step
-from bot.handlers.teams import ids
+from bot.handlers.teams.cards import verbs
 from bot.nonames import KIND_LABELS, Finding
 from store.models import TriageCard
 
@@ -105,12 +105,12 @@ def name_question(text: str, findings: Sequence[Finding], step: Step,
         _text("\n".join(f"- {w}" for w in where[:5])),
         _text("Your answer has not been saved or shared with anyone.", isSubtle=True),
     ]
-    data = {ids.FLOW: step.flow_id, ids.VERSION: step.version}
+    data = {verbs.FLOW: step.flow_id, verbs.VERSION: step.version}
     actions = [{"type": "Action.Submit", "title": "It could: I'll rephrase",
-                "data": {ids.ACTION: ids.NONAMES_REPHRASE, **data}}]
+                "data": {verbs.ACTION: verbs.NONAMES_REPHRASE, **data}}]
     if pending is not None:
         actions.append({"type": "Action.Submit", "title": "It's an ordinary word here",
-                        "data": {ids.ACTION: ids.NONAMES_ORDINARY, ids.PENDING: pending,
+                        "data": {verbs.ACTION: verbs.NONAMES_ORDINARY, verbs.PENDING: pending,
                                  **data}})
     said = "Could a word in your answer identify the child?"
     return _activity(_card(body, actions, fallback=said), said)

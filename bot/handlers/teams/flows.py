@@ -23,7 +23,8 @@ from bot import intents, nonames
 from bot.flows.api import Kind, Status, Step
 from bot.flows.drive import Duplicate, drive
 from bot.flows.service import Conflict, Effects
-from bot.handlers.teams import drawing, ids
+from bot.handlers.teams import drawing
+from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.pending import Pending
 from bot.handlers.teams.turns import reply
 from bot.services import Services
@@ -56,13 +57,13 @@ class Flows:
     async def submitted(self, context: TurnContext, user: str, data: dict[str, Any],
                         once: str | None) -> None:
         """An Action.Submit from a question card (or the "is this a name?" card)."""
-        action = str(data.get(ids.ACTION) or "")
-        flow_id = _int(data.get(ids.FLOW))
-        question = data.get(ids.QUESTION)
+        action = str(data.get(verbs.ACTION) or "")
+        flow_id = _int(data.get(verbs.FLOW))
+        question = data.get(verbs.QUESTION)
         question = str(question) if question is not None else None
         fn: Callable[[Tx, Effects], Step]
-        if action == ids.NONAMES_ORDINARY:
-            held = self.pending.take(str(data.get(ids.PENDING) or ""), user)
+        if action == verbs.NONAMES_ORDINARY:
+            held = self.pending.take(str(data.get(verbs.PENDING) or ""), user)
             if held is None:
                 await reply(context, drawing.words(
                     "That button no longer works: please type your answer again."))
@@ -71,21 +72,21 @@ class Flows:
                 self.sv.flows.answer_in(tx, user, held.text, effects, expect=held.question,
                                         expect_flow=held.flow_id, confirmed=held.words)))
             return
-        if action == ids.NONAMES_REPHRASE:
+        if action == verbs.NONAMES_REPHRASE:
             await self._rephrase(context, user, flow_id, once)
             return
-        if action in (ids.FLOW_BACK, ids.FLOW_CANCEL) and flow_id is not None:
+        if action in (verbs.FLOW_BACK, verbs.FLOW_CANCEL) and flow_id is not None:
             current, _ = await self.sv.tx.run(lambda tx: self.sv.flows.current_in(tx, user))
             if current.flow_id != flow_id:
                 await reply(context, drawing.words(EARLIER))
                 return
-        if action == ids.FLOW_BACK:
+        if action == verbs.FLOW_BACK:
             fn = lambda tx, effects: self.sv.flows.back_in(tx, user, effects)  # noqa: E731
-        elif action == ids.FLOW_CANCEL:
+        elif action == verbs.FLOW_CANCEL:
             fn = lambda tx, effects: self.sv.flows.cancel_in(tx, user, effects)  # noqa: E731
-        elif action in (ids.FLOW_ANSWER, ids.FLOW_SKIP):
+        elif action in (verbs.FLOW_ANSWER, verbs.FLOW_SKIP):
             multi = question is not None and self._multi(question)
-            value = "" if action == ids.FLOW_SKIP else _value(data, multi)
+            value = "" if action == verbs.FLOW_SKIP else _value(data, multi)
             if value is None:
                 await reply(context, drawing.words("Please choose an answer first."))
                 return
@@ -175,7 +176,7 @@ def _int(raw: Any) -> int | None:
 def _value(data: dict[str, Any], multi: bool) -> str | list[str] | None:
     """The answer an Action.Submit carries: a choice, a date, or a multi-select's values
     (an Adaptive Card sends those comma-separated)."""
-    raw = data.get(ids.IN_ANSWER)
+    raw = data.get(verbs.IN_ANSWER)
     if raw is None or raw == "":
         return None
     if isinstance(raw, list):

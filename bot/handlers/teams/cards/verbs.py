@@ -53,3 +53,9 @@ CAF_REARRANGED = "caf.rearranged"
 CAF_STUCK = "caf.stuck"
 CAF_CLOSE = "caf.close"
 CAF_SET_LEAD = "caf.set_lead"
+
+# Inputs of the listeners' dialogs (task modules).
+IN_RATING = "rating"
+IN_OUTCOME = "outcome"
+IN_TEXT = "text"  # the dialog's free text: a reason, a question
+IN_ORDINARY = "ordinary"  # "the words asked about are ordinary words here"
