@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot import delivered, intents
 from bot.flows.advice import AdviceResult
-from bot.flows.api import Status, Step
+from bot.flows.api import SLACK, Status, Step
 from bot.flows.triage import CardResult, TriageService
 from bot.policy import Policy
 from store import sql
@@ -49,12 +49,12 @@ class Messaging:
     # --- queueing (inside the caller's transaction) ----------------------
 
     def dm(self, db: Session | Tx, user_id: str, message: dict[str, Any], key: str, *,
-           claim: bool = False) -> None:
+           claim: bool = False, platform: str = SLACK) -> None:
         """Plain words (``{"text": ...}``) to a person. Anything richer is an intent."""
         if set(message) - {"text"}:
             raise ValueError("a direct message is plain words; queue an intent for more")
         intents.queue(db, intents.NOTICE, key=key, to=intents.person(user_id),
-                      data=dict(message), claim=claim)
+                      data=dict(message), claim=claim, platform=platform)
 
     def ask_again(self, tx: Tx, user_id: str, step: Step, key: str) -> None:
         """The flow's current question, posted again (a second click, a flow already
@@ -62,6 +62,7 @@ class Messaging:
         if step.status == Status.ASKING and step.prompt is not None:
             intents.queue(tx, intents.FLOW_QUESTION, key=key, to=intents.person(user_id),
                           claim=True, subject_type="flow", subject_id=step.flow_id,
+                          platform=step.platform,
                           data={"step": intents.step_data(step, about=step.prompt.id)})
 
     def flow_step(self, tx: Tx, user_id: str, step: Step, now: datetime) -> None:
@@ -72,13 +73,14 @@ class Messaging:
         """
         base = f"flow:{step.flow_id}:v{step.version}"
         # Read before this step's question is queued: the message of the question before.
-        asked = self._question_message(tx, user_id, step.flow_id)
+        asked = self._question_message(tx, user_id, step.flow_id, step.platform)
         to = intents.person(user_id)
+        platform = step.platform
 
         def say(intent: str, what: str, about: str | None = None, **data: Any) -> None:
             intents.queue(tx, intent, key=f"{base}:{what}", to=to, claim=True,
                           data={"step": intents.step_data(step, about=about), **data},
-                          subject_type="flow", subject_id=step.flow_id)
+                          subject_type="flow", subject_id=step.flow_id, platform=platform)
 
         if step.status == Status.ASKING and step.prompt is not None:
             say(intents.FLOW_QUESTION, f"q:{step.prompt.id}", about=step.prompt.id)
@@ -87,7 +89,7 @@ class Messaging:
                         else None)
             say(intents.FLOW_COMPLETED, "done", referral=intents.snapshot(referral))
             if step.consultation_id:
-                self.post_consultation(tx, step.consultation_id)
+                self.post_consultation(tx, step.consultation_id, platform)
             if step.card_id:
                 self.new_card(tx, step.card_id)
         elif step.status == Status.URGENT:
@@ -105,15 +107,16 @@ class Messaging:
                 intents.queue(tx, intents.FLOW_QUESTION_CLOSED, key=f"{base}:closed:{ts}",
                               to=to, data={"question": original, "message": ts,
                                            "step": intents.step_data(step, about=qid)},
-                              subject_type="flow", subject_id=step.flow_id)
+                              subject_type="flow", subject_id=step.flow_id,
+                              platform=platform)
 
     @staticmethod
-    def _question_message(tx: Tx, user_id: str, flow_id: int | None
+    def _question_message(tx: Tx, user_id: str, flow_id: int | None, platform: str
                           ) -> tuple[str, Any] | None:
         """(message id, step asked) of the flow's question message now on screen, if known."""
         if not flow_id:
             return None
-        _, ts = delivered.where_is(tx.cx, "flow", flow_id)
+        _, ts = delivered.where_is(tx.cx, "flow", flow_id, platform=platform)
         if not ts:
             return None
         original = delivered.posted(tx.cx, user_id, ts, intents.FLOW_QUESTION)
@@ -127,10 +130,11 @@ class Messaging:
         if card is None:
             raise LookupError(f"card {card_id} not found")
         rating = self.policy.rating(card.suggested_rating)
-        channel = self.policy.channel(rating.card_channel)
-        delivered.place(cx, "card", card_id, channel)
+        channel = self.policy.channel(rating.card_channel, card.platform)
+        delivered.place(cx, "card", card_id, channel, platform=card.platform)
         intents.queue(db, intents.TRIAGE_CARD, key=f"card:{card_id}:post",
-                      to=intents.conversation(channel), subject_type="card", subject_id=card_id)
+                      to=intents.conversation(channel), subject_type="card", subject_id=card_id,
+                      platform=card.platform)
         self.edt_alert(db, card, card.received_at)
 
     def edt_alert(self, db: Session | Tx, card: TriageCard, at: datetime) -> None:
@@ -142,10 +146,10 @@ class Messaging:
             return
         intents.queue(
             db, intents.EDT_ALERT, key=f"card:{card.id}:edt:{key}",
-            to=intents.conversation(self.policy.channel("edt")),
+            to=intents.conversation(self.policy.channel("edt", card.platform)),
             data={"reference": card.reference, "rating": key,
                   "card": intents.conversation(card_channel(db, card))},
-            subject_type="card", subject_id=card.id,
+            subject_type="card", subject_id=card.id, platform=card.platform,
         )
 
     def update_card(self, s: Session, card: TriageCard) -> None:
@@ -154,13 +158,14 @@ class Messaging:
         if not channel:
             return
         intents.queue(s, intents.TRIAGE_CARD_UPDATE, key=f"card:{card.id}:update:v{card.version}",
-                      to=intents.conversation(channel), subject_type="card", subject_id=card.id)
+                      to=intents.conversation(channel), subject_type="card", subject_id=card.id,
+                      platform=card.platform)
 
     def card_thread(self, s: Session, card: TriageCard, text: str, key: str, *,
                     notify_managers: bool = False, by: str = "") -> None:
         """A note in the card's thread (requests, replies, warnings); ``text`` is words (the
         renderer escapes them), after a mention of ``by`` (who did it) when given."""
-        managers = self.policy.roles.managers
+        managers = self.policy.people(card.platform).roles.managers
         data: dict[str, Any] = {"text": text}
         if notify_managers:
             data["notify"] = [intents.person(u) for u in managers.users]
@@ -169,7 +174,7 @@ class Messaging:
             data["by"] = intents.person(by)
         intents.queue(s, intents.CARD_NOTE, key=key,
                       to=intents.conversation(card_channel(s, card)), data=data,
-                      subject_type="card", subject_id=card.id)
+                      subject_type="card", subject_id=card.id, platform=card.platform)
 
     def card_result(self, s: Session, result: CardResult) -> None:
         """Queue what a triage action shows: the redrawn card, the referrer's DM, notes."""
@@ -179,7 +184,7 @@ class Messaging:
         self.update_card(s, card)
         key = f"card:{card.id}:v{card.version}"
         to = intents.person(card.referrer_user_id)
-        about = {"subject_type": "card", "subject_id": card.id}
+        about = {"subject_type": "card", "subject_id": card.id, "platform": card.platform}
         if result.action in ("approve", "change", "close"):
             what = "closed" if result.action == "close" else "outcome"
             intents.queue(s, intents.REFERRER_OUTCOME, key=f"{key}:{what}", to=to,
@@ -197,13 +202,15 @@ class Messaging:
         elif result.action in ("snooze", "written_received"):
             self.card_thread(s, card, result.note, f"{key}:snooze", by=result.by)
 
-    def post_consultation(self, db: Session | Tx, consultation_id: int) -> None:
-        """Post a new consultation card to the consultation duty channel."""
-        channel = self.policy.channel("consultation_duty")
-        delivered.place(as_tx(db).cx, "consultation", consultation_id, channel)
+    def post_consultation(self, db: Session | Tx, consultation_id: int, platform: str) -> None:
+        """Post a new consultation card to the consultation duty channel of ``platform``
+        (the consultation's own)."""
+        channel = self.policy.channel("consultation_duty", platform)
+        delivered.place(as_tx(db).cx, "consultation", consultation_id, channel,
+                        platform=platform)
         intents.queue(db, intents.CONSULTATION_CARD, key=f"consultation:{consultation_id}:post",
                       to=intents.conversation(channel), subject_type="consultation",
-                      subject_id=consultation_id)
+                      subject_id=consultation_id, platform=platform)
 
     def advice_result(self, s: Session, result: AdviceResult) -> None:
         """Redraw the consultation card; on advice, DM the professional."""
@@ -218,31 +225,33 @@ class Messaging:
         intents.queue(s, intents.CONSULTATION_CARD_UPDATE,
                       key=f"consultation:{c.id}:update:{result.action}:{stamp}",
                       to=intents.conversation(
-                          delivered.where_is(as_tx(s).cx, "consultation", c.id or 0)[0] or ""),
-                      subject_type="consultation", subject_id=c.id)
+                          delivered.where_is(as_tx(s).cx, "consultation", c.id or 0,
+                                             platform=c.platform)[0] or ""),
+                      subject_type="consultation", subject_id=c.id, platform=c.platform)
         if result.action == "advise":
             intents.queue(s, intents.ADVICE, key=advice_dm_key(c.id or 0),
                           to=intents.person(prof.user_id),
                           data={"consultation": intents.snapshot(c)},
-                          subject_type="consultation", subject_id=c.id)
+                          subject_type="consultation", subject_id=c.id, platform=c.platform)
         elif result.action == "respond":
             # The advice DM is redrawn with the answer: its buttons go, so a later click
             # cannot overwrite the answer by accident.
-            self.redraw_advice_dm(s, c.id or 0, prof.user_id, f"answered:{stamp}")
+            self.redraw_advice_dm(s, c.id or 0, prof.user_id, f"answered:{stamp}",
+                                  platform=c.platform)
 
     def redraw_advice_dm(self, db: Session | Tx, consultation_id: int, user_id: str,
-                         what: str, *, changing: bool = False) -> None:
+                         what: str, *, changing: bool = False, platform: str = SLACK) -> None:
         """Redraw the advice DM as the consultation is when sent (``changing``: with the
         buttons again, for a professional who asked to change their answer)."""
         intents.queue(db, intents.ADVICE_REDRAW, key=f"consultation:{consultation_id}:dm:{what}",
                       to=intents.person(user_id), data={"changing": True} if changing else {},
                       of_key=advice_dm_key(consultation_id), subject_type="consultation",
-                      subject_id=consultation_id)
+                      subject_id=consultation_id, platform=platform)
 
 
 def card_channel(db: Session | Tx, card: TriageCard) -> str:
     """The conversation a card was placed in ("" before it was queued for posting)."""
-    return delivered.where_is(as_tx(db).cx, "card", card.id or 0)[0] or ""
+    return delivered.where_is(as_tx(db).cx, "card", card.id or 0, platform=card.platform)[0] or ""
 
 
 def advice_dm_key(consultation_id: int) -> str:

@@ -142,10 +142,10 @@ class ReminderSweep:
             self.sv.metrics.breach(clock)
             log.info("SLA breach announced: %s", label)  # the card's reference goes with it
             intents.queue(s, intents.SLA_ESCALATION, key=f"reminder:{r.id}:escalate",
-                          to=intents.conversation(policy.channel("escalation")),
+                          to=intents.conversation(policy.channel("escalation", card.platform)),
                           data={"text": text,
                                 "card": intents.conversation(card_channel(s, card))},
-                          subject_type="card", subject_id=card.id)
+                          subject_type="card", subject_id=card.id, platform=card.platform)
             if clock == card.clock:
                 card.breached = True
                 card.version += 1

@@ -56,9 +56,9 @@ def professional(session: Session, user_id: str, **details: str) -> Professional
     return row
 
 
-def professional_id(db: Db, user_id: str, **details: str) -> int:
+def professional_id(db: Db, user_id: str, *, platform: str = "slack", **details: str) -> int:
     """Like ``professional``, the id only (no ORM object to load)."""
-    return sql.professional(as_tx(db).cx, user_id, details, utcnow())
+    return sql.professional(as_tx(db).cx, user_id, details, utcnow(), platform=platform)
 
 
 def claim_event(db: Db, event_id: str) -> bool:

@@ -123,10 +123,11 @@ class FlowRow:
     history: list[str]
     version: int
     expires_at: datetime | None
+    platform: str = "slack"  # whose chat the flow runs in: its messages go there
 
 
 _ACTIVE_FLOW = (
-    "SELECT id, user_id, kind, state, answers, history, version, expires_at "
+    "SELECT id, user_id, kind, state, answers, history, version, expires_at, platform "
     "FROM flow_session WHERE platform = :platform AND user_id = :user_id AND status = 'active'"
 )
 
@@ -139,6 +140,7 @@ def active_flow(cx: Cx, user_id: str, platform: str = "slack") -> FlowRow | None
     return FlowRow(
         id=r[0], user_id=r[1], kind=r[2], state=r[3], answers=dict(cx.read_json(r[4]) or {}),
         history=list(cx.read_json(r[5]) or []), version=r[6], expires_at=cx.read_when(r[7]),
+        platform=r[8],
     )
 
 

@@ -435,12 +435,12 @@ def test_losing_the_compare_and_set_applies_nothing(
     svc.start(USER, "consult")
     stale = svc._active  # noqa: SLF001 - simulate a read taken before another answer landed
     with write_tx(sqlite_engine) as tx:
-        snapshot = stale(tx, USER)
+        snapshot = stale(tx, USER, "slack")
     svc.answer(USER, "no", expect="danger")
     reads = [snapshot]  # the first read is stale, the re-read is real
 
-    def active(tx: Tx, user: str) -> Any:
-        return reads.pop() if reads else stale(tx, user)
+    def active(tx: Tx, user: str, platform: str) -> Any:
+        return reads.pop() if reads else stale(tx, user, platform)
 
     monkeypatch.setattr(svc, "_active", active)
     step = svc.answer(USER, "no", expect="danger")
@@ -462,6 +462,20 @@ def test_one_active_flow_per_user(any_svc: FlowService, engine: Engine) -> None:
     other = any_svc.start("U0NURSE", "refer")
     assert other.flow_kind == "refer" and other.flow_id != again.flow_id
     assert count(engine, FlowSession) == 2
+
+
+def test_a_flow_belongs_to_its_platform(any_svc: FlowService, engine: Engine) -> None:
+    """The same id on two platforms is two people: each has their own flow, and a
+    step says whose chat it runs in (its messages are queued for that platform)."""
+    slack = any_svc.start(USER, "consult")
+    teams = any_svc.start(USER, "refer", platform="teams")
+    assert (slack.platform, teams.platform) == ("slack", "teams")
+    assert teams.flow_kind == "refer" and teams.flow_id != slack.flow_id
+    assert any_svc.answer(USER, "no", platform="teams").prompt.id != "want"
+    assert any_svc.current(USER).prompt.id == "danger", "Slack's flow did not move"
+    assert any_svc.cancel(USER, platform="teams").status is Status.CANCELLED
+    assert any_svc.current(USER, platform="teams").status is Status.NONE
+    assert any_svc.current(USER).flow_id == slack.flow_id
 
 
 def test_two_starts_at_once_make_one_flow(any_svc: FlowService, engine: Engine) -> None:

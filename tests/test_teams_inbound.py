@@ -47,7 +47,14 @@ from bot.handlers.teams.pending import Pending
 from bot.policy import Policy, TeamsPeople, load_policy
 from bot.services import Services
 from store.db import session_scope
-from store.models import AuditEntry, Consultation, FlowSession, OutboxMessage, TriageCard
+from store.models import (
+    AuditEntry,
+    Consultation,
+    FlowSession,
+    OutboxMessage,
+    Professional,
+    TriageCard,
+)
 from tests.slackenv import Clock, assert_nowhere, refused_identifiers
 
 LONDON = ZoneInfo("Europe/London")
@@ -211,6 +218,12 @@ class TeamsEnv:
         return [r for r in rows if (intent is None or intents.intent_of(r) == intent)
                 and (to is None or intents.Address.of(r).id == to)]
 
+    def professional_platform(self, professional_id: int) -> str:
+        with session_scope(self.sv.engine) as s:
+            found = s.get(Professional, professional_id)
+        assert found is not None
+        return found.platform
+
     def question(self, user: str) -> Step | None:
         """The newest question queued for ``user``'s chat."""
         asked = self.rows(intents.FLOW_QUESTION, user)
@@ -337,9 +350,9 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         await env.say(TEACHER, "consult")
         first = env.question(TEACHER)
         assert first is not None and first.flow_kind == "consult"
-        # TODO(migration 0005): the rows' platform is "teams".
         [row] = env.rows(intents.FLOW_QUESTION)
         assert intents.Address.of(row) == intents.Address(TEACHER, True)
+        assert row.platform == "teams", "drawn and sent by Teams, not Slack"
         assert env.references.get(TEACHER) is not None, "first contact remembered"
 
         step = await env.to_text_question(TEACHER)
@@ -386,9 +399,11 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         assert env.rows(intents.FLOW_COMPLETED, TEACHER)
         with session_scope(engine) as s:
             [c] = s.exec(select(Consultation)).all()
-        duty = env.sv.policy.channel("consultation_duty")
+        assert (c.platform, env.professional_platform(c.professional_id)) == ("teams", "teams")
+        duty = env.sv.policy.channel("consultation_duty", "teams")
         [card] = env.rows(intents.CONSULTATION_CARD)
         assert intents.Address.of(card) == intents.Address(duty, False)
+        assert card.platform == "teams"
         assert card.subject_id == c.id
 
         # The duty advisor answers in a dialog (anyone else is refused); the advice is
@@ -448,6 +463,8 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
         assert env.question(HEALTH).flow_kind == "refer"
         await env.play(HEALTH)
         [posted] = env.rows(intents.TRIAGE_CARD)
+        assert (posted.platform, intents.Address.of(posted).id) == (
+            "teams", env.sv.policy.channel("mash_managers", "teams")), "Teams' managers' channel"
         card_id = posted.subject_id
         data = {verbs.CARD: card_id, verbs.VERSION: 1}
 
@@ -472,7 +489,8 @@ async def test_referral_story_manager_only_decision_tells_the_referrer(
             assert (card.status, card.decided_by) == ("decided", MANAGER)
         [outcome] = env.rows(intents.REFERRER_OUTCOME)
         assert intents.Address.of(outcome) == intents.Address(HEALTH, True)
-        assert len(env.rows(intents.TRIAGE_CARD_UPDATE)) == 1
+        assert [r.platform for r in env.rows(intents.TRIAGE_CARD_UPDATE)] == ["teams"]
+        assert outcome.platform == "teams"
 
         # Teams delivers the same invoke again: one effect.
         await env.execute(MANAGER, verbs.CARD_APPROVE, data, activity_id=invoke_id)

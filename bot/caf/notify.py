@@ -40,7 +40,7 @@ def say(s: Session, ep: CafEpisode, intent: str, to: dict[str, str], key: str,
     ``data``, people as ``{"user": id}``)."""
     intents.queue(s, intent, key=key, to=to,
                   data={"episode": intents.snapshot(ep), **data},
-                  subject_type="caf", subject_id=ep.id)
+                  subject_type="caf", subject_id=ep.id, platform=ep.platform)
 
 
 def post(s: Session, channel: str, ep: CafEpisode, intent: str, key: str, **data: Any) -> None:
@@ -129,7 +129,7 @@ class CafNotifier:
 
     def _on_close(self, s: Session, ep: CafEpisode, result: CafResult) -> None:
         self._changed(s, ep, said("closed", result.actor))
-        post(s, self.policy.channel("early_help_duty"), ep, intents.CAF_CLOSED,
+        post(s, self.policy.channel("early_help_duty", ep.platform), ep, intents.CAF_CLOSED,
              f"caf:{ep.id}:v{ep.version}:closed", actor=intents.person(result.actor))
 
     def _on_lead(self, s: Session, ep: CafEpisode, result: CafResult) -> None:
@@ -142,7 +142,7 @@ class CafNotifier:
                     user=intents.person(user), actor=intents.person(result.actor))
             else:
                 say(s, ep, intents.CAF_UPDATE, intents.person(user), key, said=what)
-        post(s, self.policy.channel("escalation"), ep, intents.CAF_UPDATE,
+        post(s, self.policy.channel("escalation", ep.platform), ep, intents.CAF_UPDATE,
              f"caf:{ep.id}:v{ep.version}:lead:escalation", said=what)
 
     def _on_stuck(self, s: Session, ep: CafEpisode, result: CafResult) -> None:
@@ -152,11 +152,12 @@ class CafNotifier:
             say(s, ep, intents.CAF_STUCK_COORDINATOR, intents.person(ep.coordinator_user_id),
                 f"{key}:act:{ep.coordinator_user_id}", actor=actor, note=note)
         elif stage == "caf_social_worker":
-            post(s, self.policy.channel("early_help_duty"), ep, intents.CAF_STUCK_DUTY,
+            post(s, self.policy.channel("early_help_duty", ep.platform), ep, intents.CAF_STUCK_DUTY,
                  f"{key}:duty", actor=actor, note=note)
         elif stage == "panel":
             months, held = self._progress(s, ep)
-            post(s, self.policy.channel("escalation"), ep, intents.CAF_PANEL, f"{key}:panel",
+            post(s, self.policy.channel("escalation", ep.platform), ep, intents.CAF_PANEL,
+                 f"{key}:panel",
                  note=note, months=months, held=held)
             for user in recipients(ep):
                 say(s, ep, intents.CAF_PANEL_TOLD, intents.person(user), f"{key}:told:{user}")

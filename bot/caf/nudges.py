@@ -45,7 +45,7 @@ def tac_overdue(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
     today = now.astimezone(sv.policy.tz).date()
     data = {"due": due.isoformat(), "today": today.isoformat()}
     if not nudge_dms(s, ep, intents.CAF_TAC_OVERDUE, r.key, **data):
-        post(s, sv.policy.channel("escalation"), ep, intents.CAF_TAC_OVERDUE,
+        post(s, sv.policy.channel("escalation", ep.platform), ep, intents.CAF_TAC_OVERDUE,
              f"{r.key}:escalation", **data)
     return True
 
@@ -56,7 +56,7 @@ def caf_reassess(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
     if ep is None:
         return False
     if not nudge_dms(s, ep, intents.CAF_REASSESS, r.key):
-        post(s, sv.policy.channel("escalation"), ep, intents.CAF_REASSESS,
+        post(s, sv.policy.channel("escalation", ep.platform), ep, intents.CAF_REASSESS,
              f"{r.key}:escalation")
     return True
 
@@ -67,7 +67,8 @@ def caf_no_lead(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
     if ep is None or ep.lead_user_id:
         return False
     stage = str(r.payload.get("stage", "link_worker"))
-    post(s, sv.policy.channel("escalation"), ep, intents.CAF_NO_LEAD, f"{r.key}:escalation",
+    post(s, sv.policy.channel("escalation", ep.platform), ep, intents.CAF_NO_LEAD,
+         f"{r.key}:escalation",
          stage=stage)
     if ep.coordinator_user_id:
         say(s, ep, intents.CAF_NO_LEAD, intents.person(ep.coordinator_user_id),

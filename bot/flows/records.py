@@ -84,6 +84,7 @@ def write_consultation(
     db: Db,
     *,
     user_id: str,
+    platform: str,
     flow_id: int,
     answers: dict[str, Any],
     suggestion: Suggestion,
@@ -94,11 +95,13 @@ def write_consultation(
     prof_id = repo.professional_id(
         db,
         user_id,
+        platform=platform,
         role=_label(ROLES, answers.get("role")),
         agency=_label(AGENCIES, answers.get("agency")),
     )
     row = Consultation(
         reference=repo.next_reference(db, now),
+        platform=platform,
         professional_id=prof_id,
         flow_id=flow_id,
         age_band=str(answers.get("age_band", "")),
@@ -133,6 +136,7 @@ def write_referral(
     db: Db,
     *,
     user_id: str,
+    platform: str,
     flow_id: int,
     answers: dict[str, Any],
     suggestion: Suggestion,
@@ -142,6 +146,7 @@ def write_referral(
     prof_id = repo.professional_id(
         db,
         user_id,
+        platform=platform,
         role=_label(ROLES, answers.get("role")),
         agency=_label(AGENCIES, answers.get("agency")),
     )
@@ -165,7 +170,7 @@ def write_referral(
         last_contact_at=now,
     )
     sql.insert(as_tx(db).cx, referral)
-    card = _card(db, referral, user_id, suggestion, now)
+    card = _card(db, referral, user_id, platform, suggestion, now)
     repo.audit(
         db,
         actor=user_id,
@@ -188,13 +193,14 @@ def write_urgent(
     db: Db,
     *,
     user_id: str,
+    platform: str,
     flow_id: int,
     flow_kind: str,
     suggestion: Suggestion,
     now: datetime,
 ) -> tuple[Referral, TriageCard]:
     """The safety gate's Red item: an urgent referral and its card, nothing else known."""
-    prof_id = repo.professional_id(db, user_id)
+    prof_id = repo.professional_id(db, user_id, platform=platform)
     referral = Referral(
         reference=repo.next_reference(db, now),
         kind="urgent",
@@ -205,7 +211,7 @@ def write_urgent(
         last_contact_at=now,
     )
     sql.insert(as_tx(db).cx, referral)
-    card = _card(db, referral, user_id, suggestion, now)
+    card = _card(db, referral, user_id, platform, suggestion, now)
     repo.audit(
         db,
         actor=user_id,
@@ -220,9 +226,11 @@ def write_urgent(
 
 
 def _card(
-    db: Db, referral: Referral, user_id: str, suggestion: Suggestion, now: datetime
+    db: Db, referral: Referral, user_id: str, platform: str, suggestion: Suggestion,
+    now: datetime,
 ) -> TriageCard:
     card = TriageCard(
+        platform=platform,
         referral_id=referral.id,  # type: ignore[arg-type]
         reference=referral.reference,
         referrer_user_id=user_id,

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.flows import records, rules
-from bot.flows.api import Status, Step
+from bot.flows.api import SLACK, Status, Step
 from bot.flows.checklist import completeness
 from bot.flows.engine import FlowEngine, FlowState
 from bot.flows.script import COMPLETED, REDIRECTED, URGENT, Context
@@ -82,18 +82,22 @@ class FlowService:
     # --- whole actions, each in a full transaction in the calling thread ----------
 
     def start(
-        self, user_id: str, kind: str, *, effects: Effects | None = None
+        self, user_id: str, kind: str, *, effects: Effects | None = None,
+        platform: str = SLACK,
     ) -> Step:
         """Start a ``consult`` or ``refer`` flow, or return the one already active."""
-        return self.run(user_id, lambda tx: self.start_in(tx, user_id, kind, effects))
+        return self.run(user_id, lambda tx: self.start_in(tx, user_id, kind, effects,
+                                                          platform=platform),
+                        platform=platform)
 
-    def current(self, user_id: str) -> Step:
+    def current(self, user_id: str, *, platform: str = SLACK) -> Step:
         """The active flow's current question (resume), or ``Status.NONE``.
 
         A flow found past its timeout is expired here and then, so a late
         resume says so instead of asking a question nobody will keep.
         """
-        return self.run(user_id, lambda tx: self.current_in(tx, user_id))
+        return self.run(user_id, lambda tx: self.current_in(tx, user_id, platform=platform),
+                        platform=platform)
 
     def answer(
         self,
@@ -103,31 +107,40 @@ class FlowService:
         expect: str | None = None,
         expect_flow: int | None = None,
         effects: Effects | None = None,
+        platform: str = SLACK,
     ) -> Step:
         """Answer the current question (see ``answer_in``)."""
         return self.run(user_id, lambda tx: self.answer_in(
-            tx, user_id, value, effects, expect=expect, expect_flow=expect_flow))
+            tx, user_id, value, effects, expect=expect, expect_flow=expect_flow,
+            platform=platform), platform=platform)
 
-    def back(self, user_id: str, *, effects: Effects | None = None) -> Step:
+    def back(self, user_id: str, *, effects: Effects | None = None,
+             platform: str = SLACK) -> Step:
         """Go back to the previous question; its answer is kept in ``Step.answers``."""
-        return self.run(user_id, lambda tx: self.back_in(tx, user_id, effects))
+        return self.run(user_id, lambda tx: self.back_in(tx, user_id, effects,
+                                                         platform=platform),
+                        platform=platform)
 
-    def cancel(self, user_id: str, *, effects: Effects | None = None) -> Step:
+    def cancel(self, user_id: str, *, effects: Effects | None = None,
+               platform: str = SLACK) -> Step:
         """Cancel the active flow; its answers are deleted."""
-        return self.run(user_id, lambda tx: self.cancel_in(tx, user_id, effects))
+        return self.run(user_id, lambda tx: self.cancel_in(tx, user_id, effects,
+                                                           platform=platform),
+                        platform=platform)
 
-    def run(self, user_id: str, action: Callable[[Tx], Step]) -> Step:
+    def run(self, user_id: str, action: Callable[[Tx], Step], *,
+            platform: str = SLACK) -> Step:
         """Run ``action`` in a full transaction; if it lost a race, the flow as it now is."""
         try:
             with write_tx(self.engine) as tx:
                 return action(tx)
         except Conflict:
-            return self.reread(user_id)
+            return self.reread(user_id, platform=platform)
 
-    def reread(self, user_id: str) -> Step:
+    def reread(self, user_id: str, *, platform: str = SLACK) -> Step:
         """After losing a race: the flow as it now is, with nothing applied."""
         with session_scope(self.engine) as s:
-            row = sql.active_flow(sql.Cx.of(s), user_id)
+            row = sql.active_flow(sql.Cx.of(s), user_id, platform)
         if row is None:
             return self._none(ALREADY_ANSWERED)
         return self._asking(row, message=ALREADY_ANSWERED)
@@ -137,13 +150,14 @@ class FlowService:
     # --- actions inside a transaction (fast or full) --------------------------------
 
     def start_in(
-        self, tx: Tx, user_id: str, kind: str, effects: Effects | None = None,
+        self, tx: Tx, user_id: str, kind: str, effects: Effects | None = None, *,
+        platform: str = SLACK,
     ) -> Step:
         """Start a flow of ``kind``, or say which one is already in progress."""
         if kind not in self.flows:
             raise ValueError(f"unknown flow kind {kind!r}")
         now = self._now()
-        row = self._active(tx, user_id)
+        row = self._active(tx, user_id, platform)
         note = ""
         if row is not None and self._expired(row, now):
             self._expire_row(tx, row, now, effects)
@@ -153,14 +167,14 @@ class FlowService:
         flow = self.flows[kind]
         expires = now + self.policy.flows.timeout
         fid = sql.insert_flow(tx.cx, user_id=user_id, kind=kind, state=flow.script.first,
-                              now=now, expires_at=expires)
+                              now=now, expires_at=expires, platform=platform)
         if fid is None:  # another start for this person got there first
-            row = self._active(tx, user_id)
+            row = self._active(tx, user_id, platform)
             if row is None:
                 raise Conflict
             return self._in_progress(row)
         new = FlowRow(id=fid, user_id=user_id, kind=kind, state=flow.script.first, answers={},
-                      history=[], version=1, expires_at=expires)
+                      history=[], version=1, expires_at=expires, platform=platform)
         step = self._asking(
             new,
             message=note + "No names, please: never type a child's or family's name, "
@@ -170,9 +184,10 @@ class FlowService:
             effects(tx, step)
         return step
 
-    def current_in(self, tx: Tx, user_id: str) -> Step:
+    def current_in(self, tx: Tx, user_id: str, *, platform: str = SLACK) -> Step:
         """The active flow's current question, expiring it if it is overdue."""
-        return self._on_active(tx, user_id, lambda row, _now: (self._asking(row), False), None)
+        return self._on_active(tx, user_id, lambda row, _now: (self._asking(row), False), None,
+                               platform)
 
     def answer_in(
         self,
@@ -184,6 +199,7 @@ class FlowService:
         expect: str | None = None,
         expect_flow: int | None = None,
         confirmed: frozenset[str] = frozenset(),
+        platform: str = SLACK,
     ) -> Step:
         """Answer the current question.
 
@@ -193,7 +209,7 @@ class FlowService:
         the choice is audited, never the text.
         """
         now = self._now()
-        row = self._active(tx, user_id)
+        row = self._active(tx, user_id, platform)
         if row is None:
             return self._none(ALREADY_ANSWERED if expect else "")
         if self._expired(row, now):
@@ -233,7 +249,8 @@ class FlowService:
             effects(tx, step)
         return step
 
-    def back_in(self, tx: Tx, user_id: str, effects: Effects | None = None) -> Step:
+    def back_in(self, tx: Tx, user_id: str, effects: Effects | None = None, *,
+                platform: str = SLACK) -> Step:
         """Go back to the previous question."""
 
         def act(row: FlowRow, now: datetime) -> tuple[Step, bool]:
@@ -243,9 +260,10 @@ class FlowService:
             version = self._save(tx, row, fs, now)
             return self._asking(row, fs=fs, version=version), True
 
-        return self._on_active(tx, user_id, act, effects)
+        return self._on_active(tx, user_id, act, effects, platform)
 
-    def cancel_in(self, tx: Tx, user_id: str, effects: Effects | None = None) -> Step:
+    def cancel_in(self, tx: Tx, user_id: str, effects: Effects | None = None, *,
+                  platform: str = SLACK) -> Step:
         """Cancel the active flow; its answers are deleted."""
 
         def act(row: FlowRow, now: datetime) -> tuple[Step, bool]:
@@ -262,7 +280,7 @@ class FlowService:
                 version=version,
             ), True
 
-        return self._on_active(tx, user_id, act, effects)
+        return self._on_active(tx, user_id, act, effects, platform)
 
     def _on_active(
         self,
@@ -270,6 +288,7 @@ class FlowService:
         user_id: str,
         act: Callable[[FlowRow, datetime], tuple[Step, bool]],
         effects: Effects | None,
+        platform: str,
     ) -> Step:
         """Run ``act`` on the user's active flow.
 
@@ -277,7 +296,7 @@ class FlowService:
         and only a change runs ``effects``.
         """
         now = self._now()
-        row = self._active(tx, user_id)
+        row = self._active(tx, user_id, platform)
         if row is None:
             return self._none()
         if self._expired(row, now):
@@ -317,6 +336,7 @@ class FlowService:
                         id=flow_id, user_id=found.user_id, kind=found.kind, state=found.state,
                         answers=dict(found.answers or {}), history=list(found.history or []),
                         version=found.version, expires_at=found.expires_at,
+                        platform=found.platform,
                     )
                     if not self._expired(row, now):
                         continue  # answered since the sweep began
@@ -332,7 +352,7 @@ class FlowService:
     def _finish(self, tx: Tx, row: FlowRow, fs: FlowState, now: datetime) -> Step:
         """A terminal state: the safety gate, a redirect or a completed flow."""
         flow = self.flows[row.kind]
-        base = {"flow_id": row.id, "flow_kind": row.kind}
+        base = {"flow_id": row.id, "flow_kind": row.kind, "platform": row.platform}
         done, total = flow.position(fs)
         base |= {"step_no": done, "step_total": total}
         if fs.state == URGENT:
@@ -340,6 +360,7 @@ class FlowService:
             referral, card = records.write_urgent(
                 tx,
                 user_id=row.user_id,
+                platform=row.platform,
                 flow_id=row.id,
                 flow_kind=row.kind,
                 suggestion=suggestion,
@@ -395,6 +416,7 @@ class FlowService:
         c = records.write_consultation(
             tx,
             user_id=row.user_id,
+            platform=row.platform,
             flow_id=row.id,
             answers=fs.answers,
             suggestion=suggestion,
@@ -421,6 +443,7 @@ class FlowService:
         referral, card = records.write_referral(
             tx,
             user_id=row.user_id,
+            platform=row.platform,
             flow_id=row.id,
             answers=fs.answers,
             suggestion=suggestion,
@@ -455,8 +478,8 @@ class FlowService:
     def _now(self) -> datetime:
         return _utc(self.clock())
 
-    def _active(self, tx: Tx, user_id: str) -> FlowRow | None:
-        return sql.active_flow(tx.cx, user_id)
+    def _active(self, tx: Tx, user_id: str, platform: str) -> FlowRow | None:
+        return sql.active_flow(tx.cx, user_id, platform)
 
     def _expired(self, row: FlowRow, now: datetime) -> bool:
         return row.expires_at is not None and row.expires_at <= now
@@ -507,6 +530,7 @@ class FlowService:
         timeout = rules.human_duration(self.policy.flows.timeout)
         step = Step(
             Status.EXPIRED,
+            platform=row.platform,
             flow_id=row.id,
             flow_kind=row.kind,
             message=f"Your {flow.script.noun} expired after {timeout} without an answer; "
@@ -537,6 +561,7 @@ class FlowService:
         step_no, total = flow.position(fs)
         return Step(
             status,
+            platform=row.platform,
             flow_id=row.id,
             flow_kind=row.kind,
             prompt=flow.script.prompt(fs.state, fs.answers),

@@ -13,17 +13,16 @@ never queued or stored; it names the kind of detail and where it is, never the d
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from microsoft_agents.hosting.core import TurnContext
 
-from bot import intents, nonames
+from bot import nonames
 from bot.flows.api import Kind, Status, Step
 from bot.flows.drive import Duplicate, drive
 from bot.flows.service import Conflict, Effects
-from bot.handlers.teams import drawing
+from bot.handlers.teams import TEAMS, drawing
 from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.pending import Pending
 from bot.handlers.teams.turns import reply
@@ -45,14 +44,14 @@ class Flows:
                     *, personal: bool) -> None:
         """``consult`` / ``refer``: the flow starts in the person's 1:1 chat."""
         step = await self._drive(context, user, once, "", lambda tx, effects: (
-            self.sv.flows.start_in(tx, user, kind, effects)))
+            self.sv.flows.start_in(tx, user, kind, effects, platform=TEAMS)))
         if step is not None and not personal:
             await reply(context, drawing.words(ELSEWHERE))
 
     async def typed(self, context: TurnContext, user: str, text: str, once: str | None) -> None:
         """A message in the 1:1 chat answers the current question."""
         await self._drive(context, user, once, text, lambda tx, effects: (
-            self.sv.flows.answer_in(tx, user, text, effects)))
+            self.sv.flows.answer_in(tx, user, text, effects, platform=TEAMS)))
 
     async def submitted(self, context: TurnContext, user: str, data: dict[str, Any],
                         once: str | None) -> None:
@@ -70,20 +69,24 @@ class Flows:
                 return
             await self._drive(context, user, once, held.text, lambda tx, effects: (
                 self.sv.flows.answer_in(tx, user, held.text, effects, expect=held.question,
-                                        expect_flow=held.flow_id, confirmed=held.words)))
+                                        expect_flow=held.flow_id, confirmed=held.words,
+                                        platform=TEAMS)))
             return
         if action == verbs.NONAMES_REPHRASE:
             await self._rephrase(context, user, flow_id, once)
             return
         if action in (verbs.FLOW_BACK, verbs.FLOW_CANCEL) and flow_id is not None:
-            current, _ = await self.sv.tx.run(lambda tx: self.sv.flows.current_in(tx, user))
+            current, _ = await self.sv.tx.run(
+                lambda tx: self.sv.flows.current_in(tx, user, platform=TEAMS))
             if current.flow_id != flow_id:
                 await reply(context, drawing.words(EARLIER))
                 return
         if action == verbs.FLOW_BACK:
-            fn = lambda tx, effects: self.sv.flows.back_in(tx, user, effects)  # noqa: E731
+            fn = lambda tx, effects: self.sv.flows.back_in(  # noqa: E731
+                tx, user, effects, platform=TEAMS)
         elif action == verbs.FLOW_CANCEL:
-            fn = lambda tx, effects: self.sv.flows.cancel_in(tx, user, effects)  # noqa: E731
+            fn = lambda tx, effects: self.sv.flows.cancel_in(  # noqa: E731
+                tx, user, effects, platform=TEAMS)
         elif action in (verbs.FLOW_ANSWER, verbs.FLOW_SKIP):
             multi = question is not None and self._multi(question)
             value = "" if action == verbs.FLOW_SKIP else _value(data, multi)
@@ -91,7 +94,7 @@ class Flows:
                 await reply(context, drawing.words("Please choose an answer first."))
                 return
             fn = lambda tx, effects: self.sv.flows.answer_in(  # noqa: E731
-                tx, user, value, effects, expect=question, expect_flow=flow_id)
+                tx, user, value, effects, expect=question, expect_flow=flow_id, platform=TEAMS)
         else:
             await reply(context, drawing.words("That button no longer works."))
             return
@@ -112,7 +115,7 @@ class Flows:
                 raise Duplicate
             tx.audit(actor=user, action="nonames.rephrase", subject_type="flow",
                      subject_id=flow_id or None)
-            return self.sv.flows.current_in(tx, user)
+            return self.sv.flows.current_in(tx, user, platform=TEAMS)
 
         try:
             step, _ = await self.sv.tx.run(audit)
@@ -133,7 +136,7 @@ class Flows:
         except Duplicate:
             return None
         except Conflict:  # another action for this person came first: nothing applied
-            step, applied = await asyncio.to_thread(sv.flows.reread, user), False
+            step, applied = await sv.flows.areread(user, platform=TEAMS), False
         else:
             await sv.sender.dispatch(sent)
         question = step.prompt.text if step.prompt is not None else None
@@ -154,10 +157,8 @@ class Flows:
         """Queue the current question again for the person's chat."""
         if step.status != Status.ASKING or step.prompt is None:
             return
-        _, sent = await self.sv.tx.run(lambda tx: intents.queue(
-            tx, intents.FLOW_QUESTION, key=f"flow:{step.flow_id}:v{step.version}:again:{nonce}",
-            to=intents.person(user), data={"step": intents.step_data(step)},
-            subject_type="flow", subject_id=step.flow_id))
+        _, sent = await self.sv.tx.run(lambda tx: self.sv.messaging.ask_again(
+            tx, user, step, f"flow:{step.flow_id}:v{step.version}:again:{nonce}"))
         await self.sv.sender.dispatch(sent)
 
 
