@@ -12,9 +12,16 @@ import re
 from pathlib import Path
 
 from bot.handlers.slack import caf, caflog, cards, common, consultations, flows, home
+from bot.handlers.teams import actions as teams_actions
+from bot.handlers.teams import caflog as teams_caflog
+from bot.handlers.teams import dialogs as teams_dialogs
+from bot.handlers.teams import flows as teams_flows
+from bot.handlers.teams import listeners as teams_listeners
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENERS = (caf, caflog, cards, consultations, flows, home)
+# Teams' listeners are methods of its agent (the SDK's way), held to the same rule.
+TEAMS_LISTENERS = (teams_actions, teams_caflog, teams_dialogs, teams_flows, teams_listeners)
 # What only the domain and the store do: sessions, the ORM, SQL, threads.
 NOT_IN_A_LISTENER = ("store.db", "store.sql", "store.repo", "sqlmodel", "asyncio")
 
@@ -31,7 +38,7 @@ def _imports(module: object) -> set[str]:
 
 
 def test_listener_modules_open_no_session_and_run_no_sql() -> None:
-    for module in (*LISTENERS, common):
+    for module in (*LISTENERS, common, *TEAMS_LISTENERS):
         source = inspect.getsource(module)
         bad = {m for m in _imports(module)
                if m.startswith(NOT_IN_A_LISTENER) or m == "sqlalchemy"}

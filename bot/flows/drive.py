@@ -4,12 +4,14 @@ messages it queues and the request's once-key, committed when this returns."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlmodel import Session
 
 from bot.flows.api import Step
 from bot.flows.service import Effects
 from store.sql import Lease
-from store.tx import Tx
+from store.tx import Tx, as_tx
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -17,6 +19,23 @@ if TYPE_CHECKING:
 
 class Duplicate(Exception):
     """The request's once-key was taken before: a redelivery, dropped."""
+
+
+R = TypeVar("R")
+
+
+def once_then(once: str | None, then: Callable[[Session, R], None]
+              ) -> Callable[[Session, R], None]:
+    """Effects for a card or consultation decision: claim the request's once-key in the
+    decision's own transaction (a redelivered request raises ``Duplicate`` there, and the
+    decision rolls back with it), then queue its messages with ``then``."""
+
+    def effects(s: Session, result: R) -> None:
+        if once and not as_tx(s).claim_event(once):
+            raise Duplicate
+        then(s, result)
+
+    return effects
 
 
 async def drive(sv: Services, user: str, action: Callable[[Tx, Effects], Step], *,

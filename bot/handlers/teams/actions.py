@@ -10,21 +10,16 @@ redraw for everyone, the referrer's outcome) are queued in the same transaction.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlmodel import Session
-
 from bot.flows.advice import AdviceResult
-from bot.flows.drive import Duplicate
+from bot.flows.drive import Duplicate, once_then
 from bot.flows.triage import CardResult
 from bot.handlers.teams import drawing, people
 from bot.handlers.teams.cards import verbs
 from bot.services import Services
-from store.db import session_scope
 from store.models import Consultation, TriageCard
-from store.tx import as_tx
 
 REFUSED = "Only the front door's managers can {what}. Nothing was changed."
 NOT_HERE = "That can't be done from Teams yet: nothing was changed."
@@ -58,7 +53,7 @@ class Cards:
         card_id = _int(data.get(verbs.CARD))
         what, action = _MANAGERS[verb]
         if not people.is_manager(self.sv.policy, user):
-            await asyncio.to_thread(self.sv.triage.denied, card_id or None, user, action)
+            await self.sv.triage.adenied(card_id or None, user, action)
             return "message", REFUSED.format(what=what)
         if card_id is None:
             return "message", "That card no longer exists."
@@ -78,44 +73,42 @@ class Cards:
         """"I'll follow this advice", from the professional who asked (the service checks
         who; anyone else is told so, whether or not the consultation exists)."""
         cid = _int(data.get(verbs.CONSULTATION)) or 0
-        result = await decide(self.sv, lambda effects: self.sv.advice.respond(
+        result = await decide(self.sv, lambda effects: self.sv.advice.arespond(
             cid, user, True, effects=effects), once)
         if result is not None and not result.ok:
             return "message", result.message or "Nothing was changed."
         return "message", "Thank you: that is recorded in the consultation log."
 
     def _action(self, verb: str, card_id: int, user: str, data: dict[str, Any]
-                ) -> Callable[[Any], CardResult] | str:
+                ) -> Callable[[Any], Awaitable[CardResult]] | str:
         triage = self.sv.triage
         if verb == verbs.CARD_APPROVE:
-            return lambda effects: triage.approve(card_id, user, effects=effects)
+            return lambda effects: triage.aapprove(card_id, user, effects=effects)
         if verb == verbs.CARD_ASSIGN:
-            return lambda effects: triage.assign(card_id, user, effects=effects)
+            return lambda effects: triage.aassign(card_id, user, effects=effects)
         if verb == verbs.CARD_WRITTEN:
-            return lambda effects: triage.written_received(card_id, user, effects=effects)
+            return lambda effects: triage.awritten_received(card_id, user, effects=effects)
         minutes = _int(data.get(verbs.IN_SNOOZE))
         if minutes is None:
             return "Choose how long to snooze for."
-        return lambda effects: triage.snooze(card_id, user, minutes, effects=effects)
+        return lambda effects: triage.asnooze(card_id, user, minutes, effects=effects)
 
 
 
-async def decide(sv: Services, run: Callable[[Any], R], once: str | None) -> R | None:
+async def decide(sv: Services, run: Callable[[Any], Awaitable[R]], once: str | None
+                 ) -> R | None:
     """Run a card's action (triage or advice) with the messages it causes and the
     activity's once-key, in one transaction; None: the activity was delivered before
     (nothing changed)."""
 
-    def effects(s: Session, result: R) -> None:
-        # In the decision's own transaction: a redelivered activity rolls back here.
-        if once and not as_tx(s).claim_event(once):
-            raise Duplicate
+    def then(s: Any, result: R) -> None:
         if isinstance(result, AdviceResult):
             sv.messaging.advice_result(s, result)
         else:
             sv.messaging.card_result(s, result)  # type: ignore[arg-type]
 
     try:
-        result = await asyncio.to_thread(run, effects)
+        result = await run(once_then(once, then))
     except Duplicate:
         return None
     sv.sender.kick()
@@ -124,20 +117,12 @@ async def decide(sv: Services, run: Callable[[Any], R], once: str | None) -> R |
 
 async def load_card(sv: Services, card_id: int) -> TriageCard | None:
     """The triage card as it now is."""
-    return await _load(sv, TriageCard, card_id)
+    return await sv.triage.acard(card_id)
 
 
 async def load_consultation(sv: Services, consultation_id: int) -> Consultation | None:
     """The consultation as it now is."""
-    return await _load(sv, Consultation, consultation_id)
-
-
-async def _load(sv: Services, model: type[M], row_id: int) -> M | None:
-    def load() -> M | None:
-        with session_scope(sv.engine) as s:
-            return s.get(model, row_id)
-
-    return await asyncio.to_thread(load)
+    return await sv.advice.aget(consultation_id)
 
 
 def _sentence(message: str) -> str:

@@ -10,15 +10,12 @@ Reading is audited (``caflog.viewed``: the filter and a count); anyone else's at
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from bot import caflog
 from bot.handlers.teams import people
 from bot.labels import OUTCOME_LABELS
 from bot.services import Services
-from store import repo
-from store.db import session_scope
 
 SHOWN = 10
 REFUSED = "Only the front door's duty advisors and managers can read the consultation log."
@@ -28,7 +25,7 @@ IN_CHAT = "The consultation log is shown only in your personal chat with Front D
 async def show(sv: Services, user: str, query: str, *, personal: bool) -> dict[str, Any]:
     """What ``caflog <query>`` answers ``user`` with (an activity)."""
     if not people.is_advisor(sv.policy, user):
-        await asyncio.to_thread(_denied, sv, user)
+        await sv.caflog.adenied(user, "view")
         return _words(REFUSED)
     if not personal:
         return _words(IN_CHAT)
@@ -37,7 +34,7 @@ async def show(sv: Services, user: str, query: str, *, personal: bool) -> dict[s
     except caflog.FilterError as exc:
         return _words("; ".join(exc.problems)[:1500] + "\nFilters are words like "
                       "since:2026-11-01 until:2026-11-30 outcome:early_help.")
-    entries, total = await asyncio.to_thread(_read, sv, user, f)
+    entries, total = await sv.caflog.aread(user, f, SHOWN)
     tz = sv.policy.tz
     body: list[dict[str, Any]] = [{"type": "TextBlock", "size": "Medium", "weight": "Bolder",
                                    "text": "CAF consultation log", "wrap": True},
@@ -60,18 +57,6 @@ async def show(sv: Services, user: str, query: str, *, personal: bool) -> dict[s
         {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]}
 
 
-def _read(sv: Services, user: str, f: caflog.LogFilter) -> tuple[list[caflog.LogEntry], int]:
-    with session_scope(sv.engine, write=True) as s:
-        entries, total = caflog.latest(s, f, sv.policy.tz, SHOWN)
-        caflog.audit_access(s, actor=user, action="caflog.viewed", f=f, count=total,
-                            at=sv.clock())
-        return entries, total
-
-
-def _denied(sv: Services, user: str) -> None:
-    with session_scope(sv.engine, write=True) as s:
-        repo.audit(s, actor=user, action="denied.caflog", subject_type="caflog",
-                   subject_id="view", at=sv.clock())
 
 
 def _words(text: str) -> dict[str, Any]:

@@ -13,8 +13,7 @@ The decision is committed, with the activity's once-key, before the invoke is an
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import nonames
@@ -26,8 +25,7 @@ from bot.handlers.teams.cards import verbs
 from bot.labels import ADVICE_OUTCOMES, OUTCOME_LABELS, rating_name
 from bot.policy import RATINGS
 from bot.services import Services
-from store.db import session_scope
-from store.models import Consultation, Professional, TriageCard
+from store.models import Consultation, TriageCard
 
 ADVISORS_ONLY = "Only duty advisors can answer consultations."
 # action -> (the dialog's title, what a refusal says they may not do, the audited name)
@@ -111,17 +109,16 @@ class Dialogs:
             # The professional who asked, and nobody else: the same words whether the
             # consultation exists or not, before anything else is said.
             c = await load_consultation(self.sv, subject_id) if subject_id else None
-            if c is None or await asyncio.to_thread(_asker, self.sv, c) != user:
+            if c is None or await self.sv.advice.aasker(c.id or 0) != user:
                 return message(PROFESSIONAL_ONLY)
             if c.status != "advised":
                 return message("There is no advice to respond to yet.")
             return action, c
         if advice and not people.is_advisor(self.sv.policy, user):
-            await asyncio.to_thread(self.sv.triage.denied, None, user,
-                                    f"advise:consultation:{subject_id}")
+            await self.sv.triage.adenied(None, user, f"advise:consultation:{subject_id}")
             return message(ADVISORS_ONLY)
         if not advice and not people.is_manager(self.sv.policy, user):
-            await asyncio.to_thread(self.sv.triage.denied, subject_id, user, FORMS[action][2])
+            await self.sv.triage.adenied(subject_id, user, FORMS[action][2])
             return message(REFUSED.format(what=FORMS[action][1]))
         if advice:
             c = await load_consultation(self.sv, subject_id) if subject_id else None
@@ -162,25 +159,25 @@ class Dialogs:
         return (errors, False) if errors else None
 
     def _action(self, action: str, card_id: int, user: str, data: dict[str, Any],
-                typed: str) -> Callable[[Any], Any]:
+                typed: str) -> Callable[[Any], Awaitable[Any]]:
         triage = self.sv.triage
         if action == verbs.ADVICE_NOT_FOLLOWED:
             # The first answer stands unless the form was opened to change it.
             change = bool(data.get("change"))
-            return lambda effects: self.sv.advice.respond(card_id, user, False, typed,
-                                                          change=change, effects=effects)
+            return lambda effects: self.sv.advice.arespond(card_id, user, False, typed,
+                                                           change=change, effects=effects)
         if action == verbs.CONSULT_ADVISE:
             outcome = str(data.get(verbs.IN_OUTCOME))
-            return lambda effects: self.sv.advice.advise(card_id, user, outcome, typed,
-                                                         effects=effects)
+            return lambda effects: self.sv.advice.aadvise(card_id, user, outcome, typed,
+                                                          effects=effects)
         if action == verbs.CARD_CHANGE:
             rating = str(data.get(verbs.IN_RATING))
-            return lambda effects: triage.change(card_id, user, rating, typed, effects=effects)
+            return lambda effects: triage.achange(card_id, user, rating, typed, effects=effects)
         if action == verbs.CARD_REQUEST_INFO:
-            return lambda effects: triage.request_info(card_id, user, typed, effects=effects)
+            return lambda effects: triage.arequest_info(card_id, user, typed, effects=effects)
         chosen = str(data.get(verbs.IN_OUTCOME))
         reason = f"{chosen}: {typed}" if typed.strip() else chosen
-        return lambda effects: triage.close(card_id, user, reason, effects=effects)
+        return lambda effects: triage.aclose(card_id, user, reason, effects=effects)
 
     def _form(self, action: str, card: Subject, data: dict[str, Any], errors: list[str],
               ordinary: bool = False) -> dict[str, Any]:
@@ -220,12 +217,6 @@ class Dialogs:
                 verbs.CONSULTATION if isinstance(card, Consultation) else verbs.CARD: card.id}}]}
 
 
-
-def _asker(sv: Services, c: Consultation) -> str | None:
-    """The id of the professional who asked (the column keeps its Slack-era name)."""
-    with session_scope(sv.engine) as s:
-        prof = s.get(Professional, c.professional_id)
-        return prof.user_id if prof is not None else None
 
 
 def _unsure_words(text: str) -> frozenset[str]:
