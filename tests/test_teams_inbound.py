@@ -431,6 +431,10 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
             [el for el in task["value"]["card"]["content"]["body"] if "id" not in el])
         answer = await env.execute(OUTSIDER, verbs.ADVICE_FOLLOWED, {verbs.CONSULTATION: c.id})
         assert answer["value"] == "Only the professional who asked can answer."
+        answer = await env.execute(OUTSIDER, verbs.ADVICE_FOLLOWED,
+                                   {verbs.CONSULTATION: c.id + 100})
+        assert answer["value"] == "Only the professional who asked can answer.", (
+            "whether a consultation exists is not said")
         answer = await env.execute(TEACHER, verbs.ADVICE_FOLLOWED, {verbs.CONSULTATION: c.id})
         assert "recorded in the consultation log" in answer["value"]
         with session_scope(engine) as s:

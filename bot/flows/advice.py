@@ -24,6 +24,8 @@ from store.runner import threaded
 from store.tx import Tx
 from store.types import utcnow
 
+ONLY_THE_ASKER = "Only the professional who asked can answer."
+
 ALREADY_ANSWERED = (
     "You have already answered this advice, and that answer stands. To change it, use "
     "*Change my answer* on the advice message."
@@ -150,9 +152,7 @@ class AdviceService:
         def act(s: Session, c: Consultation, now: datetime) -> AdviceResult:
             prof = s.get(Professional, c.professional_id)
             if prof is None or prof.user_id != user:
-                return AdviceResult(
-                    "invalid", c, message="Only the professional who asked can answer."
-                )
+                return AdviceResult("invalid", c, message=ONLY_THE_ASKER)
             if c.status != "advised":
                 return AdviceResult("invalid", c, message="There is no advice to respond to yet.")
             if c.followed_advice is not None and not change:
@@ -174,7 +174,10 @@ class AdviceService:
             c.last_contact_at = now
             return AdviceResult("ok", c, action="respond")
 
-        return self._run(consultation_id, act, effects)
+        # Whether the consultation exists is nobody's business but the asker's: the same
+        # words for a missing one as for someone else's.
+        return self._run(consultation_id, act, effects,
+                         missing=lambda: AdviceResult("invalid", message=ONLY_THE_ASKER))
 
     # The same actions as coroutines, for code on the event loop (``store.runner``).
     aget = threaded(get)
@@ -187,6 +190,8 @@ class AdviceService:
         consultation_id: int,
         act: Callable[[Session, Consultation, datetime], AdviceResult],
         effects: Effects | None,
+        *,
+        missing: Callable[[], AdviceResult] | None = None,
     ) -> AdviceResult:
         def finish(s: Session, c: Consultation, result: AdviceResult) -> None:
             result.professional = s.get(Professional, c.professional_id)
@@ -194,6 +199,6 @@ class AdviceService:
         return locked_action(
             self.engine, Consultation, consultation_id, self.clock(), act, effects,
             finish=finish,
-            missing=lambda: AdviceResult("not_found",
-                                         message="That consultation no longer exists."),
+            missing=missing or (lambda: AdviceResult(
+                "not_found", message="That consultation no longer exists.")),
         )
