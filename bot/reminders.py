@@ -135,6 +135,7 @@ class ReminderSweep:
             text = (f"{card.reference}: {label}: {pct}% of the time has gone; "
                     f"due {due:%H:%M %a %d %b}.")
             msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
+            self._redraw(s, card, clock)
             return True
         if r.kind == "sla_breach":
             text = (f"{card.reference}: {label}: due {due:%H:%M %a %d %b}, now breached.")
@@ -148,12 +149,20 @@ class ReminderSweep:
                           subject_type="card", subject_id=card.id, platform=card.platform)
             if clock == card.clock:
                 card.breached = True
-                card.version += 1
-                s.add(card)
-                msg.update_card(s, card)
+            self._redraw(s, card, clock)
             msg.edt_alert(s, card, now)
             return True
         return False
+
+    def _redraw(self, s: Session, card: TriageCard, clock: str) -> None:
+        """The card says its clock's state (``bot.flows.clocks.card_clocks``): the clock it
+        shows changed, so it is redrawn, in the transaction that marks the reminder done
+        (a sweep run again finds nothing to claim and redraws nothing)."""
+        if clock != card.clock:
+            return  # a clock the card does not show (a phone referral's confirmation)
+        card.version += 1
+        s.add(card)
+        self.sv.messaging.update_card(s, card)
 
 
 

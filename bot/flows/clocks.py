@@ -7,17 +7,24 @@ depends on a process staying up (DESIGN.md principle 4).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session
 
+from bot.labels import to_utc
 from bot.policy import Policy
-from store import repo
-from store.models import Reminder
+from store import repo, sql
+from store.models import Reminder, TriageCard
 from store.tx import Db
 from store.types import utcnow
+
+# The phase of a card's decision clock (``start_clock``'s ``phase``): its reminders are
+# told apart from the rating's clock of the same name by it.
+DECIDE = "decide-"
 
 
 def key_prefix(subject_type: str, subject_id: int, clock: str) -> str:
@@ -122,6 +129,102 @@ def stop_all(
         prefix = key_prefix(subject_type, subject_id, clock)
         stmt = stmt.where(~Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
     return int(session.execute(stmt).rowcount or 0)
+
+
+# --- a card's clocks as of the last sweep ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRow:
+    """What a clock's state is read from: one reminder row of a card."""
+
+    key: str
+    kind: str
+    status: str
+    due_at: datetime
+    done_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClockState:
+    """One clock of a card as the reminder rows say it is: what the sweep has announced
+    (a warning, the breach) or a decision stopped, never what the time is when the card
+    is drawn. A card drawn from it says nothing that the passing of time makes false."""
+
+    clock: str
+    due: datetime
+    warned_at: datetime | None = None  # the newest warning the sweep sent
+    breached: bool = False  # the sweep announced the breach (at ``due``)
+    met_at: datetime | None = None  # a decision stopped it at this time
+    late: bool = False  # ... after the sweep had announced its breach
+
+    def words(self, at: Callable[[datetime], str]) -> str:
+        """"Due Thu 3 Dec 14:32 · on time" ("· warning sent …", "· overdue since …",
+        "· met …"); ``at`` draws an instant as the platform shows it to each reader."""
+        if self.met_at is not None:
+            state = f"decided {at(self.met_at)}, late" if self.late else f"met {at(self.met_at)}"
+        elif self.breached:
+            state = f"overdue since {at(self.due)}"
+        elif self.warned_at is not None:
+            state = f"warning sent {at(self.warned_at)}"
+        else:
+            state = "on time"
+        return f"Due {at(self.due)} · {state}"
+
+
+def _run_of(key: str) -> str:
+    """The part of a reminder key naming one run of one clock (its start stamp included)."""
+    for tail in (":breach", ":warn:"):
+        if tail in key:
+            return key.split(tail, 1)[0]
+    return key
+
+
+def card_clocks(card: TriageCard, rows: Sequence[ReminderRow],
+                first_decided: datetime | None = None) -> list[ClockState]:
+    """The clocks a card shows, from its reminder rows: the decision clock once a decision
+    met it (at ``first_decided``, the card's first decision), then the running clock.
+
+    Pure: the same rows give the same states whenever the card is drawn."""
+    out: list[ClockState] = []
+    breaches = sorted((r for r in rows if r.kind == "sla_breach"), key=lambda r: r.key)
+    if first_decided is not None:
+        decide = next((r for r in breaches if f":{DECIDE}" in r.key), None)
+        if decide is not None and decide.status in ("cancelled", "done"):
+            out.append(ClockState(clock=decide.key.split(":")[2], due=decide.due_at,
+                                  met_at=first_decided, late=decide.status == "done"))
+    if card.status == "closed" or not card.clock or card.due_at is None:
+        return out
+    prefix = key_prefix("card", card.id or 0, card.clock)
+    due = to_utc(card.due_at)
+    run = next((r for r in reversed(breaches) if r.key.startswith(prefix)
+                and to_utc(r.due_at) == due and r.status != "cancelled"), None)
+    if run is None:  # no rows to read (a card drawn on its own): what the card says
+        out.append(ClockState(card.clock, card.due_at, breached=bool(card.breached)))
+        return out
+    name = _run_of(run.key)
+    warned = [r.done_at or r.due_at for r in rows if r.kind == "sla_warning"
+              and r.status == "done" and _run_of(r.key) == name]
+    out.append(ClockState(card.clock, card.due_at, warned_at=max(warned, default=None),
+                          breached=run.status == "done" or bool(card.breached)))
+    return out
+
+
+def read_card_clocks(cx: sql.Cx, card: TriageCard) -> list[ClockState]:
+    """A card's clocks as its reminder rows and first decision say (for its renderers)."""
+    cur = cx.execute(
+        "SELECT key, kind, status, due_at, done_at FROM reminder "
+        "WHERE subject_type = 'card' AND subject_id = :id", {"id": card.id or 0})
+    rows = [ReminderRow(k, kind, status, _when(due), cx.read_when(done))
+            for k, kind, status, due, done in cur.fetchall()]
+    first = cx.first("SELECT min(at) FROM decision WHERE card_id = :id", {"id": card.id or 0})
+    return card_clocks(card, rows, cx.read_when(first[0]) if first else None)
+
+
+def _when(value: Any) -> datetime:
+    at = sql.Cx.read_when(value)
+    assert at is not None  # due_at is NOT NULL
+    return at
 
 
 # The one table of clock names in words, for cards, reminders and the weekly figures.

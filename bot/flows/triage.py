@@ -79,7 +79,7 @@ def start_card_clocks(db: Db, policy: Policy, card: TriageCard, referral: Referr
     card.clock = name
     card.due_at = clocks.start_clock(
         db, policy, subject_type="card", subject_id=card.id, clock=name,
-        start=card.received_at, phase="decide-",
+        start=card.received_at, phase=clocks.DECIDE,
     )
     if referral.phone_referral and referral.phoned_at:
         clocks.start_clock(

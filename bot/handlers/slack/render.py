@@ -16,6 +16,7 @@ from typing import Any
 
 from bot import delivered, intents
 from bot.flows.api import Step
+from bot.flows.clocks import read_card_clocks
 from bot.handlers.slack.blocks import caf, cards, flow
 from bot.handlers.slack.blocks import text as tx
 from bot.outbox import NotReady, UnknownIntent
@@ -100,7 +101,7 @@ class SlackRenderer:
         if card is None or referral is None:
             return None
         return cards.triage_card(card, referral, self.policy, self.clock(),
-                                 _last_decision(cx, card.id or 0))
+                                 _last_decision(cx, card.id or 0), read_card_clocks(cx, card))
 
     def _consultation_card(self, cx: sql.Cx | None, row: OutboxRow, _d: dict) -> dict | None:
         assert cx is not None and self.policy is not None

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot import delivered, intents
+from bot.flows.clocks import read_card_clocks
 from bot.handlers.teams.cards import ac, caf, flow, triage
 from bot.outbox import NotReady, UnknownIntent
 from bot.policy import Policy
@@ -94,7 +95,8 @@ class TeamsRenderer:
         if card is None or referral is None:
             return None
         return triage.triage_card(card, referral, self.policy, self.clock(),
-                                  sql.last_decision(cx, card.id or 0), self.mentions())
+                                  sql.last_decision(cx, card.id or 0), self.mentions(),
+                                  read_card_clocks(cx, card))
 
     def _consultation_card(self, cx: sql.Cx | None, row: OutboxRow, _d: dict,
                            _call: TeamsCall) -> dict | None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import wording
-from bot.flows.clocks import clock_label
+from bot.flows.clocks import ClockState, card_clocks, clock_label
 from bot.flows.scripts import answer_labels
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.text import (
@@ -32,20 +32,19 @@ from bot.handlers.slack.blocks.text import (
     confirm_dialog,
     context,
     divider,
-    due_in_words,
     duration_words,
     esc,
     escape,
     fields_section,
     header,
     humanize,
+    live_date,
     mention,
     message,
     option,
     plain,
     section_text,
     sections,
-    when_words,
 )
 from bot.labels import ADVICE_OUTCOMES as ADVICE_OUTCOMES  # re-exported for the blocks
 from bot.labels import OUTCOME_LABELS as OUTCOME_LABELS
@@ -145,14 +144,23 @@ def triage_card(
     policy: Policy,
     now: datetime,
     last: Decision | None = None,
+    clocks: Sequence[ClockState] | None = None,
 ) -> dict:
     """The triage card in a manager channel: suggestion or decision, summary, clock, buttons.
 
     ``last`` is the card's newest Decision: a changed rating shows what it was changed
-    from and the manager's reason. Buttons carry ``str(card.id)``; a decided card has no
+    from and the manager's reason. ``clocks``: the card's clocks as its reminder rows say
+    (``bot.flows.clocks.read_card_clocks``); without them, what the card row says. Every
+    time is absolute and shown in the reader's time zone, so a card left on screen stays
+    true (``now`` is not read). Buttons carry ``str(card.id)``; a decided card has no
     Approve button and a closed card has no buttons at all.
     """
     tz = policy.tz
+    states = list(card_clocks(card, []) if clocks is None else clocks)
+    running = next((c for c in states if c.met_at is None), None)
+
+    def at(dt: datetime) -> str:
+        return live_date(dt, tz)
     ref = card.reference
     decided = _is_decided(card)
     closed = card.status == "closed"
@@ -160,7 +168,7 @@ def triage_card(
     blocks: list[Block] = [header(wording.card_title(card, policy))]
 
     if card.breached and not closed:
-        words = due_in_words(card.due_at, now, tz) if card.due_at else "deadline passed"
+        words = running.words(at) if running is not None else "deadline passed"
         blocks.append(
             section_text(
                 f":rotating_light: *SLA BREACHED* — {escape(clock_label(card.clock))}: {words}"
@@ -173,7 +181,7 @@ def triage_card(
         verb = f"changed from {escape(rating_name(policy, was))}" if was else "approved"
         line = f"*Rating:* {rating_badge(policy, key)} — {verb} by {mention(card.decided_by)}"
         if card.decided_at:
-            line += f" ({when_words(card.decided_at, now, tz)})"
+            line += f" ({at(card.decided_at)})"
         if changed is not None and changed.reason:
             line += f"\n*Why:* {esc(changed.reason, 1500)}"
     else:
@@ -193,17 +201,17 @@ def triage_card(
     if closed:
         closed_line = ":lock: *Closed*"
         if card.closed_at:
-            closed_line += f" {when_words(card.closed_at, now, tz)}"
+            closed_line += f" {at(card.closed_at)}"
         if card.close_reason:
             closed_line += f" — {esc(card.close_reason, 2500)}"
         blocks.append(section_text(closed_line))
 
     if closed:
         due = "Stopped (closed)"
-    elif card.due_at:
-        due = f"{escape(clock_label(card.clock))}: {due_in_words(card.due_at, now, tz)}"
     else:
-        due = "No clock running"
+        due = "\n".join(f"{escape(clock_label(c.clock))}: {c.words(at)}" for c in states)
+        if running is None:
+            due = f"{due}\nNo clock running" if due else "No clock running"
     kind = "Urgent (safety gate)" if referral.kind == "urgent" else "Referral checklist"
     pairs: list[tuple[str, str]] = [
         ("Kind", kind),
@@ -213,7 +221,7 @@ def triage_card(
         ("Completeness", f"{int(referral.completeness or 0)}%"),
         ("Clock", due),
         ("Assigned to", mention(card.assignee_user_id, nobody="Nobody yet")),
-        ("Received", when_words(card.received_at, now, tz) if card.received_at else "—"),
+        ("Received", at(card.received_at) if card.received_at else "—"),
         ("Referred by", mention(card.referrer_user_id, nobody="Unknown")),
     ]
     if card.info_requested:
@@ -256,8 +264,7 @@ def triage_card(
     if referral.phone_referral:
         if referral.written_confirmed_at:
             notes.append(
-                "Phone referral, confirmed in writing "
-                f"{when_words(referral.written_confirmed_at, now, tz)}"
+                f"Phone referral, confirmed in writing {at(referral.written_confirmed_at)}"
             )
         else:
             notes.append("Phone referral: written confirmation awaited")
@@ -359,7 +366,7 @@ def consultation_card(
     consent = answers.get("consent") or answers.get("consent_status")
     pairs: list[tuple[str, str]] = [
         ("Asked by", asked_by),
-        ("Asked", when_words(c.created_at, now, tz) if c.created_at else "—"),
+        ("Asked", live_date(c.created_at, tz) if c.created_at else "—"),
         ("Age band", _age_band(policy, c.age_band)),
         ("Categories", _words(c.categories)),
         ("Consent", esc(CONSENT_LABELS.get(str(consent), answer_text(consent)) or "—", 500)),
@@ -383,7 +390,7 @@ def consultation_card(
         advice = f"*Advice:* {escape(outcome_label(c.advice_outcome))}"
         advice += f" — by {mention(c.advisor_user_id, nobody='an advisor')}"
         if c.advised_at:
-            advice += f" ({when_words(c.advised_at, now, tz)})"
+            advice += f" ({live_date(c.advised_at, tz)})"
         if c.advice_text:
             advice += f"\n{esc(c.advice_text, 2500)}"
         blocks.append(section_text(advice))

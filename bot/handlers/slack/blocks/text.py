@@ -319,6 +319,21 @@ def when_words(dt: datetime, now: datetime, tz: ZoneInfo) -> str:
     return f"{words} {hm}"
 
 
+def at_words(dt: datetime, tz: ZoneInfo) -> str:
+    """An instant in ``tz`` that stays true whenever it is read: "Thu 3 Dec 14:32"."""
+    local = to_utc(dt).astimezone(tz)
+    return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local:%H:%M}"
+
+
+def live_date(dt: datetime, tz: ZoneInfo) -> str:
+    """An instant as Slack shows it in each reader's own time zone, "today" or "Dec 3"
+    as of when it is read (``<!date^…>``); clients that cannot, show ``at_words`` in the
+    authority's ``tz``. A posted card says this, never "today" or "in 3 h", which the
+    passing of time makes false."""
+    epoch = int(to_utc(dt).timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{at_words(dt, tz)}>"
+
+
 def due_in_words(due: datetime, now: datetime, tz: ZoneInfo) -> str:
     """Say when something is due, in the authority's local time.
 

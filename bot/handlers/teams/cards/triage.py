@@ -14,11 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from bot import wording
-from bot.flows.clocks import clock_label
+from bot.flows.clocks import ClockState, card_clocks, clock_label
 from bot.flows.scripts import answer_labels
 from bot.handlers.teams.cards import ac, verbs
 from bot.labels import duration_words, humanize, outcome_label, rating_name
-from bot.labels import to_utc as utc
 from bot.policy import Policy
 from store.models import Consultation, Decision, Professional, Referral, TriageCard
 
@@ -59,23 +58,20 @@ def _reasons(reasons: Sequence[Any]) -> list[ac.Element]:
     return out
 
 
-def _due(due: datetime, now: datetime) -> str:
-    """An absolute due time; "overdue" when it had passed as the card was drawn."""
-    if utc(due) < utc(now):
-        return f"overdue (was due {ac.at(due)})"
-    return f"due {ac.at(due)}"
-
-
 def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datetime,
-                last: Decision | None, m: ac.Mentions) -> dict[str, Any]:
+                last: Decision | None, m: ac.Mentions,
+                clocks: Sequence[ClockState] | None = None) -> dict[str, Any]:
     """The triage card in a manager channel: suggestion or decision, clock, summary and
     the actions (approve, written referral, change rating, request information, assign,
-    route to a CAF, close, snooze); a closed card has none."""
+    route to a CAF, close, snooze); a closed card has none. ``clocks``: as Slack's card
+    takes them (the state as of the last sweep, in words that stay true)."""
+    states = list(card_clocks(card, []) if clocks is None else clocks)
+    running = next((c for c in states if c.met_at is None), None)
     ref, decided, closed = card.reference, wording.is_decided(card), card.status == "closed"
     key = wording.card_rating(card)
     body: list[ac.Element] = [ac.heading(wording.card_title(card, policy))]
     if card.breached and not closed:
-        words = _due(card.due_at, now) if card.due_at else "deadline passed"
+        words = running.words(ac.at) if running is not None else "deadline passed"
         body.append(ac.attention([ac.text(
             f"🚨 **SLA BREACHED** — {clock_label(card.clock)}: {words}", color="Attention")]))
 
@@ -104,10 +100,10 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
 
     if closed:
         clock = "Stopped (closed)"
-    elif card.due_at:
-        clock = f"{clock_label(card.clock)}: {_due(card.due_at, now)}"
     else:
-        clock = "No clock running"
+        clock = "\n\n".join(f"{clock_label(c.clock)}: {c.words(ac.at)}" for c in states)
+        if running is None:
+            clock = f"{clock}\n\nNo clock running" if clock else "No clock running"
     kind = "Urgent (safety gate)" if referral.kind == "urgent" else "Referral checklist"
     label = answer_labels(policy).get("age_band", {})
     age = label.get(referral.age_band or "", humanize(referral.age_band or "")) or "Not given"
