@@ -232,36 +232,42 @@ def test_mention_only_for_real_ids() -> None:
     assert mention("U1> <!here") == "U1&gt; &lt;!here"
 
 
+def _read(s: str) -> str:
+    """What a Slack client that cannot format ``<!date^…>`` shows: its fallback."""
+    return re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", s)
+
+
 def test_due_in_words_examples() -> None:
     now = datetime(2026, 6, 9, 10, 52, tzinfo=LONDON)  # Tuesday
-    assert due_in_words(datetime(2026, 6, 9, 14, 32, tzinfo=LONDON), now, LONDON) == (
-        "due 14:32 today, in 3 h 40 min"
-    )
+    due = datetime(2026, 6, 9, 14, 32, tzinfo=LONDON)
+    assert due_in_words(due, now, LONDON) == (
+        f"Due <!date^{int(due.timestamp())}^{{date_short_pretty}} {{time}}|Tue 9 Jun 14:32>"
+        " · in 3 h 40 min")
     now = datetime(2026, 6, 9, 15, 10, tzinfo=LONDON)
-    assert due_in_words(datetime(2026, 6, 10, 9, 15, tzinfo=LONDON), now, LONDON) == (
-        "due tomorrow 09:15, in 18 h 5 min"
+    assert _read(due_in_words(datetime(2026, 6, 10, 9, 15, tzinfo=LONDON), now, LONDON)) == (
+        "Due Wed 10 Jun 09:15 · in 18 h 5 min"
     )
     now = datetime(2026, 12, 26, 5, 15, tzinfo=LONDON)  # Saturday
-    assert due_in_words(datetime(2026, 12, 28, 9, 15, tzinfo=LONDON), now, LONDON) == (
-        "due Mon 28 Dec 09:15, in 2 days 4 h"
+    assert _read(due_in_words(datetime(2026, 12, 28, 9, 15, tzinfo=LONDON), now, LONDON)) == (
+        "Due Mon 28 Dec 09:15 · in 2 days 4 h"
     )
     now = datetime(2026, 6, 9, 15, 37, tzinfo=LONDON)
-    assert due_in_words(datetime(2026, 6, 9, 14, 32, tzinfo=LONDON), now, LONDON) == (
-        "overdue by 1 h 5 min (was due 14:32 today)"
+    assert _read(due_in_words(datetime(2026, 6, 9, 14, 32, tzinfo=LONDON), now, LONDON)) == (
+        "Due Tue 9 Jun 14:32 · overdue by 1 h 5 min"
     )
     now = datetime(2026, 6, 10, 9, 0, tzinfo=LONDON)
-    assert due_in_words(datetime(2026, 6, 9, 16, 0, tzinfo=LONDON), now, LONDON) == (
-        "overdue by 17 h (was due yesterday 16:00)"
+    assert _read(due_in_words(datetime(2026, 6, 9, 16, 0, tzinfo=LONDON), now, LONDON)) == (
+        "Due Tue 9 Jun 16:00 · overdue by 17 h"
     )
     # Inputs in UTC are shown in local time.
     due_utc = datetime(2026, 6, 9, 13, 32, tzinfo=UTC)
-    assert due_in_words(due_utc, datetime(2026, 6, 9, 9, 52, tzinfo=UTC), LONDON) == (
-        "due 14:32 today, in 3 h 40 min"
+    assert _read(due_in_words(due_utc, datetime(2026, 6, 9, 9, 52, tzinfo=UTC), LONDON)) == (
+        "Due Tue 9 Jun 14:32 · in 3 h 40 min"
     )
-    assert due_in_words(
+    assert _read(due_in_words(
         datetime(2027, 1, 4, 9, 15, tzinfo=LONDON), datetime(2026, 12, 31, 9, 0, tzinfo=LONDON),
         LONDON,
-    ) == "due Mon 4 Jan 2027 09:15, in 4 days"
+    )) == "Due Mon 4 Jan 09:15 · in 4 days"
 
 
 def test_due_in_words_across_the_october_clock_change() -> None:
@@ -270,22 +276,22 @@ def test_due_in_words_across_the_october_clock_change() -> None:
     now = datetime(2026, 10, 25, 0, 30, tzinfo=LONDON)
     due = datetime(2026, 10, 25, 3, 30, tzinfo=LONDON)
     assert due - now == timedelta(hours=3)  # the trap: Python subtracts by wall clock
-    assert due_in_words(due, now, LONDON) == "due 03:30 today, in 4 h"
+    assert _read(due_in_words(due, now, LONDON)) == "Due Sun 25 Oct 03:30 · in 4 h"
     # A 24-hour clock from 23:00 BST Saturday ends at 22:00 GMT Sunday.
     now = datetime(2026, 10, 24, 23, 0, tzinfo=LONDON)
     due = (now.astimezone(UTC) + timedelta(hours=24)).astimezone(LONDON)
-    assert due_in_words(due, now, LONDON) == "due tomorrow 22:00, in 1 day"
+    assert _read(due_in_words(due, now, LONDON)) == "Due Sun 25 Oct 22:00 · in 1 day"
     # Overdue across the change.
-    assert due_in_words(
+    assert _read(due_in_words(
         datetime(2026, 10, 25, 0, 30, tzinfo=LONDON), datetime(2026, 10, 25, 3, 30, tzinfo=LONDON),
         LONDON,
-    ) == "overdue by 4 h (was due 00:30 today)"
+    )) == "Due Sun 25 Oct 00:30 · overdue by 4 h"
 
 
 def test_due_in_words_across_the_march_clock_change() -> None:
     now = datetime(2026, 3, 29, 0, 30, tzinfo=LONDON)  # GMT; 01:00 GMT becomes 02:00 BST
     due = (now.astimezone(UTC) + timedelta(hours=4)).astimezone(LONDON)
-    assert due_in_words(due, now, LONDON) == "due 05:30 today, in 4 h"
+    assert _read(due_in_words(due, now, LONDON)) == "Due Sun 29 Mar 05:30 · in 4 h"
 
 
 def test_cap_blocks_trims_with_a_note_and_keeps_the_tail() -> None:

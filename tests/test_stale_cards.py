@@ -14,7 +14,7 @@ import re
 from sqlalchemy import select
 
 from bot.flows.clocks import ClockState
-from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.blocks import home, ids
 from bot.handlers.teams.cards import ac, triage
 from bot.policy import load_policy
 from store.db import make_engine, session_scope
@@ -150,3 +150,15 @@ def test_teams_card_draws_the_same_state_with_dates_teams_formats() -> None:
             "{{TIME(2026-10-13T12:40:00Z)}} · warning sent {{DATE(2026-10-13T11:00:00Z, SHORT)}}"
             " {{TIME(2026-10-13T11:00:00Z)}}") in text, text
     assert not RELATIVE.search(text)
+
+
+def test_app_home_names_the_due_time_as_the_card_does_then_how_long_from_now() -> None:
+    """App Home is drawn when it is opened: how long is left may be said, after the due
+    time the card shows."""
+    policy = load_policy("cambridgeshire")
+    due = NOW + dt.timedelta(hours=1, minutes=5)
+    view = home.home_view(user_id=MANAGER, is_manager=True, is_advisor=False, my_items=[],
+                          open_cards=[(make_card(due_at=due), make_referral())],
+                          open_consultations=[], policy=policy, now=NOW)
+    said = all_text(view)
+    assert f"Decision on the contact: Due {live(due)} · in 1 h 5 min" in said, said

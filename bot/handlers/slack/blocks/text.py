@@ -335,18 +335,18 @@ def live_date(dt: datetime, tz: ZoneInfo) -> str:
 
 
 def due_in_words(due: datetime, now: datetime, tz: ZoneInfo) -> str:
-    """Say when something is due, in the authority's local time.
+    """When something is due, for a view drawn when it is opened (App Home): the due time
+    as the cards show it (``live_date``), then how long from ``now``.
 
-    "due 14:32 today, in 3 h 40 min"; "due tomorrow 09:15, in 18 h 5 min";
-    "due Mon 28 Dec 09:15, in 2 days 4 h"; "overdue by 1 h 5 min (was due 14:32 today)".
+    "Due Tue 9 Jun 14:32 · in 3 h 40 min"; "Due Tue 9 Jun 14:32 · overdue by 1 h 5 min".
+    A posted card says its clock's state instead (``bot.flows.clocks.ClockState``).
     """
     # Subtract UTC instants: two datetimes sharing a tzinfo subtract by wall clock,
     # which is an hour out across a clock change.
     delta = to_utc(due) - to_utc(now)
-    at = when_words(due, now, tz)
-    if delta < timedelta(0):
-        return f"overdue by {duration_words(delta)} (was due {at})"
-    return f"due {at}, in {duration_words(delta)}"
+    left = f"overdue by {duration_words(delta)}" if delta < timedelta(0) else (
+        f"in {duration_words(delta)}")
+    return f"Due {live_date(due, tz)} · {left}"
 
 
 def is_overdue(due: datetime | None, now: datetime) -> bool:
