@@ -1,7 +1,10 @@
 """The CAF consultation log: queries, filters and the CSV export.
 
 One log entry is one ``Consultation`` row with its professional: the reference,
-when it was received, who asked (name, role, agency, contact), the age band
+when it was received, who asked (name, role, agency, contact: recorded on the entry
+from the chat platform's profile at the time, by :meth:`LogService.record_asker`;
+"not available" when the platform did not answer; an entry never looked up shows
+the professional's details as last recorded), the age band
 and categories, the suggested and the given outcome, the advisor, whether the
 professional followed the advice (and why not), and the earlier references it
 is linked to. Never a child's details: the log holds only what the no-names
@@ -36,7 +39,7 @@ bands); ids are kept in their own columns:
  8. Categories                ``Neglect; Domestic abuse``
  9. Suggested outcome         ``Start an Early Help Assessment (with consent)``
 10. Given outcome             the advisor's, in the same words; empty until advised
-11. Advisor                   the advisor's name where the bot has recorded it
+11. Advisor                   the advisor's name, from their profile when they advised
 12. Advised                   local time
 13. Followed advice           ``yes``, ``no`` or empty
 14. Not followed reason       as typed (after the no-names guard)
@@ -61,13 +64,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot import nonames
 from bot.flows.rules import CATEGORIES
-from bot.flows.scripts import AGE_BANDS, AGENCIES
+from bot.flows.scripts import AGE_BANDS, AGENCIES, ROLES
 from bot.labels import OUTCOME_LABELS
 from store import repo
 from store.db import session_scope
@@ -82,6 +85,10 @@ _USER = re.compile(r"^<?@?([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
 _MAX_CHAIN = 1000
 
 AGENCY_LABELS: dict[str, str] = {o.value: o.label for o in AGENCIES}
+ROLE_LABELS: dict[str, str] = {o.value: o.label for o in ROLES}
+# What the log records for a detail the chat platform did not give.
+NOT_AVAILABLE = "not available"
+_DETAIL = 200  # the columns' width
 AGE_BAND_LABELS: dict[str, str] = {o.value: o.label for o in AGE_BANDS}
 FILTER_KEYS = ("since", "until", "outcome", "category", "agency", "advisor")
 
@@ -279,6 +286,20 @@ def parse_query(text: str) -> LogFilter:
 
 
 @dataclass(frozen=True)
+class Person:
+    """A professional as their chat platform's profile describes them (plain values)."""
+
+    name: str = ""
+    title: str = ""  # their job title
+    contact: str = ""  # e-mail address and/or phone number
+
+
+def _detail(*values: str | None) -> str:
+    """The first value given, cut to the column, or "not available"."""
+    return next((v.strip()[:_DETAIL] for v in values if v and v.strip()), NOT_AVAILABLE)
+
+
+@dataclass(frozen=True)
 class LogEntry:
     """One row of the CAF consultation log, as shown and exported."""
 
@@ -403,14 +424,19 @@ def iter_entries(
             continue
         if not f.matches_text(_free_text(c)):
             continue
+        # Recorded on the entry at the time; an entry never looked up (from before
+        # 0007, or another platform) has the professional's details as last recorded.
+        def asked(at_the_time: str | None, recorded: str) -> str:
+            return recorded if at_the_time is None else at_the_time
+
         yield LogEntry(
             id=int(c.id or 0),
             reference=c.reference,
             received_at=c.created_at,
-            professional=p.name,
-            role=p.role,
-            agency=p.agency,
-            contact=p.contact,
+            professional=asked(c.asker_name, p.name),
+            role=asked(c.asker_role, p.role),
+            agency=asked(c.asker_agency, p.agency),
+            contact=asked(c.asker_contact, p.contact),
             professional_user_id=p.user_id,
             age_band=c.age_band,
             categories=tuple(str(x) for x in c.categories or ()),
@@ -423,7 +449,7 @@ def iter_entries(
             linked_references=chains.earlier(c.linked_reference),
             repeat_count=c.repeat_count,
             status=c.status,
-            advisor_name=names.of(c.advisor_user_id),
+            advisor_name=asked(c.advisor_name, names.of(c.advisor_user_id)),
         )
 
 
@@ -542,6 +568,7 @@ __all__ = [
     "FilterError",
     "LogEntry",
     "LogFilter",
+    "Person",
     "csv_text",
     "day_window",
     "entry_row",
@@ -584,7 +611,55 @@ class LogService:
                          at=self.clock())
             return text, count
 
+    def record_asker(self, consultation_id: int, person: Person | None) -> bool:
+        """Record who asked, from their profile (None: the platform did not answer). Role:
+        their job title, else the role they chose in the flow; agency: the one they chose.
+        The first record stands (a retry changes nothing); False if there was one."""
+        with session_scope(self.engine, write=True) as s:
+            c = s.get(Consultation, consultation_id)
+            if c is None or c.asker_name is not None:
+                return False
+            answers = (c.summary or {}).get("answers") or {}
+            who = person or Person()
+            values = {
+                "asker_name": _detail(who.name),
+                "asker_role": _detail(who.title, ROLE_LABELS.get(str(answers.get("role")))),
+                "asker_agency": _detail(AGENCY_LABELS.get(str(answers.get("agency")))),
+                "asker_contact": _detail(who.contact),
+            }
+            if not _first_record(s, consultation_id, Consultation.asker_name, values):
+                return False
+            if person is not None and c.platform == "slack":  # their row, as now known
+                user = s.get(Professional, c.professional_id)
+                if user is not None:
+                    repo.professional_id(s, user.user_id, name=person.name[:_DETAIL],
+                                         contact=person.contact[:_DETAIL])
+            return True
+
+    def record_advisor(self, consultation_id: int, advisor: str, person: Person | None,
+                       ) -> bool:
+        """Record who advised (``advisor``'s profile; None: not available); first stands."""
+        with session_scope(self.engine, write=True) as s:
+            who = person or Person()
+            values = {"advisor_name": _detail(who.name), "advisor_role": _detail(who.title)}
+            if not _first_record(s, consultation_id, Consultation.advisor_name, values,
+                                 Consultation.advisor_user_id == advisor):
+                return False
+            if person is not None and person.name:
+                repo.professional_id(s, advisor, name=person.name[:_DETAIL])
+            return True
+
     # The same as coroutines, for code on the event loop (``store.runner``).
+    arecord_asker = threaded(record_asker)
+    arecord_advisor = threaded(record_advisor)
     adenied = threaded(denied)
     aread = threaded(read)
     aexport = threaded(export)
+
+
+def _first_record(s: Session, consultation_id: int, column: Any, values: dict[str, str],
+                  *where: Any) -> bool:
+    """Set ``values`` on the consultation unless ``column`` holds a record already."""
+    done = s.exec(update(Consultation).where(  # type: ignore[call-overload]
+        Consultation.id == consultation_id, column.is_(None), *where).values(**values))
+    return bool(done.rowcount)

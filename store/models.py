@@ -119,6 +119,15 @@ class Consultation(SQLModel, table=True):
     platform: str = _platform()
     created_at: datetime = _now()
     last_contact_at: datetime = _now()
+    # 0007: who asked and who advised, from the chat platform's profile at the time
+    # (professionals, not children). None: not looked up (yet); "not available" when
+    # the lookup failed. The log falls back to the professional's row for None.
+    asker_name: str | None = Field(default=None, max_length=200)
+    asker_role: str | None = Field(default=None, max_length=200)
+    asker_agency: str | None = Field(default=None, max_length=200)
+    asker_contact: str | None = Field(default=None, max_length=200)
+    advisor_name: str | None = Field(default=None, max_length=200)
+    advisor_role: str | None = Field(default=None, max_length=200)
 
 
 class Referral(SQLModel, table=True):

@@ -143,6 +143,9 @@ def _snapshot(eng: Engine) -> dict[str, list[dict[str, Any]]]:
     moved = {"slack_user_id", "user_id", "channel", "ts", "message_ts", "card_channel",
              "card_ts", "method", "intent", "result_ts", "message_id", "payload", "platform",
              "subject_type", "subject_id"}  # (a queued redraw gains its subject: asserted below)
+    # Columns later revisions add (None on every old row: nothing to survive).
+    moved |= {"asker_name", "asker_role", "asker_agency", "asker_contact", "advisor_name",
+              "advisor_role"}
     tables = ("professional", "flow_session", "referral", "triage_card", "decision",
               "consultation", "caf_episode", "caf_meeting", "audit", "reminder", "outbox")
     meta = sa.MetaData()

@@ -65,7 +65,7 @@ def seed(fake: FakeSlack, policy: Policy) -> None:
     every role the policy relies on exists in the workspace.
     """
     for person in PEOPLE:
-        fake.add_user(person.id, person.name, real_name=person.real_name)
+        fake.add_user(person.id, person.name, real_name=person.real_name, title=person.title)
     roles = policy.roles
     for role, users in (("manager", roles.managers.users), ("advisor", roles.advisors.users)):
         for uid in users:

@@ -111,6 +111,8 @@ class User:
     is_bot: bool = False
     email: str | None = None
     deleted: bool = False
+    title: str = ""  # the profile's job title
+    phone: str = ""
 
     def to_api(self, team_id: str) -> dict[str, Any]:
         """The ``user`` object of ``users.info``."""
@@ -141,6 +143,8 @@ class User:
                 "first_name": first,
                 "last_name": last,
                 "email": self.email,
+                "title": self.title,
+                "phone": self.phone,
                 "team": team_id,
             },
         }
@@ -404,6 +408,8 @@ class FakeSlack:
         email: str | None = None,
         tz: str = "Europe/London",
         is_bot: bool = False,
+        title: str = "",
+        phone: str = "",
     ) -> User:
         """Add (or replace) a member; email defaults to ``<name>@example.org``."""
         user = User(
@@ -413,6 +419,8 @@ class FakeSlack:
             tz=tz,
             is_bot=is_bot,
             email=email or (None if is_bot else f"{name}@example.org"),
+            title=title,
+            phone=phone,
         )
         self.users[id] = user
         return user

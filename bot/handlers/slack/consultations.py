@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.flows.advice import ALREADY_ANSWERED, AdviceResult
+from bot.handlers.slack import directory
 from bot.handlers.slack.blocks import ids, modals
 from bot.handlers.slack.common import (
     After,
@@ -43,6 +44,18 @@ async def acted(sv: Services, user: str, channel: str | None,
     """Await the committed action; what it sends and says goes after the ack."""
     return settle(sv, user, channel, await done, lambda r: RECORDED if r.action == "respond"
                   else None)
+
+
+async def record_asker(sv: Services, consultation_id: int, user: str) -> None:
+    """After a consultation is committed: who asked, from their Slack profile now, on
+    its log entry (a failed lookup records "not available"; the consultation stands)."""
+    await sv.caflog.arecord_asker(consultation_id, await directory.profile(sv.client, user))
+
+
+async def record_advisor(sv: Services, consultation_id: int, user: str) -> None:
+    """After advice is committed: who advised, from their Slack profile now."""
+    await sv.caflog.arecord_advisor(consultation_id, user,
+                                    await directory.profile(sv.client, user))
 
 
 async def not_advisor(sv: Services, user: str, channel: str | None, cid: int) -> After | None:
@@ -84,8 +97,17 @@ async def advice_given(sv: Services, body: dict[str, Any], view: dict[str, Any])
         return no
     outcome = str(state_value(view, ids.IN_OUTCOME) or "")
     text = str(state_value(view, ids.IN_ADVICE) or "")
-    return await acted(sv, user, None, sv.advice.aadvise(
-        cid, user, outcome, text, effects=sv.messaging.advice_result))
+    result = await sv.advice.aadvise(cid, user, outcome, text,
+                                     effects=sv.messaging.advice_result)
+    told_them = settle(sv, user, None, result)
+    if not result.ok:
+        return told_them
+
+    async def after() -> None:
+        await told_them()
+        await record_advisor(sv, cid, user)
+
+    return after
 
 
 async def followed(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:

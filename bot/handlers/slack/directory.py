@@ -1,14 +1,22 @@
-"""Slack's people directory: a user ID from an e-mail address (``users.lookupByEmail``).
+"""Slack's people directory: a user ID from an e-mail address (``users.lookupByEmail``),
+and a professional's own profile (``users.info``).
 
 Used by ``frontdoor caf import``, whose file may name the lead professional and the
 co-ordinator by their work e-mail address (staff know those, not Slack user IDs).
 The importer is platform-neutral: it is handed :func:`email_resolver`'s callable.
-The app needs the ``users:read.email`` scope for this method.
+The app needs the ``users:read.email`` scope for this method (and for the e-mail
+address in a profile).
+
+:func:`profile` reads who a professional is for the CAF consultation log, at the time
+they consult or advise: plain values handed to the domain (``bot.caflog``), or None
+when Slack did not answer (the log then says "not available"; the consultation
+itself never depends on it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 
 import aiohttp
@@ -16,8 +24,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.caf.importer import DirectoryError, EmailResolver
+from bot.caflog import Person
 from bot.handlers.slack.client import make_client, make_session
 
+log = logging.getLogger("frontdoor.directory")
 NOT_FOUND = "users_not_found"
 # What an operator can do about Slack's other answers.
 HINTS = {
@@ -67,4 +77,26 @@ def email_resolver(token: str, api_url: str) -> EmailResolver:
     return resolve
 
 
-__all__ = ["email_resolver", "user_ids_by_email"]
+async def profile(client: AsyncWebClient, user: str) -> Person | None:
+    """Who ``user`` is, as their Slack profile says now: name, title and contact (e-mail,
+    then phone). None when Slack gives no profile (an error, no answer): never raises."""
+    try:
+        answer = await client.users_info(user=user)
+    except SlackApiError as exc:
+        log.warning("users.info failed (%s): the log records 'not available'",
+                    exc.response.get("error") if exc.response is not None else "an error")
+        return None
+    except Exception as exc:  # noqa: BLE001 - a network fault must not fail the caller
+        log.warning("users.info failed (%s): the log records 'not available'",
+                    type(exc).__name__)
+        return None
+    found = answer.get("user") or {}
+    prof = found.get("profile") or {}
+    name = str(found.get("real_name") or prof.get("real_name") or prof.get("display_name")
+               or "").strip()
+    contact = "; ".join(str(v).strip() for v in (prof.get("email"), prof.get("phone"))
+                        if v and str(v).strip())
+    return Person(name=name, title=str(prof.get("title") or "").strip(), contact=contact)
+
+
+__all__ = ["email_resolver", "profile", "user_ids_by_email"]

@@ -33,6 +33,7 @@ from bot.handlers.slack.common import (
     told,
     who,
 )
+from bot.handlers.slack.consultations import record_asker
 from bot.services import Services
 from store.tx import Tx
 
@@ -87,6 +88,8 @@ async def commit(
     async def after() -> None:
         if sent is not None:
             await sv.sender.dispatch(sent)
+        if applied and step.status == Status.COMPLETED and step.consultation_id:
+            await record_asker(sv, step.consultation_id, user)
         if step.status == Status.REFUSED:
             msg = flow_blocks.refused_message(step)
             await tell(sv, user, channel, msg["text"], msg.get("blocks"))
