@@ -1,16 +1,23 @@
-"""The App Home tab: a professional's own items; a manager's open cards; an advisor's queue.
+"""The App Home tab: a professional's own items; a lead professional's CAFs; a manager's
+open cards; an advisor's queue.
 
 Pure: the handler loads the rows, this arranges them. Lists are capped so that
-the view stays within Slack's 100 blocks whatever is open.
+the view stays within Slack's 100 blocks whatever is open. A reference whose message
+is known (``places``) is a link to it, in the workspace's archive (``archive``:
+``https://<team>.slack.com/archives/``, from ``auth.test``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from bot import wording
+from bot.caf.service import STUCK_LABELS
 from bot.flows.clocks import clock_label
+from bot.handlers.slack.blocks.caf import meeting_buttons
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS, outcome_label, rating_badge
 from bot.handlers.slack.blocks.text import (
     MAX_VIEW_BLOCKS,
@@ -30,14 +37,36 @@ from bot.handlers.slack.blocks.text import (
     when_words,
 )
 from bot.policy import Policy
-from store.models import Consultation, Referral, TriageCard
+from store.models import CafEpisode, Consultation, Referral, TriageCard
 
 # Per-list caps: together with headers they keep the view under 100 blocks.
 MAX_MY_ITEMS = 25
+MAX_CAFS = 10  # two blocks each: the CAF and its buttons
 MAX_CARDS = 30
 MAX_CONSULTATIONS = 25
 
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+# Slack's own ids only: anything else in a stored place is not made into a link.
+_ID = re.compile(r"[A-Z0-9]{2,40}")
+_TS = re.compile(r"\d{1,12}\.\d{6}")
+
+Places = Mapping[str, tuple[str, str]]
+
+
+def permalink(archive: str | None, conversation: str, ts: str) -> str | None:
+    """A message's address in the workspace's archive (the form ``chat.getPermalink``
+    gives): ``https://team.slack.com/archives/C0123/p1700000000123456``."""
+    if not archive or not _ID.fullmatch(conversation) or not _TS.fullmatch(ts):
+        return None
+    return f"{archive}{conversation}/p{ts.replace('.', '')}"
+
+
+def linked(reference: str | None, places: Places, archive: str | None, limit: int = 40) -> str:
+    """A reference in bold, a link to its message when the message is known."""
+    text = esc(reference or "—", limit)
+    where = places.get(reference or "")
+    url = permalink(archive, *where) if where else None
+    return f"*<{url}|{text}>*" if url else f"*{text}*"
 
 
 def _sorted_cards(
@@ -67,9 +96,10 @@ def _item_outcome(outcome: Any, policy: Policy) -> str:
     return esc(humanize(key), 300)
 
 
-def _my_item_block(item: Mapping[str, Any], policy: Policy, now: datetime) -> Block:
+def _my_item_block(item: Mapping[str, Any], policy: Policy, now: datetime,
+                   places: Places, archive: str | None) -> Block:
     kind = humanize(str(item.get("kind") or "item")).capitalize()
-    ref = esc(item.get("reference") or "—", 40)
+    ref = linked(item.get("reference"), places, archive)
     status = esc(humanize(str(item.get("status") or "")) or "—", 100)
     outcome = _item_outcome(item.get("outcome"), policy)
     if not item.get("outcome"):
@@ -80,17 +110,18 @@ def _my_item_block(item: Mapping[str, Any], policy: Policy, now: datetime) -> Bl
         said = f"Advice: {outcome}"
     else:
         said = f"Decision: {outcome}"
-    line = f"*{ref}* · {esc(kind, 60)} · {status}\n{said}"
+    line = f"{ref} · {esc(kind, 60)} · {status}\n{said}"
     created = item.get("created_at")
     if isinstance(created, datetime):
         line += f"\n_Started {when_words(created, now, policy.tz)}_"
     return section_text(line)
 
 
-def _card_block(card: TriageCard, referral: Referral, policy: Policy, now: datetime) -> Block:
+def _card_block(card: TriageCard, referral: Referral, policy: Policy, now: datetime,
+                places: Places, archive: str | None) -> Block:
     decided = card.rating is not None
     key = card.rating if decided else card.suggested_rating
-    line = f"{rating_badge(policy, key)} · *{esc(card.reference, 40)}*"
+    line = f"{rating_badge(policy, key)} · {linked(card.reference, places, archive)}"
     if not decided:
         line = f"Suggested {line}"
     if card.due_at:
@@ -110,8 +141,38 @@ def _card_block(card: TriageCard, referral: Referral, policy: Policy, now: datet
     return section_text(line)
 
 
-def _consultation_block(c: Consultation, policy: Policy, now: datetime) -> Block:
-    line = f"*{esc(c.reference, 40)}* · suggested: {escape(outcome_label(c.suggested_outcome))}"
+def _caf_overdue(ep: CafEpisode, today: date) -> bool:
+    """A meeting is overdue once its due day is over (as the nudge says)."""
+    return ep.next_meeting_due is not None and ep.next_meeting_due < today
+
+
+def _caf_blocks(ep: CafEpisode, today: date, places: Places, archive: str | None,
+                ) -> list[Block]:
+    """A lead professional's CAF: its EHM reference, the next meeting due, its buttons."""
+    due = ep.next_meeting_due
+    which = ("first family planning meeting" if wording.caf_first(ep)
+             else "next Team Around the Child meeting")
+    if due is None:
+        when = f"No date set for the {which}"
+    elif _caf_overdue(ep, today):
+        late = (today - due).days
+        when = (f":rotating_light: The {which} is overdue: it was due by "
+                f"*{wording.day(due)}* ({late} day{'s' if late != 1 else ''} ago)")
+    else:
+        when = f"The {which} is due by *{wording.day(due)}*"
+    line = f"CAF {linked(ep.ehm_reference, places, archive, 64)}\n{when}"
+    more = [f"Co-ordinator: {mention(ep.coordinator_user_id, nobody='none yet')}"]
+    if ep.last_meeting_on:
+        more.append(f"last meeting {wording.day(ep.last_meeting_on)}")
+    if ep.stuck_stage in STUCK_LABELS:
+        more.append(f"help asked of {escape(STUCK_LABELS[ep.stuck_stage])}")
+    return [section_text(f"{line}\n{' · '.join(more)}"), meeting_buttons(ep, due)]
+
+
+def _consultation_block(c: Consultation, policy: Policy, now: datetime, places: Places,
+                        archive: str | None) -> Block:
+    suggested = escape(outcome_label(c.suggested_outcome))
+    line = f"{linked(c.reference, places, archive)} · suggested: {suggested}"
     detail = [f"age band {esc(humanize(c.age_band), 60)}" if c.age_band else "age band not given"]
     if (c.repeat_count or 1) >= 2:
         detail.append(f":warning: consultation {int(c.repeat_count)} about this situation")
@@ -142,13 +203,18 @@ def home_view(
     open_consultations: list[Consultation],
     policy: Policy,
     now: datetime,
+    my_cafs: Sequence[CafEpisode] = (),
+    places: Places | None = None,
+    archive: str | None = None,
 ) -> dict:
     """The App Home view (type ``home``) for one user, at most 100 blocks.
 
-    Everyone sees their own consultations and referrals (newest first); managers
-    also see open cards, overdue first then by due time; advisors see open
-    consultations, oldest first.
+    A lead professional sees their open CAFs first, overdue ones first, each with its
+    buttons; everyone sees their own consultations and referrals (newest first);
+    managers also see open cards, overdue first then by due time; advisors see open
+    consultations, oldest first. References link to their messages (see above).
     """
+    places = places or {}
     blocks: list[Block] = [
         header("Front Door"),
         section_text(
@@ -162,10 +228,24 @@ def home_view(
         value = item.get("created_at")
         return to_utc(value) if isinstance(value, datetime) else datetime.min.replace(tzinfo=UTC)
 
+    if my_cafs:
+        today = now.astimezone(policy.tz).date()
+        # Overdue first (the longest overdue leading), then the soonest due, then undated.
+        cafs = sorted(my_cafs, key=lambda ep: (ep.next_meeting_due is None,
+                                               ep.next_meeting_due or date.max,
+                                               ep.ehm_reference))
+        late = sum(1 for ep in cafs if _caf_overdue(ep, today))
+        title = f"Your CAFs as lead professional ({len(cafs)}"
+        blocks += [divider(), section_text(f"*{title}{f', {late} overdue' if late else ''})*")]
+        for ep in cafs[:MAX_CAFS]:
+            blocks += _caf_blocks(ep, today, places, archive)
+        if len(cafs) > MAX_CAFS:
+            blocks.append(context(f"… {len(cafs) - MAX_CAFS} more not shown"))
+
     mine = sorted(my_items, key=created, reverse=True)
     blocks += _list(
         "Your consultations and referrals",
-        [_my_item_block(item, policy, now) for item in mine[:MAX_MY_ITEMS]],
+        [_my_item_block(item, policy, now, places, archive) for item in mine[:MAX_MY_ITEMS]],
         len(mine),
         "You have no open consultations or referrals.",
     )
@@ -177,7 +257,8 @@ def home_view(
         title += f", {overdue} overdue)" if overdue else ")"
         blocks += _list(
             title,
-            [_card_block(card, ref, policy, now) for card, ref in cards[:MAX_CARDS]],
+            [_card_block(card, ref, policy, now, places, archive)
+             for card, ref in cards[:MAX_CARDS]],
             len(cards),
             "No open cards.",
         )
@@ -189,7 +270,8 @@ def home_view(
         queue = sorted(open_consultations, key=asked)
         blocks += _list(
             f"Open consultations ({len(queue)})",
-            [_consultation_block(c, policy, now) for c in queue[:MAX_CONSULTATIONS]],
+            [_consultation_block(c, policy, now, places, archive)
+             for c in queue[:MAX_CONSULTATIONS]],
             len(queue),
             "No consultations waiting for advice.",
         )
