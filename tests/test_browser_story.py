@@ -480,6 +480,10 @@ async def play_the_story(story: Story) -> None:
     await home.locator(".block").first.wait_for()
     await shot(page, "10-manager-app-home")
     assert refer_ref in (await home.text_content() or "")
+    # Its reference links to the card: followed, the page opens the card's channel at it.
+    await home.locator("a", has_text=refer_ref).first.click()
+    await page.locator("#messages .msg.linked", has_text=refer_ref).wait_for()
+    await shot(page, "11-home-link-opens-the-card")
 
     # The card says its clock as the sweep left it: overdue since its due time.
     assert re.search(r"Due (\w{3} \d{1,2} \w{3} \d\d:\d\d) · overdue since \1", card_text), (

@@ -362,6 +362,35 @@
     }, 40);
   }
 
+  // ------------------------------------------------------------- message links
+
+  // A link to a message of this workspace, in the form Slack's permalinks take
+  // (https://<team>.slack.com/archives/<channel>/p<ts without its dot>), opens it here as
+  // Slack would: its channel, scrolled to and marked; a reply's link opens its thread.
+  const ARCHIVE_LINK = /\/archives\/([A-Z0-9]+)\/p(\d{10})(\d{6})$/;
+
+  async function followMessageLink(event) {
+    const link = event.target.closest && event.target.closest("a[href]");
+    if (!link || !app.ws) return;
+    let url;
+    try { url = new URL(link.href); } catch { return; }
+    const found = ARCHIVE_LINK.exec(url.pathname);
+    if (!found) return;
+    const channel = found[1];
+    const ts = `${found[2]}.${found[3]}`;
+    const known = app.ws.channels.some((c) => c.id === channel) || channel === dmOf(app.user);
+    if (!known) return;  // not a conversation this person has here: an ordinary link
+    event.preventDefault();
+    await openChannel(channel, "messages");
+    const thread = url.searchParams.get("thread_ts");
+    if (thread) await openThread(channel, thread);
+    const node = document.querySelector(`#messages .msg[data-ts="${ts}"]`);
+    if (!node) return;
+    for (const old of document.querySelectorAll(".msg.linked")) old.classList.remove("linked");
+    node.classList.add("linked");
+    node.scrollIntoView({ block: "center" });
+  }
+
   // ------------------------------------------------------------------ threads
 
   const threadNodes = { map: new Map() };
@@ -675,6 +704,7 @@
     $("#tab-home").addEventListener("click", () => openChannel(app.channel, "home"));
     $("#tab-messages").addEventListener("click", () => openChannel(app.channel, "messages"));
     $("#thread-close").addEventListener("click", closeThread);
+    document.addEventListener("click", followMessageLink);
     for (const button of document.querySelectorAll("[data-advance]")) {
       button.addEventListener("click", () => moveClock({ minutes: Number(button.dataset.advance) }));
     }
