@@ -629,24 +629,26 @@ class LogService:
             }
             if not _first_record(s, consultation_id, Consultation.asker_name, values):
                 return False
-            if person is not None and c.platform == "slack":  # their row, as now known
-                user = s.get(Professional, c.professional_id)
-                if user is not None:
-                    repo.professional_id(s, user.user_id, name=person.name[:_DETAIL],
-                                         contact=person.contact[:_DETAIL])
+            user = s.get(Professional, c.professional_id)
+            if person is not None and user is not None:  # their row, as now known
+                repo.professional_id(s, user.user_id, platform=user.platform,
+                                     name=person.name[:_DETAIL],
+                                     contact=person.contact[:_DETAIL])
             return True
 
     def record_advisor(self, consultation_id: int, advisor: str, person: Person | None,
                        ) -> bool:
         """Record who advised (``advisor``'s profile; None: not available); first stands."""
         with session_scope(self.engine, write=True) as s:
+            c = s.get(Consultation, consultation_id)
             who = person or Person()
             values = {"advisor_name": _detail(who.name), "advisor_role": _detail(who.title)}
-            if not _first_record(s, consultation_id, Consultation.advisor_name, values,
-                                 Consultation.advisor_user_id == advisor):
+            if c is None or not _first_record(s, consultation_id, Consultation.advisor_name,
+                                              values, Consultation.advisor_user_id == advisor):
                 return False
             if person is not None and person.name:
-                repo.professional_id(s, advisor, name=person.name[:_DETAIL])
+                repo.professional_id(s, advisor, platform=c.platform,
+                                     name=person.name[:_DETAIL])
             return True
 
     # The same as coroutines, for code on the event loop (``store.runner``).

@@ -46,6 +46,7 @@ class Overview:
                     places[reference] = (conversation, message_id)
 
             prof = s.exec(select(Professional).where(  # type: ignore[call-overload]
+                Professional.platform == platform,
                 Professional.user_id == user)).scalar_one_or_none()
             mine: list[dict[str, Any]] = []
             if prof is not None:
@@ -71,7 +72,8 @@ class Overview:
                                  "outcome": card.rating if card.status != "new" else None,
                                  "created_at": card.received_at})
             my_cafs: list[CafEpisode] = list(s.exec(select(CafEpisode).where(  # type: ignore[call-overload]
-                CafEpisode.lead_user_id == user, CafEpisode.status == "open")
+                CafEpisode.platform == platform, CafEpisode.lead_user_id == user,
+                CafEpisode.status == "open")
                 .order_by(CafEpisode.next_meeting_due.is_(None),  # type: ignore[union-attr]
                           CafEpisode.next_meeting_due, CafEpisode.ehm_reference)
                 .limit(LEAD_CAFS)).scalars())
