@@ -143,6 +143,7 @@ def _snapshot(eng: Engine) -> dict[str, list[dict[str, Any]]]:
     moved = {"slack_user_id", "user_id", "channel", "ts", "message_ts", "card_channel",
              "card_ts", "method", "intent", "result_ts", "message_id", "payload", "platform",
              "subject_type", "subject_id"}  # (a queued redraw gains its subject: asserted below)
+    moved |= {"qa_status", "plan_agreed_on"}  # 0007 adds them, empty: asserted below
     tables = ("professional", "flow_session", "referral", "triage_card", "decision",
               "consultation", "caf_episode", "caf_meeting", "audit", "reminder", "outbox")
     meta = sa.MetaData()
@@ -188,6 +189,9 @@ async def test_a_database_from_the_last_release_upgrades_and_the_bot_goes_on(
             assert rows[4].payload["args"]["thread_ts"] == card_ts  # the note keeps its thread
             assert rows[2].payload == {"method": "chat.postMessage", "args": {
                 "channel": HEALTH, "text": "Queued before the upgrade."}}
+            old_caf = s.get(CafEpisode, 1)  # registered before QA: its clocks run as they did
+            assert old_caf is not None and (old_caf.qa_status, old_caf.plan_agreed_on) == (
+                None, None)
             assert (s.get(Decision, 1), s.get(CafEpisode, 1), s.get(CafMeeting, 1),
                     s.get(AuditEntry, 1), s.get(Consultation, 1)) != (None,) * 5
 
