@@ -72,6 +72,9 @@ async def click_card(env: SlackEnv, user: str, card: dict[str, Any], action: str
 async def test_qa_card_words_agreement_starts_the_first_tac_clock(db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
         await register_by_slash(env, agree=False)
+        assert ("A CAF manager quality assures the assessment; the first family planning "
+                "meeting is due within 4 weeks of the plan being agreed") in json.dumps(
+            (await modal(env, ids.MODAL_CAF_REGISTER))["blocks"])
         await env.drain()
         (card,) = copy.deepcopy(qa_cards(env))  # as first drawn (the fake redraws in place)
         words = json.dumps(card)
@@ -201,6 +204,8 @@ async def test_closing_with_no_further_action_waits_for_a_managers_agreement(
         live = [m for m in env.dm(COORD) if ids.CAF_CLOSE in buttons(m)][-1]
         await env.click_card(COORD, env.dm_id(COORD), live["ts"], ids.CAF_CLOSE)
         view = await modal(env, ids.MODAL_CAF_CLOSE)
+        assert "closing with no further action waits for a CAF manager's agreement" in (
+            json.dumps(view))
         d = await env.sender.view_submission(COORD, view,
                                              {ids.IN_CAF_REASON[1]: "no_further_action"})
         assert d.status == 200 and not d.body
