@@ -21,7 +21,7 @@ import aiohttp
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot import intents
+from bot import intents, retention
 from bot.caf.service import NewEpisode
 from bot.config import Settings
 from bot.handlers.slack.blocks import ids
@@ -316,3 +316,48 @@ async def test_teams_draws_every_qa_message_as_a_valid_card(engine: Engine) -> N
         for check in CHECKS:
             assert check in words, check
         assert "caf_qa.agree" in words and "caf_qa.return" in words
+
+
+async def test_retention_purges_a_closed_cafs_quality_assurance_with_it(engine: Engine) -> None:
+    policy = load_policy("cambridgeshire")
+    clock = Clock(at(2019, 3, 5, 10, 0))
+    settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
+    async with aiohttp.ClientSession() as http:
+        sv = Services.build(settings, policy, engine, http, clock=clock)
+        ep = sv.caf.register(NewEpisode("EHM-5001", LEAD, COORD, clock.now.date(), True),
+                             COORD, effects=sv.caf_notify).episode
+        assert ep is not None
+        with session_scope(engine) as s:
+            qa = int(s.exec(select(CafQa.id)).scalar_one())  # type: ignore[call-overload]
+        assert sv.caf_qa.send_back(qa, MANAGER, REASONS).ok
+        assert sv.caf_qa.request_closure(ep.id or 0, LEAD).ok
+        with session_scope(engine) as s:
+            nfa = int(s.exec(select(CafQa.id).where(  # type: ignore[call-overload]
+                CafQa.kind == "closure")).scalar_one())
+        assert sv.caf_qa.agree(nfa, MANAGER).ok
+        with session_scope(engine, write=True) as s:
+            result = retention.purge(s, policy, at(2026, 12, 3, 9, 0))
+        assert (result.counts["caf_episodes"], result.counts["caf_qa"]) == (1, 2)
+        with session_scope(engine) as s:
+            assert s.exec(select(CafQa)).first() is None  # type: ignore[call-overload]
+
+
+async def test_a_meeting_arranged_while_waiting_keeps_its_date_when_agreed(
+        engine: Engine) -> None:
+    policy = load_policy("cambridgeshire")
+    clock = Clock(at(2026, 11, 24, 10, 0))
+    settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
+    async with aiohttp.ClientSession() as http:
+        sv = Services.build(settings, policy, engine, http, clock=clock)
+        ep = sv.caf.register(NewEpisode("EHM-20417", LEAD, COORD, clock.now.date(), True),
+                             COORD, effects=sv.caf_notify).episode
+        assert ep is not None and ep.next_meeting_due is None
+        assert sv.caf.rearrange(ep.id or 0, LEAD, dt.date(2026, 12, 8),
+                                effects=sv.caf_notify).ok
+        with session_scope(engine) as s:
+            qa = int(s.exec(select(CafQa.id)).scalar_one())  # type: ignore[call-overload]
+        clock.now = at(2026, 11, 26, 10, 0)
+        assert sv.caf_qa.agree(qa, MANAGER).ok
+        after = sv.caf.get(ep.id or 0)
+        assert after is not None and after.plan_agreed_on == dt.date(2026, 11, 26)
+        assert after.next_meeting_due == dt.date(2026, 12, 8)  # as arranged, not 24 Dec

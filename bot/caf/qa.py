@@ -228,7 +228,7 @@ class QaService:
                 return qa
             if qa.kind == PLAN:
                 ep.qa_status, ep.plan_agreed_on = AGREED, self.caf.today(now)
-                if ep.last_meeting_on is None:
+                if ep.next_meeting_due is None:  # not held, nor arranged while waiting
                     ep.next_meeting_due = self.caf.due_after(ep)
                 self.caf._schedule_meeting(s, ep)  # the first TAC clock, from today
                 why = f"next family planning meeting due by {ep.next_meeting_due}"
