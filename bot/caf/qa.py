@@ -178,10 +178,10 @@ class QaService:
                       subject_type=SUBJECT, subject_id=ep.id or 0, due_at=due,
                       payload={"qa": qa.id})
         intents.queue(s, intents.CAF_QA_CARD, key=card_key(qa),
-                      to=intents.conversation(self.caf.policy.channel(CHANNEL)),
+                      to=intents.conversation(self.caf.policy.channel(CHANNEL, ep.platform)),
                       data={"qa": intents.snapshot(qa), "episode": intents.snapshot(ep),
                             "due": due.isoformat()},
-                      subject_type=SUBJECT, subject_id=ep.id)
+                      subject_type=SUBJECT, subject_id=ep.id, platform=ep.platform)
         return qa
 
     def resubmit(self, qa_id: int, actor: str) -> QaResult:
@@ -313,9 +313,10 @@ class QaService:
         if qa is None or ep is None:
             return
         data = {"qa": intents.snapshot(qa), "episode": intents.snapshot(ep)}
+        channel = self.caf.policy.channel(CHANNEL, ep.platform)
         intents.queue(s, intents.CAF_QA_CARD_DONE, key=f"cafqa:{qa.id}:{qa.status}:card",
-                      to=intents.conversation(self.caf.policy.channel(CHANNEL)), data=data,
-                      subject_type=SUBJECT, subject_id=ep.id, of_key=card_key(qa))
+                      to=intents.conversation(channel), data=data, subject_type=SUBJECT,
+                      subject_id=ep.id, of_key=card_key(qa), platform=ep.platform)
         if qa.kind == CLOSURE and qa.status == AGREED:  # closed: as any closure says it
             self.notify(s, CafResult("ok", ep, action="close", actor=result.actor))
             return
@@ -326,7 +327,7 @@ class QaService:
         for user in people:
             intents.queue(s, intent, key=f"cafqa:{qa.id}:{qa.status}:{user}",
                           to=intents.person(user), data=data, subject_type=SUBJECT,
-                          subject_id=ep.id)
+                          subject_id=ep.id, platform=ep.platform)
 
     def _locked(self, episode_id: int, act: Callable[[Session, CafEpisode, datetime], QaResult],
                 effects: Callable[[Session, QaResult], None] | None = None) -> QaResult:
@@ -361,10 +362,10 @@ def qa_due(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
     if qa is None or ep is None or qa.status != AWAITING or ep.status != "open":
         return False
     intents.queue(s, intents.CAF_QA_DUE, key=f"cafqa:{qa.id}:due",
-                  to=intents.conversation(sv.policy.channel(CHANNEL)),
+                  to=intents.conversation(sv.policy.channel(CHANNEL, ep.platform)),
                   data={"qa": intents.snapshot(qa), "episode": intents.snapshot(ep),
                         "due": r.due_at.isoformat()},
-                  subject_type=SUBJECT, subject_id=ep.id)
+                  subject_type=SUBJECT, subject_id=ep.id, platform=ep.platform)
     return True
 
 
