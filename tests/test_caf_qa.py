@@ -17,24 +17,22 @@ import datetime as dt
 import json
 from typing import Any
 
-import aiohttp
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from bot import intents, retention
 from bot.caf.service import NewEpisode
-from bot.config import Settings
 from bot.handlers.slack.blocks import ids
 from bot.handlers.teams.cards import ac
 from bot.handlers.teams.cards import caf_qa as teams_qa
-from bot.policy import load_policy
 from bot.report import summary_lines, weekly_figures
 from bot.services import Services
 from store.db import session_scope
-from store.models import AuditEntry, CafQa, OutboxMessage
+from store.models import AuditEntry, CafEpisode, CafQa, OutboxMessage
+from tests import test_caf
 from tests.adaptive import assert_valid_activity
 from tests.helpers import LONDON, at
-from tests.slackenv import ADVISOR, MANAGER, Clock, SlackEnv, slack_env
+from tests.slackenv import ADVISOR, MANAGER, SlackEnv, slack_env
+from tests.test_caf import Env
 from tests.test_caf_slack import (
     COORD,
     LEAD,
@@ -51,6 +49,7 @@ from tests.test_caf_slack import (
     with_text,
 )
 
+env = test_caf.env  # the fixture: the services on the test's clock, moved by the test
 CHECKS = ("the voice of the child is clear", "the need is identified",
           "the plan meets the needs", "a review date is recorded", "the plan is SMART")
 REASONS = "The plan has no review date, and its actions have no timescales."
@@ -240,124 +239,96 @@ async def test_closing_with_no_further_action_waits_for_a_managers_agreement(
         assert ep.id == closed.id
 
 
-# --------------------------------------------------------------------------- the figures
+# --------------------------------------------------------------------------- the service
 
 
-async def test_weekly_figures_count_awaiting_agreed_and_returned(engine: Engine) -> None:
-    policy = load_policy("cambridgeshire")
-    clock = Clock(at(2026, 11, 23, 10, 0))  # Monday
-    settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
-    async with aiohttp.ClientSession() as http:
-        sv = Services.build(settings, policy, engine, http, clock=clock)
+def registered(env: Env, ref: str = "EHM-20417") -> tuple[CafEpisode, int]:
+    """A CAF registered (marked complete) on the clock's day: it, and its QA request's id."""
+    sv, clock, caf, notify = env
+    result = caf.register(NewEpisode(ref, LEAD, COORD, clock.now.date(), True), COORD,
+                          effects=notify)
+    assert result.ok and result.episode is not None, result.message
+    return result.episode, awaiting(sv, result.episode.id or 0)
 
-        def registered(ref: str) -> int:
-            result = sv.caf.register(NewEpisode(ref, LEAD, COORD, clock.now.date(), True),
-                                     COORD, effects=sv.caf_notify)
-            assert result.ok, result.message
-            with session_scope(engine) as s:
-                return int(s.exec(select(CafQa.id).where(  # type: ignore[call-overload]
-                    CafQa.episode_id == result.episode.id)).scalar_one())  # type: ignore[union-attr]
 
-        old = registered("EHM-1")
-        assert sv.caf_qa.agree(old, MANAGER).ok  # agreed the week before: not counted
-        clock.now = at(2026, 11, 30, 9, 0)
-        agreed, returned, waiting = registered("EHM-2"), registered("EHM-3"), registered("EHM-4")
-        clock.now = at(2026, 12, 2, 15, 0)
-        assert sv.caf_qa.agree(agreed, MANAGER).ok
-        assert sv.caf_qa.send_back(returned, MANAGER, REASONS).ok
-        with session_scope(engine) as s:
-            fig = weekly_figures(s, policy, dt.date(2026, 11, 30), at(2026, 12, 7, 9, 0))
-        assert (fig.caf_qa_agreed, fig.caf_qa_returned, fig.caf_qa_awaiting) == (1, 1, 1)
-        assert ("CAF quality assurance: 1 agreed, 1 returned this week; 1 awaiting a CAF "
-                "manager") in summary_lines(fig)
-        assert waiting
+def awaiting(sv: Services, episode_id: int) -> int:
+    """The id of the episode's QA request awaiting a manager."""
+    with session_scope(sv.engine) as s:
+        return int(s.exec(select(CafQa.id).where(  # type: ignore[call-overload]
+            CafQa.episode_id == episode_id, CafQa.status == "awaiting")).scalar_one())
+
+
+async def test_weekly_figures_count_awaiting_agreed_and_returned(env: Env) -> None:
+    sv, clock, _, _ = env
+    clock.now = at(2026, 11, 23, 10, 0)  # Monday
+    _, old = registered(env, "EHM-1")
+    assert sv.caf_qa.agree(old, MANAGER).ok  # agreed the week before: not counted
+    clock.now = at(2026, 11, 30, 9, 0)
+    (_, agreed), (_, returned), _ = (registered(env, r) for r in ("EHM-2", "EHM-3", "EHM-4"))
+    clock.now = at(2026, 12, 2, 15, 0)
+    assert sv.caf_qa.agree(agreed, MANAGER).ok
+    assert sv.caf_qa.send_back(returned, MANAGER, REASONS).ok
+    with session_scope(sv.engine) as s:
+        fig = weekly_figures(s, sv.policy, dt.date(2026, 11, 30), at(2026, 12, 7, 9, 0))
+    assert (fig.caf_qa_agreed, fig.caf_qa_returned, fig.caf_qa_awaiting) == (1, 1, 1)
+    assert ("CAF quality assurance: 1 agreed, 1 returned this week; 1 awaiting a CAF "
+            "manager") in summary_lines(fig)
+
+
+async def test_a_meeting_arranged_while_waiting_keeps_its_date_when_agreed(env: Env) -> None:
+    sv, clock, caf, notify = env
+    ep, qa = registered(env)
+    assert ep.next_meeting_due is None
+    assert caf.rearrange(ep.id or 0, LEAD, dt.date(2026, 12, 8), effects=notify).ok
+    clock.now = at(2026, 11, 26, 10, 0)
+    assert sv.caf_qa.agree(qa, MANAGER).ok
+    after = caf.get(ep.id or 0)
+    assert after is not None and after.plan_agreed_on == dt.date(2026, 11, 26)
+    assert after.next_meeting_due == dt.date(2026, 12, 8)  # as arranged, not 24 Dec
+
+
+async def test_retention_purges_a_closed_cafs_quality_assurance_with_it(env: Env) -> None:
+    sv, clock, _, _ = env
+    clock.now = at(2019, 3, 5, 10, 0)
+    ep, qa = registered(env, "EHM-5001")
+    assert sv.caf_qa.send_back(qa, MANAGER, REASONS).ok
+    assert sv.caf_qa.request_closure(ep.id or 0, LEAD).ok
+    assert sv.caf_qa.agree(awaiting(sv, ep.id or 0), MANAGER).ok
+    with session_scope(sv.engine, write=True) as s:
+        result = retention.purge(s, sv.policy, at(2026, 12, 3, 9, 0))
+    assert (result.counts["caf_episodes"], result.counts["caf_qa"]) == (1, 2)
+    with session_scope(sv.engine) as s:
+        assert s.exec(select(CafQa)).first() is None  # type: ignore[call-overload]
 
 
 # --------------------------------------------------------------------------- Teams
 
 
-async def test_teams_draws_every_qa_message_as_a_valid_card(engine: Engine) -> None:
-    policy = load_policy("cambridgeshire")
-    clock = Clock(at(2026, 11, 24, 10, 0))
-    settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
-    async with aiohttp.ClientSession() as http:
-        sv = Services.build(settings, policy, engine, http, clock=clock)
-        ep = sv.caf.register(NewEpisode("EHM-20417", LEAD, COORD, clock.now.date(), True),
-                             COORD, effects=sv.caf_notify).episode
-        assert ep is not None
-        with session_scope(engine) as s:
-            qa = int(s.exec(select(CafQa.id)).scalar_one())  # type: ignore[call-overload]
-        assert sv.caf_qa.send_back(qa, MANAGER, REASONS).ok
-        assert sv.caf_qa.resubmit(qa, LEAD).ok
-        with session_scope(engine) as s:
-            again = int(s.exec(select(CafQa.id).where(  # type: ignore[call-overload]
-                CafQa.status == "awaiting")).scalar_one())
-        assert sv.caf_qa.agree(again, MANAGER).ok
-        assert sv.caf_qa.request_closure(ep.id or 0, LEAD).ok
-        with session_scope(engine) as s:
-            queued = [r for r in s.exec(select(OutboxMessage)).scalars()  # type: ignore[call-overload]
-                      if intents.intent_of(r).startswith("caf_qa.")]
-        drawn = {intents.intent_of(r) for r in queued}
-        assert drawn == {intents.CAF_QA_CARD, intents.CAF_QA_CARD_DONE, intents.CAF_QA_AGREED,
-                         intents.CAF_QA_RETURNED}
-        due = {"qa": queued[0].payload["qa"], "episode": queued[0].payload["episode"],
-               "due": at(2026, 11, 30, 8, 45).isoformat()}
-        names = ac.Directory(people={MANAGER: "Sam Birch", LEAD: "Jo Oak", COORD: "Kit Ash"})
-        for intent, data in [*((intents.intent_of(r), r.payload) for r in queued),
-                             (intents.CAF_QA_DUE, due)]:
-            activity = teams_qa.draw(intent, data, policy, ac.Mentions(names))
-            assert_valid_activity(activity)
-            text = json.dumps(activity)
-            assert "<@" not in text and "<!" not in text  # never Slack's markup
-            assert "EHM-20417" in text
-        card = teams_qa.draw(intents.CAF_QA_CARD, queued[0].payload, policy,
-                             ac.Mentions(names))
-        words = json.dumps(card)
-        for check in CHECKS:
-            assert check in words, check
-        assert "caf_qa.agree" in words and "caf_qa.return" in words
-
-
-async def test_retention_purges_a_closed_cafs_quality_assurance_with_it(engine: Engine) -> None:
-    policy = load_policy("cambridgeshire")
-    clock = Clock(at(2019, 3, 5, 10, 0))
-    settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
-    async with aiohttp.ClientSession() as http:
-        sv = Services.build(settings, policy, engine, http, clock=clock)
-        ep = sv.caf.register(NewEpisode("EHM-5001", LEAD, COORD, clock.now.date(), True),
-                             COORD, effects=sv.caf_notify).episode
-        assert ep is not None
-        with session_scope(engine) as s:
-            qa = int(s.exec(select(CafQa.id)).scalar_one())  # type: ignore[call-overload]
-        assert sv.caf_qa.send_back(qa, MANAGER, REASONS).ok
-        assert sv.caf_qa.request_closure(ep.id or 0, LEAD).ok
-        with session_scope(engine) as s:
-            nfa = int(s.exec(select(CafQa.id).where(  # type: ignore[call-overload]
-                CafQa.kind == "closure")).scalar_one())
-        assert sv.caf_qa.agree(nfa, MANAGER).ok
-        with session_scope(engine, write=True) as s:
-            result = retention.purge(s, policy, at(2026, 12, 3, 9, 0))
-        assert (result.counts["caf_episodes"], result.counts["caf_qa"]) == (1, 2)
-        with session_scope(engine) as s:
-            assert s.exec(select(CafQa)).first() is None  # type: ignore[call-overload]
-
-
-async def test_a_meeting_arranged_while_waiting_keeps_its_date_when_agreed(
-        engine: Engine) -> None:
-    policy = load_policy("cambridgeshire")
-    clock = Clock(at(2026, 11, 24, 10, 0))
-    settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
-    async with aiohttp.ClientSession() as http:
-        sv = Services.build(settings, policy, engine, http, clock=clock)
-        ep = sv.caf.register(NewEpisode("EHM-20417", LEAD, COORD, clock.now.date(), True),
-                             COORD, effects=sv.caf_notify).episode
-        assert ep is not None and ep.next_meeting_due is None
-        assert sv.caf.rearrange(ep.id or 0, LEAD, dt.date(2026, 12, 8),
-                                effects=sv.caf_notify).ok
-        with session_scope(engine) as s:
-            qa = int(s.exec(select(CafQa.id)).scalar_one())  # type: ignore[call-overload]
-        clock.now = at(2026, 11, 26, 10, 0)
-        assert sv.caf_qa.agree(qa, MANAGER).ok
-        after = sv.caf.get(ep.id or 0)
-        assert after is not None and after.plan_agreed_on == dt.date(2026, 11, 26)
-        assert after.next_meeting_due == dt.date(2026, 12, 8)  # as arranged, not 24 Dec
+async def test_teams_draws_every_qa_message_as_a_valid_card(env: Env) -> None:
+    sv = env[0]
+    ep, qa = registered(env)
+    assert sv.caf_qa.send_back(qa, MANAGER, REASONS).ok
+    assert sv.caf_qa.resubmit(qa, LEAD).ok
+    assert sv.caf_qa.agree(awaiting(sv, ep.id or 0), MANAGER).ok
+    assert sv.caf_qa.request_closure(ep.id or 0, LEAD).ok
+    with session_scope(sv.engine) as s:
+        queued = [r for r in s.exec(select(OutboxMessage)).scalars()  # type: ignore[call-overload]
+                  if intents.intent_of(r).startswith("caf_qa.")]
+    assert {intents.intent_of(r) for r in queued} == {
+        intents.CAF_QA_CARD, intents.CAF_QA_CARD_DONE, intents.CAF_QA_AGREED,
+        intents.CAF_QA_RETURNED}
+    due = {"qa": queued[0].payload["qa"], "episode": queued[0].payload["episode"],
+           "due": at(2026, 11, 30, 8, 45).isoformat()}
+    names = ac.Directory(people={MANAGER: "Sam Birch", LEAD: "Jo Oak", COORD: "Kit Ash"})
+    for intent, data in [*((intents.intent_of(r), r.payload) for r in queued),
+                         (intents.CAF_QA_DUE, due)]:
+        activity = teams_qa.draw(intent, data, sv.policy, ac.Mentions(names))
+        assert_valid_activity(activity)
+        text = json.dumps(activity)
+        assert "<@" not in text and "<!" not in text  # never Slack's markup
+        assert "EHM-20417" in text
+    words = json.dumps(teams_qa.draw(intents.CAF_QA_CARD, queued[0].payload, sv.policy,
+                                     ac.Mentions(names)))
+    for check in CHECKS:
+        assert check in words, check
+    assert "caf_qa.agree" in words and "caf_qa.return" in words
