@@ -70,6 +70,14 @@ CAF_PANEL_TOLD = _intent("caf.panel_told")  # {episode}
 CAF_TAC_OVERDUE = _intent("caf.tac_overdue")  # {episode, due, today}
 CAF_REASSESS = _intent("caf.reassess")  # {episode}
 CAF_NO_LEAD = _intent("caf.no_lead")  # {episode, stage}
+# A CAF manager's quality assurance (bot.caf.qa; data: the ``qa`` request and the
+# ``episode`` as they were). The card goes to the CAF team's channel and is redrawn with
+# the answer (``of_key``: the card's row); the answer goes to the people holding the CAF.
+CAF_QA_CARD = _intent("caf_qa.card")  # {qa, episode, due}
+CAF_QA_CARD_DONE = _intent("caf_qa.card_done", UPDATE)  # {qa, episode}, of ``of_key``
+CAF_QA_AGREED = _intent("caf_qa.agreed")  # {qa, episode}
+CAF_QA_RETURNED = _intent("caf_qa.returned")  # {qa, episode}
+CAF_QA_DUE = _intent("caf_qa.due")  # {qa, episode, due}: not answered in time
 # The managers' weekly figures and their chart.
 REPORT_SUMMARY = _intent("report.summary")  # {figures}
 REPORT_CHART = _intent("report.chart", FILE)  # {filename, title, alt, content_b64}

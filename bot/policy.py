@@ -298,13 +298,16 @@ class Caf(_Strict):
     first_meeting_within: timedelta
     meeting_interval: timedelta
     reassess_after: timedelta
+    # How long a CAF manager has to quality assure an assessment marked complete (Barnet
+    # process map 1P-1Q gives no timescale): a reminder in the CAF team's channel then.
+    qa_within: timedelta = timedelta(days=5)
     # A regular expression the whole upper-cased reference must match, and an example
     # of it for the error message (the typed value is never echoed).
     reference_pattern: str = DEFAULT_REFERENCE_PATTERN
     reference_example: str = "EHM-20417"
 
     @field_validator("first_meeting_within", "meeting_interval", "reassess_after",
-                     mode="before")
+                     "qa_within", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> timedelta:
         return parse_duration(v)

@@ -172,11 +172,11 @@ EnsureFn = Callable[[Session, Policy, datetime], None]
 
 
 def nudge_handlers() -> dict[str, NudgeFn]:
-    """Reminder kinds beyond the SLA clocks: CAF meetings, weekly jobs."""
+    """Reminder kinds beyond the SLA clocks: CAF meetings and QA, weekly jobs."""
     from bot import jobs
-    from bot.caf import nudges
+    from bot.caf import nudges, qa
 
-    return {**nudges.NUDGES, **jobs.NUDGES}
+    return {**nudges.NUDGES, **qa.NUDGES, **jobs.NUDGES}
 
 
 def recurring_jobs() -> list[EnsureFn]:

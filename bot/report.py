@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from bot.caf import qa as caf_qa
 from bot.caflog import day_window
 from bot.flows.clocks import CLOCK_LABELS, clock_label
 from bot.flows.rules import CATEGORIES
@@ -115,6 +116,10 @@ class WeeklyFigures:
     decided: int = 0
     median_to_decision: timedelta | None = None
     p90_to_decision: timedelta | None = None
+    # A CAF manager's quality assurance (bot.caf.qa): waiting at the week's end; answered in it.
+    caf_qa_awaiting: int = 0
+    caf_qa_agreed: int = 0
+    caf_qa_returned: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The figures as plain JSON values (durations in minutes)."""
@@ -255,6 +260,9 @@ def weekly_figures(
     fig.referrals_by_agency = _counts((agency or NO_AGENCY) for _, agency, _ in refs)
 
     fig.clocks = _clock_figures(session, start, end, as_of)
+    qa = caf_qa.week_figures(session, start, end)
+    fig.caf_qa_awaiting, fig.caf_qa_agreed, fig.caf_qa_returned = (
+        qa["awaiting"], qa["agreed"], qa["returned"])
 
     # Time to decision: cards first decided in the week.
     decided = first_decisions(session, window=(start, end))
@@ -363,6 +371,10 @@ def summary_lines(fig: WeeklyFigures, *, bold: Callable[[str], str] = _plain,
                   for c in fig.clocks]
     else:
         lines.append("• none fell due")
+    if fig.caf_qa_agreed or fig.caf_qa_returned or fig.caf_qa_awaiting:  # else nothing to say
+        lines.append(f"{b('CAF quality assurance')}: {fig.caf_qa_agreed} agreed, "
+                     f"{fig.caf_qa_returned} returned this week; {fig.caf_qa_awaiting} awaiting "
+                     "a CAF manager")
     if fig.decided:
         lines.append(f"{b('Time to decision')}: median {_duration(fig.median_to_decision)}, "
                      f"90th percentile {_duration(fig.p90_to_decision)} "

@@ -44,6 +44,7 @@ from store import repo
 from store.models import (
     CafEpisode,
     CafMeeting,
+    CafQa,
     Consultation,
     Decision,
     FlowSession,
@@ -67,6 +68,7 @@ KINDS = (
     "professionals",
     "caf_episodes",
     "caf_meetings",
+    "caf_qa",
     "processed_events",
 )
 # Slack retries an event within minutes (three times, up to about an hour in all):
@@ -203,6 +205,10 @@ def purge(
     for chunk in _chunks(episodes):
         meetings += _ids(session, select(CafMeeting.id).where(
             CafMeeting.episode_id.in_(chunk)))  # type: ignore[attr-defined]
+    qas: list[int] = []  # a manager's quality assurance of each (bot.caf.qa)
+    for chunk in _chunks(episodes):
+        qas += _ids(session, select(CafQa.id).where(
+            CafQa.episode_id.in_(chunk)))  # type: ignore[attr-defined]
     events = sorted(str(e) for e in session.exec(select(ProcessedEvent.event_id).where(  # type: ignore[call-overload]
         ProcessedEvent.received_at < now - EVENT_IDS_KEPT)).scalars())  # type: ignore[operator]
 
@@ -242,6 +248,7 @@ def purge(
         ("professionals", Professional, professionals),
         # After the cards: a card's link is the only other row pointing at an episode.
         ("caf_meetings", CafMeeting, meetings),
+        ("caf_qa", CafQa, qas),
         ("caf_episodes", CafEpisode, episodes),
     ]
     for name, _, ids in plan:

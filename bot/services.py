@@ -10,6 +10,7 @@ import aiohttp
 from sqlalchemy.engine import Engine
 
 from bot.caf.notify import CafNotifier
+from bot.caf.qa import QaService
 from bot.caf.service import CafService
 from bot.caflog import LogService
 from bot.config import Settings
@@ -49,6 +50,7 @@ class Services:
     tx: TxRunner  # per-request transactions: fast where possible (see store.runner)
     caf: CafService
     caf_notify: CafNotifier  # the CAF actions' effects: their messages, queued in the action
+    caf_qa: QaService  # a CAF manager's quality assurance of an assessment
     caflog: LogService
     overview: Overview  # what a person's Home shows
     metrics: Metrics = field(default_factory=Metrics)  # this process's own registry
@@ -81,11 +83,12 @@ class Services:
             on_result=metrics.delivery,
         )  # real time: retries and pacing are about Slack, not the SLA clock
         caf = CafService(engine, policy, clock)
+        caf_notify = CafNotifier(policy, messaging, caf)
         return cls(
             settings=settings, policy=policy, engine=engine, http=http, client=slack.client,
             flows=FlowService(engine, policy, clock), triage=triage,
             advice=AdviceService(engine, policy, clock), messaging=messaging, sender=sender,
             roles=slack.roles, clock=clock, tx=runner, metrics=metrics, caf=caf,
-            caf_notify=CafNotifier(policy, messaging, caf),
+            caf_notify=caf_notify, caf_qa=QaService(caf, caf_notify),
             caflog=LogService(engine, policy.tz, clock), overview=Overview(engine),
         )

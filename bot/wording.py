@@ -353,7 +353,11 @@ def caf_cadence(ep: CafEpisode, policy: Policy) -> str:
     """When meetings fall due: "within 6 weeks of the CAF being completed on …", "every
     12 weeks; the last was held on …" (and what it was rearranged from)."""
     caf = policy.caf
-    if caf_first(ep):
+    if caf_first(ep) and ep.plan_agreed_on is not None:  # quality assured: from agreement
+        text = (f"within {weeks(caf.first_meeting_within)} of a CAF manager agreeing the plan "
+                f"on {day(ep.plan_agreed_on)}")
+        planned = ep.plan_agreed_on + caf.first_meeting_within
+    elif caf_first(ep):
         text = (f"within {weeks(caf.first_meeting_within)} of the CAF being completed on "
                 f"{day(ep.completed_on)}")
         planned = ep.completed_on + caf.first_meeting_within
@@ -370,6 +374,10 @@ def caf_due_line(ep: CafEpisode, policy: Policy, bold: Callable[[str], str]) -> 
     """"The first family planning meeting is due by <b>Tue 13 Oct 2026</b> (…)", with a
     renderer's ``bold``."""
     which = "first" if caf_first(ep) else "next"
+    if ep.next_meeting_due is None and ep.qa_status in ("awaiting", "returned"):
+        return (f"The first family planning meeting will be due within "
+                f"{weeks(policy.caf.first_meeting_within)} of a CAF manager agreeing the plan "
+                "(quality assurance of the assessment).")
     return (f"The {which} family planning meeting is due by {bold(day(ep.next_meeting_due))} "
             f"({caf_cadence(ep, policy)}).")
 

@@ -274,6 +274,34 @@ class CafEpisode(SQLModel, table=True):
     last_meeting_on: date | None = None
     stuck_stage: str | None = Field(default=None, max_length=32)
     version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    # 0008: a CAF manager's quality assurance of the assessment (Barnet 1P-1Q): None
+    # (registered before QA, or imported with its history) | awaiting | returned | agreed;
+    # the first TAC clock runs from the day the plan was agreed.
+    qa_status: str | None = Field(default=None, max_length=16)
+    plan_agreed_on: date | None = None
+
+
+class CafQa(SQLModel, table=True):
+    """One request for a CAF manager's quality assurance, and its answer.
+
+    ``kind``: ``plan`` (the assessment marked complete; Barnet 1P-1Q) or ``closure``
+    (closing with no further action; 1R). ``round`` counts the requests of that kind for
+    the episode (a returned assessment marked complete again is the next round).
+    ``reasons`` passed the no-names guard.
+    """
+
+    __tablename__ = "caf_qa"
+
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: int = Field(foreign_key="caf_episode.id", index=True)
+    kind: str = Field(max_length=16)  # plan | closure
+    status: str = Field(default="awaiting", max_length=16)  # awaiting | agreed | returned
+    round: int = 1
+    requested_by: str = Field(max_length=ID)
+    requested_at: datetime = _now()
+    decided_by: str | None = Field(default=None, max_length=ID)
+    decided_at: datetime | None = _dt()
+    reasons: str | None = Field(default=None, sa_type=Text)
 
 
 class CafMeeting(SQLModel, table=True):

@@ -35,7 +35,15 @@ from bot.reminders import ReminderSweep
 from bot.services import Services
 from store import repo, sql
 from store.db import session_scope
-from store.models import AuditEntry, CafEpisode, OutboxMessage, Referral, Reminder, TriageCard
+from store.models import (
+    AuditEntry,
+    CafEpisode,
+    CafQa,
+    OutboxMessage,
+    Referral,
+    Reminder,
+    TriageCard,
+)
 from tests.helpers import LONDON, at
 from tests.slackenv import Clock, drawn
 
@@ -64,11 +72,24 @@ def new(ref: str = "EHM-20417", *, lead: str | None = LEAD, consent: bool = True
 
 
 def register(env: Env, episode: NewEpisode | None = None, actor: str = ADVISOR) -> CafEpisode:
-    _, _, caf, notify = env
+    """Register, and a CAF manager agrees the plan at once: the clocks here run from the
+    agreement, on the day the CAF was completed (quality assurance: tests/test_caf_qa.py)."""
+    sv, _, caf, notify = env
     result = caf.register(episode or new(), actor, effects=notify)
     assert result.ok, result.message
     assert result.episode is not None
-    return result.episode
+    return agreed(sv, result.episode)
+
+
+def agreed(sv: Services, ep: CafEpisode) -> CafEpisode:
+    """``ep`` once a CAF manager agreed its plan (as it is, if none was asked for)."""
+    with session_scope(sv.engine) as s:
+        qa = s.exec(select(CafQa.id).where(CafQa.episode_id == ep.id,  # type: ignore[call-overload]
+                                           CafQa.status == "awaiting")).scalars().first()
+    if qa is None:
+        return ep
+    assert sv.caf_qa.agree(qa, MANAGER).ok
+    return episode(sv, ep.id or 0)
 
 
 def outbox_ids(sv: Services) -> set[int]:

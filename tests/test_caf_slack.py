@@ -85,7 +85,9 @@ async def settle(env: SlackEnv, predicate: Any, what: str) -> None:
     await until(done, what, pause=0.01)
 
 
-async def register_by_slash(env: SlackEnv, ref: str = "EHM-20417") -> CafEpisode:
+async def register_by_slash(env: SlackEnv, ref: str = "EHM-20417", *, agree: bool = True
+                            ) -> CafEpisode:
+    """``/caf`` by the co-ordinator; then (``agree``) a CAF manager agrees the plan."""
     d = await env.sender.slash_command(COORD, "/caf", channel_id=env.dm_id(COORD))
     assert d.status == 200
     view = await modal(env, ids.MODAL_CAF_REGISTER)
@@ -96,7 +98,26 @@ async def register_by_slash(env: SlackEnv, ref: str = "EHM-20417") -> CafEpisode
     assert d.status == 200 and not d.body, d.body
     await settle(env, lambda: bool(episodes(env.database_url)), "the CAF was registered")
     await env.fake.wait_for("chat.postEphemeral", predicate=lambda c: c.args["user"] == COORD)
+    if agree:
+        await agree_plan(env, ref)
     return episodes(env.database_url)[0]
+
+
+def qa_cards(env: SlackEnv, ref: str = "EHM-20417") -> list[dict[str, Any]]:
+    """The QA cards about ``ref`` in the CAF team's channel, oldest first."""
+    return [m for m in env.fake.history(env.policy.channel("early_help_duty"))
+            if f"CAF {ref}: " in json.dumps(m) and "CAF quality assurance" in m.get("text", "")]
+
+
+async def agree_plan(env: SlackEnv, ref: str = "EHM-20417", manager: str = MANAGER) -> None:
+    """A CAF manager agrees the plan on the QA card (the first TAC clock starts now)."""
+    await env.drain()
+    card = qa_cards(env, ref)[-1]
+    d = await env.click_card(manager, env.policy.channel("early_help_duty"), card["ts"],
+                             ids.CAF_QA_AGREE)
+    assert d.status == 200
+    await settle(env, lambda: any(e.qa_status == "agreed" for e in episodes(env.database_url)
+                                  if e.ehm_reference == ref), "the plan was agreed")
 
 
 async def test_overdue_tac_reaches_both_and_the_buttons_work(db_file: str) -> None:
@@ -104,9 +125,12 @@ async def test_overdue_tac_reaches_both_and_the_buttons_work(db_file: str) -> No
         ep = await register_by_slash(env)
         assert ep.next_meeting_due == dt.date(2026, 12, 22)
         told = env.fake.ephemerals_for(COORD)[-1]["text"]
-        assert "Registered CAF EHM-20417" in told and "Tue 22 Dec 2026" in told
+        assert "Registered CAF EHM-20417" in told
+        assert "within 4 weeks of a CAF manager agreeing the plan" in told
         await env.drain()
         assert with_text(env, LEAD, "EHM-20417* is registered")
+        (agreed,) = with_text(env, LEAD, "the plan is agreed")
+        assert "Tue 22 Dec 2026" in json.dumps(agreed)
         # Nothing is due the day it is due; the morning after, both people are nudged.
         env.clock.now = dt.datetime(2026, 12, 22, 16, 0, tzinfo=LONDON)
         await sweep(env)
@@ -183,8 +207,8 @@ async def test_overdue_tac_reaches_both_and_the_buttons_work(db_file: str) -> No
         actions = [a.action for a in s.exec(select(AuditEntry).where(  # type: ignore[call-overload]
             AuditEntry.subject_type == "caf").order_by(AuditEntry.id)).scalars()]
     eng.dispose()
-    assert actions == ["caf.register", "caf.meeting_held", "caf.stuck", "denied.caf.close",
-                       "caf.close"]
+    assert actions == ["caf.register", "caf.qa_agreed", "caf.meeting_held", "caf.stuck",
+                       "denied.caf.close", "caf.close"]
 
 
 async def test_caf_is_for_the_caf_team_and_references_are_guarded(db_file: str) -> None:

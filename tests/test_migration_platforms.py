@@ -146,6 +146,7 @@ def _snapshot(eng: Engine) -> dict[str, list[dict[str, Any]]]:
     # Columns later revisions add (None on every old row: nothing to survive).
     moved |= {"asker_name", "asker_role", "asker_agency", "asker_contact", "advisor_name",
               "advisor_role"}
+    moved |= {"qa_status", "plan_agreed_on"}  # 0008 adds them, empty: asserted below
     tables = ("professional", "flow_session", "referral", "triage_card", "decision",
               "consultation", "caf_episode", "caf_meeting", "audit", "reminder", "outbox")
     meta = sa.MetaData()
@@ -191,6 +192,9 @@ async def test_a_database_from_the_last_release_upgrades_and_the_bot_goes_on(
             assert rows[4].payload["args"]["thread_ts"] == card_ts  # the note keeps its thread
             assert rows[2].payload == {"method": "chat.postMessage", "args": {
                 "channel": HEALTH, "text": "Queued before the upgrade."}}
+            old_caf = s.get(CafEpisode, 1)  # registered before QA: its clocks run as they did
+            assert old_caf is not None and (old_caf.qa_status, old_caf.plan_agreed_on) == (
+                None, None)
             assert (s.get(Decision, 1), s.get(CafEpisode, 1), s.get(CafMeeting, 1),
                     s.get(AuditEntry, 1), s.get(Consultation, 1)) != (None,) * 5
 

@@ -177,6 +177,7 @@ EXPECTED = {
     "professionals": 2,  # Otto (everything of his is old) and Orla (nothing at all)
     "caf_episodes": 0,  # tests/test_retention_caf.py
     "caf_meetings": 0,
+    "caf_qa": 0,
     "processed_events": 0,
 }
 

@@ -31,7 +31,7 @@ from bot.handlers.teams.render import TeamsCall, TeamsRenderer
 from bot.policy import Policy, load_policy
 from store import sql
 from store.db import session_scope
-from store.models import CafEpisode, Decision, OutboxMessage
+from store.models import CafEpisode, CafQa, Decision, OutboxMessage
 from store.tx import Tx
 from tests.test_blocks import (
     NOW,
@@ -149,6 +149,32 @@ def question_step(kind: Kind, **kw: Any) -> Any:
     return make_step(prompt, can_go_back=True, version=5, **kw)
 
 
+def qa_rows(ep: CafEpisode, channel: str) -> list[tuple[str, dict[str, str], dict[str, Any],
+                                                     dict[str, Any]]]:
+    """The CAF manager's quality assurance intents (bot.caf.qa), as queued."""
+    snap = intents.snapshot
+    asked = CafQa(id=7, episode_id=ep.id or 0, kind="plan", round=2, requested_by=LEAD,
+                  requested_at=NOW)
+    returned = CafQa(id=8, episode_id=ep.id or 0, kind="closure", status="returned",
+                     requested_by=LEAD, requested_at=NOW, decided_by=MANAGER, decided_at=NOW,
+                     reasons="The family asked for support with routines.")
+    agreed = CafQa(id=9, episode_id=ep.id or 0, kind="plan", status="agreed",
+                   requested_by=LEAD, requested_at=NOW, decided_by=MANAGER, decided_at=NOW)
+    due = (NOW + timedelta(days=5)).isoformat()
+    return [
+        (intents.CAF_QA_CARD, intents.conversation(channel),
+         {"qa": snap(asked), "episode": snap(ep), "due": due}, {}),
+        (intents.CAF_QA_CARD_DONE, intents.conversation(channel),
+         {"qa": snap(returned), "episode": snap(ep)}, {}),
+        (intents.CAF_QA_AGREED, intents.person(LEAD), {"qa": snap(agreed), "episode": snap(ep)},
+         {}),
+        (intents.CAF_QA_RETURNED, intents.person(LEAD),
+         {"qa": snap(returned), "episode": snap(ep)}, {}),
+        (intents.CAF_QA_DUE, intents.conversation(channel),
+         {"qa": snap(asked), "episode": snap(ep), "due": due}, {}),
+    ]
+
+
 def queue_every_intent(engine: Engine, policy: Policy) -> dict[str, int]:
     """Rows as the service writes them: the domain rows, then one outbox row per intent
     (the cards' first posts remembered as delivered, so updates and notes find them)."""
@@ -254,6 +280,7 @@ def queue_every_intent(engine: Engine, policy: Policy) -> dict[str, int]:
             (intents.CAF_REASSESS, intents.person(LEAD), {"episode": snap(ep)}, {}),
             (intents.CAF_NO_LEAD, intents.conversation(EDT),
              {"episode": snap(episode(lead_user_id=None)), "stage": "step_down"}, {}),
+            *qa_rows(ep, EDT),
             (intents.DEAD_LETTER, intents.conversation(EDT),
              {"about": CARDS, "attempts": 8, "error": "HTTP 502", "row": 17,
               "unconfirmed": False}, {}),

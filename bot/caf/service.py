@@ -188,6 +188,9 @@ class CafService:
         self.engine = engine
         self.policy = policy
         self.clock = clock
+        # Run in the transaction that adds an episode, before its clocks are set: the
+        # manager's quality assurance (``bot.caf.qa``) holds the first TAC clock until then.
+        self.on_added: list[Callable[[Session, CafEpisode, str, datetime], None]] = []
 
     # --- time ------------------------------------------------------------
 
@@ -208,12 +211,15 @@ class CafService:
         """The date a CAF still open needs a reassessment."""
         return ep.completed_on + self.policy.caf.reassess_after
 
-    def due_after(self, ep: CafEpisode) -> date:
-        """The next meeting's due date from the cadences (ignoring any rearrangement)."""
+    def due_after(self, ep: CafEpisode) -> date | None:
+        """The next meeting's due date from the cadences (ignoring any rearrangement);
+        None while a manager has not agreed the plan (the first TAC clock starts then)."""
         caf = self.policy.caf
         if ep.last_meeting_on is not None:
             return ep.last_meeting_on + caf.meeting_interval
-        return ep.completed_on + caf.first_meeting_within
+        if ep.qa_status in ("awaiting", "returned"):
+            return None
+        return (ep.plan_agreed_on or ep.completed_on) + caf.first_meeting_within
 
     def no_lead_at(self, ep: CafEpisode, stage: str, registered: datetime) -> datetime:
         """When each step of the no-lead route is due (relative to registration)."""
@@ -300,9 +306,11 @@ class CafService:
             created_at=now,
             version=1,
         )
-        ep.next_meeting_due = self.due_after(ep)
         s.add(ep)
         s.flush()
+        for hook in self.on_added:
+            hook(s, ep, actor, now)
+        ep.next_meeting_due = self.due_after(ep)
         if new.last_meeting_on is not None:
             s.add(CafMeeting(episode_id=ep.id or 0, held_on=new.last_meeting_on,
                              recorded_by=actor, recorded_at=now))
@@ -625,6 +633,7 @@ def _snapshot(ep: CafEpisode) -> dict[str, object]:
         "ehm_reference": ep.ehm_reference, "lead": ep.lead_user_id,
         "coordinator": ep.coordinator_user_id, "completed_on": ep.completed_on.isoformat(),
         "consent": ep.consent, "next_meeting_due": _iso(ep.next_meeting_due),
+        "qa": ep.qa_status,
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.handlers.slack import caf, caflog, cards, consultations, flows, home
+from bot.handlers.slack import caf, caf_qa, caflog, cards, consultations, flows, home
 from bot.handlers.slack.common import GiveServices
 from bot.services import Services
 
@@ -30,7 +30,7 @@ def build_app(sv: Services) -> AsyncApp:
         request_verification_enabled=False,
     )
     app.use(GiveServices(sv))  # how a listener reaches the services (``common.services``)
-    for module in (flows, cards, consultations, home, caf, caflog):
+    for module in (flows, cards, consultations, home, caf, caf_qa, caflog):
         module.register(app)
 
     @app.error

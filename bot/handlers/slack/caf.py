@@ -35,6 +35,7 @@ from bot.caf.service import (
     problems,
     reference_problem,
 )
+from bot.handlers.slack import caf_qa
 from bot.handlers.slack.blocks import caf as blocks
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.common import (
@@ -117,12 +118,10 @@ def register(app: AsyncApp) -> None:
         lambda r, _u: blocks.stuck_confirmation(r.episode, r.stage or "")
         if r.episode else None,
     ), guard=ids.IN_CAF_NOTE)
-    on_submit(app, ids.MODAL_CAF_CLOSE, submission(
-        "close", check_close,
-        lambda sv, eid, _due, user, view: sv.caf.aclose(
-            eid, user, str(state_value(view, ids.IN_CAF_REASON) or ""), effects=sv.caf_notify),
-        quiet_for_recipients("Closed: the lead professional, the co-ordinator and the CAF "
-                             "team duty channel are told."),
+    on_submit(app, ids.MODAL_CAF_CLOSE, submission(  # no further action: a manager agrees
+        "close", check_close, caf_qa.close_or_ask,
+        caf_qa.asked_or(quiet_for_recipients("Closed: the lead professional, the co-ordinator "
+                                             "and the CAF team duty channel are told.")),
     ))
     on_submit(app, ids.MODAL_CAF_SET_LEAD, submission(
         "lead", check_lead,

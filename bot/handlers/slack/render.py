@@ -17,7 +17,7 @@ from typing import Any
 from bot import delivered, intents
 from bot.flows.api import Step
 from bot.flows.clocks import read_card_clocks
-from bot.handlers.slack.blocks import caf, cards, flow
+from bot.handlers.slack.blocks import caf, caf_qa, cards, flow
 from bot.handlers.slack.blocks import text as tx
 from bot.outbox import NotReady, UnknownIntent
 from bot.policy import Policy
@@ -234,6 +234,10 @@ class SlackRenderer:
             return caf.reassess_dm(ep, policy)
         return caf.no_lead_post(ep, str(d.get("stage", "")))
 
+    def _caf_qa(self, intent: str, d: dict) -> dict:
+        assert self.policy is not None
+        return caf_qa.draw(intent, d, self.policy)
+
     # --- the weekly figures --------------------------------------------------------------
 
     @staticmethod
@@ -289,6 +293,8 @@ _DRAW: dict[str, Callable[..., dict | None]] = {
     intents.REPORT_SUMMARY: lambda _s, cx, row, d: _R._report_summary(cx, row, d),
     intents.REPORT_CHART: lambda _s, cx, row, d: _R._report_chart(cx, row, d),
     **{name: _caf_drawer(name) for name in intents.KINDS if name.startswith("caf.")},
+    **{name: (lambda n: lambda self, _cx, _row, d: self._caf_qa(n, d))(name)
+       for name in intents.KINDS if name.startswith("caf_qa.")},
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot import delivered, intents
 from bot.flows.clocks import read_card_clocks
-from bot.handlers.teams.cards import ac, caf, flow, triage
+from bot.handlers.teams.cards import ac, caf, caf_qa, flow, triage
 from bot.outbox import NotReady, UnknownIntent
 from bot.policy import Policy
 from bot.report import WeeklyFigures, period, summary_lines
@@ -242,6 +242,10 @@ class TeamsRenderer:
             return caf.reassess(ep, policy, m)
         return caf.no_lead(ep, str(d.get("stage", "")), m)
 
+    def _caf_qa(self, intent: str, d: dict, call: TeamsCall) -> dict:
+        assert self.policy is not None
+        return caf_qa.draw(intent, d, self.policy, self.mentions())
+
     # --- the weekly figures --------------------------------------------------------------
 
     @staticmethod
@@ -311,6 +315,8 @@ _DRAW: dict[str, Callable[..., dict | None]] = {
     intents.REPORT_SUMMARY: _static(_R._report_summary),
     intents.REPORT_CHART: _static(_R._report_chart),
     **{name: _caf_drawer(name) for name in intents.KINDS if name.startswith("caf.")},
+    **{name: (lambda n: lambda self, _cx, _row, d, call: self._caf_qa(n, d, call))(name)
+       for name in intents.KINDS if name.startswith("caf_qa.")},
 }
 
 

@@ -400,9 +400,9 @@ def _episode_inputs(*, consent: bool | None = None, linking: bool = False) -> li
 def register_modal(policy: Policy) -> dict:
     """``/caf``: register a CAF episode."""
     blocks: list[Block] = [
-        context(f"The first family planning meeting is due within "
-                f"{weeks(policy.caf.first_meeting_within)} of the CAF being completed, then "
-                f"every {weeks(policy.caf.meeting_interval)}. {NO_NAMES}"),
+        context(f"A CAF manager quality assures the assessment; the first family planning "
+                f"meeting is due within {weeks(policy.caf.first_meeting_within)} of the plan "
+                f"being agreed, then every {weeks(policy.caf.meeting_interval)}. {NO_NAMES}"),
         *_episode_inputs(),
     ]
     return _view("Register a CAF", ids.MODAL_CAF_REGISTER, "", blocks, "Register")
@@ -465,7 +465,8 @@ def close_modal(ep: CafEpisode, *, initial: str | None = None) -> dict:
         el["initial_option"] = next(o for o in opts if o["value"] == initial)
     blocks: list[Block] = [
         context(f"*{ref(ep)}*: closing stops its reminders. The CAF team duty channel is told, "
-                "for the duty manager's oversight."),
+                "for the duty manager's oversight; closing with no further action waits for a "
+                "CAF manager's agreement."),
         _input(ids.IN_CAF_REASON, "Why is it closing?", el),
     ]
     return _view("Close the CAF", ids.MODAL_CAF_CLOSE, value(ep), blocks, "Close it")

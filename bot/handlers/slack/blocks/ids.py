@@ -83,3 +83,11 @@ IN_CAF_CONSENT = ("caf_consent", "caf_consent")
 IN_CAF_DATE = ("caf_date", "caf_date")
 IN_CAF_NOTE = ("caf_note", "caf_note")
 IN_CAF_REASON = ("caf_reason", "caf_reason")
+
+# A CAF manager's quality assurance (bot/handlers/slack/caf_qa.py): the QA card's buttons
+# carry the request's id; the returned DM's button the returned request's id.
+CAF_QA_AGREE = "caf_qa.agree"
+CAF_QA_RETURN = "caf_qa.return"  # -> MODAL_CAF_QA_RETURN
+CAF_QA_RESUBMIT = "caf_qa.resubmit"  # marked complete again: a new QA card
+MODAL_CAF_QA_RETURN = "modal.caf_qa_return"  # private_metadata: the request's id
+IN_CAF_QA_REASONS = ("caf_qa_reasons", "caf_qa_reasons")

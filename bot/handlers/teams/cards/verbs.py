@@ -53,6 +53,11 @@ CAF_REARRANGED = "caf.rearranged"
 CAF_STUCK = "caf.stuck"
 CAF_CLOSE = "caf.close"
 CAF_SET_LEAD = "caf.set_lead"
+# A CAF manager's quality assurance (the QA card; the returned chat's button).
+QA = "qa"  # the request's id
+CAF_QA_AGREE = "caf_qa.agree"
+CAF_QA_RETURN = "caf_qa.return"  # with the reasons in IN_TEXT
+CAF_QA_RESUBMIT = "caf_qa.resubmit"
 
 # Inputs of the listeners' dialogs (task modules).
 IN_RATING = "rating"
