@@ -19,6 +19,7 @@ from tests.test_caf_slack import (
     TUESDAY,
     _green_card,
     _load_card,
+    agree_plan,
     buttons,
     modal,
     register_by_slash,
@@ -60,10 +61,12 @@ def _texts(view: dict[str, Any]) -> list[str]:
 async def test_a_lead_professional_sees_their_cafs_overdue_first_with_links(
         db_file: str) -> None:
     async with slack_env(db_file, start=TUESDAY) as env:
-        await register_by_slash(env, "EHM-20417")  # completed today: due in 4 weeks
         card_id = _green_card(env)
         await env.drain()
-        await _route(env, card_id, "EHM-555", "2026-10-01")  # its first meeting overdue
+        await _route(env, card_id, "EHM-555", "2026-10-01")
+        await agree_plan(env, "EHM-555")  # its first meeting due in 4 weeks, on 22 Dec ...
+        env.clock.advance(weeks=5)  # ... and overdue five weeks later
+        await register_by_slash(env, "EHM-20417")  # agreed today: due in 4 weeks
         channel, ts = env.posted(_load_card(env.database_url, card_id))
         link = f"https://{env.fake.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
@@ -73,9 +76,9 @@ async def test_a_lead_professional_sees_their_cafs_overdue_first_with_links(
         overdue, due = texts[title + 1], texts[title + 2]
         assert overdue.startswith(f"CAF *<{link}|EHM-555>*\n"), overdue
         assert (":rotating_light: The first family planning meeting is overdue: it was due by "
-                "*Thu 29 Oct 2026* (26 days ago)") in overdue
+                "*Tue 22 Dec 2026* (7 days ago)") in overdue
         assert due.startswith("CAF *EHM-20417*\n"), due  # no card: no link
-        assert "The first family planning meeting is due by *Tue 22 Dec 2026*" in due
+        assert "The first family planning meeting is due by *Tue 26 Jan 2027*" in due
         assert f"Co-ordinator: <@{COORD}>" in due
         # Each CAF has the buttons its DMs have, and they work from the Home.
         rows = [b for b in view["blocks"] if b.get("type") == "actions"]
