@@ -9,9 +9,14 @@ key (``job:weekly_report:2026-11-30``), so scheduling is idempotent.
 * ``weekly_report``: at the policy's ``report.weekday``/``report.time`` in the
   policy's time zone; computes the figures of the last whole Monday-to-Sunday
   week before the report day and queues, through the outbox, the summary to
-  the managers' channel and then the chart (a ``report.chart`` intent whose
-  PNG travels base64-encoded as ``content_b64``; a chart is about 60 KB). A
-  new install's first report is for its first whole week.
+  the managers' channel and then the chart. The chart's intent carries the
+  figures, not a PNG: the renderer that uploads it draws it at send time, so
+  no chart is drawn inside the sweep's write transaction (it takes a good
+  part of a second). A new install's first report is for its first whole
+  week. A bot that was down over report days reports each missed week when
+  it is back, oldest first, each once (one row per report day: ``ensure``
+  schedules every report day since the last one scheduled), going back at
+  most ``CATCH_UP_WEEKS``.
 * ``retention_purge``: weekly, Sundays at 03:00 local time (a quiet hour that
   exists on both clock-change days); deletes what is past the policy's
   retention (``bot/retention.py``) and audits the counts.
@@ -19,7 +24,6 @@ key (``job:weekly_report:2026-11-30``), so scheduling is idempotent.
 
 from __future__ import annotations
 
-import base64
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -105,18 +109,22 @@ def ensure_retention_purge(session: Session, policy: Policy, now: datetime) -> N
 def queue_weekly_report(
     session: Session, policy: Policy, week_start: date, now: datetime, *, key: str
 ) -> report.WeeklyFigures:
-    """Compute a week's figures and queue the summary and the chart for the managers."""
+    """Compute a week's figures and queue the summary and the chart for the managers.
+
+    The chart is queued as its figures: the renderer draws the PNG when it uploads it,
+    outside this (write) transaction.
+    """
     fig = report.weekly_figures(session, policy, week_start, now)
     to = intents.conversation(policy.channel("mash_managers"))
+    figures = fig.to_json()
     intents.queue(session, intents.REPORT_SUMMARY, key=f"{key}:summary", to=to,
-                  data={"figures": fig.to_json()})
-    png = report.render_chart(fig, policy)
+                  data={"figures": figures})
     intents.queue(session, intents.REPORT_CHART, key=f"{key}:chart", to=to, data={
         "filename": report.chart_filename(fig),
         "title": f"Front Door weekly figures from {fig.week_start:%d %b %Y}",
         "alt": "Bar charts of the week's consultations by outcome, referrals by "
                "rating, SLA clocks met and breached, and agencies.",
-        "content_b64": base64.b64encode(png).decode("ascii"),
+        "figures": figures,
     })
     return fig
 
