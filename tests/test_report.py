@@ -388,6 +388,72 @@ async def test_a_report_missed_while_the_bot_was_down_is_sent_when_it_is_back(
     assert rows[0].payload["figures"]["week_start"] == "2026-11-23"  # the week it was due for
 
 
+async def _deliver_all(sv: Services) -> None:
+    """Run the sender until it has nothing left to send (a round per message a channel)."""
+    for _ in range(20):
+        if not (await sv.sender.run_once()).sent:
+            return
+    raise AssertionError("the sender was still sending after 20 rounds")
+
+
+def _reports_in(fake: FakeSlack) -> list[tuple[str, str]]:
+    """The managers' channel as (what, week): the summaries' and the charts' weeks."""
+    said = []
+    for msg in fake.history(MANAGERS):  # oldest first
+        if msg.get("files"):
+            said += [("chart", f["name"]) for f in msg["files"]]
+        elif "Front Door weekly figures" in json.dumps(msg.get("blocks")):
+            said.append(("summary", msg["metadata"]["event_payload"]["key"]))
+    return said
+
+
+async def test_three_missed_report_days_post_each_week_once_in_order(
+        fake_services: tuple[Services, FakeSlack]) -> None:
+    sv, fake = fake_services
+    ReminderSweep(sv).run(at(2026, 11, 23, 8, 0))  # first sweep: Monday 30 Nov's is scheduled
+    await _deliver_all(sv)
+    # Down from then until Tuesday 15 December: three report days passed (30 Nov, 7 and
+    # 14 Dec), each for the week before it.
+    ReminderSweep(sv).run(at(2026, 12, 15, 10, 0))
+    ReminderSweep(sv).run(at(2026, 12, 15, 10, 1))  # a second sweep queues nothing more
+    await _deliver_all(sv)
+    weeks = ["2026-11-23", "2026-11-30", "2026-12-07"]
+    days = ["2026-11-30", "2026-12-07", "2026-12-14"]
+    assert _reports_in(fake) == [
+        item for week, day in zip(weeks, days, strict=True)
+        for item in (("summary", f"job:weekly_report:{day}:summary"),
+                     ("chart", f"frontdoor-weekly-{week}.png"))]
+    for day, week in zip(days, weeks, strict=True):
+        rows = _rows(sv.engine, f"job:weekly_report:{day}")
+        assert [r.payload["figures"]["week_start"] for r in rows] == [week, week]
+        assert {r.status for r in rows} == {"sent"}
+    with session_scope(sv.engine) as s:
+        left = {r.key: r.status for r in s.exec(select(Reminder).where(
+            Reminder.kind == "weekly_report")).scalars()}
+    assert left == {**{f"job:weekly_report:{d}": "done" for d in days},
+                    "job:weekly_report:2026-12-21": "pending"}
+
+    # Sweeps and the sender again, before the next report day: nothing more is posted.
+    before = len(fake.history(MANAGERS))
+    ReminderSweep(sv).run(at(2026, 12, 15, 11, 0))
+    await _deliver_all(sv)
+    assert len(fake.history(MANAGERS)) == before
+
+
+async def test_a_bot_down_for_months_reports_only_its_last_weeks(
+        fake_services: tuple[Services, FakeSlack]) -> None:
+    sv, _ = fake_services
+    ReminderSweep(sv).run(at(2026, 11, 23, 8, 0))
+    ReminderSweep(sv).run(at(2027, 6, 1, 12, 0))  # back after six months (a Tuesday)
+    with session_scope(sv.engine) as s:
+        due = sorted(r.key for r in s.exec(select(Reminder).where(
+            Reminder.kind == "weekly_report")).scalars() if r.status == "done")
+    # The report day scheduled before it went down, then the last eight (CATCH_UP_WEEKS).
+    assert due == ["job:weekly_report:2026-11-30"] + [
+        f"job:weekly_report:{dt.date(2027, 5, 31) - dt.timedelta(weeks=n)}"
+        for n in range(7, -1, -1)]
+
+
 async def test_a_new_install_waits_for_its_first_whole_week(
         fake_services: tuple[Services, FakeSlack]) -> None:
     sv, _ = fake_services
