@@ -89,3 +89,20 @@ async def test_killed_inside_the_chart_upload_shares_it_once(
                                                               else 2)
     summaries = [m for m in fake.history(MANAGERS) if not m.get("files")]
     assert len(summaries) == 1
+
+
+@pytest.mark.fault
+async def test_a_refused_upload_and_a_share_cut_off_share_the_chart_once(
+        rig: Rig) -> None:  # noqa: F811
+    fake = rig.fake
+    with session_scope(rig.engine, write=True) as s:
+        jobs.queue_weekly_report(s, POLICY, date(2026, 11, 23), utcnow(), key=KEY)
+    fake.fail("upload", status=500)  # the bytes are refused: nothing made can be shared
+    fake.fail(SHARE, exc="disconnect")  # the share is cut off before Slack acts on it
+    await _recover(rig, Clock(utcnow()))
+    shared = [f for f in fake.files.values() if f.completed]
+    assert [f.channels for f in shared] == [[MANAGERS]]
+    assert _chart_row(rig).message_id == shared[0].id
+    assert [c.fault for c in fake.calls_to("upload") if c.fault] == ["500"]
+    assert [c.fault for c in fake.calls_to(SHARE) if c.fault] == ["disconnect"]
+    assert len([c for c in fake.calls_to(MAKE) if c.ok]) == 3  # once each try
