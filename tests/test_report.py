@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -452,6 +453,27 @@ async def test_a_bot_down_for_months_reports_only_its_last_weeks(
     assert due == ["job:weekly_report:2026-11-30"] + [
         f"job:weekly_report:{dt.date(2027, 5, 31) - dt.timedelta(weeks=n)}"
         for n in range(7, -1, -1)]
+
+
+async def test_the_chart_is_drawn_when_it_is_uploaded_not_in_the_sweep(
+        fake_services: tuple[Services, FakeSlack], monkeypatch: pytest.MonkeyPatch) -> None:
+    sv, fake = fake_services
+    drawn_in: list[threading.Thread] = []
+    draw = report.render_chart
+
+    def drawing(fig: report.WeeklyFigures, policy: Any) -> bytes:
+        drawn_in.append(threading.current_thread())
+        return draw(fig, policy)
+
+    monkeypatch.setattr(report, "render_chart", drawing)
+    ReminderSweep(sv).run(at(2026, 11, 23, 8, 0))
+    ReminderSweep(sv).run(at(2026, 11, 30, 9, 0, 30))  # the report's sweep: figures queued
+    assert drawn_in == []  # nothing drawn inside the sweep's write transaction
+    await _deliver_all(sv)
+    # Drawn once, as it was uploaded, in a thread of its own (not the event loop's).
+    assert len(drawn_in) == 1 and drawn_in[0] is not threading.main_thread()
+    assert [f.name for f in fake.files.values() if f.completed] == [
+        "frontdoor-weekly-2026-11-23.png"]
 
 
 async def test_a_new_install_waits_for_its_first_whole_week(
