@@ -126,9 +126,10 @@ class SlackTransport:
 
     async def _post_bytes(self, session: aiohttp.ClientSession, url: str, content: bytes
                           ) -> None:
-        timeout = aiohttp.ClientTimeout(total=self.client.timeout)
-        async with session.post(url, data=content, timeout=timeout, ssl=self.client.ssl,
-                                proxy=self.client.proxy) as resp:
+        extra: dict[str, Any] = {k: v for k, v in (("ssl", self.client.ssl),
+                                                   ("proxy", self.client.proxy)) if v}
+        async with session.post(url, data=content, **extra,
+                                timeout=aiohttp.ClientTimeout(total=self.client.timeout)) as resp:
             await resp.read()
             if resp.status != 200:
                 raise UploadRefused(resp.status)
