@@ -9,9 +9,14 @@ key (``job:weekly_report:2026-11-30``), so scheduling is idempotent.
 * ``weekly_report``: at the policy's ``report.weekday``/``report.time`` in the
   policy's time zone; computes the figures of the last whole Monday-to-Sunday
   week before the report day and queues, through the outbox, the summary to
-  the managers' channel and then the chart (a ``report.chart`` intent whose
-  PNG travels base64-encoded as ``content_b64``; a chart is about 60 KB). A
-  new install's first report is for its first whole week.
+  the managers' channel and then the chart. The chart's intent carries the
+  figures, not a PNG: the renderer that uploads it draws it at send time, so
+  no chart is drawn inside the sweep's write transaction (it takes a good
+  part of a second). A new install's first report is for its first whole
+  week. A bot that was down over report days reports each missed week when
+  it is back, oldest first, each once (one row per report day: ``ensure``
+  schedules every report day since the last one scheduled), going back at
+  most ``CATCH_UP_WEEKS``.
 * ``retention_purge``: weekly, Sundays at 03:00 local time (a quiet hour that
   exists on both clock-change days); deletes what is past the policy's
   retention (``bot/retention.py``) and audits the counts.
@@ -19,7 +24,6 @@ key (``job:weekly_report:2026-11-30``), so scheduling is idempotent.
 
 from __future__ import annotations
 
-import base64
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +33,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot import intents, report, retention
+from bot.labels import to_utc
 from bot.policy import WEEKDAYS, Policy
 from store import repo
 from store.models import Reminder
@@ -43,6 +48,9 @@ PURGE = "retention_purge"
 JOB_SUBJECT = "job"
 PURGE_WEEKDAY = 6  # Sunday
 PURGE_TIME = time(3, 0)
+# A bot down longer than this reports only its last weeks: older figures are likely
+# cut by retention, and a flood of reports helps nobody.
+CATCH_UP_WEEKS = 8
 
 
 def next_at(after: datetime, weekday: int, at: time, tz: ZoneInfo) -> datetime:
@@ -66,25 +74,43 @@ def job_key(kind: str, local_day: date) -> str:
     return f"job:{kind}:{local_day.isoformat()}"
 
 
-def _ever_scheduled(session: Session, kind: str) -> bool:
-    stmt = (select(Reminder.id).where(Reminder.subject_type == JOB_SUBJECT)  # type: ignore[arg-type]
-            .where(Reminder.kind == kind).limit(1))  # type: ignore[arg-type]
-    return session.exec(stmt).first() is not None  # type: ignore[call-overload]
+def _last_scheduled(session: Session, kind: str) -> datetime | None:
+    """When the latest ``kind`` job ever scheduled is (was) due; None: never scheduled."""
+    stmt = (select(Reminder.due_at).where(Reminder.subject_type == JOB_SUBJECT)  # type: ignore[arg-type]
+            .where(Reminder.kind == kind)  # type: ignore[arg-type]
+            .order_by(Reminder.due_at.desc()).limit(1))  # type: ignore[attr-defined]
+    return session.exec(stmt).scalar()  # type: ignore[call-overload,no-any-return]
 
 
 def ensure_weekly_report(session: Session, policy: Policy, now: datetime) -> None:
-    """Schedule the next weekly figures (a no-op when it is already scheduled).
+    """Schedule the next weekly figures, and every report day missed since the last one
+    scheduled (a no-op when all are scheduled already).
 
     The very first report (no weekly report was ever scheduled: a new install)
     is the one for the first whole week the bot runs, not a week it partly
-    missed, whose figures would be short.
+    missed, whose figures would be short. After that each report day has its
+    row: a bot down over three Mondays finds the first one's row due and
+    schedules the next two (due already, so this sweep sends them, in order)
+    and the one to come.
     """
     weekday, tz = WEEKDAYS.index(policy.report.weekday), policy.tz
     due = next_at(now, weekday, policy.report.time, tz)
-    if not _ever_scheduled(session, REPORT):
+    last = _last_scheduled(session, REPORT)
+    if last is None:
         today = now.astimezone(tz).date()
         while report.week_before(due.astimezone(tz).date()) < today:
             due = next_at(due, weekday, policy.report.time, tz)
+    else:
+        oldest = next_at(now - timedelta(weeks=CATCH_UP_WEEKS), weekday, policy.report.time, tz)
+        missed = next_at(max(to_utc(last), oldest - timedelta(seconds=1)), weekday,
+                         policy.report.time, tz)
+        while missed < due:
+            _schedule_report(session, missed, tz)
+            missed = next_at(missed, weekday, policy.report.time, tz)
+    _schedule_report(session, due, tz)
+
+
+def _schedule_report(session: Session, due: datetime, tz: ZoneInfo) -> None:
     day = due.astimezone(tz).date()
     week = report.week_before(day)
     repo.schedule(
@@ -105,18 +131,22 @@ def ensure_retention_purge(session: Session, policy: Policy, now: datetime) -> N
 def queue_weekly_report(
     session: Session, policy: Policy, week_start: date, now: datetime, *, key: str
 ) -> report.WeeklyFigures:
-    """Compute a week's figures and queue the summary and the chart for the managers."""
+    """Compute a week's figures and queue the summary and the chart for the managers.
+
+    The chart is queued as its figures: the renderer draws the PNG when it uploads it,
+    outside this (write) transaction.
+    """
     fig = report.weekly_figures(session, policy, week_start, now)
     to = intents.conversation(policy.channel("mash_managers"))
+    figures = fig.to_json()
     intents.queue(session, intents.REPORT_SUMMARY, key=f"{key}:summary", to=to,
-                  data={"figures": fig.to_json()})
-    png = report.render_chart(fig, policy)
+                  data={"figures": figures})
     intents.queue(session, intents.REPORT_CHART, key=f"{key}:chart", to=to, data={
         "filename": report.chart_filename(fig),
         "title": f"Front Door weekly figures from {fig.week_start:%d %b %Y}",
         "alt": "Bar charts of the week's consultations by outcome, referrals by "
                "rating, SLA clocks met and breached, and agencies.",
-        "content_b64": base64.b64encode(png).decode("ascii"),
+        "figures": figures,
     })
     return fig
 

@@ -23,6 +23,7 @@ from bot.handlers.slack.connect import Client, connect
 from bot.handlers.slack.render import SlackRenderer
 from bot.handlers.slack.roles import Roles
 from bot.handlers.slack.transport import SlackTransport
+from bot.handlers.teams.journal import OutboxJournal
 from bot.messaging import Messaging
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
@@ -76,7 +77,8 @@ class Services:
         metrics = Metrics()
         runner = TxRunner(engine, observe=metrics.transaction)
         sender = OutboxSender(
-            engine, SlackTransport(sender_client), renderer=SlackRenderer(policy, clock),
+            engine, SlackTransport(sender_client, journal=OutboxJournal(runner)),
+            renderer=SlackRenderer(policy, clock),
             escalation_channel=policy.channel("escalation"),
             pace=settings.outbox_pace if pace is None else pace,
             lease=timedelta(seconds=settings.outbox_lease), runner=runner,

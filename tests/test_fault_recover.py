@@ -18,7 +18,7 @@ import random
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,30 +113,42 @@ async def _kill_inside_posts(rig: Rig, *, thread_before: int = 0) -> dict[str, T
     stored: set[str] = set()
     post = fake._methods[POST]  # the fake's own handler
 
-    def kill_once_all_stored(args: dict[str, Any]) -> dict[str, Any]:
+    def all_stored(args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         body = post(args)
         if body.get("ok") and outbox_key(body["message"]) in {t.key for t in targets.values()}:
             stored.add(str(outbox_key(body["message"])))
-            if len(stored) == len(targets):
-                worker.send_signal(signal.SIGKILL)  # kill -9: Slack has them, the bot never hears
+        return body, len(stored) == len(targets)  # then kill: Slack has them
+
+    await kill_inside(fake, POST, env, all_stored)
+    with session_scope(rig.engine) as s:
+        left = {r.idempotency_key: r.status for r in s.exec(select(OutboxMessage)).scalars()}  # type: ignore[call-overload]
+    assert all(left[t.key] == "sending" for t in targets.values()), left
+    return targets
+
+
+async def kill_inside(fake: FakeSlack, method: str, env: dict[str, str],
+                      answer: Callable[[dict[str, Any]], tuple[dict[str, Any], bool]]) -> None:
+    """Run a real worker (``env``) with ``answer`` in place of the fake's ``method``; kill
+    it (kill -9) inside the call whose answer says to, so the worker never hears it."""
+    def answer_or_kill(args: dict[str, Any]) -> dict[str, Any]:
+        body, kill = answer(args)
+        if kill:
+            worker.send_signal(signal.SIGKILL)  # no clean-up of any kind
         return body
 
-    fake._methods[POST] = kill_once_all_stored
+    real = fake._methods[method]
+    fake._methods[method] = answer_or_kill
     worker = _worker(env)
     try:
         async with asyncio.timeout(60):
             await asyncio.to_thread(worker.wait)
     finally:
-        fake._methods[POST] = post
+        fake._methods[method] = real
         if worker.poll() is None:
             worker.kill()
             worker.wait()
     stderr = worker.stderr.read().decode(errors="replace") if worker.stderr else ""
     assert worker.returncode == -signal.SIGKILL, stderr[-2000:]
-    with session_scope(rig.engine) as s:
-        left = {r.idempotency_key: r.status for r in s.exec(select(OutboxMessage)).scalars()}  # type: ignore[call-overload]
-    assert all(left[t.key] == "sending" for t in targets.values()), left
-    return targets
 
 
 def _talk(fake: FakeSlack, targets: dict[str, Target], n: int) -> None:

@@ -7,9 +7,9 @@ comments next to the rows that produce it. All names are fictional.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -350,8 +350,10 @@ async def test_the_weekly_job_posts_the_figures_and_uploads_the_chart(
     rows = _rows(sv.engine, "job:weekly_report:2026-11-30")
     assert [intents.intent_of(r) for r in rows] == [intents.REPORT_SUMMARY, intents.REPORT_CHART]
     assert all(r.channel == MANAGERS for r in rows)
-    png = base64.b64decode(rows[1].payload["content_b64"])
-    assert png.startswith(b"\x89PNG")
+    # The chart is queued as its figures: drawn when it is uploaded, not in the sweep.
+    assert "content_b64" not in rows[1].payload
+    assert rows[1].payload["figures"] == rows[0].payload["figures"]
+    png = report.render_chart(report.WeeklyFigures.from_json(rows[1].payload["figures"]), CAMBS)
 
     # A second sweep (or a second worker) queues nothing more, and next week is scheduled.
     ReminderSweep(sv).run(at(2026, 11, 30, 9, 1))
@@ -385,6 +387,93 @@ async def test_a_report_missed_while_the_bot_was_down_is_sent_when_it_is_back(
     rows = _rows(sv.engine, "job:weekly_report:2026-11-30")
     assert [intents.intent_of(r) for r in rows] == [intents.REPORT_SUMMARY, intents.REPORT_CHART]
     assert rows[0].payload["figures"]["week_start"] == "2026-11-23"  # the week it was due for
+
+
+async def _deliver_all(sv: Services) -> None:
+    """Run the sender until it has nothing left to send (a round per message a channel)."""
+    for _ in range(20):
+        if not (await sv.sender.run_once()).sent:
+            return
+    raise AssertionError("the sender was still sending after 20 rounds")
+
+
+def _reports_in(fake: FakeSlack) -> list[tuple[str, str]]:
+    """The managers' channel as (what, week): the summaries' and the charts' weeks."""
+    said = []
+    for msg in fake.history(MANAGERS):  # oldest first
+        if msg.get("files"):
+            said += [("chart", f["name"]) for f in msg["files"]]
+        elif "Front Door weekly figures" in json.dumps(msg.get("blocks")):
+            said.append(("summary", msg["metadata"]["event_payload"]["key"]))
+    return said
+
+
+async def test_three_missed_report_days_post_each_week_once_in_order(
+        fake_services: tuple[Services, FakeSlack]) -> None:
+    sv, fake = fake_services
+    ReminderSweep(sv).run(at(2026, 11, 23, 8, 0))  # first sweep: Monday 30 Nov's is scheduled
+    await _deliver_all(sv)
+    # Down from then until Tuesday 15 December: three report days passed (30 Nov, 7 and
+    # 14 Dec), each for the week before it.
+    ReminderSweep(sv).run(at(2026, 12, 15, 10, 0))
+    ReminderSweep(sv).run(at(2026, 12, 15, 10, 1))  # a second sweep queues nothing more
+    await _deliver_all(sv)
+    weeks = ["2026-11-23", "2026-11-30", "2026-12-07"]
+    days = ["2026-11-30", "2026-12-07", "2026-12-14"]
+    assert _reports_in(fake) == [
+        item for week, day in zip(weeks, days, strict=True)
+        for item in (("summary", f"job:weekly_report:{day}:summary"),
+                     ("chart", f"frontdoor-weekly-{week}.png"))]
+    for day, week in zip(days, weeks, strict=True):
+        rows = _rows(sv.engine, f"job:weekly_report:{day}")
+        assert [r.payload["figures"]["week_start"] for r in rows] == [week, week]
+        assert {r.status for r in rows} == {"sent"}
+    with session_scope(sv.engine) as s:
+        left = {r.key: r.status for r in s.exec(select(Reminder).where(
+            Reminder.kind == "weekly_report")).scalars()}
+    assert left == {**{f"job:weekly_report:{d}": "done" for d in days},
+                    "job:weekly_report:2026-12-21": "pending"}
+
+    # Sweeps and the sender again, before the next report day: nothing more is posted.
+    before = len(fake.history(MANAGERS))
+    ReminderSweep(sv).run(at(2026, 12, 15, 11, 0))
+    await _deliver_all(sv)
+    assert len(fake.history(MANAGERS)) == before
+
+
+async def test_a_bot_down_for_months_reports_only_its_last_weeks(
+        fake_services: tuple[Services, FakeSlack]) -> None:
+    sv, _ = fake_services
+    ReminderSweep(sv).run(at(2026, 11, 23, 8, 0))
+    ReminderSweep(sv).run(at(2027, 6, 1, 12, 0))  # back after six months (a Tuesday)
+    with session_scope(sv.engine) as s:
+        due = sorted(r.key for r in s.exec(select(Reminder).where(
+            Reminder.kind == "weekly_report")).scalars() if r.status == "done")
+    # The report day scheduled before it went down, then the last eight (CATCH_UP_WEEKS).
+    assert due == ["job:weekly_report:2026-11-30"] + [
+        f"job:weekly_report:{dt.date(2027, 5, 31) - dt.timedelta(weeks=n)}"
+        for n in range(7, -1, -1)]
+
+
+async def test_the_chart_is_drawn_when_it_is_uploaded_not_in_the_sweep(
+        fake_services: tuple[Services, FakeSlack], monkeypatch: pytest.MonkeyPatch) -> None:
+    sv, fake = fake_services
+    drawn_in: list[threading.Thread] = []
+    draw = report.render_chart
+
+    def drawing(fig: report.WeeklyFigures, policy: Any) -> bytes:
+        drawn_in.append(threading.current_thread())
+        return draw(fig, policy)
+
+    monkeypatch.setattr(report, "render_chart", drawing)
+    ReminderSweep(sv).run(at(2026, 11, 23, 8, 0))
+    ReminderSweep(sv).run(at(2026, 11, 30, 9, 0, 30))  # the report's sweep: figures queued
+    assert drawn_in == []  # nothing drawn inside the sweep's write transaction
+    await _deliver_all(sv)
+    # Drawn once, as it was uploaded, in a thread of its own (not the event loop's).
+    assert len(drawn_in) == 1 and drawn_in[0] is not threading.main_thread()
+    assert [f.name for f in fake.files.values() if f.completed] == [
+        "frontdoor-weekly-2026-11-23.png"]
 
 
 async def test_a_new_install_waits_for_its_first_whole_week(

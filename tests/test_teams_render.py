@@ -389,6 +389,22 @@ def test_consultation_advice_and_outcome_say_what_slack_says(engine: Engine,
     assert "EHM-20417" not in panel and LEAD not in panel and "P-3" in panel
 
 
+def test_the_weekly_report_on_teams_is_two_valid_cards_without_the_png(
+        engine: Engine, policy: Policy) -> None:
+    # A bot cannot upload to a Teams channel, and the chart is more than a message carries:
+    # Teams gets the figures and says so, with no image and no "the chart follows".
+    calls = dict(drawn(engine, policy))
+    summary, chart = calls[intents.REPORT_SUMMARY].activity, calls[intents.REPORT_CHART].activity
+    for activity in (summary, chart):
+        assert_teams_activity(activity)
+        assert "image/png" not in json.dumps(activity)
+    assert "chart follows" not in words(summary)
+    assert "Consultations: 0" in words(summary)
+    said = words(chart)
+    assert "Front Door weekly figures from 05 Oct 2026" in said
+    assert "Teams does not show the chart; the figures are in the summary above." in said
+
+
 def test_a_huge_card_stays_under_teams_limit(policy: Policy) -> None:
     """Every answer at its longest, in characters JSON escapes: still under 28 KB, the
     actions kept, the long answers cut with "…"."""

@@ -9,12 +9,13 @@ and ``<#…>`` here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bot import delivered, intents
+from bot import delivered, intents, report
 from bot.flows.api import Step
 from bot.flows.clocks import read_card_clocks
 from bot.handlers.slack.blocks import caf, caf_qa, cards, flow
@@ -35,6 +36,8 @@ from store.types import utcnow
 POST = "chat.postMessage"
 UPDATE = "chat.update"
 UPLOAD = "files.upload_v2"
+# An upload's argument that is no Web API argument: a function drawing the file's bytes.
+DRAW = "draw"
 
 @dataclass
 class SlackCall:
@@ -246,10 +249,16 @@ class SlackRenderer:
 
         return summary_message(d["figures"])
 
-    @staticmethod
-    def _report_chart(_cx: sql.Cx | None, _row: OutboxRow, d: dict) -> dict:
-        return {"filename": d["filename"], "title": d["title"], "alt_txt": d["alt"],
-                "content_b64": d["content_b64"]}
+    def _report_chart(self, _cx: sql.Cx | None, _row: OutboxRow, d: dict) -> dict:
+        """The upload of the week's chart. The PNG is drawn by the transport (``draw``, in
+        a thread) only when it uploads: never in a write transaction, never for a row
+        found already shared. A row queued by the release before carries its PNG."""
+        args = {"filename": d["filename"], "title": d["title"], "alt_txt": d["alt"]}
+        if "content_b64" in d:
+            return {**args, "content_b64": d["content_b64"]}
+        assert self.policy is not None
+        fig = report.WeeklyFigures.from_json(d["figures"])
+        return {**args, DRAW: functools.partial(report.render_chart, fig, self.policy)}
 
 
 def caf_said(ep: CafEpisode, said: dict[str, Any]) -> str:
@@ -291,7 +300,7 @@ _DRAW: dict[str, Callable[..., dict | None]] = {
     intents.ADVICE: _R._advice,
     intents.ADVICE_REDRAW: _R._advice_redraw,
     intents.REPORT_SUMMARY: lambda _s, cx, row, d: _R._report_summary(cx, row, d),
-    intents.REPORT_CHART: lambda _s, cx, row, d: _R._report_chart(cx, row, d),
+    intents.REPORT_CHART: _R._report_chart,
     **{name: _caf_drawer(name) for name in intents.KINDS if name.startswith("caf.")},
     **{name: (lambda n: lambda self, _cx, _row, d: self._caf_qa(n, d))(name)
        for name in intents.KINDS if name.startswith("caf_qa.")},

@@ -258,16 +258,23 @@ class TeamsRenderer:
                 body[-1]["text"] += f"\n- {line[2:]}"
             else:
                 body.append(ac.text(line))
-        body.append(ac.text(f"{ac.unmarked(fig.authority)} · weeks run Monday to Sunday · the "
-                            "chart follows", subtle=True))
+        body.append(ac.text(f"{ac.unmarked(fig.authority)} · weeks run Monday to Sunday",
+                            subtle=True))
         said = (f"Front Door weekly figures, {period(fig)}: {fig.consultations} consultations, "
                 f"{fig.referrals} referrals.")
         return ac.card_activity(ac.card(body, fallback=said), said)
 
     @staticmethod
     def _report_chart(_cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: TeamsCall) -> dict:
-        """The chart as an inline image when Teams takes it; else its title and description
-        (a bot cannot upload a file to a channel without SharePoint rights)."""
+        """The chart's title and what it shows, without the PNG: a bot cannot upload a file
+        to a channel without SharePoint rights, and the chart (about 60 KB) is more than a
+        Teams message carries inline. A row of the release before carries its PNG: inline
+        when it fits."""
+        if "content_b64" not in d:
+            body = [ac.heading(str(d["title"])), ac.text(str(d["alt"])),
+                    ac.text("Teams does not show the chart; the figures are in the summary "
+                            "above.", subtle=True)]
+            return ac.card_activity(ac.card(body, fallback=str(d["title"])), str(d["title"]))
         content = str(d["content_b64"])
         image = {"type": "message", "text": ac.clip(str(d["title"]), 300),
                  "textFormat": "plain",
