@@ -153,6 +153,25 @@ ID_SHAPES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# What each platform calls a person's id, and one of that shape: the words that refuse a
+# wrong id show the example, never what was typed (it may be a name).
+ID_EXAMPLES: dict[str, dict[str, tuple[str, str]]] = {
+    "slack": {"user": ("a Slack user ID", "U0123ABCD")},
+    "teams": {"user": ("an Entra object id", "3f2504e0-4f89-41d3-9a0c-0305e82c3301")},
+}
+
+
+def id_fits(platform: str, kind: str, value: str | None) -> bool:
+    """Whether ``value`` has the shape of a ``kind`` id (``user``...) on ``platform``."""
+    pattern, _ = ID_SHAPES[platform][kind]
+    return re.fullmatch(pattern, value or "") is not None
+
+
+def id_example(platform: str, kind: str = "user") -> tuple[str, str]:
+    """What ``platform`` calls a ``kind`` id, and an example of one."""
+    return ID_EXAMPLES[platform][kind]
+
+
 def _shaped(platform: str, kind: str, value: str) -> str:
     pattern, what = ID_SHAPES[platform][kind]
     if not re.fullmatch(pattern, value or ""):

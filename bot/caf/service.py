@@ -25,7 +25,6 @@ holds a name: an episode is its EHM reference.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -38,7 +37,7 @@ from sqlmodel import Session
 from bot import nonames
 from bot.flows import clocks
 from bot.flows.locked import locked_action
-from bot.policy import Caf, Policy
+from bot.policy import Caf, Policy, id_example, id_fits
 from store import repo
 from store.db import session_scope
 from store.models import CafEpisode, CafMeeting, Referral, Reminder, TriageCard
@@ -69,8 +68,6 @@ CLOSE_REASONS: dict[str, str] = {
 # The MASH-to-CAF guidance's route when no lead professional is found.
 NO_LEAD_STAGES: tuple[str, ...] = ("link_worker", "panel", "step_down")
 
-USER_RE = re.compile(r"^[UW][A-Z0-9]{2,31}$")
-
 KIND_TAC = "tac_overdue"
 KIND_REASSESS = "caf_reassess"
 KIND_NO_LEAD = "caf_no_lead"
@@ -86,6 +83,8 @@ class NewEpisode:
     completed_on: date
     consent: bool
     last_meeting_on: date | None = None
+    # The chat platform whose user ids name the people (the store's default, "slack").
+    platform: str = "slack"
 
 
 @dataclass
@@ -134,12 +133,15 @@ def reference_problem(ref: str, shape: Caf) -> str | None:
     return None
 
 
-def user_problem(label: str, user: str | None, *, required: bool) -> str | None:
-    """Why ``user`` is not a usable Slack user ID (None when it is, or may be empty)."""
+def user_problem(label: str, user: str | None, *, required: bool, platform: str
+                 ) -> str | None:
+    """Why ``user`` is not a usable user id on ``platform`` (None when it is, or may be
+    empty); the message shows the policy's example, never what was given."""
     if not user:
         return f"the {label} is required" if required else None
-    if not USER_RE.match(user):
-        return f"the {label} must be a Slack user ID such as U0123ABCD"
+    if not id_fits(platform, "user", user):
+        what, example = id_example(platform)
+        return f"the {label} must be {what} such as {example}"
     return None
 
 
@@ -149,10 +151,12 @@ def problems(new: NewEpisode, today: date, shape: Caf) -> list[tuple[str, str]]:
     msg = reference_problem(new.ehm_reference, shape)
     if msg:
         out.append(("ehm_reference", msg))
-    msg = user_problem("lead professional", new.lead_user_id, required=False)
+    msg = user_problem("lead professional", new.lead_user_id, required=False,
+                       platform=new.platform)
     if msg:
         out.append(("lead_professional", msg))
-    msg = user_problem("co-ordinator", new.coordinator_user_id, required=True)
+    msg = user_problem("co-ordinator", new.coordinator_user_id, required=True,
+                       platform=new.platform)
     if msg:
         out.append(("coordinator", msg))
     if new.completed_on > today:
@@ -290,6 +294,7 @@ class CafService:
         """Insert an (already validated) episode and schedule its reminders in ``s``."""
         ep = CafEpisode(
             ehm_reference=normalise_reference(new.ehm_reference),
+            platform=new.platform,
             lead_user_id=new.lead_user_id or None,
             coordinator_user_id=new.coordinator_user_id or None,
             completed_on=new.completed_on,
@@ -473,11 +478,11 @@ class CafService:
         self, episode_id: int, actor: str, lead: str, *, effects: Effects | None = None
     ) -> CafResult:
         """A lead professional was found: the no-lead route stops."""
-        msg = user_problem("lead professional", lead, required=True)
-        if msg:
-            return CafResult("invalid", message=msg[0].upper() + msg[1:] + ".")
 
         def act(s: Session, ep: CafEpisode, now: datetime) -> CafResult:
+            msg = user_problem("lead professional", lead, required=True, platform=ep.platform)
+            if msg:  # an id of the episode's own platform
+                return CafResult("invalid", ep, message=msg[0].upper() + msg[1:] + ".")
             if ep.lead_user_id == lead:
                 return CafResult("invalid", ep, message="That is already the lead professional.")
             old, ep.lead_user_id = ep.lead_user_id, lead

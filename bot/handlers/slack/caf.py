@@ -55,6 +55,7 @@ from bot.policy import Caf
 from bot.services import Services
 from store.models import CafEpisode
 
+PLATFORM = "slack"  # the people pickers give Slack user ids
 TEAM_ONLY = "Only the CAF team (duty advisors and managers) can {what}. Nothing was changed."
 NOT_YOURS = ("Only this CAF's lead professional, its co-ordinator or the CAF team can do that. "
              "Nothing was changed.")
@@ -255,7 +256,8 @@ async def route_submitted(sv: Services, body: dict[str, Any], view: dict[str, An
             errors = {ids.IN_CAF_REFERENCE[0]: "That CAF is closed: register the new "
                       "episode under its own EHM reference."}
         else:  # link: the other fields are not used
-            new = NewEpisode(ref, None, None, sv.caf.today(), existing.consent)
+            new = NewEpisode(ref, None, None, sv.caf.today(), existing.consent,
+                             platform=PLATFORM)
     elif not errors:
         new, errors = read_episode(view, sv.caf.today(), sv.policy.caf)
     if errors or new is None:
@@ -419,7 +421,7 @@ def read_episode(view: dict[str, Any], today: date, shape: Caf,
         if not coordinator:
             errors.setdefault(ids.IN_CAF_COORDINATOR[0], "Choose the CAF co-ordinator.")
         return None, errors
-    new = NewEpisode(ref, lead, coordinator, completed, consent == "yes")
+    new = NewEpisode(ref, lead, coordinator, completed, consent == "yes", platform=PLATFORM)
     for block, msg in _field_errors(problems(new, today, shape)).items():
         errors.setdefault(block, msg)
     return (None if errors else new), errors

@@ -30,7 +30,7 @@ async def show(sv: Services, user: str, query: str, *, personal: bool) -> dict[s
     if not personal:
         return _words(IN_CHAT)
     try:
-        f = caflog.parse_query(query)
+        f = caflog.parse_query(query, platform="teams")  # advisor: an Entra object id
     except caflog.FilterError as exc:
         return _words("; ".join(exc.problems)[:1500] + "\nFilters are words like "
                       "since:2026-11-01 until:2026-11-30 outcome:early_help.")
