@@ -317,13 +317,17 @@ class Caf(_Strict):
     first_meeting_within: timedelta
     meeting_interval: timedelta
     reassess_after: timedelta
+    # An overdue-TAC nudge nobody answered is repeated this often, and after this many
+    # nudges the co-ordinator and the escalation channel are told it is being ignored.
+    tac_nudge_every: timedelta = timedelta(weeks=1)
+    tac_nudge_escalate_after: int = Field(default=2, ge=1)
     # A regular expression the whole upper-cased reference must match, and an example
     # of it for the error message (the typed value is never echoed).
     reference_pattern: str = DEFAULT_REFERENCE_PATTERN
     reference_example: str = "EHM-20417"
 
     @field_validator("first_meeting_within", "meeting_interval", "reassess_after",
-                     mode="before")
+                     "tac_nudge_every", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> timedelta:
         return parse_duration(v)

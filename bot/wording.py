@@ -366,6 +366,33 @@ def caf_cadence(ep: CafEpisode, policy: Policy) -> str:
     return text
 
 
+def caf_tac_headline(ep: CafEpisode, nudge: int, escalated: str) -> str:
+    """What an overdue-TAC nudge is: the first, a repeat (its number), or an escalation."""
+    which = "first family planning meeting" if caf_first(ep) else "Team Around the Child meeting"
+    if escalated:
+        return f"the {which} is still overdue: escalated after {nudge - 1} reminders"
+    if nudge > 1:
+        return f"the {which} is still overdue (reminder {nudge})"
+    return f"the {which} is overdue"
+
+
+def caf_tac_repeat(nudge: int, late_days: int, escalated: str) -> str:
+    """A repeat says it is one and how long the meeting has been overdue; an escalation
+    says who is asked to act ("" for the first nudge)."""
+    late = weeks(timedelta(days=late_days))
+    if escalated == "coordinator":
+        return (f"The meeting has been overdue for {late} and {nudge - 1} reminders to the "
+                "lead professional have had no answer. As the co-ordinator, please follow it "
+                "up with them, or record the meeting here.")
+    if escalated == "channel":
+        return (f"The meeting has been overdue for {late} and {nudge - 1} reminders have had "
+                "no answer. The co-ordinator is asked to follow it up.")
+    if nudge > 1:
+        return (f"This is a repeat (reminder {nudge}): the meeting has been overdue for {late} "
+                "and is not recorded yet.")
+    return ""
+
+
 def caf_due_line(ep: CafEpisode, policy: Policy, bold: Callable[[str], str]) -> str:
     """"The first family planning meeting is due by <b>Tue 13 Oct 2026</b> (…)", with a
     renderer's ``bold``."""

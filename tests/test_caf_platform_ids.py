@@ -24,7 +24,7 @@ TEAMS_LEAD = "6f1c2a9e-0b7d-4c1e-9a3f-2d5e8b7c4a10"
 TEAMS_COORD = "0a4b8c2d-3e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 
-async def test_a_teams_episode_takes_entra_ids_and_says_so(env: Env) -> None:
+async def test_a_teams_episode_takes_entra_ids_and_says_so(env: Env) -> None:  # noqa: F811
     sv, _, caf, _ = env
     teams = dataclasses.replace(new("EHM-31"), lead_user_id=TEAMS_LEAD,
                                 coordinator_user_id=TEAMS_COORD, platform="teams")

@@ -208,6 +208,28 @@ class CafService:
         """When a meeting due by ``due`` is overdue: the first opening after that day."""
         return self.morning_of(due + timedelta(days=1))
 
+    def tac_nudge_at(self, due: date, nudge: int) -> datetime:
+        """When the ``nudge``-th overdue nudge about a meeting due by ``due`` fires: the
+        first when the meeting is overdue, each repeat the policy's ``tac_nudge_every``
+        later (on a day the front door is open)."""
+        every = self.policy.caf.tac_nudge_every
+        return self.morning_of(due + timedelta(days=1) + (nudge - 1) * every)
+
+    def schedule_tac_nudge(self, s: Session, ep: CafEpisode, due: date, nudge: int,
+                           now: datetime | None = None) -> None:
+        """Schedule the ``nudge``-th overdue nudge (1: the first) as a reminder row in ``s``.
+
+        Its key names the meeting and the count, so each fires once; recording, moving or
+        closing cancels every pending one (they are all ``tac_overdue``). A repeat queued
+        at ``now`` is a full cadence after it at the earliest: a sweep that ran late (the
+        process was down) sends one repeat, not one for each week it missed."""
+        at = self.tac_nudge_at(due, nudge)
+        if now is not None:
+            at = max(at, self.morning_of(self.today(now) + self.policy.caf.tac_nudge_every))
+        key = f"caf:{ep.id}:tac:{due.isoformat()}" + (f":{nudge}" if nudge > 1 else "")
+        ensure_reminder(s, key=key, kind=KIND_TAC, subject_id=ep.id or 0, due_at=at,
+                        payload={"due": due.isoformat(), "nudge": str(nudge)})
+
     def reassess_on(self, ep: CafEpisode) -> date:
         """The date a CAF still open needs a reassessment."""
         return ep.completed_on + self.policy.caf.reassess_after
@@ -535,10 +557,7 @@ class CafService:
         clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_TAC,))
         if ep.status != "open" or ep.next_meeting_due is None:
             return
-        due = ep.next_meeting_due
-        ensure_reminder(s, key=f"caf:{ep.id}:tac:{due.isoformat()}", kind=KIND_TAC,
-                        subject_id=ep.id or 0, due_at=self.overdue_at(due),
-                        payload={"due": due.isoformat()})
+        self.schedule_tac_nudge(s, ep, ep.next_meeting_due, 1)
 
     def _run(
         self,

@@ -113,15 +113,19 @@ def registered_dm(ep: CafEpisode, user: str, actor: str, policy: Policy) -> dict
     return message(f"{escape(ep.ehm_reference)}: CAF registered", blocks)
 
 
-def tac_overdue_dm(ep: CafEpisode, due: date, policy: Policy, today: date) -> dict:
-    """The overdue Team Around the Child nudge, to the lead professional and the co-ordinator."""
+def tac_overdue_dm(ep: CafEpisode, due: date, policy: Policy, today: date, nudge: int = 1,
+                   escalated: str = "") -> dict:
+    """The overdue Team Around the Child nudge, to the lead professional and the co-ordinator
+    (``nudge``: its number; ``escalated``: "coordinator" or "channel" once ignored)."""
     late = (today - due).days
-    which = "first family planning meeting" if _first(ep) else "Team Around the Child meeting"
+    icon = ":rotating_light:" if escalated else ":alarm_clock:"
+    repeat = wording.caf_tac_repeat(nudge, late, escalated)
     blocks: list[Block] = [
-        section_text(f":alarm_clock: *{ref(ep)}: the {which} is overdue*"),
+        section_text(f"{icon} *{ref(ep)}: {wording.caf_tac_headline(ep, nudge, escalated)}*"),
         section_text(f"It was due by *{day(due)}*"
                      + (f" ({late} day{'s' if late != 1 else ''} ago)" if late > 0 else "")
                      + ": " + _cadence(ep, policy) + "."),
+        *([section_text(repeat)] if repeat else []),
         section_text(wording.CAF_TAC_ASK),
         context(people(ep), "Source: MASH-to-CAF guidance; Barnet CAF team process map 2."),
         meeting_buttons(ep, due),
