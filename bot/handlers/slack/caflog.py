@@ -39,8 +39,10 @@ from bot.handlers.slack.common import (
 )
 from bot.services import Services
 
-# A user as Slack writes one in a command's text (``<@U0123ABCD|dee>``), or typed ``@U…``.
-_MENTION = re.compile(r"^<?@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>?$")
+# A user as Slack writes one in a command's text (``<@U0123ABCD|dee>``), or a user id
+# typed with or without its ``@`` (with a digit, as Slack's have: ``@WILL`` is a name).
+_MENTION = re.compile(r"^(?:<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>"
+                      r"|@?((?=[A-Z0-9]*\d)[UW][A-Z0-9]{2,}))$")
 PLATFORM = "slack"
 
 USAGE = (
@@ -66,14 +68,20 @@ async def command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
     await shielded(sv, body, run_command(sv, body), "caflog")
 
 
+def mentioned(word: str) -> str | None:
+    """The Slack user id a command's word names (a mention or a typed id), else None."""
+    m = _MENTION.match(word)
+    return (m.group(1) or m.group(2)) if m else None
+
+
 def plain_ids(text: str) -> str:
     """The command's words with a mentioned advisor as the plain user id the log filters
     by (``advisor:<@U0123ABCD|dee>`` -> ``advisor:U0123ABCD``); other words unchanged."""
     out = []
     for word in text.split():
         key, sep, value = word.partition(":")
-        m = _MENTION.match(value) if sep and key.lower() == "advisor" else None
-        out.append(f"{key}:{m.group(1)}" if m else word)
+        user = mentioned(value) if sep and key.lower() == "advisor" else None
+        out.append(f"{key}:{user}" if user else word)
     return " ".join(out)
 
 

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from bot import wording
+from bot.caf.lookup import CafList, CafView
 from bot.caf.service import CLOSE_REASONS as CLOSE_LABELS
 from bot.caf.service import STUCK_LABELS
 from bot.handlers.slack.blocks import ids
@@ -329,6 +330,61 @@ def closed_post(ep: CafEpisode, actor: str) -> dict:
     return message(f"{escape(ep.ehm_reference)}: CAF closed", [
         section_text(f":lock: *{ref(ep)}* {closed_text(ep, actor)}"),
         context(people(ep), "Barnet process map 2R: closure with management oversight."),
+    ])
+
+
+# --------------------------------------------------------------------------- /caf lookups
+
+
+def _state(v: CafView, policy: Policy) -> str:
+    """Where the episode is: closed (why), overdue (by how long) or when the next is due."""
+    ep = v.episode
+    if ep.status != "open":
+        why = CLOSE_LABELS.get(ep.close_reason or "", ep.close_reason or "")
+        when = f" on {day(ep.closed_at.astimezone(policy.tz).date())}" if ep.closed_at else ""
+        return f"*Closed*{when}" + (f": {escape(why)}" if why else "") + "."
+    if v.overdue:
+        which = "first family planning meeting" if _first(ep) else "Team Around the Child meeting"
+        return (f":alarm_clock: *Overdue*: the {which} was due by *{day(ep.next_meeting_due)}* "
+                f"({v.late_days} day{'s' if v.late_days != 1 else ''} ago) and is not "
+                "recorded yet.")
+    return _due_line(ep, policy)
+
+
+def lookup_message(v: CafView, policy: Policy) -> dict:
+    """``/caf EHM-20417``: the CAF's state, its people and the next TAC due (private)."""
+    ep = v.episode
+    stuck = (f"Asked for help: {STUCK_LABELS[ep.stuck_stage]}."
+             if ep.status == "open" and ep.stuck_stage in STUCK_LABELS else "")
+    return message(f"{escape(ep.ehm_reference)}: {'overdue' if v.overdue else ep.status}", [
+        section_text(f"*{ref(ep)}*\n{_state(v, policy)}"),
+        *([section_text(stuck)] if stuck else []),
+        context(people(ep), f"Completed on {day(ep.completed_on)}"
+                + (f" · last meeting held on {day(ep.last_meeting_on)}"
+                   if ep.last_meeting_on else "")),
+    ])
+
+
+def list_message(found: CafList, title: str, empty: str) -> dict:
+    """``/caf list`` and ``/caf mine``: open CAFs, overdue first, one line each (private)."""
+    if not found.views:
+        return message(empty, [section_text(escape(empty))])
+    lines = []
+    for v in found.views:
+        ep = v.episode
+        when = (f":alarm_clock: *overdue*: due by {day(ep.next_meeting_due)} "
+                f"({v.late_days} day{'s' if v.late_days != 1 else ''} ago)" if v.overdue
+                else f"next meeting due by {day(ep.next_meeting_due)}")
+        lead = mention(ep.lead_user_id, nobody="*no lead professional yet*")
+        lines.append(f"• *{escape(ep.ehm_reference)}* · {when} · {lead}")
+    more = found.total - len(found.views)
+    head = (f"*{title}*: {found.total}"
+            + (f", {found.overdue} overdue" if found.overdue else "") + ", overdue first")
+    return message(f"{title}: {found.total}", [
+        section_text(head),
+        *sections("\n".join(lines)),
+        *([context(f"…and {more} more: look one up with /caf and its EHM reference.")]
+          if more > 0 else []),
     ])
 
 
