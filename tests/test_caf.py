@@ -470,6 +470,9 @@ def test_every_caf_message_and_modal_is_valid_block_kit() -> None:
     messages = [
         caf_blocks.registered_dm(ep, LEAD, COORD, CAMBS),
         caf_blocks.tac_overdue_dm(ep, dt.date(2026, 12, 22), CAMBS, dt.date(2026, 12, 23)),
+        caf_blocks.tac_overdue_dm(ep, dt.date(2026, 12, 22), CAMBS, dt.date(2026, 12, 30), 2),
+        caf_blocks.tac_overdue_dm(ep, dt.date(2026, 12, 22), CAMBS, dt.date(2027, 1, 6), 3,
+                                  "coordinator"),
         caf_blocks.reassess_dm(ep, CAMBS),
         caf_blocks.update_dm(ep, "changed", CAMBS),
         caf_blocks.update_dm(ep, "changed"),

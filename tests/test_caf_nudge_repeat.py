@@ -16,9 +16,12 @@ import json
 from typing import Any
 
 from bot.handlers.slack.blocks import ids
+from bot.handlers.teams.cards import ac
+from bot.handlers.teams.cards import caf as teams_caf
+from store.models import CafEpisode
 from tests.helpers import at
 from tests.slackenv import SlackEnv, slack_env
-from tests.test_caf import ESCALATION, Env, env, register, said  # noqa: F401
+from tests.test_caf import CAMBS, ESCALATION, Env, env, register, said  # noqa: F401
 from tests.test_caf import sweep as caf_sweep
 from tests.test_caf_slack import (
     COORD,
@@ -34,6 +37,9 @@ from tests.test_caf_slack import (
     sweep,
     with_text,
 )
+from tests.test_teams_render import COORDINATOR as TEAMS_COORDINATOR
+from tests.test_teams_render import LEAD as TEAMS_LEAD
+from tests.test_teams_render import NAMES, assert_teams_activity
 
 
 def words(msgs: list[dict[str, Any]]) -> str:
@@ -123,3 +129,18 @@ async def test_a_late_sweep_sends_one_repeat_not_one_per_missed_week(env: Env) -
     assert caf_sweep(sv, at(2027, 1, 26, 9, 0)) == []  # the next a full week after it
     third = caf_sweep(sv, at(2027, 1, 27, 9, 0))  # two ignored: escalated now
     assert sorted(r.channel for r in third) == sorted([COORD, LEAD, ESCALATION])
+
+
+def test_the_repeat_and_the_escalation_are_valid_teams_cards() -> None:
+    ep = CafEpisode(id=7, ehm_reference="EHM-20417", lead_user_id=TEAMS_LEAD,
+                    coordinator_user_id=TEAMS_COORDINATOR, completed_on=dt.date(2026, 11, 24),
+                    consent=True, next_meeting_due=dt.date(2026, 12, 22), platform="teams")
+    for nudge, escalated, words_read in (
+            (2, "", "This is a repeat (reminder 2): the meeting has been overdue for 8 days"),
+            (3, "coordinator", "As the co-ordinator, please follow it up with them"),
+            (3, "channel", "The co-ordinator is asked to follow it up.")):
+        today = dt.date(2026, 12, 22) + dt.timedelta(days=8 if nudge == 2 else 15)
+        activity = teams_caf.tac_overdue(ep, dt.date(2026, 12, 22), CAMBS, today,
+                                         ac.Mentions(NAMES), nudge, escalated)
+        assert_teams_activity(activity)
+        assert words_read in json.dumps(activity, ensure_ascii=False)

@@ -340,14 +340,10 @@ def _state(v: CafView, policy: Policy) -> str:
     """Where the episode is: closed (why), overdue (by how long) or when the next is due."""
     ep = v.episode
     if ep.status != "open":
-        why = CLOSE_LABELS.get(ep.close_reason or "", ep.close_reason or "")
-        when = f" on {day(ep.closed_at.astimezone(policy.tz).date())}" if ep.closed_at else ""
-        return f"*Closed*{when}" + (f": {escape(why)}" if why else "") + "."
+        return "*Closed*" + escape(wording.caf_closed_line(ep, policy, CLOSE_LABELS))
     if v.overdue:
-        which = "first family planning meeting" if _first(ep) else "Team Around the Child meeting"
-        return (f":alarm_clock: *Overdue*: the {which} was due by *{day(ep.next_meeting_due)}* "
-                f"({v.late_days} day{'s' if v.late_days != 1 else ''} ago) and is not "
-                "recorded yet.")
+        return (":alarm_clock: *Overdue*: "
+                + wording.caf_overdue_line(ep, v.late_days, lambda s: f"*{s}*"))
     return _due_line(ep, policy)
 
 
@@ -372,16 +368,13 @@ def list_message(found: CafList, title: str, empty: str) -> dict:
     lines = []
     for v in found.views:
         ep = v.episode
-        when = (f":alarm_clock: *overdue*: due by {day(ep.next_meeting_due)} "
-                f"({v.late_days} day{'s' if v.late_days != 1 else ''} ago)" if v.overdue
-                else f"next meeting due by {day(ep.next_meeting_due)}")
+        when = wording.caf_list_when(ep, v.overdue, v.late_days)
         lead = mention(ep.lead_user_id, nobody="*no lead professional yet*")
-        lines.append(f"• *{escape(ep.ehm_reference)}* · {when} · {lead}")
+        lines.append(f"• *{escape(ep.ehm_reference)}* · "
+                     + (f":alarm_clock: *overdue*: {when}" if v.overdue else when) + f" · {lead}")
     more = found.total - len(found.views)
-    head = (f"*{title}*: {found.total}"
-            + (f", {found.overdue} overdue" if found.overdue else "") + ", overdue first")
     return message(f"{title}: {found.total}", [
-        section_text(head),
+        section_text(f"*{title}*: {wording.caf_list_head(found.total, found.overdue)}"),
         *sections("\n".join(lines)),
         *([context(f"…and {more} more: look one up with /caf and its EHM reference.")]
           if more > 0 else []),
