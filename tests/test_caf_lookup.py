@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 from bot.caf.service import NewEpisode
 from tests.slackenv import ADVISOR, OUTSIDER, SlackEnv, slack_env
 from tests.test_caf_slack import COORD, LEAD, TUESDAY
+from tests.test_teams_inbound import ADVISOR as ADVISOR_TEAMS
+from tests.test_teams_inbound import MANAGER, TEACHER, teams_db, teams_env  # noqa: F401
+from tests.test_teams_inbound import OUTSIDER as OUTSIDER_TEAMS
 
 OTHER_LEAD = "U0OTHERLEAD"
 
@@ -95,3 +99,29 @@ async def test_lookup_and_lists_in_words(db_file: str) -> None:
             env, LEAD, "EHM-999")
         assert "Only the CAF team (duty advisors and managers) can list CAFs." in await ask(
             env, OUTSIDER, "list")
+
+
+async def test_teams_caf_lookup_in_the_personal_chat(teams_db: tuple[Any, str]  # noqa: F811
+                                                      ) -> None:
+    engine, url = teams_db
+    async with teams_env(engine, url) as env:
+        caf = env.sv.caf
+        for ref, completed in (("EHM-201", dt.date(2026, 10, 1)),
+                               ("EHM-202", dt.date(2026, 11, 20))):
+            new = NewEpisode(ref, TEACHER, MANAGER, completed, True, platform="teams")
+            assert caf.register(new, ADVISOR_TEAMS).ok
+        await env.say(ADVISOR_TEAMS, "caf list")
+        listed = json.dumps(env.said(ADVISOR_TEAMS)[-1], ensure_ascii=False)
+        assert "Open CAFs: 2, 1 overdue, overdue first" in listed
+        assert listed.index("EHM-201") < listed.index("EHM-202")
+        await env.say(TEACHER, "caf EHM-201")
+        one = json.dumps(env.said(TEACHER)[-1], ensure_ascii=False)
+        assert ("**Overdue**: the first family planning meeting was due by **Thu 29 Oct 2026** "
+                "(26 days ago) and is not recorded yet.") in one
+        await env.say(TEACHER, "caf Kyra Smith")
+        named = env.said(TEACHER)[-1]["text"]
+        assert named.startswith("That is not an EHM reference such as EHM-20417.")
+        assert "Kyra" not in named
+        await env.say(OUTSIDER_TEAMS, "caf EHM-201")
+        assert env.said(OUTSIDER_TEAMS)[-1]["text"] == (
+            "Only the CAF team, or a CAF's lead professional or co-ordinator, can look it up.")
