@@ -11,14 +11,26 @@ them.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from typing import Any
 
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from bot import intents
+from bot.caf.service import NewEpisode
+from bot.config import Settings
 from bot.handlers.slack.blocks import ids
 from bot.handlers.teams.cards import ac
 from bot.handlers.teams.cards import caf as teams_caf
-from store.models import CafEpisode
+from bot.reminders import ReminderSweep
+from bot.services import Services
+from store.db import make_engine, session_scope
+from store.migrate import upgrade
+from store.models import CafEpisode, OutboxMessage, Reminder
 from tests.helpers import at
 from tests.slackenv import SlackEnv, slack_env
 from tests.test_caf import CAMBS, ESCALATION, Env, env, register, said  # noqa: F401
@@ -144,3 +156,32 @@ def test_the_repeat_and_the_escalation_are_valid_teams_cards() -> None:
                                          ac.Mentions(NAMES), nudge, escalated)
         assert_teams_activity(activity)
         assert words_read in json.dumps(activity, ensure_ascii=False)
+
+
+@pytest.mark.fault
+@pytest.mark.postgres
+async def test_two_replicas_send_each_repeat_once_and_queue_one_next(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
+    async with aiohttp.ClientSession() as http:
+        # Two replicas, each with its own engine (its own connections), sweeping at once.
+        replicas = [Services.build(settings, CAMBS, make_engine(postgres_url), http,
+                                   clock=lambda: at(2026, 11, 24, 10, 0)) for _ in range(2)]
+        for i in range(30):
+            new = NewEpisode(f"EHM-{900 + i}", LEAD, COORD, dt.date(2026, 11, 24), True)
+            assert replicas[0].caf.register(new, "U0ADVISOR").ok
+        for when in (at(2026, 12, 23, 9, 0), at(2026, 12, 30, 9, 0)):
+            await asyncio.gather(*(asyncio.to_thread(
+                ReminderSweep(sv, worker_id=f"replica-{n}", batch=7).run, when)
+                for n, sv in enumerate(replicas)))
+    with session_scope(engine) as s:
+        keys = [r.idempotency_key for r in s.exec(select(OutboxMessage)).scalars()  # type: ignore[call-overload]
+                if r.intent == intents.CAF_TAC_OVERDUE]
+        pending = [r.key for r in s.exec(select(Reminder).where(  # type: ignore[call-overload]
+            Reminder.kind == "tac_overdue", Reminder.status == "pending")).scalars()]
+    assert len(keys) == len(set(keys)) == 30 * 2 * 2  # two nudges, two people, thirty CAFs
+    assert len(pending) == 30 and all(k.endswith(":3") for k in pending)  # one next each
+    for sv in replicas:
+        sv.engine.dispose()
+    engine.dispose()
