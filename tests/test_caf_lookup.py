@@ -122,6 +122,12 @@ async def test_teams_caf_lookup_in_the_personal_chat(teams_db: tuple[Any, str]  
         named = env.said(TEACHER)[-1]["text"]
         assert named.startswith("That is not an EHM reference such as EHM-20417.")
         assert "Kyra" not in named
+        # The consultation log's advisor filter: a mention is read as the Entra id it names.
+        dee = {"type": "mention", "text": "<at>Dee Advisor</at>",
+               "mentioned": {"id": "29:dee", "name": "Dee Advisor",
+                             "aadObjectId": ADVISOR_TEAMS}}
+        await env.say(ADVISOR_TEAMS, "caflog advisor:<at>Dee Advisor</at>", entities=[dee])
+        assert f"advisor: {ADVISOR_TEAMS}: 0 of 0" in json.dumps(env.said(ADVISOR_TEAMS)[-1])
         await env.say(OUTSIDER_TEAMS, "caf EHM-201")
         assert env.said(OUTSIDER_TEAMS)[-1]["text"] == (
             "Only the CAF team, or a CAF's lead professional or co-ordinator, can look it up.")

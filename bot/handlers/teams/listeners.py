@@ -100,8 +100,8 @@ class FrontDoorAgent(ActivityHandler):
         command, _, rest = text.partition(" ")
         command = command.casefold()
         if command == "caflog":
-            await turns.reply(turn_context, await caflog.show(self.sv, user, rest,
-                                                              personal=personal))
+            await turns.reply(turn_context, await caflog.show(
+                self.sv, user, rest, personal=personal, entities=activity.entities or []))
         elif command == "caf" and rest:  # a lookup; bare "caf" (registering) is NOT_YET
             await turns.reply(turn_context, await cafview.show(self.sv, user, rest.split(),
                                                                personal=personal))
