@@ -132,7 +132,7 @@ async def test_an_ignored_nudge_repeats_weekly_then_escalates_once(db_file: str)
 
 async def test_a_late_sweep_sends_one_repeat_not_one_per_missed_week(env: Env) -> None:  # noqa: F811
     sv = env[0]
-    register(env)
+    ep = register(env)
     assert len(caf_sweep(sv, at(2026, 12, 23, 9, 0))) == 2  # the first nudge, both people
     # Down for three weeks: the sweep that comes back sends reminder 2 once, to both.
     rows = caf_sweep(sv, at(2027, 1, 20, 9, 0))
@@ -141,6 +141,10 @@ async def test_a_late_sweep_sends_one_repeat_not_one_per_missed_week(env: Env) -
     assert caf_sweep(sv, at(2027, 1, 26, 9, 0)) == []  # the next a full week after it
     third = caf_sweep(sv, at(2027, 1, 27, 9, 0))  # two ignored: escalated now
     assert sorted(r.channel for r in third) == sorted([COORD, LEAD, ESCALATION])
+    # Closing the CAF stops the repeats.
+    assert sv.caf.close(ep.id or 0, COORD, "consent_withdrawn").ok
+    assert caf_sweep(sv, at(2027, 2, 3, 9, 0)) == []
+    assert caf_sweep(sv, at(2027, 3, 3, 9, 0)) == []
 
 
 def test_the_repeat_and_the_escalation_are_valid_teams_cards() -> None:
