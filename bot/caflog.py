@@ -13,7 +13,8 @@ flows stored, and the free-text answers of the consultation are not exported.
 Filters (dates, outcome, category, agency, advisor) are one small value
 (:class:`LogFilter`) with a text form used by ``/caflog`` and by its buttons
 (``since:2026-11-01 until:2026-11-30 outcome:early_help category:neglect
-agency:education advisor:U0ADVISOR``). Dates are whole days in the policy's
+agency:education advisor:<user id>``; the chat listener turns a mention into the plain
+user id first). Dates are whole days in the policy's
 time zone; both ends are included. Any other word (no ``key:``) searches the
 consultation's free text (the professional's answers, the advice given and the
 reason advice was not followed) for that word, case-insensitively; with several
@@ -46,8 +47,8 @@ bands); ids are kept in their own columns:
 15. Linked references         the earlier references, newest first, ``; ``-separated
 16. Repeat count              how many consultations in the chain
 17. Status                    ``open``, ``advised`` or ``closed``
-18. Advisor Slack id          ``U0ADVISOR``
-19. Professional Slack id     ``U0ADA`` Values come from people, so a cell
+18. Advisor Slack id          the advisor's user id
+19. Professional Slack id     the professional's user id. Values come from people, so a cell
 that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return) is prefixed with a single quote (OWASP
 "CSV injection").
@@ -72,6 +73,7 @@ from bot import nonames
 from bot.flows.rules import CATEGORIES
 from bot.flows.scripts import AGE_BANDS, AGENCIES, ROLES
 from bot.labels import OUTCOME_LABELS
+from bot.policy import ID_SHAPES, id_example, id_fits
 from store import repo
 from store.db import session_scope
 from store.models import Consultation, Professional
@@ -81,7 +83,6 @@ from store.runner import threaded
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # C0 controls other than tab, newline and carriage return, and DEL.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_USER = re.compile(r"^<?@?([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
 _MAX_CHAIN = 1000
 
 AGENCY_LABELS: dict[str, str] = {o.value: o.label for o in AGENCIES}
@@ -133,7 +134,7 @@ class LogFilter:
     outcome: str | None = None  # the given outcome, or the suggested one until advised
     category: str | None = None  # a category key (``neglect``)
     agency: str | None = None  # an agency key (``education``)
-    advisor: str | None = None  # a Slack user ID
+    advisor: str | None = None  # a user id of the platform asking
     words: tuple[str, ...] = ()  # free-text search: lower-case words, all must appear
 
     def is_empty(self) -> bool:
@@ -206,11 +207,14 @@ def parse_date(value: str, what: str) -> date:
         raise FilterError([f"{what}: not a date like 2026-11-30"]) from None
 
 
-def make_filter(labels: Mapping[str, str] | None = None, **values: Any) -> LogFilter:
+def make_filter(labels: Mapping[str, str] | None = None, *, platform: str | None = None,
+                **values: Any) -> LogFilter:
     """A checked filter from loose values (strings or dates; empty means "any").
 
     ``labels`` names the fields in the problems as the person saw them (the modal's
     "From" and "To"); by default a field is named by its key (``since``), as typed.
+    ``advisor`` is a plain user id of ``platform`` (its listener has parsed any mention);
+    with no platform, an id of any platform the policy knows.
     """
     name = {**{k: k for k in FILTER_KEYS}, **(labels or {})}
     problems: list[str] = []
@@ -238,13 +242,10 @@ def make_filter(labels: Mapping[str, str] | None = None, **values: Any) -> LogFi
         else:
             problems.append(f"agency: must be one of {', '.join(AGENCY_LABELS)}")
     advisor = (values.get("advisor") or "").strip() or None
-    if advisor:
-        m = _USER.match(advisor)
-        if m is None:
-            problems.append("advisor: must be a Slack user ID (U…); the Filter… "
-                            "button has a people picker")
-        else:
-            advisor = m.group(1)
+    if advisor and not any(id_fits(p, "user", advisor)
+                           for p in ((platform,) if platform else tuple(ID_SHAPES))):
+        what = " such as ".join(id_example(platform)) if platform else "a user id"
+        problems.append(f"advisor: must be {what}; the Filter… button has a people picker")
     if out.get("since") and out.get("until") and out["since"] > out["until"]:
         problems.append(f"{name['since']}: must not be after {name['until']}")
     words: list[str] = []
@@ -260,9 +261,10 @@ def make_filter(labels: Mapping[str, str] | None = None, **values: Any) -> LogFi
                      words=tuple(words), **out)
 
 
-def parse_query(text: str) -> LogFilter:
-    """Parse ``key:value`` words (``since:2026-11-01 advisor:<@U0ADVISOR>``) into a filter;
-    a word without a colon is a search word (``attendance``)."""
+def parse_query(text: str, *, platform: str | None = None) -> LogFilter:
+    """Parse ``key:value`` words (``since:2026-11-01 advisor:<user id>``) into a filter;
+    a word without a colon is a search word (``attendance``). ``platform`` as for
+    :func:`make_filter`."""
     values: dict[str, Any] = {}
     words: list[str] = []
     problems: list[str] = []
@@ -282,7 +284,7 @@ def parse_query(text: str) -> LogFilter:
         values[key] = value
     if problems:
         raise FilterError(problems)
-    return make_filter(**values, words=words)
+    return make_filter(platform=platform, **values, words=words)
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,25 @@ ID_SHAPES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# What each platform calls a person's id, and one of that shape: the words that refuse a
+# wrong id show the example, never what was typed (it may be a name).
+ID_EXAMPLES: dict[str, dict[str, tuple[str, str]]] = {
+    "slack": {"user": ("a Slack user ID", "U0123ABCD")},
+    "teams": {"user": ("an Entra object id", "3f2504e0-4f89-41d3-9a0c-0305e82c3301")},
+}
+
+
+def id_fits(platform: str, kind: str, value: str | None) -> bool:
+    """Whether ``value`` has the shape of a ``kind`` id (``user``...) on ``platform``."""
+    pattern, _ = ID_SHAPES[platform][kind]
+    return re.fullmatch(pattern, value or "") is not None
+
+
+def id_example(platform: str, kind: str = "user") -> tuple[str, str]:
+    """What ``platform`` calls a ``kind`` id, and an example of one."""
+    return ID_EXAMPLES[platform][kind]
+
+
 def _shaped(platform: str, kind: str, value: str) -> str:
     pattern, what = ID_SHAPES[platform][kind]
     if not re.fullmatch(pattern, value or ""):
@@ -301,13 +320,17 @@ class Caf(_Strict):
     # How long a CAF manager has to quality assure an assessment marked complete (Barnet
     # process map 1P-1Q gives no timescale): a reminder in the CAF team's channel then.
     qa_within: timedelta = timedelta(days=5)
+    # An overdue-TAC nudge nobody answered is repeated this often, and after this many
+    # nudges the co-ordinator and the escalation channel are told it is being ignored.
+    tac_nudge_every: timedelta = timedelta(weeks=1)
+    tac_nudge_escalate_after: int = Field(default=2, ge=1)
     # A regular expression the whole upper-cased reference must match, and an example
     # of it for the error message (the typed value is never echoed).
     reference_pattern: str = DEFAULT_REFERENCE_PATTERN
     reference_example: str = "EHM-20417"
 
     @field_validator("first_meeting_within", "meeting_interval", "reassess_after",
-                     "qa_within", mode="before")
+                     "qa_within", "tac_nudge_every", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> timedelta:
         return parse_duration(v)

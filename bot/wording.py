@@ -370,6 +370,63 @@ def caf_cadence(ep: CafEpisode, policy: Policy) -> str:
     return text
 
 
+def caf_tac_headline(ep: CafEpisode, nudge: int, escalated: str) -> str:
+    """What an overdue-TAC nudge is: the first, a repeat (its number), or an escalation."""
+    which = "first family planning meeting" if caf_first(ep) else "Team Around the Child meeting"
+    if escalated:
+        return f"the {which} is still overdue: escalated after {nudge - 1} reminders"
+    if nudge > 1:
+        return f"the {which} is still overdue (reminder {nudge})"
+    return f"the {which} is overdue"
+
+
+def caf_tac_repeat(nudge: int, late_days: int, escalated: str) -> str:
+    """A repeat says it is one and how long the meeting has been overdue; an escalation
+    says who is asked to act ("" for the first nudge)."""
+    late = weeks(timedelta(days=late_days))
+    if escalated == "coordinator":
+        return (f"The meeting has been overdue for {late} and {nudge - 1} reminders to the "
+                "lead professional have had no answer. As the co-ordinator, please follow it "
+                "up with them, or record the meeting here.")
+    if escalated == "channel":
+        return (f"The meeting has been overdue for {late} and {nudge - 1} reminders have had "
+                "no answer. The co-ordinator is asked to follow it up.")
+    if nudge > 1:
+        return (f"This is a repeat (reminder {nudge}): the meeting has been overdue for {late} "
+                "and is not recorded yet.")
+    return ""
+
+
+def days_ago(n: int) -> str:
+    """``26 days ago``, ``1 day ago``."""
+    return f"{n} day{'s' if n != 1 else ''} ago"
+
+
+def caf_overdue_line(ep: CafEpisode, late_days: int, bold: Callable[[str], str]) -> str:
+    """After an "Overdue" label: which meeting, due when, how long ago."""
+    which = "first family planning meeting" if caf_first(ep) else "Team Around the Child meeting"
+    return (f"the {which} was due by {bold(day(ep.next_meeting_due))} ({days_ago(late_days)}) "
+            "and is not recorded yet.")
+
+
+def caf_closed_line(ep: CafEpisode, policy: Policy, reasons: Mapping[str, str]) -> str:
+    """After a "Closed" label: when, and why in the words of ``reasons``."""
+    why = reasons.get(ep.close_reason or "", ep.close_reason or "")
+    when = f" on {day(ep.closed_at.astimezone(policy.tz).date())}" if ep.closed_at else ""
+    return when + (f": {why}" if why else "") + "."
+
+
+def caf_list_when(ep: CafEpisode, overdue: bool, late_days: int) -> str:
+    """A listed CAF's next meeting: "due by Tue 8 Dec 2026", after "overdue: " if it is."""
+    return (f"due by {day(ep.next_meeting_due)} ({days_ago(late_days)})" if overdue
+            else f"next meeting due by {day(ep.next_meeting_due)}")
+
+
+def caf_list_head(total: int, overdue: int) -> str:
+    """After a list's title: how many, how many overdue, in what order."""
+    return f"{total}" + (f", {overdue} overdue" if overdue else "") + ", overdue first"
+
+
 def caf_due_line(ep: CafEpisode, policy: Policy, bold: Callable[[str], str]) -> str:
     """"The first family planning meeting is due by <b>Tue 13 Oct 2026</b> (…)", with a
     renderer's ``bold``."""

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from bot import caflog
 from bot.cli import main
+from bot.handlers.slack import caflog as slack_caflog
 from bot.handlers.slack.blocks import caflog as caflog_blocks
 from store import repo
 from store.db import session_scope
@@ -100,8 +101,9 @@ def test_filters(engine: Engine) -> None:
     assert refs(engine, caflog.make_filter(agency="Police")) == [r["fourth"]]  # a label too
     assert refs(engine, caflog.make_filter(advisor=ADVISOR)) == [
         r["first"], r["fourth"], r["after"]]
-    both = caflog.make_filter(advisor=f"<@{ADVISOR}|dee.advisor>", since="2026-11-03",
-                              until="2026-11-30")
+    # A mention is read by the Slack listener, which hands the log the plain user id.
+    both = slack_caflog.parse(f"advisor:<@{ADVISOR}|dee.advisor> since:2026-11-03 "
+                              "until:2026-11-30")
     assert refs(engine, both) == [r["fourth"]]
     with session_scope(engine) as s:
         shown, total = caflog.latest(s, caflog.LogFilter(), LONDON, limit=2)
@@ -109,7 +111,7 @@ def test_filters(engine: Engine) -> None:
 
 
 def test_filter_text_round_trips_and_refuses_nonsense() -> None:
-    f = caflog.parse_query(f"since:2026-11-01 until:2026-11-30 outcome:early_help "
+    f = slack_caflog.parse(f"since:2026-11-01 until:2026-11-30 outcome:early_help "
                            f"category:neglect agency:education advisor:<@{ADVISOR}>")
     assert f == caflog.LogFilter(dt.date(2026, 11, 1), dt.date(2026, 11, 30), "early_help",
                                  "neglect", "education", ADVISOR)

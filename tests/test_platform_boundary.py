@@ -33,9 +33,8 @@ WIRING = {"bot/server.py", "bot/services.py", "bot/worker.py", "bot/cli.py",
 # Modules that may still *spell* Slack's terms, and why (empty is the goal: each goes
 # with the part of issue 17 named).
 SPELLS: dict[str, str] = {
-    "bot/caf/service.py": "validates a lead's Slack user id (identities)",
-    "bot/caf/importer.py": "documents the import's Slack user id column (identities)",
-    "bot/caflog.py": "its typed filter takes a Slack mention (the listener should parse it)",
+    "bot/policy.py": "ID_EXAMPLES: the one table of each platform's id, with an example of "
+    "one that the words refusing a wrong id show",
     "store/migrations/versions/0005_platforms.py": "turns the last release's queued Slack "
     "calls into intents: it must name the methods it converts",
 }

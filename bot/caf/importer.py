@@ -8,9 +8,10 @@ Columns (a header row; order free; case and spaces in names ignored):
 
 =================  =========================================================
 ``ehm_reference``   required; the policy's ``caf.reference_pattern`` (``EHM-20417``)
-``lead_professional``  a Slack user ID (``U0123ABCD``) or the person's e-mail address,
+``lead_professional``  a user ID of the policy's first platform (its example from
+                    ``bot.policy.ID_EXAMPLES``) or the person's e-mail address,
                     or empty: no lead yet
-``coordinator``     required; a Slack user ID or the person's e-mail address
+``coordinator``     required; a user ID or the person's e-mail address
 ``completed_on``    required; ``YYYY-MM-DD`` (or ``DD/MM/YYYY``); not in the future
 ``consent``         required; ``yes`` / ``no``
 ``last_meeting_on`` optional; the last family planning meeting held
@@ -53,7 +54,7 @@ from bot.caf.service import (
     reference_problem,
     user_problem,
 )
-from bot.policy import Caf, Policy
+from bot.policy import Caf, Policy, id_example
 from store import repo
 from store.db import session_scope
 from store.types import utcnow
@@ -66,9 +67,13 @@ NO = {"no", "n", "false", "0"}
 _PLAIN_COLUMN = re.compile(r"[a-z][a-z0-9_]{0,39}")
 PEOPLE = (("lead_professional", "lead professional"), ("coordinator", "co-ordinator"))
 _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
+# E-mail addresses are looked up in the directory the CLI has: Slack's
+# (``bot.handlers.slack.directory``). The ids imported are that platform's.
+DIRECTORY_PLATFORM = "slack"
+_WHAT, _EXAMPLE = id_example(DIRECTORY_PLATFORM)
 NOT_FOUND = ("the {label} (column {column}): no one in this Slack workspace has that e-mail "
-             "address; check it, or give their Slack user ID (U0123ABCD)")
-NO_DIRECTORY = ("the {label} must be a Slack user ID such as U0123ABCD: an e-mail address "
+             f"address; check it, or give their {_WHAT.split(' ', 1)[1]} ({_EXAMPLE})")
+NO_DIRECTORY = (f"the {{label}} must be {_WHAT} such as {_EXAMPLE}: an e-mail address "
                 "needs Slack to look it up (set SLACK_BOT_TOKEN)")
 
 # Given the file's e-mail addresses (lower case), the user ID of each one found;
@@ -79,11 +84,11 @@ EmailResolver = Callable[[Sequence[str]], Mapping[str, str]]
 class DirectoryError(Exception):
     """The people directory could not be asked (e.g. Slack unreachable or a missing scope)."""
 # For ``frontdoor caf import --help``: the columns, as in this module's docstring.
-COLUMNS_HELP = """columns (a header row; any order; case and spaces in names ignored):
+COLUMNS_HELP = f"""columns (a header row; any order; case and spaces in names ignored):
   ehm_reference      required; the policy's reference shape, e.g. EHM-20417
-  lead_professional  a Slack user ID (U0123ABCD) or their e-mail address, or
+  lead_professional  {_WHAT} ({_EXAMPLE}) or their e-mail address, or
                      empty: no lead yet
-  coordinator        required; a Slack user ID or their e-mail address
+  coordinator        required; {_WHAT} or their e-mail address
   completed_on       required; YYYY-MM-DD (or DD/MM/YYYY); not in the future
   consent            required; yes or no
   last_meeting_on    optional; the last family planning meeting held, a date
@@ -217,14 +222,17 @@ def read_rows(
             row_errors.append("consent must be yes or no" if values["consent"]
                               else "consent is required (yes or no)")
         new = NewEpisode(values["ehm_reference"], values["lead_professional"] or None,
-                         values["coordinator"] or None, completed or today, consent in YES, last)
+                         values["coordinator"] or None, completed or today, consent in YES, last,
+                         platform=DIRECTORY_PLATFORM)
         if row_errors:  # the dates or people are not usable: check the rest on their own
             row_errors += [m for c, m in (
                 ("ehm_reference", reference_problem(new.ehm_reference, shape)),
-                ("lead_professional",
-                 user_problem("lead professional", new.lead_user_id, required=False)),
-                ("coordinator",
-                 user_problem("co-ordinator", new.coordinator_user_id, required=True)),
+                ("lead_professional", user_problem(
+                    "lead professional", new.lead_user_id, required=False,
+                    platform=new.platform)),
+                ("coordinator", user_problem(
+                    "co-ordinator", new.coordinator_user_id, required=True,
+                    platform=new.platform)),
             ) if m and c not in refused]  # a refused address is not "required" again
             if completed is not None:  # the dates are usable: check them too
                 row_errors += [m for c, m in problems(new, today, shape)

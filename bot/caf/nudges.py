@@ -6,7 +6,10 @@ when the nudge was sent, False when it no longer applies (the episode closed,
 the meeting it was about was held or moved, a lead professional was found).
 
 * ``tac_overdue``: the family planning / TAC meeting due by ``payload.due`` was
-  not recorded: a DM with buttons to the lead professional and the co-ordinator.
+  not recorded: a DM with buttons to the lead professional and the co-ordinator,
+  repeated every ``caf.tac_nudge_every`` (the next nudge is a reminder row queued
+  with this one's messages); after ``caf.tac_nudge_escalate_after`` nudges the
+  co-ordinator is asked to follow it up and the escalation channel is told.
 * ``caf_reassess``: still open at the policy's ``reassess_after`` (12 months).
 * ``caf_no_lead``: a step of the MASH-to-CAF guidance's route for finding a lead
   professional, posted to the escalation channel (and DMed to the co-ordinator).
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from bot import intents
-from bot.caf.notify import nudge_dms, post, say
+from bot.caf.notify import nudge_dms, post, recipients, say
 from bot.caf.service import KIND_NO_LEAD, KIND_REASSESS, KIND_TAC
 from store.models import CafEpisode, Reminder
 
@@ -35,18 +38,27 @@ def _open(s: Session, r: Reminder) -> CafEpisode | None:
 
 
 def tac_overdue(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
-    """The meeting due by ``payload.due`` is overdue: DM the lead professional and co-ordinator."""
+    """The meeting due by ``payload.due`` is overdue: DM the lead professional and
+    co-ordinator (escalated after the policy's count), and queue the next nudge."""
     ep = _open(s, r)
     if ep is None:
         return False
     due = date.fromisoformat(str(r.payload.get("due", "")))
     if ep.next_meeting_due != due:
         return False  # held or rearranged since: that moved the reminder, this one is stale
+    nudge = int(str(r.payload.get("nudge") or 1))
     today = now.astimezone(sv.policy.tz).date()
-    data = {"due": due.isoformat(), "today": today.isoformat()}
-    if not nudge_dms(s, ep, intents.CAF_TAC_OVERDUE, r.key, **data):
+    data = {"due": due.isoformat(), "today": today.isoformat(), "nudge": nudge}
+    escalating = nudge > sv.policy.caf.tac_nudge_escalate_after
+    coordinator = ep.coordinator_user_id
+    for user in recipients(ep):
+        to_coordinator = escalating and user == coordinator
+        say(s, ep, intents.CAF_TAC_OVERDUE, intents.person(user), f"{r.key}:act:{user}",
+            **data, escalated="coordinator" if to_coordinator else "")
+    if not recipients(ep) or nudge == sv.policy.caf.tac_nudge_escalate_after + 1:
         post(s, sv.policy.channel("escalation", ep.platform), ep, intents.CAF_TAC_OVERDUE,
-             f"{r.key}:escalation", **data)
+             f"{r.key}:escalation", **data, escalated="channel" if escalating else "")
+    sv.caf.schedule_tac_nudge(s, ep, due, nudge + 1, now)  # in this transaction: once, kept
     return True
 
 

@@ -25,7 +25,6 @@ holds a name: an episode is its EHM reference.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -38,7 +37,7 @@ from sqlmodel import Session
 from bot import nonames
 from bot.flows import clocks
 from bot.flows.locked import locked_action
-from bot.policy import Caf, Policy
+from bot.policy import Caf, Policy, id_example, id_fits
 from store import repo
 from store.db import session_scope
 from store.models import CafEpisode, CafMeeting, Referral, Reminder, TriageCard
@@ -69,8 +68,6 @@ CLOSE_REASONS: dict[str, str] = {
 # The MASH-to-CAF guidance's route when no lead professional is found.
 NO_LEAD_STAGES: tuple[str, ...] = ("link_worker", "panel", "step_down")
 
-USER_RE = re.compile(r"^[UW][A-Z0-9]{2,31}$")
-
 KIND_TAC = "tac_overdue"
 KIND_REASSESS = "caf_reassess"
 KIND_NO_LEAD = "caf_no_lead"
@@ -86,6 +83,8 @@ class NewEpisode:
     completed_on: date
     consent: bool
     last_meeting_on: date | None = None
+    # The chat platform whose user ids name the people (the store's default, "slack").
+    platform: str = "slack"
 
 
 @dataclass
@@ -134,12 +133,15 @@ def reference_problem(ref: str, shape: Caf) -> str | None:
     return None
 
 
-def user_problem(label: str, user: str | None, *, required: bool) -> str | None:
-    """Why ``user`` is not a usable Slack user ID (None when it is, or may be empty)."""
+def user_problem(label: str, user: str | None, *, required: bool, platform: str
+                 ) -> str | None:
+    """Why ``user`` is not a usable user id on ``platform`` (None when it is, or may be
+    empty); the message shows the policy's example, never what was given."""
     if not user:
         return f"the {label} is required" if required else None
-    if not USER_RE.match(user):
-        return f"the {label} must be a Slack user ID such as U0123ABCD"
+    if not id_fits(platform, "user", user):
+        what, example = id_example(platform)
+        return f"the {label} must be {what} such as {example}"
     return None
 
 
@@ -149,10 +151,12 @@ def problems(new: NewEpisode, today: date, shape: Caf) -> list[tuple[str, str]]:
     msg = reference_problem(new.ehm_reference, shape)
     if msg:
         out.append(("ehm_reference", msg))
-    msg = user_problem("lead professional", new.lead_user_id, required=False)
+    msg = user_problem("lead professional", new.lead_user_id, required=False,
+                       platform=new.platform)
     if msg:
         out.append(("lead_professional", msg))
-    msg = user_problem("co-ordinator", new.coordinator_user_id, required=True)
+    msg = user_problem("co-ordinator", new.coordinator_user_id, required=True,
+                       platform=new.platform)
     if msg:
         out.append(("coordinator", msg))
     if new.completed_on > today:
@@ -206,6 +210,28 @@ class CafService:
     def overdue_at(self, due: date) -> datetime:
         """When a meeting due by ``due`` is overdue: the first opening after that day."""
         return self.morning_of(due + timedelta(days=1))
+
+    def tac_nudge_at(self, due: date, nudge: int) -> datetime:
+        """When the ``nudge``-th overdue nudge about a meeting due by ``due`` fires: the
+        first when the meeting is overdue, each repeat the policy's ``tac_nudge_every``
+        later (on a day the front door is open)."""
+        every = self.policy.caf.tac_nudge_every
+        return self.morning_of(due + timedelta(days=1) + (nudge - 1) * every)
+
+    def schedule_tac_nudge(self, s: Session, ep: CafEpisode, due: date, nudge: int,
+                           now: datetime | None = None) -> None:
+        """Schedule the ``nudge``-th overdue nudge (1: the first) as a reminder row in ``s``.
+
+        Its key names the meeting and the count, so each fires once; recording, moving or
+        closing cancels every pending one (they are all ``tac_overdue``). A repeat queued
+        at ``now`` is a full cadence after it at the earliest: a sweep that ran late (the
+        process was down) sends one repeat, not one for each week it missed."""
+        at = self.tac_nudge_at(due, nudge)
+        if now is not None:
+            at = max(at, self.morning_of(self.today(now) + self.policy.caf.tac_nudge_every))
+        key = f"caf:{ep.id}:tac:{due.isoformat()}" + (f":{nudge}" if nudge > 1 else "")
+        ensure_reminder(s, key=key, kind=KIND_TAC, subject_id=ep.id or 0, due_at=at,
+                        payload={"due": due.isoformat(), "nudge": str(nudge)})
 
     def reassess_on(self, ep: CafEpisode) -> date:
         """The date a CAF still open needs a reassessment."""
@@ -296,6 +322,7 @@ class CafService:
         """Insert an (already validated) episode and schedule its reminders in ``s``."""
         ep = CafEpisode(
             ehm_reference=normalise_reference(new.ehm_reference),
+            platform=new.platform,
             lead_user_id=new.lead_user_id or None,
             coordinator_user_id=new.coordinator_user_id or None,
             completed_on=new.completed_on,
@@ -481,11 +508,11 @@ class CafService:
         self, episode_id: int, actor: str, lead: str, *, effects: Effects | None = None
     ) -> CafResult:
         """A lead professional was found: the no-lead route stops."""
-        msg = user_problem("lead professional", lead, required=True)
-        if msg:
-            return CafResult("invalid", message=msg[0].upper() + msg[1:] + ".")
 
         def act(s: Session, ep: CafEpisode, now: datetime) -> CafResult:
+            msg = user_problem("lead professional", lead, required=True, platform=ep.platform)
+            if msg:  # an id of the episode's own platform
+                return CafResult("invalid", ep, message=msg[0].upper() + msg[1:] + ".")
             if ep.lead_user_id == lead:
                 return CafResult("invalid", ep, message="That is already the lead professional.")
             old, ep.lead_user_id = ep.lead_user_id, lead
@@ -538,10 +565,7 @@ class CafService:
         clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_TAC,))
         if ep.status != "open" or ep.next_meeting_due is None:
             return
-        due = ep.next_meeting_due
-        ensure_reminder(s, key=f"caf:{ep.id}:tac:{due.isoformat()}", kind=KIND_TAC,
-                        subject_id=ep.id or 0, due_at=self.overdue_at(due),
-                        payload={"due": due.isoformat()})
+        self.schedule_tac_nudge(s, ep, ep.next_meeting_due, 1)
 
     def _run(
         self,

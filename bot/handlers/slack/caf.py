@@ -3,6 +3,10 @@
 * ``/caf`` (CAF team: advisors and managers) opens the registration modal: the
   EHM reference (the policy's reference shape; through the no-names guard), the lead
   professional, the co-ordinator, the date the CAF was completed, consent.
+* ``/caf EHM-20417`` shows that CAF's state, lead professional and next TAC due (the CAF
+  team, or that CAF's lead professional or co-ordinator); ``/caf list`` the open CAFs,
+  overdue first, ``/caf list @lead`` one lead professional's (the CAF team), ``/caf
+  mine`` the caller's own. Privately; anything else gets the usage, never its echo.
 * *Route to a CAF* on a decided Green triage card (managers) opens the same
   fields; an EHM reference that is already open links the card to it.
 * The CAF DMs' buttons (lead professional, co-ordinator, or the CAF team):
@@ -27,6 +31,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
+from bot import nonames
+from bot.caf.lookup import CafLookup
 from bot.caf.notify import recipients
 from bot.caf.service import (
     CLOSE_REASONS,
@@ -38,6 +44,8 @@ from bot.caf.service import (
 from bot.handlers.slack import caf_qa
 from bot.handlers.slack.blocks import caf as blocks
 from bot.handlers.slack.blocks import ids
+from bot.handlers.slack.blocks.text import mention
+from bot.handlers.slack.caflog import mentioned
 from bot.handlers.slack.common import (
     After,
     Outcome,
@@ -50,12 +58,14 @@ from bot.handlers.slack.common import (
     services,
     settle,
     state_value,
+    tell,
     told,
 )
 from bot.policy import Caf
 from bot.services import Services
 from store.models import CafEpisode
 
+PLATFORM = "slack"  # the people pickers give Slack user ids
 TEAM_ONLY = "Only the CAF team (duty advisors and managers) can {what}. Nothing was changed."
 NOT_YOURS = ("Only this CAF's lead professional, its co-ordinator or the CAF team can do that. "
              "Nothing was changed.")
@@ -150,11 +160,12 @@ async def lead_setter(sv: Services, user: str, ep: CafEpisode) -> bool:
     return user == ep.coordinator_user_id or await team(sv, user)
 
 
-async def not_team(sv: Services, user: str, channel: str | None, what: str) -> After | None:
+async def not_team(sv: Services, user: str, channel: str | None, what: str,
+                   action: str = "register") -> After | None:
     """None for the CAF team; anyone else is audited and refused (nothing looked up)."""
     if await team(sv, user):
         return None
-    await sv.caf.adenied(None, user, "register")
+    await sv.caf.adenied(None, user, action)
     return told(sv, user, channel, TEAM_ONLY.format(what=what))
 
 
@@ -191,12 +202,73 @@ async def caf_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
 @guarded
 async def _caf_command(sv: Services, *, body: dict[str, Any]) -> None:
     user, channel = body["user_id"], body.get("channel_id")
+    words = str(body.get("text") or "").split()
+    if words:
+        await look_up(sv, user, channel, words)
+        return
     refusal = await not_team(sv, user, channel, "register a CAF")
     if refusal:
         await refusal()
         return
     await sv.client.views_open(trigger_id=body["trigger_id"],
                                view=blocks.register_modal(sv.policy))
+
+
+# --- /caf EHM-20417, /caf list [@lead], /caf mine -------------------------------------
+
+
+def usage(sv: Services) -> str:
+    """What /caf takes, with the council's reference example."""
+    example = sv.policy.caf.reference_example
+    return (f"Use `/caf` to register a CAF, `/caf {example}` to look one up by its EHM "
+            "reference, `/caf list` for the open CAFs (overdue first), `/caf list @name` for "
+            "one lead professional's, or `/caf mine` for yours.")
+
+
+async def look_up(sv: Services, user: str, channel: str | None, words: list[str]) -> None:
+    """``/caf`` with words: a lookup or a list, told privately."""
+    look = CafLookup(sv.engine, sv.policy, sv.clock)
+    verb = words[0].lower()
+    if verb == "mine" and len(words) == 1:
+        found = await look.aopen_list(involving=user)
+        msg = blocks.list_message(found, "Your open CAFs", "You are not the lead professional "
+                                  "or co-ordinator of any open CAF.")
+    elif verb == "list" and len(words) <= 2:
+        no = await not_team(sv, user, channel, "list CAFs", "list")
+        if no:
+            await no()
+            return
+        lead = mentioned(words[1]) if len(words) == 2 else None
+        if len(words) == 2 and lead is None:  # not echoed: it may be a child's name
+            await tell(sv, user, channel, "Name the lead professional with an @mention "
+                       "(choose them from the list as you type). " + usage(sv))
+            return
+        found = await look.aopen_list(lead=lead)
+        msg = (blocks.list_message(found, "Open CAFs", "There are no open CAFs.")
+               if lead is None else blocks.list_message(
+                   found, f"Open CAFs led by {mention(lead)}",
+                   "That person is not the lead professional of any open CAF."))
+    elif verb == "help":
+        await tell(sv, user, channel, usage(sv))
+        return
+    elif len(words) == 1 and sv.policy.caf.reference_matches(words[0]) and not nonames.scan(
+            words[0]):
+        view = await look.aone(words[0])
+        if view is None or not await may_act(sv, user, view.episode):
+            if view is None and await team(sv, user):
+                await tell(sv, user, channel, f"There is no CAF with the EHM reference "
+                           f"{words[0].strip().upper()}.")
+            else:  # the same words whether it exists or not
+                await sv.caf.adenied(view.episode.id if view else None, user, "lookup")
+                await tell(sv, user, channel, "Only the CAF team, or a CAF's lead professional "
+                           "or co-ordinator, can look it up.")
+            return
+        msg = blocks.lookup_message(view, sv.policy)
+    else:  # never echoed: a name typed where a reference goes must not be repeated
+        await tell(sv, user, channel, "That is not an EHM reference such as "
+                   f"{sv.policy.caf.reference_example}. " + usage(sv))
+        return
+    await tell(sv, user, channel, msg["text"], msg["blocks"])
 
 
 async def register_submitted(sv: Services, body: dict[str, Any], view: dict[str, Any]
@@ -254,7 +326,8 @@ async def route_submitted(sv: Services, body: dict[str, Any], view: dict[str, An
             errors = {ids.IN_CAF_REFERENCE[0]: "That CAF is closed: register the new "
                       "episode under its own EHM reference."}
         else:  # link: the other fields are not used
-            new = NewEpisode(ref, None, None, sv.caf.today(), existing.consent)
+            new = NewEpisode(ref, None, None, sv.caf.today(), existing.consent,
+                             platform=PLATFORM)
     elif not errors:
         new, errors = read_episode(view, sv.caf.today(), sv.policy.caf)
     if errors or new is None:
@@ -418,7 +491,7 @@ def read_episode(view: dict[str, Any], today: date, shape: Caf,
         if not coordinator:
             errors.setdefault(ids.IN_CAF_COORDINATOR[0], "Choose the CAF co-ordinator.")
         return None, errors
-    new = NewEpisode(ref, lead, coordinator, completed, consent == "yes")
+    new = NewEpisode(ref, lead, coordinator, completed, consent == "yes", platform=PLATFORM)
     for block, msg in _field_errors(problems(new, today, shape)).items():
         errors.setdefault(block, msg)
     return (None if errors else new), errors

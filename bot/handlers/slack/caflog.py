@@ -16,6 +16,7 @@ and a count, never the contents).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -37,6 +38,12 @@ from bot.handlers.slack.common import (
     who,
 )
 from bot.services import Services
+
+# A user as Slack writes one in a command's text (``<@U0123ABCD|dee>``), or a user id
+# typed with or without its ``@`` (with a digit, as Slack's have: ``@WILL`` is a name).
+_MENTION = re.compile(r"^(?:<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>"
+                      r"|@?((?=[A-Z0-9]*\d)[UW][A-Z0-9]{2,}))$")
+PLATFORM = "slack"
 
 USAGE = (
     "Filters are words like `since:2026-11-01 until:2026-11-30 outcome:early_help "
@@ -61,6 +68,28 @@ async def command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
     await shielded(sv, body, run_command(sv, body), "caflog")
 
 
+def mentioned(word: str) -> str | None:
+    """The Slack user id a command's word names (a mention or a typed id), else None."""
+    m = _MENTION.match(word)
+    return (m.group(1) or m.group(2)) if m else None
+
+
+def plain_ids(text: str) -> str:
+    """The command's words with a mentioned advisor as the plain user id the log filters
+    by (``advisor:<@U0123ABCD|dee>`` -> ``advisor:U0123ABCD``); other words unchanged."""
+    out = []
+    for word in text.split():
+        key, sep, value = word.partition(":")
+        user = mentioned(value) if sep and key.lower() == "advisor" else None
+        out.append(f"{key}:{user}" if user else word)
+    return " ".join(out)
+
+
+def parse(text: str) -> caflog.LogFilter:
+    """``/caflog``'s words as a filter, mentions read as Slack user ids."""
+    return caflog.parse_query(plain_ids(text), platform=PLATFORM)
+
+
 async def run_command(sv: Services, body: dict[str, Any]) -> None:
     """Show or export the log as the command asks (advisors and managers only)."""
     user, channel = body["user_id"], body.get("channel_id")
@@ -71,7 +100,7 @@ async def run_command(sv: Services, body: dict[str, Any]) -> None:
         await no()
         return
     try:
-        f = caflog.parse_query(" ".join(words[1:] if wants_export else words))
+        f = parse(" ".join(words[1:] if wants_export else words))
     except caflog.FilterError as exc:
         await tell(sv, user, channel, "; ".join(exc.problems)[:1500] + "\n" + USAGE)
         return
@@ -107,7 +136,7 @@ async def send_export(sv: Services, user: str, channel: str | None, f: caflog.Lo
 
 def _parse(value: str) -> caflog.LogFilter:
     try:
-        return caflog.parse_query(value)
+        return parse(value)
     except caflog.FilterError:
         return caflog.LogFilter()  # a button's own value: never a person's typing
 
@@ -154,7 +183,7 @@ async def filter_submitted(sv: Services, body: dict[str, Any], view: dict[str, A
         ("outcome", blocks.IN_OUTCOME), ("category", blocks.IN_CATEGORY),
         ("agency", blocks.IN_AGENCY), ("advisor", blocks.IN_ADVISOR))}
     try:
-        f = caflog.make_filter(blocks.FILTER_LABELS, **values)
+        f = caflog.make_filter(blocks.FILTER_LABELS, platform=PLATFORM, **values)
     except caflog.FilterError as exc:  # e.g. the dates the wrong way round
         return Refuse({blocks.IN_UNTIL[0]: "; ".join(exc.problems)[:2000]})
     return later(show, sv, user, channel, f)

@@ -231,7 +231,8 @@ class SlackRenderer:
         if intent == intents.CAF_TAC_OVERDUE:
             assert policy is not None
             return caf.tac_overdue_dm(ep, date.fromisoformat(d["due"]), policy,
-                                      date.fromisoformat(d["today"]))
+                                      date.fromisoformat(d["today"]), int(d.get("nudge", 1)),
+                                      str(d.get("escalated", "")))
         if intent == intents.CAF_REASSESS:
             assert policy is not None
             return caf.reassess_dm(ep, policy)

@@ -10,6 +10,7 @@ Reading is audited (``caflog.viewed``: the filter and a count); anyone else's at
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from bot import caflog
@@ -22,15 +23,29 @@ REFUSED = "Only the front door's duty advisors and managers can read the consult
 IN_CHAT = "The consultation log is shown only in your personal chat with Front Door."
 
 
-async def show(sv: Services, user: str, query: str, *, personal: bool) -> dict[str, Any]:
-    """What ``caflog <query>`` answers ``user`` with (an activity)."""
+def plain_ids(query: str, entities: Iterable[Any]) -> str:
+    """The typed words with each mention as the Entra object id it names
+    (``advisor:<at>Dee</at>`` -> ``advisor:<guid>``): the log filters by plain ids."""
+    for entity in entities:
+        data = entity.model_dump(by_alias=True) if hasattr(entity, "model_dump") else entity
+        mentioned = (data or {}).get("mentioned") or {}
+        aad, text = mentioned.get("aadObjectId"), str(data.get("text") or "")
+        if data.get("type") == "mention" and aad and text:
+            query = query.replace(text, str(aad))
+    return query
+
+
+async def show(sv: Services, user: str, query: str, *, personal: bool,
+               entities: Iterable[Any] = ()) -> dict[str, Any]:
+    """What ``caflog <query>`` answers ``user`` with (an activity); ``entities``: the
+    message's mentions."""
     if not people.is_advisor(sv.policy, user):
         await sv.caflog.adenied(user, "view")
         return _words(REFUSED)
     if not personal:
         return _words(IN_CHAT)
     try:
-        f = caflog.parse_query(query)
+        f = caflog.parse_query(plain_ids(query, entities), platform="teams")
     except caflog.FilterError as exc:
         return _words("; ".join(exc.problems)[:1500] + "\nFilters are words like "
                       "since:2026-11-01 until:2026-11-30 outcome:early_help.")

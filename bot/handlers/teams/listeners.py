@@ -27,7 +27,7 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from sqlalchemy.exc import OperationalError
 
-from bot.handlers.teams import caflog, drawing, turns
+from bot.handlers.teams import caflog, cafview, drawing, turns
 from bot.handlers.teams.actions import Cards
 from bot.handlers.teams.conversations import References, remember_conversation
 from bot.handlers.teams.dialogs import Dialogs
@@ -100,8 +100,11 @@ class FrontDoorAgent(ActivityHandler):
         command, _, rest = text.partition(" ")
         command = command.casefold()
         if command == "caflog":
-            await turns.reply(turn_context, await caflog.show(self.sv, user, rest,
-                                                              personal=personal))
+            await turns.reply(turn_context, await caflog.show(
+                self.sv, user, rest, personal=personal, entities=activity.entities or []))
+        elif command == "caf" and rest:  # a lookup; bare "caf" (registering) is NOT_YET
+            await turns.reply(turn_context, await cafview.show(self.sv, user, rest.split(),
+                                                               personal=personal))
         elif command in FLOW_COMMANDS and not rest:
             await self.flows.start(turn_context, user, FLOW_COMMANDS[command], once,
                                    personal=personal)

@@ -236,7 +236,8 @@ class TeamsRenderer:
         if intent == intents.CAF_TAC_OVERDUE:
             assert policy is not None
             return caf.tac_overdue(ep, date.fromisoformat(d["due"]), policy,
-                                   date.fromisoformat(d["today"]), m)
+                                   date.fromisoformat(d["today"]), m, int(d.get("nudge", 1)),
+                                   str(d.get("escalated", "")))
         if intent == intents.CAF_REASSESS:
             assert policy is not None
             return caf.reassess(ep, policy, m)

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from bot import wording
+from bot.caf.lookup import CafList, CafView
 from bot.caf.service import CLOSE_REASONS as CLOSE_LABELS
 from bot.caf.service import STUCK_LABELS
 from bot.handlers.slack.blocks import ids
@@ -113,15 +114,19 @@ def registered_dm(ep: CafEpisode, user: str, actor: str, policy: Policy) -> dict
     return message(f"{escape(ep.ehm_reference)}: CAF registered", blocks)
 
 
-def tac_overdue_dm(ep: CafEpisode, due: date, policy: Policy, today: date) -> dict:
-    """The overdue Team Around the Child nudge, to the lead professional and the co-ordinator."""
+def tac_overdue_dm(ep: CafEpisode, due: date, policy: Policy, today: date, nudge: int = 1,
+                   escalated: str = "") -> dict:
+    """The overdue Team Around the Child nudge, to the lead professional and the co-ordinator
+    (``nudge``: its number; ``escalated``: "coordinator" or "channel" once ignored)."""
     late = (today - due).days
-    which = "first family planning meeting" if _first(ep) else "Team Around the Child meeting"
+    icon = ":rotating_light:" if escalated else ":alarm_clock:"
+    repeat = wording.caf_tac_repeat(nudge, late, escalated)
     blocks: list[Block] = [
-        section_text(f":alarm_clock: *{ref(ep)}: the {which} is overdue*"),
+        section_text(f"{icon} *{ref(ep)}: {wording.caf_tac_headline(ep, nudge, escalated)}*"),
         section_text(f"It was due by *{day(due)}*"
                      + (f" ({late} day{'s' if late != 1 else ''} ago)" if late > 0 else "")
                      + ": " + _cadence(ep, policy) + "."),
+        *([section_text(repeat)] if repeat else []),
         section_text(wording.CAF_TAC_ASK),
         context(people(ep), "Source: MASH-to-CAF guidance; Barnet CAF team process map 2."),
         meeting_buttons(ep, due),
@@ -325,6 +330,54 @@ def closed_post(ep: CafEpisode, actor: str) -> dict:
     return message(f"{escape(ep.ehm_reference)}: CAF closed", [
         section_text(f":lock: *{ref(ep)}* {closed_text(ep, actor)}"),
         context(people(ep), "Barnet process map 2R: closure with management oversight."),
+    ])
+
+
+# --------------------------------------------------------------------------- /caf lookups
+
+
+def _state(v: CafView, policy: Policy) -> str:
+    """Where the episode is: closed (why), overdue (by how long) or when the next is due."""
+    ep = v.episode
+    if ep.status != "open":
+        return "*Closed*" + escape(wording.caf_closed_line(ep, policy, CLOSE_LABELS))
+    if v.overdue:
+        return (":alarm_clock: *Overdue*: "
+                + wording.caf_overdue_line(ep, v.late_days, lambda s: f"*{s}*"))
+    return _due_line(ep, policy)
+
+
+def lookup_message(v: CafView, policy: Policy) -> dict:
+    """``/caf EHM-20417``: the CAF's state, its people and the next TAC due (private)."""
+    ep = v.episode
+    stuck = (f"Asked for help: {STUCK_LABELS[ep.stuck_stage]}."
+             if ep.status == "open" and ep.stuck_stage in STUCK_LABELS else "")
+    return message(f"{escape(ep.ehm_reference)}: {'overdue' if v.overdue else ep.status}", [
+        section_text(f"*{ref(ep)}*\n{_state(v, policy)}"),
+        *([section_text(stuck)] if stuck else []),
+        context(people(ep), f"Completed on {day(ep.completed_on)}"
+                + (f" · last meeting held on {day(ep.last_meeting_on)}"
+                   if ep.last_meeting_on else "")),
+    ])
+
+
+def list_message(found: CafList, title: str, empty: str) -> dict:
+    """``/caf list`` and ``/caf mine``: open CAFs, overdue first, one line each (private)."""
+    if not found.views:
+        return message(empty, [section_text(escape(empty))])
+    lines = []
+    for v in found.views:
+        ep = v.episode
+        when = wording.caf_list_when(ep, v.overdue, v.late_days)
+        lead = mention(ep.lead_user_id, nobody="*no lead professional yet*")
+        lines.append(f"• *{escape(ep.ehm_reference)}* · "
+                     + (f":alarm_clock: *overdue*: {when}" if v.overdue else when) + f" · {lead}")
+    more = found.total - len(found.views)
+    return message(f"{title}: {found.total}", [
+        section_text(f"*{title}*: {wording.caf_list_head(found.total, found.overdue)}"),
+        *sections("\n".join(lines)),
+        *([context(f"…and {more} more: look one up with /caf and its EHM reference.")]
+          if more > 0 else []),
     ])
 
 

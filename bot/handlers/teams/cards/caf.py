@@ -71,14 +71,16 @@ def registered(ep: CafEpisode, user: str, actor: str, policy: Policy,
 
 
 def tac_overdue(ep: CafEpisode, due: date, policy: Policy, today: date,
-                m: ac.Mentions) -> dict[str, Any]:
-    """The overdue Team Around the Child nudge."""
+                m: ac.Mentions, nudge: int = 1, escalated: str = "") -> dict[str, Any]:
+    """The overdue Team Around the Child nudge (a repeat or an escalation as numbered)."""
     late = (today - due).days
-    which = "first family planning meeting" if _first(ep) else "Team Around the Child meeting"
-    body = [ac.text(f"⏰ **{ref(ep)}: the {which} is overdue**"),
+    repeat = wording.caf_tac_repeat(nudge, late, escalated)
+    body = [ac.text(f"{'🚨' if escalated else '⏰'} **{ref(ep)}: "
+                    f"{wording.caf_tac_headline(ep, nudge, escalated)}**"),
             ac.text(f"It was due by **{day(due)}**"
                     + (f" ({late} day{'s' if late != 1 else ''} ago)" if late > 0 else "")
                     + ": " + _cadence(ep, policy) + "."),
+            *([ac.text(repeat)] if repeat else []),
             ac.text(wording.CAF_TAC_ASK),
             ac.text(f"{people(ep, m)} · Source: MASH-to-CAF guidance; Barnet CAF team process "
                     "map 2.", subtle=True)]
