@@ -8,6 +8,7 @@ Fictional people only; a CAF is only ever its EHM reference.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ from bot.caf.service import (
 from bot.config import Settings
 from bot.handlers.slack.blocks import caf as caf_blocks
 from bot.handlers.slack.blocks import cards, ids
-from bot.policy import load_policy
+from bot.policy import Policy, load_policy
 from bot.reminders import ReminderSweep
 from bot.services import Services
 from store import repo, sql
@@ -54,13 +55,21 @@ ESCALATION = CAMBS.channel("escalation")
 COMPLETED = dt.date(2026, 11, 24)  # a Tuesday
 
 
-@pytest.fixture
-async def env(engine: Engine) -> AsyncIterator[tuple[Services, Clock, CafService, CafNotifier]]:
+@contextlib.asynccontextmanager
+async def caf_env(engine: Engine, policy: Policy = CAMBS
+                  ) -> AsyncIterator[tuple[Services, Clock, CafService, CafNotifier]]:
+    """The services on a clock the test moves (Tue 24 Nov 2026, 10:00 London)."""
     clock = Clock(at(2026, 11, 24, 10, 0))
     settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
     async with aiohttp.ClientSession() as http:
-        sv = Services.build(settings, CAMBS, engine, http, clock=clock)
+        sv = Services.build(settings, policy, engine, http, clock=clock)
         yield sv, clock, sv.caf, sv.caf_notify
+
+
+@pytest.fixture
+async def env(engine: Engine) -> AsyncIterator[tuple[Services, Clock, CafService, CafNotifier]]:
+    async with caf_env(engine) as found:
+        yield found
 
 
 Env = tuple[Services, Clock, CafService, CafNotifier]

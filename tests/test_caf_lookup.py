@@ -12,8 +12,11 @@ import datetime as dt
 import json
 from typing import Any
 
-from bot.caf.service import NewEpisode
-from tests.slackenv import ADVISOR, OUTSIDER, SlackEnv, slack_env
+from bot.caf.service import CafResult, NewEpisode
+from bot.services import Services
+from tests.helpers import LONDON
+from tests.slackenv import ADVISOR, OUTSIDER, Clock, SlackEnv, slack_env
+from tests.test_caf import agreed
 from tests.test_caf_slack import COORD, LEAD, TUESDAY
 from tests.test_teams_inbound import ADVISOR as ADVISOR_TEAMS
 from tests.test_teams_inbound import MANAGER, TEACHER, teams_db, teams_env  # noqa: F401
@@ -33,6 +36,17 @@ async def ask(env: SlackEnv, user: str, text: str) -> str:
     return said["text"] + "\n" + json.dumps(said.get("blocks") or [], ensure_ascii=False)
 
 
+def agree_on(sv: Services, clock: Clock, registered: CafResult, day: dt.date) -> None:
+    """A CAF manager agreed the plan on ``day`` (its first TAC due four weeks later)."""
+    assert registered.ok and registered.episode is not None
+    now = clock.now
+    clock.now = dt.datetime.combine(day, dt.time(10, 0), tzinfo=LONDON)
+    try:
+        agreed(sv, registered.episode)
+    finally:
+        clock.now = now
+
+
 def seed(env: SlackEnv) -> None:
     """Four CAFs: one overdue, two due later (two leads), one closed."""
     caf = env.bot.sv.caf
@@ -40,7 +54,8 @@ def seed(env: SlackEnv) -> None:
                                  ("EHM-102", LEAD, dt.date(2026, 11, 20)),  # due 18 Dec
                                  ("EHM-103", OTHER_LEAD, dt.date(2026, 11, 10)),  # due 8 Dec
                                  ("EHM-104", LEAD, dt.date(2026, 11, 2))):
-        assert caf.register(NewEpisode(ref, lead, COORD, completed, True), ADVISOR).ok
+        registered = caf.register(NewEpisode(ref, lead, COORD, completed, True), ADVISOR)
+        agree_on(env.bot.sv, env.clock, registered, completed)
     closing = caf.find("EHM-104")
     assert closing is not None
     assert caf.close(closing.id or 0, COORD, "plan_complete").ok
@@ -109,7 +124,7 @@ async def test_teams_caf_lookup_in_the_personal_chat(teams_db: tuple[Any, str]  
         for ref, completed in (("EHM-201", dt.date(2026, 10, 1)),
                                ("EHM-202", dt.date(2026, 11, 20))):
             new = NewEpisode(ref, TEACHER, MANAGER, completed, True, platform="teams")
-            assert caf.register(new, ADVISOR_TEAMS).ok
+            agree_on(env.sv, env.clock, caf.register(new, ADVISOR_TEAMS), completed)
         await env.say(ADVISOR_TEAMS, "caf list")
         listed = json.dumps(env.said(ADVISOR_TEAMS)[-1], ensure_ascii=False)
         assert "Open CAFs: 2, 1 overdue, overdue first" in listed

@@ -33,7 +33,7 @@ from store.migrate import upgrade
 from store.models import CafEpisode, OutboxMessage, Reminder
 from tests.helpers import at
 from tests.slackenv import SlackEnv, slack_env
-from tests.test_caf import CAMBS, ESCALATION, Env, env, register, said  # noqa: F401
+from tests.test_caf import CAMBS, ESCALATION, Env, agreed, env, register, said  # noqa: F401
 from tests.test_caf import sweep as caf_sweep
 from tests.test_caf_slack import (
     COORD,
@@ -174,7 +174,9 @@ async def test_two_replicas_send_each_repeat_once_and_queue_one_next(postgres_ur
                                    clock=lambda: at(2026, 11, 24, 10, 0)) for _ in range(2)]
         for i in range(30):
             new = NewEpisode(f"EHM-{900 + i}", LEAD, COORD, dt.date(2026, 11, 24), True)
-            assert replicas[0].caf.register(new, "U0ADVISOR").ok
+            registered = replicas[0].caf.register(new, "U0ADVISOR")
+            assert registered.ok and registered.episode is not None
+            agreed(replicas[0], registered.episode)  # QA agreed the day it was completed
         for when in (at(2026, 12, 23, 9, 0), at(2026, 12, 30, 9, 0)):
             await asyncio.gather(*(asyncio.to_thread(
                 ReminderSweep(sv, worker_id=f"replica-{n}", batch=7).run, when)

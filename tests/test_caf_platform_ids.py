@@ -10,21 +10,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from bot import caflog
 from bot.caf.importer import COLUMNS_HELP
 from bot.handlers.slack import caflog as slack_caflog
 from bot.policy import id_example
-from tests.test_caf import ADVISOR, COORD, LEAD, Env, env, new, register  # noqa: F401
+from tests.test_caf import ADVISOR, LEAD, Env, caf_env, new, register
+from tests.test_teams_inbound import teams_policy
+
+
+@pytest.fixture
+async def env(engine: Engine) -> AsyncIterator[Env]:
+    """The CAF services with a policy naming people on Slack and on Teams."""
+    async with caf_env(engine, teams_policy()) as found:
+        yield found
+
 
 # Fictional Entra object ids.
 TEAMS_LEAD = "6f1c2a9e-0b7d-4c1e-9a3f-2d5e8b7c4a10"
 TEAMS_COORD = "0a4b8c2d-3e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 
-async def test_a_teams_episode_takes_entra_ids_and_says_so(env: Env) -> None:  # noqa: F811
+async def test_a_teams_episode_takes_entra_ids_and_says_so(env: Env) -> None:
     sv, _, caf, _ = env
     teams = dataclasses.replace(new("EHM-31"), lead_user_id=TEAMS_LEAD,
                                 coordinator_user_id=TEAMS_COORD, platform="teams")
