@@ -23,7 +23,7 @@ from bot.handlers.slack.connect import Client, connect
 from bot.handlers.slack.render import SlackRenderer
 from bot.handlers.slack.roles import Roles
 from bot.handlers.slack.transport import SlackTransport
-from bot.handlers.teams.journal import OutboxJournal
+from bot.journal import OutboxJournal
 from bot.messaging import Messaging
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender

@@ -24,8 +24,8 @@ from sqlalchemy.engine import Engine
 from bot import delivered, intents
 from bot.handlers.teams.auth import MsalTokens
 from bot.handlers.teams.conversations import MemoryReferences
-from bot.handlers.teams.journal import OutboxJournal
 from bot.handlers.teams.transport import TeamsCall, TeamsTransport
+from bot.journal import OutboxJournal
 from bot.outbox import NotReady, OutboxSender
 from bot.sandbox.botconnector import FakeBotConnector
 from store import sql

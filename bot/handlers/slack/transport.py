@@ -37,7 +37,7 @@ from bot.outbox import Delivered, Failure, SearchTooLong
 from store.sql import OutboxRow
 
 if TYPE_CHECKING:
-    from bot.handlers.teams.journal import Journal
+    from bot.journal import Journal
 
 METADATA_EVENT = "frontdoor_outbox"
 # Errors that no retry will fix: give up at once and alert.

@@ -33,7 +33,7 @@ from yarl import URL
 from bot import intents
 from bot.handlers.teams.auth import Tokens
 from bot.handlers.teams.conversations import Reference, References, reference, remember
-from bot.handlers.teams.journal import Journal
+from bot.journal import Journal
 from bot.outbox import Delivered, Failure
 from store.sql import OutboxRow
 

@@ -1,9 +1,10 @@
-"""Where the Teams transport writes down a delivery before the sender records it.
+"""Where a transport writes down a delivery before the sender records it.
 
-The Bot Connector cannot be searched by our key, so this note is what ``find`` reads
-(see ``bot.handlers.teams.transport``). It is kept on the outbox row (its message id,
-written while the row is still ``sending``); a message-reference table replaces that
-here alone.
+A platform that cannot be searched by our key (the Bot Connector), or a delivery made
+in steps (Slack's three-step file upload), notes what it delivered here the moment the
+platform answers, and its ``find`` reads the note after a crash. The note is kept on the
+outbox row (its message id, written while the row is still ``sending``). Used by both
+platforms' transports, so it belongs to neither.
 """
 
 from __future__ import annotations
