@@ -131,23 +131,28 @@ def ensure_retention_purge(session: Session, policy: Policy, now: datetime) -> N
 def queue_weekly_report(
     session: Session, policy: Policy, week_start: date, now: datetime, *, key: str
 ) -> report.WeeklyFigures:
-    """Compute a week's figures and queue the summary and the chart for the managers.
+    """Compute a week's figures and queue the summary and the chart for the managers (in
+    the managers' channel of each platform the policy names).
 
     The chart is queued as its figures: the renderer draws the PNG when it uploads it,
     outside this (write) transaction.
     """
     fig = report.weekly_figures(session, policy, week_start, now)
-    to = intents.conversation(policy.channel("mash_managers"))
     figures = fig.to_json()
-    intents.queue(session, intents.REPORT_SUMMARY, key=f"{key}:summary", to=to,
-                  data={"figures": figures})
-    intents.queue(session, intents.REPORT_CHART, key=f"{key}:chart", to=to, data={
-        "filename": report.chart_filename(fig),
-        "title": f"Front Door weekly figures from {fig.week_start:%d %b %Y}",
-        "alt": "Bar charts of the week's consultations by outcome, referrals by "
-               "rating, SLA clocks met and breached, and agencies.",
-        "figures": figures,
-    })
+    # The managers on every platform the policy names (both, during a move); the first
+    # platform's keys are the ones earlier releases queued.
+    for platform in policy.platforms:
+        suffix = "" if platform == policy.platforms[0] else f":{platform}"
+        to = intents.conversation(policy.channel("mash_managers", platform))
+        intents.queue(session, intents.REPORT_SUMMARY, key=f"{key}:summary{suffix}", to=to,
+                      data={"figures": figures}, platform=platform)
+        intents.queue(session, intents.REPORT_CHART, key=f"{key}:chart{suffix}", to=to, data={
+            "filename": report.chart_filename(fig),
+            "title": f"Front Door weekly figures from {fig.week_start:%d %b %Y}",
+            "alt": "Bar charts of the week's consultations by outcome, referrals by "
+                   "rating, SLA clocks met and breached, and agencies.",
+            "figures": figures,
+        }, platform=platform)
     return fig
 
 

@@ -490,3 +490,26 @@ async def test_a_new_install_waits_for_its_first_whole_week(
     ReminderSweep(sv).run(at(2026, 12, 7, 9, 0, 1))
     assert len(_rows(sv.engine, "job:weekly_report:2026-12-07")) == 2
 
+
+
+def test_the_weekly_report_goes_to_the_managers_on_each_platform(sqlite_engine: Engine) -> None:
+    """During a move from Slack to Teams (a policy naming both), each platform's managers'
+    channel gets the summary and the chart, each drawn by its own platform."""
+    from tests.test_teams_inbound import teams_policy
+
+    policy = teams_policy()
+    with session_scope(sqlite_engine, write=True) as s:
+        jobs.queue_weekly_report(s, policy, dt.date(2026, 11, 16), at(2026, 11, 23, 9, 0),
+                                 key="job:weekly_report:2026-11-23")
+    with session_scope(sqlite_engine) as s:
+        rows = s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()  # type: ignore[call-overload]
+    got = [(r.platform, intents.intent_of(r), intents.Address.of(r).id, r.idempotency_key)
+           for r in rows]
+    slack, teams = (policy.channel("mash_managers", p) for p in ("slack", "teams"))
+    key = "job:weekly_report:2026-11-23"
+    assert got == [
+        ("slack", intents.REPORT_SUMMARY, slack, f"{key}:summary"),
+        ("slack", intents.REPORT_CHART, slack, f"{key}:chart"),
+        ("teams", intents.REPORT_SUMMARY, teams, f"{key}:summary:teams"),
+        ("teams", intents.REPORT_CHART, teams, f"{key}:chart:teams"),
+    ]
