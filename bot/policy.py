@@ -147,8 +147,10 @@ ID_SHAPES: dict[str, dict[str, tuple[str, str]]] = {
                     "a Teams channel id (19:...@thread.tacv2)"),
         "user": (r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}",
                  "an Entra object id (a GUID)"),
-        "group": (r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}",
-                  "an Entra group id (a GUID)"),
+        # A team whose members hold the role: its id, or its Entra group id.
+        "group": (r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+                  r"|19:[A-Za-z0-9_.=-]+@thread\.(?:tacv2|skype|v2)",
+                  "a team's id (19:...@thread.tacv2) or its Entra group id (a GUID)"),
     },
 }
 

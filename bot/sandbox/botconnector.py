@@ -11,7 +11,10 @@ status codes and error bodies Teams uses (``{"error": {"code", "message"}}``):
 * ``POST /v3/conversations/{id}/activities``: send (answers ``{"id": activity id}``);
 * ``POST /v3/conversations/{id}/activities/{activityId}``: reply in that thread;
 * ``PUT  /v3/conversations/{id}/activities/{activityId}``: update;
-* ``GET  /v3/conversations/{id}/members``: the roster.
+* ``GET  /v3/conversations/{id}/members``: the roster;
+* ``GET  /v3/conversations/{id}/members/{userId}``: one member (by Teams id or Entra object
+  id; 404 ``MemberNotFoundInConversation`` when not in it), where ``id`` is a channel or a
+  team: its id, or the Entra group id given to ``add_team``.
 
 Every ``/v3`` call must carry a bearer token this fake issued and that has not expired
 (401 otherwise). Tokens come from ``POST /{tenant}/oauth2/v2.0/token`` (client
@@ -54,7 +57,7 @@ TOKEN_LIFETIME = 3600
 # Teams refuses an activity bigger than about 28 KB.
 MAX_ACTIVITY_BYTES = 28 * 1024
 # The operations a fault can be injected into ("*": every /v3 call).
-OPS = ("token", "create", "send", "reply", "update", "members")
+OPS = ("token", "create", "send", "reply", "update", "members", "member")
 
 
 class ConnectorError(Exception):
@@ -143,6 +146,8 @@ class FakeBotConnector:
         self.app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._handle_reply)
         self.app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._handle_update)
         self.app.router.add_get("/v3/conversations/{cid}/members", self._handle_members)
+        self.app.router.add_get("/v3/conversations/{cid}/members/{mid}", self._handle_member)
+        self.team_groups: dict[str, str] = {}  # a team's Entra group id -> the team's id
 
     # ------------------------------------------------------------------ server
 
@@ -203,6 +208,15 @@ class FakeBotConnector:
         """A channel of a team the app is installed in (``19:…@thread.tacv2``)."""
         self.conversations[id] = Conversation(id, "channel", list(members or self.people))
         return self.conversations[id]
+
+    def add_team(self, id: str, members: list[str], *, group_id: str | None = None
+                  ) -> Conversation:
+        """A team (its id is its General channel's, ``19:…@thread.tacv2``) with these
+        people (Teams ids) as its roster; ``group_id``: its Entra group id, which the
+        member call answers for too."""
+        if group_id:
+            self.team_groups[group_id] = id
+        return self.add_channel(id, members)
 
     def install(self, person_id: str) -> None:
         self.people[person_id].installed = True
@@ -285,7 +299,7 @@ class FakeBotConnector:
         await self._record(call)
         if self.after_store is not None and op in ("send", "reply", "create"):
             await self.after_store(call, answer)
-        return web.json_response(answer, status=201 if op != "members" else 200)
+        return web.json_response(answer, status=201 if op not in ("members", "member") else 200)
 
     async def _answer_fault(self, request: web.Request, op: str, cid: str | None,
                             body: dict[str, Any] | None, fault: _Fault) -> web.StreamResponse:
@@ -414,6 +428,17 @@ class FakeBotConnector:
             return {"members": [self.people[m].to_api() for m in conv.members
                                 if m in self.people]}
         return await self._serve(request, "members", members)
+
+    async def _handle_member(self, request: web.Request) -> web.StreamResponse:
+        mid = request.match_info["mid"]
+
+        def member(cid: str | None, _body: dict[str, Any] | None) -> dict[str, Any]:
+            conv = self._conversation(self.team_groups.get(cid or "", cid))
+            person = self._person(mid)
+            if person.id not in conv.members:
+                raise ConnectorError(404, "MemberNotFoundInConversation", "Member not found.")
+            return person.to_api()
+        return await self._serve(request, "member", member)
 
     async def _handle_openid(self, request: web.Request) -> web.StreamResponse:
         base = f"{self._https_url}/{request.match_info['tenant']}"

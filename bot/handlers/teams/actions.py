@@ -40,8 +40,9 @@ Answer = tuple[str, Any]  # ("card", an Adaptive Card) or ("message", words)
 class Cards:
     """The card actions for one process."""
 
-    def __init__(self, sv: Services) -> None:
+    def __init__(self, sv: Services, who: people.People | None = None) -> None:
         self.sv = sv
+        self.who = who or people.People(sv.policy)  # the roles (teams' rosters too)
 
     async def execute(self, user: str, verb: str, data: dict[str, Any],
                       once: str | None) -> Answer:
@@ -52,7 +53,7 @@ class Cards:
             return "message", NOT_HERE
         card_id = _int(data.get(verbs.CARD))
         what, action = _MANAGERS[verb]
-        if not people.is_manager(self.sv.policy, user):
+        if not await self.who.is_manager(user):
             await self.sv.triage.adenied(card_id or None, user, action)
             return "message", REFUSED.format(what=what)
         if card_id is None:

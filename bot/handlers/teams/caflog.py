@@ -36,10 +36,11 @@ def plain_ids(query: str, entities: Iterable[Any]) -> str:
 
 
 async def show(sv: Services, user: str, query: str, *, personal: bool,
-               entities: Iterable[Any] = ()) -> dict[str, Any]:
+               entities: Iterable[Any] = (), who: people.People | None = None
+               ) -> dict[str, Any]:
     """What ``caflog <query>`` answers ``user`` with (an activity); ``entities``: the
-    message's mentions."""
-    if not people.is_advisor(sv.policy, user):
+    message's mentions; ``who``: the roles (teams' rosters too)."""
+    if not await (who or people.People(sv.policy)).is_advisor(user):
         await sv.caflog.adenied(user, "view")
         return _words(REFUSED)
     if not personal:

@@ -60,8 +60,9 @@ def message(words: str) -> dict[str, Any]:
 class Dialogs:
     """The card dialogs for one process."""
 
-    def __init__(self, sv: Services) -> None:
+    def __init__(self, sv: Services, who: people.People | None = None) -> None:
         self.sv = sv
+        self.who = who or people.People(sv.policy)  # the roles (teams' rosters too)
 
     async def fetch(self, user: str, data: dict[str, Any]) -> dict[str, Any]:
         """Open the form ``data`` asks for."""
@@ -114,10 +115,10 @@ class Dialogs:
             if c.status != "advised":
                 return message("There is no advice to respond to yet.")
             return action, c
-        if advice and not people.is_advisor(self.sv.policy, user):
+        if advice and not await self.who.is_advisor(user):
             await self.sv.triage.adenied(None, user, f"advise:consultation:{subject_id}")
             return message(ADVISORS_ONLY)
-        if not advice and not people.is_manager(self.sv.policy, user):
+        if not advice and not await self.who.is_manager(user):
             await self.sv.triage.adenied(subject_id, user, FORMS[action][2])
             return message(REFUSED.format(what=FORMS[action][1]))
         if advice:

@@ -32,6 +32,7 @@ from microsoft_agents.hosting.core import (
 
 from bot.handlers.teams.conversations import MemoryReferences, References
 from bot.handlers.teams.listeners import FrontDoorAgent
+from bot.handlers.teams.people import Roster
 from bot.services import Services
 
 log = logging.getLogger("frontdoor.teams")
@@ -82,12 +83,13 @@ async def quiet_turn_error(context: TurnContext, error: Exception) -> None:
 
 def routes(sv: Services, *, auth: TeamsAuth | None = None,
            references: References | None = None, anonymous: bool = False,
-           ) -> list[web.RouteDef]:
+           roster: Roster | None = None) -> list[web.RouteDef]:
     """The route definitions for Teams' endpoint (the caller mounts them).
 
     Without an app id every request would be let in unauthenticated: only the sandbox and
     the tests may want that, and say so with ``anonymous``; anything else is refused here,
-    before a route exists.
+    before a route exists. ``roster``: membership of the teams the policy's roles name
+    (without one, a team grants nothing).
     """
     auth = auth or TeamsAuth.from_env()
     if not auth.app_id and not anonymous:
@@ -96,7 +98,8 @@ def routes(sv: Services, *, auth: TeamsAuth | None = None,
     config = auth.configuration()
     validator = JwtTokenValidator(config)
     adapter = make_adapter(auth)
-    agent = FrontDoorAgent(sv, references if references is not None else MemoryReferences())
+    agent = FrontDoorAgent(sv, references if references is not None else MemoryReferences(),
+                           roster=roster)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         if request.content_length and request.content_length > MAX_BODY:
