@@ -5,7 +5,7 @@ Teams has no private message, so the answer is given only in the person's own ch
 the bot. The CAF team (advisors and managers) sees every CAF; a lead professional or
 co-ordinator their own (``caf mine``, or one of theirs by reference). Anything else gets
 the usage, never its echo: a name typed where a reference goes is not repeated.
-Registering a CAF (bare ``caf``) is still Slack's modal.
+Registering a CAF (bare ``caf``) is its dialog (``bot.handlers.teams.caf``).
 """
 
 from __future__ import annotations
@@ -34,12 +34,14 @@ def usage(sv: Services) -> str:
             "CAFs (overdue first), or caf mine for yours.")
 
 
-async def show(sv: Services, user: str, words: list[str], *, personal: bool) -> dict[str, Any]:
-    """What ``caf <words>`` answers ``user`` with (an activity)."""
+async def show(sv: Services, user: str, words: list[str], *, personal: bool,
+               who: people.People | None = None) -> dict[str, Any]:
+    """What ``caf <words>`` answers ``user`` with (an activity); ``who``: the roles
+    (teams' rosters too)."""
     if not personal:
         return ac.text_activity(IN_CHAT, plain=True)
     look = CafLookup(sv.engine, sv.policy, sv.clock)
-    team = people.is_advisor(sv.policy, user)
+    team = await (who or people.People(sv.policy)).is_advisor(user)
     verb = words[0].lower()
     if verb == "mine" and len(words) == 1:
         return _list(await look.aopen_list(involving=user), "Your open CAFs",

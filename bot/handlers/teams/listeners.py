@@ -5,7 +5,10 @@ listeners (``flows``, ``cards``) that call the same services as Slack's.
   channel, the mention stripped) start a flow; other text in the 1:1 chat answers its
   question; an Action.Submit (a message with a ``value``) answers a choice;
 - an ``adaptiveCard/action`` invoke (Action.Execute on a triage card): the card's actions;
-- ``task/fetch`` / ``task/submit`` invokes: the card's dialogs (``dialogs``);
+- ``task/fetch`` / ``task/submit`` invokes: the card's dialogs (``dialogs``), and ``caf``'s
+  registration dialog (``caf``);
+- ``home`` / ``my queue``, the chat first opened (the app installed for the person, or
+  the chat begun), and the card's refresh (``home.refresh``): the My queue card (``home``);
 - every activity: the conversation reference is remembered, so proactive messages reach
   the person later (``references``).
 
@@ -27,11 +30,13 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from sqlalchemy.exc import OperationalError
 
-from bot.handlers.teams import caflog, cafview, drawing, turns
+from bot.handlers.teams import caflog, cafview, drawing, home, people, turns
 from bot.handlers.teams.actions import Cards
+from bot.handlers.teams.caf import CafRegistration
+from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.conversations import References, remember_conversation
 from bot.handlers.teams.dialogs import Dialogs
-from bot.handlers.teams.flows import Flows
+from bot.handlers.teams.flows import ELSEWHERE, Flows
 from bot.services import Services
 
 # The same words as Slack's listeners say (``bot.handlers.slack.common``).
@@ -42,7 +47,6 @@ BROKEN = ("Something went wrong on our side and that did not go through. Your an
 
 log = logging.getLogger("frontdoor.teams")
 FLOW_COMMANDS = {"consult": "consult", "refer": "refer"}
-NOT_YET = {"caf"}  # Slack's registration modal; its Teams dialog is still to come
 CARD = "application/vnd.microsoft.card.adaptive"
 MESSAGE = "application/vnd.microsoft.activity.message"
 
@@ -50,12 +54,17 @@ MESSAGE = "application/vnd.microsoft.activity.message"
 class FrontDoorAgent(ActivityHandler):
     """Front Door for Teams (one per process)."""
 
-    def __init__(self, sv: Services, references: References) -> None:
+    def __init__(self, sv: Services, references: References,
+                 roster: people.Roster | None = None) -> None:
         self.sv = sv
         self.references = references
+        who = people.People(sv.policy, roster)  # the roles: named people, teams' rosters
+        self.who = who
         self.flows = Flows(sv)
-        self.cards = Cards(sv)
-        self.dialogs = Dialogs(sv)
+        self.cards = Cards(sv, who)
+        self.dialogs = Dialogs(sv, who)
+        self.caf = CafRegistration(sv, who)
+        self.home = home.Home(sv, who)
 
     async def on_turn(self, turn_context: TurnContext) -> None:  # type: ignore[override]
         """Remember where the sender (and the channel) can be reached, then route."""
@@ -101,19 +110,55 @@ class FrontDoorAgent(ActivityHandler):
         command = command.casefold()
         if command == "caflog":
             await turns.reply(turn_context, await caflog.show(
-                self.sv, user, rest, personal=personal, entities=activity.entities or []))
-        elif command == "caf" and rest:  # a lookup; bare "caf" (registering) is NOT_YET
-            await turns.reply(turn_context, await cafview.show(self.sv, user, rest.split(),
-                                                               personal=personal))
+                self.sv, user, rest, personal=personal, entities=activity.entities or [],
+                who=self.who))
+        elif command == "caf" and rest:  # a lookup; bare "caf" registers (``caf``)
+            await turns.reply(turn_context, await cafview.show(
+                self.sv, user, rest.split(), personal=personal, who=self.who))
         elif command in FLOW_COMMANDS and not rest:
             await self.flows.start(turn_context, user, FLOW_COMMANDS[command], once,
                                    personal=personal)
-        elif command in NOT_YET:
-            await turns.reply(turn_context, drawing.words(
-                f"{command} is not available in Teams yet: please use Slack or ask the "
-                "front door team."))
+        elif command == "caf" and not rest:
+            await self._caf(turn_context, user, personal=personal)
+        elif personal and text.casefold() in home.COMMANDS:
+            await turns.reply(turn_context, await self.home.activity(user, _mri(activity)))
         elif personal and text:
             await self.flows.typed(turn_context, user, text, once)
+
+    async def _caf(self, context: TurnContext, user: str, *, personal: bool) -> None:
+        """``caf``: the card opening the registration dialog, in the person's own chat (a
+        channel is told where to look, as ``refer`` is)."""
+        answer = await self.caf.command(user)
+        if personal:
+            await turns.reply(context, answer)
+            return
+        ref = self.references.get(user)
+        if ref is None or not ref.conversation_id:  # their chat is not known yet
+            await turns.reply(context, drawing.words(
+                "Please open your personal chat with Front Door and type caf there."))
+            return
+        await turns.send_to(context, ref.conversation_id, answer)
+        await turns.reply(context, drawing.words(ELSEWHERE))
+
+    async def on_installation_update_add(  # type: ignore[override]
+        self, turn_context: TurnContext
+    ) -> None:
+        """The app installed for the person: their queue, in their chat."""
+        await self._welcome(turn_context)
+
+    async def on_members_added_activity(  # type: ignore[override]
+        self, members_added: list[Any], turn_context: TurnContext
+    ) -> None:
+        """The personal chat begun (the bot added to it): their queue."""
+        bot = turn_context.activity.recipient
+        if any(bot is not None and m.id == bot.id for m in members_added or []):
+            await self._welcome(turn_context)
+
+    async def _welcome(self, context: TurnContext) -> None:
+        activity = context.activity
+        user = turns.user_of(activity)
+        if user and turns.is_personal(activity):
+            await turns.reply(context, await self.home.activity(user, _mri(activity)))
 
     async def on_invoke_activity(  # type: ignore[override]
         self, turn_context: TurnContext
@@ -126,7 +171,10 @@ class FrontDoorAgent(ActivityHandler):
         value = activity.value if isinstance(activity.value, dict) else {}
         data = value.get("data") if isinstance(value.get("data"), dict) else {}
         user = turns.user_of(activity)
-        if activity.name == "task/fetch":
+        if data.get(verbs.ACTION) == verbs.CAF_REGISTER:
+            body = await (self.caf.fetch(user) if activity.name == "task/fetch"
+                          else self.caf.submit(user, data))
+        elif activity.name == "task/fetch":
             body = await self.dialogs.fetch(user, data)
         else:
             body = await self.dialogs.submit(user, data, turns.once_key(activity))
@@ -140,7 +188,16 @@ class FrontDoorAgent(ActivityHandler):
         activity = turn_context.activity
         action = invoke_value.action
         data = dict(action.data or {}) if isinstance(action.data, dict) else {}
+        if action.verb == verbs.HOME_REFRESH:  # the My queue card, shown again
+            return AdaptiveCardInvokeResponse(status_code=200, type=CARD, value=(
+                await self.home.card(turns.user_of(activity), _mri(activity))))
         kind, value = await self.cards.execute(
             turns.user_of(activity), str(action.verb or ""), data, turns.once_key(activity))
         return AdaptiveCardInvokeResponse(status_code=200, type=CARD if kind == "card"
                                           else MESSAGE, value=value)
+
+
+def _mri(activity: Activity) -> str:
+    """The sender's Teams id (``29:…``): what a card's refresh ``userIds`` name."""
+    sender = activity.from_property
+    return str(sender.id or "") if sender is not None else ""

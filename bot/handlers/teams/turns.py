@@ -79,3 +79,10 @@ async def reply(context: TurnContext, activity: dict[str, Any]) -> None:
     """Answer in the conversation the activity came from, now (not through the outbox:
     it is meant for this person and this moment, e.g. why an answer was refused)."""
     await context.send_activity(Activity.model_validate(activity))
+
+
+async def send_to(context: TurnContext, conversation_id: str, activity: dict[str, Any]) -> None:
+    """Say something now in another conversation of the tenant (the person's own chat,
+    when they asked in a channel), through the turn's own Bot Connector client."""
+    operations = context.turn_state["ConnectorClient"].conversations  # the SDK's adapter's
+    await operations.send_to_conversation(conversation_id, Activity.model_validate(activity))

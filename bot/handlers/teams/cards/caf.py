@@ -15,7 +15,7 @@ from typing import Any
 from bot import wording
 from bot.caf.service import CLOSE_REASONS as CLOSE_LABELS
 from bot.handlers.teams.cards import ac, verbs
-from bot.policy import Policy
+from bot.policy import Policy, id_example
 from store.models import CafEpisode, TriageCard
 
 day, weeks = wording.day, wording.weeks
@@ -237,3 +237,83 @@ def closed(ep: CafEpisode, actor: str, m: ac.Mentions) -> dict[str, Any]:
                     "oversight.", subtle=True)]
     return _message(body, f"{ep.ehm_reference}: CAF closed", m)
 
+
+
+# --------------------------------------------------------------------------- registering
+
+
+def register_form(policy: Policy, values: dict[str, str], errors: dict[str, str]
+                  ) -> dict[str, Any]:
+    """``caf``: the registration dialog's card (the fields of Slack's modal). ``values``:
+    what to show in the fields again (never a refused one); ``errors``: by input id,
+    shown above the field, in words that never quote what was typed."""
+    shape = policy.caf
+    what, example = id_example("teams")
+
+    def error(input_id: str) -> list[ac.Element]:
+        said = errors.get(input_id)
+        return [ac.text(said, color="Attention")] if said else []
+
+    def typed(input_id: str, label: str, placeholder: str, *, required: bool,
+              max_length: int = 64) -> ac.Element:
+        el: ac.Element = {"type": "Input.Text", "id": input_id, "label": label,
+                          "placeholder": placeholder, "maxLength": max_length,
+                          "value": values.get(input_id, "")}
+        if required:
+            el.update(isRequired=True, errorMessage="Please fill this in.")
+        return el
+
+    consent = ac.choices(verbs.IN_CAF_CONSENT, (
+        ("yes", "Yes: the family consented to the CAF"),
+        ("no", "No: not consented to sharing")), value=values.get(verbs.IN_CAF_CONSENT),
+        label="Family consent", required=True)
+    completed: ac.Element = {"type": "Input.Date", "id": verbs.IN_CAF_COMPLETED,
+                             "label": "Date the CAF was completed", "isRequired": True,
+                             "errorMessage": "Choose the date.",
+                             "value": values.get(verbs.IN_CAF_COMPLETED, "")}
+    body: list[ac.Element] = [
+        ac.text(f"The first family planning meeting is due within "
+                f"{weeks(shape.first_meeting_within)} of the CAF being completed, then every "
+                f"{weeks(shape.meeting_interval)}. {wording.CAF_NO_NAMES}", subtle=True),
+        *error(verbs.IN_CAF_REFERENCE),
+        typed(verbs.IN_CAF_REFERENCE, "EHM reference", f"e.g. {shape.reference_example}",
+              required=True),
+        ac.text("The case system's reference: letters, digits and hyphens. Never a name.",
+                subtle=True),
+        *error(verbs.IN_CAF_LEAD),
+        typed(verbs.IN_CAF_LEAD, "Lead professional (optional)", f"e.g. {example}",
+              required=False),
+        ac.text(f"{what[0].upper()}{what[1:]}. Leave empty if no lead professional has been "
+                "found yet: the front door starts the guidance's route to find one.",
+                subtle=True),
+        *error(verbs.IN_CAF_COORDINATOR),
+        typed(verbs.IN_CAF_COORDINATOR, "CAF co-ordinator", f"e.g. {example}", required=True),
+        *error(verbs.IN_CAF_COMPLETED),
+        completed,
+        *error(verbs.IN_CAF_CONSENT),
+        consent,
+        ac.text("Without consent, a stuck CAF goes to the CAF Support Panel anonymously.",
+                subtle=True),
+    ]
+    return ac.card(body, [ac.submit("Register", {verbs.ACTION: verbs.CAF_REGISTER})],
+                   fallback="Register a CAF")
+
+
+def register_prompt() -> dict[str, Any]:
+    """``caf`` in the chat: a dialog can only be opened from a card, so a card with the
+    button that opens it."""
+    said = "Register a CAF episode"
+    opener = ac.submit("Register a CAF…", {"msteams": {"type": "task/fetch"},
+                                           verbs.ACTION: verbs.CAF_REGISTER}, inputs=False)
+    return _message([ac.text("Register a CAF episode: the EHM reference, the lead "
+                             "professional, the co-ordinator, the date it was completed and "
+                             "the family's consent.")], said, ac.Mentions(ac.Directory()),
+                    [opener])
+
+
+def registered_words(ep: CafEpisode, policy: Policy) -> str:
+    """The dialog's closing words to whoever registered (Slack's ``registered_text``)."""
+    lead = "" if ep.lead_user_id else (" It has no lead professional: the guidance's route to "
+                                       "find one has started.")
+    return (f"Registered {ref(ep)}. {wording.caf_due_line(ep, policy, str)} The lead "
+            f"professional and co-ordinator are told.{lead}")

@@ -58,6 +58,15 @@ QA = "qa"  # the request's id
 CAF_QA_AGREE = "caf_qa.agree"
 CAF_QA_RETURN = "caf_qa.return"  # with the reasons in IN_TEXT
 CAF_QA_RESUBMIT = "caf_qa.resubmit"
+CAF_REGISTER = "modal.caf_register"  # ``caf``: the registration dialog (task module)
+IN_CAF_REFERENCE = "caf_reference"
+IN_CAF_LEAD = "caf_lead"
+IN_CAF_COORDINATOR = "caf_coordinator"
+IN_CAF_COMPLETED = "caf_completed"
+IN_CAF_CONSENT = "caf_consent"
+
+# The "My queue" card in the personal chat: redrawn when it is opened (its ``refresh``).
+HOME_REFRESH = "home.refresh"
 
 # Inputs of the listeners' dialogs (task modules).
 IN_RATING = "rating"

@@ -1,0 +1,195 @@
+"""The "My queue" card in the person's chat with Front Door: what Slack's App Home shows
+(``bot.flows.overview`` gives the data) as an Adaptive Card.
+
+Everyone sees their own consultations and referrals (newest first); managers also see
+the open triage cards, overdue first then by due time; advisors the open consultations,
+oldest first. Times are absolute (``{{DATE()}} {{TIME()}}``, shown in the reader's zone);
+the card carries a ``refresh`` (Action.Execute ``home.refresh`` for this person), so
+Teams asks for it afresh when the person opens the chat.
+
+Pure: the listener loads the rows, this arranges them. Lists are capped, and shortened
+further until the activity fits Teams' limit; what is left out is counted ("and N more").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.flows.clocks import clock_label
+from bot.handlers.teams.cards import ac, verbs
+from bot.handlers.teams.cards.triage import _due as due_words
+from bot.handlers.teams.cards.triage import badge
+from bot.labels import OUTCOME_LABELS, humanize, outcome_label
+from bot.labels import to_utc as utc
+from bot.policy import Policy
+from store.models import Consultation, Referral, TriageCard
+
+# Per-list caps before the size check (most queues are far shorter).
+MAX_MY_ITEMS = 15
+MAX_CARDS = 25
+MAX_CONSULTATIONS = 20
+TITLE = "My queue"
+_FAR = datetime.max.replace(tzinfo=UTC)
+MAX_UTF16_BYTES = 40 * 1024
+
+
+def _sorted_cards(open_cards: Sequence[tuple[TriageCard, Referral]], now: datetime
+                  ) -> list[tuple[TriageCard, Referral]]:
+    """Overdue first, then by due time; cards without a clock last (as App Home)."""
+
+    def key(pair: tuple[TriageCard, Referral]) -> tuple[int, datetime, datetime]:
+        card = pair[0]
+        due = utc(card.due_at) if card.due_at else _FAR
+        group = 0 if card.due_at and due < utc(now) else (1 if card.due_at else 2)
+        return group, due, utc(card.received_at) if card.received_at else _FAR
+
+    return sorted(open_cards, key=key)
+
+
+def _ref(raw: Any) -> str:
+    return ac.clip(ac.unmarked(str(raw or "—")), 40)
+
+
+def _outcome(outcome: Any, policy: Policy) -> str:
+    if not outcome:
+        return "no outcome yet"
+    key = str(outcome)
+    if key in OUTCOME_LABELS:
+        return outcome_label(key)
+    if key in policy.ratings:
+        return badge(policy, key)
+    return ac.clip(ac.unmarked(humanize(key)), 300)
+
+
+def _mine(item: Mapping[str, Any], policy: Policy) -> ac.Element:
+    kind = humanize(str(item.get("kind") or "item")).capitalize()
+    status = humanize(str(item.get("status") or "")) or "—"
+    outcome = _outcome(item.get("outcome"), policy)
+    if not item.get("outcome"):
+        said = "Not decided yet"
+    elif item.get("suggested"):  # the bot's suggestion: a person has not decided it
+        said = f"Suggested: {outcome} (not yet advised)"
+    elif str(item.get("kind")) == "consultation":
+        said = f"Advice: {outcome}"
+    else:
+        said = f"Decision: {outcome}"
+    lines = [f"**{_ref(item.get('reference'))}** · {ac.unmarked(kind)} · "
+             f"{ac.unmarked(status)}", said]
+    created = item.get("created_at")
+    if isinstance(created, datetime):
+        lines.append(f"_Started {ac.at(created)}_")
+    return ac.text("\n\n".join(lines), separator=True)
+
+
+def _card(card: TriageCard, referral: Referral, policy: Policy, now: datetime,
+          m: ac.Mentions) -> ac.Element:
+    decided = card.rating is not None
+    line = f"{badge(policy, card.rating if decided else card.suggested_rating)} · " \
+           f"**{_ref(card.reference)}**"
+    lines = [line if decided else f"Suggested {line}"]
+    if card.due_at:
+        overdue = card.breached or utc(card.due_at) < utc(now)
+        lines.append(f"{'🚨 ' if overdue else ''}{clock_label(card.clock)}: "
+                     f"{due_words(card.due_at, now)}")
+    else:
+        lines.append("No clock running")
+    extras = [w for w, on in (("urgent", referral.kind == "urgent"),
+                              ("information requested", card.info_requested)) if on]
+    lines.append(f"Assigned to {m.person(card.assignee_user_id, nobody='nobody yet')}"
+                 + (f" · {', '.join(extras)}" if extras else ""))
+    return ac.text("\n\n".join(lines), separator=True)
+
+
+def _consultation(c: Consultation) -> ac.Element:
+    detail = [f"age band {ac.unmarked(humanize(c.age_band))}" if c.age_band
+              else "age band not given"]
+    if (c.repeat_count or 1) >= 2:
+        detail.append(f"⚠️ consultation {int(c.repeat_count)} about this situation")
+    if c.created_at:
+        detail.append(f"asked {ac.at(c.created_at)}")
+    return ac.text(f"**{_ref(c.reference)}** · suggested: "
+                   f"{outcome_label(c.suggested_outcome)}\n\n{' · '.join(detail)}",
+                   separator=True)
+
+
+def _list(title: str, rows: list[ac.Element], total: int, empty: str) -> list[ac.Element]:
+    """A titled list; ``rows`` are the first of ``total`` items (the rest are counted)."""
+    out = [ac.text(f"**{title}**", size="Medium", separator=True)]
+    if not rows:
+        return out + [ac.text(empty, subtle=True)]
+    out += rows
+    if total > len(rows):
+        out.append(ac.text(f"… and {total - len(rows)} more not shown", subtle=True))
+    return out
+
+
+def home_activity(*, user_mri: str, is_manager: bool, is_advisor: bool,
+                  my_items: list[dict[str, Any]],
+                  open_cards: list[tuple[TriageCard, Referral]],
+                  open_consultations: list[Consultation], policy: Policy,
+                  now: datetime) -> dict[str, Any]:
+    """The "My queue" message for one person (``user_mri``: their Teams id, ``29:…``,
+    which the card's refresh names), under Teams' size limit."""
+    caps = [MAX_MY_ITEMS, MAX_CARDS, MAX_CONSULTATIONS]
+    while True:
+        activity = _draw(caps, user_mri, is_manager, is_advisor, my_items, open_cards,
+                         open_consultations, policy, now)
+        if fits(activity) or not any(caps):
+            return activity
+        caps = [c * 3 // 4 for c in caps]  # shorter lists until it fits
+
+
+def fits(activity: dict[str, Any]) -> bool:
+    """Under Teams' limits as Microsoft's pages give them: about 28 KB, and 40 KB counted
+    in UTF-16 (two bytes a character: the stricter one for a long queue)."""
+    return (ac.size(activity) <= ac.MAX_ACTIVITY_BYTES
+            and len(json.dumps(activity).encode("utf-16-le")) <= MAX_UTF16_BYTES)
+
+
+def home_card(activity: dict[str, Any]) -> dict[str, Any]:
+    """The card itself (what a refresh answers with)."""
+    return activity["attachments"][0]["content"]  # type: ignore[no-any-return]
+
+
+def _draw(caps: list[int], user_mri: str, is_manager: bool, is_advisor: bool,
+          my_items: list[dict[str, Any]], open_cards: list[tuple[TriageCard, Referral]],
+          open_consultations: list[Consultation], policy: Policy, now: datetime
+          ) -> dict[str, Any]:
+    m = ac.Mentions(ac.Directory())
+    body: list[ac.Element] = [
+        ac.heading(TITLE),
+        ac.text("Type **consult** for a no-names consultation or **refer** for the referral "
+                "checklist. If a child is in immediate danger, call "
+                f"{ac.unmarked(policy.phones.emergency)}."),
+    ]
+
+    def created(item: Mapping[str, Any]) -> datetime:
+        value = item.get("created_at")
+        return utc(value) if isinstance(value, datetime) else datetime.min.replace(tzinfo=UTC)
+
+    mine = sorted(my_items, key=created, reverse=True)
+    body += _list("Your consultations and referrals",
+                  [_mine(i, policy) for i in mine[:caps[0]]], len(mine),
+                  "You have no open consultations or referrals.")
+    if is_manager:
+        cards = _sorted_cards(open_cards, now)
+        overdue = sum(1 for c, _ in cards if c.due_at and utc(c.due_at) < utc(now))
+        title = f"Open triage cards ({len(cards)}" + (f", {overdue} overdue)" if overdue
+                                                      else ")")
+        body += _list(title, [_card(c, r, policy, now, m) for c, r in cards[:caps[1]]],
+                      len(cards), "No open cards.")
+    if is_advisor:
+        queue = sorted(open_consultations,
+                       key=lambda c: utc(c.created_at) if c.created_at else _FAR)
+        body += _list(f"Open consultations ({len(queue)})",
+                      [_consultation(c) for c in queue[:caps[2]]], len(queue),
+                      "No consultations waiting for advice.")
+    body.append(ac.text(f"Updated {ac.at(now)}", subtle=True, separator=True))
+    refresh = ac.execute("Refresh", verbs.HOME_REFRESH, {})
+    card = ac.card(body, [refresh], fallback=TITLE, mentions=m)
+    card["refresh"] = {"action": {k: v for k, v in refresh.items() if k != "associatedInputs"},
+                       "userIds": [user_mri]}
+    return ac.card_activity(card, TITLE)
