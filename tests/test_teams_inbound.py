@@ -40,11 +40,14 @@ from sqlmodel import select
 from bot import intents
 from bot.config import Settings
 from bot.flows.api import Kind, Step
+from bot.handlers.teams.auth import MsalTokens
 from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.conversations import MemoryReferences
 from bot.handlers.teams.http import PATH, TeamsAuth, routes
 from bot.handlers.teams.pending import Pending
+from bot.handlers.teams.people import Roster
 from bot.policy import Policy, TeamsPeople, load_policy
+from bot.sandbox.botconnector import FakeBotConnector
 from bot.services import Services
 from store.db import session_scope
 from store.models import (
@@ -288,22 +291,28 @@ class _Records(logging.Handler):
 
 
 @contextlib.asynccontextmanager
-async def teams_env(engine: Engine, database_url: str, *, auth: TeamsAuth | None = None
+async def teams_env(engine: Engine, database_url: str, *, auth: TeamsAuth | None = None,
+                    policy: Policy | None = None, roster: FakeBotConnector | None = None
                     ) -> AsyncIterator[TeamsEnv]:
     """The bot's Teams endpoint on loopback; on the way out, every identifier the guard
     refuses in what the test typed is looked for in the database file, the log and
-    everything the bot said: it must be in none."""
+    everything the bot said: it must be in none. ``roster``: the fake Bot Connector the
+    bot asks (with its token) who is in the teams the policy's roles name."""
     clock = Clock(TUESDAY)
     records = _Records()
     logging.getLogger().addHandler(records)
     try:
         async with connector() as conn, aiohttp.ClientSession() as http:
             settings = Settings(bot_token="xoxb-unused", database_url=database_url)
-            sv = Services.build(settings, teams_policy(), engine, http, clock=clock, pace=0)
+            sv = Services.build(settings, policy or teams_policy(), engine, http, clock=clock,
+                                pace=0)
             refs = MemoryReferences()
+            members = None if roster is None else Roster(http, MsalTokens(
+                roster.app_id, roster.password, roster.tenant_id, authority=roster.authority,
+                ca_file=roster.ca_file), roster.service_url, clock=clock)
             app = web.Application()
             app.add_routes(routes(sv, auth=auth or TeamsAuth(), references=refs,
-                                  anonymous=auth is None))
+                                  anonymous=auth is None, roster=members))
             async with on_loopback(app) as url:
                 env = TeamsEnv(sv, url + PATH, http, conn, clock, refs)
                 try:
