@@ -22,6 +22,7 @@ from bot import intents
 from bot.handlers.teams import caf as teams_caf
 from bot.handlers.teams.cards import home, verbs
 from bot.handlers.teams.flows import ELSEWHERE
+from bot.labels import to_utc
 from bot.policy import Policy, TeamsPeople
 from bot.sandbox.botconnector import FakeBotConnector
 from store.db import session_scope
@@ -201,6 +202,9 @@ async def test_my_queue_shows_what_app_home_shows_and_refreshes(
         [open_consultation] = data["open_consultations"]
         body = _refs(await _home(env, MANAGER))
         assert "Open triage cards (1)" in body and f"**{open_card.reference}**" in body
+        # Its due time as the cards say it, then how long from now (as App Home).
+        iso = to_utc(open_card.due_at).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert f"Due {{{{DATE({iso}, SHORT)}}}} {{{{TIME({iso})}}}} · in " in body
         assert "Open consultations (1)" in body and f"**{open_consultation.reference}**" in body
         assert "You have no open consultations or referrals." in body
         # "my queue" is the same card.

@@ -3,9 +3,10 @@
 
 Everyone sees their own consultations and referrals (newest first); managers also see
 the open triage cards, overdue first then by due time; advisors the open consultations,
-oldest first. Times are absolute (``{{DATE()}} {{TIME()}}``, shown in the reader's zone);
-the card carries a ``refresh`` (Action.Execute ``home.refresh`` for this person), so
-Teams asks for it afresh when the person opens the chat.
+oldest first. Times are absolute (``{{DATE()}} {{TIME()}}``, shown in the reader's zone),
+a due time then how long from now: true, as the card is drawn afresh whenever it is shown.
+Its ``refresh`` (Action.Execute ``home.refresh`` for this person) has Teams ask for it
+when the person opens the chat.
 
 Pure: the listener loads the rows, this arranges them. Lists are capped, and shortened
 further until the activity fits Teams' limit; what is left out is counted ("and N more").
@@ -20,9 +21,8 @@ from typing import Any
 
 from bot.flows.clocks import clock_label
 from bot.handlers.teams.cards import ac, verbs
-from bot.handlers.teams.cards.triage import _due as due_words
 from bot.handlers.teams.cards.triage import badge
-from bot.labels import OUTCOME_LABELS, humanize, outcome_label
+from bot.labels import OUTCOME_LABELS, duration_words, humanize, outcome_label
 from bot.labels import to_utc as utc
 from bot.policy import Policy
 from store.models import Consultation, Referral, TriageCard
@@ -47,6 +47,15 @@ def _sorted_cards(open_cards: Sequence[tuple[TriageCard, Referral]], now: dateti
         return group, due, utc(card.received_at) if card.received_at else _FAR
 
     return sorted(open_cards, key=key)
+
+
+def _due(due: datetime, now: datetime) -> str:
+    """The due time as the cards show it, then how long from ``now``: true here, as the
+    card is drawn afresh whenever it is shown (App Home's words)."""
+    delta = utc(due) - utc(now)
+    left = f"overdue by {duration_words(delta)}" if delta.total_seconds() < 0 else (
+        f"in {duration_words(delta)}")
+    return f"Due {ac.at(due)} · {left}"
 
 
 def _ref(raw: Any) -> str:
@@ -93,7 +102,7 @@ def _card(card: TriageCard, referral: Referral, policy: Policy, now: datetime,
     if card.due_at:
         overdue = card.breached or utc(card.due_at) < utc(now)
         lines.append(f"{'🚨 ' if overdue else ''}{clock_label(card.clock)}: "
-                     f"{due_words(card.due_at, now)}")
+                     f"{_due(card.due_at, now)}")
     else:
         lines.append("No clock running")
     extras = [w for w, on in (("urgent", referral.kind == "urgent"),
