@@ -178,6 +178,13 @@ async def test_my_queue_shows_what_app_home_shows_and_refreshes(
         assert_valid_activity(first)
         assert "You have no open consultations or referrals." in _refs(
             first["attachments"][0]["content"])
+        # Teams tells of it twice (the chat begun too): one card.
+        await env.post(env.activity(TEACHER, kind="conversationUpdate",
+                                    membersAdded=[env.activity(TEACHER)["recipient"]]))
+        assert len(env.said(TEACHER)) == 1
+        env.clock.advance(minutes=11)  # an upgrade of the app, later: not a first opening
+        await env.post(env.activity(TEACHER, kind="installationUpdate", action="add-upgrade"))
+        assert len(env.said(TEACHER)) == 1
 
         # A professional with an open consultation sees it, as App Home's data has it.
         await env.say(TEACHER, "consult")

@@ -24,6 +24,7 @@ from bot.handlers.teams import TEAMS, people
 from bot.handlers.teams.cards import caf as cards
 from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.dialogs import continue_with, message
+from bot.policy import Policy
 from bot.services import Services
 
 TEAM_ONLY = ("Only the CAF team (duty advisors and managers) can register a CAF. "
@@ -81,7 +82,7 @@ class CafRegistration:
         return continue_with(TITLE, cards.register_form(self.sv.policy, kept, errors))
 
 
-def read_episode(values: dict[str, str], today: date, policy: Any
+def read_episode(values: dict[str, str], today: date, policy: Policy
                  ) -> tuple[NewEpisode | None, dict[str, str]]:
     """The episode typed into the dialog, or its problems by input id (Slack's
     ``read_episode``, for the dialog's inputs and Teams' people)."""

@@ -10,6 +10,7 @@ directly, never queued.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.handlers.teams import people
@@ -17,6 +18,9 @@ from bot.handlers.teams.cards import home as cards
 from bot.services import Services
 
 COMMANDS = ("home", "my queue")
+# Teams tells of a first opening twice (installationUpdate and conversationUpdate): the
+# second within this time is not answered again.
+WELCOME_ONCE = timedelta(minutes=10)
 
 
 class Home:
@@ -25,6 +29,18 @@ class Home:
     def __init__(self, sv: Services, who: people.People) -> None:
         self.sv = sv
         self.who = who
+        self._welcomed: dict[str, datetime] = {}  # this process's memory: at worst twice
+
+    def first_welcome(self, user: str) -> bool:
+        """Whether to greet ``user`` now (not if greeted within ``WELCOME_ONCE``)."""
+        now = self.sv.clock()
+        last = self._welcomed.get(user)
+        if last is not None and now - last < WELCOME_ONCE:
+            return False
+        if len(self._welcomed) > 10_000:  # a bound on memory
+            self._welcomed.clear()
+        self._welcomed[user] = now
+        return True
 
     async def activity(self, user: str, user_mri: str) -> dict[str, Any]:
         """The card's message for ``user`` (Entra object id; ``user_mri``: their Teams id,

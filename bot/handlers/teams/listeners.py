@@ -143,8 +143,9 @@ class FrontDoorAgent(ActivityHandler):
     async def on_installation_update_add(  # type: ignore[override]
         self, turn_context: TurnContext
     ) -> None:
-        """The app installed for the person: their queue, in their chat."""
-        await self._welcome(turn_context)
+        """The app installed for the person (not upgraded): their queue, in their chat."""
+        if turn_context.activity.action == "add":
+            await self._welcome(turn_context)
 
     async def on_members_added_activity(  # type: ignore[override]
         self, members_added: list[Any], turn_context: TurnContext
@@ -157,7 +158,7 @@ class FrontDoorAgent(ActivityHandler):
     async def _welcome(self, context: TurnContext) -> None:
         activity = context.activity
         user = turns.user_of(activity)
-        if user and turns.is_personal(activity):
+        if user and turns.is_personal(activity) and self.home.first_welcome(user):
             await turns.reply(context, await self.home.activity(user, _mri(activity)))
 
     async def on_invoke_activity(  # type: ignore[override]
