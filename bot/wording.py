@@ -182,6 +182,18 @@ def consent_words(status: str | None) -> str:
     return CONSENT_LABELS.get(status or "", humanize(status or ""))
 
 
+def home_item_said(item: Mapping[str, Any], outcome: str) -> str:
+    """What a Home item (``bot.flows.overview``) says of its outcome; ``outcome`` as the
+    platform draws it."""
+    if not item.get("outcome"):
+        return "Not decided yet"
+    if item.get("suggested"):  # the bot's suggestion: a person has not decided it
+        return f"Suggested: {outcome} (not yet advised)"
+    if str(item.get("kind")) == "consultation":
+        return f"Advice: {outcome}"
+    return f"Decision: {outcome}"
+
+
 def ordinal(n: int) -> str:
     """"second", "third" … then "7th", "21st"."""
     words = {2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth"}

@@ -101,15 +101,7 @@ def _my_item_block(item: Mapping[str, Any], policy: Policy, now: datetime,
     kind = humanize(str(item.get("kind") or "item")).capitalize()
     ref = linked(item.get("reference"), places, archive)
     status = esc(humanize(str(item.get("status") or "")) or "—", 100)
-    outcome = _item_outcome(item.get("outcome"), policy)
-    if not item.get("outcome"):
-        said = "Not decided yet"
-    elif item.get("suggested"):  # the bot's suggestion: a person has not decided it
-        said = f"Suggested: {outcome} (not yet advised)"
-    elif str(item.get("kind")) == "consultation":
-        said = f"Advice: {outcome}"
-    else:
-        said = f"Decision: {outcome}"
+    said = wording.home_item_said(item, _item_outcome(item.get("outcome"), policy))
     line = f"{ref} · {esc(kind, 60)} · {status}\n{said}"
     created = item.get("created_at")
     if isinstance(created, datetime):

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot import wording
 from bot.flows.clocks import clock_label
 from bot.handlers.teams.cards import ac, verbs
 from bot.handlers.teams.cards.triage import badge
@@ -76,15 +77,7 @@ def _outcome(outcome: Any, policy: Policy) -> str:
 def _mine(item: Mapping[str, Any], policy: Policy) -> ac.Element:
     kind = humanize(str(item.get("kind") or "item")).capitalize()
     status = humanize(str(item.get("status") or "")) or "—"
-    outcome = _outcome(item.get("outcome"), policy)
-    if not item.get("outcome"):
-        said = "Not decided yet"
-    elif item.get("suggested"):  # the bot's suggestion: a person has not decided it
-        said = f"Suggested: {outcome} (not yet advised)"
-    elif str(item.get("kind")) == "consultation":
-        said = f"Advice: {outcome}"
-    else:
-        said = f"Decision: {outcome}"
+    said = wording.home_item_said(item, _outcome(item.get("outcome"), policy))
     lines = [f"**{_ref(item.get('reference'))}** · {ac.unmarked(kind)} · "
              f"{ac.unmarked(status)}", said]
     created = item.get("created_at")
