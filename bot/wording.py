@@ -182,6 +182,20 @@ def consent_words(status: str | None) -> str:
     return CONSENT_LABELS.get(status or "", humanize(status or ""))
 
 
+def caf_lead_due(ep: CafEpisode, today: date, bold: Callable[[str], str]) -> str:
+    """When a lead professional's CAF meets next, as their Home says it."""
+    due = ep.next_meeting_due
+    which = ("first family planning meeting" if caf_first(ep)
+             else "next Team Around the Child meeting")
+    if due is None:
+        return f"No date set for the {which}"
+    if due < today:
+        late = (today - due).days
+        return (f"The {which} is overdue: it was due by {bold(day(due))} "
+                f"({late} day{'s' if late != 1 else ''} ago)")
+    return f"The {which} is due by {bold(day(due))}"
+
+
 def home_item_said(item: Mapping[str, Any], outcome: str) -> str:
     """What a Home item (``bot.flows.overview``) says of its outcome; ``outcome`` as the
     platform draws it."""

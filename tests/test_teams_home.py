@@ -154,6 +154,16 @@ async def test_caf_registration_dialog_for_the_caf_team_only(
         assert "registered already" in _words(form)
         assert len(env.rows()) == queued
 
+        # The lead professional's My queue has it, as App Home's data for Teams does, with
+        # the CAF's own buttons.
+        [lead_caf] = env.sv.overview.items(TEACHER, False, False, platform="teams")["my_cafs"]
+        assert lead_caf.id == ep.id
+        card = await _home(env, TEACHER)
+        assert "Your CAFs as lead professional (1)" in _refs(card)
+        assert "**CAF EHM-20417**" in _refs(card)
+        [buttons] = [el for el in card["body"] if el["type"] == "ActionSet"]
+        assert {a["data"][verbs.EPISODE] for a in buttons["actions"]} == {ep.id}
+
         # "@Front Door caf" in a channel: the card goes to the personal chat.
         before = len(env.said(ADVISOR))
         await env.say(ADVISOR, "<at>Front Door</at> caf", personal=False, entities=[MENTION])
@@ -189,7 +199,7 @@ async def test_my_queue_shows_what_app_home_shows_and_refreshes(
         # A professional with an open consultation sees it, as App Home's data has it.
         await env.say(TEACHER, "consult")
         await env.play(TEACHER)
-        mine = env.sv.overview.items(TEACHER, False, False)["my_items"]
+        mine = env.sv.overview.items(TEACHER, False, False, platform="teams")["my_items"]
         [item] = mine
         card = await _home(env, TEACHER)
         body = _refs(card)
@@ -204,7 +214,7 @@ async def test_my_queue_shows_what_app_home_shows_and_refreshes(
         # A manager: the open triage cards and the open consultations, as App Home's.
         await env.say(HEALTH, "refer")
         await env.play(HEALTH)
-        data = env.sv.overview.items(MANAGER, True, True)
+        data = env.sv.overview.items(MANAGER, True, True, platform="teams")
         [(open_card, _)] = data["open_cards"]
         [open_consultation] = data["open_consultations"]
         body = _refs(await _home(env, MANAGER))
@@ -253,17 +263,24 @@ def test_a_long_queue_stays_under_teams_limit_and_says_how_many_more() -> None:
              for i in range(1, 201)]
     mine = [{"reference": f"FD-2026-{i:06d}", "kind": "referral (urgent)", "status": "decided",
              "outcome": "amber_cin", "created_at": TUESDAY} for i in range(100)]
+    cafs = [CafEpisode(id=i, ehm_reference=f"EHM-{i:05d}", platform="teams", status="open",
+                       lead_user_id=TEACHER, coordinator_user_id=f"aa000000-0000-4000-8000-"
+                       f"{i:012d}", completed_on=TUESDAY.date() - timedelta(days=60),
+                       consent=True, next_meeting_due=TUESDAY.date() - timedelta(days=i))
+            for i in range(1, 41)]
     activity = home.home_activity(
         user_mri="29:x", is_manager=True, is_advisor=True, my_items=mine, open_cards=cards,
-        open_consultations=many, policy=teams_policy(), now=TUESDAY)
+        open_consultations=many, policy=teams_policy(), now=TUESDAY, my_cafs=cafs)
     assert_valid_activity(activity)
     said = json.dumps(activity, ensure_ascii=False)
     assert "Open triage cards (200, 4 overdue)" in said and "Open consultations (300)" in said
     # Each list shows what fits and counts the rest.
     body = activity["attachments"][0]["content"]["body"]
-    shown = [sum(1 for el in body if f"**{ref}" in el["text"]) for ref in ("FD-", "CONS-")]
+    shown = [sum(1 for el in body if f"**{ref}" in el.get("text", ""))
+             for ref in ("FD-", "CONS-", "CAF EHM-")]
     more = [int(n) for n in re.findall(r"… and (\d+) more not shown", said)]
-    assert len(more) == 3 and sum(more) == 100 + 200 + 300 - sum(shown), (shown, more)
+    assert len(more) == 4 and sum(more) == 100 + 200 + 300 + 40 - sum(shown), (shown, more)
+    assert "Your CAFs as lead professional (40, 40 overdue)" in said
 
 
 # --- roles by membership of a team ------------------------------------------------------

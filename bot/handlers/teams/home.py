@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.handlers.teams import people
+from bot.handlers.teams import TEAMS, people
 from bot.handlers.teams.cards import home as cards
 from bot.services import Services
 
@@ -47,7 +47,7 @@ class Home:
         which the card's refresh names)."""
         is_manager = await self.who.is_manager(user)
         is_advisor = await self.who.is_advisor(user)
-        data = await self.sv.overview.aitems(user, is_manager, is_advisor)
+        data = await self.sv.overview.aitems(user, is_manager, is_advisor, platform=TEAMS)
         return cards.home_activity(user_mri=user_mri, is_manager=is_manager,
                                    is_advisor=is_advisor, policy=self.sv.policy,
                                    now=self.sv.clock(), **data)

@@ -142,16 +142,9 @@ def _caf_blocks(ep: CafEpisode, today: date, places: Places, archive: str | None
                 ) -> list[Block]:
     """A lead professional's CAF: its EHM reference, the next meeting due, its buttons."""
     due = ep.next_meeting_due
-    which = ("first family planning meeting" if wording.caf_first(ep)
-             else "next Team Around the Child meeting")
-    if due is None:
-        when = f"No date set for the {which}"
-    elif _caf_overdue(ep, today):
-        late = (today - due).days
-        when = (f":rotating_light: The {which} is overdue: it was due by "
-                f"*{wording.day(due)}* ({late} day{'s' if late != 1 else ''} ago)")
-    else:
-        when = f"The {which} is due by *{wording.day(due)}*"
+    when = wording.caf_lead_due(ep, today, lambda s: f"*{s}*")
+    if _caf_overdue(ep, today):
+        when = f":rotating_light: {when}"
     line = f"CAF {linked(ep.ehm_reference, places, archive, 64)}\n{when}"
     more = [f"Co-ordinator: {mention(ep.coordinator_user_id, nobody='none yet')}"]
     if ep.last_meeting_on:

@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from bot import wording
+from bot.caf.service import STUCK_LABELS
 from bot.flows.clocks import clock_label
-from bot.handlers.teams.cards import ac, verbs
+from bot.handlers.teams.cards import ac, caf, verbs
 from bot.handlers.teams.cards.triage import badge
 from bot.labels import OUTCOME_LABELS, duration_words, humanize, outcome_label
 from bot.labels import to_utc as utc
 from bot.policy import Policy
-from store.models import Consultation, Referral, TriageCard
+from store.models import CafEpisode, Consultation, Referral, TriageCard
 
 # Per-list caps before the size check (most queues are far shorter).
+MAX_CAFS = 10
 MAX_MY_ITEMS = 15
 MAX_CARDS = 25
 MAX_CONSULTATIONS = 20
@@ -57,6 +59,11 @@ def _due(due: datetime, now: datetime) -> str:
     left = f"overdue by {duration_words(delta)}" if delta.total_seconds() < 0 else (
         f"in {duration_words(delta)}")
     return f"Due {ac.at(due)} · {left}"
+
+
+def caf_overdue(ep: CafEpisode, today: date) -> bool:
+    """A meeting is overdue once its due day is over (as the nudge says)."""
+    return ep.next_meeting_due is not None and ep.next_meeting_due < today
 
 
 def _ref(raw: Any) -> str:
@@ -117,14 +124,32 @@ def _consultation(c: Consultation) -> ac.Element:
                    separator=True)
 
 
-def _list(title: str, rows: list[ac.Element], total: int, empty: str) -> list[ac.Element]:
-    """A titled list; ``rows`` are the first of ``total`` items (the rest are counted)."""
+def _caf(ep: CafEpisode, today: date, m: ac.Mentions) -> list[ac.Element]:
+    """A lead professional's CAF: its EHM reference, the next meeting due, its buttons (the
+    same as the CAF's own chat)."""
+    due = ep.next_meeting_due
+    more = [f"Co-ordinator: {m.person(ep.coordinator_user_id, nobody='none yet')}"]
+    if ep.last_meeting_on:
+        more.append(f"last meeting {wording.day(ep.last_meeting_on)}")
+    if ep.stuck_stage in STUCK_LABELS:
+        more.append(f"help asked of {STUCK_LABELS[ep.stuck_stage]}")
+    when = wording.caf_lead_due(ep, today, lambda s: f"**{s}**")
+    return [ac.text(f"**{caf.ref(ep)}**\n\n{'🚨 ' if caf_overdue(ep, today) else ''}{when}"
+                    f"\n\n{' · '.join(more)}", separator=True),
+            {"type": "ActionSet", "actions": caf.meeting_actions(ep, due)}]
+
+
+def _list(title: str, rows: list[ac.Element], total: int, empty: str, *,
+          shown: int | None = None) -> list[ac.Element]:
+    """A titled list; ``rows`` draw the first ``shown`` (default: one a row) of ``total``
+    items (the rest are counted)."""
     out = [ac.text(f"**{title}**", size="Medium", separator=True)]
     if not rows:
         return out + [ac.text(empty, subtle=True)]
     out += rows
-    if total > len(rows):
-        out.append(ac.text(f"… and {total - len(rows)} more not shown", subtle=True))
+    shown = len(rows) if shown is None else shown
+    if total > shown:
+        out.append(ac.text(f"… and {total - shown} more not shown", subtle=True))
     return out
 
 
@@ -132,13 +157,16 @@ def home_activity(*, user_mri: str, is_manager: bool, is_advisor: bool,
                   my_items: list[dict[str, Any]],
                   open_cards: list[tuple[TriageCard, Referral]],
                   open_consultations: list[Consultation], policy: Policy,
-                  now: datetime) -> dict[str, Any]:
+                  now: datetime, my_cafs: Sequence[CafEpisode] = (),
+                  places: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The "My queue" message for one person (``user_mri``: their Teams id, ``29:…``,
-    which the card's refresh names), under Teams' size limit."""
-    caps = [MAX_MY_ITEMS, MAX_CARDS, MAX_CONSULTATIONS]
+    which the card's refresh names), under Teams' size limit. ``places`` (where each
+    reference's message is) is not drawn: Teams' links to a message need ids the Bot
+    Connector does not give."""
+    caps = [MAX_MY_ITEMS, MAX_CARDS, MAX_CONSULTATIONS, MAX_CAFS]
     while True:
         activity = _draw(caps, user_mri, is_manager, is_advisor, my_items, open_cards,
-                         open_consultations, policy, now)
+                         open_consultations, policy, now, my_cafs)
         if fits(activity) or not any(caps):
             return activity
         caps = [c * 3 // 4 for c in caps]  # shorter lists until it fits
@@ -158,8 +186,8 @@ def home_card(activity: dict[str, Any]) -> dict[str, Any]:
 
 def _draw(caps: list[int], user_mri: str, is_manager: bool, is_advisor: bool,
           my_items: list[dict[str, Any]], open_cards: list[tuple[TriageCard, Referral]],
-          open_consultations: list[Consultation], policy: Policy, now: datetime
-          ) -> dict[str, Any]:
+          open_consultations: list[Consultation], policy: Policy, now: datetime,
+          my_cafs: Sequence[CafEpisode]) -> dict[str, Any]:
     m = ac.Mentions(ac.Directory())
     body: list[ac.Element] = [
         ac.heading(TITLE),
@@ -172,6 +200,14 @@ def _draw(caps: list[int], user_mri: str, is_manager: bool, is_advisor: bool,
         value = item.get("created_at")
         return utc(value) if isinstance(value, datetime) else datetime.min.replace(tzinfo=UTC)
 
+    if my_cafs:
+        today = now.astimezone(policy.tz).date()
+        cafs = list(my_cafs)  # overdue first, then the soonest due (the overview's order)
+        late = sum(1 for ep in cafs if caf_overdue(ep, today))
+        rows = [el for ep in cafs[:caps[3]] for el in _caf(ep, today, m)]
+        body += _list(f"Your CAFs as lead professional ({len(cafs)}"
+                      + (f", {late} overdue)" if late else ")"), rows, len(cafs), "",
+                      shown=min(len(cafs), caps[3]))
     mine = sorted(my_items, key=created, reverse=True)
     body += _list("Your consultations and referrals",
                   [_mine(i, policy) for i in mine[:caps[0]]], len(mine),
