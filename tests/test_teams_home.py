@@ -323,6 +323,8 @@ async def test_roles_by_membership_of_a_team_fail_closed(
             # The advisors' team named by its Entra group id: its member may advise.
             await env.say(SAM, "caflog")
             assert env.said(SAM)[-1]["text"] == "CAF consultation log"
+            await env.say(SAM, "caf list")  # the CAF team's lookup (cafops') too
+            assert "There are no open CAFs." in json.dumps(env.said(SAM)[-1])
             # A manager named by id is never asked about.
             asked_before = len(fake.calls_to("member"))
             assert (await env.dialog(MANAGER, "task/fetch", change))["type"] == "continue"
