@@ -10,7 +10,7 @@ directly, never queued.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from bot.handlers.teams import TEAMS, people
@@ -29,18 +29,14 @@ class Home:
     def __init__(self, sv: Services, who: people.People) -> None:
         self.sv = sv
         self.who = who
-        self._welcomed: dict[str, datetime] = {}  # this process's memory: at worst twice
 
-    def first_welcome(self, user: str) -> bool:
-        """Whether to greet ``user`` now (not if greeted within ``WELCOME_ONCE``)."""
-        now = self.sv.clock()
-        last = self._welcomed.get(user)
-        if last is not None and now - last < WELCOME_ONCE:
-            return False
-        if len(self._welcomed) > 10_000:  # a bound on memory
-            self._welcomed.clear()
-        self._welcomed[user] = now
-        return True
+    async def first_welcome(self, user: str) -> bool:
+        """Whether to greet ``user`` now: once per ``WELCOME_ONCE`` window, across every
+        replica (the window's claim is a row, as a request's once-key is)."""
+        window = int(self.sv.clock().timestamp() // WELCOME_ONCE.total_seconds())
+        claimed, _ = await self.sv.tx.run(
+            lambda tx: tx.claim_event(f"teams:welcome:{user}:{window}"))
+        return bool(claimed)
 
     async def activity(self, user: str, user_mri: str) -> dict[str, Any]:
         """The card's message for ``user`` (Entra object id; ``user_mri``: their Teams id,

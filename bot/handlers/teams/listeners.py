@@ -158,7 +158,7 @@ class FrontDoorAgent(ActivityHandler):
     async def _welcome(self, context: TurnContext) -> None:
         activity = context.activity
         user = turns.user_of(activity)
-        if user and turns.is_personal(activity) and self.home.first_welcome(user):
+        if user and turns.is_personal(activity) and await self.home.first_welcome(user):
             await turns.reply(context, await self.home.activity(user, _mri(activity)))
 
     async def on_invoke_activity(  # type: ignore[override]
