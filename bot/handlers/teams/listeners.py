@@ -27,8 +27,9 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from sqlalchemy.exc import OperationalError
 
-from bot.handlers.teams import caflog, cafview, drawing, turns
+from bot.handlers.teams import caflog, cafview, turns
 from bot.handlers.teams.actions import Cards
+from bot.handlers.teams.cards import ac
 from bot.handlers.teams.conversations import References, remember_conversation
 from bot.handlers.teams.dialogs import Dialogs
 from bot.handlers.teams.flows import Flows
@@ -81,7 +82,7 @@ class FrontDoorAgent(ActivityHandler):
                     value=InvokeResponse(status=200, body=body).model_dump(
                         by_alias=True, exclude_none=True)))
             elif activity.type == ActivityTypes.message and turns.user_of(activity):
-                await turns.reply(turn_context, drawing.words(words))
+                await turns.reply(turn_context, ac.text_activity(words))
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:  # type: ignore[override]
         """Commands, typed answers and Action.Submit data."""
@@ -109,7 +110,7 @@ class FrontDoorAgent(ActivityHandler):
             await self.flows.start(turn_context, user, FLOW_COMMANDS[command], once,
                                    personal=personal)
         elif command in NOT_YET:
-            await turns.reply(turn_context, drawing.words(
+            await turns.reply(turn_context, ac.text_activity(
                 f"{command} is not available in Teams yet: please use Slack or ask the "
                 "front door team."))
         elif personal and text:

@@ -25,3 +25,9 @@ def is_advisor(policy: Policy, user_id: str) -> bool:
     """A duty advisor (or a manager)."""
     return bool(user_id) and "teams" in policy.platforms and (
         user_id in roles(policy).advisors.users or is_manager(policy, user_id))
+
+
+def is_caf_team(policy: Policy, user_id: str) -> bool:
+    """The CAF team (as Slack's ``not_team``): a duty advisor or a manager; may act on any
+    CAF episode."""
+    return is_advisor(policy, user_id)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.handlers.teams.cards import verbs
 from bot.labels import to_utc
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -224,6 +225,14 @@ def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = 
     if not inputs:
         el["associatedInputs"] = "none"
     return el
+
+
+def dialog(title: str, action: str, data: dict[str, Any], *, style: str | None = None
+           ) -> Element:
+    """A button opening a dialog (a task module: ``task/fetch`` with ``action`` and
+    ``data``), for a decision that needs typed input; the bot answers with the form."""
+    return submit(title, {"msteams": {"type": "task/fetch"}, verbs.ACTION: action, **data},
+                  style=style, inputs=False)
 
 
 def show(title: str, body: list[Element], actions: list[Element], *,
