@@ -324,8 +324,8 @@ def test_every_intent_is_a_valid_teams_activity(engine: Engine, policy: Policy) 
 
     # Addresses and threads: people get their chat, notes answer in the card's thread,
     # updates replace the message delivered before.
-    assert calls[intents.FLOW_QUESTION].to_person
-    assert calls[intents.FLOW_QUESTION].conversation == REFERRER
+    assert calls[intents.FLOW_QUESTION].dm
+    assert calls[intents.FLOW_QUESTION].to == REFERRER
     assert calls[intents.CARD_NOTE].reply_to == "1:card"
     assert calls[intents.TRIAGE_CARD_UPDATE].activity_id == "1:card"
     assert calls[intents.CONSULTATION_CARD_UPDATE].activity_id == "1:consult"
