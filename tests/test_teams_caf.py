@@ -10,9 +10,12 @@ Fictional people; a CAF is only ever its EHM reference.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -29,7 +32,10 @@ from tests.teamsenv import ALEX, BLAKE, Rig, build, seed
 from tests.test_teams_inbound import (
     ADVISOR,
     CHANNEL,
+    HEALTH,
+    MANAGER,
     OUTSIDER,
+    TEACHER,
     TeamsEnv,
     _audits,
     teams_env,
@@ -65,6 +71,23 @@ async def deliver(rig: Rig) -> None:
     await rig.sender.run_once()
 
 
+@contextlib.asynccontextmanager
+async def delivering(env: TeamsEnv) -> AsyncIterator[tuple[FakeBotConnector, Rig]]:
+    """The fake Bot Connector, with the tests' people and channel, and the real sender,
+    Teams renderer and transport delivering the outbox to it (``deliver``)."""
+    async with FakeBotConnector() as fake:
+        seed(fake)
+        for aad in (TEACHER, HEALTH, MANAGER, ADVISOR, OUTSIDER):
+            fake.add_person(f"29:{aad}", "A Person", aad)
+        fake.add_channel(CHANNEL)
+        renderer = TeamsRenderer(env.sv.policy, env.clock)
+        rig = build(fake, env.sv.engine, env.http, clock=env.clock, renderer=renderer)
+        # The bot's own sender delivers Teams' rows too (as the server wires it): what a
+        # listener claims to send at once goes at once.
+        env.sv.sender.add_platform(renderer, rig.transport)
+        yield fake, dataclasses.replace(rig, sender=env.sv.sender)
+
+
 def form_of(task: dict[str, Any]) -> dict[str, Any]:
     """The card a dialog shows (validated)."""
     assert task["type"] == "continue", task
@@ -87,12 +110,8 @@ async def registered(env: TeamsEnv) -> int:
 async def test_overdue_tac_nudge_its_meeting_held_dialog_and_the_card_losing_its_buttons(
     engine: Engine, db_url: str,
 ) -> None:
-    async with teams_env(engine, db_url) as env, FakeBotConnector() as fake:
-        seed(fake)
-        fake.add_channel(CHANNEL)
+    async with teams_env(engine, db_url) as env, delivering(env) as (fake, rig):
         sv = env.sv
-        rig = build(fake, engine, env.http, clock=env.clock,
-                    renderer=TeamsRenderer(sv.policy, env.clock))
         episode_id = await registered(env)
         await deliver(rig)
         assert [r.platform for r in env.rows(intents.CAF_REGISTERED)] == ["teams", "teams"]

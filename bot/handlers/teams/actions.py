@@ -83,8 +83,9 @@ class Cards:
         """"I'll follow this advice", from the professional who asked (the service checks
         who; anyone else is told so, whether or not the consultation exists)."""
         cid = _int(data.get(verbs.CONSULTATION)) or 0
+        change = bool(data.get("change"))  # drawn after "Change my answer"
         result = await decide(self.sv, lambda effects: self.sv.advice.arespond(
-            cid, user, True, effects=effects), once)
+            cid, user, True, change=change, effects=effects), once)
         if result is not None and not result.ok:
             return "message", result.message or "Nothing was changed."
         return "message", "Thank you: that is recorded in the consultation log."
