@@ -16,17 +16,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import intents
+from bot.caf.service import NewEpisode
 from bot.flows.triage import CLOSE_REASONS
 from bot.handlers.teams.actions import PROFESSIONAL_ONLY, REFUSED
 from bot.handlers.teams.cafdialogs import NOT_YOURS
 from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.dialogs import REFERRER_ONLY
 from bot.handlers.teams.tasks import continue_with
+from bot.reminders import ReminderSweep
 from store.db import session_scope
 from store.models import Consultation, TriageCard
 from tests.adaptive import assert_valid_card
 from tests.teamsenv import ALEX, BLAKE
 from tests.test_teams_caf import (
+    COMPLETED,
     all_valid,
     chat,
     deliver,
@@ -236,3 +239,42 @@ async def test_caf_stuck_and_close_dialogs(engine: Engine, db_url: str) -> None:
         assert not any(dialog_buttons(a) for a in chat(fake, ALEX)), "no live buttons left"
         all_valid(fake)
 
+
+
+async def test_record_the_lead_professional_with_teams_people_picker(
+    engine: Engine, db_url: str,
+) -> None:
+    async with teams_env(engine, db_url) as env, delivering(env) as (fake, rig):
+        sv = env.sv
+        result = await sv.caf.aregister(NewEpisode("EHM-20418", None, BLAKE, COMPLETED, True),
+                                        ADVISOR, effects=sv.caf_notify, platform="teams")
+        assert result.ok and result.episode is not None, result.message
+        episode_id = result.episode.id
+        ReminderSweep(sv).run(env.clock())  # the no-lead route's first step is due at once
+        posted = env.rows(intents.CAF_NO_LEAD)
+        assert posted and {r.platform for r in posted} == {"teams"}
+        await deliver(rig)
+        set_lead = dialog_buttons(latest(fake.activities(CHANNEL), "has no lead professional"))[
+            verbs.CAF_SET_LEAD]
+
+        # The co-ordinator or the CAF team; anyone else is refused, audited.
+        assert (await env.dialog(ALEX, "task/fetch", set_lead))["value"] == NOT_YOURS
+        assert [a.actor for a in _audits(engine, "denied.caf.lead")] == [ALEX]
+        form = form_of(await env.dialog(BLAKE, "task/fetch", set_lead))
+        [picker] = [el for el in form["body"] if el.get("id") == verbs.IN_LEAD]
+        assert picker["choices.data"] == {"type": "Data.Query",
+                                          "dataset": "graph.microsoft.com/users"}
+        task = await env.dialog(BLAKE, "task/submit", set_lead)
+        assert "Choose the lead professional." in errors_in(task)
+        task = await env.dialog(BLAKE, "task/submit", {**set_lead, verbs.IN_LEAD: "U0LEAD"})
+        assert "must be a Teams person" in errors_in(task), "a Slack id is no Teams person"
+        task = await twice(env, BLAKE, {**set_lead, verbs.IN_LEAD: ALEX})
+        assert task == {"type": "message", "value": "Saved: the lead professional now gets "
+                        "this CAF's reminders."}
+        assert (await sv.caf.aget(episode_id)).lead_user_id == ALEX
+        assert len(_audits(engine, "caf.lead")) == 1
+        [told] = env.rows(intents.CAF_REGISTERED, ALEX)
+        assert told.platform == "teams"
+        await deliver(rig)
+        assert dialog_buttons(latest(chat(fake, ALEX), "you are the lead professional"))
+        all_valid(fake)

@@ -1,14 +1,15 @@
 """The CAF cards' buttons in Teams, as dialogs: *Meeting held on…*, *Rearranged to…*,
-*Stuck: ask for help*, *Close the CAF* (the same rules as Slack's ``slack/caf.py``).
+*Stuck: ask for help*, *Close the CAF*, *Record the lead professional* (Teams' people
+picker) — the same rules as Slack's ``slack/caf.py``.
 
-Who may act is checked first: the episode's lead professional or co-ordinator, or the
-CAF team (``people.is_caf_team``); anyone else is audited and hears the same words
-whether the episode exists or not. A click on a card about a meeting dealt with already
-(its due date moved on) is told so; a closed CAF is told it is closed. Problems are
-shown in the dialog, nothing saved; the stuck note passes the no-names screen. The
-action is committed, with the activity's once-key and the messages it causes
-(``sv.caf_notify``: the earlier cards lose their buttons, one fresh card goes to the lead
-professional and co-ordinator), before the invoke is answered.
+Who may act is checked first: the episode's lead professional or co-ordinator (only the
+co-ordinator records a lead), or the CAF team (``people.is_caf_team``); anyone else is
+audited and hears the same words whether the episode exists or not. A click on a card
+about a meeting dealt with already (its due date moved on) is told so; a closed CAF is
+told it is closed. Problems are shown in the dialog, nothing saved; the stuck note passes
+the no-names screen. The action is committed, with the activity's once-key and the
+messages it causes (``sv.caf_notify``: the earlier cards lose their buttons, one fresh
+card goes to the lead professional and co-ordinator), before the invoke is answered.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Form:
     save: str
     stale_check: bool
     done: str
+    lead_setter: bool = False  # who: the co-ordinator or the CAF team (not the lead)
 
 
 FORMS = {
@@ -53,7 +55,11 @@ FORMS = {
     verbs.CAF_CLOSE: Form("close", "Close the CAF", "Close it", False,
                           "Closed: the lead professional, the co-ordinator and the CAF team "
                           "duty channel are told."),
+    verbs.CAF_SET_LEAD: Form("lead", "Lead professional", "Save", False,
+                             "Saved: the lead professional now gets this CAF's reminders.",
+                             lead_setter=True),
 }
+_QUIET = (verbs.CAF_HELD, verbs.CAF_REARRANGED, verbs.CAF_CLOSE)  # their cards show it
 
 
 class CafDialogs:
@@ -113,8 +119,9 @@ class CafDialogs:
         due = _date(data.get(verbs.DUE))
         ep = await self.sv.caf.aget(episode_id) if episode_id else None
         policy = self.sv.policy
-        if ep is None or not (user in (ep.lead_user_id, ep.coordinator_user_id)
-                              or people.is_caf_team(policy, user)):
+        holders = (ep.coordinator_user_id,) if form.lead_setter or ep is None else (
+            ep.lead_user_id, ep.coordinator_user_id)
+        if ep is None or not (user in holders or people.is_caf_team(policy, user)):
             if ep is None and people.is_caf_team(policy, user):
                 return tasks.message(GONE)
             await self.sv.caf.adenied(episode_id or None, user, form.name)
@@ -145,6 +152,8 @@ class CafDialogs:
             return ["Say briefly what is stuck."]
         if action == verbs.CAF_CLOSE and data.get(verbs.IN_OUTCOME) not in CLOSE_REASONS:
             return ["Choose why the CAF is closing."]
+        if action == verbs.CAF_SET_LEAD and not data.get(verbs.IN_LEAD):
+            return ["Choose the lead professional."]
         return []
 
     def _action(self, action: str, episode_id: int, due: date | None, user: str,
@@ -160,6 +169,9 @@ class CafDialogs:
                                                   effects=effects)
         if action == verbs.CAF_STUCK:
             return lambda effects: caf.astuck(episode_id, user, typed, effects=effects)
+        if action == verbs.CAF_SET_LEAD:
+            lead = str(data.get(verbs.IN_LEAD))
+            return lambda effects: caf.aset_lead(episode_id, user, lead, effects=effects)
         reason = str(data.get(verbs.IN_OUTCOME))
         return lambda effects: caf.aclose(episode_id, user, reason, effects=effects)
 
@@ -169,7 +181,7 @@ class CafDialogs:
         if action == verbs.CAF_STUCK and ep is not None:
             return f"Thank you: CAF {ep.ehm_reference} went to {_where(ep, result.stage or '')}. " \
                    "This is recorded."
-        if ep is not None and user in recipients(ep) and action != verbs.CAF_CLOSE:
+        if ep is not None and user in recipients(ep) and action in _QUIET:
             return "Saved: the card in your chat shows it."
         return FORMS[action].done
 
@@ -195,6 +207,11 @@ class CafDialogs:
                      tasks.typed_input("What is stuck?", str(data.get(verbs.IN_TEXT) or ""))]
             if ordinary:
                 body.append(tasks.ordinary_toggle())
+        elif action == verbs.CAF_SET_LEAD:
+            body += [ac.text(f"{ref}: the lead professional gets the CAF's reminders from "
+                             "now on.", subtle=True),
+                     ac.person_picker(verbs.IN_LEAD, "Lead professional",
+                                      value=str(data.get(verbs.IN_LEAD) or ""), required=True)]
         else:
             initial = str(data.get(verbs.IN_OUTCOME) or (
                 "" if ep.lead_user_id else "stepped_down"))

@@ -266,6 +266,22 @@ def choices(input_id: str, options: Iterable[tuple[str, str]], *, multi: bool = 
     return el
 
 
+def person_picker(input_id: str, label: str, *, value: str = "", required: bool = False
+                  ) -> Element:
+    """Teams' people picker (an Input.ChoiceSet searching the tenant's people): it sends
+    the chosen person's Entra object id."""
+    el: Element = {"type": "Input.ChoiceSet", "id": input_id, "choices": [],
+                   "choices.data": {"type": "Data.Query",
+                                    "dataset": "graph.microsoft.com/users"},
+                   "label": clip(label, 200)}
+    if value:
+        el["value"] = value
+    if required:
+        el["isRequired"] = True
+        el["errorMessage"] = "Please choose someone."
+    return el
+
+
 # --------------------------------------------------------------------------- the message
 
 

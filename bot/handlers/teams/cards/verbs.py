@@ -65,3 +65,4 @@ IN_OUTCOME = "outcome"
 IN_TEXT = "text"  # the dialog's free text: a reason, a question
 IN_ORDINARY = "ordinary"  # "the words asked about are ordinary words here"
 IN_DATE = "date"  # a CAF dialog's date: held on, rearranged to
+IN_LEAD = "lead"  # a CAF dialog's lead professional (an Entra object id, from the picker)
