@@ -16,10 +16,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import intents
-from bot.caf.service import NewEpisode
+from bot.caf.service import NOT_ROUTABLE, NewEpisode
 from bot.flows.triage import CLOSE_REASONS
 from bot.handlers.teams.actions import PROFESSIONAL_ONLY, REFUSED
 from bot.handlers.teams.cafdialogs import NOT_YOURS
+from bot.handlers.teams.cafroute import MANAGERS_ONLY
 from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.dialogs import REFERRER_ONLY
 from bot.handlers.teams.tasks import continue_with
@@ -277,4 +278,46 @@ async def test_record_the_lead_professional_with_teams_people_picker(
         assert told.platform == "teams"
         await deliver(rig)
         assert dialog_buttons(latest(chat(fake, ALEX), "you are the lead professional"))
+        all_valid(fake)
+
+
+async def test_route_a_green_card_to_a_caf(engine: Engine, db_url: str) -> None:
+    async with teams_env(engine, db_url) as env, delivering(env) as (fake, rig):
+        card_id = await env.referral_card(HEALTH)
+        await deliver(rig)
+        with session_scope(engine) as s:
+            reference = s.get(TriageCard, card_id).reference
+        change = dialog_buttons(latest(fake.activities(CHANNEL), reference))[verbs.CARD_CHANGE]
+        await env.dialog(MANAGER, "task/submit", {**change, verbs.IN_RATING: "green",
+                                                   verbs.IN_TEXT: PLAIN})
+        await deliver(rig)
+        route = dialog_buttons(latest(fake.activities(CHANNEL), reference))[
+            verbs.CAF_ROUTE_CARD]
+
+        # Managers only, audited; the form's people pickers validate.
+        assert (await env.dialog(OUTSIDER, "task/fetch", route))["value"] == MANAGERS_ONLY
+        assert [a.actor for a in _audits(engine, "denied.route_caf")] == [OUTSIDER]
+        form_of(await env.dialog(MANAGER, "task/fetch", route))
+        # A name where the reference goes: refused in the dialog, never repeated.
+        env.typed.append("Kyra Smith")
+        task = await env.dialog(MANAGER, "task/submit", {**route, verbs.IN_REFERENCE:
+                                                          "Kyra Smith"})
+        assert "never a name" in errors_in(task) and "Kyra" not in errors_in(task)
+        fields = {**route, verbs.IN_REFERENCE: "EHM-30001", verbs.IN_LEAD: ALEX,
+                  verbs.IN_DATE: COMPLETED.isoformat(), verbs.IN_CONSENT: "yes"}
+        task = await env.dialog(MANAGER, "task/submit", fields)
+        assert "Choose the CAF co-ordinator." in errors_in(task)
+        task = await twice(env, MANAGER, {**fields, verbs.IN_COORDINATOR: BLAKE})
+        assert task["value"].startswith("Registered CAF EHM-30001."), task
+        ep = await env.sv.caf.afind("EHM-30001")
+        assert (ep.platform, ep.lead_user_id, ep.coordinator_user_id) == ("teams", ALEX, BLAKE)
+        assert len(_audits(engine, "card.route_caf")) == 1
+        told = env.rows(intents.CAF_REGISTERED)
+        assert sorted(intents.Address.of(r).id for r in told) == sorted([ALEX, BLAKE])
+        assert {r.platform for r in told} == {"teams"}
+        await deliver(rig)
+        redrawn = latest(fake.activities(CHANNEL), reference)
+        assert verbs.CAF_ROUTE_CARD not in dialog_buttons(redrawn)
+        assert "Linked to an open CAF episode" in json.dumps(redrawn)
+        assert (await env.dialog(MANAGER, "task/fetch", route))["value"] == NOT_ROUTABLE
         all_valid(fake)

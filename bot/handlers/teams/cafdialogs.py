@@ -116,7 +116,7 @@ class CafDialogs:
         action = str(data.get(verbs.ACTION) or "")
         form = FORMS[action]
         episode_id = tasks.number(data.get(verbs.EPISODE)) or 0
-        due = _date(data.get(verbs.DUE))
+        due = tasks.date_of(data.get(verbs.DUE))
         ep = await self.sv.caf.aget(episode_id) if episode_id else None
         policy = self.sv.policy
         holders = (ep.coordinator_user_id,) if form.lead_setter or ep is None else (
@@ -137,7 +137,7 @@ class CafDialogs:
         """What is wrong with the form (the no-names screen aside); the service checks
         again in its transaction."""
         today = self.sv.caf.today()
-        on = _date(data.get(verbs.IN_DATE))
+        on = tasks.date_of(data.get(verbs.IN_DATE))
         if action == verbs.CAF_HELD:
             if on is None:
                 return ["Choose the date the meeting was held."]
@@ -160,7 +160,7 @@ class CafDialogs:
                 data: dict[str, Any], typed: str
                 ) -> Callable[[Any], Awaitable[CafResult]]:
         caf = self.sv.caf
-        on = _date(data.get(verbs.IN_DATE)) or caf.today()
+        on = tasks.date_of(data.get(verbs.IN_DATE)) or caf.today()
         if action == verbs.CAF_HELD:
             return lambda effects: caf.arecord_meeting(episode_id, user, on, expect_due=due,
                                                        effects=effects)
@@ -235,10 +235,3 @@ def _where(ep: CafEpisode, stage: str) -> str:
 def _date_input(label: str, value: str) -> ac.Element:
     return {"type": "Input.Date", "id": verbs.IN_DATE, "label": label, "value": value,
             "isRequired": True, "errorMessage": "Please choose a date."}
-
-
-def _date(raw: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(raw)) if raw else None
-    except ValueError:
-        return None

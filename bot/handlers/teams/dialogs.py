@@ -1,7 +1,8 @@
 """Dialogs (task modules) for the cards' typed decisions: change a triage card's rating,
 ask the referrer for more information, close the card (managers); the referrer's reply;
 give advice on a consultation (duty advisors); "I'm doing something else" (the
-professional who asked); the CAF buttons (``cafdialogs``).
+professional who asked); the CAF buttons (``cafdialogs``) and "Route to a CAF"
+(``cafroute``).
 
 ``task/fetch`` opens the form; ``task/submit`` checks it and acts. Who may act is checked
 first, before anything is looked up, with the same words whatever the subject; the free
@@ -20,6 +21,7 @@ from bot.flows.triage import CLOSE_REASONS
 from bot.handlers.teams import people, tasks
 from bot.handlers.teams.actions import REFUSED, decide, load_card, load_consultation
 from bot.handlers.teams.cafdialogs import CafDialogs
+from bot.handlers.teams.cafroute import CafRoute
 from bot.handlers.teams.cards import ac, verbs
 from bot.labels import ADVICE_OUTCOMES, OUTCOME_LABELS, rating_name
 from bot.policy import RATINGS
@@ -60,11 +62,14 @@ class Dialogs:
     def __init__(self, sv: Services) -> None:
         self.sv = sv
         self.caf = CafDialogs(sv)
+        self.route = CafRoute(sv)
 
     async def fetch(self, user: str, data: dict[str, Any]) -> dict[str, Any]:
         """Open the form ``data`` asks for."""
         if str(data.get(verbs.ACTION) or "") in self.caf.actions:
             return await self.caf.fetch(user, data)
+        if data.get(verbs.ACTION) == verbs.CAF_ROUTE_CARD:
+            return await self.route.fetch(user, data)
         early = await self._check(user, data)
         if isinstance(early, dict):
             return early
@@ -76,6 +81,8 @@ class Dialogs:
         """Check the form and act; errors are shown in the dialog, nothing saved."""
         if str(data.get(verbs.ACTION) or "") in self.caf.actions:
             return await self.caf.submit(user, data, once)
+        if data.get(verbs.ACTION) == verbs.CAF_ROUTE_CARD:
+            return await self.route.submit(user, data, once)
         early = await self._check(user, data)
         if isinstance(early, dict):
             return early

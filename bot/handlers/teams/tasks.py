@@ -9,6 +9,7 @@ log; a word that may be a name passes once the person ticks "it's an ordinary wo
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from bot import nonames
@@ -95,6 +96,14 @@ def unsure_words(text: str) -> frozenset[str]:
 
 def _confirmed(text: str, f: nonames.Finding, confirmed: frozenset[str]) -> bool:
     return " ".join(text[f.start:f.end].split()).casefold() in confirmed
+
+
+def date_of(raw: Any) -> date | None:
+    """A date input's value ("2026-12-21"), else None."""
+    try:
+        return date.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 def number(raw: Any) -> int | None:

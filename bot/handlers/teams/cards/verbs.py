@@ -66,3 +66,6 @@ IN_TEXT = "text"  # the dialog's free text: a reason, a question
 IN_ORDINARY = "ordinary"  # "the words asked about are ordinary words here"
 IN_DATE = "date"  # a CAF dialog's date: held on, rearranged to
 IN_LEAD = "lead"  # a CAF dialog's lead professional (an Entra object id, from the picker)
+IN_REFERENCE = "reference"  # the route dialog's EHM reference
+IN_COORDINATOR = "coordinator"  # the route dialog's CAF co-ordinator (the people picker)
+IN_CONSENT = "consent"  # the route dialog's "the family consented": "yes" / "no"
