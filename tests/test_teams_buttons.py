@@ -18,12 +18,14 @@ from sqlmodel import select
 from bot import intents
 from bot.caf.service import NOT_ROUTABLE, NewEpisode
 from bot.flows.triage import CLOSE_REASONS
+from bot.handlers.teams.actions import NOT_HERE as ACTION_NOT_HERE
 from bot.handlers.teams.actions import PROFESSIONAL_ONLY, REFUSED
 from bot.handlers.teams.cafdialogs import NOT_YOURS
 from bot.handlers.teams.cafroute import MANAGERS_ONLY
 from bot.handlers.teams.cards import verbs
-from bot.handlers.teams.dialogs import REFERRER_ONLY
+from bot.handlers.teams.dialogs import NOT_HERE, REFERRER_ONLY
 from bot.handlers.teams.tasks import continue_with
+from bot.policy import load_policy
 from bot.reminders import ReminderSweep
 from store.db import session_scope
 from store.models import Consultation, TriageCard
@@ -54,6 +56,7 @@ from tests.test_teams_inbound import (
 from tests.test_teams_inbound import (
     REFUSED as IDENTIFYING,
 )
+from tests.test_teams_render import drawn, walk
 
 CARD = "application/vnd.microsoft.card.adaptive"
 
@@ -321,3 +324,29 @@ async def test_route_a_green_card_to_a_caf(engine: Engine, db_url: str) -> None:
         assert "Linked to an open CAF episode" in json.dumps(redrawn)
         assert (await env.dialog(MANAGER, "task/fetch", route))["value"] == NOT_ROUTABLE
         all_valid(fake)
+
+
+async def test_no_button_on_any_card_is_left_unanswered(engine: Engine, db_url: str) -> None:
+    """Every button the renderer draws, on every intent's card, reaches a handler: clicked
+    by someone with no role, each is refused or answered, never "not from Teams yet"."""
+    seen: dict[str, dict[str, Any]] = {}
+    for _, call in drawn(engine, load_policy("cambridgeshire")):
+        for attachment in call.activity.get("attachments") or []:
+            for button in walk(attachment.get("content", {}).get("actions")):
+                kind, data = button.get("type"), button.get("data") or {}
+                if kind == "Action.Execute":
+                    seen.setdefault(f"execute:{button['verb']}", data)
+                elif kind == "Action.Submit" and data.get("msteams"):
+                    seen.setdefault(f"dialog:{data[verbs.ACTION]}", data)
+    assert {"execute:" + v for v in (verbs.CARD_APPROVE, verbs.ADVICE_FOLLOWED)} <= set(seen)
+    assert {"dialog:" + v for v in (verbs.CARD_CHANGE, verbs.CAF_HELD, verbs.CAF_SET_LEAD,
+                                     verbs.INFO_REPLY, verbs.ADVICE_NOT_FOLLOWED)} <= set(seen)
+    async with teams_env(engine, db_url) as env:
+        for key, data in seen.items():
+            kind, _, verb = key.partition(":")
+            if kind == "execute":
+                answer = (await env.execute(OUTSIDER, verb, data))["value"]
+            else:
+                answer = (await env.dialog(OUTSIDER, "task/fetch", data))["value"]
+            assert isinstance(answer, str) and answer != NOT_HERE and answer != ACTION_NOT_HERE, (
+                key, answer)
