@@ -8,6 +8,7 @@ validates against the Adaptive Card 1.5 schema. Fictional people only.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -226,6 +227,22 @@ async def test_caf_stuck_and_close_dialogs(engine: Engine, db_url: str) -> None:
         assert (intents.Address.of(told), told.platform) == (intents.Address(BLAKE, True),
                                                              "teams")
         await deliver(rig)
+
+        # Rearranged: by the co-ordinator; a date passed is an error in the dialog; the
+        # old card's buttons then say the meeting moved on.
+        rearranged = buttons[verbs.CAF_REARRANGED]
+        due = (await env.sv.caf.aget(episode_id)).next_meeting_due
+        task = await env.dialog(BLAKE, "task/submit", {**rearranged, verbs.IN_DATE: "2026-11-01"})
+        assert "That date has passed" in errors_in(task)
+        later = (due + dt.timedelta(days=7)).isoformat()
+        task = await twice(env, BLAKE, {**rearranged, verbs.IN_DATE: later})
+        assert task["type"] == "message", task
+        assert (await env.sv.caf.aget(episode_id)).next_meeting_due.isoformat() == later
+        assert len(_audits(engine, "caf.meeting_rearranged")) == 1
+        assert "was updated already" in (await env.dialog(ALEX, "task/fetch", rearranged))[
+            "value"]
+        await deliver(rig)
+        buttons = dialog_buttons(latest(chat(fake, ALEX), "rearranged the family planning"))
 
         # Close: the CAF team (a manager) may; a reason from those offered.
         close = buttons[verbs.CAF_CLOSE]
