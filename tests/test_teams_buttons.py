@@ -17,11 +17,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import intents
+from bot.caf.qa import NFA
 from bot.caf.service import NOT_ROUTABLE, NewEpisode
 from bot.flows.triage import CLOSE_REASONS
 from bot.handlers.teams.actions import NOT_HERE as ACTION_NOT_HERE
 from bot.handlers.teams.actions import PROFESSIONAL_ONLY, REFUSED
 from bot.handlers.teams.cafdialogs import NOT_YOURS
+from bot.handlers.teams.cafqa import MANAGERS_ONLY as QA_MANAGERS_ONLY
 from bot.handlers.teams.cafroute import MANAGERS_ONLY
 from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.dialogs import NOT_HERE, REFERRER_ONLY
@@ -40,6 +42,7 @@ from tests.test_teams_caf import (
     delivering,
     dialog_buttons,
     form_of,
+    latest_in,
     registered,
 )
 from tests.test_teams_inbound import (
@@ -60,13 +63,6 @@ from tests.test_teams_inbound import (
 from tests.test_teams_render import drawn, walk
 
 CARD = "application/vnd.microsoft.card.adaptive"
-
-
-def latest(activities: list[dict[str, Any]], words: str) -> dict[str, Any]:
-    """The newest activity saying ``words``."""
-    found = [a for a in activities if words in json.dumps(a, ensure_ascii=False)]
-    assert found, f"nothing says {words!r}"
-    return found[-1]
 
 
 def errors_in(task: dict[str, Any]) -> str:
@@ -91,7 +87,7 @@ async def test_triage_card_dialogs_for_managers_and_the_referrers_reply(
         await deliver(rig)
         with session_scope(engine) as s:
             reference = s.get(TriageCard, card_id).reference
-        posted = latest(fake.activities(CHANNEL), reference)
+        posted = latest_in(fake.activities(CHANNEL), reference)
         buttons = dialog_buttons(posted)
         assert set(buttons) == {verbs.CARD_CHANGE, verbs.CARD_REQUEST_INFO, verbs.CARD_CLOSE}
 
@@ -116,7 +112,7 @@ async def test_triage_card_dialogs_for_managers_and_the_referrers_reply(
         await deliver(rig)
 
         # The referrer's Reply: theirs alone; an identifier is an error in the dialog.
-        reply = dialog_buttons(latest(chat(fake, HEALTH), "needs more information"))[
+        reply = dialog_buttons(latest_in(chat(fake, HEALTH), "needs more information"))[
             verbs.INFO_REPLY]
         for someone in (MANAGER, OUTSIDER):
             assert await env.dialog(someone, "task/fetch", reply) == {
@@ -143,7 +139,7 @@ async def test_triage_card_dialogs_for_managers_and_the_referrers_reply(
             assert s.get(TriageCard, card_id).status == "closed"
         assert len(_audits(engine, "card.close")) == 1
         await deliver(rig)
-        assert not latest(fake.activities(CHANNEL), reference).get("attachments")[0][
+        assert not latest_in(fake.activities(CHANNEL), reference).get("attachments")[0][
             "content"].get("actions"), "a closed card has no buttons"
         assert await env.dialog(MANAGER, "task/fetch", buttons[verbs.CARD_CHANGE]) == {
             "type": "message", "value": "This card is closed."}
@@ -157,7 +153,7 @@ async def test_advice_dialogs_and_change_my_answer(engine: Engine, db_url: str) 
         await deliver(rig)
         with session_scope(engine) as s:
             [c] = s.exec(select(Consultation)).all()
-        give = dialog_buttons(latest(fake.activities(CHANNEL), c.reference))[
+        give = dialog_buttons(latest_in(fake.activities(CHANNEL), c.reference))[
             verbs.CONSULT_ADVISE]
         assert (await env.dialog(OUTSIDER, "task/fetch", give))["value"] == (
             "Only duty advisors can answer consultations.")
@@ -169,7 +165,7 @@ async def test_advice_dialogs_and_change_my_answer(engine: Engine, db_url: str) 
         await deliver(rig)
 
         # "I'm doing something else": a dialog for the professional who asked.
-        advice = latest(chat(fake, TEACHER), f"Advice on your consultation {c.reference}")
+        advice = latest_in(chat(fake, TEACHER), f"Advice on your consultation {c.reference}")
         other = dialog_buttons(advice)[verbs.ADVICE_NOT_FOLLOWED]
         assert (await env.dialog(ADVISOR, "task/fetch", other))["value"] == PROFESSIONAL_ONLY
         form_of(await env.dialog(TEACHER, "task/fetch", other))
@@ -181,7 +177,7 @@ async def test_advice_dialogs_and_change_my_answer(engine: Engine, db_url: str) 
 
         # "Change my answer" (Action.Execute): the card comes back with both answers, for
         # the professional who asked only; the answer stands until they choose.
-        redrawn = latest(chat(fake, TEACHER), f"Advice on your consultation {c.reference}")
+        redrawn = latest_in(chat(fake, TEACHER), f"Advice on your consultation {c.reference}")
         [change] = [a for a in redrawn["attachments"][0]["content"]["actions"]
                     if a.get("verb") == verbs.ADVICE_CHANGE]
         answer = await env.execute(OUTSIDER, verbs.ADVICE_CHANGE, change["data"])
@@ -206,7 +202,7 @@ async def test_caf_stuck_and_close_dialogs(engine: Engine, db_url: str) -> None:
     async with teams_env(engine, db_url) as env, delivering(env) as (fake, rig):
         episode_id = await registered(env)
         await deliver(rig)
-        buttons = dialog_buttons(latest(chat(fake, ALEX), "is registered with Front Door"))
+        buttons = dialog_buttons(latest_in(chat(fake, ALEX), "is registered with Front Door"))
 
         # Stuck: the lead professional asks; it goes to the co-ordinator, once.
         stuck = buttons[verbs.CAF_STUCK]
@@ -228,8 +224,7 @@ async def test_caf_stuck_and_close_dialogs(engine: Engine, db_url: str) -> None:
                                                              "teams")
         await deliver(rig)
 
-        # Rearranged: by the co-ordinator; a date passed is an error in the dialog; the
-        # old card's buttons then say the meeting moved on.
+        # Rearranged: by the co-ordinator; a date passed is an error in the dialog.
         rearranged = buttons[verbs.CAF_REARRANGED]
         due = (await env.sv.caf.aget(episode_id)).next_meeting_due
         task = await env.dialog(BLAKE, "task/submit", {**rearranged, verbs.IN_DATE: "2026-11-01"})
@@ -239,16 +234,19 @@ async def test_caf_stuck_and_close_dialogs(engine: Engine, db_url: str) -> None:
         assert task["type"] == "message", task
         assert (await env.sv.caf.aget(episode_id)).next_meeting_due.isoformat() == later
         assert len(_audits(engine, "caf.meeting_rearranged")) == 1
-        assert "was updated already" in (await env.dialog(ALEX, "task/fetch", rearranged))[
-            "value"]
         await deliver(rig)
-        buttons = dialog_buttons(latest(chat(fake, ALEX), "rearranged the family planning"))
+        buttons = dialog_buttons(latest_in(chat(fake, ALEX), "rearranged the family planning"))
 
-        # Close: the CAF team (a manager) may; a reason from those offered.
+        # Close: the CAF team (a manager) may; a reason from those offered. With no further
+        # action a CAF manager is asked to agree instead, and the CAF stays open.
         close = buttons[verbs.CAF_CLOSE]
         form_of(await env.dialog(MANAGER, "task/fetch", close))
         task = await env.dialog(MANAGER, "task/submit", close)
         assert "Choose why the CAF is closing." in errors_in(task)
+        task = await env.dialog(ALEX, "task/submit", {**close, verbs.IN_OUTCOME: NFA})
+        assert task["value"].startswith("Sent to a CAF manager"), task
+        assert (await env.sv.caf.aget(episode_id)).status == "open"
+        assert len(env.rows(intents.CAF_QA_CARD)) == 2, "the plan's, then the closure's"
         task = await twice(env, MANAGER, {**close, verbs.IN_OUTCOME: "plan_complete"})
         assert task["type"] == "message", task
         assert (await env.sv.caf.aget(episode_id)).status == "closed"
@@ -267,15 +265,16 @@ async def test_record_the_lead_professional_with_teams_people_picker(
 ) -> None:
     async with teams_env(engine, db_url) as env, delivering(env) as (fake, rig):
         sv = env.sv
-        result = await sv.caf.aregister(NewEpisode("EHM-20418", None, BLAKE, COMPLETED, True),
-                                        ADVISOR, effects=sv.caf_notify, platform="teams")
+        result = await sv.caf.aregister(NewEpisode("EHM-20418", None, BLAKE, COMPLETED, True,
+                                                   platform="teams"),
+                                        ADVISOR, effects=sv.caf_notify)
         assert result.ok and result.episode is not None, result.message
         episode_id = result.episode.id
         ReminderSweep(sv).run(env.clock())  # the no-lead route's first step is due at once
         posted = env.rows(intents.CAF_NO_LEAD)
         assert posted and {r.platform for r in posted} == {"teams"}
         await deliver(rig)
-        set_lead = dialog_buttons(latest(fake.activities(CHANNEL), "has no lead professional"))[
+        set_lead = dialog_buttons(latest_in(fake.activities(CHANNEL), "has no lead professional"))[
             verbs.CAF_SET_LEAD]
 
         # The co-ordinator or the CAF team; anyone else is refused, audited.
@@ -288,7 +287,7 @@ async def test_record_the_lead_professional_with_teams_people_picker(
         task = await env.dialog(BLAKE, "task/submit", set_lead)
         assert "Choose the lead professional." in errors_in(task)
         task = await env.dialog(BLAKE, "task/submit", {**set_lead, verbs.IN_LEAD: "U0LEAD"})
-        assert "must be a Teams person" in errors_in(task), "a Slack id is no Teams person"
+        assert "must be an Entra object id" in errors_in(task), "a Slack id: no Teams person"
         task = await twice(env, BLAKE, {**set_lead, verbs.IN_LEAD: ALEX})
         assert task == {"type": "message", "value": "Saved: the lead professional now gets "
                         "this CAF's reminders."}
@@ -297,7 +296,7 @@ async def test_record_the_lead_professional_with_teams_people_picker(
         [told] = env.rows(intents.CAF_REGISTERED, ALEX)
         assert told.platform == "teams"
         await deliver(rig)
-        assert dialog_buttons(latest(chat(fake, ALEX), "you are the lead professional"))
+        assert dialog_buttons(latest_in(chat(fake, ALEX), "you are the lead professional"))
         all_valid(fake)
 
 
@@ -307,11 +306,11 @@ async def test_route_a_green_card_to_a_caf(engine: Engine, db_url: str) -> None:
         await deliver(rig)
         with session_scope(engine) as s:
             reference = s.get(TriageCard, card_id).reference
-        change = dialog_buttons(latest(fake.activities(CHANNEL), reference))[verbs.CARD_CHANGE]
+        change = dialog_buttons(latest_in(fake.activities(CHANNEL), reference))[verbs.CARD_CHANGE]
         await env.dialog(MANAGER, "task/submit", {**change, verbs.IN_RATING: "green",
                                                    verbs.IN_TEXT: PLAIN})
         await deliver(rig)
-        route = dialog_buttons(latest(fake.activities(CHANNEL), reference))[
+        route = dialog_buttons(latest_in(fake.activities(CHANNEL), reference))[
             verbs.CAF_ROUTE_CARD]
 
         # Managers only, audited; the form's people pickers validate.
@@ -336,7 +335,7 @@ async def test_route_a_green_card_to_a_caf(engine: Engine, db_url: str) -> None:
         assert sorted(intents.Address.of(r).id for r in told) == sorted([ALEX, BLAKE])
         assert {r.platform for r in told} == {"teams"}
         await deliver(rig)
-        redrawn = latest(fake.activities(CHANNEL), reference)
+        redrawn = latest_in(fake.activities(CHANNEL), reference)
         assert verbs.CAF_ROUTE_CARD not in dialog_buttons(redrawn)
         assert "Linked to an open CAF episode" in json.dumps(redrawn)
         assert (await env.dialog(MANAGER, "task/fetch", route))["value"] == NOT_ROUTABLE
@@ -355,7 +354,8 @@ async def test_no_button_on_any_card_is_left_unanswered(engine: Engine, db_url: 
                     seen.setdefault(f"execute:{button['verb']}", data)
                 elif kind == "Action.Submit" and data.get("msteams"):
                     seen.setdefault(f"dialog:{data[verbs.ACTION]}", data)
-    assert {"execute:" + v for v in (verbs.CARD_APPROVE, verbs.ADVICE_FOLLOWED)} <= set(seen)
+    assert {"execute:" + v for v in (verbs.CARD_APPROVE, verbs.ADVICE_FOLLOWED,
+                                      verbs.CAF_QA_AGREE, verbs.CAF_QA_RETURN)} <= set(seen)
     assert {"dialog:" + v for v in (verbs.CARD_CHANGE, verbs.CAF_HELD, verbs.CAF_SET_LEAD,
                                      verbs.INFO_REPLY, verbs.ADVICE_NOT_FOLLOWED)} <= set(seen)
     async with teams_env(engine, db_url) as env:
@@ -367,3 +367,40 @@ async def test_no_button_on_any_card_is_left_unanswered(engine: Engine, db_url: 
                 answer = (await env.dialog(OUTSIDER, "task/fetch", data))["value"]
             assert isinstance(answer, str) and answer != NOT_HERE and answer != ACTION_NOT_HERE, (
                 key, answer)
+
+
+async def test_caf_quality_assurance_returned_with_reasons_then_sent_again(
+    engine: Engine, db_url: str,
+) -> None:
+    async with teams_env(engine, db_url) as env, delivering(env) as (fake, rig):
+        await registered(env, agree=False)
+        await deliver(rig)
+        card = latest_in(fake.activities(CHANNEL), "CAF quality assurance")
+        [back] = [a for a in walk(card["attachments"][0]["content"]["actions"])
+                  if a.get("type") == "Action.Execute" and a["verb"] == verbs.CAF_QA_RETURN]
+        # Managers only; the reasons typed on the card pass the no-names screen.
+        assert (await env.execute(OUTSIDER, verbs.CAF_QA_RETURN, {
+            **back["data"], verbs.IN_TEXT: PLAIN}))["value"] == QA_MANAGERS_ONLY
+        env.typed.append(IDENTIFYING)
+        said = (await env.execute(MANAGER, verbs.CAF_QA_RETURN, {
+            **back["data"], verbs.IN_TEXT: IDENTIFYING}))["value"]
+        assert "a name in your first sentence" in said and "Nothing was saved" in said
+        assert not env.rows(intents.CAF_QA_RETURNED)
+        said = (await env.execute(MANAGER, verbs.CAF_QA_RETURN, {
+            **back["data"], verbs.IN_TEXT: "The plan has no review date."}))["value"]
+        assert said.startswith("Returned:"), said
+        returned = env.rows(intents.CAF_QA_RETURNED)
+        assert sorted(intents.Address.of(r).id for r in returned) == sorted([ALEX, BLAKE, ADVISOR])
+        assert {r.platform for r in returned} == {"teams"}
+        await deliver(rig)
+
+        # "Marked complete again", from the lead professional's chat: a new QA card.
+        [again] = [a for a in latest_in(chat(fake, ALEX), "was returned")["attachments"][0][
+            "content"]["actions"] if a.get("verb") == verbs.CAF_QA_RESUBMIT]
+        answer = await env.execute(OUTSIDER, verbs.CAF_QA_RESUBMIT, again["data"])
+        assert answer["value"] == NOT_YOURS
+        answer = await env.execute(ALEX, verbs.CAF_QA_RESUBMIT, again["data"])
+        assert answer["value"].startswith("Sent for quality assurance again"), answer
+        assert len(env.rows(intents.CAF_QA_CARD)) == 2
+        await deliver(rig)
+        all_valid(fake)

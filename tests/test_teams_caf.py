@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from bot import intents
 from bot.caf.service import NewEpisode
 from bot.handlers.teams.cafdialogs import NOT_YOURS
+from bot.handlers.teams.cafqa import MANAGERS_ONLY
 from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.render import TeamsRenderer
 from bot.reminders import ReminderSweep
@@ -56,6 +57,13 @@ def dialog_buttons(activity: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {a["data"][verbs.ACTION]: a["data"] for a in attachment["content"].get("actions", [])
             if a["type"] == "Action.Submit" and a["data"].get("msteams") == {
                 "type": "task/fetch"}}
+
+
+def latest_in(activities: list[dict[str, Any]], words: str) -> dict[str, Any]:
+    """The newest activity saying ``words``."""
+    found = [a for a in activities if words in json.dumps(a, ensure_ascii=False)]
+    assert found, f"nothing says {words!r}"
+    return found[-1]
 
 
 def all_valid(fake: FakeBotConnector) -> int:
@@ -97,13 +105,20 @@ def form_of(task: dict[str, Any]) -> dict[str, Any]:
     return card["content"]  # type: ignore[no-any-return]
 
 
-async def registered(env: TeamsEnv) -> int:
-    """A CAF registered on Teams (ALEX leads, BLAKE co-ordinates); its id."""
+async def registered(env: TeamsEnv, *, agree: bool = True) -> int:
+    """A CAF registered on Teams (ALEX leads, BLAKE co-ordinates), and (``agree``) its plan
+    agreed by a manager clicking "Agree the plan" on its QA card; its id."""
     sv = env.sv
-    result = await sv.caf.aregister(NewEpisode("EHM-20417", ALEX, BLAKE, COMPLETED, True),
-                                    ADVISOR, effects=sv.caf_notify, platform="teams")
+    result = await sv.caf.aregister(NewEpisode("EHM-20417", ALEX, BLAKE, COMPLETED, True,
+                                               platform="teams"),
+                                    ADVISOR, effects=sv.caf_notify)
     assert result.ok and result.episode is not None, result.message
     assert result.episode.platform == "teams"
+    if agree:
+        [card] = env.rows(intents.CAF_QA_CARD)
+        answer = await env.execute(MANAGER, verbs.CAF_QA_AGREE, {verbs.QA: card.payload[
+            "qa"]["id"]})
+        assert answer["value"].startswith("Agreed: the plan is agreed"), answer
     return result.episode.id or 0
 
 
@@ -112,9 +127,24 @@ async def test_overdue_tac_nudge_its_meeting_held_dialog_and_the_card_losing_its
 ) -> None:
     async with teams_env(engine, db_url) as env, delivering(env) as (fake, rig):
         sv = env.sv
-        episode_id = await registered(env)
+        episode_id = await registered(env, agree=False)
         await deliver(rig)
         assert [r.platform for r in env.rows(intents.CAF_REGISTERED)] == ["teams", "teams"]
+        assert (await sv.caf.aget(episode_id)).next_meeting_due is None, "awaiting its QA"
+
+        # A CAF manager agrees the plan on the QA card in the CAF team's channel (anyone
+        # else is refused, audited): the first meeting's clock starts.
+        qa_card = latest_in(fake.activities(CHANNEL), "CAF quality assurance")
+        [agree] = [a for a in qa_card["attachments"][0]["content"]["actions"]
+                   if a.get("verb") == verbs.CAF_QA_AGREE]
+        answer = await env.execute(OUTSIDER, verbs.CAF_QA_AGREE, agree["data"])
+        assert answer["value"] == MANAGERS_ONLY
+        assert [a.actor for a in _audits(engine, "denied.caf_qa.agree")] == [OUTSIDER]
+        answer = await env.execute(MANAGER, verbs.CAF_QA_AGREE, agree["data"])
+        assert answer["value"].startswith("Agreed: the plan is agreed"), answer
+        await deliver(rig)
+        assert not latest_in(fake.activities(CHANNEL), "CAF quality assurance")["attachments"][
+            0]["content"].get("actions"), "the QA card answered: no buttons"
 
         # The sweep at the moment the first meeting is overdue: one nudge each, to the
         # lead professional's and the co-ordinator's Teams chats.
@@ -167,7 +197,7 @@ async def test_overdue_tac_nudge_its_meeting_held_dialog_and_the_card_losing_its
         await deliver(rig)
         for person in (ALEX, BLAKE):
             shown = {a["id"]: a for a in chat(fake, person)}
-            assert len(shown) == 3, "registered, nudged, updated: each redrawn in place"
+            assert len(shown) == 4, "registered, plan agreed, nudged, updated: no copies"
             live = [a for a in shown.values() if dialog_buttons(a)]
             assert [dialog_buttons(a)[verbs.CAF_HELD][verbs.DUE] for a in live] == [
                 ep.next_meeting_due.isoformat()], "one live set, for the next meeting"

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from bot.flows.advice import AdviceResult
 from bot.flows.drive import Duplicate, once_then
 from bot.flows.triage import CardResult
-from bot.handlers.teams import people
+from bot.handlers.teams import cafqa, people
 from bot.handlers.teams.cards import ac, triage, verbs
 from bot.services import Services
 from store.models import Consultation, TriageCard
@@ -48,6 +48,7 @@ class Cards:
 
     def __init__(self, sv: Services) -> None:
         self.sv = sv
+        self.qa = cafqa.CafQa(sv)
 
     async def execute(self, user: str, verb: str, data: dict[str, Any],
                       once: str | None) -> Answer:
@@ -56,6 +57,8 @@ class Cards:
             return await self._followed(user, data, once)
         if verb == verbs.ADVICE_CHANGE:
             return await self._change(user, data, once)
+        if verb in cafqa.VERBS:
+            return "message", await self.qa.execute(user, verb, data)
         if verb not in _MANAGERS:
             return "message", NOT_HERE
         card_id = _int(data.get(verbs.CARD))

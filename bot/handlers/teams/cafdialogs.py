@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any
 
 from bot.caf.notify import recipients
+from bot.caf.qa import NFA
 from bot.caf.service import CLOSE_REASONS, STUCK_LABELS, CafResult
 from bot.flows.drive import Duplicate, once_then
 from bot.handlers.teams import people, tasks
@@ -31,6 +32,8 @@ from store.models import CafEpisode
 NOT_YOURS = ("Only this CAF's lead professional, its co-ordinator or the CAF team can do that. "
              "Nothing was changed.")
 GONE = "That CAF episode no longer exists."
+ASKED = ("Sent to a CAF manager: closing with no further action needs their agreement. The "
+         "CAF stays open until then.")
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,14 @@ class CafDialogs:
                                                               errors, ordinary))
         if action == verbs.CAF_STUCK:
             await tasks.audit_ordinary(self.sv, user, typed, data, "caf", ep.id)
+        if action == verbs.CAF_CLOSE and data.get(verbs.IN_OUTCOME) == NFA:
+            # Closing with no further action needs a CAF manager's agreement (as in Slack).
+            asked = await self.sv.caf_qa.arequest_closure(ep.id or 0, user)
+            self.sv.sender.kick()
+            if not asked.ok:
+                return tasks.continue_with(form.title, self._form(
+                    action, ep, due, user, data, [asked.message or "Not saved."]))
+            return tasks.message(ASKED)
         run = self._action(action, ep.id or 0, due, user, data, typed)
         try:
             result = await run(once_then(once, self.sv.caf_notify))

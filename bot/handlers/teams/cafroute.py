@@ -98,8 +98,9 @@ class CafRoute:
         if errors or completed is None:
             return None, errors
         new = NewEpisode(ref, str(data.get(verbs.IN_LEAD) or "") or None,
-                         str(data.get(verbs.IN_COORDINATOR)), completed, consent == "yes")
-        found_problems = problems(new, today, shape, found.card.platform)
+                         str(data.get(verbs.IN_COORDINATOR)), completed, consent == "yes",
+                         platform=found.card.platform)  # its people are the card's platform's
+        found_problems = problems(new, today, shape)
         return (None, [_sentence(m) for _, m in found_problems]) if found_problems else (
             new, [])
 
