@@ -127,8 +127,9 @@ class Rig:
 
 def build(fake: FakeBotConnector, engine: Engine, http: aiohttp.ClientSession, *,
           clock: Clock, pace: float = 0.0, lease: dt.timedelta = dt.timedelta(seconds=60),
-          **tokens: Any) -> Rig:
-    """The real sender and transport, against ``fake``."""
+          renderer: Any = None, **tokens: Any) -> Rig:
+    """The real sender and transport, against ``fake`` (``renderer``: the real one, where
+    a test reads the cards; else the stub)."""
     token_source = MsalTokens(fake.app_id, fake.password, fake.tenant_id,
                               authority=fake.authority, ca_file=fake.ca_file, **tokens)
     runner = TxRunner(engine)
@@ -136,7 +137,7 @@ def build(fake: FakeBotConnector, engine: Engine, http: aiohttp.ClientSession, *
                                tenant_id=fake.tenant_id, app_id=fake.app_id,
                                references=MemoryReferences(), journal=OutboxJournal(runner),
                                pace=pace)
-    sender = OutboxSender(engine, transport, renderer=StubRenderer(),
+    sender = OutboxSender(engine, transport, renderer=renderer or StubRenderer(),
                           escalation_channel=ESCALATION, clock=clock, pace=0,
                           max_attempts=4, lease=lease, runner=runner)
     return Rig(fake, transport, token_source, sender, clock, engine)

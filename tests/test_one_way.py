@@ -13,7 +13,10 @@ from pathlib import Path
 
 from bot.handlers.slack import caf, caflog, cards, common, consultations, flows, home
 from bot.handlers.teams import actions as teams_actions
+from bot.handlers.teams import cafdialogs as teams_cafdialogs
 from bot.handlers.teams import caflog as teams_caflog
+from bot.handlers.teams import cafqa as teams_cafqa
+from bot.handlers.teams import cafroute as teams_cafroute
 from bot.handlers.teams import dialogs as teams_dialogs
 from bot.handlers.teams import flows as teams_flows
 from bot.handlers.teams import listeners as teams_listeners
@@ -21,7 +24,8 @@ from bot.handlers.teams import listeners as teams_listeners
 ROOT = Path(__file__).resolve().parent.parent
 LISTENERS = (caf, caflog, cards, consultations, flows, home)
 # Teams' listeners are methods of its agent (the SDK's way), held to the same rule.
-TEAMS_LISTENERS = (teams_actions, teams_caflog, teams_dialogs, teams_flows, teams_listeners)
+TEAMS_LISTENERS = (teams_actions, teams_cafdialogs, teams_cafqa, teams_cafroute, teams_caflog,
+                   teams_dialogs, teams_flows, teams_listeners)
 # What only the domain and the store do: sessions, the ORM, SQL, threads.
 NOT_IN_A_LISTENER = ("store.db", "store.sql", "store.repo", "sqlmodel", "asyncio")
 

@@ -198,9 +198,10 @@ class TeamsEnv:
         return answer  # type: ignore[no-any-return]
 
     # Reading what the bot queued and said.
-    async def dialog(self, user: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def dialog(self, user: str, name: str, data: dict[str, Any],
+                     activity_id: str | None = None) -> dict[str, Any]:
         """``user`` opens (``task/fetch``) or sends (``task/submit``) a dialog; its answer."""
-        body = self.activity(user, kind="invoke", personal=False, name=name,
+        body = self.activity(user, kind="invoke", personal=False, name=name, id=activity_id,
                              value={"data": {"msteams": {"type": "task/fetch"}, **data},
                                     "context": {"theme": "default"}})
         status, answer = await self.post(body)

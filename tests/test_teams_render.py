@@ -324,8 +324,8 @@ def test_every_intent_is_a_valid_teams_activity(engine: Engine, policy: Policy) 
 
     # Addresses and threads: people get their chat, notes answer in the card's thread,
     # updates replace the message delivered before.
-    assert calls[intents.FLOW_QUESTION].to_person
-    assert calls[intents.FLOW_QUESTION].conversation == REFERRER
+    assert calls[intents.FLOW_QUESTION].dm
+    assert calls[intents.FLOW_QUESTION].to == REFERRER
     assert calls[intents.CARD_NOTE].reply_to == "1:card"
     assert calls[intents.TRIAGE_CARD_UPDATE].activity_id == "1:card"
     assert calls[intents.CONSULTATION_CARD_UPDATE].activity_id == "1:consult"
@@ -346,13 +346,19 @@ def test_triage_card_actions_mentions_and_absolute_times(engine: Engine,
     # Due and received times are absolute, formatted by Teams in the reader's zone.
     assert "{{DATE(2026-10-13T08:40:00Z, SHORT)}} {{TIME(2026-10-13T08:40:00Z)}}" in said
     assert "ago" not in said and " in 3 h" not in said
-    # Actions: Action.Execute with a verb and the card's id (and version), in place.
+    # Actions: Action.Execute with a verb and the card's id (and version), in place; what
+    # needs typed input opens a dialog (task/fetch) carrying the card's id.
     executes = [a for a in walk(card.get("actions")) if a.get("type") == "Action.Execute"]
     verbs_seen = {a["verb"] for a in executes}
-    assert {verbs.CARD_APPROVE, verbs.CARD_CHANGE, verbs.CARD_REQUEST_INFO, verbs.CARD_ASSIGN,
-            verbs.CARD_CLOSE, verbs.CARD_SNOOZE, verbs.CARD_WRITTEN} <= verbs_seen
+    assert {verbs.CARD_APPROVE, verbs.CARD_ASSIGN, verbs.CARD_SNOOZE,
+            verbs.CARD_WRITTEN} <= verbs_seen
     assert all(a["data"][verbs.CARD] == 42 and a["data"]["verb"] == a["verb"]
                for a in executes)
+    opens = [a for a in walk(card.get("actions")) if a.get("type") == "Action.Submit"]
+    assert {a["data"][verbs.ACTION] for a in opens} == {
+        verbs.CARD_CHANGE, verbs.CARD_REQUEST_INFO, verbs.CARD_CLOSE}
+    assert all(a["data"]["msteams"] == {"type": "task/fetch"} and a["data"][verbs.CARD] == 42
+               for a in opens)
     # People as Teams mentions: <at>Name</at> in the text and an entity with the Entra id.
     entities = card["msteams"]["entities"]
     assert {"type": "mention", "text": "<at>Morgan Manager</at>",
@@ -378,8 +384,7 @@ def test_consultation_advice_and_outcome_say_what_slack_says(engine: Engine,
     assert "This is the third consultation about this situation" in consult
     assert "**Advice:** Make a referral — by <at>Avery Advisor</at>" in consult
     advice = calls[intents.ADVICE].activity
-    acts = {a["verb"] for a in walk(cards_of(advice)[0]["actions"]) if "verb" in a}
-    assert acts == {verbs.ADVICE_FOLLOWED, verbs.ADVICE_NOT_FOLLOWED}
+    assert buttons(cards_of(advice)[0]) == {verbs.ADVICE_FOLLOWED, verbs.ADVICE_NOT_FOLLOWED}
     assert "Make a referral: use /refer for the checklist" in words(advice)
     outcome = words(calls[intents.REFERRER_OUTCOME].activity)
     assert "The front door has decided on your referral FD-2026-000124" in outcome
@@ -405,6 +410,12 @@ def test_the_weekly_report_on_teams_is_two_valid_cards_without_the_png(
     assert "Teams does not show the chart; the figures are in the summary above." in said
 
 
+def buttons(card: dict[str, Any]) -> set[str]:
+    """What a card's buttons do: an Action.Execute's verb, a dialog's action."""
+    return {a.get("verb") or a["data"][verbs.ACTION] for a in walk(card.get("actions"))
+            if a.get("type") in ("Action.Execute", "Action.Submit")}
+
+
 def test_a_huge_card_stays_under_teams_limit(policy: Policy) -> None:
     """Every answer at its longest, in characters JSON escapes: still under 28 KB, the
     actions kept, the long answers cut with "…"."""
@@ -425,8 +436,7 @@ def test_a_huge_card_stays_under_teams_limit(policy: Policy) -> None:
                              referral, policy, NOW, last, ac.Mentions(NAMES))
     assert_teams_activity(act)
     content = cards_of(act)[0]
-    assert {a.get("verb") for a in walk(content["actions"])} >= {verbs.CARD_CHANGE,
-                                                                 verbs.CARD_CLOSE}
+    assert buttons(content) >= {verbs.CARD_CHANGE, verbs.CARD_CLOSE}
     assert any(str(r["text"]).endswith("…") for r in walk(content["body"])
                if r.get("type") == "TextRun")
 

@@ -109,6 +109,15 @@ class TriageService:
         with session_scope(self.engine) as s:
             return s.get(TriageCard, card_id)
 
+    def drawn(self, card_id: int) -> tuple[TriageCard, Referral, Decision | None] | None:
+        """A card with what its drawing shows beside it: its referral, its last decision."""
+        with session_scope(self.engine) as s:
+            card = s.get(TriageCard, card_id)
+            referral = s.get(Referral, card.referral_id) if card else None
+            if card is None or referral is None:
+                return None
+            return card, referral, sql.last_decision(sql.Cx.of(s), card_id)
+
     # --- decisions -------------------------------------------------------
 
     def approve(self, card_id: int, actor: str, *, effects: Effects | None = None) -> CardResult:
@@ -368,6 +377,7 @@ class TriageService:
 
     # The same actions as coroutines, for code on the event loop (``store.runner``).
     acard = threaded(card)
+    adrawn = threaded(drawn)
     aapprove = threaded(approve)
     achange = threaded(change)
     aassign = threaded(assign)

@@ -23,7 +23,7 @@ from bot.caf.service import NewEpisode, problems, reference_problem
 from bot.handlers.teams import TEAMS, people
 from bot.handlers.teams.cards import caf as cards
 from bot.handlers.teams.cards import verbs
-from bot.handlers.teams.dialogs import continue_with, message
+from bot.handlers.teams.tasks import continue_with, message
 from bot.policy import Policy
 from bot.services import Services
 

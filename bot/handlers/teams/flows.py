@@ -8,7 +8,7 @@ redelivered activity does nothing. All of it is committed before the SDK answers
 
 A refused answer, or the "is this a name?" question, is answered in the chat at once and
 never queued or stored; it names the kind of detail and where it is, never the detail
-(``drawing``).
+(``cards.nonames``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from bot import nonames
 from bot.flows.api import Kind, Status, Step
 from bot.flows.drive import Duplicate, drive
 from bot.flows.service import Conflict, Effects
-from bot.handlers.teams import TEAMS, drawing
-from bot.handlers.teams.cards import verbs
+from bot.handlers.teams import TEAMS
+from bot.handlers.teams.cards import ac, verbs
+from bot.handlers.teams.cards import nonames as nonames_cards
 from bot.handlers.teams.pending import Pending
 from bot.handlers.teams.turns import reply
 from bot.services import Services
@@ -46,7 +47,7 @@ class Flows:
         step = await self._drive(context, user, once, "", lambda tx, effects: (
             self.sv.flows.start_in(tx, user, kind, effects, platform=TEAMS)))
         if step is not None and not personal:
-            await reply(context, drawing.words(ELSEWHERE))
+            await reply(context, ac.text_activity(ELSEWHERE))
 
     async def typed(self, context: TurnContext, user: str, text: str, once: str | None) -> None:
         """A message in the 1:1 chat answers the current question."""
@@ -64,7 +65,7 @@ class Flows:
         if action == verbs.NONAMES_ORDINARY:
             held = self.pending.take(str(data.get(verbs.PENDING) or ""), user)
             if held is None:
-                await reply(context, drawing.words(
+                await reply(context, ac.text_activity(
                     "That button no longer works: please type your answer again."))
                 return
             await self._drive(context, user, once, held.text, lambda tx, effects: (
@@ -79,7 +80,7 @@ class Flows:
             current, _ = await self.sv.tx.run(
                 lambda tx: self.sv.flows.current_in(tx, user, platform=TEAMS))
             if current.flow_id != flow_id:
-                await reply(context, drawing.words(EARLIER))
+                await reply(context, ac.text_activity(EARLIER))
                 return
         if action == verbs.FLOW_BACK:
             fn = lambda tx, effects: self.sv.flows.back_in(  # noqa: E731
@@ -91,12 +92,12 @@ class Flows:
             multi = question is not None and self._multi(question)
             value = "" if action == verbs.FLOW_SKIP else _value(data, multi)
             if value is None:
-                await reply(context, drawing.words("Please choose an answer first."))
+                await reply(context, ac.text_activity("Please choose an answer first."))
                 return
             fn = lambda tx, effects: self.sv.flows.answer_in(  # noqa: E731
                 tx, user, value, effects, expect=question, expect_flow=flow_id, platform=TEAMS)
         else:
-            await reply(context, drawing.words("That button no longer works."))
+            await reply(context, ac.text_activity("That button no longer works."))
             return
         await self._drive(context, user, once, "", fn)
 
@@ -121,8 +122,8 @@ class Flows:
             step, _ = await self.sv.tx.run(audit)
         except Duplicate:
             return
-        await reply(context, drawing.words("Thank you. Please type your answer again without "
-                                           "it: nothing of it was saved."))
+        await reply(context, ac.text_activity("Thank you. Please type your answer again "
+                                              "without it: nothing of it was saved."))
         await self._ask_again(user, step, f"rephrase:{once}")
 
     async def _drive(self, context: TurnContext, user: str, once: str | None, text: str,
@@ -141,15 +142,16 @@ class Flows:
             await sv.sender.dispatch(sent)
         question = step.prompt.text if step.prompt is not None else None
         if step.status == Status.REFUSED:
-            await reply(context, drawing.refusal(text, _found(text), question, step.errors))
+            await reply(context, nonames_cards.refusal(text, _found(text), question,
+                                                       step.errors))
         elif step.status == Status.CONFIRM:
             key = None
             if step.flow_id is not None and step.prompt is not None:
                 words = frozenset(f.word.casefold() for f in step.findings if f.confirm and f.word)
                 key = self.pending.hold(user, step.flow_id, step.prompt.id, text, words)
-            await reply(context, drawing.name_question(text, _found(text), step, key))
+            await reply(context, nonames_cards.name_question(text, _found(text), step, key))
         elif not applied and step.message:
-            await reply(context, drawing.words(step.message))
+            await reply(context, ac.text_activity(step.message))
             await self._ask_again(user, step, str(once))
         return step
 

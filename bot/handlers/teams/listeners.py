@@ -30,10 +30,10 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from sqlalchemy.exc import OperationalError
 
-from bot.handlers.teams import caflog, cafview, drawing, home, people, turns
+from bot.handlers.teams import caflog, cafview, home, people, turns
 from bot.handlers.teams.actions import Cards
 from bot.handlers.teams.caf import CafRegistration
-from bot.handlers.teams.cards import verbs
+from bot.handlers.teams.cards import ac, verbs
 from bot.handlers.teams.conversations import References, remember_conversation
 from bot.handlers.teams.dialogs import Dialogs
 from bot.handlers.teams.flows import ELSEWHERE, Flows
@@ -90,7 +90,7 @@ class FrontDoorAgent(ActivityHandler):
                     value=InvokeResponse(status=200, body=body).model_dump(
                         by_alias=True, exclude_none=True)))
             elif activity.type == ActivityTypes.message and turns.user_of(activity):
-                await turns.reply(turn_context, drawing.words(words))
+                await turns.reply(turn_context, ac.text_activity(words))
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:  # type: ignore[override]
         """Commands, typed answers and Action.Submit data."""
@@ -134,11 +134,11 @@ class FrontDoorAgent(ActivityHandler):
             return
         ref = self.references.get(user)
         if ref is None or not ref.conversation_id:  # their chat is not known yet
-            await turns.reply(context, drawing.words(
+            await turns.reply(context, ac.text_activity(
                 "Please open your personal chat with Front Door and type caf there."))
             return
         await turns.send_to(context, ref.conversation_id, answer)
-        await turns.reply(context, drawing.words(ELSEWHERE))
+        await turns.reply(context, ac.text_activity(ELSEWHERE))
 
     async def on_installation_update_add(  # type: ignore[override]
         self, turn_context: TurnContext

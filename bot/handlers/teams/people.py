@@ -126,3 +126,8 @@ class People:
         return "teams" in self.policy.platforms and (
             await self._in_any(roles(self.policy).advisors.usergroups, user)
             or await self.is_manager(user))
+
+    async def is_caf_team(self, user: str) -> bool:
+        """The CAF team (as Slack's ``not_team``): a duty advisor or a manager; may act on
+        any CAF episode."""
+        return await self.is_advisor(user)

@@ -18,6 +18,7 @@ from typing import Any
 from bot import delivered, intents
 from bot.flows.clocks import read_card_clocks
 from bot.handlers.teams.cards import ac, caf, caf_qa, flow, triage
+from bot.handlers.teams.transport import TeamsCall
 from bot.outbox import NotReady, UnknownIntent
 from bot.policy import Policy
 from bot.report import WeeklyFigures, period, summary_lines
@@ -28,11 +29,11 @@ from store.types import utcnow
 
 
 @dataclass
-class TeamsCall:
-    """One Bot Connector call: send ``activity`` to ``conversation`` (a channel's id, or a
-    person's id whose 1:1 conversation the transport opens first when ``to_person``);
-    ``reply_to``: the activity to answer under (a card's thread); ``activity_id``: the
-    activity to replace (an update)."""
+class Draft:
+    """A call being drawn (the transport's ``TeamsCall`` once done): send ``activity`` to
+    ``conversation`` (a channel's id, or a person's id whose 1:1 conversation the transport
+    opens first when ``to_person``); ``reply_to``: the activity to answer under (a card's
+    thread); ``activity_id``: the activity to replace (an update)."""
 
     activity: dict[str, Any]
     conversation: str
@@ -68,14 +69,15 @@ class TeamsRenderer:
         draw = _DRAW.get(intent)
         if draw is None:
             raise UnknownIntent(f"no Teams drawing for {intent!r}")
-        call = TeamsCall({}, address.id, to_person=address.is_person)
+        call = Draft({}, address.id, to_person=address.is_person)
         activity = draw(self, cx, row, data, call)
         if activity is None:
             return None
         call.activity = activity
         redraws = intents.REDRAWS.get(intent)
         if redraws is not None and cx is not None:  # the subject's own message, redrawn
-            call.activity_id = _need(delivered.where_is(cx, redraws, row.subject_id or 0)[1])
+            call.activity_id = _need(delivered.where_is(cx, redraws, row.subject_id or 0,
+                                                        platform=row.platform)[1])
         of_key = data.get("of_key")
         if of_key and cx is not None:
             # An update of a message posted by another row: it is where that row put it.
@@ -83,12 +85,13 @@ class TeamsRenderer:
             if status is None or status == "dead":
                 return None
             call.activity_id = _need(message_id)
-        return call
+        return TeamsCall(call.activity, call.conversation, dm=call.to_person,
+                         reply_to=call.reply_to, activity_id=call.activity_id)
 
     # --- cards (from the rows as they are now) -----------------------------------------
 
     def _triage_card(self, cx: sql.Cx | None, row: OutboxRow, _d: dict,
-                     _call: TeamsCall) -> dict | None:
+                     _call: Draft) -> dict | None:
         assert cx is not None and self.policy is not None
         card = sql.load(cx, TriageCard, row.subject_id or 0)
         referral = sql.load(cx, Referral, card.referral_id) if card else None
@@ -99,7 +102,7 @@ class TeamsRenderer:
                                   read_card_clocks(cx, card))
 
     def _consultation_card(self, cx: sql.Cx | None, row: OutboxRow, _d: dict,
-                           _call: TeamsCall) -> dict | None:
+                           _call: Draft) -> dict | None:
         assert cx is not None and self.policy is not None
         c = sql.load(cx, Consultation, row.subject_id or 0)
         prof = sql.load(cx, Professional, c.professional_id) if c else None
@@ -108,7 +111,7 @@ class TeamsRenderer:
         return triage.consultation_card(c, prof, self.policy, self.mentions())
 
     def _advice_redraw(self, cx: sql.Cx | None, row: OutboxRow, d: dict,
-                       _call: TeamsCall) -> dict | None:
+                       _call: Draft) -> dict | None:
         assert cx is not None and self.policy is not None
         c = sql.load(cx, Consultation, row.subject_id or 0)
         if c is None:
@@ -116,9 +119,10 @@ class TeamsRenderer:
         return triage.advice(c, self.policy, self.mentions(), changing=bool(d.get("changing")))
 
     def _card_note(self, cx: sql.Cx | None, row: OutboxRow, d: dict,
-                   call: TeamsCall) -> dict:
+                   call: Draft) -> dict:
         assert cx is not None
-        call.reply_to = _need(delivered.where_is(cx, "card", row.subject_id or 0)[1])
+        call.reply_to = _need(delivered.where_is(cx, "card", row.subject_id or 0,
+                                                 platform=row.platform)[1])
         return triage.note(str(d.get("text", "")), self.mentions(),
                            notify=_users(d.get("notify")), groups=_groups(d.get("groups")),
                            by=_user(d.get("by")))
@@ -126,7 +130,7 @@ class TeamsRenderer:
     # --- what the data says ----------------------------------------------------------
 
     def _edt_alert(self, _cx: sql.Cx | None, _row: OutboxRow, d: dict,
-                   _call: TeamsCall) -> dict:
+                   _call: Draft) -> dict:
         assert self.policy is not None
         rating = self.policy.rating(d["rating"])
         m = self.mentions()
@@ -137,18 +141,18 @@ class TeamsRenderer:
             .strip(), m)
 
     def _sla_escalation(self, _cx: sql.Cx | None, _row: OutboxRow, d: dict,
-                        _call: TeamsCall) -> dict:
+                        _call: Draft) -> dict:
         m = self.mentions()
         return ac.text_activity(f"{d['text']} Card: {m.channel(_channel(d.get('card')))}.", m)
 
     @staticmethod
-    def _notice(_cx: sql.Cx | None, _row: OutboxRow, d: dict, call: TeamsCall) -> dict:
+    def _notice(_cx: sql.Cx | None, _row: OutboxRow, d: dict, call: Draft) -> dict:
         if d.get("thread"):  # an answer in the thread of a message (its id)
             call.reply_to = str(d["thread"])
         return ac.text_activity(str(d.get("text", "")), plain=True)
 
     def _dead_letter(self, _cx: sql.Cx | None, _row: OutboxRow, d: dict,
-                     _call: TeamsCall) -> dict:
+                     _call: Draft) -> dict:
         what = ("could not tell whether Teams has a message to" if d.get("unconfirmed")
                 else "could not deliver a message to")
         about = str(d.get("about") or "")
@@ -163,23 +167,23 @@ class TeamsRenderer:
     # --- the guided flow -------------------------------------------------------------
 
     @staticmethod
-    def _flow_question(_cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: TeamsCall) -> dict:
+    def _flow_question(_cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: Draft) -> dict:
         return flow.question(intents.step_from(d["step"]))
 
     @staticmethod
     def _flow_question_closed(_cx: sql.Cx | None, _row: OutboxRow, d: dict,
-                              call: TeamsCall) -> dict | None:
+                              call: Draft) -> dict | None:
         call.activity_id = str(d["message"])
         return flow.answered(intents.step_from(d["question"]), intents.step_from(d["step"]))
 
     def _flow_completed(self, _cx: sql.Cx | None, _row: OutboxRow, d: dict,
-                        _call: TeamsCall) -> dict:
+                        _call: Draft) -> dict:
         assert self.policy is not None
         return flow.completed(intents.step_from(d["step"]), self.policy,
                               intents.restore(Referral, d.get("referral")))
 
     def _flow_urgent(self, _cx: sql.Cx | None, _row: OutboxRow, d: dict,
-                     _call: TeamsCall) -> dict:
+                     _call: Draft) -> dict:
         assert self.policy is not None
         return flow.urgent(intents.step_from(d["step"]), self.policy,
                            datetime.fromisoformat(d["at"]))
@@ -191,23 +195,23 @@ class TeamsRenderer:
     # --- the referrer, the professional -----------------------------------------------
 
     def _referrer_outcome(self, _cx: sql.Cx | None, _row: OutboxRow, d: dict,
-                          _call: TeamsCall) -> dict:
+                          _call: Draft) -> dict:
         assert self.policy is not None
         return triage.outcome(intents.restore(TriageCard, d["card"]),
                               intents.restore(Referral, d["referral"]), self.policy)
 
     @staticmethod
-    def _referrer_info(_cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: TeamsCall) -> dict:
+    def _referrer_info(_cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: Draft) -> dict:
         return triage.info_request(intents.restore(TriageCard, d["card"]), d["question"])
 
-    def _advice(self, _cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: TeamsCall) -> dict:
+    def _advice(self, _cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: Draft) -> dict:
         assert self.policy is not None
         return triage.advice(intents.restore(Consultation, d["consultation"]), self.policy,
                              self.mentions())
 
     # --- CAF ---------------------------------------------------------------------------
 
-    def _caf(self, intent: str, d: dict, call: TeamsCall) -> dict:
+    def _caf(self, intent: str, d: dict, call: Draft) -> dict:
         ep: CafEpisode = intents.restore(CafEpisode, d["episode"])
         policy, m = self.policy, self.mentions()
         actor, note = _user(d.get("actor")), str(d.get("note", ""))
@@ -243,14 +247,14 @@ class TeamsRenderer:
             return caf.reassess(ep, policy, m)
         return caf.no_lead(ep, str(d.get("stage", "")), m)
 
-    def _caf_qa(self, intent: str, d: dict, call: TeamsCall) -> dict:
+    def _caf_qa(self, intent: str, d: dict, call: Draft) -> dict:
         assert self.policy is not None
         return caf_qa.draw(intent, d, self.policy, self.mentions())
 
     # --- the weekly figures --------------------------------------------------------------
 
     @staticmethod
-    def _report_summary(_cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: TeamsCall) -> dict:
+    def _report_summary(_cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: Draft) -> dict:
         fig = WeeklyFigures.from_json(d["figures"])
         lines = summary_lines(fig, bold=lambda s: f"**{s}**", escape=ac.unmarked)
         body = [ac.heading(f"Front Door weekly figures: {period(fig)}")]
@@ -266,7 +270,7 @@ class TeamsRenderer:
         return ac.card_activity(ac.card(body, fallback=said), said)
 
     @staticmethod
-    def _report_chart(_cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: TeamsCall) -> dict:
+    def _report_chart(_cx: sql.Cx | None, _row: OutboxRow, d: dict, _call: Draft) -> dict:
         """The chart's title and what it shows, without the PNG: a bot cannot upload a file
         to a channel without SharePoint rights, and the chart (about 60 KB) is more than a
         Teams message carries inline. A row of the release before carries its PNG: inline

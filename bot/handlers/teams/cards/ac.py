@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.handlers.teams.cards import verbs
 from bot.labels import to_utc
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -226,6 +227,14 @@ def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = 
     return el
 
 
+def dialog(title: str, action: str, data: dict[str, Any], *, style: str | None = None
+           ) -> Element:
+    """A button opening a dialog (a task module: ``task/fetch`` with ``action`` and
+    ``data``), for a decision that needs typed input; the bot answers with the form."""
+    return submit(title, {"msteams": {"type": "task/fetch"}, verbs.ACTION: action, **data},
+                  style=style, inputs=False)
+
+
 def show(title: str, body: list[Element], actions: list[Element], *,
          style: str | None = None) -> Element:
     """An Action.ShowCard: a small card opened in place (a confirmation, a choice)."""
@@ -254,6 +263,22 @@ def choices(input_id: str, options: Iterable[tuple[str, str]], *, multi: bool = 
     if required:
         el["isRequired"] = True
         el["errorMessage"] = "Please choose."
+    return el
+
+
+def person_picker(input_id: str, label: str, *, value: str = "", required: bool = False
+                  ) -> Element:
+    """Teams' people picker (an Input.ChoiceSet searching the tenant's people): it sends
+    the chosen person's Entra object id."""
+    el: Element = {"type": "Input.ChoiceSet", "id": input_id, "choices": [],
+                   "choices.data": {"type": "Data.Query",
+                                    "dataset": "graph.microsoft.com/users"},
+                   "label": clip(label, 200)}
+    if value:
+        el["value"] = value
+    if required:
+        el["isRequired"] = True
+        el["errorMessage"] = "Please choose someone."
     return el
 
 

@@ -39,10 +39,10 @@ def _data(ep: CafEpisode, due: date | None = None) -> dict[str, Any]:
 def meeting_actions(ep: CafEpisode, due: date | None) -> list[ac.Element]:
     """Held on / rearranged to / stuck: ask for help / close the CAF."""
     d = _data(ep, due)
-    return [ac.execute("Meeting held on…", verbs.CAF_HELD, d, style="positive"),
-            ac.execute("Rearranged to…", verbs.CAF_REARRANGED, d),
-            ac.execute("Stuck: ask for help", verbs.CAF_STUCK, d),
-            ac.execute("Close the CAF", verbs.CAF_CLOSE, d, style="destructive")]
+    return [ac.dialog("Meeting held on…", verbs.CAF_HELD, d, style="positive"),
+            ac.dialog("Rearranged to…", verbs.CAF_REARRANGED, d),
+            ac.dialog("Stuck: ask for help", verbs.CAF_STUCK, d),
+            ac.dialog("Close the CAF", verbs.CAF_CLOSE, d, style="destructive")]
 
 
 _first = wording.caf_first
@@ -176,7 +176,7 @@ def stuck_duty(ep: CafEpisode, actor: str, note: str, policy: Policy,
             ac.text(f"{people(ep, m)} · Source: Barnet CAF team process map 4; governance "
                     "section 15.", subtle=True)]
     return _message(body, f"{ep.ehm_reference}: stuck CAF for the CAF social worker", m,
-                    [ac.execute("Take to the CAF Support Panel", verbs.CAF_STUCK, _data(ep))])
+                    [ac.dialog("Take to the CAF Support Panel", verbs.CAF_STUCK, _data(ep))])
 
 
 def panel(ep: CafEpisode, note: str, months_open: int, meetings_held: int,
@@ -217,11 +217,11 @@ def no_lead(ep: CafEpisode, stage: str, m: ac.Mentions) -> dict[str, Any]:
         lines.append(f"👉 **{i}. {words}**" if key == stage else f"{i}. {words}")
     tail = {"link_worker": ".", "panel": ", and the first family planning meeting is due.",
             "step_down": ", after the panel step."}.get(stage, ".")
-    actions = [ac.execute("Record the lead professional", verbs.CAF_SET_LEAD, _data(ep),
-                          style="positive")]
+    actions = [ac.dialog("Record the lead professional", verbs.CAF_SET_LEAD, _data(ep),
+                         style="positive")]
     if stage == "step_down":
-        actions.append(ac.execute("Close the CAF", verbs.CAF_CLOSE, _data(ep),
-                                  style="destructive"))
+        actions.append(ac.dialog("Close the CAF", verbs.CAF_CLOSE, _data(ep),
+                                 style="destructive"))
     body = [ac.text(f"⚠️ **{ref(ep)} has no lead professional**{tail}"),
             ac.text("\n\n".join(lines)),
             ac.text(f"Co-ordinator: {m.person(ep.coordinator_user_id)} · Source: MASH-to-CAF "
