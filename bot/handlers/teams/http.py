@@ -14,7 +14,6 @@ replaced by one that logs the error's kind only and says nothing in the chat.
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from microsoft_agents.hosting.core import (
     TurnContext,
 )
 
+from bot.config import Settings
 from bot.handlers.teams.conversations import MemoryReferences, References
 from bot.handlers.teams.listeners import FrontDoorAgent
 from bot.services import Services
@@ -48,11 +48,11 @@ class TeamsAuth:
     tenant_id: str = ""
 
     @classmethod
-    def from_env(cls) -> TeamsAuth:
-        """``MICROSOFT_APP_ID``, ``MICROSOFT_APP_PASSWORD``, ``MICROSOFT_APP_TENANT_ID``."""
-        return cls(os.environ.get("MICROSOFT_APP_ID", ""),
-                   os.environ.get("MICROSOFT_APP_PASSWORD", ""),
-                   os.environ.get("MICROSOFT_APP_TENANT_ID", ""))
+    def of(cls, settings: Settings) -> TeamsAuth:
+        """``MICROSOFT_APP_ID``, ``MICROSOFT_APP_PASSWORD``, ``MICROSOFT_APP_TENANT_ID``,
+        as ``load_settings`` read them."""
+        return cls(settings.microsoft_app_id, settings.microsoft_app_password,
+                   settings.microsoft_app_tenant_id)
 
     def configuration(self) -> AgentAuthConfiguration:
         """The SDK's configuration: anonymous allowed only when no app id is set (which
@@ -89,7 +89,7 @@ def routes(sv: Services, *, auth: TeamsAuth | None = None,
     the tests may want that, and say so with ``anonymous``; anything else is refused here,
     before a route exists.
     """
-    auth = auth or TeamsAuth.from_env()
+    auth = auth or TeamsAuth.of(sv.settings)
     if not auth.app_id and not anonymous:
         raise ValueError("Teams needs MICROSOFT_APP_ID (with MICROSOFT_APP_PASSWORD and "
                          "MICROSOFT_APP_TENANT_ID): without it anyone could post activities")

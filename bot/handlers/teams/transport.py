@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +33,7 @@ from bot import intents
 from bot.handlers.teams.auth import Tokens
 from bot.handlers.teams.conversations import Reference, References, reference, remember
 from bot.handlers.teams.journal import Journal
+from bot.handlers.teams.render import TeamsCall  # the renderer's, as Slack's transport does
 from bot.outbox import Delivered, Failure
 from store.sql import OutboxRow
 
@@ -49,22 +49,6 @@ JITTER = 0.2
 # Teams allows about 7 messages a second in one conversation; stay well under.
 PACE = 0.25
 TIMEOUT = aiohttp.ClientTimeout(total=30)
-
-
-@dataclass(frozen=True, slots=True)
-class TeamsCall:
-    """What the Teams renderer draws for a row: the activity, and where it goes.
-
-    ``to``: a conversation id, or with ``dm`` the person's Entra object id (the 1:1 chat
-    is found or created when sent). ``reply_to``: the activity whose thread it answers in.
-    ``activity_id``: the activity an UPDATE intent redraws.
-    """
-
-    activity: dict[str, Any]
-    to: str
-    dm: bool = False
-    reply_to: str | None = None
-    activity_id: str | None = None
 
 
 class ConnectorError(Exception):
@@ -107,7 +91,7 @@ class TeamsTransport:
     async def send(self, row: OutboxRow, call: TeamsCall) -> Delivered:
         """Send a new message (or a reply in a thread); its activity id is written down
         before this returns."""
-        conversation = await self.conversation(call.to) if call.dm else call.to
+        conversation = await self._where(call)
         path = f"v3/conversations/{_q(conversation)}/activities"
         if call.reply_to:
             path += f"/{_q(call.reply_to)}"
@@ -126,7 +110,7 @@ class TeamsTransport:
         """Redraw a delivered activity (``call.activity_id``) in place."""
         if not call.activity_id:
             raise ValueError(f"outbox row {row.id}: an update names no activity")
-        conversation = await self.conversation(call.to) if call.dm else call.to
+        conversation = await self._where(call)
         await self._paced(conversation)
         await self._call("PUT", self._service(call),
                          f"v3/conversations/{_q(conversation)}/activities/{_q(call.activity_id)}",
@@ -139,7 +123,7 @@ class TeamsTransport:
         message_id = await self.journal.noted(row)
         if message_id is None:
             return None
-        conversation = await self.conversation(call.to) if call.dm else call.to
+        conversation = await self._where(call)
         return Delivered(conversation, message_id)
 
     async def conversation(self, user_id: str) -> str:
@@ -185,8 +169,12 @@ class TeamsTransport:
 
     # --- the calls ------------------------------------------------------------------
 
+    async def _where(self, call: TeamsCall) -> str:
+        """The conversation ``call`` goes to: a person's 1:1 chat, or the one named."""
+        return await self.conversation(call.conversation) if call.to_person else call.conversation
+
     def _service(self, call: TeamsCall) -> str:
-        ref = reference(self.references, call.to) if call.dm else None
+        ref = reference(self.references, call.conversation) if call.to_person else None
         return ref.service_url if ref is not None else self.service_url
 
     async def _call(self, method: str, service_url: str, path: str,
