@@ -86,6 +86,13 @@ def cards_of(activity: dict[str, Any]) -> list[dict[str, Any]]:
             if a.get("contentType") == ac.CONTENT_TYPE]
 
 
+def dialogs(card: dict[str, Any]) -> set[str]:
+    """The actions of ``card``'s buttons that open a dialog (Teams sends ``task/fetch``)."""
+    return {a["data"][verbs.ACTION] for a in walk(card.get("actions"))
+            if a.get("type") == "Action.Submit"
+            and (a.get("data") or {}).get("msteams") == {"type": "task/fetch"}}
+
+
 def assert_valid_card(card: dict[str, Any]) -> None:
     """Valid against the 1.5 schema. ``msteams`` (mention entities, width) is Teams' own
     extension of the card, which the schema (additionalProperties: false) does not list."""
@@ -319,13 +326,15 @@ def test_triage_card_actions_mentions_and_absolute_times(engine: Engine,
     # Due and received times are absolute, formatted by Teams in the reader's zone.
     assert "{{DATE(2026-10-13T08:40:00Z, SHORT)}} {{TIME(2026-10-13T08:40:00Z)}}" in said
     assert "ago" not in said and " in 3 h" not in said
-    # Actions: Action.Execute with a verb and the card's id (and version), in place.
+    # Actions: Action.Execute with a verb and the card's id (and version), in place; the
+    # typed decisions open their dialog (Action.Submit asking Teams for ``task/fetch``).
     executes = [a for a in walk(card.get("actions")) if a.get("type") == "Action.Execute"]
     verbs_seen = {a["verb"] for a in executes}
-    assert {verbs.CARD_APPROVE, verbs.CARD_CHANGE, verbs.CARD_REQUEST_INFO, verbs.CARD_ASSIGN,
-            verbs.CARD_CLOSE, verbs.CARD_SNOOZE, verbs.CARD_WRITTEN} <= verbs_seen
+    assert {verbs.CARD_APPROVE, verbs.CARD_ASSIGN, verbs.CARD_SNOOZE,
+            verbs.CARD_WRITTEN} <= verbs_seen
     assert all(a["data"][verbs.CARD] == 42 and a["data"]["verb"] == a["verb"]
                for a in executes)
+    assert dialogs(card) == {verbs.CARD_CHANGE, verbs.CARD_REQUEST_INFO, verbs.CARD_CLOSE}
     # People as Teams mentions: <at>Name</at> in the text and an entity with the Entra id.
     entities = card["msteams"]["entities"]
     assert {"type": "mention", "text": "<at>Morgan Manager</at>",
@@ -352,7 +361,9 @@ def test_consultation_advice_and_outcome_say_what_slack_says(engine: Engine,
     assert "**Advice:** Make a referral — by <at>Avery Advisor</at>" in consult
     advice = calls[intents.ADVICE].activity
     acts = {a["verb"] for a in walk(cards_of(advice)[0]["actions"]) if "verb" in a}
-    assert acts == {verbs.ADVICE_FOLLOWED, verbs.ADVICE_NOT_FOLLOWED}
+    assert acts == {verbs.ADVICE_FOLLOWED}
+    assert dialogs(cards_of(advice)[0]) == {verbs.ADVICE_NOT_FOLLOWED}
+    assert dialogs(cards_of(calls[intents.CONSULTATION_CARD].activity)[0]) == set()  # advised
     assert "Make a referral: use /refer for the checklist" in words(advice)
     outcome = words(calls[intents.REFERRER_OUTCOME].activity)
     assert "The front door has decided on your referral FD-2026-000124" in outcome
@@ -382,8 +393,7 @@ def test_a_huge_card_stays_under_teams_limit(policy: Policy) -> None:
                              referral, policy, NOW, last, ac.Mentions(NAMES))
     assert_teams_activity(act)
     content = cards_of(act)[0]
-    assert {a.get("verb") for a in walk(content["actions"])} >= {verbs.CARD_CHANGE,
-                                                                 verbs.CARD_CLOSE}
+    assert dialogs(content) >= {verbs.CARD_CHANGE, verbs.CARD_CLOSE}
     assert any(str(r["text"]).endswith("…") for r in walk(content["body"])
                if r.get("type") == "TextRun")
 

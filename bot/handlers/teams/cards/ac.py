@@ -214,6 +214,14 @@ def submit(title: str, data: dict[str, Any], *, style: str | None = None,
     return el
 
 
+def dialog(title: str, action: str, data: dict[str, Any], *, style: str | None = None
+           ) -> Element:
+    """An Action.Submit that opens a dialog: Teams sends ``task/fetch`` with ``data`` (an
+    Action.Execute cannot open one: its answer is a card or words)."""
+    return submit(title, {"msteams": {"type": "task/fetch"}, "action": action, **data},
+                  style=style, inputs=False)
+
+
 def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None,
             inputs: bool = False) -> Element:
     """An Action.Execute (Universal Actions): the bot answers with the card redrawn."""

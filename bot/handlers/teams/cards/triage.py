@@ -168,15 +168,15 @@ def _card_actions(card: TriageCard, policy: Policy, referral: Referral) -> list[
         out.append(ac.execute("Approve rating", verbs.CARD_APPROVE, data, style="positive"))
     if referral.phone_referral and not referral.written_confirmed_at:
         out.append(ac.execute("Written referral received", verbs.CARD_WRITTEN, data))
-    out.append(ac.execute("Change rating", verbs.CARD_CHANGE, data))
-    out.append(ac.execute("Request more information", verbs.CARD_REQUEST_INFO, data))
+    out.append(ac.dialog("Change rating", verbs.CARD_CHANGE, data))
+    out.append(ac.dialog("Request more information", verbs.CARD_REQUEST_INFO, data))
     out.append(ac.execute("Assign to me", verbs.CARD_ASSIGN, data))
     if wording.is_decided(card) and card.rating == "green" and card.caf_episode_id is None:
         out.append(ac.execute("Route to a CAF", verbs.CAF_ROUTE_CARD, data))
     out.append(ac.show("Close", [
         ac.text(f"**Close {card.reference}?**"),
         ac.text(wording.CARD_CLOSE_CONFIRM),
-    ], [ac.execute("Close it", verbs.CARD_CLOSE, data, style="destructive")]))
+    ], [ac.dialog("Close it", verbs.CARD_CLOSE, data, style="destructive")]))
     if card.due_at is not None and policy.snooze_options:
         options = [(str(int(td.total_seconds() // 60)), f"Snooze {duration_words(td)}")
                    for td in policy.snooze_options[:100]]
@@ -246,7 +246,7 @@ def consultation_card(c: Consultation, professional: Professional, policy: Polic
         body.append(ac.text("Closed without advice.", subtle=True))
     actions = []
     if c.status == "open" and not c.advice_outcome:
-        actions.append(ac.execute("Give advice", verbs.CONSULT_ADVISE,
+        actions.append(ac.dialog("Give advice", verbs.CONSULT_ADVISE,
                                   {verbs.CONSULTATION: c.id}, style="positive"))
     fallback = wording.consultation_said(c)
     return ac.card_activity(ac.card(body, actions, fallback=fallback, mentions=m), fallback)
@@ -277,7 +277,7 @@ def advice(c: Consultation, policy: Policy, m: ac.Mentions, *,
             data = {**data, "change": True}
         actions = [ac.execute("I'll follow this advice", verbs.ADVICE_FOLLOWED, data,
                               style="positive"),
-                   ac.execute("I'm doing something else", verbs.ADVICE_NOT_FOLLOWED, data)]
+                   ac.dialog("I'm doing something else", verbs.ADVICE_NOT_FOLLOWED, data)]
     else:
         body.append(ac.text(answered))
         actions = [ac.execute("Change my answer", verbs.ADVICE_CHANGE, data)]
