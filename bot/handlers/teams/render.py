@@ -74,7 +74,8 @@ class TeamsRenderer:
         call.activity = activity
         redraws = intents.REDRAWS.get(intent)
         if redraws is not None and cx is not None:  # the subject's own message, redrawn
-            call.activity_id = _need(delivered.where_is(cx, redraws, row.subject_id or 0)[1])
+            call.activity_id = _need(delivered.where_is(cx, redraws, row.subject_id or 0,
+                                                        platform=row.platform)[1])
         of_key = data.get("of_key")
         if of_key and cx is not None:
             # An update of a message posted by another row: it is where that row put it.
@@ -116,7 +117,8 @@ class TeamsRenderer:
     def _card_note(self, cx: sql.Cx | None, row: OutboxRow, d: dict,
                    call: TeamsCall) -> dict:
         assert cx is not None
-        call.reply_to = _need(delivered.where_is(cx, "card", row.subject_id or 0)[1])
+        call.reply_to = _need(delivered.where_is(cx, "card", row.subject_id or 0,
+                                                 platform=row.platform)[1])
         return triage.note(str(d.get("text", "")), self.mentions(),
                            notify=_users(d.get("notify")), groups=_groups(d.get("groups")),
                            by=_user(d.get("by")))
