@@ -126,7 +126,11 @@ async def test_what_the_outbox_holds_for_teams_reaches_the_bot_connector(
             assert sent.conversation == f"a:1{ALEX.replace('-', '')}"
             assert "Your referral has been received." in str(sent.body)
             assert [c.op for c in fake.calls[:3]] == ["token", "create", "send"]
-            # The endpoint is anonymous here (the caller asked): an activity is taken.
-            assert await post(r, activity(fake.service_url, ALEX, "caf")) in (200, 202)
-            [_, reply] = await fake.wait_for("send", 2)  # the SDK's answer in the turn
+            # The endpoint is anonymous here (the caller asked): an activity is taken, and
+            # answered in the person's chat.
+            said = activity(fake.service_url, ALEX, "caf")
+            said["conversation"]["id"] = sent.conversation
+            fake.heard.add(said["id"])
+            assert await post(r, said) in (200, 202)
+            [reply] = await fake.wait_for("reply")  # the SDK answers the message in the turn
             assert "not available in Teams yet" in str(reply.body)

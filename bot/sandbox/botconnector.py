@@ -116,8 +116,15 @@ class FakeBotConnector:
 
     def __init__(self, *, app_id: str = DEFAULT_APP_ID, password: str = DEFAULT_APP_PASSWORD,
                  tenant_id: str = DEFAULT_TENANT_ID, token_lifetime: int = TOKEN_LIFETIME,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, anonymous: bool = False) -> None:
         self.app_id, self.password, self.tenant_id = app_id, password, tenant_id
+        # The sandbox's bot runs with no app id of its own (as with the Bot Framework
+        # Emulator): the SDK's replies within a turn then carry no token, and are taken.
+        # A token that is sent must still be one this fake issued.
+        self.anonymous = anonymous
+        # Ids of the people's own activities (the sandbox's Teams view tells the fake, which
+        # keeps only the bot's): the SDK answers a message as a reply to it.
+        self.heard: set[str] = set()
         self.token_lifetime = token_lifetime
         self.clock = clock
         self.people: dict[str, Person] = {}
@@ -304,6 +311,8 @@ class FakeBotConnector:
                                  status=fault.status, headers=headers)
 
     def _authenticate(self, request: web.Request) -> None:
+        if self.anonymous and "Authorization" not in request.headers:
+            return
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         expires = self.tokens.get(token) if scheme == "Bearer" else None
         if expires is None or expires <= self.clock():
@@ -339,9 +348,11 @@ class FakeBotConnector:
         stored["id"] = self._new_activity_id()
         stored["conversation"] = {"id": conv.id}
         if reply_to:
-            if not any(a["id"] == reply_to for a in self.activities(conv.id)):
+            known = any(a["id"] == reply_to for a in self.activities(conv.id))
+            if not known and not (self.anonymous and reply_to in self.heard):
                 raise ConnectorError(404, "NotFound", "Activity to reply to not found.")
-            stored["replyToId"] = reply_to
+            if known or conv.kind != "personal":  # Teams shows a reply in a 1:1 chat plainly
+                stored["replyToId"] = reply_to
         conv.activities.append(stored)
         return {"id": stored["id"]}
 
