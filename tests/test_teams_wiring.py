@@ -134,3 +134,30 @@ async def test_what_the_outbox_holds_for_teams_reaches_the_bot_connector(
             assert await post(r, said) in (200, 202)
             [reply] = await fake.wait_for("reply")  # the SDK answers the message in the turn
             assert "not available in Teams yet" in str(reply.body)
+
+
+async def test_a_worker_sends_teams_rows_only_with_an_entra_app(tmp_path: Path) -> None:
+    """``frontdoor worker`` has no endpoint, but its sender claims Teams' rows too: it gets
+    Teams' transport with the app (else a Teams row it claimed would be dead-lettered), and
+    none without one."""
+    from bot.handlers import teams
+    from bot.services import Services
+    from store.db import make_engine
+    from store.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'fd.db'}")
+    upgrade(engine)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for app_id, policy, delivered in ((str(uuid.uuid4()), teams_policy(), True),
+                                              ("", teams_policy(), False),
+                                              (str(uuid.uuid4()), load_policy(None), False)):
+                s = Settings(bot_token=TOKEN, microsoft_app_id=app_id,
+                             microsoft_app_password="not-a-real-secret",
+                             microsoft_app_tenant_id=demo.TEAMS_TENANT)
+                sv = Services.build(s, policy, engine, http)
+                assert teams.deliver(sv) is delivered
+                assert ("teams" in sv.sender.platforms) is delivered
+                sv.tx.close()
+    finally:
+        engine.dispose()

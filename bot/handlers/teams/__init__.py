@@ -71,19 +71,24 @@ def mount(web_app: web.Application, sv: Services, *, anonymous: bool = False,
 
     references = DbReferences(sv.engine)
     web_app.add_routes(routes(sv, auth=auth, references=references, anonymous=anonymous))
-    s = sv.settings
-    connector = connector or Connector(s.teams_service_url, auth.app_id, auth.app_password,
-                                       auth.tenant_id)
-    if connector.app_id:
-        _add_platform(sv, connector, references, directory)
+    deliver(sv, connector=connector, references=references, directory=directory)
     return True
 
 
-def _add_platform(sv: Services, connector: Connector, references: Any,
-                  directory: Mapping[str, Mapping[str, str]] | None) -> None:
-    """Teams' renderer and transport in the outbox sender (its rows were left queued)."""
+def deliver(sv: Services, *, connector: Connector | None = None, references: Any = None,
+            directory: Mapping[str, Mapping[str, str]] | None = None) -> bool:
+    """Teams' renderer and transport in ``sv``'s outbox sender (``serve``'s, and a
+    ``worker``'s, which has no endpoint but sends Teams' rows too), when the policy names
+    Teams people and the bot has an Entra app to send as. Without them a Teams row is
+    dead-lettered by whichever sender claims it. Returns whether Teams is delivered."""
+    s = sv.settings
+    connector = connector or Connector(s.teams_service_url, s.microsoft_app_id,
+                                       s.microsoft_app_password, s.microsoft_app_tenant_id)
+    if sv.policy.teams is None or not connector.app_id:
+        return False
     from bot.handlers.teams.auth import MsalTokens
     from bot.handlers.teams.cards.ac import Directory
+    from bot.handlers.teams.conversations import DbReferences
     from bot.handlers.teams.journal import OutboxJournal
     from bot.handlers.teams.render import TeamsRenderer
     from bot.handlers.teams.transport import TeamsTransport
@@ -92,7 +97,9 @@ def _add_platform(sv: Services, connector: Connector, references: Any,
                         authority=connector.authority, ca_file=connector.ca_file)
     transport = TeamsTransport(sv.http, tokens, service_url=connector.service_url,
                                tenant_id=connector.tenant_id, app_id=connector.app_id,
-                               references=references, journal=OutboxJournal(sv.tx),
+                               references=references or DbReferences(sv.engine),
+                               journal=OutboxJournal(sv.tx),
                                **({"pace": 0.0} if sv.sender.pace == 0 else {}))
     renderer = TeamsRenderer(sv.policy, sv.clock, Directory(**(directory or {})))
     sv.sender.add_platform(renderer, transport)
+    return True
