@@ -125,3 +125,29 @@ async def test_typed_identifiers_are_kept_nowhere(tmp_path: Path) -> None:
     # The database, its write-ahead log and the workspace file beside them (saved on exit).
     assert await asyncio.to_thread(running.state_file.exists)
     await asyncio.to_thread(assert_nowhere, found, settings.database_url, [])
+
+
+async def test_a_restart_keeps_the_bots_teams_messages_and_goes_on_after_them(
+        tmp_path: Path) -> None:
+    """The workspace file keeps what the bot said in Teams (never what people typed), and
+    the restarted fake's new activities do not take the ids of the kept ones."""
+    from bot.sandbox.run import sandbox
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'frontdoor-sandbox.db'}", port=0)
+    chat = f"/ui/teams/messages?user={ADA}&conversation=personal"
+    said: list[list[tuple[str, str]]] = []
+    for _ in range(2):
+        async with sandbox(settings, port=0, platform="teams") as running, \
+                aiohttp.ClientSession() as http:
+            status, sent = await call(http, running, "/ui/teams/send",
+                                      {"user": ADA, "conversation": "personal", "text": "caf"})
+            assert status == 200 and sent["ok"], sent
+            _, read = await call(http, running, chat)
+            said.append([(m["from"], m["id"]) for m in read["messages"]])
+    first, second = said
+    bot_first = [i for who, i in first if who == "Front Door"]
+    bot_second = [i for who, i in second if who == "Front Door"]
+    assert len(bot_first) == 1 and len(bot_second) == 2, said
+    assert bot_second[0] == bot_first[0] and bot_second[1] != bot_first[0]
+    # After the restart the person's own "caf" of the first run is gone, the bot's kept.
+    assert [who for who, _ in second] == ["Front Door", "Ada Teacher", "Front Door"]

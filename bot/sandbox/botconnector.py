@@ -53,6 +53,7 @@ DEFAULT_TENANT_ID = "00000000-0000-4000-8000-00000000c0c1"  # fictional
 TOKEN_LIFETIME = 3600
 # Teams refuses an activity bigger than about 28 KB.
 MAX_ACTIVITY_BYTES = 28 * 1024
+ACTIVITY_ID_BASE = 1_764_000_000_000  # ids are millisecond timestamps in Teams
 # The operations a fault can be injected into ("*": every /v3 call).
 OPS = ("token", "create", "send", "reply", "update", "members")
 
@@ -329,9 +330,15 @@ class FakeBotConnector:
             raise ConnectorError(404, "ConversationNotFound", "Conversation not found.")
         return conv
 
+    def ids_after(self, activity_ids: list[str]) -> None:
+        """New activity ids from here on come after these (a restored workspace's)."""
+        numbers = [int(a) - ACTIVITY_ID_BASE for a in activity_ids if a.isdigit()]
+        if numbers:
+            self._ids = itertools.count(max(max(numbers) + 1, next(copy.copy(self._ids))))
+
     def _new_activity_id(self) -> str:
         # Teams' message ids are millisecond timestamps; increasing, unique here.
-        return str(1_764_000_000_000 + next(self._ids))
+        return str(ACTIVITY_ID_BASE + next(self._ids))
 
     def _store(self, conv: Conversation, activity: dict[str, Any],
                reply_to: str | None = None) -> dict[str, Any]:

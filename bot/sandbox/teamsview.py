@@ -146,6 +146,8 @@ class TeamsView:
             conv = self.fake.conversations.setdefault(
                 cid, Conversation(cid, base.kind, base.members))
             conv.activities = list(saved.get("activities") or [])
+        self.fake.ids_after([str(a.get("id")) for c in self.fake.conversations.values()
+                             for a in c.activities])
         self._sync()
 
     # ---------------------------------------------------------------- helpers
