@@ -310,10 +310,6 @@ async def run_sandbox(
     """Run the sandbox until Ctrl+C or SIGTERM; returns the exit status."""
     # Every click is a request to the bot and to the fake: their access logs are noise here.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    # The sandbox's bot has no Entra app by design: the SDK's warning about it, on every
-    # Teams turn, would say nothing the person running the sandbox can act on.
-    logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client"
-                      ).setLevel(logging.ERROR)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger("frontdoor.teams")
+SDK_NO_APP_ID_LOG = "microsoft_agents.hosting.core.connector.client.user_token_client"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ def mount(web_app: web.Application, sv: Services, *, anonymous: bool = False,
 
     from bot.handlers.teams.conversations import DbReferences
 
+    if anonymous and not auth.app_id:
+        # No Entra app by design (the sandbox, tests): the SDK warns of it on every turn,
+        # which says nothing anyone can act on.
+        logging.getLogger(SDK_NO_APP_ID_LOG).setLevel(logging.ERROR)
     references = DbReferences(sv.engine)
     web_app.add_routes(routes(sv, auth=auth, references=references, anonymous=anonymous))
     deliver(sv, connector=connector, references=references, directory=directory)
