@@ -196,14 +196,6 @@ async def dialog(page: Any) -> AsyncIterator[Any]:
 # ------------------------------------------------------------------ the stories
 
 
-# Until the domain services carry the platform (FlowService, Messaging: rows are queued
-# for Slack by default), the first question of a flow started in Teams is queued for Slack
-# and dead-lettered there ("user_not_found"), so the story stops at its first step. With
-# the platform carried (a stand-in tried on this branch: rows to Teams ids queued for
-# Teams, the policy's Teams channels first) the whole story passes. Strict: once the fix
-# is merged this passes and the mark must go.
-@pytest.mark.xfail(strict=True, reason="flows started in Teams queue their questions for "
-                   "Slack until the services carry the platform (lead's fix on main)")
 async def test_consultation_and_referral_in_the_teams_view(story: Story) -> None:
     page = story.page
     fresh_folder(ARTIFACTS)

@@ -71,6 +71,7 @@
   function markdown(text, result) {
     const escaped = text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
     result.outputHtml = escaped
+      .replace(/&#60;at&#62;(.*?)&#60;\/at&#62;/g, "<strong>@$1</strong>") // a mention
       .replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>")
       .replace(/(^|[\s(])_(.+?)_(?=[\s).,]|$)/g, "$1<em>$2</em>")
       .replace(/\n/g, "<br>");
