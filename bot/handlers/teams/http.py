@@ -36,6 +36,7 @@ from bot.services import Services
 
 log = logging.getLogger("frontdoor.teams")
 PATH = "/api/messages"
+SDK_CONNECTIONS_LOG = "microsoft_agents.hosting.core.authorization.connection_manager"
 MAX_BODY = 256 * 1024  # an activity is a few KB; Teams caps a message at about 28 KB
 
 
@@ -65,6 +66,9 @@ class TeamsAuth:
 
 def make_adapter(auth: TeamsAuth) -> CloudAdapter:
     """The SDK's adapter, with our ``on_turn_error`` instead of its chatty default."""
+    # The SDK prints its connection settings at INFO, a dozen lines, on every start: above
+    # the address ``serve`` and the sandbox say first. Its warnings still show.
+    logging.getLogger(SDK_CONNECTIONS_LOG).setLevel(logging.WARNING)
     config = auth.configuration()
     adapter = CloudAdapter(connection_manager=MsalConnectionManager(
         connections_configurations={"SERVICE_CONNECTION": config}))
