@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=None,
                          help="port for the workspace page (default: a free one)")
     sandbox.add_argument("--open", action="store_true", help="open the workspace in a browser")
+    sandbox.add_argument("--platform", choices=("slack", "teams"), default="slack",
+                         help="the view the page opens on: Slack or Microsoft Teams (the page "
+                         "switches between them; both are there)")
     rem = sub.add_parser("reminders", help="reminders").add_subparsers(dest="sub", required=True)
     run = rem.add_parser("run", help="one sweep as of --now (default: now)")
     run.add_argument("--now", metavar="ISO-TIME", help=NOW_HELP)
@@ -135,7 +138,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "sandbox":
         from bot.sandbox.run import run_sandbox
 
-        return asyncio.run(run_sandbox(settings, port=args.port, open_browser=args.open))
+        return asyncio.run(run_sandbox(settings, port=args.port, open_browser=args.open,
+                                       platform=args.platform))
     if cmd == "worker":
         from bot.worker import run_worker
 

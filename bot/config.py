@@ -9,7 +9,10 @@ from dotenv import load_dotenv
 
 DEFAULT_API_URL = "https://slack.com/api/"
 SERVE_DATABASE_URL = "sqlite:///frontdoor.db"  # ``serve``'s; the sandbox has its own
-# What ``serve`` needs to reach each chat platform (Microsoft Teams will add its own).
+# Teams' global Bot Connector address: where the first message to a person goes before any
+# activity from the tenant told us its regional one (``serviceUrl``, then remembered).
+DEFAULT_TEAMS_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
+# What ``serve`` needs to reach each chat platform.
 CHAT_PLATFORM_VARIABLES = {
     "Slack": "SLACK_BOT_TOKEN, with SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET "
              "(HTTP mode)",
@@ -31,6 +34,12 @@ class Settings:
     outbox_lease: float = 60.0  # seconds before a dead sender's claimed row is taken over
     shutdown_timeout: float = 20.0  # seconds from SIGTERM to exit, work in progress finished
     ops_port: int | None = None  # Socket Mode and worker: /healthz, /readyz, /metrics here
+    # Microsoft Teams: the bot's Entra app registration (single tenant). Without an app id
+    # ``serve`` answers Teams' endpoint with 401 (only the sandbox and tests run anonymous).
+    microsoft_app_id: str = ""
+    microsoft_app_password: str = ""
+    microsoft_app_tenant_id: str = ""
+    teams_service_url: str = DEFAULT_TEAMS_SERVICE_URL
 
     @property
     def socket_mode(self) -> bool:
@@ -92,6 +101,10 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         outbox_lease=lease,
         shutdown_timeout=shutdown,
         ops_port=int(ops_port) if ops_port is not None else None,
+        microsoft_app_id=os.environ.get("MICROSOFT_APP_ID", ""),
+        microsoft_app_password=os.environ.get("MICROSOFT_APP_PASSWORD", ""),
+        microsoft_app_tenant_id=os.environ.get("MICROSOFT_APP_TENANT_ID", ""),
+        teams_service_url=os.environ.get("TEAMS_SERVICE_URL") or DEFAULT_TEAMS_SERVICE_URL,
     )
 
 

@@ -1,5 +1,6 @@
 """Running the bot: HTTP mode (``POST /slack/events``, ``GET /healthz``, ``GET /readyz``,
-``GET /metrics``) or Socket Mode.
+``GET /metrics``, and Teams' ``POST /api/messages`` when the policy names Teams people)
+or Socket Mode.
 
 The outbox sender runs in the same process (and the reminder loop, unless
 ``--no-reminders``), all on one event loop with one aiohttp session.
@@ -26,6 +27,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from bot.config import Settings
+from bot.handlers import teams
 from bot.handlers.slack import http as slack_http
 from bot.handlers.slack.app import build_app
 from bot.handlers.slack.client import make_session
@@ -46,12 +48,16 @@ YOUNG_GC_THRESHOLD = 10_000  # allocations between young collections; CPython's 
 
 
 def make_web_app(app: Any, sv: Services, health: Health | None = None, *,
-                 wall: Callable[[], float] = time.time) -> web.Application:
-    """The aiohttp application: Slack's endpoint, health checks and metrics. ``wall`` is
-    real time, for the signature's age and the replay keys (tests move it)."""
+                 wall: Callable[[], float] = time.time,
+                 teams_options: dict[str, Any] | None = None) -> web.Application:
+    """The aiohttp application: Slack's endpoint, Teams' when the policy names Teams
+    people (``teams_options``: :func:`bot.handlers.teams.mount`'s, the sandbox's), health
+    checks and metrics. ``wall`` is real time, for the signature's age and the replay
+    keys (tests move it)."""
     health = health or Health(sv.engine, sv.policy.authority)
     web_app = web.Application(client_max_size=slack_http.MAX_BODY)
     slack_http.mount(web_app, app, sv, wall=wall)
+    teams.mount(web_app, sv, **(teams_options or {}))
     add_ops_routes(web_app, sv, health)
     return web_app
 
@@ -131,11 +137,13 @@ async def running(
     http_mode: bool | None = None,
     role: str = dbrole.LIVE,
     wall: Callable[[], float] = time.time,
+    teams_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[Running]:
     """Start the bot (migrating the database first) and stop it cleanly on exit.
 
     ``clock`` is the service's time (SLA clocks, flows); ``wall`` is real time, for
-    Slack's signature window and replay keys only. ``role`` marks the database as a
+    Slack's signature window and replay keys only. ``teams_options``: how Teams is
+    mounted (:func:`bot.handlers.teams.mount`; the sandbox's fake). ``role`` marks the database as a
     live workspace's (or, from the sandbox, as the sandbox's) before anything else
     touches it; a database marked for the other raises
     :class:`store.dbrole.DatabaseRoleError`, unchanged.
@@ -173,7 +181,8 @@ async def running(
         port: int | None = None
         try:
             if http_mode if http_mode is not None else not settings.socket_mode:
-                runner = web.AppRunner(make_web_app(app, sv, health, wall=wall),
+                runner = web.AppRunner(make_web_app(app, sv, health, wall=wall,
+                                                    teams_options=teams_options),
                                        access_log_class=RefusedRequestLog,
                                        shutdown_timeout=settings.shutdown_timeout)
                 await runner.setup()

@@ -9,6 +9,7 @@ import signal
 from datetime import datetime
 
 from bot.config import Settings
+from bot.handlers import teams
 from bot.handlers.slack.client import make_session
 from bot.lifecycle import Health, release_mine
 from bot.policy import load_policy
@@ -34,6 +35,7 @@ async def run_worker(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
     async with make_session() as http:
         sv = Services.build(settings, policy, engine, http)
+        teams.deliver(sv)  # Teams' rows too, when the policy and the settings have Teams
         reminders = ReminderLoop(sv)
         sv.metrics.watch_database(engine, sv.clock)
         health = Health(engine, policy.authority)

@@ -86,6 +86,13 @@ def cards_of(activity: dict[str, Any]) -> list[dict[str, Any]]:
             if a.get("contentType") == ac.CONTENT_TYPE]
 
 
+def dialogs(card: dict[str, Any]) -> set[str]:
+    """The actions of ``card``'s buttons that open a dialog (Teams sends ``task/fetch``)."""
+    return {a["data"][verbs.ACTION] for a in walk(card.get("actions"))
+            if a.get("type") == "Action.Submit"
+            and (a.get("data") or {}).get("msteams") == {"type": "task/fetch"}}
+
+
 def assert_valid_card(card: dict[str, Any]) -> None:
     """Valid against the 1.5 schema. ``msteams`` (mention entities, width) is Teams' own
     extension of the card, which the schema (additionalProperties: false) does not list."""
@@ -601,3 +608,26 @@ def test_the_schema_check_catches_a_broken_card() -> None:
     with pytest.raises(AssertionError):
         assert_valid_card({"type": "AdaptiveCard", "version": "1.5",
                            "body": [{"type": "section", "text": "Slack's, not a card's"}]})
+
+
+def test_a_redraw_and_a_note_find_the_card_where_teams_has_it(engine: Engine,
+                                                               policy: Policy) -> None:
+    """A council on both platforms (during a move) has a card in Slack and in Teams: a
+    Teams row redraws, and notes under, the Teams message, never the Slack one."""
+    queue_every_intent(engine, policy)  # the card is in Slack at "1:card"
+    with session_scope(engine) as s:
+        tx = Tx.of(s)
+        delivered.remember(tx, intents.TRIAGE_CARD, "card", 42, CARDS, "1:teams-card",
+                           platform="teams")
+        for intent in (intents.TRIAGE_CARD_UPDATE, intents.CARD_NOTE):
+            intents.queue(s, intent, key=f"teams:{intent}", to=intents.conversation(CARDS),
+                          data={"text": "A note."} if intent == intents.CARD_NOTE else {},
+                          subject_type="card", subject_id=42, platform="teams")
+    renderer = TeamsRenderer(policy, clock=lambda: NOW, directory=NAMES)
+    with session_scope(engine) as s:
+        rows = {intents.intent_of(r): r for r in s.exec(select(OutboxMessage)).scalars()  # type: ignore[call-overload]
+                if r.platform == "teams"}
+        update = renderer.prepare(sql.Cx.of(s), rows[intents.TRIAGE_CARD_UPDATE], NOW)
+        note = renderer.prepare(sql.Cx.of(s), rows[intents.CARD_NOTE], NOW)
+    assert update is not None and update.activity_id == "1:teams-card"
+    assert note is not None and note.reply_to == "1:teams-card"

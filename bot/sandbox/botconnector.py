@@ -56,6 +56,7 @@ DEFAULT_TENANT_ID = "00000000-0000-4000-8000-00000000c0c1"  # fictional
 TOKEN_LIFETIME = 3600
 # Teams refuses an activity bigger than about 28 KB.
 MAX_ACTIVITY_BYTES = 28 * 1024
+ACTIVITY_ID_BASE = 1_764_000_000_000  # ids are millisecond timestamps in Teams
 # The operations a fault can be injected into ("*": every /v3 call).
 OPS = ("token", "create", "send", "reply", "update", "members", "member")
 
@@ -119,8 +120,15 @@ class FakeBotConnector:
 
     def __init__(self, *, app_id: str = DEFAULT_APP_ID, password: str = DEFAULT_APP_PASSWORD,
                  tenant_id: str = DEFAULT_TENANT_ID, token_lifetime: int = TOKEN_LIFETIME,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, anonymous: bool = False) -> None:
         self.app_id, self.password, self.tenant_id = app_id, password, tenant_id
+        # The sandbox's bot runs with no app id of its own (as with the Bot Framework
+        # Emulator): the SDK's replies within a turn then carry no token, and are taken.
+        # A token that is sent must still be one this fake issued.
+        self.anonymous = anonymous
+        # Ids of the people's own activities (the sandbox's Teams view tells the fake, which
+        # keeps only the bot's): the SDK answers a message as a reply to it.
+        self.heard: set[str] = set()
         self.token_lifetime = token_lifetime
         self.clock = clock
         self.people: dict[str, Person] = {}
@@ -318,6 +326,8 @@ class FakeBotConnector:
                                  status=fault.status, headers=headers)
 
     def _authenticate(self, request: web.Request) -> None:
+        if self.anonymous and "Authorization" not in request.headers:
+            return
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         expires = self.tokens.get(token) if scheme == "Bearer" else None
         if expires is None or expires <= self.clock():
@@ -334,9 +344,15 @@ class FakeBotConnector:
             raise ConnectorError(404, "ConversationNotFound", "Conversation not found.")
         return conv
 
+    def ids_after(self, activity_ids: list[str]) -> None:
+        """New activity ids from here on come after these (a restored workspace's)."""
+        numbers = [int(a) - ACTIVITY_ID_BASE for a in activity_ids if a.isdigit()]
+        if numbers:
+            self._ids = itertools.count(max(max(numbers) + 1, next(copy.copy(self._ids))))
+
     def _new_activity_id(self) -> str:
         # Teams' message ids are millisecond timestamps; increasing, unique here.
-        return str(1_764_000_000_000 + next(self._ids))
+        return str(ACTIVITY_ID_BASE + next(self._ids))
 
     def _store(self, conv: Conversation, activity: dict[str, Any],
                reply_to: str | None = None) -> dict[str, Any]:
@@ -353,9 +369,11 @@ class FakeBotConnector:
         stored["id"] = self._new_activity_id()
         stored["conversation"] = {"id": conv.id}
         if reply_to:
-            if not any(a["id"] == reply_to for a in self.activities(conv.id)):
+            known = any(a["id"] == reply_to for a in self.activities(conv.id))
+            if not known and not (self.anonymous and reply_to in self.heard):
                 raise ConnectorError(404, "NotFound", "Activity to reply to not found.")
-            stored["replyToId"] = reply_to
+            if known or conv.kind != "personal":  # Teams shows a reply in a 1:1 chat plainly
+                stored["replyToId"] = reply_to
         conv.activities.append(stored)
         return {"id": stored["id"]}
 

@@ -7,6 +7,7 @@ Every name here is made up.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from bot.policy import Policy
@@ -90,3 +91,51 @@ def people_for(fake: FakeSlack) -> list[Person]:
         if u.id not in known and not u.is_bot
     ]
     return [p for p in PEOPLE if p.id in fake.users] + extra
+
+
+# --- the same people and channels in the sandbox's Teams tenant ---------------------------
+
+TEAMS_TENANT = "00000000-0000-4000-8000-00000000c0c1"  # the fake Bot Connector's (fictional)
+
+
+def teams_id(person_id: str) -> str:
+    """A demo person's Entra object id: a GUID made from their Slack id, so both views
+    meet the same person, and a restart finds them again."""
+    digits = hashlib.sha256(person_id.encode()).hexdigest()[:12]
+    return f"5a4d0000-0000-4000-8000-{digits}"
+
+
+def teams_member(person_id: str) -> str:
+    """A demo person's Bot Connector id in the tenant (``29:…``)."""
+    return f"29:1{teams_id(person_id).replace('-', '')}"
+
+
+def teams_channel(key: str) -> str:
+    """A policy channel's id in the demo team (``19:mash-managers@thread.tacv2``)."""
+    return f"19:{channel_name(key)}@thread.tacv2"
+
+
+def with_teams(policy: Policy) -> Policy:
+    """``policy`` with a ``teams:`` section for the demo tenant, when it has none: the
+    Slack section's channels and role holders, by the demo people's Teams ids. Teams
+    groups grant nothing yet (``bot.handlers.teams.people``), so a Slack user group's
+    demo member is named as a person."""
+    if policy.teams is not None or policy.slack is None:
+        return policy
+    from bot.policy import TeamsPeople
+
+    slack = policy.slack
+    groups = {MANAGERS: [MANAGER2], ADVISORS: [COORD]}
+
+    def ids(role: str, users: tuple[str, ...], usergroups: tuple[str, ...]) -> list[str]:
+        people = list(users) + (groups[role] if usergroups else [])
+        return list(dict.fromkeys(teams_id(u) for u in people))
+
+    roles = {role: {"users": ids(role, r.users, r.usergroups)}
+             for role, r in ((MANAGERS, slack.roles.managers), (ADVISORS, slack.roles.advisors))}
+    channels = {key: teams_channel(key) for key in type(slack.channels).model_fields}
+    teams = TeamsPeople.model_validate({"channels": channels, "roles": roles})
+    return policy.model_copy(update={"teams": teams})
+
+
+MANAGERS, ADVISORS = "managers", "advisors"

@@ -14,7 +14,6 @@ replaced by one that logs the error's kind only and says nothing in the chat.
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from microsoft_agents.hosting.core import (
     TurnContext,
 )
 
+from bot.config import Settings
 from bot.handlers.teams.conversations import MemoryReferences, References
 from bot.handlers.teams.listeners import FrontDoorAgent
 from bot.handlers.teams.people import Roster
@@ -37,6 +37,7 @@ from bot.services import Services
 
 log = logging.getLogger("frontdoor.teams")
 PATH = "/api/messages"
+SDK_CONNECTIONS_LOG = "microsoft_agents.hosting.core.authorization.connection_manager"
 MAX_BODY = 256 * 1024  # an activity is a few KB; Teams caps a message at about 28 KB
 
 
@@ -49,11 +50,11 @@ class TeamsAuth:
     tenant_id: str = ""
 
     @classmethod
-    def from_env(cls) -> TeamsAuth:
-        """``MICROSOFT_APP_ID``, ``MICROSOFT_APP_PASSWORD``, ``MICROSOFT_APP_TENANT_ID``."""
-        return cls(os.environ.get("MICROSOFT_APP_ID", ""),
-                   os.environ.get("MICROSOFT_APP_PASSWORD", ""),
-                   os.environ.get("MICROSOFT_APP_TENANT_ID", ""))
+    def of(cls, settings: Settings) -> TeamsAuth:
+        """``MICROSOFT_APP_ID``, ``MICROSOFT_APP_PASSWORD``, ``MICROSOFT_APP_TENANT_ID``,
+        as ``load_settings`` read them."""
+        return cls(settings.microsoft_app_id, settings.microsoft_app_password,
+                   settings.microsoft_app_tenant_id)
 
     def configuration(self) -> AgentAuthConfiguration:
         """The SDK's configuration: anonymous allowed only when no app id is set (which
@@ -66,6 +67,9 @@ class TeamsAuth:
 
 def make_adapter(auth: TeamsAuth) -> CloudAdapter:
     """The SDK's adapter, with our ``on_turn_error`` instead of its chatty default."""
+    # The SDK prints its connection settings at INFO, a dozen lines, on every start: above
+    # the address ``serve`` and the sandbox say first. Its warnings still show.
+    logging.getLogger(SDK_CONNECTIONS_LOG).setLevel(logging.WARNING)
     config = auth.configuration()
     adapter = CloudAdapter(connection_manager=MsalConnectionManager(
         connections_configurations={"SERVICE_CONNECTION": config}))
@@ -91,7 +95,7 @@ def routes(sv: Services, *, auth: TeamsAuth | None = None,
     before a route exists. ``roster``: membership of the teams the policy's roles name
     (without one, a team grants nothing).
     """
-    auth = auth or TeamsAuth.from_env()
+    auth = auth or TeamsAuth.of(sv.settings)
     if not auth.app_id and not anonymous:
         raise ValueError("Teams needs MICROSOFT_APP_ID (with MICROSOFT_APP_PASSWORD and "
                          "MICROSOFT_APP_TENANT_ID): without it anyone could post activities")

@@ -230,7 +230,8 @@ def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = 
 def dialog(title: str, action: str, data: dict[str, Any], *, style: str | None = None
            ) -> Element:
     """A button opening a dialog (a task module: ``task/fetch`` with ``action`` and
-    ``data``), for a decision that needs typed input; the bot answers with the form."""
+    ``data``), for a decision that needs typed input; the bot answers with the form (an
+    Action.Execute cannot open one: its answer is a card or words)."""
     return submit(title, {"msteams": {"type": "task/fetch"}, verbs.ACTION: action, **data},
                   style=style, inputs=False)
 
