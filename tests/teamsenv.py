@@ -62,8 +62,8 @@ class StubRenderer:
             _, message_id = delivered.where_row_put(cx, data["of_key"])
             if message_id is None:
                 raise NotReady(data["of_key"])
-            return TeamsCall(activity, to.id, to_person=to.is_person, activity_id=message_id)
-        return TeamsCall(activity, to.id, to_person=to.is_person, reply_to=data.get("thread"))
+            return TeamsCall(activity, to.id, dm=to.is_person, activity_id=message_id)
+        return TeamsCall(activity, to.id, dm=to.is_person, reply_to=data.get("thread"))
 
 
 def key_of(activity: dict[str, Any]) -> str:

@@ -90,7 +90,7 @@ async def test_a_typed_message_is_answered_in_the_persons_chat(sb: Any) -> None:
         _, chat = await call(http, sb, f"/ui/teams/messages?user={ADA}&conversation=personal")
     said = [(m["from"], m["text"]) for m in chat["messages"]]
     assert said[0] == ("Ada Teacher", "caf")
-    assert said[1][0] == "Front Door" and "not available in Teams yet" in said[1][1]
+    assert said[1][0] == "Front Door" and "register a CAF" in said[1][1]
 
 
 async def test_a_card_click_goes_to_the_bot_as_an_invoke_and_its_answer_comes_back(
