@@ -16,6 +16,8 @@ DEFAULT_TEAMS_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
 CHAT_PLATFORM_VARIABLES = {
     "Slack": "SLACK_BOT_TOKEN, with SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET "
              "(HTTP mode)",
+    "Microsoft Teams": "MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID "
+                       "(and a teams: section in the policy)",
 }
 
 
@@ -47,9 +49,17 @@ class Settings:
         return bool(self.app_token)
 
     @property
+    def slack(self) -> bool:
+        """Whether the bot runs in Slack (its token is set)."""
+        return bool(self.bot_token)
+
+    @property
     def chat_platform(self) -> str | None:
-        """The chat platform the bot is configured for ("Slack"), or None: none is."""
-        return "Slack" if self.bot_token else None
+        """The chat platforms the bot is configured for ("Slack", "Microsoft Teams", or
+        both), or None: none is. Teams also needs the policy's ``teams:`` section."""
+        found = [name for name, on in (("Slack", self.slack),
+                                       ("Microsoft Teams", bool(self.microsoft_app_id))) if on]
+        return " and ".join(found) or None
 
 
 def no_chat_platform(command: str) -> str:

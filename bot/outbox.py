@@ -168,6 +168,7 @@ class OutboxSender:
         renderer: Renderer,
         on_sent: OnSent | None = remember,
         escalation_channel: str = "",
+        escalation_platform: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         worker_id: str | None = None,
         pace: float = 1.0,
@@ -187,6 +188,8 @@ class OutboxSender:
             transport.platform: (renderer, transport)}
         self.on_sent = on_sent
         self.escalation_channel = escalation_channel
+        # The escalation channel's platform: the policy's first (the council's own).
+        self.escalation_platform = escalation_platform or transport.platform
         self.clock = clock
         self.worker_id = worker_id or claims.worker_id(self)
         self.pace = pace
@@ -469,6 +472,5 @@ class OutboxSender:
                       "error": error, "row": row.id,
                       "unconfirmed": error.startswith("unconfirmed")},
                 not_before=self.clock(),  # due on the sender's own clock, as its retries are
-                # The escalation channel is the first platform's (the council's own).
-                platform=next(iter(self.platforms)),
+                platform=self.escalation_platform,
             )

@@ -47,7 +47,7 @@ SWITCH_INTERVAL = 0.001  # seconds; CPython default is 0.005
 YOUNG_GC_THRESHOLD = 10_000  # allocations between young collections; CPython's is 700
 
 
-def make_web_app(app: Any, sv: Services, health: Health | None = None, *,
+def make_web_app(app: Any | None, sv: Services, health: Health | None = None, *,
                  wall: Callable[[], float] = time.time,
                  teams_options: dict[str, Any] | None = None) -> web.Application:
     """The aiohttp application: Slack's endpoint, Teams' when the policy names Teams
@@ -56,7 +56,8 @@ def make_web_app(app: Any, sv: Services, health: Health | None = None, *,
     keys (tests move it)."""
     health = health or Health(sv.engine, sv.policy.authority)
     web_app = web.Application(client_max_size=slack_http.MAX_BODY)
-    slack_http.mount(web_app, app, sv, wall=wall)
+    if app is not None:  # None: a Teams-only bot has no Slack endpoint at all
+        slack_http.mount(web_app, app, sv, wall=wall)
     teams.mount(web_app, sv, **(teams_options or {}))
     add_ops_routes(web_app, sv, health)
     return web_app
@@ -119,7 +120,7 @@ class Running:
     """A started bot: its services, app, and (in HTTP mode) the bound port."""
 
     sv: Services
-    app: Any  # the chat platform's app (Slack: Bolt's AsyncApp)
+    app: Any  # Slack's app (Bolt's AsyncApp); None for a bot on Teams alone
     port: int | None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     health: Health | None = None
@@ -164,9 +165,11 @@ async def running(
     async with make_session() as http:
         sv = Services.build(settings, policy, engine, http, clock=clock, pace=pace)
         sv.metrics.watch_database(engine, clock)
-        app = build_app(sv)
+        # Slack when its token is set; a council on Teams alone runs without it.
+        app = build_app(sv) if settings.slack else None
         inflight = InFlight()
-        inflight.install(app)
+        if app is not None:
+            inflight.install(app)
         health = Health(engine, policy.authority)
         claimants = {"outbox": sv.sender.worker_id}
         tasks = [asyncio.create_task(sv.sender.run_forever(stop), name="outbox")]
@@ -180,7 +183,8 @@ async def running(
         socket_handler: Any = None
         port: int | None = None
         try:
-            if http_mode if http_mode is not None else not settings.socket_mode:
+            socket = app is not None and settings.socket_mode
+            if http_mode if http_mode is not None else not socket:
                 runner = web.AppRunner(make_web_app(app, sv, health, wall=wall,
                                                     teams_options=teams_options),
                                        access_log_class=RefusedRequestLog,
@@ -191,6 +195,9 @@ async def running(
                 port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             else:
                 socket_handler = await slack_http.socket_mode(app, sv, wall=wall)
+                # No endpoint for Teams here (it posts to /api/messages over HTTP), but
+                # what the services queue for Teams is still sent, as a worker sends it.
+                teams.deliver(sv)
                 if settings.ops_port is not None:
                     runner = (await start_ops(sv, health, host, settings.ops_port))[0]
             # Everything built so far lives as long as the process: keep the cyclic

@@ -80,6 +80,7 @@ class Services:
             engine, SlackTransport(sender_client, journal=OutboxJournal(runner)),
             renderer=SlackRenderer(policy, clock),
             escalation_channel=policy.channel("escalation"),
+            escalation_platform=policy.platforms[0],
             pace=settings.outbox_pace if pace is None else pace,
             lease=timedelta(seconds=settings.outbox_lease), runner=runner,
             on_result=metrics.delivery,

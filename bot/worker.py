@@ -83,8 +83,9 @@ async def sweep_once(settings: Settings, now: datetime) -> SweepStats:
         async with make_session() as http:
             sv = Services.build(settings, policy, engine, http, pace=0)
             try:
+                teams_on = teams.deliver(sv) is not None
                 stats = await asyncio.to_thread(ReminderSweep(sv).run, now)
-                if settings.bot_token:
+                if settings.slack or teams_on:
                     await sv.sender.run_once()
                 return stats
             finally:

@@ -161,3 +161,35 @@ async def test_a_worker_sends_teams_rows_only_with_an_entra_app(tmp_path: Path) 
                 sv.tx.close()
     finally:
         engine.dispose()
+
+
+async def test_a_council_on_teams_alone_runs_without_slack(tmp_path: Path) -> None:
+    """No SLACK_BOT_TOKEN, a policy naming Teams people only: ``serve`` starts (the command
+    line does not refuse it), has no Slack endpoint, checks Teams' tokens, and sends what
+    the services queue through the Bot Connector; a dead letter's alert is Teams' too."""
+    policy = teams_policy().model_copy(update={"slack": None})
+    assert policy.platforms == ("teams",)
+    async with FakeBotConnector() as fake:
+        for aad, (pid, name) in PEOPLE.items():
+            fake.add_person(pid, name, aad)
+        s = Settings(database_url=f"sqlite:///{tmp_path / 'fd.db'}", port=0,
+                     shutdown_timeout=5, microsoft_app_id=fake.app_id,
+                     microsoft_app_password=fake.password, microsoft_app_tenant_id=fake.tenant_id)
+        assert s.chat_platform == "Microsoft Teams"  # so the command line starts it
+        options = {"connector": Connector(fake.service_url, fake.app_id, fake.password,
+                                          fake.tenant_id, authority=fake.authority,
+                                          ca_file=fake.ca_file)}
+        async with running(s, policy=policy, reminders=False, host="127.0.0.1",
+                           http_mode=True, pace=0, teams_options=options) as r:
+            assert r.app is None and r.sv.sender.escalation_platform == "teams"
+            async with aiohttp.ClientSession() as http, http.post(
+                    f"http://127.0.0.1:{r.port}/slack/events", data=b"{}") as resp:
+                assert resp.status == 404, "no Slack endpoint without Slack"
+            assert await post(r, activity(fake.service_url)) == 401, "Teams' token checked"
+            with session_scope(r.sv.engine, write=True) as db:
+                intents.queue(db, intents.NOTICE, key="teams-only:1", to=intents.person(ALEX),
+                              data={"text": "Your referral has been received."},
+                              platform="teams")
+            r.sv.sender.kick()
+            [sent] = await fake.wait_for("send")
+            assert "Your referral has been received." in str(sent.body)
