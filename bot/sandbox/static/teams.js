@@ -25,27 +25,7 @@
 
   // ------------------------------------------------------------------ http
 
-  // The server refuses writes without this start's token (bot/sandbox/pageguard.py).
-  const TOKEN = document.querySelector('meta[name="frontdoor-token"]').content;
-
-  async function api(path, body) {
-    const init = body === undefined ? {} : {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-Frontdoor-Token": TOKEN },
-      body: JSON.stringify(body),
-    };
-    let response;
-    try {
-      response = await fetch(path, init);
-    } catch (err) {
-      return { ok: false, error: "the sandbox is not reachable" };
-    }
-    try {
-      return await response.json();
-    } catch (_) {
-      return { ok: false, error: `HTTP ${response.status}` };
-    }
-  }
+  const { api } = window.SandboxApi; // static/api.js: the calls both pages make
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
