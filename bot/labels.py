@@ -77,3 +77,9 @@ def duration_words(td: timedelta) -> str:
     if hours:
         return f"{hours} h {mins} min" if mins else f"{hours} h"
     return f"{mins} min"
+
+# The consultation log's filter fields as both platforms' forms name them (a problem with
+# a field names it so: "From: must not be after To").
+CAFLOG_FILTER_LABELS = {"since": "From", "until": "To", "outcome": "Outcome",
+                        "category": "Category", "agency": "Agency", "advisor": "Advisor",
+                        "words": "Words"}

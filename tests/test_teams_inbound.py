@@ -58,6 +58,7 @@ from store.models import (
     Professional,
     TriageCard,
 )
+from tests.adaptive import assert_valid_card
 from tests.slackenv import Clock, assert_nowhere, refused_identifiers
 
 LONDON = ZoneInfo("Europe/London")
@@ -464,6 +465,34 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         assert c.reference in log and "1 of 1" in log
         [viewed] = _audits(engine, "caflog.viewed")
         assert viewed.actor == ADVISOR
+
+        # Filter…: the log's filters in a dialog, for advisors only; a problem is said in
+        # the dialog naming the field, the search words never shown again; the log it
+        # shows stays in the dialog, out of the chat.
+        card = env.said(ADVISOR)[-1]["attachments"][0]["content"]
+        [button] = card["actions"]
+        assert button["data"] == {"msteams": {"type": "task/fetch"},
+                                  verbs.ACTION: verbs.CAFLOG_FILTER}
+        assert (await env.dialog(OUTSIDER, "task/fetch", button["data"]))["value"].startswith(
+            "Only the front door's duty advisors")
+        assert len(_audits(engine, "denied.caflog")) == 2
+        form = await env.dialog(ADVISOR, "task/fetch", button["data"])
+        assert form["type"] == "continue"
+        assert_valid_card(form["value"]["card"]["content"])
+        said = len(env.said(ADVISOR))
+        wrong = await env.dialog(ADVISOR, "task/submit", {
+            verbs.ACTION: verbs.CAFLOG_FILTER, verbs.IN_SINCE: "2026-11-30",
+            verbs.IN_UNTIL: "2026-11-01", verbs.IN_TEXT: "Kyra"})
+        shown = json.dumps(wrong["value"]["card"]["content"])
+        assert "From: must not be after To" in shown and "search word 1" in shown
+        assert "Kyra" not in shown
+        found = await env.dialog(ADVISOR, "task/submit", {
+            verbs.ACTION: verbs.CAFLOG_FILTER, verbs.IN_OUTCOME: "early_help",
+            verbs.IN_ADVISOR: ADVISOR})
+        log = json.dumps(found["value"]["card"]["content"])
+        assert found["type"] == "continue" and c.reference in log and "1 of 1" in log
+        assert len(env.said(ADVISOR)) == said, "the filtered log is not posted in the chat"
+        assert len(_audits(engine, "caflog.viewed")) == 2
 
 
 async def test_referral_story_manager_only_decision_tells_the_referrer(

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.flows.advice import ALREADY_ANSWERED
 from bot.flows.triage import CLOSE_REASONS
-from bot.handlers.teams import people, tasks
+from bot.handlers.teams import caflog, people, tasks
 from bot.handlers.teams.actions import REFUSED, decide, load_card, load_consultation
 from bot.handlers.teams.cafdialogs import CafDialogs
 from bot.handlers.teams.cafroute import CafRoute
@@ -64,6 +64,7 @@ class Dialogs:
         self.who = who or people.People(sv.policy)  # the roles (teams' rosters too)
         self.caf = CafDialogs(sv, self.who)
         self.route = CafRoute(sv, self.who)
+        self.log_filter = caflog.FilterDialog(sv, self.who)
 
     async def fetch(self, user: str, data: dict[str, Any]) -> dict[str, Any]:
         """Open the form ``data`` asks for."""
@@ -71,6 +72,8 @@ class Dialogs:
             return await self.caf.fetch(user, data)
         if data.get(verbs.ACTION) == verbs.CAF_ROUTE_CARD:
             return await self.route.fetch(user, data)
+        if data.get(verbs.ACTION) == verbs.CAFLOG_FILTER:
+            return await self.log_filter.fetch(user, data)
         early = await self._check(user, data)
         if isinstance(early, dict):
             return early
@@ -84,6 +87,8 @@ class Dialogs:
             return await self.caf.submit(user, data, once)
         if data.get(verbs.ACTION) == verbs.CAF_ROUTE_CARD:
             return await self.route.submit(user, data, once)
+        if data.get(verbs.ACTION) == verbs.CAFLOG_FILTER:
+            return await self.log_filter.submit(user, data)
         early = await self._check(user, data)
         if isinstance(early, dict):
             return early

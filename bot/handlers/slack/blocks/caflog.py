@@ -39,6 +39,7 @@ from bot.handlers.slack.blocks.text import (
     section_text,
     when_words,
 )
+from bot.labels import CAFLOG_FILTER_LABELS
 
 # Action and callback ids (kept here: they belong to /caflog only).
 FILTER = "caflog.filter"
@@ -135,8 +136,7 @@ def _date(pair: tuple[str, str], label: str, current: Any) -> Block:
 
 
 # The filter modal's field labels, by filter key: its problems name the fields by these.
-FILTER_LABELS = {"since": "From", "until": "To", "outcome": "Outcome", "category": "Category",
-                 "agency": "Agency", "advisor": "Advisor"}
+FILTER_LABELS = CAFLOG_FILTER_LABELS
 
 
 def filter_modal(f: LogFilter, channel: str) -> dict[str, Any]:

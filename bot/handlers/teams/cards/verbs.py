@@ -78,3 +78,12 @@ IN_LEAD = "lead"  # a CAF dialog's lead professional (an Entra object id, from t
 IN_REFERENCE = "reference"  # the route dialog's EHM reference
 IN_COORDINATOR = "coordinator"  # the route dialog's CAF co-ordinator (the people picker)
 IN_CONSENT = "consent"  # the route dialog's "the family consented": "yes" / "no"
+
+# The consultation log's filter dialog (its inputs; the outcome is IN_OUTCOME, the search
+# words IN_TEXT).
+CAFLOG_FILTER = "caflog.filter"
+IN_SINCE = "since"
+IN_UNTIL = "until"
+IN_CATEGORY = "category"
+IN_AGENCY = "agency"
+IN_ADVISOR = "advisor"
