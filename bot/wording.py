@@ -13,7 +13,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.flows.api import Kind, Option, Prompt
+from bot.flows.clocks import ClockState, clock_label
 from bot.flows.rules import CATEGORIES, human_duration
+from bot.flows.scripts import answer_labels
 from bot.labels import humanize, outcome_label, rating_name
 from bot.policy import Policy
 from store.models import CafEpisode, Consultation, Decision, TriageCard
@@ -180,6 +182,29 @@ def category_words(values: Sequence[Any] | None) -> str:
 def consent_words(status: str | None) -> str:
     """A referral's consent status in words."""
     return CONSENT_LABELS.get(status or "", humanize(status or ""))
+
+
+def age_band_words(policy: Policy, key: str | None) -> str:
+    """An age band as the professional chose it ("Unborn", "5–10"), or "Not given"."""
+    label = answer_labels(policy).get("age_band", {}).get(key or "", humanize(key or ""))
+    return label or "Not given"
+
+
+def referral_kind_words(kind: str | None) -> str:
+    """What kind of referral a card is about."""
+    return "Urgent (safety gate)" if kind == "urgent" else "Referral checklist"
+
+
+def clock_lines(states: Sequence[ClockState], *, closed: bool,
+                at: Callable[[datetime], str]) -> list[str]:
+    """A card's clocks as its "Clock" field says them (``at``: the platform's way of
+    drawing a time that stays true), one line each."""
+    if closed:
+        return ["Stopped (closed)"]
+    lines = [f"{clock_label(c.clock)}: {c.words(at)}" for c in states]
+    if all(c.met_at is not None for c in states):
+        lines.append("No clock running")
+    return lines
 
 
 def caf_lead_due(ep: CafEpisode, today: date, bold: Callable[[str], str]) -> str:

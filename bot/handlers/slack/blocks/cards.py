@@ -80,8 +80,7 @@ def _words(values: Sequence[Any] | None) -> str:
 
 def _age_band(policy: Policy, key: str | None) -> str:
     """An age band as the professional chose it ("Unborn", "5–10"), escaped."""
-    label = answer_labels(policy).get("age_band", {}).get(key or "", humanize(key or ""))
-    return esc(label or "Not given", 200)
+    return esc(wording.age_band_words(policy, key), 200)
 
 
 def summary_blocks(
@@ -129,7 +128,7 @@ def reasons_text(reasons: Sequence[Mapping[str, Any]] | Sequence[Any]) -> str:
 
 
 def _consent(status: str | None) -> str:
-    return escape(CONSENT_LABELS.get(status or "", humanize(status or "")))
+    return escape(wording.consent_words(status))
 
 
 _is_decided = wording.is_decided
@@ -206,15 +205,10 @@ def triage_card(
             closed_line += f" — {esc(card.close_reason, 2500)}"
         blocks.append(section_text(closed_line))
 
-    if closed:
-        due = "Stopped (closed)"
-    else:
-        due = "\n".join(f"{escape(clock_label(c.clock))}: {c.words(at)}" for c in states)
-        if running is None:
-            due = f"{due}\nNo clock running" if due else "No clock running"
-    kind = "Urgent (safety gate)" if referral.kind == "urgent" else "Referral checklist"
+    # Our own words and Slack's date markup: nothing typed to escape.
+    due = "\n".join(wording.clock_lines(states, closed=closed, at=at))
     pairs: list[tuple[str, str]] = [
-        ("Kind", kind),
+        ("Kind", wording.referral_kind_words(referral.kind)),
         ("Age band", _age_band(policy, referral.age_band)),
         ("Categories", _words(referral.categories)),
         ("Consent", _consent(referral.consent_status)),

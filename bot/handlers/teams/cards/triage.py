@@ -98,18 +98,10 @@ def triage_card(card: TriageCard, referral: Referral, policy: Policy, now: datet
         if card.close_reason:
             body.append(ac.typed(card.close_reason, prefix="Why: "))
 
-    if closed:
-        clock = "Stopped (closed)"
-    else:
-        clock = "\n\n".join(f"{clock_label(c.clock)}: {c.words(ac.at)}" for c in states)
-        if running is None:
-            clock = f"{clock}\n\nNo clock running" if clock else "No clock running"
-    kind = "Urgent (safety gate)" if referral.kind == "urgent" else "Referral checklist"
-    label = answer_labels(policy).get("age_band", {})
-    age = label.get(referral.age_band or "", humanize(referral.age_band or "")) or "Not given"
+    clock = "\n\n".join(wording.clock_lines(states, closed=closed, at=ac.at))
     pairs = [
-        ("Kind", kind),
-        ("Age band", age),
+        ("Kind", wording.referral_kind_words(referral.kind)),
+        ("Age band", wording.age_band_words(policy, referral.age_band)),
         ("Categories", wording.category_words(referral.categories)),
         ("Consent", wording.consent_words(referral.consent_status)),
         ("Completeness", f"{int(referral.completeness or 0)}%"),
@@ -203,9 +195,8 @@ def consultation_card(c: Consultation, professional: Professional, policy: Polic
     if professional.contact:
         body.append(ac.typed(professional.contact, 300))
     consent = answers.get("consent") or answers.get("consent_status")
-    label = answer_labels(policy).get("age_band", {})
     pairs = [
-        ("Age band", label.get(c.age_band or "", humanize(c.age_band or "")) or "Not given"),
+        ("Age band", wording.age_band_words(policy, c.age_band)),
         ("Categories", wording.category_words(c.categories)),
         ("Consent", wording.CONSENT_LABELS.get(str(consent), wording.answer_text(consent))
          or "—"),
