@@ -30,14 +30,12 @@ from store.types import utcnow
 
 @dataclass
 class Draft:
-    """A call being drawn (the transport's ``TeamsCall`` once done): send ``activity`` to
-    ``conversation`` (a channel's id, or a person's id whose 1:1 conversation the transport
-    opens first when ``to_person``); ``reply_to``: the activity to answer under (a card's
-    thread); ``activity_id``: the activity to replace (an update)."""
+    """The transport's ``TeamsCall`` while it is drawn (the drawings fill in ``reply_to``
+    and ``activity_id``), with the same fields."""
 
     activity: dict[str, Any]
-    conversation: str
-    to_person: bool = False
+    to: str
+    dm: bool = False
     reply_to: str | None = None
     activity_id: str | None = None
 
@@ -69,7 +67,7 @@ class TeamsRenderer:
         draw = _DRAW.get(intent)
         if draw is None:
             raise UnknownIntent(f"no Teams drawing for {intent!r}")
-        call = Draft({}, address.id, to_person=address.is_person)
+        call = Draft({}, address.id, dm=address.is_person)
         activity = draw(self, cx, row, data, call)
         if activity is None:
             return None
@@ -85,8 +83,8 @@ class TeamsRenderer:
             if status is None or status == "dead":
                 return None
             call.activity_id = _need(message_id)
-        return TeamsCall(call.activity, call.conversation, dm=call.to_person,
-                         reply_to=call.reply_to, activity_id=call.activity_id)
+        return TeamsCall(call.activity, call.to, dm=call.dm, reply_to=call.reply_to,
+                         activity_id=call.activity_id)
 
     # --- cards (from the rows as they are now) -----------------------------------------
 
