@@ -15,7 +15,7 @@ from typing import Any
 from bot import intents
 from store import sql
 from store.tx import Tx
-from store.types import utcnow
+from store.types import DEFAULT_PLATFORM, utcnow
 
 # The intents whose delivery is their subject's message (redrawn, or answered in its
 # thread, later).
@@ -30,7 +30,7 @@ _PURPOSE = {"card": "post", "consultation": "post", "flow": "question"}
 
 
 def place(cx: sql.Cx, subject_type: str, subject_id: int, conversation: str, *,
-          platform: str = "slack") -> None:
+          platform: str = DEFAULT_PLATFORM) -> None:
     """The conversation the subject's message is queued for (before it is delivered)."""
     if subject_type not in ("card", "consultation"):
         raise ValueError(f"a {subject_type} is not placed")
@@ -39,7 +39,7 @@ def place(cx: sql.Cx, subject_type: str, subject_id: int, conversation: str, *,
 
 def remember(tx: Tx, intent: str, subject_type: str | None, subject_id: int | None,
              conversation: str | None, message_id: str | None, *,
-             platform: str = "slack") -> None:
+             platform: str = DEFAULT_PLATFORM) -> None:
     """After ``intent`` was delivered as ``message_id`` in ``conversation``: remember it
     where its subject's later messages look (a card's first post wins; a flow's question
     on screen is always the newest)."""
@@ -50,7 +50,7 @@ def remember(tx: Tx, intent: str, subject_type: str | None, subject_id: int | No
                   utcnow(), platform=platform, replace=purpose == "question")
 
 
-def where_is(cx: sql.Cx, subject_type: str, subject_id: int, *, platform: str = "slack"
+def where_is(cx: sql.Cx, subject_type: str, subject_id: int, *, platform: str = DEFAULT_PLATFORM
              ) -> tuple[str | None, str | None]:
     """(conversation, message id) of the subject's own message; None, None until known."""
     if subject_type not in _PURPOSE:

@@ -22,6 +22,7 @@ from typing import Any
 from bot.flows.api import Finding, Kind, Option, Prompt, Reason, Status, Step, Suggestion
 from store.sql import OutboxRow
 from store.tx import Db, as_tx
+from store.types import DEFAULT_PLATFORM
 
 # What an intent does to the conversation: a new message (the one kind that is searched
 # for before a resend: only a new message can be duplicated), a redraw of one already
@@ -171,7 +172,7 @@ def queue(
     db: Db, intent: str, *, key: str, to: dict[str, str], data: dict[str, Any] | None = None,
     subject_type: str | None = None, subject_id: int | None = None,
     of_key: str | None = None, claim: bool = False, not_before: Any = None,
-    platform: str = "slack",
+    platform: str = DEFAULT_PLATFORM,
 ) -> bool:
     """Queue ``intent`` for ``to`` once per ``key`` (False: that key was queued before).
 

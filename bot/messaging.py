@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot import delivered, intents
 from bot.flows.advice import AdviceResult
-from bot.flows.api import SLACK, Status, Step
+from bot.flows.api import Status, Step
 from bot.flows.triage import CardResult, TriageService
 from bot.policy import Policy
 from store import sql
@@ -27,7 +27,7 @@ from store.models import (
     TriageCard,
 )
 from store.tx import Tx, as_tx
-from store.types import utcnow
+from store.types import DEFAULT_PLATFORM, utcnow
 
 _FLOW_STATUS = {
     Status.REDIRECTED: (intents.FLOW_REDIRECTED, "redirected"),
@@ -49,7 +49,7 @@ class Messaging:
     # --- queueing (inside the caller's transaction) ----------------------
 
     def dm(self, db: Session | Tx, user_id: str, message: dict[str, Any], key: str, *,
-           claim: bool = False, platform: str = SLACK) -> None:
+           claim: bool = False, platform: str = DEFAULT_PLATFORM) -> None:
         """Plain words (``{"text": ...}``) to a person. Anything richer is an intent."""
         if set(message) - {"text"}:
             raise ValueError("a direct message is plain words; queue an intent for more")
@@ -240,7 +240,8 @@ class Messaging:
                                   platform=c.platform)
 
     def redraw_advice_dm(self, db: Session | Tx, consultation_id: int, user_id: str,
-                         what: str, *, changing: bool = False, platform: str = SLACK) -> None:
+                         what: str, *, changing: bool = False,
+                         platform: str = DEFAULT_PLATFORM) -> None:
         """Redraw the advice DM as the consultation is when sent (``changing``: with the
         buttons again, for a professional who asked to change their answer)."""
         intents.queue(db, intents.ADVICE_REDRAW, key=f"consultation:{consultation_id}:dm:{what}",

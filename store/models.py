@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from store.types import UTCDateTime, utcnow
+from store.types import DEFAULT_PLATFORM, UTCDateTime, utcnow
 
 # Ids of people, conversations and messages are the chat platform's own, qualified by
 # ``platform`` ("slack", "teams"): an Entra object id is 36 characters and a Teams
@@ -23,7 +23,8 @@ ID = 255
 
 
 def _platform() -> Any:
-    return Field(default="slack", max_length=16, sa_column_kwargs={"server_default": "slack"})
+    return Field(default=DEFAULT_PLATFORM, max_length=16,
+                 sa_column_kwargs={"server_default": DEFAULT_PLATFORM})
 
 
 def _dt(*, nullable: bool = True, index: bool = False) -> Any:

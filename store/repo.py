@@ -16,7 +16,7 @@ from sqlmodel import Session
 from store import sql
 from store.models import Professional
 from store.tx import Db, as_tx
-from store.types import utcnow
+from store.types import DEFAULT_PLATFORM, utcnow
 
 REFERENCE_PREFIX = "FD"
 
@@ -56,7 +56,8 @@ def professional(session: Session, user_id: str, **details: str) -> Professional
     return row
 
 
-def professional_id(db: Db, user_id: str, *, platform: str = "slack", **details: str) -> int:
+def professional_id(db: Db, user_id: str, *, platform: str = DEFAULT_PLATFORM,
+                    **details: str) -> int:
     """Like ``professional``, the id only (no ORM object to load)."""
     return sql.professional(as_tx(db).cx, user_id, details, utcnow(), platform=platform)
 
@@ -76,7 +77,7 @@ def enqueue(
     subject_type: str | None = None,
     subject_id: int | None = None,
     not_before: datetime | None = None,
-    platform: str = "slack",
+    platform: str = DEFAULT_PLATFORM,
 ) -> bool:
     """Write an outgoing message to the outbox; False if ``key`` was already queued.
 

@@ -31,7 +31,7 @@ from sqlmodel import Session
 
 from store import jsontext
 from store.models import Decision
-from store.types import UTCDateTime, from_stored, to_utc
+from store.types import DEFAULT_PLATFORM, UTCDateTime, from_stored, to_utc
 
 M = TypeVar("M")
 
@@ -123,7 +123,7 @@ class FlowRow:
     history: list[str]
     version: int
     expires_at: datetime | None
-    platform: str = "slack"  # whose chat the flow runs in: its messages go there
+    platform: str = DEFAULT_PLATFORM  # whose chat the flow runs in: its messages go there
 
 
 _ACTIVE_FLOW = (
@@ -132,7 +132,7 @@ _ACTIVE_FLOW = (
 )
 
 
-def active_flow(cx: Cx, user_id: str, platform: str = "slack") -> FlowRow | None:
+def active_flow(cx: Cx, user_id: str, platform: str = DEFAULT_PLATFORM) -> FlowRow | None:
     """The professional's active flow, or None."""
     r = cx.first(_ACTIVE_FLOW, {"platform": platform, "user_id": user_id})
     if r is None:
@@ -154,7 +154,7 @@ _INSERT_FLOW = (
 
 def insert_flow(
     cx: Cx, *, user_id: str, kind: str, state: str, now: datetime, expires_at: datetime,
-    platform: str = "slack",
+    platform: str = DEFAULT_PLATFORM,
 ) -> int | None:
     """Start a flow (version 1, no answers); None if the user already has an active one."""
     r = cx.first(_INSERT_FLOW, {
@@ -330,7 +330,7 @@ _PROFESSIONAL_DETAILS = ("name", "role", "agency", "contact")
 
 
 def professional(cx: Cx, user_id: str, details: dict[str, str], now: datetime,
-                 platform: str = "slack") -> int:
+                 platform: str = DEFAULT_PLATFORM) -> int:
     """The id of the professional with this user id on ``platform``, created if new; the
     non-empty ``details`` (name, role, agency, contact) that differ are updated."""
     who = {"platform": platform, "user_id": user_id}
@@ -401,7 +401,7 @@ class OutboxRow:
     subject_type: str | None = None
     subject_id: int | None = None
     created_at: datetime | None = None  # when queued: a search for it in Slack starts here
-    platform: str = "slack"  # whose renderer draws it and whose transport sends it
+    platform: str = DEFAULT_PLATFORM  # whose renderer draws it and whose transport sends it
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,7 +435,7 @@ _CHANNEL_OPEN = (
 def enqueue(
     cx: Cx, *, key: str, intent: str, payload: dict[str, Any], now: datetime, channel: str = "",
     not_before: datetime | None = None, subject_type: str | None = None,
-    subject_id: int | None = None, lease: Lease | None = None, platform: str = "slack",
+    subject_id: int | None = None, lease: Lease | None = None, platform: str = DEFAULT_PLATFORM,
 ) -> OutboxRow | bool:
     """Queue an outgoing call once per ``key``; False if the key was queued before.
 
@@ -627,7 +627,7 @@ class Place:
 
 
 def place(cx: Cx, subject_type: str, subject_id: int, purpose: str, conversation: str,
-          now: datetime, *, platform: str = "slack") -> None:
+          now: datetime, *, platform: str = DEFAULT_PLATFORM) -> None:
     """Say which conversation a subject's message goes to, as it is queued (kept if set:
     a card stays where it was posted whatever its rating becomes)."""
     cx.execute(_PLACE + "NOTHING", {
@@ -636,7 +636,7 @@ def place(cx: Cx, subject_type: str, subject_id: int, purpose: str, conversation
 
 
 def delivered(cx: Cx, subject_type: str, subject_id: int, purpose: str, conversation: str,
-              message_id: str, now: datetime, *, platform: str = "slack",
+              message_id: str, now: datetime, *, platform: str = DEFAULT_PLATFORM,
               replace: bool = False) -> None:
     """Record where a subject's message was delivered. The first delivery stands (a card's
     post found again after a crash must not move it) unless ``replace`` (a flow's question
@@ -650,7 +650,7 @@ def delivered(cx: Cx, subject_type: str, subject_id: int, purpose: str, conversa
 
 
 def where(cx: Cx, subject_type: str, subject_id: int, purpose: str, *,
-          platform: str = "slack") -> Place | None:
+          platform: str = DEFAULT_PLATFORM) -> Place | None:
     """Where a subject's message is on ``platform``, or None when none was queued."""
     r = cx.first(_WHERE, {"type": subject_type, "sid": subject_id, "purpose": purpose,
                           "platform": platform})

@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from store import sql
 from store.db import session_scope
-from store.types import utcnow
+from store.types import DEFAULT_PLATFORM, utcnow
 
 
 class NeedsSession(Exception):
@@ -72,7 +72,7 @@ class Tx:
     def enqueue(
         self, *, key: str, intent: str, payload: dict[str, Any], channel: str = "",
         subject_type: str | None = None, subject_id: int | None = None,
-        not_before: datetime | None = None, claim: bool = False, platform: str = "slack",
+        not_before: datetime | None = None, claim: bool = False, platform: str = DEFAULT_PLATFORM,
     ) -> bool:
         """Queue an outgoing message once per ``key`` (see ``store.sql.enqueue``).
 

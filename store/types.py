@@ -9,6 +9,10 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+# The platform of a row that names none: every row written before Teams was Slack's
+# (migration 0005), and each platform's listeners say theirs.
+DEFAULT_PLATFORM = "slack"
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware datetime stored as UTC.

@@ -42,7 +42,7 @@ from store import repo
 from store.db import session_scope
 from store.models import CafEpisode, CafMeeting, Referral, Reminder, TriageCard
 from store.runner import threaded
-from store.types import utcnow
+from store.types import DEFAULT_PLATFORM, utcnow
 
 SUBJECT = "caf"
 
@@ -84,7 +84,7 @@ class NewEpisode:
     consent: bool
     last_meeting_on: date | None = None
     # The chat platform whose user ids name the people (the store's default, "slack").
-    platform: str = "slack"
+    platform: str = DEFAULT_PLATFORM
 
 
 @dataclass

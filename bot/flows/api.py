@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-# The platform a row belongs to when none is said: every row written before Teams was
-# Slack's (migration 0005), and a one-platform install's listeners say theirs anyway.
-SLACK = "slack"
+from store.types import DEFAULT_PLATFORM
 
 
 class Kind(StrEnum):
@@ -94,7 +92,7 @@ class Step:
     """The result of one action on a flow."""
 
     status: Status
-    platform: str = SLACK  # whose chat the flow runs in: the step's messages go there
+    platform: str = DEFAULT_PLATFORM  # whose chat the flow runs in: the step's messages go there
     flow_id: int | None = None
     flow_kind: str | None = None  # consult | refer
     prompt: Prompt | None = None

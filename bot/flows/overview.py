@@ -19,6 +19,7 @@ from store import sql
 from store.db import session_scope
 from store.models import CafEpisode, Consultation, Professional, Referral, TriageCard
 from store.runner import threaded
+from store.types import DEFAULT_PLATFORM
 
 RECENT = 20  # a professional's own items shown
 LEAD_CAFS = 50  # a lead professional's open CAFs read (the renderer shows fewer)
@@ -31,7 +32,7 @@ class Overview:
         self.engine = engine
 
     def items(self, user: str, is_manager: bool, is_advisor: bool, *,
-              platform: str = "slack") -> dict[str, Any]:
+              platform: str = DEFAULT_PLATFORM) -> dict[str, Any]:
         """``my_items``, ``my_cafs`` (as lead professional: the next meeting due soonest
         first, so overdue ones lead; those with no date last), ``open_cards`` (managers),
         ``open_consultations`` (advisors) and ``places`` (see the module's docstring)."""

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.flows import records, rules
-from bot.flows.api import SLACK, Status, Step
+from bot.flows.api import Status, Step
 from bot.flows.checklist import completeness
 from bot.flows.engine import FlowEngine, FlowState
 from bot.flows.script import COMPLETED, REDIRECTED, URGENT, Context
@@ -39,7 +39,7 @@ from store.models import FlowSession
 from store.runner import threaded
 from store.sql import FlowRow
 from store.tx import Tx, write_tx
-from store.types import utcnow
+from store.types import DEFAULT_PLATFORM, utcnow
 
 Effects = Callable[[Tx, Step], None]
 Action = Callable[[Tx, Effects | None], Step]
@@ -83,14 +83,14 @@ class FlowService:
 
     def start(
         self, user_id: str, kind: str, *, effects: Effects | None = None,
-        platform: str = SLACK,
+        platform: str = DEFAULT_PLATFORM,
     ) -> Step:
         """Start a ``consult`` or ``refer`` flow, or return the one already active."""
         return self.run(user_id, lambda tx: self.start_in(tx, user_id, kind, effects,
                                                           platform=platform),
                         platform=platform)
 
-    def current(self, user_id: str, *, platform: str = SLACK) -> Step:
+    def current(self, user_id: str, *, platform: str = DEFAULT_PLATFORM) -> Step:
         """The active flow's current question (resume), or ``Status.NONE``.
 
         A flow found past its timeout is expired here and then, so a late
@@ -107,7 +107,7 @@ class FlowService:
         expect: str | None = None,
         expect_flow: int | None = None,
         effects: Effects | None = None,
-        platform: str = SLACK,
+        platform: str = DEFAULT_PLATFORM,
     ) -> Step:
         """Answer the current question (see ``answer_in``)."""
         return self.run(user_id, lambda tx: self.answer_in(
@@ -115,21 +115,21 @@ class FlowService:
             platform=platform), platform=platform)
 
     def back(self, user_id: str, *, effects: Effects | None = None,
-             platform: str = SLACK) -> Step:
+             platform: str = DEFAULT_PLATFORM) -> Step:
         """Go back to the previous question; its answer is kept in ``Step.answers``."""
         return self.run(user_id, lambda tx: self.back_in(tx, user_id, effects,
                                                          platform=platform),
                         platform=platform)
 
     def cancel(self, user_id: str, *, effects: Effects | None = None,
-               platform: str = SLACK) -> Step:
+               platform: str = DEFAULT_PLATFORM) -> Step:
         """Cancel the active flow; its answers are deleted."""
         return self.run(user_id, lambda tx: self.cancel_in(tx, user_id, effects,
                                                            platform=platform),
                         platform=platform)
 
     def run(self, user_id: str, action: Callable[[Tx], Step], *,
-            platform: str = SLACK) -> Step:
+            platform: str = DEFAULT_PLATFORM) -> Step:
         """Run ``action`` in a full transaction; if it lost a race, the flow as it now is."""
         try:
             with write_tx(self.engine) as tx:
@@ -137,7 +137,7 @@ class FlowService:
         except Conflict:
             return self.reread(user_id, platform=platform)
 
-    def reread(self, user_id: str, *, platform: str = SLACK) -> Step:
+    def reread(self, user_id: str, *, platform: str = DEFAULT_PLATFORM) -> Step:
         """After losing a race: the flow as it now is, with nothing applied."""
         with session_scope(self.engine) as s:
             row = sql.active_flow(sql.Cx.of(s), user_id, platform)
@@ -151,7 +151,7 @@ class FlowService:
 
     def start_in(
         self, tx: Tx, user_id: str, kind: str, effects: Effects | None = None, *,
-        platform: str = SLACK,
+        platform: str = DEFAULT_PLATFORM,
     ) -> Step:
         """Start a flow of ``kind``, or say which one is already in progress."""
         if kind not in self.flows:
@@ -184,7 +184,7 @@ class FlowService:
             effects(tx, step)
         return step
 
-    def current_in(self, tx: Tx, user_id: str, *, platform: str = SLACK) -> Step:
+    def current_in(self, tx: Tx, user_id: str, *, platform: str = DEFAULT_PLATFORM) -> Step:
         """The active flow's current question, expiring it if it is overdue."""
         return self._on_active(tx, user_id, lambda row, _now: (self._asking(row), False), None,
                                platform)
@@ -199,7 +199,7 @@ class FlowService:
         expect: str | None = None,
         expect_flow: int | None = None,
         confirmed: frozenset[str] = frozenset(),
-        platform: str = SLACK,
+        platform: str = DEFAULT_PLATFORM,
     ) -> Step:
         """Answer the current question.
 
@@ -250,7 +250,7 @@ class FlowService:
         return step
 
     def back_in(self, tx: Tx, user_id: str, effects: Effects | None = None, *,
-                platform: str = SLACK) -> Step:
+                platform: str = DEFAULT_PLATFORM) -> Step:
         """Go back to the previous question."""
 
         def act(row: FlowRow, now: datetime) -> tuple[Step, bool]:
@@ -263,7 +263,7 @@ class FlowService:
         return self._on_active(tx, user_id, act, effects, platform)
 
     def cancel_in(self, tx: Tx, user_id: str, effects: Effects | None = None, *,
-                  platform: str = SLACK) -> Step:
+                  platform: str = DEFAULT_PLATFORM) -> Step:
         """Cancel the active flow; its answers are deleted."""
 
         def act(row: FlowRow, now: datetime) -> tuple[Step, bool]:
