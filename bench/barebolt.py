@@ -7,6 +7,12 @@ aiohttp ``AppRunner``, ``process_before_response=False``, INFO logging with
 aiohttp's access log. Every slash command, block action and DM message is
 acked and answered with one ``chat.postMessage`` to the person's DM, which is
 all the load generator waits for before its next request.
+
+With ``BAREBOLT_CALLS=same`` (``python -m bench load --baseline same``) it makes the
+Slack calls Front Door makes for a step instead: the question answered is redrawn
+(``chat.update`` of the last message posted to that person) and the next message
+carries a question's blocks (the clicked message's own), so the ratio measures Front
+Door's work beyond Slack's traffic.
 """
 
 from __future__ import annotations
@@ -29,27 +35,45 @@ from slack_sdk.web.async_client import AsyncWebClient
 ANY = re.compile(".*")
 
 
-def build_app(client: AsyncWebClient, signing_secret: str) -> AsyncApp:
-    """The bare app: ack, then one chat.postMessage."""
+def build_app(client: AsyncWebClient, signing_secret: str, *, same: bool = False) -> AsyncApp:
+    """The bare app: ack, then one chat.postMessage (``same``: Front Door's calls)."""
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False,
                    raise_error_for_unhandled_request=False)
+    last: dict[str, tuple[str, str, list[Any]]] = {}  # person -> (DM, ts, blocks) last posted
+
+    async def post(user: str, blocks: list[Any] | None = None) -> None:
+        if not same:
+            await client.chat_postMessage(channel=user, text="ok")
+            return
+        shown = blocks or (last[user][2] if user in last else [])
+        r = await client.chat_postMessage(channel=user, text="ok", blocks=shown)
+        last[user] = (str(r["channel"]), str(r["ts"]), shown)
+
+    async def answered(user: str, blocks: list[Any] | None = None) -> None:
+        # Front Door sends the next question, then redraws the one answered (here, the
+        # message posted before).
+        before = last.get(user)
+        await post(user, blocks)
+        if same and before is not None:
+            dm, ts, shown = before
+            await client.chat_update(channel=dm, ts=ts, text="ok", blocks=shown)
 
     @app.command(ANY)
     async def command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await client.chat_postMessage(channel=command["user_id"], text="ok")
+        await post(command["user_id"])
 
     @app.action(ANY)
     async def action(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await client.chat_postMessage(channel=body["user"]["id"], text="ok")
+        await answered(body["user"]["id"], (body.get("message") or {}).get("blocks"))
 
     @app.event("message")
     async def message(ack: AsyncAck, event: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         if event.get("bot_id") or not event.get("user"):
             return
-        await client.chat_postMessage(channel=event["user"], text="ok")
+        await answered(event["user"])
 
     return app
 
@@ -63,7 +87,8 @@ async def serve() -> None:
     async with aiohttp.ClientSession() as http:
         client = AsyncWebClient(token=os.environ["SLACK_BOT_TOKEN"],
                                 base_url=os.environ["SLACK_API_URL"], session=http, timeout=15)
-        app = build_app(client, os.environ["SLACK_SIGNING_SECRET"])
+        app = build_app(client, os.environ["SLACK_SIGNING_SECRET"],
+                        same=os.environ.get("BAREBOLT_CALLS") == "same")
 
         async def events(request: web.Request) -> web.Response:
             resp = await app.async_dispatch(await to_bolt_request(request))

@@ -394,13 +394,14 @@ class TargetResult:
 
 
 async def measure(kind: str, workdir: Any, *, users: int, warmup: float, duration: float,
-                  templates: dict[str, list[Step]] | None = None) -> TargetResult:
+                  templates: dict[str, list[Step]] | None = None,
+                  baseline: str = "one") -> TargetResult:
     """Start a fresh fake and ``kind`` ("frontdoor" or "bare"), warm up, measure."""
     from bench import procs
 
     async with procs.fake_api(workdir, users) as (fake, api_url):
         fake_root = api_url.removesuffix("/api/")
-        async with procs.bot(kind, workdir, api_url) as bot:
+        async with procs.bot(kind, workdir, api_url, baseline=baseline) as bot:
             connector = aiohttp.TCPConnector(limit=0)
             timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT + REPLY_TIMEOUT + 5)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:

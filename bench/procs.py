@@ -175,11 +175,13 @@ def _frontdoor_argv() -> list[str]:
 
 @contextlib.asynccontextmanager
 async def bot(kind: str, workdir: Path, api_url: str, *, pace: str = "0",
-              reminders: bool = True, database_url: str | None = None) -> AsyncIterator[Proc]:
+              reminders: bool = True, database_url: str | None = None,
+              baseline: str = "one") -> AsyncIterator[Proc]:
     """``frontdoor serve`` (``kind="frontdoor"``) or the bare Bolt app (``"bare"``), healthy.
 
     Front Door gets ``database_url`` (default: a fresh SQLite file in ``workdir``) and
-    ``FRONTDOOR_OUTBOX_PACE=pace``.
+    ``FRONTDOOR_OUTBOX_PACE=pace``; the bare app is told its ``baseline`` ("one" message a
+    request, or the "same" calls as Front Door: ``bench.barebolt``).
     """
     from bench.fakeapi import TOKEN
 
@@ -192,6 +194,7 @@ async def bot(kind: str, workdir: Path, api_url: str, *, pace: str = "0",
         argv = _frontdoor_argv() + ([] if reminders else ["--no-reminders"])
     elif kind == "bare":
         argv = [sys.executable, "-m", "bench.barebolt"]
+        env.update(BAREBOLT_CALLS=baseline)
     else:
         raise ValueError(kind)
     proc = spawn(f"{kind}-{port}", argv, env, workdir)

@@ -40,6 +40,8 @@ def test_a_click_payload_decodes_to_bolts_body() -> None:
     req = inbound.decode(text.encode(), None, FORM)
     assert req.body == payload == bolt(text)
     assert req.context.user_id == "U0TEST0001"  # Bolt's context is built from it
+    # An HTTP request, as Bolt's adapter makes it (it is handed over parsed).
+    assert req.mode == "http" and json.loads(req.raw_body) == payload
 
 
 @pytest.mark.parametrize("text", [

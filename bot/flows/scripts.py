@@ -386,9 +386,27 @@ def build(kind: str, policy: Policy) -> Script:
     raise ValueError(f"unknown flow kind {kind!r}")
 
 
+# Labels by policy: every drawing of a card asks, and building both scripts each time was
+# about a tenth of drawing one (py-spy). A policy is frozen, so its labels never change;
+# the policy is held with them so its id is not reused.
+_LABELS: dict[int, tuple[Policy, dict[str, dict[str, str]]]] = {}
+
+
 def answer_labels(policy: Policy) -> dict[str, dict[str, str]]:
     """Each question's option values and the words shown for them: the one table a card
-    uses to show a stored answer ("dont_know" -> "Don't know", "school" -> "School …")."""
+    uses to show a stored answer ("dont_know" -> "Don't know", "school" -> "School …").
+    Shared: read it, don't change it."""
+    held = _LABELS.get(id(policy))
+    if held is not None and held[0] is policy:
+        return held[1]
+    if len(_LABELS) >= 8:  # a process has one policy; tests make many
+        _LABELS.clear()
+    labels = _answer_labels(policy)
+    _LABELS[id(policy)] = (policy, labels)
+    return labels
+
+
+def _answer_labels(policy: Policy) -> dict[str, dict[str, str]]:
     yes_no = {"yes": "Yes", "no": "No"}
     labels: dict[str, dict[str, str]] = {}
     for kind in KINDS:

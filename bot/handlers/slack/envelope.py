@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_DEPTH = 48  # Slack's deepest (rich text in a message in a view) is about 15
+_CONTAINERS = (dict, list)  # a tuple: isinstance against a union type is slower
 
 
 class Malformed(ValueError):
@@ -53,16 +54,19 @@ def read(body: Any) -> Envelope:
 
 
 def _depth(body: Any) -> None:
-    # Iterative: a deep body must not exhaust the stack here either.
-    stack: list[tuple[Any, int]] = [(body, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise Malformed("nested too deep")
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
+    # Level by level, containers only (half the time of visiting every value, and every
+    # click pays it); iterative, so a deep body cannot exhaust the stack here. A value at
+    # depth d (the body's are at 2) is refused past MAX_DEPTH, a scalar as a container.
+    level, depth = [body], 1
+    while level:
+        if depth >= MAX_DEPTH:  # anything inside these is past it
+            if any(level):
+                raise Malformed("nested too deep")
+            return
+        level = [item for value in level
+                 for item in (value.values() if isinstance(value, dict) else value)
+                 if isinstance(item, _CONTAINERS)]
+        depth += 1
 
 
 def _field(obj: dict[str, Any], key: str, kind: type, what: str, required: bool) -> Any:
