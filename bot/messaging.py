@@ -10,7 +10,6 @@ is, not as it was), the rest from the data queued with them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,15 +18,14 @@ from sqlmodel import Session
 from bot import delivered, intents
 from bot.flows.advice import AdviceResult
 from bot.flows.api import Status, Step
-from bot.flows.triage import CardResult, TriageService
+from bot.flows.triage.messaging import TriageMessaging
 from bot.policy import Policy
 from store import sql
 from store.models import (
     Referral,
-    TriageCard,
 )
 from store.tx import Tx, as_tx
-from store.types import DEFAULT_PLATFORM, utcnow
+from store.types import DEFAULT_PLATFORM
 
 _FLOW_STATUS = {
     Status.REDIRECTED: (intents.FLOW_REDIRECTED, "redirected"),
@@ -39,12 +37,9 @@ _FLOW_STATUS = {
 class Messaging:
     """Queues the bot's messages and prepares them for sending."""
 
-    def __init__(
-        self, policy: Policy, triage: TriageService, clock: Callable[[], datetime] = utcnow
-    ) -> None:
+    def __init__(self, policy: Policy, triage: TriageMessaging) -> None:
         self.policy = policy
         self.triage = triage
-        self.clock = clock
 
     # --- queueing (inside the caller's transaction) ----------------------
 
@@ -91,11 +86,11 @@ class Messaging:
             if step.consultation_id:
                 self.post_consultation(tx, step.consultation_id, platform)
             if step.card_id:
-                self.new_card(tx, step.card_id)
+                self.triage.new_card(tx, step.card_id)
         elif step.status == Status.URGENT:
             say(intents.FLOW_URGENT, "urgent", at=now.isoformat())
             if step.card_id:
-                self.new_card(tx, step.card_id)
+                self.triage.new_card(tx, step.card_id)
         elif step.status in _FLOW_STATUS:
             say(*_FLOW_STATUS[step.status])
         if asked is not None:
@@ -121,86 +116,6 @@ class Messaging:
             return None
         original = delivered.posted(tx.cx, user_id, ts, intents.FLOW_QUESTION)
         return (ts, original["step"]) if original and "step" in original else None
-
-    def new_card(self, db: Session | Tx, card_id: int) -> None:
-        """Post a new triage card (and to the EDT out of hours); its clocks were started
-        by the domain when it was written."""
-        cx = as_tx(db).cx
-        card = sql.load(cx, TriageCard, card_id)
-        if card is None:
-            raise LookupError(f"card {card_id} not found")
-        rating = self.policy.rating(card.suggested_rating)
-        channel = self.policy.channel(rating.card_channel, card.platform)
-        delivered.place(cx, "card", card_id, channel, platform=card.platform)
-        intents.queue(db, intents.TRIAGE_CARD, key=f"card:{card_id}:post",
-                      to=intents.conversation(channel), subject_type="card", subject_id=card_id,
-                      platform=card.platform)
-        self.edt_alert(db, card, card.received_at)
-
-    def edt_alert(self, db: Session | Tx, card: TriageCard, at: datetime) -> None:
-        """Out of office hours at ``at``, a card whose rating goes to the EDT (Red and
-        significant harm) is posted to the EDT channel now; otherwise nothing."""
-        key = card.rating or card.suggested_rating
-        rating = self.policy.rating(key)
-        if not rating.edt_out_of_hours or self.policy.calendar.is_open(at):
-            return
-        intents.queue(
-            db, intents.EDT_ALERT, key=f"card:{card.id}:edt:{key}",
-            to=intents.conversation(self.policy.channel("edt", card.platform)),
-            data={"reference": card.reference, "rating": key,
-                  "card": intents.conversation(card_channel(db, card))},
-            subject_type="card", subject_id=card.id, platform=card.platform,
-        )
-
-    def update_card(self, s: Session, card: TriageCard) -> None:
-        """Redraw a card (after any change); nothing for a card never queued for posting."""
-        channel = card_channel(s, card)
-        if not channel:
-            return
-        intents.queue(s, intents.TRIAGE_CARD_UPDATE, key=f"card:{card.id}:update:v{card.version}",
-                      to=intents.conversation(channel), subject_type="card", subject_id=card.id,
-                      platform=card.platform)
-
-    def card_thread(self, s: Session, card: TriageCard, text: str, key: str, *,
-                    notify_managers: bool = False, by: str = "") -> None:
-        """A note in the card's thread (requests, replies, warnings); ``text`` is words (the
-        renderer escapes them), after a mention of ``by`` (who did it) when given."""
-        managers = self.policy.people(card.platform).roles.managers
-        data: dict[str, Any] = {"text": text}
-        if notify_managers:
-            data["notify"] = [intents.person(u) for u in managers.users]
-            data["groups"] = [intents.group(g) for g in managers.usergroups]
-        if by:
-            data["by"] = intents.person(by)
-        intents.queue(s, intents.CARD_NOTE, key=key,
-                      to=intents.conversation(card_channel(s, card)), data=data,
-                      subject_type="card", subject_id=card.id, platform=card.platform)
-
-    def card_result(self, s: Session, result: CardResult) -> None:
-        """Queue what a triage action shows: the redrawn card, the referrer's DM, notes."""
-        card, referral = result.card, result.referral
-        if card is None or referral is None:
-            return
-        self.update_card(s, card)
-        key = f"card:{card.id}:v{card.version}"
-        to = intents.person(card.referrer_user_id)
-        about = {"subject_type": "card", "subject_id": card.id, "platform": card.platform}
-        if result.action in ("approve", "change", "close"):
-            what = "closed" if result.action == "close" else "outcome"
-            intents.queue(s, intents.REFERRER_OUTCOME, key=f"{key}:{what}", to=to,
-                          data={"card": intents.snapshot(card),
-                                "referral": intents.snapshot(referral)}, **about)
-            if result.action != "close":
-                self.edt_alert(s, card, card.decided_at or card.received_at)
-        elif result.action == "request_info":
-            intents.queue(s, intents.REFERRER_INFO_REQUEST, key=f"{key}:info", to=to,
-                          data={"card": intents.snapshot(card), "question": result.note},
-                          **about)
-            self.card_thread(s, card, f"More information requested:\n{result.note}", f"{key}:ask")
-        elif result.action == "info_reply":
-            self.card_thread(s, card, f"The referrer answered:\n{result.note}", f"{key}:reply")
-        elif result.action in ("snooze", "written_received"):
-            self.card_thread(s, card, result.note, f"{key}:snooze", by=result.by)
 
     def post_consultation(self, db: Session | Tx, consultation_id: int, platform: str) -> None:
         """Post a new consultation card to the consultation duty channel of ``platform``
@@ -248,11 +163,6 @@ class Messaging:
                       to=intents.person(user_id), data={"changing": True} if changing else {},
                       of_key=advice_dm_key(consultation_id), subject_type="consultation",
                       subject_id=consultation_id, platform=platform)
-
-
-def card_channel(db: Session | Tx, card: TriageCard) -> str:
-    """The conversation a card was placed in ("" before it was queued for posting)."""
-    return delivered.where_is(as_tx(db).cx, "card", card.id or 0, platform=card.platform)[0] or ""
 
 
 def advice_dm_key(consultation_id: int) -> str:

@@ -17,7 +17,8 @@ from bot.config import Settings
 from bot.flows.advice import AdviceService
 from bot.flows.overview import Overview
 from bot.flows.service import FlowService
-from bot.flows.triage import TriageService
+from bot.flows.triage.messaging import TriageMessaging
+from bot.flows.triage.service import TriageService
 from bot.handlers.slack.client import make_client
 from bot.handlers.slack.connect import Client, connect
 from bot.handlers.slack.render import SlackRenderer
@@ -44,6 +45,7 @@ class Services:
     flows: FlowService
     triage: TriageService
     advice: AdviceService
+    triage_messaging: TriageMessaging  # the card actions' effects: their messages
     messaging: Messaging
     sender: OutboxSender
     roles: Roles
@@ -73,7 +75,8 @@ class Services:
         # its client does not also sleep inside a call.
         sender_client = make_client(settings.bot_token, settings.api_url, http, max_retries=0)
         triage = TriageService(engine, policy, clock)
-        messaging = Messaging(policy, triage, clock)
+        triage_messaging = TriageMessaging(policy)
+        messaging = Messaging(policy, triage_messaging)
         metrics = Metrics()
         runner = TxRunner(engine, observe=metrics.transaction)
         sender = OutboxSender(
@@ -86,11 +89,12 @@ class Services:
             on_result=metrics.delivery,
         )  # real time: retries and pacing are about Slack, not the SLA clock
         caf = CafService(engine, policy, clock)
-        caf_notify = CafNotifier(policy, messaging, caf)
+        caf_notify = CafNotifier(policy, triage_messaging, caf)
         return cls(
             settings=settings, policy=policy, engine=engine, http=http, client=slack.client,
             flows=FlowService(engine, policy, clock), triage=triage,
-            advice=AdviceService(engine, policy, clock), messaging=messaging, sender=sender,
+            advice=AdviceService(engine, policy, clock), messaging=messaging,
+            triage_messaging=triage_messaging, sender=sender,
             roles=slack.roles, clock=clock, tx=runner, metrics=metrics, caf=caf,
             caf_notify=caf_notify, caf_qa=QaService(caf, caf_notify),
             caflog=LogService(engine, policy.tz, clock), overview=Overview(engine),

@@ -13,9 +13,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.flows.api import Kind, Option, Prompt
-from bot.flows.clocks import ClockState, clock_label
 from bot.flows.rules import CATEGORIES, human_duration
 from bot.flows.scripts import answer_labels
+from bot.flows.triage.scheduled import ClockState, clock_label
 from bot.labels import humanize, outcome_label, rating_name
 from bot.policy import Policy
 from store.models import CafEpisode, Consultation, Decision, TriageCard

@@ -35,7 +35,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot import nonames
-from bot.flows import clocks
 from bot.flows.locked import locked_action
 from bot.policy import Caf, Policy, id_example, id_fits
 from store import repo
@@ -516,7 +515,7 @@ class CafService:
             if ep.lead_user_id == lead:
                 return CafResult("invalid", ep, message="That is already the lead professional.")
             old, ep.lead_user_id = ep.lead_user_id, lead
-            clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_NO_LEAD,))
+            repo.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_NO_LEAD,))
             repo.audit(s, actor=actor, action="caf.lead", subject_type=SUBJECT,
                        subject_id=ep.id, old=old, new=lead, at=now)
             return CafResult("ok", ep, action="lead", actor=actor)
@@ -531,7 +530,7 @@ class CafService:
             return CafResult("invalid", message="Choose why the CAF is closing.")
 
         def act(s: Session, ep: CafEpisode, now: datetime) -> CafResult:
-            clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0)
+            repo.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0)
             repo.audit(s, actor=actor, action="caf.close", subject_type=SUBJECT,
                        subject_id=ep.id, old=ep.status, new="closed", reason=reason, at=now)
             ep.status, ep.close_reason, ep.closed_at = "closed", reason, now
@@ -562,7 +561,7 @@ class CafService:
 
     def _schedule_meeting(self, s: Session, ep: CafEpisode) -> None:
         """Cancel the pending overdue-meeting nudge and schedule one for the current due date."""
-        clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_TAC,))
+        repo.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_TAC,))
         if ep.status != "open" or ep.next_meeting_due is None:
             return
         self.schedule_tac_nudge(s, ep, ep.next_meeting_due, 1)

@@ -30,7 +30,7 @@ from bot.flows.checklist import completeness
 from bot.flows.engine import FlowEngine, FlowState
 from bot.flows.script import COMPLETED, REDIRECTED, URGENT, Context
 from bot.flows.scripts import KINDS, build
-from bot.flows.triage import start_card_clocks
+from bot.flows.triage.scheduled import start_card_clocks
 from bot.flows.validate import Rejected
 from bot.policy import Policy
 from store import sql

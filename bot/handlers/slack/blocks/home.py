@@ -16,7 +16,7 @@ from typing import Any
 
 from bot import wording
 from bot.caf.service import STUCK_LABELS
-from bot.flows.clocks import clock_label
+from bot.flows.triage.scheduled import clock_label
 from bot.handlers.slack.blocks.caf import meeting_buttons
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS, outcome_label, rating_badge
 from bot.handlers.slack.blocks.text import (
