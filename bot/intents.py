@@ -19,7 +19,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from bot.flows.api import Finding, Kind, Option, Prompt, Reason, Status, Step, Suggestion
+from bot.flows.guided.models import Finding, Kind, Option, Prompt, Reason, Status, Step, Suggestion
 from store.sql import OutboxRow
 from store.tx import Db, as_tx
 from store.types import DEFAULT_PLATFORM

@@ -19,13 +19,12 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from bot import logs, replay
-from bot.flows.api import Step
+from bot.flows.guided.scheduled import expire_idle_flows
 from bot.policy import Policy
 from bot.services import Services
 from store import claims, sql
 from store.db import session_scope
-from store.models import FlowSession, Reminder
-from store.tx import Tx
+from store.models import Reminder
 from store.types import utcnow
 
 log = logging.getLogger("frontdoor.reminders")
@@ -69,13 +68,7 @@ class ReminderSweep:
                     stats.sent += 1
                 else:
                     stats.skipped += 1
-        def expired(tx: Tx, step: Step) -> None:
-            # In the expiry's own transaction, so the message exists iff the flow expired.
-            flow = tx.session.get(FlowSession, step.flow_id)
-            if flow is not None:
-                self.sv.messaging.flow_step(tx, flow.user_id, step, now)
-
-        stats.expired_flows += len(self.sv.flows.expire(now, effects=expired))
+        stats.expired_flows += expire_idle_flows(self.sv, now)
         return stats
 
     def claim(self, now: datetime) -> list[int]:

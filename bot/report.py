@@ -38,7 +38,7 @@ from sqlmodel import Session
 
 from bot.caf import qa as caf_qa
 from bot.caflog import day_window
-from bot.flows.rules import CATEGORIES
+from bot.flows.guided.rules import CATEGORIES
 from bot.flows.triage.scheduled import CLOCK_LABELS, clock_label
 from bot.labels import duration_words, rating_name, to_utc
 from bot.policy import RATINGS, Policy

@@ -15,8 +15,9 @@ from bot.caf.service import CafService
 from bot.caflog import LogService
 from bot.config import Settings
 from bot.flows.advice import AdviceService
+from bot.flows.guided.messaging import GuidedMessaging
+from bot.flows.guided.service import FlowService
 from bot.flows.overview import Overview
-from bot.flows.service import FlowService
 from bot.flows.triage.messaging import TriageMessaging
 from bot.flows.triage.service import TriageService
 from bot.handlers.slack.client import make_client
@@ -47,6 +48,7 @@ class Services:
     advice: AdviceService
     triage_messaging: TriageMessaging  # the card actions' effects: their messages
     messaging: Messaging
+    guided_messaging: GuidedMessaging  # the guided flows' steps: their messages
     sender: OutboxSender
     roles: Roles
     clock: Callable[[], datetime]
@@ -76,7 +78,7 @@ class Services:
         sender_client = make_client(settings.bot_token, settings.api_url, http, max_retries=0)
         triage = TriageService(engine, policy, clock)
         triage_messaging = TriageMessaging(policy)
-        messaging = Messaging(policy, triage_messaging)
+        messaging = Messaging(policy)
         metrics = Metrics()
         runner = TxRunner(engine, observe=metrics.transaction)
         sender = OutboxSender(
@@ -94,7 +96,8 @@ class Services:
             settings=settings, policy=policy, engine=engine, http=http, client=slack.client,
             flows=FlowService(engine, policy, clock), triage=triage,
             advice=AdviceService(engine, policy, clock), messaging=messaging,
-            triage_messaging=triage_messaging, sender=sender,
+            triage_messaging=triage_messaging,
+            guided_messaging=GuidedMessaging(triage_messaging, messaging), sender=sender,
             roles=slack.roles, clock=clock, tx=runner, metrics=metrics, caf=caf,
             caf_notify=caf_notify, caf_qa=QaService(caf, caf_notify),
             caflog=LogService(engine, policy.tz, clock), overview=Overview(engine),

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot import delivered, intents, jobs, nonames
-from bot.flows.api import Kind, Option, Prompt, Reason, Status, Suggestion
+from bot.flows.guided.models import Kind, Option, Prompt, Reason, Status, Suggestion
 from bot.handlers.teams.cards import ac, verbs
 from bot.handlers.teams.cards import nonames as refusals
 from bot.handlers.teams.render import TeamsCall, TeamsRenderer

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot import caflog
-from bot.flows.rules import CATEGORIES
+from bot.flows.guided.rules import CATEGORIES
 from bot.handlers.teams import TEAMS, people, tasks
 from bot.handlers.teams.cards import ac, verbs
 from bot.labels import CAFLOG_FILTER_LABELS, OUTCOME_LABELS

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import wording
-from bot.flows.scripts import answer_labels
+from bot.flows.guided.scripts import answer_labels
 from bot.flows.triage.scheduled import ClockState, card_clocks, clock_label
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.text import (
@@ -91,7 +91,7 @@ def summary_blocks(
 ) -> list[Block]:
     """One section per answered summary question, known questions first; missing keys skipped.
 
-    ``labels`` (from :func:`bot.flows.scripts.answer_labels`) turns a stored option value
+    ``labels`` (from :func:`bot.flows.guided.scripts.answer_labels`) turns a stored option value
     into the words the professional chose ("dont_know" -> "Don't know").
     """
     blocks: list[Block] = []
