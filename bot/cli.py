@@ -169,7 +169,8 @@ def _records(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
     from pathlib import Path
 
-    from bot import auditlog, caflog, report, retention
+    from bot import auditlog, report, retention
+    from bot.flows.consultation import log as caflog
     from store.db import make_engine, session_scope
     from store.migrate import upgrade
 

@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot.caf import qa as caf_qa
-from bot.caflog import day_window
+from bot.flows.consultation.log import day_window
 from bot.flows.guided.rules import CATEGORIES
 from bot.flows.triage.scheduled import CLOCK_LABELS, clock_label
 from bot.labels import duration_words, rating_name, to_utc

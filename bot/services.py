@@ -12,9 +12,10 @@ from sqlalchemy.engine import Engine
 from bot.caf.notify import CafNotifier
 from bot.caf.qa import QaService
 from bot.caf.service import CafService
-from bot.caflog import LogService
 from bot.config import Settings
-from bot.flows.advice import AdviceService
+from bot.flows.consultation.log import LogService
+from bot.flows.consultation.messaging import ConsultationMessaging
+from bot.flows.consultation.service import AdviceService
 from bot.flows.guided.messaging import GuidedMessaging
 from bot.flows.guided.service import FlowService
 from bot.flows.overview import Overview
@@ -26,7 +27,6 @@ from bot.handlers.slack.render import SlackRenderer
 from bot.handlers.slack.roles import Roles
 from bot.handlers.slack.transport import SlackTransport
 from bot.journal import OutboxJournal
-from bot.messaging import Messaging
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.policy import Policy
@@ -47,7 +47,7 @@ class Services:
     triage: TriageService
     advice: AdviceService
     triage_messaging: TriageMessaging  # the card actions' effects: their messages
-    messaging: Messaging
+    consultation_messaging: ConsultationMessaging  # the advice actions' effects
     guided_messaging: GuidedMessaging  # the guided flows' steps: their messages
     sender: OutboxSender
     roles: Roles
@@ -78,7 +78,7 @@ class Services:
         sender_client = make_client(settings.bot_token, settings.api_url, http, max_retries=0)
         triage = TriageService(engine, policy, clock)
         triage_messaging = TriageMessaging(policy)
-        messaging = Messaging(policy)
+        consultation_messaging = ConsultationMessaging(policy)
         metrics = Metrics()
         runner = TxRunner(engine, observe=metrics.transaction)
         sender = OutboxSender(
@@ -95,9 +95,10 @@ class Services:
         return cls(
             settings=settings, policy=policy, engine=engine, http=http, client=slack.client,
             flows=FlowService(engine, policy, clock), triage=triage,
-            advice=AdviceService(engine, policy, clock), messaging=messaging,
-            triage_messaging=triage_messaging,
-            guided_messaging=GuidedMessaging(triage_messaging, messaging), sender=sender,
+            advice=AdviceService(engine, policy, clock), triage_messaging=triage_messaging,
+            consultation_messaging=consultation_messaging,
+            guided_messaging=GuidedMessaging(triage_messaging, consultation_messaging),
+            sender=sender,
             roles=slack.roles, clock=clock, tx=runner, metrics=metrics, caf=caf,
             caf_notify=caf_notify, caf_qa=QaService(caf, caf_notify),
             caflog=LogService(engine, policy.tz, clock), overview=Overview(engine),

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from bot.caf.service import CafService
-from bot.caflog import LogFilter
+from bot.flows.consultation.log import LogFilter
 from bot.handlers.slack.blocks import caf as caf_blocks
 from bot.handlers.slack.blocks import caflog as caflog_blocks
 from bot.handlers.slack.blocks import ids, modals

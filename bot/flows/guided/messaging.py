@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from bot import delivered, intents
+from bot.flows.consultation.messaging import ConsultationMessaging
 from bot.flows.guided.models import Status, Step
 from bot.flows.triage.messaging import TriageMessaging
-from bot.messaging import Messaging
 from store import sql
 from store.models import Referral
 from store.tx import Tx
@@ -30,7 +30,7 @@ _FLOW_STATUS = {
 class GuidedMessaging:
     """Queues the guided flows' messages."""
 
-    def __init__(self, triage: TriageMessaging, consultation: Messaging) -> None:
+    def __init__(self, triage: TriageMessaging, consultation: ConsultationMessaging) -> None:
         self.triage = triage
         self.consultation = consultation
 

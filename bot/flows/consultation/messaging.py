@@ -1,41 +1,30 @@
-"""From state changes to outbox rows: the intents each change causes (``bot.intents``).
+"""What the consultation domain queues: a new consultation's card for the duty
+advisors, its redraws, the advice DM to the professional and that DM redrawn once
+answered (``bot.intents``).
 
-Called inside the transaction that changed the state (the flows' ``effects``
-hook), so a message exists if and only if its cause was committed. Nothing here
-is drawn: the platform's renderer draws each intent when it is sent, cards from
-the rows as they are then (an update delayed by an outage shows the card as it
-is, not as it was), the rest from the data queued with them.
+Called inside the transaction that changed the consultation (the actions' ``effects``),
+so a message exists if and only if its cause was committed. Nothing here is drawn: each
+platform's renderer draws the card from the rows as they are when it is sent.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlmodel import Session
 
 from bot import delivered, intents
-from bot.flows.advice import AdviceResult
+from bot.flows.consultation.models import AdviceResult
 from bot.policy import Policy
 from store.tx import Tx, as_tx
 from store.types import DEFAULT_PLATFORM
 
 
-class Messaging:
-    """Queues the bot's messages and prepares them for sending."""
+class ConsultationMessaging:
+    """Queues the consultations' messages."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-
-    # --- queueing (inside the caller's transaction) ----------------------
-
-    def dm(self, db: Session | Tx, user_id: str, message: dict[str, Any], key: str, *,
-           claim: bool = False, platform: str = DEFAULT_PLATFORM) -> None:
-        """Plain words (``{"text": ...}``) to a person. Anything richer is an intent."""
-        if set(message) - {"text"}:
-            raise ValueError("a direct message is plain words; queue an intent for more")
-        intents.queue(db, intents.NOTICE, key=key, to=intents.person(user_id),
-                      data=dict(message), claim=claim, platform=platform)
 
     def post_consultation(self, db: Session | Tx, consultation_id: int, platform: str) -> None:
         """Post a new consultation card to the consultation duty channel of ``platform``
@@ -88,5 +77,3 @@ class Messaging:
 def advice_dm_key(consultation_id: int) -> str:
     """The outbox key of the advice DM (its later redraws find it by this key)."""
     return f"consultation:{consultation_id}:advice"
-
-
