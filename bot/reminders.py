@@ -115,10 +115,11 @@ def nudge_handlers() -> dict[str, NudgeFn]:
     """Every reminder kind, from each domain's ``scheduled``: the triage cards' SLA clocks,
     CAF meetings and QA, weekly jobs."""
     from bot import jobs
-    from bot.caf import nudges, qa
+    from bot.flows.caf import qa
+    from bot.flows.caf import scheduled as caf
     from bot.flows.triage import scheduled as triage
 
-    return {**triage.NUDGES, **nudges.NUDGES, **qa.NUDGES, **jobs.NUDGES}
+    return {**triage.NUDGES, **caf.NUDGES, **qa.NUDGES, **jobs.NUDGES}
 
 
 def recurring_jobs() -> list[EnsureFn]:

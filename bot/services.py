@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 import aiohttp
 from sqlalchemy.engine import Engine
 
-from bot.caf.notify import CafNotifier
-from bot.caf.qa import QaService
-from bot.caf.service import CafService
 from bot.config import Settings
+from bot.flows.caf.messaging import CafNotifier
+from bot.flows.caf.qa import QaService
+from bot.flows.caf.service import CafService
 from bot.flows.consultation.log import LogService
 from bot.flows.consultation.messaging import ConsultationMessaging
 from bot.flows.consultation.service import AdviceService

@@ -158,7 +158,7 @@ def question_step(kind: Kind, **kw: Any) -> Any:
 
 def qa_rows(ep: CafEpisode, channel: str) -> list[tuple[str, dict[str, str], dict[str, Any],
                                                      dict[str, Any]]]:
-    """The CAF manager's quality assurance intents (bot.caf.qa), as queued."""
+    """The CAF manager's quality assurance intents (bot.flows.caf.qa), as queued."""
     snap = intents.snapshot
     asked = CafQa(id=7, episode_id=ep.id or 0, kind="plan", round=2, requested_by=LEAD,
                   requested_at=NOW)

@@ -23,7 +23,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.caf.importer import DirectoryError, EmailResolver
+from bot.flows.caf.importer import DirectoryError, EmailResolver
 from bot.flows.consultation.log import Person
 from bot.handlers.slack.client import make_client, make_session
 

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot import wording
-from bot.caf.service import STUCK_LABELS
+from bot.flows.caf.flows import STUCK_LABELS
 from bot.flows.triage.scheduled import clock_label
 from bot.handlers.teams.cards import ac, caf, verbs
 from bot.handlers.teams.cards.triage import badge

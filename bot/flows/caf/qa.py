@@ -37,8 +37,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot import intents, wording
-from bot.caf.notify import CafNotifier, recipients
-from bot.caf.service import SUBJECT, CafResult, CafService
+from bot.flows.caf.messaging import CafNotifier, recipients
+from bot.flows.caf.models import CafResult
+from bot.flows.caf.service import SUBJECT, CafService
 from bot.flows.locked import locked_action
 from bot.policy import Policy
 from store import repo

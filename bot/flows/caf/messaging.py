@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot import intents
-from bot.caf.service import CafResult, CafService
+from bot.flows.caf.models import CafResult
+from bot.flows.caf.service import CafService
 from bot.flows.triage.messaging import TriageMessaging
 from bot.policy import Policy
 from store.models import CafEpisode, CafMeeting, OutboxMessage
