@@ -30,7 +30,7 @@ CONSENT_LABELS: dict[str, str] = {
 }
 
 # Summary answers in the order a manager reads a good referral; other keys follow.
-# Keys are the question ids of bot/flows/scripts.py (plus a few plain aliases).
+# Keys are the question ids of bot/flows/guided/scripts.py (plus a few plain aliases).
 SUMMARY_LABELS: dict[str, str] = {
     "want": "What they would like from the consultation",
     "ref_type": "Kind of referral",

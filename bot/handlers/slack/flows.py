@@ -1,6 +1,6 @@
 """Listeners for the guided flows: /consult, /refer, typed answers in the DM, question buttons.
 
-Thin: parse the request, call ``FlowService``, and let ``Messaging`` queue what
+Thin: parse the request, call ``FlowService``, and let ``GuidedMessaging`` queue what
 the professional sees, inside the flow's own transaction. A refused answer's
 findings go straight back to that professional as an ephemeral note and are
 never queued, stored or logged.

@@ -2,7 +2,7 @@
 the free-text question, an Action.Submit answers a choice (or goes back, skips, cancels).
 
 Thin, like Slack's (``bot.handlers.slack.flows``): parse the activity, call
-``FlowService`` in one transaction with the messages it queues (``Messaging.flow_step``),
+``FlowService`` in one transaction with the messages it queues (``GuidedMessaging.flow_step``),
 and answer the person. The activity's once-key is claimed in that same transaction, so a
 redelivered activity does nothing. All of it is committed before the SDK answers Teams.
 
