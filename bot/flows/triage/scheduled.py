@@ -33,7 +33,7 @@ from store.tx import Db, as_tx
 if TYPE_CHECKING:
     from bot.services import Services
 
-log = logging.getLogger("frontdoor.reminders")
+log = logging.getLogger("frontdoor.reminders")  # the sweep's log, as before the move
 
 # The phase of a card's decision clock (``start_clock``'s ``phase``): its reminders are
 # told apart from the rating's clock of the same name by it.
