@@ -26,7 +26,6 @@ _FLOW_STATUS = {
 }
 
 
-
 class GuidedMessaging:
     """Queues the guided flows' messages."""
 
