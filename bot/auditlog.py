@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.caflog import csv_text, day_window, local_time
+from bot.flows.consultation.log import csv_text, day_window, local_time
 from store import repo
 from store.models import AuditEntry
 

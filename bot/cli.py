@@ -22,7 +22,7 @@ NOW_HELP = "act as of this ISO time, e.g. 2026-12-24T15:00:00+00:00 (default: no
 
 
 def _parser() -> argparse.ArgumentParser:
-    from bot.caf.importer import COLUMNS_HELP
+    from bot.flows.caf.importer import COLUMNS_HELP
     from bot.handlers.teams.package import add_arguments as add_teams_package_arguments
 
     p = argparse.ArgumentParser(prog="frontdoor", description="Front Door: the children's "
@@ -169,7 +169,8 @@ def _records(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
     from pathlib import Path
 
-    from bot import auditlog, caflog, report, retention
+    from bot import auditlog, report, retention
+    from bot.flows.consultation import log as caflog
     from store.db import make_engine, session_scope
     from store.migrate import upgrade
 
@@ -235,7 +236,7 @@ def _caf_import(path: str, settings: Settings, now: datetime) -> int:
 
     E-mail addresses are looked up in Slack when its token is set.
     """
-    from bot.caf.importer import import_file
+    from bot.flows.caf.importer import import_file
     from store.db import make_engine
     from store.migrate import upgrade
 

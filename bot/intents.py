@@ -19,7 +19,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from bot.flows.api import Finding, Kind, Option, Prompt, Reason, Status, Step, Suggestion
+from bot.flows.guided.models import Finding, Kind, Option, Prompt, Reason, Status, Step, Suggestion
 from store.sql import OutboxRow
 from store.tx import Db, as_tx
 from store.types import DEFAULT_PLATFORM
@@ -71,7 +71,7 @@ CAF_PANEL_TOLD = _intent("caf.panel_told")  # {episode}
 CAF_TAC_OVERDUE = _intent("caf.tac_overdue")  # {episode, due, today}
 CAF_REASSESS = _intent("caf.reassess")  # {episode}
 CAF_NO_LEAD = _intent("caf.no_lead")  # {episode, stage}
-# A CAF manager's quality assurance (bot.caf.qa; data: the ``qa`` request and the
+# A CAF manager's quality assurance (bot.flows.caf.qa; data: the ``qa`` request and the
 # ``episode`` as they were). The card goes to the CAF team's channel and is redrawn with
 # the answer (``of_key``: the card's row); the answer goes to the people holding the CAF.
 CAF_QA_CARD = _intent("caf_qa.card")  # {qa, episode, due}

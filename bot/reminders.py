@@ -18,16 +18,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from bot import intents, logs, replay
-from bot.flows.api import Step
-from bot.flows.clocks import clock_label
-from bot.messaging import card_channel
+from bot import logs, replay
+from bot.flows.guided.scheduled import expire_idle_flows
 from bot.policy import Policy
 from bot.services import Services
 from store import claims, sql
 from store.db import session_scope
-from store.models import FlowSession, Referral, Reminder, TriageCard
-from store.tx import Tx
+from store.models import Reminder
 from store.types import utcnow
 
 log = logging.getLogger("frontdoor.reminders")
@@ -71,13 +68,7 @@ class ReminderSweep:
                     stats.sent += 1
                 else:
                     stats.skipped += 1
-        def expired(tx: Tx, step: Step) -> None:
-            # In the expiry's own transaction, so the message exists iff the flow expired.
-            flow = tx.session.get(FlowSession, step.flow_id)
-            if flow is not None:
-                self.sv.messaging.flow_step(tx, flow.user_id, step, now)
-
-        stats.expired_flows += len(self.sv.flows.expire(now, effects=expired))
+        stats.expired_flows += expire_idle_flows(self.sv, now)
         return stats
 
     def claim(self, now: datetime) -> list[int]:
@@ -109,62 +100,11 @@ class ReminderSweep:
         return sent
 
     def _nudge(self, s: Session, r: Reminder, now: datetime) -> bool:
-        if r.kind in ("sla_warning", "sla_breach") and r.subject_type == "card":
-            return self._sla(s, r, now)
         handler = nudge_handlers().get(r.kind)
         if handler is None:
             log.warning("reminder %s has unknown kind %s", r.id, r.kind)
             return False
         return handler(s, self.sv, r, now)
-
-    def _sla(self, s: Session, r: Reminder, now: datetime) -> bool:
-        card = s.get(TriageCard, r.subject_id)
-        if card is None or card.status == "closed":
-            return False  # closed items are never nudged
-        logs.about_card(card.reference)
-        clock = str(r.payload.get("clock", ""))
-        if clock == "written_confirmation":
-            referral = s.get(Referral, card.referral_id)
-            if referral is None or referral.written_confirmed_at is not None:
-                return False
-        policy, msg = self.sv.policy, self.sv.messaging
-        label = clock_label(clock)
-        due = datetime.fromisoformat(str(r.payload["due"])).astimezone(policy.tz)
-        if r.kind == "sla_warning":
-            pct = round(float(r.payload.get("fraction", 0)) * 100)
-            text = (f"{card.reference}: {label}: {pct}% of the time has gone; "
-                    f"due {due:%H:%M %a %d %b}.")
-            msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
-            self._redraw(s, card, clock)
-            return True
-        if r.kind == "sla_breach":
-            text = (f"{card.reference}: {label}: due {due:%H:%M %a %d %b}, now breached.")
-            msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
-            self.sv.metrics.breach(clock)
-            log.info("SLA breach announced: %s", label)  # the card's reference goes with it
-            intents.queue(s, intents.SLA_ESCALATION, key=f"reminder:{r.id}:escalate",
-                          to=intents.conversation(policy.channel("escalation", card.platform)),
-                          data={"text": text,
-                                "card": intents.conversation(card_channel(s, card))},
-                          subject_type="card", subject_id=card.id, platform=card.platform)
-            if clock == card.clock:
-                card.breached = True
-            self._redraw(s, card, clock)
-            msg.edt_alert(s, card, now)
-            return True
-        return False
-
-    def _redraw(self, s: Session, card: TriageCard, clock: str) -> None:
-        """The card says its clock's state (``bot.flows.clocks.card_clocks``): the clock it
-        shows changed, so it is redrawn, in the transaction that marks the reminder done
-        (a sweep run again finds nothing to claim and redraws nothing)."""
-        if clock != card.clock:
-            return  # a clock the card does not show (a phone referral's confirmation)
-        card.version += 1
-        s.add(card)
-        self.sv.messaging.update_card(s, card)
-
-
 
 
 NudgeFn = Callable[[Session, Services, Reminder, datetime], bool]
@@ -172,11 +112,14 @@ EnsureFn = Callable[[Session, Policy, datetime], None]
 
 
 def nudge_handlers() -> dict[str, NudgeFn]:
-    """Reminder kinds beyond the SLA clocks: CAF meetings and QA, weekly jobs."""
+    """Every reminder kind, from each domain's ``scheduled``: the triage cards' SLA clocks,
+    CAF meetings and QA, weekly jobs."""
     from bot import jobs
-    from bot.caf import nudges, qa
+    from bot.flows.caf import qa
+    from bot.flows.caf import scheduled as caf
+    from bot.flows.triage import scheduled as triage
 
-    return {**nudges.NUDGES, **qa.NUDGES, **jobs.NUDGES}
+    return {**triage.NUDGES, **caf.NUDGES, **qa.NUDGES, **jobs.NUDGES}
 
 
 def recurring_jobs() -> list[EnsureFn]:

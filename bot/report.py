@@ -36,10 +36,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from bot.caf import qa as caf_qa
-from bot.caflog import day_window
-from bot.flows.clocks import CLOCK_LABELS, clock_label
-from bot.flows.rules import CATEGORIES
+from bot.flows.caf import qa as caf_qa
+from bot.flows.consultation.log import day_window
+from bot.flows.guided.rules import CATEGORIES
+from bot.flows.triage.scheduled import CLOCK_LABELS, clock_label
 from bot.labels import duration_words, rating_name, to_utc
 from bot.policy import RATINGS, Policy
 from store.models import Consultation, Decision, Professional, Referral, Reminder, TriageCard
@@ -116,7 +116,8 @@ class WeeklyFigures:
     decided: int = 0
     median_to_decision: timedelta | None = None
     p90_to_decision: timedelta | None = None
-    # A CAF manager's quality assurance (bot.caf.qa): waiting at the week's end; answered in it.
+    # A CAF manager's quality assurance (bot.flows.caf.qa): waiting at the week's end;
+    # answered in it.
     caf_qa_awaiting: int = 0
     caf_qa_agreed: int = 0
     caf_qa_returned: int = 0

@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlmodel import Session
 
-from bot.caf.service import SUBJECT as CAF_SUBJECT
+from bot.flows.caf.service import SUBJECT as CAF_SUBJECT
 from bot.policy import Policy, format_duration
 from store import repo
 from store.models import (
@@ -205,7 +205,7 @@ def purge(
     for chunk in _chunks(episodes):
         meetings += _ids(session, select(CafMeeting.id).where(
             CafMeeting.episode_id.in_(chunk)))  # type: ignore[attr-defined]
-    qas: list[int] = []  # a manager's quality assurance of each (bot.caf.qa)
+    qas: list[int] = []  # a manager's quality assurance of each (bot.flows.caf.qa)
     for chunk in _chunks(episodes):
         qas += _ids(session, select(CafQa.id).where(
             CafQa.episode_id.in_(chunk)))  # type: ignore[attr-defined]

@@ -9,22 +9,24 @@ from datetime import datetime, timedelta
 import aiohttp
 from sqlalchemy.engine import Engine
 
-from bot.caf.notify import CafNotifier
-from bot.caf.qa import QaService
-from bot.caf.service import CafService
-from bot.caflog import LogService
 from bot.config import Settings
-from bot.flows.advice import AdviceService
+from bot.flows.caf.messaging import CafNotifier
+from bot.flows.caf.qa import QaService
+from bot.flows.caf.service import CafService
+from bot.flows.consultation.log import LogService
+from bot.flows.consultation.messaging import ConsultationMessaging
+from bot.flows.consultation.service import AdviceService
+from bot.flows.guided.messaging import GuidedMessaging
+from bot.flows.guided.service import FlowService
 from bot.flows.overview import Overview
-from bot.flows.service import FlowService
-from bot.flows.triage import TriageService
+from bot.flows.triage.messaging import TriageMessaging
+from bot.flows.triage.service import TriageService
 from bot.handlers.slack.client import make_client
 from bot.handlers.slack.connect import Client, connect
 from bot.handlers.slack.render import SlackRenderer
 from bot.handlers.slack.roles import Roles
 from bot.handlers.slack.transport import SlackTransport
 from bot.journal import OutboxJournal
-from bot.messaging import Messaging
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.policy import Policy
@@ -44,7 +46,9 @@ class Services:
     flows: FlowService
     triage: TriageService
     advice: AdviceService
-    messaging: Messaging
+    triage_messaging: TriageMessaging  # the card actions' effects: their messages
+    consultation_messaging: ConsultationMessaging  # the advice actions' effects
+    guided_messaging: GuidedMessaging  # the guided flows' steps: their messages
     sender: OutboxSender
     roles: Roles
     clock: Callable[[], datetime]
@@ -73,7 +77,8 @@ class Services:
         # its client does not also sleep inside a call.
         sender_client = make_client(settings.bot_token, settings.api_url, http, max_retries=0)
         triage = TriageService(engine, policy, clock)
-        messaging = Messaging(policy, triage, clock)
+        triage_messaging = TriageMessaging(policy)
+        consultation_messaging = ConsultationMessaging(policy)
         metrics = Metrics()
         runner = TxRunner(engine, observe=metrics.transaction)
         sender = OutboxSender(
@@ -86,11 +91,14 @@ class Services:
             on_result=metrics.delivery,
         )  # real time: retries and pacing are about Slack, not the SLA clock
         caf = CafService(engine, policy, clock)
-        caf_notify = CafNotifier(policy, messaging, caf)
+        caf_notify = CafNotifier(policy, triage_messaging, caf)
         return cls(
             settings=settings, policy=policy, engine=engine, http=http, client=slack.client,
             flows=FlowService(engine, policy, clock), triage=triage,
-            advice=AdviceService(engine, policy, clock), messaging=messaging, sender=sender,
+            advice=AdviceService(engine, policy, clock), triage_messaging=triage_messaging,
+            consultation_messaging=consultation_messaging,
+            guided_messaging=GuidedMessaging(triage_messaging, consultation_messaging),
+            sender=sender,
             roles=slack.roles, clock=clock, tx=runner, metrics=metrics, caf=caf,
             caf_notify=caf_notify, caf_qa=QaService(caf, caf_notify),
             caflog=LogService(engine, policy.tz, clock), overview=Overview(engine),

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.flows.api import Kind, Option, Prompt
-from bot.flows.clocks import ClockState, clock_label
-from bot.flows.rules import CATEGORIES, human_duration
-from bot.flows.scripts import answer_labels
+from bot.flows.guided.models import Kind, Option, Prompt
+from bot.flows.guided.rules import CATEGORIES, human_duration
+from bot.flows.guided.scripts import answer_labels
+from bot.flows.triage.scheduled import ClockState, clock_label
 from bot.labels import humanize, outcome_label, rating_name
 from bot.policy import Policy
 from store.models import CafEpisode, Consultation, Decision, TriageCard
@@ -30,7 +30,7 @@ CONSENT_LABELS: dict[str, str] = {
 }
 
 # Summary answers in the order a manager reads a good referral; other keys follow.
-# Keys are the question ids of bot/flows/scripts.py (plus a few plain aliases).
+# Keys are the question ids of bot/flows/guided/scripts.py (plus a few plain aliases).
 SUMMARY_LABELS: dict[str, str] = {
     "want": "What they would like from the consultation",
     "ref_type": "Kind of referral",
@@ -149,7 +149,7 @@ def summary_items(
 ) -> list[tuple[str, str]]:
     """(question, answer) in words for each answered summary question, known ones first.
 
-    ``labels`` (from :func:`bot.flows.scripts.answer_labels`) turns a stored option value
+    ``labels`` (from :func:`bot.flows.guided.scripts.answer_labels`) turns a stored option value
     into the words the professional chose ("dont_know" -> "Don't know").
     """
     answers, _ = summary_parts(summary)

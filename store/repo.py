@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session
 
 from store import sql
-from store.models import Professional
+from store.models import Professional, Reminder
 from store.tx import Db, as_tx
 from store.types import DEFAULT_PLATFORM, utcnow
 
@@ -105,11 +106,47 @@ def schedule(
                         now=utcnow())
 
 
+def key_prefix(subject_type: str, subject_id: int, clock: str) -> str:
+    """The reminder-key prefix of one clock on one subject."""
+    return f"{subject_type}:{subject_id}:{clock}:"
+
+
+def cancelling(subject_type: str, subject_id: int) -> Any:
+    """The statement cancelling a subject's pending reminders (narrowed by the caller)."""
+    return (
+        update(Reminder)
+        .where(Reminder.subject_type == subject_type)  # type: ignore[arg-type]
+        .where(Reminder.subject_id == subject_id)  # type: ignore[arg-type]
+        .where(Reminder.status == "pending")  # type: ignore[arg-type]
+        .values(status="cancelled", done_at=utcnow())
+    )
+
+
+def stop_all(
+    session: Session, *, subject_type: str, subject_id: int, keep: tuple[str, ...] = (),
+    kinds: tuple[str, ...] | None = None,
+) -> int:
+    """Cancel a subject's pending reminders (it was closed or decided), except the
+    clocks named in ``keep``, or only those of ``kinds``; returns how many.
+
+    The one way reminders are cancelled (cards, CAF episodes, their nudges)."""
+    stmt = cancelling(subject_type, subject_id)
+    if kinds:
+        stmt = stmt.where(Reminder.kind.in_(kinds))  # type: ignore[attr-defined]
+    for clock in keep:
+        prefix = key_prefix(subject_type, subject_id, clock)
+        stmt = stmt.where(~Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
+    return int(session.execute(stmt).rowcount or 0)
+
+
 __all__ = [
     "audit",
+    "cancelling",
     "claim_event",
     "enqueue",
+    "key_prefix",
     "next_reference",
     "professional",
     "schedule",
+    "stop_all",
 ]

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.flows.api import Finding, Kind, Option, Prompt, Reason, Status, Step, Suggestion
+from bot.flows.guided.models import Finding, Kind, Option, Prompt, Reason, Status, Step, Suggestion
 from bot.handlers.slack.blocks import cards, flow, home, ids, modals
 from bot.handlers.slack.blocks.text import (
     cap_blocks,

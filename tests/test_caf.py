@@ -19,16 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot import intents
-from bot.caf.notify import CafNotifier
-from bot.caf.service import (
-    NOT_ROUTABLE,
-    CafService,
-    NewEpisode,
-    Routable,
-    problems,
-    reference_problem,
-)
 from bot.config import Settings
+from bot.flows.caf.messaging import CafNotifier
+from bot.flows.caf.models import NewEpisode, Routable
+from bot.flows.caf.service import NOT_ROUTABLE, CafService, problems, reference_problem
 from bot.handlers.slack.blocks import caf as caf_blocks
 from bot.handlers.slack.blocks import cards, ids
 from bot.policy import Policy, load_policy

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot import cli
-from bot.caf.importer import import_file, import_text, read_rows
+from bot.flows.caf.importer import import_file, import_text, read_rows
 from bot.policy import load_policy
 from store.db import make_engine, session_scope
 from store.migrate import upgrade

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import cli
-from bot.caf.importer import import_text
+from bot.flows.caf.importer import import_text
 from bot.sandbox.webapi import DEFAULT_TOKEN, FakeSlack
 from store.db import make_engine, session_scope
 from store.migrate import upgrade

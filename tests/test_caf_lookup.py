@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from bot.caf.service import CafResult, NewEpisode
+from bot.flows.caf.models import CafResult, NewEpisode
 from bot.services import Services
 from tests.helpers import LONDON
 from tests.slackenv import ADVISOR, OUTSIDER, Clock, SlackEnv, slack_env

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import select
 
 from bot import intents
-from bot.caf.service import NewEpisode
 from bot.config import Settings
+from bot.flows.caf.models import NewEpisode
 from bot.handlers.slack.blocks import ids
 from bot.handlers.teams.cards import ac
 from bot.handlers.teams.cards import caf as teams_caf

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot import caflog
-from bot.caf.importer import COLUMNS_HELP
+from bot.flows.caf.importer import COLUMNS_HELP
+from bot.flows.consultation import log as caflog
 from bot.handlers.slack import caflog as slack_caflog
 from bot.policy import id_example
 from tests.test_caf import ADVISOR, LEAD, Env, caf_env, new, register

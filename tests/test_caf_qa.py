@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import intents, retention
-from bot.caf.service import NewEpisode
+from bot.flows.caf.models import NewEpisode
 from bot.handlers.slack.blocks import ids
 from bot.handlers.teams.cards import ac
 from bot.handlers.teams.cards import caf_qa as teams_qa

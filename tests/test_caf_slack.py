@@ -285,7 +285,7 @@ def _green_card(env: SlackEnv) -> int:
                           received_at=env.clock())
         s.add(card)
         s.flush()
-        sv.messaging.new_card(s, card.id or 0)
+        sv.triage_messaging.new_card(s, card.id or 0)
         return card.id or 0
 
 

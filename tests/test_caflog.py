@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot import caflog
 from bot.cli import main
+from bot.flows.consultation import log as caflog
 from bot.handlers.slack import caflog as slack_caflog
 from bot.handlers.slack.blocks import caflog as caflog_blocks
 from store import repo

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot import caflog
 from bot.cli import main
-from bot.flows.rules import CATEGORIES
+from bot.flows.consultation import log as caflog
+from bot.flows.guided.rules import CATEGORIES
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS
 from store import repo
 from store.db import session_scope

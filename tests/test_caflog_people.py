@@ -13,7 +13,7 @@ import io
 
 from sqlalchemy import select
 
-from bot import caflog
+from bot.flows.consultation import log as caflog
 from store.db import session_scope
 from store.models import Consultation
 from tests.helpers import until

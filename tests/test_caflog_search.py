@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot import caflog
+from bot.flows.consultation import log as caflog
 from store.db import session_scope
 from store.models import AuditEntry, Consultation
 from tests.slackenv import ADVISOR, MANAGER, slack_env

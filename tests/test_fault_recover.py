@@ -99,7 +99,7 @@ async def _kill_inside_posts(rig: Rig, *, thread_before: int = 0) -> dict[str, T
         fake.add_message(THREADS, OTHERS[i % 2], f"earlier reply {i}", thread_ts=parent["ts"])
     rig.behind[0] = 0
     with session_scope(rig.engine, write=True) as s:
-        rig.sv.messaging.dm(s, PERSON, {"text": "Your referral has been received."}, "kill:dm")
+        notice(s, "kill:dm", PERSON, "Your referral has been received.")
         notice(s, "kill:reply", THREADS, "A note in the thread.", thread=parent["ts"])
         at = sql.where(sql.Cx.of(s), "card", card_id, "post")
         assert at is not None and at.conversation

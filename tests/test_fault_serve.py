@@ -43,11 +43,11 @@ from sqlalchemy.engine import Engine
 
 from bench.load import CHOOSE, plan_answer, question_block
 from bot import intents
-from bot.flows import clocks
 from bot.policy import Policy, load_policy
 from bot.sandbox import demo
 from bot.sandbox.signing import Delivery, SlackSender
 from bot.sandbox.webapi import FakeSlack
+from store import repo
 from store.db import make_engine, session_scope
 from store.models import (
     Consultation,
@@ -362,13 +362,14 @@ async def _showing_current_question(engine: Engine, people: Professionals,
 
 
 def _expected_reminders(policy: Policy, card: TriageCard, referral: Referral) -> set[str]:
-    """The keys of the SLA reminders a new card gets (``triage.start_card_clocks``): its
-    decision clock's warnings and breach, and a phoned referral's confirmation clock."""
+    """The keys of the SLA reminders a new card gets (``start_card_clocks`` in
+    ``bot.flows.triage.scheduled``): its decision clock's warnings and breach, and a phoned
+    referral's confirmation clock."""
     assert card.clock and card.received_at
 
     def keys(clock: str, start: datetime, phase: str) -> set[str]:
         stamp = start.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
-        prefix = f"{clocks.key_prefix('card', card.id or 0, clock)}{phase}{stamp}:"
+        prefix = f"{repo.key_prefix('card', card.id or 0, clock)}{phase}{stamp}:"
         warnings = {f"{prefix}warn:{f:g}" for f in policy.clock(clock).warn_at}
         return warnings | {f"{prefix}breach"}
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.flows.api import Suggestion
-from bot.flows.rules import (
+from bot.flows.guided.models import Suggestion
+from bot.flows.guided.rules import (
     CATEGORIES,
     RULES,
     safety_gate,
@@ -479,7 +479,7 @@ SCENARIO_WORDS = [
 
 def read_step(kind: str, s: Suggestion, policy: Policy, now: datetime) -> str:
     """What the professional reads when the flow ends, as plain text."""
-    from bot.flows.api import Status, Step
+    from bot.flows.guided.models import Status, Step
     from bot.handlers.slack.blocks import flow
     from tests.test_blocks import all_text
 

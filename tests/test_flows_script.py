@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.flows.api import Kind
-from bot.flows.checklist import completeness, substantive
-from bot.flows.engine import FlowEngine, FlowState
-from bot.flows.rules import CATEGORIES
-from bot.flows.script import COMPLETED, REDIRECTED, TERMINALS, URGENT, Context, Script
-from bot.flows.scripts import AGE_BANDS, AGENCIES, build
-from bot.flows.validate import Accepted, Rejected
+from bot.flows.guided.checklist import completeness, substantive
+from bot.flows.guided.flows import FlowEngine, FlowState
+from bot.flows.guided.models import Kind
+from bot.flows.guided.rules import CATEGORIES
+from bot.flows.guided.script import COMPLETED, REDIRECTED, TERMINALS, URGENT, Context, Script
+from bot.flows.guided.scripts import AGE_BANDS, AGENCIES, build
+from bot.flows.guided.validate import Accepted, Rejected
 from bot.policy import Policy, load_policy
 
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
@@ -143,7 +143,7 @@ def test_invalid_answers_are_refused_without_echo(
 
 def test_multi_choice_keeps_option_order_without_duplicates(policy: Policy) -> None:
     q = build("consult", policy).question("categories")
-    from bot.flows.validate import accept
+    from bot.flows.guided.validate import accept
 
     got = accept(q, ["school", "neglect", "school"], {}, ctx())
     assert got == Accepted(["neglect", "school"])

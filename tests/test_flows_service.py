@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 
-from bot.flows.api import Status, Step
-from bot.flows.service import ALREADY_ANSWERED, FlowService
+from bot.flows.guided.models import Status, Step
+from bot.flows.guided.service import ALREADY_ANSWERED, FlowService
 from bot.policy import Policy, load_policy
 from store.db import make_engine, session_scope
 from store.migrate import upgrade

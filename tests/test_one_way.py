@@ -67,3 +67,23 @@ def test_the_default_now_is_store_types_utcnow_alone() -> None:
              for folder in ("bot", "store") for path in sorted((ROOT / folder).rglob("*.py"))
              if re.search(r"datetime\.now\(\s*(dt\.)?UTC\s*\)", path.read_text())}
     assert found == {"store/types.py"}, sorted(found)
+
+
+# The domain, grouped by domain (issue 17): each package holds the same five files, so a
+# newcomer finds a behaviour in one hop; a file with nothing of its kind says where it is.
+DOMAINS = ("triage", "consultation", "caf", "guided")
+FIVE = ("models", "service", "flows", "messaging", "scheduled")
+
+
+def test_each_domain_has_the_same_five_files_and_says_what_each_holds() -> None:
+    for domain in DOMAINS:
+        package = ROOT / "bot" / "flows" / domain
+        assert (package / "__init__.py").is_file(), f"bot/flows/{domain}/ is no package"
+        init = ast.parse((package / "__init__.py").read_text())
+        guide = ast.get_docstring(init) or ""
+        assert len(init.body) == 1 and guide, f"bot/flows/{domain}/__init__.py: a docstring only"
+        for name in FIVE:
+            path = package / f"{name}.py"
+            assert path.is_file(), f"bot/flows/{domain}/{name}.py is missing"
+            assert ast.get_docstring(ast.parse(path.read_text())), f"{path.name} says nothing"
+            assert f"{name}.py" in guide, f"bot/flows/{domain}/__init__.py does not name {name}.py"

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from bot import intents
 from bot.config import Settings
-from bot.flows.triage import start_card_clocks
+from bot.flows.triage.scheduled import start_card_clocks
 from bot.policy import load_policy
 from bot.reminders import ReminderSweep
 from bot.services import Services
@@ -56,7 +56,7 @@ def new_card(sv: Services, received: dt.datetime, rating: str = "green",
         s.add(card)
         s.flush()
         start_card_clocks(s, sv.policy, card, referral)  # as the domain does when it writes one
-        sv.messaging.new_card(s, card.id or 0)
+        sv.triage_messaging.new_card(s, card.id or 0)
         return card.id or 0
 
 

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot import retention
-from bot.caf.service import CafService, NewEpisode
 from bot.cli import main
+from bot.flows.caf.models import NewEpisode
+from bot.flows.caf.service import CafService
 from store import sql
 from store.db import session_scope
 from store.models import AuditEntry, CafEpisode, CafMeeting, ProcessedEvent, Reminder, TriageCard

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.caf.service import CafService
-from bot.caflog import LogFilter
+from bot.flows.caf.service import CafService
+from bot.flows.consultation.log import LogFilter
 from bot.handlers.slack.blocks import caf as caf_blocks
 from bot.handlers.slack.blocks import caflog as caflog_blocks
 from bot.handlers.slack.blocks import ids, modals

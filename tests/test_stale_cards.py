@@ -13,7 +13,7 @@ import re
 
 from sqlalchemy import select
 
-from bot.flows.clocks import ClockState
+from bot.flows.triage.scheduled import ClockState
 from bot.handlers.slack.blocks import home, ids
 from bot.handlers.teams.cards import ac, triage
 from bot.policy import load_policy

@@ -11,7 +11,6 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.flows import clocks
 from store import repo
 from store.db import make_engine, session_scope
 from store.migrate import current_revision, head_revision, upgrade
@@ -135,8 +134,8 @@ def test_outbox_and_reminders_deduplicate_by_key(engine: Engine) -> None:
         assert len(s.exec(select(OutboxMessage)).all()) == 1  # type: ignore[call-overload]
         assert len(s.exec(select(Reminder)).all()) == 1  # type: ignore[call-overload]
     with session_scope(engine, write=True) as s:
-        assert clocks.stop_all(s, subject_type="card", subject_id=1) == 1
-        assert clocks.stop_all(s, subject_type="card", subject_id=1) == 0
+        assert repo.stop_all(s, subject_type="card", subject_id=1) == 1
+        assert repo.stop_all(s, subject_type="card", subject_id=1) == 0
 
 
 def test_audit_is_append_only(engine: Engine) -> None:

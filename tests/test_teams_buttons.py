@@ -17,9 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import intents
-from bot.caf.qa import NFA
-from bot.caf.service import NOT_ROUTABLE, NewEpisode
-from bot.flows.triage import CLOSE_REASONS
+from bot.flows.caf.models import NewEpisode
+from bot.flows.caf.qa import NFA
+from bot.flows.caf.service import NOT_ROUTABLE
+from bot.flows.triage.models import CLOSE_REASONS
 from bot.handlers.teams.actions import NOT_HERE as ACTION_NOT_HERE
 from bot.handlers.teams.actions import PROFESSIONAL_ONLY, REFUSED
 from bot.handlers.teams.cafdialogs import NOT_YOURS

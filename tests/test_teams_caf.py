@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from bot import intents
-from bot.caf.service import NewEpisode
+from bot.flows.caf.models import NewEpisode
 from bot.handlers.teams.cafdialogs import NOT_YOURS
 from bot.handlers.teams.cafqa import MANAGERS_ONLY
 from bot.handlers.teams.cards import verbs

@@ -39,7 +39,7 @@ from sqlmodel import select
 
 from bot import intents
 from bot.config import Settings
-from bot.flows.api import Kind, Step
+from bot.flows.guided.models import Kind, Step
 from bot.handlers.teams.auth import MsalTokens
 from bot.handlers.teams.cards import verbs
 from bot.handlers.teams.conversations import MemoryReferences

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot import delivered, intents, jobs, nonames
-from bot.flows.api import Kind, Option, Prompt, Reason, Status, Suggestion
+from bot.flows.guided.models import Kind, Option, Prompt, Reason, Status, Suggestion
 from bot.handlers.teams.cards import ac, verbs
 from bot.handlers.teams.cards import nonames as refusals
 from bot.handlers.teams.render import TeamsCall, TeamsRenderer
@@ -158,7 +158,7 @@ def question_step(kind: Kind, **kw: Any) -> Any:
 
 def qa_rows(ep: CafEpisode, channel: str) -> list[tuple[str, dict[str, str], dict[str, Any],
                                                      dict[str, Any]]]:
-    """The CAF manager's quality assurance intents (bot.caf.qa), as queued."""
+    """The CAF manager's quality assurance intents (bot.flows.caf.qa), as queued."""
     snap = intents.snapshot
     asked = CafQa(id=7, episode_id=ep.id or 0, kind="plan", round=2, requested_by=LEAD,
                   requested_at=NOW)

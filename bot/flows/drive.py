@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session
 
-from bot.flows.api import Step
-from bot.flows.service import Effects
+from bot.flows.guided.models import Step
+from bot.flows.guided.service import Effects
 from store.sql import Lease
 from store.tx import Tx, as_tx
 
@@ -53,7 +53,7 @@ async def drive(sv: Services, user: str, action: Callable[[Tx, Effects], Step], 
         def effects(tx: Tx, step: Step) -> None:
             nonlocal applied
             applied = True
-            sv.messaging.flow_step(tx, user, step, sv.clock())
+            sv.guided_messaging.flow_step(tx, user, step, sv.clock())
 
         return action(tx, effects), applied
 

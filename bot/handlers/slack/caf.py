@@ -32,15 +32,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot import nonames
-from bot.caf.lookup import CafLookup
-from bot.caf.notify import recipients
-from bot.caf.service import (
-    CLOSE_REASONS,
-    CafResult,
-    NewEpisode,
-    problems,
-    reference_problem,
-)
+from bot.flows.caf.flows import CLOSE_REASONS
+from bot.flows.caf.lookup import CafLookup
+from bot.flows.caf.messaging import recipients
+from bot.flows.caf.models import CafResult, NewEpisode
+from bot.flows.caf.service import problems, reference_problem
 from bot.handlers.slack import caf_qa
 from bot.handlers.slack.blocks import caf as blocks
 from bot.handlers.slack.blocks import ids

@@ -1,4 +1,4 @@
-"""A CAF manager's quality assurance in Slack (``bot.caf.qa``): the QA card's *Agree* and
+"""A CAF manager's quality assurance in Slack (``bot.flows.caf.qa``): the QA card's *Agree* and
 *Return with reasons*, the returned DM's *Marked complete again*, and closing with no
 further action asking for a manager's agreement instead of closing.
 
@@ -16,8 +16,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.caf import qa as domain
-from bot.caf.service import CafResult
+from bot.flows.caf import qa as domain
+from bot.flows.caf.models import CafResult
 from bot.handlers.slack import caf as caf_listeners
 from bot.handlers.slack.blocks import caf_qa as blocks
 from bot.handlers.slack.blocks import ids

@@ -21,7 +21,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot import caflog
+from bot.flows.consultation import log as caflog
 from bot.handlers.slack.blocks import caflog as blocks
 from bot.handlers.slack.common import (
     After,

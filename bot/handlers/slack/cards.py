@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.flows.triage import CLOSE_REASONS, CardResult
+from bot.flows.triage.models import CLOSE_REASONS, CardResult
 from bot.handlers.slack.blocks import ids, modals
 from bot.handlers.slack.common import (
     After,
@@ -55,14 +55,14 @@ def register(app: AsyncApp) -> None:
     on_submit(app, ids.MODAL_CHANGE_RATING, guard=ids.IN_REASON, work=submitted(
         lambda sv, cid, user, view: sv.triage.achange(
             cid, user, _text(view, ids.IN_RATING), _text(view, ids.IN_REASON),
-            effects=sv.messaging.card_result)))
+            effects=sv.triage_messaging.card_result)))
     on_submit(app, ids.MODAL_CLOSE, guard=ids.IN_REASON, work=close_submitted)
     on_submit(app, ids.MODAL_REQUEST_INFO, guard=ids.IN_QUESTION, work=submitted(
         lambda sv, cid, user, view: sv.triage.arequest_info(
-            cid, user, _text(view, ids.IN_QUESTION), effects=sv.messaging.card_result)))
+            cid, user, _text(view, ids.IN_QUESTION), effects=sv.triage_messaging.card_result)))
     on_submit(app, ids.MODAL_INFO_REPLY, guard=ids.IN_REPLY, work=submitted(
         lambda sv, cid, user, view: sv.triage.ainfo_reply(
-            cid, user, _text(view, ids.IN_REPLY), effects=sv.messaging.card_result),
+            cid, user, _text(view, ids.IN_REPLY), effects=sv.triage_messaging.card_result),
         managers_only=False))
 
 
@@ -87,7 +87,7 @@ async def approve(sv: Services, body: dict[str, Any], action: dict[str, Any]) ->
     user, channel, card_id = who(body, action)
     return (await refused(sv, user, channel, card_id, "approve a rating", "approve")
             or await acted(sv, user, channel, sv.triage.aapprove(
-                card_id, user, effects=sv.messaging.card_result)))
+                card_id, user, effects=sv.triage_messaging.card_result)))
 
 
 async def assign(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
@@ -95,7 +95,7 @@ async def assign(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> 
     user, channel, card_id = who(body, action)
     return (await refused(sv, user, channel, card_id, "take cards", "assign")
             or await acted(sv, user, channel, sv.triage.aassign(
-                card_id, user, effects=sv.messaging.card_result)))
+                card_id, user, effects=sv.triage_messaging.card_result)))
 
 
 async def written(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
@@ -104,7 +104,7 @@ async def written(sv: Services, body: dict[str, Any], action: dict[str, Any]) ->
     return (await refused(sv, user, channel, card_id, "record the written referral",
                           "written")
             or await acted(sv, user, channel, sv.triage.awritten_received(
-                card_id, user, effects=sv.messaging.card_result)))
+                card_id, user, effects=sv.triage_messaging.card_result)))
 
 
 async def snooze(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
@@ -118,7 +118,7 @@ async def snooze(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> 
     if not minutes.isdigit():
         return told(sv, user, channel, "Choose how long to snooze for.")
     return await acted(sv, user, channel, sv.triage.asnooze(
-        card_id, user, int(minutes), effects=sv.messaging.card_result))
+        card_id, user, int(minutes), effects=sv.triage_messaging.card_result))
 
 
 def opener(what: str, action_name: str,
@@ -177,7 +177,7 @@ async def reply(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> O
 
 _closing = submitted(lambda sv, cid, user, view: sv.triage.aclose(
     cid, user, _close_reason(view, _text(view, ids.IN_REASON)),
-    effects=sv.messaging.card_result))
+    effects=sv.triage_messaging.card_result))
 
 
 async def close_submitted(sv: Services, body: dict[str, Any], view: dict[str, Any]

@@ -27,7 +27,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
-from bot.flows.validate import guard as guard_findings
+from bot.flows.guided.validate import guard as guard_findings
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.flow import ASK_ORDINARY, ASK_REPHRASE, could_identify
 from bot.handlers.slack.render import said

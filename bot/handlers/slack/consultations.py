@@ -7,7 +7,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.flows.advice import ALREADY_ANSWERED, AdviceResult
+from bot.flows.consultation.models import AdviceResult
+from bot.flows.consultation.service import ALREADY_ANSWERED
 from bot.handlers.slack import directory
 from bot.handlers.slack.blocks import ids, modals
 from bot.handlers.slack.common import (
@@ -98,7 +99,7 @@ async def advice_given(sv: Services, body: dict[str, Any], view: dict[str, Any])
     outcome = str(state_value(view, ids.IN_OUTCOME) or "")
     text = str(state_value(view, ids.IN_ADVICE) or "")
     result = await sv.advice.aadvise(cid, user, outcome, text,
-                                     effects=sv.messaging.advice_result)
+                                     effects=sv.consultation_messaging.advice_result)
     told_them = settle(sv, user, None, result)
     if not result.ok:
         return told_them
@@ -116,7 +117,7 @@ async def followed(sv: Services, body: dict[str, Any], action: dict[str, Any]) -
     change = _is_change(str(action.get("value") or ""))
     return await not_asker(sv, user, channel, cid) or await acted(
         sv, user, channel, sv.advice.arespond(
-            cid, user, True, change=change, effects=sv.messaging.advice_result))
+            cid, user, True, change=change, effects=sv.consultation_messaging.advice_result))
 
 
 async def not_followed(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
@@ -144,8 +145,8 @@ async def change_answer(sv: Services, body: dict[str, Any], action: dict[str, An
         return no
 
     def redraw(tx: Tx) -> None:
-        sv.messaging.redraw_advice_dm(tx, cid, user, f"changing:{body.get('trigger_id')}",
-                                      changing=True)
+        sv.consultation_messaging.redraw_advice_dm(
+            tx, cid, user, f"changing:{body.get('trigger_id')}", changing=True)
 
     reopened, _ = await sv.tx.run(lambda tx: sv.advice.reopen_in(tx, cid, user, redraw))
     if not reopened:
@@ -165,7 +166,8 @@ async def why_not(sv: Services, body: dict[str, Any], view: dict[str, Any]) -> O
     reason = str(state_value(view, ids.IN_REASON) or "")
     return await not_asker(sv, user, None, cid) or await acted(
         sv, user, None, sv.advice.arespond(
-            cid, user, False, reason, change=change, effects=sv.messaging.advice_result))
+            cid, user, False, reason, change=change,
+            effects=sv.consultation_messaging.advice_result))
 
 
 def _consultation_id(view: dict[str, Any]) -> int:

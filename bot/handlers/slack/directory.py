@@ -8,7 +8,7 @@ The app needs the ``users:read.email`` scope for this method (and for the e-mail
 address in a profile).
 
 :func:`profile` reads who a professional is for the CAF consultation log, at the time
-they consult or advise: plain values handed to the domain (``bot.caflog``), or None
+they consult or advise: plain values handed to the domain (``bot.flows.consultation.log``), or None
 when Slack did not answer (the log then says "not available"; the consultation
 itself never depends on it).
 """
@@ -23,8 +23,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.caf.importer import DirectoryError, EmailResolver
-from bot.caflog import Person
+from bot.flows.caf.importer import DirectoryError, EmailResolver
+from bot.flows.consultation.log import Person
 from bot.handlers.slack.client import make_client, make_session
 
 log = logging.getLogger("frontdoor.directory")

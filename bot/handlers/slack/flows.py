@@ -1,6 +1,6 @@
 """Listeners for the guided flows: /consult, /refer, typed answers in the DM, question buttons.
 
-Thin: parse the request, call ``FlowService``, and let ``Messaging`` queue what
+Thin: parse the request, call ``FlowService``, and let ``GuidedMessaging`` queue what
 the professional sees, inside the flow's own transaction. A refused answer's
 findings go straight back to that professional as an ephemeral note and are
 never queued, stored or logged.
@@ -17,9 +17,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot.flows.api import Status, Step
 from bot.flows.drive import Duplicate, drive
-from bot.flows.service import Conflict, Effects
+from bot.flows.guided.models import Status, Step
+from bot.flows.guided.service import Conflict, Effects
 from bot.handlers.slack.blocks import flow as flow_blocks
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.common import (
@@ -110,7 +110,7 @@ async def commit(
 async def ask_again(sv: Services, user: str, step: Step, nonce: str) -> None:
     """Post the current question again in the professional's DM."""
     if step.status == Status.ASKING and step.prompt is not None:
-        _, again = await sv.tx.run(lambda tx: sv.messaging.ask_again(
+        _, again = await sv.tx.run(lambda tx: sv.guided_messaging.ask_again(
             tx, user, step, f"flow:{step.flow_id}:v{step.version}:again:{nonce}",
         ), lease=sv.sender.claim_lease())
         await sv.sender.dispatch(again)

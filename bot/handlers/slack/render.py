@@ -16,8 +16,8 @@ from datetime import date, datetime
 from typing import Any
 
 from bot import delivered, intents, report
-from bot.flows.api import Step
-from bot.flows.clocks import read_card_clocks
+from bot.flows.guided.models import Step
+from bot.flows.triage.scheduled import read_card_clocks
 from bot.handlers.slack.blocks import caf, caf_qa, cards, flow
 from bot.handlers.slack.blocks import text as tx
 from bot.outbox import NotReady, UnknownIntent

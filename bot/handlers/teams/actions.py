@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from bot.flows.advice import AdviceResult
+from bot.flows.consultation.models import AdviceResult
 from bot.flows.drive import Duplicate, once_then
-from bot.flows.triage import CardResult
+from bot.flows.triage.models import CardResult
 from bot.handlers.teams import cafqa, people
 from bot.handlers.teams.cards import ac, triage, verbs
 from bot.services import Services
@@ -136,9 +136,9 @@ async def decide(sv: Services, run: Callable[[Any], Awaitable[R]], once: str | N
 
     def then(s: Any, result: R) -> None:
         if isinstance(result, AdviceResult):
-            sv.messaging.advice_result(s, result)
+            sv.consultation_messaging.advice_result(s, result)
         else:
-            sv.messaging.card_result(s, result)  # type: ignore[arg-type]
+            sv.triage_messaging.card_result(s, result)  # type: ignore[arg-type]
 
     try:
         result = await run(once_then(once, then))

@@ -7,7 +7,7 @@ dialog only from a card. The role is checked first, at every step (the CAF team:
 advisors and managers); anyone else is refused with the same words and audited
 (``denied.register``), and learns nothing about any reference.
 
-The fields are checked as Slack's are (``bot.caf.service``: the policy's reference shape,
+The fields are checked as Slack's are (``bot.flows.caf.service``: the policy's reference shape,
 the no-names guard on the reference, people as Entra object ids): a problem is shown in
 the dialog by its field, in words that never quote what was typed, and a refused field is
 emptied (a dialog's errors are not kept in the chat, but its card is ours to draw). The
@@ -19,7 +19,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.caf.service import NewEpisode, problems, reference_problem
+from bot.flows.caf.models import NewEpisode
+from bot.flows.caf.service import problems, reference_problem
 from bot.handlers.teams import TEAMS, people
 from bot.handlers.teams.cards import caf as cards
 from bot.handlers.teams.cards import verbs

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from bot.caf.notify import recipients
-from bot.caf.qa import NFA
-from bot.caf.service import CLOSE_REASONS, STUCK_LABELS, CafResult
+from bot.flows.caf.flows import CLOSE_REASONS, STUCK_LABELS
+from bot.flows.caf.messaging import recipients
+from bot.flows.caf.models import CafResult
+from bot.flows.caf.qa import NFA
 from bot.flows.drive import Duplicate, once_then
 from bot.handlers.teams import people, tasks
 from bot.handlers.teams.cards import ac, verbs

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bot import caflog
-from bot.flows.rules import CATEGORIES
+from bot.flows.consultation import log as caflog
+from bot.flows.guided.rules import CATEGORIES
 from bot.handlers.teams import TEAMS, people, tasks
 from bot.handlers.teams.cards import ac, verbs
 from bot.labels import CAFLOG_FILTER_LABELS, OUTCOME_LABELS

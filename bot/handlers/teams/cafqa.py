@@ -1,4 +1,4 @@
-"""A CAF manager's quality assurance in Teams (``bot.caf.qa``): the QA card's *Agree* and
+"""A CAF manager's quality assurance in Teams (``bot.flows.caf.qa``): the QA card's *Agree* and
 *Return it* (with its reasons typed on the card), the returned chat's *Marked complete
 again* — Action.Execute, with Slack's rules (``slack/caf_qa.py``).
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.caf import qa as domain
+from bot.flows.caf import qa as domain
 from bot.handlers.teams import people, tasks
 from bot.handlers.teams.cafdialogs import GONE as EPISODE_GONE
 from bot.handlers.teams.cafdialogs import NOT_YOURS

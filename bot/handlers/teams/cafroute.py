@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.caf.service import NewEpisode, Routable, problems, reference_problem
+from bot.flows.caf.models import NewEpisode, Routable
+from bot.flows.caf.service import problems, reference_problem
 from bot.flows.drive import Duplicate, once_then
 from bot.handlers.teams import people, tasks
 from bot.handlers.teams.cards import ac, verbs

@@ -1,5 +1,5 @@
 """``caf EHM-20417``, ``caf list``, ``caf list <Entra object id>`` and ``caf mine`` in the
-1:1 chat: the same lookups as Slack's ``/caf`` (``bot.caf.lookup``), drawn as a card.
+1:1 chat: the same lookups as Slack's ``/caf`` (``bot.flows.caf.lookup``), drawn as a card.
 
 Teams has no private message, so the answer is given only in the person's own chat with
 the bot. The CAF team (advisors and managers) sees every CAF; a lead professional or
@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot import nonames, wording
-from bot.caf.lookup import CafList, CafLookup, CafView
-from bot.caf.service import CLOSE_REASONS
+from bot.flows.caf.flows import CLOSE_REASONS
+from bot.flows.caf.lookup import CafList, CafLookup, CafView
 from bot.handlers.teams import people
 from bot.handlers.teams.cards import ac
 from bot.handlers.teams.cards.caf import people as caf_people

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.flows.advice import ALREADY_ANSWERED
-from bot.flows.triage import CLOSE_REASONS
+from bot.flows.consultation.service import ALREADY_ANSWERED
+from bot.flows.triage.models import CLOSE_REASONS
 from bot.handlers.teams import caflog, people, tasks
 from bot.handlers.teams.actions import REFUSED, decide, load_card, load_consultation
 from bot.handlers.teams.cafdialogs import CafDialogs

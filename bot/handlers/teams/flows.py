@@ -2,7 +2,7 @@
 the free-text question, an Action.Submit answers a choice (or goes back, skips, cancels).
 
 Thin, like Slack's (``bot.handlers.slack.flows``): parse the activity, call
-``FlowService`` in one transaction with the messages it queues (``Messaging.flow_step``),
+``FlowService`` in one transaction with the messages it queues (``GuidedMessaging.flow_step``),
 and answer the person. The activity's once-key is claimed in that same transaction, so a
 redelivered activity does nothing. All of it is committed before the SDK answers Teams.
 
@@ -19,9 +19,9 @@ from typing import Any
 from microsoft_agents.hosting.core import TurnContext
 
 from bot import nonames
-from bot.flows.api import Kind, Status, Step
 from bot.flows.drive import Duplicate, drive
-from bot.flows.service import Conflict, Effects
+from bot.flows.guided.models import Kind, Status, Step
+from bot.flows.guided.service import Conflict, Effects
 from bot.handlers.teams import TEAMS
 from bot.handlers.teams.cards import ac, verbs
 from bot.handlers.teams.cards import nonames as nonames_cards
@@ -159,7 +159,7 @@ class Flows:
         """Queue the current question again for the person's chat."""
         if step.status != Status.ASKING or step.prompt is None:
             return
-        _, sent = await self.sv.tx.run(lambda tx: self.sv.messaging.ask_again(
+        _, sent = await self.sv.tx.run(lambda tx: self.sv.guided_messaging.ask_again(
             tx, user, step, f"flow:{step.flow_id}:v{step.version}:again:{nonce}"))
         await self.sv.sender.dispatch(sent)
 

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot import delivered, intents
-from bot.flows.clocks import read_card_clocks
+from bot.flows.triage.scheduled import read_card_clocks
 from bot.handlers.teams.cards import ac, caf, caf_qa, flow, triage
 from bot.handlers.teams.transport import TeamsCall
 from bot.outbox import NotReady, UnknownIntent

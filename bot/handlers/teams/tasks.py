@@ -1,7 +1,7 @@
 """What every Teams dialog (task module) shares: its two answers (show a form, or close
 with words) and the no-names screen of its free text.
 
-The screen runs ``bot.flows.validate.guard`` as Slack's modals do: anything certainly
+The screen runs ``bot.flows.guided.validate.guard`` as Slack's modals do: anything certainly
 identifying, or a word that may be a name, becomes an error shown in the dialog (its kind
 and where it is, never the words), so nothing of it reaches the chat, the database or a
 log; a word that may be a name passes once the person ticks "it's an ordinary word here".
@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from bot import nonames
-from bot.flows.validate import guard
+from bot.flows.guided.validate import guard
 from bot.handlers.teams.cards import ac, verbs
 from bot.handlers.teams.cards.nonames import places
 from bot.services import Services

@@ -17,9 +17,9 @@ from datetime import date
 from typing import Any
 
 from bot import wording
-from bot.caf.lookup import CafList, CafView
-from bot.caf.service import CLOSE_REASONS as CLOSE_LABELS
-from bot.caf.service import STUCK_LABELS
+from bot.flows.caf.flows import CLOSE_REASONS as CLOSE_LABELS
+from bot.flows.caf.flows import STUCK_LABELS
+from bot.flows.caf.lookup import CafList, CafView
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.text import (
     MAX_VIEW_BLOCKS,

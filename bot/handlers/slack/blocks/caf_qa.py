@@ -1,7 +1,7 @@
 """A CAF manager's quality assurance in Slack: the QA card, its answer, the DMs, the modal.
 
 Pure functions of the request (``CafQa``) and the episode as they were queued. The card
-lists the checks of the Barnet model (``bot.caf.qa``) in its words; the CAF is its EHM
+lists the checks of the Barnet model (``bot.flows.caf.qa``) in its words; the CAF is its EHM
 reference only; the reasons a manager gives passed the no-names guard and are quoted as
 typed (escaped).
 """
@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import intents, wording
-from bot.caf import qa as domain
+from bot.flows.caf import qa as domain
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.caf import _view, people, ref
 from bot.handlers.slack.blocks.text import (

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.caflog import AGENCY_LABELS, LogEntry, LogFilter
-from bot.flows.rules import CATEGORIES
-from bot.flows.scripts import AGE_BANDS
+from bot.flows.consultation.log import AGENCY_LABELS, LogEntry, LogFilter
+from bot.flows.guided.rules import CATEGORIES
+from bot.flows.guided.scripts import AGE_BANDS
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS, outcome_label
 from bot.handlers.slack.blocks.text import (
     MAX_VIEW_BLOCKS,

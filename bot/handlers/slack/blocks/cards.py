@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from bot import wording
-from bot.flows.clocks import ClockState, card_clocks, clock_label
-from bot.flows.scripts import answer_labels
+from bot.flows.guided.scripts import answer_labels
+from bot.flows.triage.scheduled import ClockState, card_clocks, clock_label
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.text import (
     SECTION_LIMIT,
@@ -91,7 +91,7 @@ def summary_blocks(
 ) -> list[Block]:
     """One section per answered summary question, known questions first; missing keys skipped.
 
-    ``labels`` (from :func:`bot.flows.scripts.answer_labels`) turns a stored option value
+    ``labels`` (from :func:`bot.flows.guided.scripts.answer_labels`) turns a stored option value
     into the words the professional chose ("dont_know" -> "Don't know").
     """
     blocks: list[Block] = []
@@ -149,7 +149,7 @@ def triage_card(
 
     ``last`` is the card's newest Decision: a changed rating shows what it was changed
     from and the manager's reason. ``clocks``: the card's clocks as its reminder rows say
-    (``bot.flows.clocks.read_card_clocks``); without them, what the card row says. Every
+    (``bot.flows.triage.scheduled.read_card_clocks``); without them, what the card row says. Every
     time is absolute and shown in the reader's time zone, so a card left on screen stays
     true (``now`` is not read). Buttons carry ``str(card.id)``; a decided card has no
     Approve button and a closed card has no buttons at all.

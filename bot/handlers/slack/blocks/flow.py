@@ -1,6 +1,6 @@
 """The professional's DM: one question at a time, and what the bot says at each end.
 
-Pure functions of a :class:`bot.flows.api.Step` (plus the policy and ``now``
+Pure functions of a :class:`bot.flows.guided.models.Step` (plus the policy and ``now``
 where a message needs them). The answer block of a question has the block_id
 ``q:{flow_id}:{question_id}`` so that a handler can pass the question id as
 ``expect`` and a click on an old message changes nothing.
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import wording
-from bot.flows.api import Kind, Prompt, Status, Step, Suggestion
+from bot.flows.guided.models import Kind, Prompt, Status, Step, Suggestion
 from bot.handlers.slack.blocks import ids
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS, rating_badge
 from bot.handlers.slack.blocks.text import (

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot import wording
-from bot.caf.service import STUCK_LABELS
-from bot.flows.clocks import clock_label
+from bot.flows.caf.flows import STUCK_LABELS
+from bot.flows.triage.scheduled import clock_label
 from bot.handlers.slack.blocks.caf import meeting_buttons
 from bot.handlers.slack.blocks.cards import OUTCOME_LABELS, outcome_label, rating_badge
 from bot.handlers.slack.blocks.text import (

@@ -339,7 +339,7 @@ def due_in_words(due: datetime, now: datetime, tz: ZoneInfo) -> str:
     as the cards show it (``live_date``), then how long from ``now``.
 
     "Due Tue 9 Jun 14:32 · in 3 h 40 min"; "Due Tue 9 Jun 14:32 · overdue by 1 h 5 min".
-    A posted card says its clock's state instead (``bot.flows.clocks.ClockState``).
+    A posted card says its clock's state instead (``bot.flows.triage.scheduled.ClockState``).
     """
     # Subtract UTC instants: two datetimes sharing a tzinfo subtract by wall clock,
     # which is an hour out across a clock change.

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from bot import wording
-from bot.caf.service import CLOSE_REASONS as CLOSE_LABELS
+from bot.flows.caf.flows import CLOSE_REASONS as CLOSE_LABELS
 from bot.handlers.teams.cards import ac, verbs
 from bot.policy import Policy, id_example
 from store.models import CafEpisode, TriageCard

@@ -1,5 +1,5 @@
 """A CAF manager's quality assurance in Teams: the QA card, its answer, the chats. Pure
-functions of the request and the episode as queued, with Slack's words (``bot.caf.qa``):
+functions of the request and the episode as queued, with Slack's words (``bot.flows.caf.qa``):
 the twin of ``bot/handlers/slack/blocks/caf_qa.py``. The reasons a manager gave are typed
 text (never parsed as markdown); *Return with reasons* opens the reasons in the card.
 """
@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import intents, wording
-from bot.caf import qa as domain
+from bot.flows.caf import qa as domain
 from bot.handlers.teams.cards import ac, verbs
 from bot.handlers.teams.cards.caf import _message, people, ref
 from bot.policy import Policy

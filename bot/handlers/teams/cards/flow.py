@@ -1,5 +1,5 @@
 """The professional's chat in Teams: one question at a time, and what the bot says at each
-end. Pure functions of a :class:`bot.flows.api.Step`, as Slack's ``blocks/flow.py``.
+end. Pure functions of a :class:`bot.flows.guided.models.Step`, as Slack's ``blocks/flow.py``.
 
 A question is a card with one input (choices, a date or text) and Action.Submit buttons
 whose data carry the flow id, the step version and the question id, so the listener
@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import wording
-from bot.flows.api import Kind, Prompt, Status, Step, Suggestion
+from bot.flows.guided.models import Kind, Prompt, Status, Step, Suggestion
 from bot.handlers.teams.cards import ac, verbs
 from bot.labels import humanize, outcome_label, rating_name
 from bot.policy import Policy

@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot import wording
-from bot.caf.service import STUCK_LABELS
-from bot.flows.clocks import clock_label
+from bot.flows.caf.flows import STUCK_LABELS
+from bot.flows.triage.scheduled import clock_label
 from bot.handlers.teams.cards import ac, caf, verbs
 from bot.handlers.teams.cards.triage import badge
 from bot.labels import OUTCOME_LABELS, duration_words, humanize, outcome_label

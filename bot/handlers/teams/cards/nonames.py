@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot import wording
-from bot.flows.api import Step
+from bot.flows.guided.models import Step
 from bot.handlers.teams.cards import ac, verbs
 from bot.nonames import KIND_LABELS, Finding
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from bot import wording
-from bot.flows.clocks import ClockState, card_clocks, clock_label
-from bot.flows.scripts import answer_labels
+from bot.flows.guided.scripts import answer_labels
+from bot.flows.triage.scheduled import ClockState, card_clocks, clock_label
 from bot.handlers.teams.cards import ac, verbs
 from bot.labels import duration_words, humanize, outcome_label, rating_name
 from bot.policy import Policy

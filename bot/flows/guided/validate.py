@@ -15,8 +15,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot import nonames
-from bot.flows.api import Finding, Kind
-from bot.flows.script import Answers, Context, Question
+from bot.flows.guided.models import Finding, Kind
+from bot.flows.guided.script import Answers, Context, Question
 
 # A DATE answer a few minutes ahead of our clock is clock skew, not the future.
 _SKEW = timedelta(minutes=5)

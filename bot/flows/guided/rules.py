@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.flows.api import Reason, Suggestion
+from bot.flows.guided.models import Reason, Suggestion
 from bot.policy import Policy, SuspendedType, format_duration
 
 Answers = Mapping[str, Any]

@@ -37,9 +37,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot import intents, wording
-from bot.caf.notify import CafNotifier, recipients
-from bot.caf.service import SUBJECT, CafResult, CafService
-from bot.flows import clocks
+from bot.flows.caf.messaging import CafNotifier, recipients
+from bot.flows.caf.models import CafResult
+from bot.flows.caf.service import SUBJECT, CafService
 from bot.flows.locked import locked_action
 from bot.policy import Policy
 from store import repo
@@ -167,7 +167,7 @@ class QaService:
             ep.qa_status = AWAITING
             if ep.last_meeting_on is None:
                 ep.next_meeting_due = None
-                clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0,
+                repo.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0,
                                 kinds=("tac_overdue",))
         if audit:
             repo.audit(s, actor=actor, action="caf.qa_requested", subject_type=SUBJECT,
@@ -233,7 +233,7 @@ class QaService:
                 self.caf._schedule_meeting(s, ep)  # the first TAC clock, from today
                 why = f"next family planning meeting due by {ep.next_meeting_due}"
             else:
-                clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0)
+                repo.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0)
                 repo.audit(s, actor=actor, action="caf.close", subject_type=SUBJECT,
                            subject_id=ep.id, old=ep.status, new="closed", reason=NFA, at=now)
                 ep.status, ep.close_reason, ep.closed_at = "closed", NFA, now
@@ -301,7 +301,7 @@ class QaService:
         s.add(qa)
         others = s.exec(select(CafQa.id).where(  # type: ignore[call-overload]
             CafQa.episode_id == ep.id, CafQa.status == AWAITING, CafQa.id != qa.id)).scalars()
-        clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_QA_DUE,),
+        repo.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_QA_DUE,),
                         keep=tuple(f"qa-{i}" for i in others))
         repo.audit(s, actor=actor, action=f"caf.qa_{status}", subject_type=SUBJECT,
                    subject_id=ep.id, old=f"{qa.kind} {AWAITING}", new=f"{qa.kind} {status}",

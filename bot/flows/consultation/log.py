@@ -70,8 +70,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot import nonames
-from bot.flows.rules import CATEGORIES
-from bot.flows.scripts import AGE_BANDS, AGENCIES, ROLES
+from bot.flows.guided.rules import CATEGORIES
+from bot.flows.guided.scripts import AGE_BANDS, AGENCIES, ROLES
 from bot.labels import OUTCOME_LABELS
 from bot.policy import ID_SHAPES, id_example, id_fits
 from store import repo

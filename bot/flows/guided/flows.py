@@ -15,7 +15,7 @@ from typing import Any
 
 from transitions import EventData, Machine, MachineError
 
-from bot.flows.script import (
+from bot.flows.guided.script import (
     CANCELLED,
     EXPIRED,
     TERMINALS,
@@ -23,7 +23,7 @@ from bot.flows.script import (
     Context,
     Script,
 )
-from bot.flows.validate import Accepted, Rejected, accept
+from bot.flows.guided.validate import Accepted, Rejected, accept
 
 
 @dataclass

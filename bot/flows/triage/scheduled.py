@@ -1,35 +1,70 @@
-"""SLA clocks as reminder rows: warnings at the policy's fractions and a breach.
+"""A triage card's SLA clocks as reminder rows: warnings at the policy's fractions and a
+breach, and the reminder kinds the sweep (``bot.reminders``) runs for them.
 
 A clock is started by writing its reminders in the same transaction as the
-state change that starts it, and stopped by cancelling them, so nothing
-depends on a process staying up (DESIGN.md principle 4).
+state change that starts it, and stopped by cancelling them (``store.repo.stop_all``),
+so nothing depends on a process staying up (DESIGN.md principle 4).
+
+* ``sla_warning``: a share of a clock's time has gone: a note in the card's thread to
+  the managers, and the card redrawn.
+* ``sla_breach``: the clock is due: the note, the escalation channel told, the card
+  redrawn, and to the EDT out of office hours.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlmodel import Session
 
+from bot import intents, logs
+from bot.flows.triage.messaging import card_channel
 from bot.labels import to_utc
 from bot.policy import Policy
 from store import repo, sql
-from store.models import Reminder, TriageCard
-from store.tx import Db
-from store.types import utcnow
+from store.models import Referral, Reminder, TriageCard
+from store.tx import Db, as_tx
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger("frontdoor.reminders")  # the sweep's log, as before the move
 
 # The phase of a card's decision clock (``start_clock``'s ``phase``): its reminders are
 # told apart from the rating's clock of the same name by it.
 DECIDE = "decide-"
 
 
-def key_prefix(subject_type: str, subject_id: int, clock: str) -> str:
-    """The reminder-key prefix of one clock on one subject."""
-    return f"{subject_type}:{subject_id}:{clock}:"
+def decision_clock(card: TriageCard) -> str:
+    """The clock that runs until a decision: a suggested Red cannot wait a working day."""
+    return "red" if card.suggested_rating == "red" else "contact_decision"
+
+
+def start_card_clocks(db: Db, policy: Policy, card: TriageCard, referral: Referral) -> None:
+    """Start a new card's decision clock (and a phone referral's confirmation clock).
+
+    Called by the domain in the transaction that writes the card, never by a renderer:
+    a card has its clock and reminders whoever shows it. ``card`` gets its clock and due
+    time, here and in the database.
+    """
+    assert card.id is not None
+    name = decision_clock(card)
+    card.clock = name
+    card.due_at = start_clock(
+        db, policy, subject_type="card", subject_id=card.id, clock=name,
+        start=card.received_at, phase=DECIDE,
+    )
+    if referral.phone_referral and referral.phoned_at:
+        start_clock(
+            db, policy, subject_type="card", subject_id=card.id,
+            clock="written_confirmation", start=referral.phoned_at,
+        )
+    sql.update(as_tx(db).cx, TriageCard, card.id, clock=card.clock, due_at=card.due_at)
 
 
 def start_clock(
@@ -56,7 +91,7 @@ def start_clock(
     # The start is part of the key: the same start never schedules twice (a retried
     # event), while the same clock restarted later (a re-rating) gets fresh reminders.
     stamp = start.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
-    prefix = f"{key_prefix(subject_type, subject_id, clock)}{phase}{stamp}:"
+    prefix = f"{repo.key_prefix(subject_type, subject_id, clock)}{phase}{stamp}:"
     payload = {"clock": clock, "start": start.isoformat(), "due": due.isoformat()}
     for fraction in spec.warn_at:
         at = cal.point(start, spec.duration, spec.basis, fraction)
@@ -81,21 +116,10 @@ def start_clock(
     return due
 
 
-def _pending(subject_type: str, subject_id: int) -> Any:
-    """Cancelling a subject's pending reminders (narrowed by the caller)."""
-    return (
-        update(Reminder)
-        .where(Reminder.subject_type == subject_type)  # type: ignore[arg-type]
-        .where(Reminder.subject_id == subject_id)  # type: ignore[arg-type]
-        .where(Reminder.status == "pending")  # type: ignore[arg-type]
-        .values(status="cancelled", done_at=utcnow())
-    )
-
-
 def stop_clock(session: Session, *, subject_type: str, subject_id: int, clock: str) -> int:
     """Cancel a clock's pending reminders (its work is done); returns how many."""
-    prefix = key_prefix(subject_type, subject_id, clock)
-    stmt = _pending(subject_type, subject_id).where(
+    prefix = repo.key_prefix(subject_type, subject_id, clock)
+    stmt = repo.cancelling(subject_type, subject_id).where(
         Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
     return int(session.execute(stmt).rowcount or 0)
 
@@ -112,23 +136,6 @@ def snooze(session: Session, *, subject_type: str, subject_id: int, until: datet
         .values(due_at=until)
     )
     return int(result.rowcount or 0)
-
-
-def stop_all(
-    session: Session, *, subject_type: str, subject_id: int, keep: tuple[str, ...] = (),
-    kinds: tuple[str, ...] | None = None,
-) -> int:
-    """Cancel a subject's pending reminders (it was closed or decided), except the
-    clocks named in ``keep``, or only those of ``kinds``; returns how many.
-
-    The one way reminders are cancelled (cards, CAF episodes, their nudges)."""
-    stmt = _pending(subject_type, subject_id)
-    if kinds:
-        stmt = stmt.where(Reminder.kind.in_(kinds))  # type: ignore[attr-defined]
-    for clock in keep:
-        prefix = key_prefix(subject_type, subject_id, clock)
-        stmt = stmt.where(~Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
-    return int(session.execute(stmt).rowcount or 0)
 
 
 # --- a card's clocks as of the last sweep ---------------------------------------------
@@ -195,7 +202,7 @@ def card_clocks(card: TriageCard, rows: Sequence[ReminderRow],
                                   met_at=first_decided, late=decide.status == "done"))
     if card.status == "closed" or not card.clock or card.due_at is None:
         return out
-    prefix = key_prefix("card", card.id or 0, card.clock)
+    prefix = repo.key_prefix("card", card.id or 0, card.clock)
     due = to_utc(card.due_at)
     run = next((r for r in reversed(breaches) if r.key.startswith(prefix)
                 and to_utc(r.due_at) == due and r.status != "cancelled"), None)
@@ -246,3 +253,64 @@ def clock_label(name: str | None) -> str:
     if not name:
         return "Deadline"
     return CLOCK_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+# --- the reminder kinds of the SLA clocks (run by the sweep, ``bot.reminders``) --------
+
+
+def sla_nudge(s: Session, sv: Services, r: Reminder, now: datetime) -> bool:
+    """A clock's warning or breach, in the sweep's transaction; False when it no longer
+    applies (the card closed, the written referral came)."""
+    if r.subject_type != "card":
+        log.warning("reminder %s has unknown kind %s", r.id, r.kind)
+        return False
+    card = s.get(TriageCard, r.subject_id)
+    if card is None or card.status == "closed":
+        return False  # closed items are never nudged
+    logs.about_card(card.reference)
+    clock = str(r.payload.get("clock", ""))
+    if clock == "written_confirmation":
+        referral = s.get(Referral, card.referral_id)
+        if referral is None or referral.written_confirmed_at is not None:
+            return False
+    policy, msg = sv.policy, sv.triage_messaging
+    label = clock_label(clock)
+    due = datetime.fromisoformat(str(r.payload["due"])).astimezone(policy.tz)
+    if r.kind == "sla_warning":
+        pct = round(float(r.payload.get("fraction", 0)) * 100)
+        text = (f"{card.reference}: {label}: {pct}% of the time has gone; "
+                f"due {due:%H:%M %a %d %b}.")
+        msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
+        _redraw(s, sv, card, clock)
+        return True
+    if r.kind == "sla_breach":
+        text = (f"{card.reference}: {label}: due {due:%H:%M %a %d %b}, now breached.")
+        msg.card_thread(s, card, text, key=f"reminder:{r.id}", notify_managers=True)
+        sv.metrics.breach(clock)
+        log.info("SLA breach announced: %s", label)  # the card's reference goes with it
+        intents.queue(s, intents.SLA_ESCALATION, key=f"reminder:{r.id}:escalate",
+                      to=intents.conversation(policy.channel("escalation", card.platform)),
+                      data={"text": text,
+                            "card": intents.conversation(card_channel(s, card))},
+                      subject_type="card", subject_id=card.id, platform=card.platform)
+        if clock == card.clock:
+            card.breached = True
+        _redraw(s, sv, card, clock)
+        msg.edt_alert(s, card, now)
+        return True
+    return False
+
+
+def _redraw(s: Session, sv: Services, card: TriageCard, clock: str) -> None:
+    """The card says its clock's state (``card_clocks``): the clock it shows changed, so
+    it is redrawn, in the transaction that marks the reminder done (a sweep run again
+    finds nothing to claim and redraws nothing)."""
+    if clock != card.clock:
+        return  # a clock the card does not show (a phone referral's confirmation)
+    card.version += 1
+    s.add(card)
+    sv.triage_messaging.update_card(s, card)
+
+
+NUDGES: dict[str, Callable[[Session, Any, Reminder, datetime], bool]] = {
+    "sla_warning": sla_nudge, "sla_breach": sla_nudge}

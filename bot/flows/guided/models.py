@@ -1,7 +1,9 @@
 """The contract between the guided flows and whoever drives them (Slack, Teams, tests).
 
-Pure data: no Slack, no database. ``bot.flows.service.FlowService`` returns a
-``Step`` after every action; a handler renders it.
+Pure data: no Slack, no database. ``bot.flows.guided.service.FlowService`` returns a
+``Step`` after every action; a handler renders it. A flow's row is the ``flow_session``
+table (``store/models.py``: the schema is one module, for alembic); what a finished flow
+writes is the consultation domain's or the triage domain's.
 """
 
 from __future__ import annotations

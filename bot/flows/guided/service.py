@@ -24,14 +24,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.flows import records, rules
-from bot.flows.api import Status, Step
-from bot.flows.checklist import completeness
-from bot.flows.engine import FlowEngine, FlowState
-from bot.flows.script import COMPLETED, REDIRECTED, URGENT, Context
-from bot.flows.scripts import KINDS, build
-from bot.flows.triage import start_card_clocks
-from bot.flows.validate import Rejected
+from bot.flows.guided import records, rules
+from bot.flows.guided.checklist import completeness
+from bot.flows.guided.flows import FlowEngine, FlowState
+from bot.flows.guided.models import Status, Step
+from bot.flows.guided.script import COMPLETED, REDIRECTED, URGENT, Context
+from bot.flows.guided.scripts import KINDS, build
+from bot.flows.guided.validate import Rejected
+from bot.flows.triage.scheduled import start_card_clocks
 from bot.policy import Policy
 from store import sql
 from store.db import session_scope

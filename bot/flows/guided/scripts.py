@@ -11,15 +11,15 @@ would identify a family (a named school, a date of birth).
 
 from __future__ import annotations
 
-from bot.flows.api import Kind, Option
-from bot.flows.rules import (
+from bot.flows.guided.models import Kind, Option
+from bot.flows.guided.rules import (
     CATEGORIES,
     LEVELS,
     REFERENCE_PATTERN,
     human_duration,
     suspended_in_text,
 )
-from bot.flows.script import (
+from bot.flows.guided.script import (
     REDIRECTED,
     URGENT,
     Answers,

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot import intents
-from bot.caf.service import CafResult, CafService
-from bot.messaging import Messaging
+from bot.flows.caf.models import CafResult
+from bot.flows.caf.service import CafService
+from bot.flows.triage.messaging import TriageMessaging
 from bot.policy import Policy
 from store.models import CafEpisode, CafMeeting, OutboxMessage
 
@@ -76,7 +77,7 @@ def redraw_done(s: Session, ep: CafEpisode, what: dict[str, Any]) -> int:
 class CafNotifier:
     """The ``effects`` callback for :class:`CafService` actions taken in Slack."""
 
-    def __init__(self, policy: Policy, messaging: Messaging, service: CafService) -> None:
+    def __init__(self, policy: Policy, messaging: TriageMessaging, service: CafService) -> None:
         self.policy = policy
         self.messaging = messaging
         self.service = service

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.flows.api import Suggestion
-from bot.flows.checklist import completeness
-from bot.flows.scripts import AGENCIES, ROLES
+from bot.flows.guided.checklist import completeness
+from bot.flows.guided.models import Suggestion
+from bot.flows.guided.scripts import AGENCIES, ROLES
 from store import repo, sql
 from store.models import Consultation, Referral, TriageCard
 from store.tx import Db, as_tx

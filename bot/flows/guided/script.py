@@ -5,7 +5,7 @@ answered (``Kind``) and what it accepts. Where to go next is data too: a
 question may be asked only when ``ask_if`` holds (e.g. "why not?" only when
 consent was not given), and may jump elsewhere with ``then`` branches (e.g.
 the safety gate's "yes" ends the flow as urgent). Otherwise the flow falls
-through to the next question that is asked. ``bot.flows.engine`` turns a
+through to the next question that is asked. ``bot.flows.guided.flows`` turns a
 script into a ``transitions`` state machine; nothing here touches the
 database or Slack.
 """
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.flows.api import Kind, Option, Prompt
+from bot.flows.guided.models import Kind, Option, Prompt
 
 Answers = Mapping[str, Any]
 Condition = Callable[[Answers], bool]

@@ -1,4 +1,6 @@
-"""Reminder kinds for CAF episodes, run by the reminder sweep (``bot.reminders``).
+"""Reminder kinds for CAF episodes, run by the reminder sweep (``bot.reminders``). Their
+rows are written by the actions of ``service.py`` (and a manager's QA, ``qa.py``, which
+has its own ``caf_qa_due`` kind), in the transaction of the change that starts them.
 
 Each function gets the open session, the services, the claimed reminder and
 the sweep's ``now``, queues its messages in that transaction and returns True
@@ -24,8 +26,8 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from bot import intents
-from bot.caf.notify import nudge_dms, post, recipients, say
-from bot.caf.service import KIND_NO_LEAD, KIND_REASSESS, KIND_TAC
+from bot.flows.caf.messaging import nudge_dms, post, recipients, say
+from bot.flows.caf.service import KIND_NO_LEAD, KIND_REASSESS, KIND_TAC
 from store.models import CafEpisode, Reminder
 
 if TYPE_CHECKING:

@@ -11,82 +11,21 @@ card decided and is told by whom.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.flows import clocks
 from bot.flows.locked import locked_action
+from bot.flows.triage import scheduled
+from bot.flows.triage.models import CardResult, Effects
 from bot.policy import RATINGS, Policy
 from store import repo, sql
 from store.db import session_scope
 from store.models import Decision, Referral, Reminder, TriageCard
 from store.runner import threaded
-from store.tx import Db, as_tx
 from store.types import utcnow
-
-
-@dataclass
-class CardResult:
-    """What an action did; ``status`` is ``ok`` or why nothing changed."""
-
-    status: str  # ok | not_found | already_decided | closed | invalid
-    card: TriageCard | None = None
-    referral: Referral | None = None
-    message: str = ""
-    action: str = ""
-    old_rating: str | None = None
-    new_rating: str | None = None
-    note: str = ""  # text for the card's thread (already guarded by the caller)
-    by: str = ""  # the Slack user the thread note names first (a mention, not text)
-    who: str = ""  # the person ``message`` is about, named before it by the platform
-
-    @property
-    def ok(self) -> bool:
-        """True when the action changed the card."""
-        return self.status == "ok"
-
-
-Effects = Callable[[Session, CardResult], None]
-
-CLOSE_REASONS = (
-    "Signposted",
-    "No further action",
-    "Duplicate",
-    "Passed to another authority",
-    "Referral returned to the referrer",
-    "Other",
-)
-
-
-def decision_clock(card: TriageCard) -> str:
-    """The clock that runs until a decision: a suggested Red cannot wait a working day."""
-    return "red" if card.suggested_rating == "red" else "contact_decision"
-
-
-def start_card_clocks(db: Db, policy: Policy, card: TriageCard, referral: Referral) -> None:
-    """Start a new card's decision clock (and a phone referral's confirmation clock).
-
-    Called by the domain in the transaction that writes the card, never by a renderer:
-    a card has its clock and reminders whoever shows it. ``card`` gets its clock and due
-    time, here and in the database.
-    """
-    assert card.id is not None
-    name = decision_clock(card)
-    card.clock = name
-    card.due_at = clocks.start_clock(
-        db, policy, subject_type="card", subject_id=card.id, clock=name,
-        start=card.received_at, phase=clocks.DECIDE,
-    )
-    if referral.phone_referral and referral.phoned_at:
-        clocks.start_clock(
-            db, policy, subject_type="card", subject_id=card.id,
-            clock="written_confirmation", start=referral.phoned_at,
-        )
-    sql.update(as_tx(db).cx, TriageCard, card.id, clock=card.clock, due_at=card.due_at)
 
 
 class TriageService:
@@ -188,7 +127,7 @@ class TriageService:
         # The decision clock (and an earlier rating's clock) stops; the rating's action
         # clock starts from now. A phone referral's written confirmation runs on until
         # the written referral is recorded (``written_received``).
-        clocks.stop_all(
+        repo.stop_all(
             s, subject_type="card", subject_id=card.id or 0, keep=("written_confirmation",)
         )
         card.status, card.rating = "decided", rating
@@ -197,7 +136,7 @@ class TriageService:
         clock_name = self.policy.rating(rating).clock
         card.clock, card.due_at = clock_name, None
         if clock_name:
-            card.due_at = clocks.start_clock(
+            card.due_at = scheduled.start_clock(
                 s,
                 self.policy,
                 subject_type="card",
@@ -206,7 +145,7 @@ class TriageService:
                 start=now,
             )
         if rating == "red":
-            clocks.start_clock(
+            scheduled.start_clock(
                 s,
                 self.policy,
                 subject_type="card",
@@ -247,7 +186,7 @@ class TriageService:
             return CardResult("invalid", message="Say why the card is being closed.")
 
         def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
-            clocks.stop_all(s, subject_type="card", subject_id=card.id or 0)
+            repo.stop_all(s, subject_type="card", subject_id=card.id or 0)
             repo.audit(
                 s,
                 actor=actor,
@@ -320,7 +259,7 @@ class TriageService:
 
         def act(s: Session, card: TriageCard, now: datetime) -> CardResult:
             until = now + timedelta(minutes=minutes)
-            moved = clocks.snooze(s, subject_type="card", subject_id=card.id or 0, until=until)
+            moved = scheduled.snooze(s, subject_type="card", subject_id=card.id or 0, until=until)
             if not moved:
                 return CardResult("invalid", card, message=self._nothing_to_snooze(s, card))
             repo.audit(
@@ -354,7 +293,7 @@ class TriageService:
                 return CardResult("invalid", card, message="The written referral is already in.")
             referral.written_confirmed_at = now
             s.add(referral)
-            clocks.stop_clock(s, subject_type="card", subject_id=card.id or 0,
+            scheduled.stop_clock(s, subject_type="card", subject_id=card.id or 0,
                               clock="written_confirmation")
             repo.audit(s, actor=actor, action="card.written_received", subject_type="card",
                        subject_id=card.id, old="awaited", new="received", at=now)

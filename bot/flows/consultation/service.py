@@ -9,12 +9,12 @@ does not follow the advice they record why.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.flows.consultation.models import OUTCOMES, AdviceResult, Effects
 from bot.flows.locked import locked_action
 from bot.policy import Policy
 from store import repo
@@ -30,31 +30,6 @@ ALREADY_ANSWERED = (
     "You have already answered this advice, and that answer stands. To change it, use "
     "*Change my answer* on the advice message."
 )
-
-OUTCOMES = (
-    "urgent_referral", "referral", "early_help", "continue_caf", "signpost", "lado", "advice_only"
-)
-
-
-@dataclass
-class AdviceResult:
-    """What an advice action did; ``status`` is ``ok`` or why nothing changed."""
-
-    status: str  # ok | not_found | already_advised | already_answered | invalid
-    consultation: Consultation | None = None
-    professional: Professional | None = None
-    message: str = ""
-    action: str = ""
-    who: str = ""  # the person ``message`` is about, named before it by the platform
-
-    @property
-    def ok(self) -> bool:
-        """True when the consultation changed."""
-        return self.status == "ok"
-
-
-Effects = Callable[[Session, AdviceResult], None]
-
 
 class AdviceService:
     """Advice on consultations, atomic and audited."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.flows.scripts import OLDER
+from bot.flows.guided.scripts import OLDER
 
 Answers = Mapping[str, Any]
 

@@ -3,7 +3,7 @@
 Pure of Slack, like the triage flow: each action runs in one write transaction,
 locks the episode row, checks its state, records an audit entry, moves the
 episode's reminders, and calls ``effects`` before commit so that the caller
-queues its messages in the same transaction (``bot.caf.notify``).
+queues its messages in the same transaction (``bot.flows.caf.messaging``).
 
 The clocks (MASH-to-CAF guidance; Barnet process map 2; the policy's ``caf``
 cadences):
@@ -26,7 +26,6 @@ holds a name: an episode is its EHM reference.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -35,82 +34,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot import nonames
-from bot.flows import clocks
+from bot.flows.caf.flows import CLOSE_REASONS, NO_LEAD_STAGES, STUCK_ROUTE
+from bot.flows.caf.models import CafResult, Effects, NewEpisode, Routable
 from bot.flows.locked import locked_action
 from bot.policy import Caf, Policy, id_example, id_fits
 from store import repo
 from store.db import session_scope
 from store.models import CafEpisode, CafMeeting, Referral, Reminder, TriageCard
 from store.runner import threaded
-from store.types import DEFAULT_PLATFORM, utcnow
+from store.types import utcnow
 
 SUBJECT = "caf"
-
-# Where a stuck CAF goes, in order (Barnet process map 4; DESIGN.md section 3): the
-# co-ordinator, then the CAF social worker, then the CAF Support Panel.
-STUCK_ROUTE: tuple[str, ...] = ("coordinator", "caf_social_worker", "panel")
-STUCK_LABELS: dict[str, str] = {
-    "coordinator": "the CAF co-ordinator",
-    "caf_social_worker": "the CAF social worker (CAF team duty)",
-    "panel": "the CAF Support Panel",
-}
-
-# Why a CAF episode closes (Barnet 2M and 2R; MASH-to-CAF guidance). The key is stored.
-CLOSE_REASONS: dict[str, str] = {
-    "plan_complete": "Plan complete: the family plan's actions are met",
-    "consent_withdrawn": "Consent withdrawn",
-    "stepped_up": "Stepped up to children's social care",
-    "moved_authority": "Family moved to another local authority",
-    "no_further_action": "No further action",
-    "stepped_down": "No lead professional: stepped down to universal services",
-}
-
-# The MASH-to-CAF guidance's route when no lead professional is found.
-NO_LEAD_STAGES: tuple[str, ...] = ("link_worker", "panel", "step_down")
 
 KIND_TAC = "tac_overdue"
 KIND_REASSESS = "caf_reassess"
 KIND_NO_LEAD = "caf_no_lead"
-
-
-@dataclass(frozen=True)
-class NewEpisode:
-    """What registering a CAF needs (from /caf, a routed card or an import row)."""
-
-    ehm_reference: str
-    lead_user_id: str | None
-    coordinator_user_id: str | None
-    completed_on: date
-    consent: bool
-    last_meeting_on: date | None = None
-    # The chat platform whose user ids name the people (the store's default, "slack").
-    platform: str = DEFAULT_PLATFORM
-
-
-@dataclass
-class CafResult:
-    """What an action did; ``status`` is ``ok`` or why nothing changed."""
-
-    status: str  # ok | not_found | closed | invalid | duplicate | stale
-    episode: CafEpisode | None = None
-    action: str = ""
-    actor: str = ""
-    message: str = ""
-    note: str = ""  # guarded free text (the stuck note)
-    stage: str | None = None  # the stuck-route stage reached
-    old_due: date | None = None
-    on: date | None = None  # the date acted on (held on, rearranged to)
-    card: TriageCard | None = None
-    linked: bool = False  # a routed card was linked to an existing open episode
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (field, message)
-
-    @property
-    def ok(self) -> bool:
-        """True when the action changed something."""
-        return self.status == "ok"
-
-
-Effects = Callable[[Session, CafResult], None]
 
 
 def reference_problem(ref: str, shape: Caf) -> str | None:
@@ -171,15 +109,6 @@ def problems(new: NewEpisode, today: date, shape: Caf) -> list[tuple[str, str]]:
     return out
 
 
-@dataclass(frozen=True)
-class Routable:
-    """A card that may be routed to a CAF, with what the routing form starts from."""
-
-    card: TriageCard
-    consent: bool | None  # the referral's consent: given, refused, or not asked
-    open_caf: bool  # the referrer said there is an open CAF, or the rules found one
-
-
 NOT_ROUTABLE = "Only a decided Green card not yet linked to a CAF can be routed to one."
 
 
@@ -193,7 +122,7 @@ class CafService:
         self.policy = policy
         self.clock = clock
         # Run in the transaction that adds an episode, before its clocks are set: the
-        # manager's quality assurance (``bot.caf.qa``) holds the first TAC clock until then.
+        # manager's quality assurance (``bot.flows.caf.qa``) holds the first TAC clock until then.
         self.on_added: list[Callable[[Session, CafEpisode, str, datetime], None]] = []
 
     # --- time ------------------------------------------------------------
@@ -516,7 +445,7 @@ class CafService:
             if ep.lead_user_id == lead:
                 return CafResult("invalid", ep, message="That is already the lead professional.")
             old, ep.lead_user_id = ep.lead_user_id, lead
-            clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_NO_LEAD,))
+            repo.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_NO_LEAD,))
             repo.audit(s, actor=actor, action="caf.lead", subject_type=SUBJECT,
                        subject_id=ep.id, old=old, new=lead, at=now)
             return CafResult("ok", ep, action="lead", actor=actor)
@@ -531,7 +460,7 @@ class CafService:
             return CafResult("invalid", message="Choose why the CAF is closing.")
 
         def act(s: Session, ep: CafEpisode, now: datetime) -> CafResult:
-            clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0)
+            repo.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0)
             repo.audit(s, actor=actor, action="caf.close", subject_type=SUBJECT,
                        subject_id=ep.id, old=ep.status, new="closed", reason=reason, at=now)
             ep.status, ep.close_reason, ep.closed_at = "closed", reason, now
@@ -562,7 +491,7 @@ class CafService:
 
     def _schedule_meeting(self, s: Session, ep: CafEpisode) -> None:
         """Cancel the pending overdue-meeting nudge and schedule one for the current due date."""
-        clocks.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_TAC,))
+        repo.stop_all(s, subject_type=SUBJECT, subject_id=ep.id or 0, kinds=(KIND_TAC,))
         if ep.status != "open" or ep.next_meeting_due is None:
             return
         self.schedule_tac_nudge(s, ep, ep.next_meeting_due, 1)
@@ -662,11 +591,7 @@ def _snapshot(ep: CafEpisode) -> dict[str, object]:
 
 
 __all__ = [
-    "CLOSE_REASONS",
-    "CafResult",
     "CafService",
-    "NewEpisode",
-    "STUCK_ROUTE",
     "problems",
     "reference_problem",
 ]

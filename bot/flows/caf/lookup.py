@@ -16,7 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 
-from bot.caf.service import normalise_reference
+from bot.flows.caf.service import normalise_reference
 from bot.policy import Policy
 from store.db import session_scope
 from store.models import CafEpisode

@@ -45,9 +45,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot import nonames
-from bot.caf.service import (
+from bot.flows.caf.models import NewEpisode
+from bot.flows.caf.service import (
     CafService,
-    NewEpisode,
     existing_references,
     normalise_reference,
     problems,

@@ -1,1 +1,0 @@
-"""CAF episodes: registration, import, Team Around the Child meetings and nudges."""
