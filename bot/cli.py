@@ -171,11 +171,13 @@ def _records(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot import auditlog, report, retention
     from bot.flows.consultation import log as caflog
-    from store.db import make_engine, session_scope
+    from store.db import make_engine
     from store.migrate import upgrade
+    from store.runner import TxRunner
 
     policy = load_policy(settings.policy or None)
     engine = make_engine(settings.database_url)
+    runner = TxRunner(engine)  # the command's transactions, one at a time, no event loop
     try:
         actor = f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -185,7 +187,7 @@ def _records(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(engine)
         if args.cmd == "log":
             f = caflog.make_filter(since=args.since, until=args.until)
-            with session_scope(engine, write=True) as s:
+            with runner.session(write=True) as s:
                 text, count = caflog.export_csv(s, f, policy.tz)
                 caflog.audit_access(s, actor=actor, action="caflog.exported", f=f, count=count,
                                     at=now)
@@ -194,14 +196,14 @@ def _records(args: argparse.Namespace, settings: Settings) -> int:
         elif args.cmd == "audit":
             since = caflog.parse_date(args.since, "--since") if args.since else None
             until = caflog.parse_date(args.until, "--until") if args.until else None
-            with session_scope(engine, write=True) as s:
+            with runner.session(write=True) as s:
                 text, count = auditlog.export_csv(s, since, until, policy.tz)
                 auditlog.record_export(s, actor=actor, since=since, until=until, count=count,
                                        at=now)
             sys.stdout.write(text)
             print(f"{count} audit entries exported", file=sys.stderr)
         elif args.cmd == "retention":
-            with session_scope(engine, write=True) as s:
+            with runner.session(write=True) as s:
                 result = retention.purge(s, policy, now, dry_run=args.dry_run, actor=actor)
             print(result.describe())
             for kind, n in result.counts.items():
@@ -209,7 +211,7 @@ def _records(args: argparse.Namespace, settings: Settings) -> int:
         else:
             day = caflog.parse_date(args.week, "--week") if args.week else None
             week = report.week_start_of(day) if day else report.previous_week(now, policy)
-            with session_scope(engine) as s:
+            with runner.session() as s:
                 fig = report.weekly_figures(s, policy, week, now)
             print(report.summary_text(fig, markdown=False))
             if args.out:

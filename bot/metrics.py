@@ -18,10 +18,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from store.models import OutboxMessage, Reminder
+from store.runner import TxRunner
 from store.types import utcnow
 
 log = logging.getLogger("frontdoor.metrics")
@@ -109,9 +108,9 @@ class Metrics:
         """Observe one write transaction's time."""
         self.tx_seconds.labels(path).observe(seconds)
 
-    def watch_database(self, engine: Engine, clock: Callable[[], datetime]) -> None:
-        """Read the outbox and reminder gauges from ``engine`` at each scrape."""
-        self.registry.register(DatabaseGauges(engine, clock))
+    def watch_database(self, runner: TxRunner, clock: Callable[[], datetime]) -> None:
+        """Read the outbox and reminder gauges through ``runner`` at each scrape."""
+        self.registry.register(DatabaseGauges(runner, clock))
 
     def render(self) -> bytes:
         """The text exposition (blocking: it reads the database; call it in a thread)."""
@@ -121,8 +120,8 @@ class Metrics:
 class DatabaseGauges(Collector):
     """Outbox depth and age, reminders due and overdue, read at scrape time."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
+    def __init__(self, runner: TxRunner, clock: Callable[[], datetime]) -> None:
+        self.runner = runner
         self.clock = clock
 
     def describe(self) -> list[Metric]:
@@ -158,7 +157,7 @@ class DatabaseGauges(Collector):
     def _read(self, now: datetime) -> tuple[int, float, int, int]:
         open_ = OutboxMessage.status.in_(("pending", "sending"))  # type: ignore[attr-defined]
         waiting = Reminder.status.in_(("pending", "claimed"))  # type: ignore[attr-defined]
-        with Session(self.engine) as s:
+        with self.runner.session() as s:
             depth, first = s.execute(  # ix_outbox_status_next
                 select(func.count(), func.min(OutboxMessage.created_at)).where(open_)).one()
             due = s.execute(select(func.count()).where(  # ix_reminder_status_due

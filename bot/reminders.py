@@ -23,7 +23,6 @@ from bot.flows.guided.scheduled import expire_idle_flows
 from bot.policy import Policy
 from bot.services import Services
 from store import claims, sql
-from store.db import session_scope
 from store.models import Reminder
 from store.types import utcnow
 
@@ -52,7 +51,7 @@ class ReminderSweep:
     def run(self, now: datetime) -> SweepStats:
         """Process everything due at ``now``; returns counts."""
         stats = SweepStats()
-        with session_scope(self.sv.engine, write=True) as s:
+        with self.sv.tx.session(write=True) as s:
             for ensure in recurring_jobs():
                 ensure(s, self.sv.policy, now)
             # Replay keys are about Slack's signature window, which runs on real time
@@ -86,7 +85,7 @@ class ReminderSweep:
             logs.card_ref.reset(token)
 
     def _process(self, reminder_id: int, now: datetime) -> bool:
-        with session_scope(self.sv.engine, write=True) as s:
+        with self.sv.tx.session(write=True) as s:
             r = s.get(Reminder, reminder_id)
             if r is None or r.status != "claimed" or r.claimed_by != self.worker_id:
                 return False  # another worker took it over after our lease ended

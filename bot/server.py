@@ -164,7 +164,7 @@ async def running(
     stop = asyncio.Event()
     async with make_session() as http:
         sv = Services.build(settings, policy, engine, http, clock=clock, pace=pace)
-        sv.metrics.watch_database(engine, clock)
+        sv.metrics.watch_database(sv.tx, clock)
         # Slack when its token is set; a council on Teams alone runs without it.
         app = build_app(sv) if settings.slack else None
         inflight = InFlight()

@@ -76,11 +76,12 @@ class Services:
         # The sender handles its own retries (with backoff in the database), so
         # its client does not also sleep inside a call.
         sender_client = make_client(settings.bot_token, settings.api_url, http, max_retries=0)
-        triage = TriageService(engine, policy, clock)
+        metrics = Metrics()
+        # The process's one runner: every transaction of every service goes through it.
+        runner = TxRunner(engine, observe=metrics.transaction)
+        triage = TriageService(runner, policy, clock)
         triage_messaging = TriageMessaging(policy)
         consultation_messaging = ConsultationMessaging(policy)
-        metrics = Metrics()
-        runner = TxRunner(engine, observe=metrics.transaction)
         sender = OutboxSender(
             engine, SlackTransport(sender_client, journal=OutboxJournal(runner)),
             renderer=SlackRenderer(policy, clock),
@@ -90,16 +91,16 @@ class Services:
             lease=timedelta(seconds=settings.outbox_lease), runner=runner,
             on_result=metrics.delivery,
         )  # real time: retries and pacing are about Slack, not the SLA clock
-        caf = CafService(engine, policy, clock)
+        caf = CafService(runner, policy, clock)
         caf_notify = CafNotifier(policy, triage_messaging, caf)
         return cls(
             settings=settings, policy=policy, engine=engine, http=http, client=slack.client,
-            flows=FlowService(engine, policy, clock), triage=triage,
-            advice=AdviceService(engine, policy, clock), triage_messaging=triage_messaging,
+            flows=FlowService(runner, policy, clock), triage=triage,
+            advice=AdviceService(runner, policy, clock), triage_messaging=triage_messaging,
             consultation_messaging=consultation_messaging,
             guided_messaging=GuidedMessaging(triage_messaging, consultation_messaging),
             sender=sender,
             roles=slack.roles, clock=clock, tx=runner, metrics=metrics, caf=caf,
             caf_notify=caf_notify, caf_qa=QaService(caf, caf_notify),
-            caflog=LogService(engine, policy.tz, clock), overview=Overview(engine),
+            caflog=LogService(runner, policy.tz, clock), overview=Overview(runner),
         )

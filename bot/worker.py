@@ -37,7 +37,7 @@ async def run_worker(settings: Settings) -> int:
         sv = Services.build(settings, policy, engine, http)
         teams.deliver(sv)  # Teams' rows too, when the policy and the settings have Teams
         reminders = ReminderLoop(sv)
-        sv.metrics.watch_database(engine, sv.clock)
+        sv.metrics.watch_database(sv.tx, sv.clock)
         health = Health(engine, policy.authority)
         ops = None
         if settings.ops_port is not None:

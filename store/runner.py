@@ -26,18 +26,19 @@ a thread that waits for the database. On PostgreSQL (a network round trip)
 every transaction runs in a thread. A function that needs the ORM
 (``NeedsSession``) runs again in a full transaction in a thread.
 
-**One path for callers.** Code on the event loop (listeners, the sender, the loops)
-never opens a session and never hands work to a thread itself: it awaits a service
-method, and the service's transaction goes through this module. A transaction
-written as a ``Tx`` function (the hot path: flows, the outbox, claims) is run by
-:meth:`TxRunner.run`, which picks the loop or a thread; a row-locked ORM action
-(a card's, a consultation's or a CAF's decision: ``bot.flows.locked``) is blocking
-by nature, and its service offers it as a coroutine with :func:`threaded`, so it
-runs in a thread and the loop goes on acknowledging. Code already in a thread (the
-reminder sweep) calls :meth:`TxRunner.run_full`. Why not everything on the loop:
-an ORM transaction costs milliseconds of Python, which would delay every other
-click's acknowledgement; why not everything in threads: a click's flow step costs
-less on the loop than the hand-off to a thread and back (see above).
+**One way to open a transaction.** Nothing outside ``store/`` opens a session, a
+connection or a transaction (``tests/test_one_way.py`` fails by name if anything does):
+every transaction is asked of the process's one ``TxRunner``. A transaction written as a
+``Tx`` function (the hot path: flows, the outbox, claims) is awaited with :meth:`TxRunner.run`,
+which picks the loop or a thread; blocking code (a row-locked ORM action such as a card's,
+a consultation's or a CAF's decision, ``bot.flows.locked``; the reminder sweep; a command)
+uses :meth:`TxRunner.run_full` for a ``Tx`` function or :meth:`TxRunner.session` for an ORM
+session. Code on the event loop never blocks on one: a service offers its blocking action
+as a coroutine with :func:`threaded`, which runs it in a thread while the loop goes on
+acknowledging. Why not everything on the loop: an ORM transaction costs milliseconds of
+Python, which would delay every other click's acknowledgement; why not everything in
+threads: a click's flow step costs less on the loop than the hand-off to a thread and back
+(see above).
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
 from store import sql
-from store.db import is_sqlite, write_lock
+from store.db import is_sqlite, session_scope, write_lock
 from store.tx import NeedsSession, Tx, write_tx
 
 T = TypeVar("T")
@@ -148,6 +150,19 @@ class TxRunner:
         with self._timed("orm"), write_tx(self.engine, lease=lease) as tx:
             result = fn(tx)
         return result, tx
+
+    @contextlib.contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """An ORM session, here (blocking: from a thread or a command), committed when the
+        block ends without an error: a read snapshot, or with ``write`` a write
+        transaction (on SQLite ``BEGIN IMMEDIATE``, behind this process's write lock, so
+        the loop's turns and the threads take turns)."""
+        if not write:
+            with session_scope(self.engine) as s:
+                yield s
+            return
+        with self._timed("orm"), session_scope(self.engine, write=True) as s:
+            yield s
 
     async def read(self, fn: Callable[[sql.Cx], T]) -> T:
         """Run ``fn`` in a read-only transaction (one snapshot): on SQLite on the loop

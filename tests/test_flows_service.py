@@ -31,6 +31,7 @@ from store.models import (
     Referral,
     TriageCard,
 )
+from store.runner import TxRunner
 from store.tx import Tx, write_tx
 from tests.helpers import count
 from tests.slackenv import notice
@@ -114,13 +115,13 @@ def clock() -> Clock:
 
 @pytest.fixture
 def svc(sqlite_engine: Engine, policy: Policy, clock: Clock) -> FlowService:
-    return FlowService(sqlite_engine, policy, clock)
+    return FlowService(TxRunner(sqlite_engine), policy, clock)
 
 
 @pytest.fixture
 def any_svc(engine: Engine, policy: Policy, clock: Clock) -> FlowService:
     """The service on each backend (SQLite, and PostgreSQL when configured)."""
-    return FlowService(engine, policy, clock)
+    return FlowService(TxRunner(engine), policy, clock)
 
 
 def drive(
@@ -352,7 +353,7 @@ def test_identifying_text_is_refused_and_never_stored(
     caplog.set_level(logging.DEBUG)
     eng = make_engine(sqlite_url)
     upgrade(eng)
-    svc = FlowService(eng, policy, clock)
+    svc = FlowService(TxRunner(eng), policy, clock)
     effects: list[Step] = []
     svc.start(USER, "consult")
     step = drive(svc, CONSULT, stop_at="worried")
@@ -547,13 +548,13 @@ def test_start_after_expiry_begins_afresh(svc: FlowService, clock: Clock) -> Non
 def test_a_restart_resumes_exactly(sqlite_url: str, policy: Policy, clock: Clock) -> None:
     eng = make_engine(sqlite_url)
     upgrade(eng)
-    before = FlowService(eng, policy, clock)
+    before = FlowService(TxRunner(eng), policy, clock)
     before.start(USER, "refer")
     step = drive(before, REFER, stop_at="level")
     eng.dispose()  # the process dies
 
     eng2 = make_engine(sqlite_url)
-    after = FlowService(eng2, policy, clock)
+    after = FlowService(TxRunner(eng2), policy, clock)
     resumed = after.current(USER)
     assert resumed.status is Status.ASKING and resumed.prompt == step.prompt
     assert (resumed.step_no, resumed.step_total, resumed.answers) == (

@@ -62,6 +62,19 @@ def test_every_listener_module_registers_one_way() -> None:
         assert not inner, f"{module.__name__}.register defines {inner}"
 
 
+# Opening a transaction or a connection: only the store does it, and outside it only
+# ``store.runner.TxRunner`` is asked (``run`` on the loop, ``run_full``/``session`` here).
+OPENS = re.compile(r"session_scope|write_tx|(?<![.\w])Session\(|\.begin\(\)|\.connect\(\)|"
+                   r"raw_connection|\bTx\(")
+
+
+def test_every_transaction_goes_through_the_runner() -> None:
+    found = {f"{path.relative_to(ROOT)}: {m.group(0)}"
+             for path in sorted((ROOT / "bot").rglob("*.py"))
+             for m in OPENS.finditer(path.read_text())}
+    assert not found, sorted(found)
+
+
 def test_the_default_now_is_store_types_utcnow_alone() -> None:
     found = {str(path.relative_to(ROOT))
              for folder in ("bot", "store") for path in sorted((ROOT / folder).rglob("*.py"))

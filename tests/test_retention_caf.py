@@ -24,6 +24,7 @@ from bot.flows.caf.service import CafService
 from store import sql
 from store.db import session_scope
 from store.models import AuditEntry, CafEpisode, CafMeeting, ProcessedEvent, Reminder, TriageCard
+from store.runner import TxRunner
 from tests.slackenv import Clock
 from tests.test_retention import CAMBS, NOW, OLD, RECENT, person, referral
 
@@ -57,7 +58,7 @@ def rows(engine: Engine, model: type) -> int:
 
 def seed(engine: Engine) -> dict[str, int]:
     clock = Clock(OLD)
-    sv = CafService(engine, CAMBS, clock)
+    sv = CafService(TxRunner(engine), CAMBS, clock)
     ids = {
         # Closed seven years ago: purged with its meeting and its (cancelled) reminders.
         "closed_old": episode(sv, clock, "EHM-5001", OLD, close_at=OLD + dt.timedelta(days=60)),
@@ -122,7 +123,7 @@ def test_closed_caf_episodes_and_old_event_ids_are_purged(engine: Engine) -> Non
 
 def test_a_meeting_recorded_since_the_cutoff_keeps_a_closed_episode(engine: Engine) -> None:
     clock = Clock(OLD)
-    sv = CafService(engine, CAMBS, clock)
+    sv = CafService(TxRunner(engine), CAMBS, clock)
     eid = episode(sv, clock, "EHM-6001", OLD, meeting=False, close_at=OLD + dt.timedelta(days=9))
     with session_scope(engine, write=True) as s:  # recorded late, after the closure
         s.add(CafMeeting(episode_id=eid, held_on=OLD.date(), recorded_by="U0LEAD",

@@ -58,7 +58,7 @@ def opened_for(env: SlackEnv, user: str) -> list[Any]:
 
 async def closed_episode(env: SlackEnv, ref: str) -> CafEpisode:
     ep = await register_by_slash(env, ref)
-    caf = CafService(env.bot.sv.engine, env.policy, env.clock)
+    caf = CafService(env.bot.sv.tx, env.policy, env.clock)
     assert caf.close(ep.id or 0, COORD, "plan_complete").ok
     return ep
 

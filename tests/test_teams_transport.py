@@ -17,6 +17,7 @@ from bot.handlers.teams.conversations import Reference, reference, remember
 from bot.handlers.teams.transport import JITTER, ConnectorError, TeamsCall
 from bot.outbox import Failure
 from store.db import session_scope
+from store.runner import TxRunner
 from store.sql import OutboxRow
 from tests.teamsenv import (
     ALEX,
@@ -225,7 +226,7 @@ def test_references_are_kept_in_the_database_for_every_replica(engine: Engine) -
     row, and a later activity naming no 1:1 chat keeps the chat already known."""
     from bot.handlers.teams.conversations import DbReferences
 
-    first, second = DbReferences(engine), DbReferences(engine)
+    first, second = DbReferences(TxRunner(engine)), DbReferences(TxRunner(engine))
     remember(first, Reference("aa000000-0000-4000-8000-00000000000a", "https://smba.example/",
                               "tenant", "28:bot", "a:chat-1"))
     remember(second, Reference("aa000000-0000-4000-8000-00000000000a", "https://smba.example/",

@@ -12,10 +12,9 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from store.db import session_scope
+from store.runner import TxRunner
 
 
 class Result(Protocol):
@@ -30,7 +29,7 @@ M = TypeVar("M")
 
 
 def locked_action(
-    engine: Engine,
+    runner: TxRunner,
     model: type[M],
     row_id: int,
     now: datetime,
@@ -46,7 +45,7 @@ def locked_action(
     ``missing`` answers when the row is gone; ``check`` may answer early (closed,
     stale) without acting; ``finish`` attaches related rows to the result.
     """
-    with session_scope(engine, write=True) as s:
+    with runner.session(write=True) as s:
         key: Any = model.id  # type: ignore[attr-defined]
         stmt = select(model).where(key == row_id).with_for_update()
         row = s.exec(stmt).scalar_one_or_none()  # type: ignore[call-overload]

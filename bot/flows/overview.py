@@ -12,13 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from bot import delivered
 from store import sql
-from store.db import session_scope
 from store.models import CafEpisode, Consultation, Professional, Referral, TriageCard
-from store.runner import threaded
+from store.runner import TxRunner, threaded
 from store.types import DEFAULT_PLATFORM
 
 RECENT = 20  # a professional's own items shown
@@ -28,8 +26,8 @@ LEAD_CAFS = 50  # a lead professional's open CAFs read (the renderer shows fewer
 class Overview:
     """The App Home's data, for any chat front end."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, tx: TxRunner) -> None:
+        self.tx = tx
 
     def items(self, user: str, is_manager: bool, is_advisor: bool, *,
               platform: str = DEFAULT_PLATFORM) -> dict[str, Any]:
@@ -37,7 +35,7 @@ class Overview:
         first, so overdue ones lead; those with no date last), ``open_cards`` (managers),
         ``open_consultations`` (advisors) and ``places`` (see the module's docstring)."""
         places: dict[str, tuple[str, str]] = {}
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             cx = sql.Cx.of(s)
 
             def place(reference: str, subject_type: str, subject_id: int | None) -> None:

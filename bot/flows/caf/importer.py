@@ -56,7 +56,7 @@ from bot.flows.caf.service import (
 )
 from bot.policy import Caf, Policy, id_example
 from store import repo
-from store.db import session_scope
+from store.runner import TxRunner
 from store.types import utcnow
 
 REQUIRED = ("ehm_reference", "lead_professional", "coordinator", "completed_on", "consent")
@@ -265,7 +265,8 @@ def import_text(
     E-mail addresses in the people columns are looked up first, all at once, with
     ``resolve`` (none given: an address is refused as not a user ID).
     """
-    service = CafService(engine, policy, clock)
+    runner = TxRunner(engine)  # a command's own: nothing here runs on an event loop
+    service = CafService(runner, policy, clock)
     now = clock()
     people: Mapping[str, str] | None = None
     if resolve is not None:
@@ -278,7 +279,7 @@ def import_text(
     if errors:
         return ImportResult(errors=errors)
     try:
-        with session_scope(engine, write=True) as s:
+        with runner.session(write=True) as s:
             taken = existing_references(s, (n.ehm_reference for _, n in rows))
             errors = [f"line {line}: the EHM reference {normalise_reference(n.ehm_reference)} "
                       "is registered already"

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.engine import Engine
 
 from bot.flows.caf.service import normalise_reference
 from bot.policy import Policy
-from store.db import session_scope
 from store.models import CafEpisode
-from store.runner import threaded
+from store.runner import TxRunner, threaded
 from store.types import utcnow
 
 SHOWN = 20  # a list longer than this says how many more
@@ -51,9 +49,9 @@ class CafList:
 class CafLookup:
     """Read-only queries over CAF episodes, as of the service's clock in the policy's zone."""
 
-    def __init__(self, engine: Engine, policy: Policy,
+    def __init__(self, tx: TxRunner, policy: Policy,
                  clock: Callable[[], datetime] = utcnow) -> None:
-        self.engine = engine
+        self.tx = tx
         self.policy = policy
         self.clock = clock
 
@@ -70,7 +68,7 @@ class CafLookup:
 
     def one(self, ehm_reference: str) -> CafView | None:
         """The episode with this reference (open or closed), or None."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             stmt = select(CafEpisode).where(
                 CafEpisode.ehm_reference == normalise_reference(ehm_reference))  # type: ignore[arg-type]
             ep = s.exec(stmt).scalars().first()  # type: ignore[call-overload]
@@ -80,7 +78,7 @@ class CafLookup:
                   limit: int = SHOWN) -> CafList:
         """Open episodes (led by ``lead``; or with ``involving`` as lead or co-ordinator),
         overdue first, then by the next meeting's due date."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             stmt = select(CafEpisode).where(CafEpisode.status == "open")  # type: ignore[arg-type]
             if lead is not None:
                 stmt = stmt.where(CafEpisode.lead_user_id == lead)  # type: ignore[arg-type]

@@ -43,7 +43,6 @@ from bot.flows.caf.service import SUBJECT, CafService
 from bot.flows.locked import locked_action
 from bot.policy import Policy
 from store import repo
-from store.db import session_scope
 from store.models import CafEpisode, CafQa, Reminder
 from store.runner import threaded
 
@@ -264,13 +263,13 @@ class QaService:
 
     def denied(self, qa_id: int | None, actor: str, action: str) -> None:
         """Audit an attempt by someone who may not answer (nothing else changes)."""
-        with session_scope(self.caf.engine, write=True) as s:
+        with self.caf.tx.session(write=True) as s:
             repo.audit(s, actor=actor, action=f"denied.caf_qa.{action}", subject_type="caf_qa",
                        subject_id=qa_id or "-", at=self.caf.clock())
 
     def get(self, qa_id: int) -> tuple[CafQa, CafEpisode] | None:
         """A request and its episode."""
-        with session_scope(self.caf.engine) as s:
+        with self.caf.tx.session() as s:
             qa = s.get(CafQa, qa_id)
             ep = s.get(CafEpisode, qa.episode_id) if qa else None
             return (qa, ep) if qa is not None and ep is not None else None
@@ -338,7 +337,7 @@ class QaService:
             return None
 
         return locked_action(
-            self.caf.engine, CafEpisode, episode_id, self.caf.clock(), act, effects,
+            self.caf.tx, CafEpisode, episode_id, self.caf.clock(), act, effects,
             check=check,
             missing=lambda: QaResult("not_found", message="That CAF episode no longer exists."))
 

@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -39,9 +38,8 @@ from bot.flows.caf.models import CafResult, Effects, NewEpisode, Routable
 from bot.flows.locked import locked_action
 from bot.policy import Caf, Policy, id_example, id_fits
 from store import repo
-from store.db import session_scope
 from store.models import CafEpisode, CafMeeting, Referral, Reminder, TriageCard
-from store.runner import threaded
+from store.runner import TxRunner, threaded
 from store.types import utcnow
 
 SUBJECT = "caf"
@@ -116,9 +114,9 @@ class CafService:
     """Actions on CAF episodes, each atomic and audited."""
 
     def __init__(
-        self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = utcnow
+        self, tx: TxRunner, policy: Policy, clock: Callable[[], datetime] = utcnow
     ) -> None:
-        self.engine = engine
+        self.tx = tx
         self.policy = policy
         self.clock = clock
         # Run in the transaction that adds an episode, before its clocks are set: the
@@ -190,17 +188,17 @@ class CafService:
 
     def get(self, episode_id: int) -> CafEpisode | None:
         """An episode by id."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             return s.get(CafEpisode, episode_id)
 
     def find(self, ehm_reference: str) -> CafEpisode | None:
         """An episode by its EHM reference (case does not matter)."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             return _by_reference(s, ehm_reference)
 
     def meetings(self, episode_id: int) -> list[CafMeeting]:
         """An episode's recorded meetings, oldest first."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             stmt = (select(CafMeeting).where(CafMeeting.episode_id == episode_id)  # type: ignore[arg-type]
                     .order_by(CafMeeting.id))  # type: ignore[arg-type]
             return list(s.exec(stmt).scalars())  # type: ignore[call-overload]
@@ -208,7 +206,7 @@ class CafService:
     def routable(self, card_id: int) -> Routable | str:
         """Whether card ``card_id`` may be routed to a CAF: the card and what the form
         starts from, or why not. Only a decided Green card not linked to a CAF may be."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             card = s.get(TriageCard, card_id)
             referral = s.get(Referral, card.referral_id) if card else None
         if card is None or referral is None or card.status == "closed":
@@ -234,7 +232,7 @@ class CafService:
         if found:
             return CafResult("invalid", message=_sentence(found), problems=found)
         try:
-            with session_scope(self.engine, write=True) as s:
+            with self.tx.session(write=True) as s:
                 if _by_reference(s, new.ehm_reference) is not None:
                     return _duplicate(new.ehm_reference)
                 ep = self.add(s, new, actor, source=source, now=now)
@@ -293,7 +291,7 @@ class CafService:
         episode is registered from the card. The card shows the link.
         """
         now = self.clock()
-        with session_scope(self.engine, write=True) as s:
+        with self.tx.session(write=True) as s:
             stmt = select(TriageCard).where(TriageCard.id == card_id)  # type: ignore[arg-type]
             card = s.exec(stmt.with_for_update()).scalar_one_or_none()  # type: ignore[call-overload]
             if card is None:
@@ -470,7 +468,7 @@ class CafService:
 
     def denied(self, episode_id: int | None, actor: str, action: str) -> None:
         """Audit an attempt by someone who may not act on this CAF (nothing else changes)."""
-        with session_scope(self.engine, write=True) as s:
+        with self.tx.session(write=True) as s:
             repo.audit(s, actor=actor, action=f"denied.caf.{action}", subject_type=SUBJECT,
                        subject_id=episode_id or "-", at=self.clock())
 
@@ -517,7 +515,7 @@ class CafService:
             return None
 
         return locked_action(
-            self.engine, CafEpisode, episode_id, self.clock(), act, effects, check=check,
+            self.tx, CafEpisode, episode_id, self.clock(), act, effects, check=check,
             missing=lambda: CafResult("not_found", message="That CAF episode no longer exists."),
         )
 

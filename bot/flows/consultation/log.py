@@ -66,7 +66,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot import nonames
@@ -75,9 +74,8 @@ from bot.flows.guided.scripts import AGE_BANDS, AGENCIES, ROLES
 from bot.labels import OUTCOME_LABELS
 from bot.policy import ID_SHAPES, id_example, id_fits
 from store import repo
-from store.db import session_scope
 from store.models import Consultation, Professional
-from store.runner import threaded
+from store.runner import TxRunner, threaded
 
 # A spreadsheet runs a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -588,18 +586,18 @@ class LogService:
     """The log as ``/caflog`` reads it: every read, export and refusal audited in the same
     transaction (the filter and a count, never the contents)."""
 
-    def __init__(self, engine: Engine, tz: ZoneInfo, clock: Callable[[], datetime]) -> None:
-        self.engine, self.tz, self.clock = engine, tz, clock
+    def __init__(self, tx: TxRunner, tz: ZoneInfo, clock: Callable[[], datetime]) -> None:
+        self.tx, self.tz, self.clock = tx, tz, clock
 
     def denied(self, user: str, what: str) -> None:
         """Someone without the role tried to ``what`` (view, export, filter)."""
-        with session_scope(self.engine, write=True) as s:
+        with self.tx.session(write=True) as s:
             repo.audit(s, actor=user, action="denied.caflog", subject_type="caflog",
                        subject_id=what, at=self.clock())
 
     def read(self, user: str, f: LogFilter, shown: int) -> tuple[list[LogEntry], int]:
         """The newest ``shown`` entries matching ``f`` and how many match in all."""
-        with session_scope(self.engine, write=True) as s:
+        with self.tx.session(write=True) as s:
             entries, total = latest(s, f, self.tz, shown)
             audit_access(s, actor=user, action="caflog.viewed", f=f, count=total,
                          at=self.clock())
@@ -607,7 +605,7 @@ class LogService:
 
     def export(self, user: str, f: LogFilter) -> tuple[str, int]:
         """The entries matching ``f`` as CSV text, and how many."""
-        with session_scope(self.engine, write=True) as s:
+        with self.tx.session(write=True) as s:
             text, count = export_csv(s, f, self.tz)
             audit_access(s, actor=user, action="caflog.exported", f=f, count=count,
                          at=self.clock())
@@ -617,7 +615,7 @@ class LogService:
         """Record who asked, from their profile (None: the platform did not answer). Role:
         their job title, else the role they chose in the flow; agency: the one they chose.
         The first record stands (a retry changes nothing); False if there was one."""
-        with session_scope(self.engine, write=True) as s:
+        with self.tx.session(write=True) as s:
             c = s.get(Consultation, consultation_id)
             if c is None or c.asker_name is not None:
                 return False
@@ -641,7 +639,7 @@ class LogService:
     def record_advisor(self, consultation_id: int, advisor: str, person: Person | None,
                        ) -> bool:
         """Record who advised (``advisor``'s profile; None: not available); first stands."""
-        with session_scope(self.engine, write=True) as s:
+        with self.tx.session(write=True) as s:
             c = s.get(Consultation, consultation_id)
             who = person or Person()
             values = {"advisor_name": _detail(who.name), "advisor_role": _detail(who.title)}

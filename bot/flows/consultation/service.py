@@ -11,16 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.flows.consultation.models import OUTCOMES, AdviceResult, Effects
 from bot.flows.locked import locked_action
 from bot.policy import Policy
 from store import repo
-from store.db import session_scope
 from store.models import Consultation, Professional
-from store.runner import threaded
+from store.runner import TxRunner, threaded
 from store.tx import Tx
 from store.types import utcnow
 
@@ -36,22 +34,22 @@ class AdviceService:
 
     def __init__(
         self,
-        engine: Engine,
+        tx: TxRunner,
         policy: Policy,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.engine = engine
+        self.tx = tx
         self.policy = policy
         self.clock = clock
 
     def get(self, consultation_id: int) -> Consultation | None:
         """A consultation by id (None when there is none)."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             return s.get(Consultation, consultation_id)
 
     def asker(self, consultation_id: int) -> str | None:
         """The user id of the professional who asked (None when there is no such one)."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             c = s.get(Consultation, consultation_id)
             prof = s.get(Professional, c.professional_id) if c is not None else None
             return prof.user_id if prof is not None else None
@@ -172,7 +170,7 @@ class AdviceService:
             result.professional = s.get(Professional, c.professional_id)
 
         return locked_action(
-            self.engine, Consultation, consultation_id, self.clock(), act, effects,
+            self.tx, Consultation, consultation_id, self.clock(), act, effects,
             finish=finish,
             missing=missing or (lambda: AdviceResult(
                 "not_found", message="That consultation no longer exists.")),

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from bot.flows.guided import records, rules
 from bot.flows.guided.checklist import completeness
@@ -34,11 +33,10 @@ from bot.flows.guided.validate import Rejected
 from bot.flows.triage.scheduled import start_card_clocks
 from bot.policy import Policy
 from store import sql
-from store.db import session_scope
 from store.models import FlowSession
-from store.runner import threaded
+from store.runner import TxRunner, threaded
 from store.sql import FlowRow
-from store.tx import Tx, write_tx
+from store.tx import Tx
 from store.types import DEFAULT_PLATFORM, utcnow
 
 Effects = Callable[[Tx, Step], None]
@@ -69,12 +67,12 @@ class FlowService:
 
     def __init__(
         self,
-        engine: Engine,
+        tx: TxRunner,
         policy: Policy,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """Build the scripts for ``policy``; ``clock`` gives "now" (tests inject it)."""
-        self.engine = engine
+        self.tx = tx
         self.policy = policy
         self.clock = clock
         self.flows = {k: FlowEngine(build(k, policy)) for k in KINDS}
@@ -132,14 +130,13 @@ class FlowService:
             platform: str = DEFAULT_PLATFORM) -> Step:
         """Run ``action`` in a full transaction; if it lost a race, the flow as it now is."""
         try:
-            with write_tx(self.engine) as tx:
-                return action(tx)
+            return self.tx.run_full(action)[0]
         except Conflict:
             return self.reread(user_id, platform=platform)
 
     def reread(self, user_id: str, *, platform: str = DEFAULT_PLATFORM) -> Step:
         """After losing a race: the flow as it now is, with nothing applied."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             row = sql.active_flow(sql.Cx.of(s), user_id, platform)
         if row is None:
             return self._none(ALREADY_ANSWERED)
@@ -313,7 +310,7 @@ class FlowService:
     ) -> list[tuple[str, Step]]:
         """Expire flows untouched for the policy's timeout: ``[(user_id, step)]``."""
         now = _utc(now) if now is not None else self._now()
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             ids = (
                 s.exec(  # type: ignore[call-overload]
                     select(FlowSession.id)
@@ -328,24 +325,28 @@ class FlowService:
         for flow_id in ids:
             # One transaction each: a sweep on another replica may take some first.
             try:
-                with write_tx(self.engine) as tx:
-                    found = tx.session.get(FlowSession, flow_id)
-                    if found is None or found.status != "active":
-                        continue
-                    row = FlowRow(
-                        id=flow_id, user_id=found.user_id, kind=found.kind, state=found.state,
-                        answers=dict(found.answers or {}), history=list(found.history or []),
-                        version=found.version, expires_at=found.expires_at,
-                        platform=found.platform,
-                    )
-                    if not self._expired(row, now):
-                        continue  # answered since the sweep began
-                    step = self._expire_row(tx, row, now, effects)
-                    if step is not None:
-                        out.append((row.user_id, step))
+                done, _ = self.tx.run_full(
+                    lambda tx, f=flow_id: self._expire_one(tx, f, now, effects))  # type: ignore[misc]
             except Conflict:
                 continue
+            if done is not None:
+                out.append(done)
         return out
+
+    def _expire_one(self, tx: Tx, flow_id: int, now: datetime, effects: Effects | None,
+                    ) -> tuple[str, Step] | None:
+        found = tx.session.get(FlowSession, flow_id)
+        if found is None or found.status != "active":
+            return None
+        row = FlowRow(
+            id=flow_id, user_id=found.user_id, kind=found.kind, state=found.state,
+            answers=dict(found.answers or {}), history=list(found.history or []),
+            version=found.version, expires_at=found.expires_at, platform=found.platform,
+        )
+        if not self._expired(row, now):
+            return None  # answered since the sweep began
+        step = self._expire_row(tx, row, now, effects)
+        return None if step is None else (row.user_id, step)
 
     # --- finishing --------------------------------------------------------------------
 

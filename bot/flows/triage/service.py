@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.flows.locked import locked_action
@@ -22,9 +21,8 @@ from bot.flows.triage import scheduled
 from bot.flows.triage.models import CardResult, Effects
 from bot.policy import RATINGS, Policy
 from store import repo, sql
-from store.db import session_scope
 from store.models import Decision, Referral, Reminder, TriageCard
-from store.runner import threaded
+from store.runner import TxRunner, threaded
 from store.types import utcnow
 
 
@@ -33,11 +31,11 @@ class TriageService:
 
     def __init__(
         self,
-        engine: Engine,
+        tx: TxRunner,
         policy: Policy,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.engine = engine
+        self.tx = tx
         self.policy = policy
         self.clock = clock
 
@@ -45,12 +43,12 @@ class TriageService:
 
     def card(self, card_id: int) -> TriageCard | None:
         """A card by id (None when there is none)."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             return s.get(TriageCard, card_id)
 
     def drawn(self, card_id: int) -> tuple[TriageCard, Referral, Decision | None] | None:
         """A card with what its drawing shows beside it: its referral, its last decision."""
-        with session_scope(self.engine) as s:
+        with self.tx.session() as s:
             card = s.get(TriageCard, card_id)
             referral = s.get(Referral, card.referral_id) if card else None
             if card is None or referral is None:
@@ -304,7 +302,7 @@ class TriageService:
 
     def denied(self, card_id: int | None, actor: str, action: str) -> None:
         """Audit an attempt by someone without the role (nothing else changes)."""
-        with session_scope(self.engine, write=True) as s:
+        with self.tx.session(write=True) as s:
             repo.audit(
                 s,
                 actor=actor,
@@ -372,7 +370,7 @@ class TriageService:
             result.referral = s.get(Referral, card.referral_id)
 
         return locked_action(
-            self.engine, TriageCard, card_id, self.clock(), act, effects, check=check,
+            self.tx, TriageCard, card_id, self.clock(), act, effects, check=check,
             finish=finish,
             missing=lambda: CardResult("not_found", message="That card no longer exists."),
         )

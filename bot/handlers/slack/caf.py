@@ -223,7 +223,7 @@ def usage(sv: Services) -> str:
 
 async def look_up(sv: Services, user: str, channel: str | None, words: list[str]) -> None:
     """``/caf`` with words: a lookup or a list, told privately."""
-    look = CafLookup(sv.engine, sv.policy, sv.clock)
+    look = CafLookup(sv.tx, sv.policy, sv.clock)
     verb = words[0].lower()
     if verb == "mine" and len(words) == 1:
         found = await look.aopen_list(involving=user)

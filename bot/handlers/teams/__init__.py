@@ -77,7 +77,7 @@ def mount(web_app: web.Application, sv: Services, *, anonymous: bool = False,
         # No Entra app by design (the sandbox, tests): the SDK warns of it on every turn,
         # which says nothing anyone can act on.
         logging.getLogger(SDK_NO_APP_ID_LOG).setLevel(logging.ERROR)
-    references = DbReferences(sv.engine)
+    references = DbReferences(sv.tx)
     sending = deliver(sv, connector=connector, references=references, directory=directory)
     # Roles may be held by membership of a named team, asked of the Bot Connector with
     # the bot's own token: none without an Entra app to ask as (a team then grants nothing).
@@ -119,7 +119,7 @@ def deliver(sv: Services, *, connector: Connector | None = None, references: Any
                         authority=connector.authority, ca_file=connector.ca_file)
     transport = TeamsTransport(sv.http, tokens, service_url=connector.service_url,
                                tenant_id=connector.tenant_id, app_id=connector.app_id,
-                               references=references or DbReferences(sv.engine),
+                               references=references or DbReferences(sv.tx),
                                journal=OutboxJournal(sv.tx),
                                **({"pace": 0.0} if sv.sender.pace == 0 else {}))
     renderer = TeamsRenderer(sv.policy, sv.clock, Directory(**(directory or {})))

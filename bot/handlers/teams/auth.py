@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import requests
 from microsoft_agents.authentication.msal import MsalAuth
 from microsoft_agents.hosting.core import AgentAuthConfiguration, AuthTypes
 from msal import ConfidentialClientApplication
-from requests import Session
 
 # What the Bot Connector accepts: a token for the Bot Framework's resource.
 BOT_FRAMEWORK_RESOURCE = "https://api.botframework.com"
@@ -49,7 +49,7 @@ class _Msal(MsalAuth):
         self, tenant_id: str | None = None
     ) -> ConfidentialClientApplication:
         config = self.configuration
-        http = Session()
+        http = requests.Session()
         if self._ca_file:
             http.verify = self._ca_file
             http.trust_env = False  # else REQUESTS_CA_BUNDLE would replace this CA

@@ -40,7 +40,7 @@ async def show(sv: Services, user: str, words: list[str], *, personal: bool,
     (teams' rosters too)."""
     if not personal:
         return ac.text_activity(IN_CHAT, plain=True)
-    look = CafLookup(sv.engine, sv.policy, sv.clock)
+    look = CafLookup(sv.tx, sv.policy, sv.clock)
     team = await (who or people.People(sv.policy)).is_advisor(user)
     verb = words[0].lower()
     if verb == "mine" and len(words) == 1:

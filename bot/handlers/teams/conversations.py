@@ -16,10 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from sqlalchemy.engine import Engine
-
-from store.db import session_scope
 from store.models import TeamsConversation
+from store.runner import TxRunner
 from store.types import utcnow
 
 
@@ -79,11 +77,11 @@ class DbReferences:
     """References in the ``teams_conversation`` table, shared by every replica (a row per
     person or channel: ids and addresses only)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, runner: TxRunner) -> None:
+        self.runner = runner
 
     def get(self, user_id: str) -> Reference | None:
-        with session_scope(self.engine) as s:
+        with self.runner.session() as s:
             row = s.get(TeamsConversation, user_id)
             if row is None:
                 return None
@@ -91,7 +89,7 @@ class DbReferences:
                              row.conversation_id, row.kind)
 
     def put(self, ref: Reference) -> None:
-        with session_scope(self.engine, write=True) as s:
+        with self.runner.session(write=True) as s:
             row = s.get(TeamsConversation, ref.user_id) or TeamsConversation(
                 user_id=ref.user_id, tenant_id=ref.tenant_id, service_url=ref.service_url,
                 bot_id=ref.bot_id)
