@@ -235,40 +235,27 @@ class OutboxSender:
 
     async def send_now(self, rows: list[OutboxRow]) -> None:
         """Deliver rows queued claimed for this process, in order, in the calling task
-        (the request's own: a task of their own cost more than the work, measured).
-
-        A row not delivered holds the rest of its channel: they go back to the sweep,
-        which sends them after it (a channel's order is kept)."""
+        (the request's own: a task of their own cost more than the work, measured)."""
         task = asyncio.current_task()
         if task is not None:
             self._sending.add(task)
-        held: set[str] = set()
         try:
             for row in rows:
-                if row.channel in held:
-                    self._note(Outcome(row, "retry", at=self.clock(), error="waiting",
-                                       counts=False))
-                elif not await self._send_claimed(row):
-                    held.add(row.channel)
+                await self._send_claimed(row)
         finally:
             if task is not None:
                 self._sending.discard(task)
 
-    async def _send_claimed(self, row: OutboxRow) -> bool:
+    async def _send_claimed(self, row: OutboxRow) -> None:
         try:
             outcome = await self._deliver(row, SenderStats())
         except Exception:  # noqa: BLE001 - the lease runs out and a sweep retries it
             log.exception("outbox row %s: sending failed", row.id)
-            return False
-        self._note(outcome)
-        return outcome.kind == "sent"
-
-    def _note(self, outcome: Outcome) -> None:
-        """Have ``outcome`` of a ``send_now`` row recorded (with others, in one write)."""
+            return
         # Appended after the await: the recorder swaps in a new list while we wait.
         self._unrecorded.append(outcome)
         if outcome.kind == "sent":
-            self._delivered.add(outcome.row.id)
+            self._delivered.add(row.id)
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.get_running_loop().create_task(self._record_sent_now())
 

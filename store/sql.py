@@ -437,16 +437,14 @@ def enqueue(
     cx: Cx, *, key: str, intent: str, payload: dict[str, Any], now: datetime, channel: str = "",
     not_before: datetime | None = None, subject_type: str | None = None,
     subject_id: int | None = None, lease: Lease | None = None, platform: str = DEFAULT_PLATFORM,
-    ahead: Container[int] = (),
 ) -> OutboxRow | bool:
     """Queue an outgoing call once per ``key``; False if the key was queued before.
 
     With a ``lease``, a row due now that is its channel's only open row (but for
-    rows the lease says are delivered, and the rows ``ahead`` of it: claimed earlier
-    in this transaction, which the same process sends first, in order) is queued
-    already claimed (``sending``) and returned, for that process to send at once
-    after commit: no sweep has to find it. Otherwise True: the sender's sweep sends
-    it in its channel's order. ``channel`` defaults to the payload's.
+    rows the lease says are delivered) is queued already claimed (``sending``) and
+    returned, for that process to send at once after commit: no sweep has to find
+    it. Otherwise True: the sender's sweep sends it in its channel's order.
+    ``channel`` defaults to the payload's.
     """
     channel = channel or payload.get("channel", "")
     next_at = cx.when(not_before or now)  # refuses a naive datetime before comparing
@@ -458,8 +456,7 @@ def enqueue(
             cx.execute(_CHANNEL_TURN, {"channel": channel})
         open_ids = cx.execute(_CHANNEL_OPEN, {"channel": channel}).fetchall()
         # Seeing all of them is needed to know none waits (the query has no order).
-        claim = len(open_ids) < _OPEN_SEEN and all(
-            r[0] in lease.delivered or r[0] in ahead for r in open_ids)
+        claim = len(open_ids) < _OPEN_SEEN and all(r[0] in lease.delivered for r in open_ids)
     r = cx.first(_INSERT_OUTBOX, {
         "key": key, "platform": platform, "intent": intent, "channel": channel,
         "payload": jsontext.dumps(payload),

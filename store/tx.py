@@ -77,15 +77,13 @@ class Tx:
         """Queue an outgoing message once per ``key`` (see ``store.sql.enqueue``).
 
         ``claim``: this process sends it right after commit when it can (a lease
-        was given and the channel has nothing else open but what this transaction
-        claimed before it: ``send_now`` sends those first, in order).
+        was given and the channel has nothing else open).
         """
         row = sql.enqueue(
             self.cx, key=key, intent=intent, channel=channel, platform=platform,
             payload=payload, now=self.clock(), not_before=not_before,
             subject_type=subject_type, subject_id=subject_id,
             lease=self.lease if claim else None,
-            ahead=frozenset(r.id for r in self.claimed) if claim and self.claimed else (),
         )
         if isinstance(row, sql.OutboxRow):
             self.claimed.append(row)

@@ -561,22 +561,38 @@ def test_tx_enqueue_claims_only_with_a_lease(engine: Engine) -> None:
                           payload={"text": "first"}, claim=True) is True
         assert tx.queued == 0 and [r.idempotency_key for r in tx.claimed] == ["lease-1"]
         assert tx.claimed[0].channel == "C0OTHER" and tx.claimed[0].attempts == 1
-        # Behind a row this transaction claimed: claimed too (sent after it, in order).
         assert tx.enqueue(key="lease-2", intent=POST, channel="C0OTHER",
-                          payload={"text": "second"}, claim=True) is True
-        assert [r.idempotency_key for r in tx.claimed] == ["lease-1", "lease-2"]
+                          payload={"text": "second"}, claim=True) is True  # channel busy
         assert tx.enqueue(key="noclaim", intent=POST, channel="C0THIRD",
                           payload={"text": "third"}) is True  # claim=False
-        assert tx.enqueue(key="lease-3", intent=POST, channel="C0THIRD",
-                          payload={"text": "fourth"}, claim=True) is True  # channel busy
         assert tx.enqueue(key="lease-1", intent=POST, channel="C0FOURTH",
                           payload={"text": "again"}, claim=True) is False
-        assert tx.queued == 2 and len(tx.claimed) == 2
+        assert tx.queued == 2 and len(tx.claimed) == 1
     assert _outbox(engine, "nolease").status == "pending"
-    assert [(_outbox(engine, k).status, _outbox(engine, k).claimed_by)
-            for k in ("lease-1", "lease-2")] == [("sending", "worker-a")] * 2
-    assert [_outbox(engine, k).status for k in ("lease-3", "noclaim")] == ["pending", "pending"]
-    assert _outbox_keys(engine) == ["lease-1", "lease-2", "lease-3", "noclaim", "nolease"]
+    assert (_outbox(engine, "lease-1").status, _outbox(engine, "lease-1").claimed_by) == (
+        "sending", "worker-a")
+    assert [_outbox(engine, k).status for k in ("lease-2", "noclaim")] == ["pending", "pending"]
+    assert _outbox_keys(engine) == ["lease-1", "lease-2", "noclaim", "nolease"]
+
+
+def test_a_row_is_not_claimed_past_one_in_flight_elsewhere_among_many(engine: Engine) -> None:
+    # Four rows this process delivered but has not recorded, and a fifth another sender
+    # is sending: the next row must wait behind the fifth, however many come before it
+    # (the check once saw only four open rows, in no set order).
+    until = datetime.now(UTC) + timedelta(seconds=60)
+    ids: list[int] = []
+    for n in range(5):  # each claimed behind the ones before, as if they were delivered
+        lease = sql.Lease("worker-b" if n == 4 else "worker-a", until, frozenset(ids))
+        with write_tx(engine, lease=lease) as tx:
+            tx.enqueue(key=f"sent-{n}", intent=POST, channel="C0BUSY", payload=PAYLOAD,
+                       claim=True)
+            ids.append(tx.claimed[0].id)
+    delivered = sql.Lease("worker-a", until, frozenset(ids[:4]))
+    with write_tx(engine, lease=delivered) as tx:
+        assert tx.enqueue(key="next", intent=POST, channel="C0BUSY", payload=PAYLOAD,
+                          claim=True) is True
+        assert tx.claimed == []  # left to the sweep, in its channel's order
+    assert _outbox(engine, "next").status == "pending"
 
 
 def test_full_tx_statements_see_pending_orm_changes(engine: Engine) -> None:
@@ -690,8 +706,7 @@ async def test_runner_fast_transaction_runs_on_the_loop_and_commits(
         assert result == "done"
         assert (runner.on_loop, runner.in_thread, runner.full) == (1, 0, 0)
         assert threads == [threading.get_ident()]  # on the loop's own thread
-        # q2 is behind q1 in its channel: claimed too, this process sends them in order.
-        assert [r.idempotency_key for r in tx.claimed] == ["q1", "q2"] and tx.queued == 0
+        assert [r.idempotency_key for r in tx.claimed] == ["q1"] and tx.queued == 1
         assert _event_ids(sqlite_engine) == ["Ev0TEST1"]  # committed: another session sees it
         assert _outbox(sqlite_engine, "q1").status == "sending"
         result, _ = await runner.run(lambda tx: tx.claim_event("Ev0TEST1"))

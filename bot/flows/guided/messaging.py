@@ -77,13 +77,12 @@ class GuidedMessaging:
             say(*_FLOW_STATUS[step.status])
         if asked is not None:
             # The question before loses its buttons and shows the answer given. Queued after
-            # what the professional waits for, which goes first; sent by this process
-            # right after it, not by a sweep.
+            # what the professional waits for, which goes first.
             ts, original = asked
             qid = _moved_on(original, step)
             if qid is not None:
                 intents.queue(tx, intents.FLOW_QUESTION_CLOSED, key=f"{base}:closed:{ts}",
-                              to=to, claim=True, data={"question": original, "message": ts,
+                              to=to, data={"question": original, "message": ts,
                                            "step": intents.step_data(step, about=qid)},
                               subject_type="flow", subject_id=step.flow_id,
                               platform=platform)
