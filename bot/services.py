@@ -10,7 +10,7 @@ import aiohttp
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
-from bot.flows.caf.messaging import CafNotifier
+from bot.flows.caf.messaging import CafMessaging
 from bot.flows.caf.qa import QaService
 from bot.flows.caf.service import CafService
 from bot.flows.consultation.log import LogService
@@ -54,7 +54,7 @@ class Services:
     clock: Callable[[], datetime]
     tx: TxRunner  # per-request transactions: fast where possible (see store.runner)
     caf: CafService
-    caf_notify: CafNotifier  # the CAF actions' effects: their messages, queued in the action
+    caf_messaging: CafMessaging  # the CAF actions' effects: their messages, queued in the action
     caf_qa: QaService  # a CAF manager's quality assurance of an assessment
     caflog: LogService
     overview: Overview  # what a person's Home shows
@@ -92,7 +92,7 @@ class Services:
             on_result=metrics.delivery,
         )  # real time: retries and pacing are about Slack, not the SLA clock
         caf = CafService(runner, policy, clock)
-        caf_notify = CafNotifier(policy, triage_messaging, caf)
+        caf_messaging = CafMessaging(policy, triage_messaging, caf)
         return cls(
             settings=settings, policy=policy, engine=engine, http=http, client=slack.client,
             flows=FlowService(runner, policy, clock), triage=triage,
@@ -101,6 +101,6 @@ class Services:
             guided_messaging=GuidedMessaging(triage_messaging, consultation_messaging),
             sender=sender,
             roles=slack.roles, clock=clock, tx=runner, metrics=metrics, caf=caf,
-            caf_notify=caf_notify, caf_qa=QaService(caf, caf_notify),
+            caf_messaging=caf_messaging, caf_qa=QaService(caf, caf_messaging),
             caflog=LogService(runner, policy.tz, clock), overview=Overview(runner),
         )

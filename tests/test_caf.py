@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from bot import intents
 from bot.config import Settings
-from bot.flows.caf.messaging import CafNotifier
+from bot.flows.caf.messaging import CafMessaging
 from bot.flows.caf.models import NewEpisode, Routable
 from bot.flows.caf.service import NOT_ROUTABLE, CafService, problems, reference_problem
 from bot.handlers.slack.blocks import caf as caf_blocks
@@ -51,22 +51,22 @@ COMPLETED = dt.date(2026, 11, 24)  # a Tuesday
 
 @contextlib.asynccontextmanager
 async def caf_env(engine: Engine, policy: Policy = CAMBS
-                  ) -> AsyncIterator[tuple[Services, Clock, CafService, CafNotifier]]:
+                  ) -> AsyncIterator[tuple[Services, Clock, CafService, CafMessaging]]:
     """The services on a clock the test moves (Tue 24 Nov 2026, 10:00 London)."""
     clock = Clock(at(2026, 11, 24, 10, 0))
     settings = Settings(bot_token="xoxb-unused", api_url="http://127.0.0.1:9/api/")
     async with aiohttp.ClientSession() as http:
         sv = Services.build(settings, policy, engine, http, clock=clock)
-        yield sv, clock, sv.caf, sv.caf_notify
+        yield sv, clock, sv.caf, sv.caf_messaging
 
 
 @pytest.fixture
-async def env(engine: Engine) -> AsyncIterator[tuple[Services, Clock, CafService, CafNotifier]]:
+async def env(engine: Engine) -> AsyncIterator[tuple[Services, Clock, CafService, CafMessaging]]:
     async with caf_env(engine) as found:
         yield found
 
 
-Env = tuple[Services, Clock, CafService, CafNotifier]
+Env = tuple[Services, Clock, CafService, CafMessaging]
 
 
 def new(ref: str = "EHM-20417", *, lead: str | None = LEAD, consent: bool = True,

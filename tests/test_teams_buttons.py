@@ -268,7 +268,7 @@ async def test_record_the_lead_professional_with_teams_people_picker(
         sv = env.sv
         result = await sv.caf.aregister(NewEpisode("EHM-20418", None, BLAKE, COMPLETED, True,
                                                    platform="teams"),
-                                        ADVISOR, effects=sv.caf_notify)
+                                        ADVISOR, effects=sv.caf_messaging)
         assert result.ok and result.episode is not None, result.message
         episode_id = result.episode.id
         ReminderSweep(sv).run(env.clock())  # the no-lead route's first step is due at once

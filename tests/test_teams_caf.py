@@ -111,7 +111,7 @@ async def registered(env: TeamsEnv, *, agree: bool = True) -> int:
     sv = env.sv
     result = await sv.caf.aregister(NewEpisode("EHM-20417", ALEX, BLAKE, COMPLETED, True,
                                                platform="teams"),
-                                    ADVISOR, effects=sv.caf_notify)
+                                    ADVISOR, effects=sv.caf_messaging)
     assert result.ok and result.episode is not None, result.message
     assert result.episode.platform == "teams"
     if agree:

@@ -74,8 +74,9 @@ def redraw_done(s: Session, ep: CafEpisode, what: dict[str, Any]) -> int:
     return len(rows)
 
 
-class CafNotifier:
-    """The ``effects`` callback for :class:`CafService` actions taken in Slack."""
+class CafMessaging:
+    """The ``effects`` callback for :class:`CafService` actions: what each queues, for the
+    episode's platform."""
 
     def __init__(self, policy: Policy, messaging: TriageMessaging, service: CafService) -> None:
         self.policy = policy

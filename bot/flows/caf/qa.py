@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot import intents, wording
-from bot.flows.caf.messaging import CafNotifier, recipients
+from bot.flows.caf.messaging import CafMessaging, recipients
 from bot.flows.caf.models import CafResult
 from bot.flows.caf.service import SUBJECT, CafService
 from bot.flows.locked import locked_action
@@ -140,7 +140,7 @@ def clock_name(qa: CafQa) -> str:
 class QaService:
     """Requests for a CAF manager's quality assurance, and the manager's answers."""
 
-    def __init__(self, caf: CafService, notify: CafNotifier) -> None:
+    def __init__(self, caf: CafService, notify: CafMessaging) -> None:
         self.caf = caf
         self.notify = notify
         caf.on_added.append(self.on_added)

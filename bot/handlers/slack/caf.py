@@ -20,7 +20,7 @@ right after the ack (a trigger_id lives 3 seconds); field problems are returned
 inside the modal, to that person only; typed text passes the no-names guard
 before anything is saved. The listeners await :class:`CafService`'s actions (which
 cards may be routed is its rule: ``CafService.routable``), whose ``effects`` queue the
-messages in the same transaction (:class:`CafNotifier`).
+messages in the same transaction (:class:`CafMessaging`).
 """
 
 from __future__ import annotations
@@ -107,20 +107,20 @@ def register(app: AsyncApp) -> None:
         "held", check_held,
         lambda sv, eid, due, user, view: sv.caf.arecord_meeting(
             eid, user, date_of(view) or sv.caf.today(), expect_due=due,
-            effects=sv.caf_notify),
+            effects=sv.caf_messaging),
         quiet_for_recipients("Recorded: the lead professional and co-ordinator are told."),
     ))
     on_submit(app, ids.MODAL_CAF_REARRANGED, submission(
         "rearranged", check_rearranged,
         lambda sv, eid, due, user, view: sv.caf.arearrange(
             eid, user, date_of(view) or sv.caf.today(), expect_due=due,
-            effects=sv.caf_notify),
+            effects=sv.caf_messaging),
         quiet_for_recipients("Saved: the lead professional and co-ordinator are told."),
     ))
     on_submit(app, ids.MODAL_CAF_STUCK, submission(
         "stuck", check_stuck,
         lambda sv, eid, _due, user, view: sv.caf.astuck(
-            eid, user, str(state_value(view, ids.IN_CAF_NOTE) or ""), effects=sv.caf_notify),
+            eid, user, str(state_value(view, ids.IN_CAF_NOTE) or ""), effects=sv.caf_messaging),
         lambda r, _u: blocks.stuck_confirmation(r.episode, r.stage or "")
         if r.episode else None,
     ), guard=ids.IN_CAF_NOTE)
@@ -132,7 +132,7 @@ def register(app: AsyncApp) -> None:
     on_submit(app, ids.MODAL_CAF_SET_LEAD, submission(
         "lead", check_lead,
         lambda sv, eid, _due, user, view: sv.caf.aset_lead(
-            eid, user, str(state_value(view, ids.IN_CAF_LEAD) or ""), effects=sv.caf_notify),
+            eid, user, str(state_value(view, ids.IN_CAF_LEAD) or ""), effects=sv.caf_messaging),
         lambda _r, _u: "Saved: the lead professional now gets this CAF's reminders.",
         who=lead_setter,
     ))
@@ -278,7 +278,7 @@ async def register_submitted(sv: Services, body: dict[str, Any], view: dict[str,
     new, errors = read_episode(view, sv.caf.today(), sv.policy.caf)
     if errors or new is None:
         return Refuse(errors)
-    result = await sv.caf.aregister(new, user, effects=sv.caf_notify)
+    result = await sv.caf.aregister(new, user, effects=sv.caf_messaging)
     if result.problems:  # e.g. registered already: said in the modal
         return Refuse(_field_errors(result.problems))
     return settle(sv, user, None, result, lambda r: blocks.registered_text(r.episode, sv.policy)
@@ -328,7 +328,7 @@ async def route_submitted(sv: Services, body: dict[str, Any], view: dict[str, An
         new, errors = read_episode(view, sv.caf.today(), sv.policy.caf)
     if errors or new is None:
         return Refuse(errors)
-    result = await sv.caf.aroute_from_card(card_id, user, new, effects=sv.caf_notify)
+    result = await sv.caf.aroute_from_card(card_id, user, new, effects=sv.caf_messaging)
     return settle(sv, user, None, result,
                   lambda r: blocks.registered_text(r.episode, sv.policy, linked=r.linked)
                   if r.episode else None)

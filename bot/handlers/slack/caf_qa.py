@@ -128,7 +128,7 @@ async def close_or_ask(sv: Services, episode_id: int, _due: date | None, user: s
     reason = str(state_value(view, ids.IN_CAF_REASON) or "")
     if reason == domain.NFA:
         return await sv.caf_qa.arequest_closure(episode_id, user)
-    return await sv.caf.aclose(episode_id, user, reason, effects=sv.caf_notify)
+    return await sv.caf.aclose(episode_id, user, reason, effects=sv.caf_messaging)
 
 
 def asked_or(text: Callable[[Any, str], str | None]) -> Callable[[Any, str], str | None]:

@@ -73,7 +73,7 @@ class CafRegistration:
         values = {k: str(data.get(k) or "").strip() for k in _INPUTS}
         new, errors = read_episode(values, self.sv.caf.today(), self.sv.policy)
         if new is not None and not errors:
-            result = await self.sv.caf.aregister(new, user, effects=self.sv.caf_notify)
+            result = await self.sv.caf.aregister(new, user, effects=self.sv.caf_messaging)
             if result.ok and result.episode is not None:
                 self.sv.sender.kick()
                 return message(cards.registered_words(result.episode, self.sv.policy))

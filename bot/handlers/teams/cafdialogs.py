@@ -8,7 +8,7 @@ audited and hears the same words whether the episode exists or not. A click on a
 about a meeting dealt with already (its due date moved on) is told so; a closed CAF is
 told it is closed. Problems are shown in the dialog, nothing saved; the stuck note passes
 the no-names screen. The action is committed, with the activity's once-key and the
-messages it causes (``sv.caf_notify``: the earlier cards lose their buttons, one fresh
+messages it causes (``sv.caf_messaging``: the earlier cards lose their buttons, one fresh
 card goes to the lead professional and co-ordinator), before the invoke is answered.
 """
 
@@ -113,7 +113,7 @@ class CafDialogs:
             return tasks.message(ASKED)
         run = self._action(action, ep.id or 0, due, user, data, typed)
         try:
-            result = await run(once_then(once, self.sv.caf_notify))
+            result = await run(once_then(once, self.sv.caf_messaging))
         except Duplicate:  # delivered before
             return tasks.message("Done.")
         self.sv.sender.kick()

@@ -51,7 +51,7 @@ class CafRoute:
         card_id = found.card.id or 0
         try:
             result = await self.sv.caf.aroute_from_card(
-                card_id, user, new, effects=once_then(once, self.sv.caf_notify))
+                card_id, user, new, effects=once_then(once, self.sv.caf_messaging))
         except Duplicate:  # delivered before
             return tasks.message("Done.")
         self.sv.sender.kick()
