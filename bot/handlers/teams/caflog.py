@@ -47,14 +47,15 @@ async def show(sv: Services, user: str, query: str, *, personal: bool,
     message's mentions; ``who``: the roles (teams' rosters too)."""
     if not await (who or people.People(sv.policy)).is_advisor(user):
         await sv.caflog.adenied(user, "view")
-        return _words(REFUSED)
+        return ac.text_activity(REFUSED, plain=True)
     if not personal:
-        return _words(IN_CHAT)
+        return ac.text_activity(IN_CHAT, plain=True)
     try:
         f = caflog.parse_query(plain_ids(query, entities), platform="teams")
     except caflog.FilterError as exc:
-        return _words("; ".join(exc.problems)[:1500] + "\nFilters are words like "
-                      "since:2026-11-01 until:2026-11-30 outcome:early_help.")
+        return ac.text_activity("; ".join(exc.problems)[:1500] + "\nFilters are words like "
+                                "since:2026-11-01 until:2026-11-30 outcome:early_help.",
+                                plain=True)
     return await _shown(sv, user, f)
 
 
@@ -149,5 +150,3 @@ class FilterDialog:
         return tasks.form(TITLE, body, errors, verbs.CAFLOG_FILTER, {}, save="Show")
 
 
-def _words(text: str) -> dict[str, Any]:
-    return {"type": "message", "text": text}
