@@ -471,6 +471,10 @@ async def test_consultation_story_refuses_identifiers_without_quoting_them(
         # shows stays in the dialog, out of the chat.
         card = env.said(ADVISOR)[-1]["attachments"][0]["content"]
         [button] = card["actions"]
+        await env.say(ADVISOR, "caflog since:*soon*")  # a filter it cannot read
+        bad = env.said(ADVISOR)[-1]
+        assert "Filters are words like" in bad["text"]
+        assert bad["textFormat"] == "plain", "what was typed is not read as markdown"
         assert button["data"] == {"msteams": {"type": "task/fetch"},
                                   verbs.ACTION: verbs.CAFLOG_FILTER}
         assert (await env.dialog(OUTSIDER, "task/fetch", button["data"]))["value"].startswith(
