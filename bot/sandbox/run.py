@@ -308,8 +308,11 @@ async def run_sandbox(
     platform: str = "slack",
 ) -> int:
     """Run the sandbox until Ctrl+C or SIGTERM; returns the exit status."""
-    # Every click is a request to the bot and to the fake: their access logs are noise here.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Every click is a request to the bot and to the fake: their access logs are noise here
+    # (while it runs: the level is the process's, and a test's next server wants them).
+    access = logging.getLogger("aiohttp.access")
+    access_level = access.level
+    access.setLevel(logging.WARNING)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -339,4 +342,5 @@ async def run_sandbox(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, ValueError):
                 loop.remove_signal_handler(sig)
+        access.setLevel(access_level)
     return 0
