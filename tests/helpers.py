@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
+import os
+import shutil
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,3 +48,15 @@ async def until(check: Callable[[], bool | Awaitable[bool]], what: str, *,
         if loop.time() > deadline:
             raise AssertionError(f"waited {within:g} s for {what}")
         await asyncio.sleep(pause)
+
+
+# README's pictures (docs/*.png) are refreshed only when asked: a test run must not
+# change the checkout. ``FRONTDOOR_DOCS_PICTURES=1 scripts/test tests/test_browser_story.py
+# tests/test_sandbox_teams_browser.py`` copies this run's screenshots there.
+DOCS_PICTURES = "FRONTDOOR_DOCS_PICTURES"
+
+
+def to_docs(picture: Path) -> None:
+    """Copy ``picture`` to README's ``docs/`` when ``FRONTDOOR_DOCS_PICTURES`` is set."""
+    if os.environ.get(DOCS_PICTURES):
+        shutil.copyfile(picture, Path(__file__).resolve().parent.parent / "docs" / picture.name)

@@ -36,6 +36,7 @@ import pytest
 from bot.config import Settings
 from bot.sandbox import demo
 from bot.sandbox.ui import WorkspaceClock
+from tests.helpers import to_docs
 
 pytestmark = pytest.mark.browser
 
@@ -447,7 +448,9 @@ async def play_the_story(story: Story) -> None:
     await page.set_viewport_size({"width": 1440, "height": 2600})
     await show_top(changed)
     await page.mouse.move(5, 5)
-    await changed.screenshot(path=str(ROOT / "docs" / "card-changed-rating.png"))
+    picture = ARTIFACTS / "card-changed-rating.png"
+    await changed.screenshot(path=str(picture))
+    to_docs(picture)
     await page.set_viewport_size({"width": 1440, "height": 960})
 
     # 6. The workspace clock moves past the SLA; the breach shows in the card's thread.

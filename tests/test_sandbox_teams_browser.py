@@ -6,7 +6,8 @@ demo tenant's ``teams:`` section) is started in the test's event loop; the page 
 with Playwright in Debian's Chromium. The page speaks the Bot Connector protocol to the
 bot (``bot.sandbox.teamsview``) and draws the cards with Microsoft's renderer; the test
 only reads and clicks what a person sees. Screenshots go to ``test-artifacts/teams-story/``
-and, once the whole story has passed, to ``docs/teams-*.png``.
+and, once the whole story has passed and ``FRONTDOOR_DOCS_PICTURES`` is set, to
+``docs/teams-*.png``.
 
 The consultation: a teacher types ``consult`` in her chat with Front Door and answers
 every question card (one typed answer is refused by the no-names guard, which names the
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ import pytest
 from bot.config import Settings
 from bot.sandbox import demo
 from bot.sandbox.ui import WorkspaceClock
+from tests.helpers import to_docs
 from tests.slackenv import refused_identifiers
 from tests.test_browser_story import (
     ADVICE,
@@ -52,7 +53,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "teams-story"  # this run's screenshots
-DOCS = ROOT / "docs"  # README's: copied there once the whole story has passed
 NAME = "teams"  # the screenshots' prefix: docs/teams-*.png
 MAX_QUESTIONS = 60
 POSTS = "#messages > .post"
@@ -259,4 +259,4 @@ async def test_consultation_and_referral_in_the_teams_view(story: Story) -> None
     for ident in refused_identifiers([REFUSED, CLEAN]):
         assert ident not in saved
     for picture in ARTIFACTS.glob(f"{NAME}-*.png"):
-        shutil.copyfile(picture, DOCS / picture.name)
+        to_docs(picture)
