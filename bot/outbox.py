@@ -178,8 +178,7 @@ class OutboxSender:
         runner: TxRunner | None = None,
         on_result: Callable[[str], None] | None = None,
     ) -> None:
-        self.engine = engine
-        self.runner = runner or TxRunner(engine)
+        self.runner = runner or TxRunner(engine)  # every transaction goes through it
         # Each row goes by its platform's renderer and transport; the first is the
         # default (a listener's private note goes through its transport).
         self.transport = transport
