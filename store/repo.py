@@ -124,15 +124,19 @@ def cancelling(subject_type: str, subject_id: int) -> Any:
 
 def stop_all(
     session: Session, *, subject_type: str, subject_id: int, keep: tuple[str, ...] = (),
-    kinds: tuple[str, ...] | None = None,
+    kinds: tuple[str, ...] | None = None, only: str | None = None,
 ) -> int:
     """Cancel a subject's pending reminders (it was closed or decided), except the
-    clocks named in ``keep``, or only those of ``kinds``; returns how many.
+    clocks named in ``keep``, or only those of ``kinds``, or only the clock ``only`` (its
+    work is done); returns how many.
 
     The one way reminders are cancelled (cards, CAF episodes, their nudges)."""
     stmt = cancelling(subject_type, subject_id)
     if kinds:
         stmt = stmt.where(Reminder.kind.in_(kinds))  # type: ignore[attr-defined]
+    if only is not None:
+        prefix = key_prefix(subject_type, subject_id, only)
+        stmt = stmt.where(Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
     for clock in keep:
         prefix = key_prefix(subject_type, subject_id, clock)
         stmt = stmt.where(~Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ import inspect
 import re
 from pathlib import Path
 
-from bot.handlers.slack import caf, caflog, cards, common, consultations, flows, home
+from bot.handlers.slack import caf, caf_qa, caflog, cards, common, consultations, flows, home
 from bot.handlers.teams import actions as teams_actions
 from bot.handlers.teams import cafdialogs as teams_cafdialogs
 from bot.handlers.teams import caflog as teams_caflog
@@ -22,7 +22,7 @@ from bot.handlers.teams import flows as teams_flows
 from bot.handlers.teams import listeners as teams_listeners
 
 ROOT = Path(__file__).resolve().parent.parent
-LISTENERS = (caf, caflog, cards, consultations, flows, home)
+LISTENERS = (caf, caf_qa, caflog, cards, consultations, flows, home)
 # Teams' listeners are methods of its agent (the SDK's way), held to the same rule.
 TEAMS_LISTENERS = (teams_actions, teams_cafdialogs, teams_cafqa, teams_cafroute, teams_caflog,
                    teams_dialogs, teams_flows, teams_listeners)

@@ -116,14 +116,6 @@ def start_clock(
     return due
 
 
-def stop_clock(session: Session, *, subject_type: str, subject_id: int, clock: str) -> int:
-    """Cancel a clock's pending reminders (its work is done); returns how many."""
-    prefix = repo.key_prefix(subject_type, subject_id, clock)
-    stmt = repo.cancelling(subject_type, subject_id).where(
-        Reminder.key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
-    return int(session.execute(stmt).rowcount or 0)
-
-
 def snooze(session: Session, *, subject_type: str, subject_id: int, until: datetime) -> int:
     """Move a subject's pending warnings due before ``until`` to ``until``; returns how many."""
     result = session.execute(

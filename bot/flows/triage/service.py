@@ -291,8 +291,8 @@ class TriageService:
                 return CardResult("invalid", card, message="The written referral is already in.")
             referral.written_confirmed_at = now
             s.add(referral)
-            scheduled.stop_clock(s, subject_type="card", subject_id=card.id or 0,
-                              clock="written_confirmation")
+            repo.stop_all(s, subject_type="card", subject_id=card.id or 0,
+                          only="written_confirmation")
             repo.audit(s, actor=actor, action="card.written_received", subject_type="card",
                        subject_id=card.id, old="awaited", new="received", at=now)
             return CardResult("ok", card, action="written_received", by=actor,
