@@ -249,14 +249,10 @@ def step_from(value: Step | dict[str, Any]) -> Step:
     )
 
 
-# Where a row's own message was delivered is the platform's business (``bot.delivered``),
-# never part of what a message about the row says.
-_WHERE = {"channel", "ts", "card_channel", "card_ts", "message_ts"}
-
-
 def snapshot(row: Any) -> dict[str, Any] | None:
-    """A model row as JSON values (what a message said is what the row was then)."""
-    return None if row is None else row.model_dump(mode="json", exclude=_WHERE)
+    """A model row as JSON values (what a message said is what the row was then). Where
+    its own message was delivered is not in it: that is ``bot.delivered``'s."""
+    return None if row is None else row.model_dump(mode="json")
 
 
 def restore(model: type[Any], data: dict[str, Any] | None) -> Any:

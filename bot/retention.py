@@ -17,10 +17,10 @@ purge at ``now`` deletes, with ``cutoff = now - retention``:
 * **CAF episodes** closed before the cutoff, with no meeting recorded since and no
   kept triage card linked to them, with their **meetings**, reminders and outbox
   rows (an open episode is never purged, however old);
-* **processed event ids** (``processed_event``: Slack's event ids, kept only so a
-  retried delivery does nothing twice) older than :data:`EVENT_IDS_KEPT`, whatever
-  the policy's retention: Slack retries within minutes, and the ids are of no use
-  afterwards.
+* **processed event ids** (``processed_event``: the platforms' event ids, kept only
+  so a retried delivery does nothing twice) older than :data:`EVENT_IDS_KEPT`,
+  whatever the policy's retention: retries come within minutes, and the ids are of
+  no use afterwards.
 
 Children go before parents (the database enforces the foreign keys). The
 audit table is append-only and is never touched: the purge itself is

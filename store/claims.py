@@ -9,7 +9,7 @@ so a sender killed mid-delivery is taken over by any other; but after a restart
 on the same host the new process can tell at once that the old one is gone (its
 pid is not running, or it is this pid with another start token) and release its
 claims, so that nobody waits for the lease: the professional's next question, in
-flight when the bot was killed, is checked against Slack and sent straight away.
+flight when the bot was killed, is checked against its platform and sent straight away.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""JSON text as Front Door writes it: to the database and to Slack's Web API.
+"""JSON text as Front Door writes it: to the database and to the platforms' APIs.
 
 orjson, not the standard library: every request encodes the message it queues
-(stored in the outbox, then sent to Slack) and reads rows back; for a
+(stored in the outbox, then sent to a platform) and reads rows back; for a
 question's 2.5 kB of Block Kit ``json.dumps`` takes 20 us and orjson 2.4 us
 (measured). The text is compact standard JSON (no spaces), which both
 databases and ``json.loads`` read; rows written before (with spaces) read the

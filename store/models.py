@@ -357,7 +357,8 @@ class TeamsConversation(SQLModel, table=True):
 
 
 class ProcessedEvent(SQLModel, table=True):
-    """Slack event IDs already handled, so a retried delivery does nothing twice."""
+    """Event ids (a platform's, or a key of ours) already handled, so a retried delivery
+    does nothing twice."""
 
     __tablename__ = "processed_event"
 

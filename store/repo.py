@@ -50,7 +50,7 @@ def audit(
 
 
 def professional(session: Session, user_id: str, **details: str) -> Professional:
-    """The professional with this Slack user ID, created (or updated) with ``details``."""
+    """The professional with this platform user id, created (or updated) with ``details``."""
     pid = professional_id(session, user_id, **details)
     row = session.get(Professional, pid, populate_existing=True)  # after the update above
     assert row is not None
@@ -64,7 +64,7 @@ def professional_id(db: Db, user_id: str, *, platform: str = DEFAULT_PLATFORM,
 
 
 def claim_event(db: Db, event_id: str) -> bool:
-    """Record a Slack event ID; False when it was already handled (a retry)."""
+    """Record a platform's event id; False when it was already handled (a retry)."""
     return as_tx(db).claim_event(event_id)
 
 

@@ -4,7 +4,7 @@ On SQLite, fast transactions run on the event loop, in *turns*: each one is
 queued, and a turn runs the queued functions in order inside one
 ``BEGIN IMMEDIATE ... COMMIT``, each in its own ``SAVEPOINT`` (one that fails is
 rolled back alone), for at most ``TURN_BUDGET`` seconds of work; then the loop
-runs everything else that is ready (reading requests, acknowledging Slack,
+runs everything else that is ready (reading requests, acknowledging them,
 sending messages) before the next turn. Why: on one event loop, a click's
 database work done at once delays every other click's acknowledgement, and
 under load Slack's 3 seconds matter more than a reply a few milliseconds

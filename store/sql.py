@@ -1,7 +1,7 @@
 """Hand-written SQL for the writes every request makes, on the DBAPI connection itself.
 
 A professional's click reads and saves their flow, queues the next question and
-(for a typed answer) records the Slack event; the last answer writes the
+(for a typed answer) records the platform's event; the last answer writes the
 referral or consultation, the card and its clocks; the sender claims and records
 each delivery. Through SQLAlchemy's Session each statement cost 30-150 us of
 Python and a transaction about 150 us, several times SQLite's own work
@@ -191,7 +191,8 @@ _CLAIM_EVENT = (
 
 
 def claim_event(cx: Cx, event_id: str, now: datetime) -> bool:
-    """Record a Slack event ID; False when it was already handled (a retry)."""
+    """Record a platform's event id (or a key of ours); False when it was already handled
+    (a retry)."""
     return cx.first(_CLAIM_EVENT, {"event_id": event_id, "at": cx.when(now)}) is not None
 
 
@@ -400,7 +401,7 @@ class OutboxRow:
     attempts: int
     subject_type: str | None = None
     subject_id: int | None = None
-    created_at: datetime | None = None  # when queued: a search for it in Slack starts here
+    created_at: datetime | None = None  # when queued: a search for it on the platform starts here
     platform: str = DEFAULT_PLATFORM  # whose renderer draws it and whose transport sends it
 
 
@@ -475,8 +476,8 @@ def enqueue(
 
 
 _SENT = (
-    "UPDATE outbox SET status = 'sent', message_id = :ts, sent_at = :at, last_error = :note, "
-    "claimed_until = NULL WHERE id = :id AND claimed_by = :worker"
+    "UPDATE outbox SET status = 'sent', message_id = :message_id, sent_at = :at, "
+    "last_error = :note, claimed_until = NULL WHERE id = :id AND claimed_by = :worker"
 )
 _RETRY = (
     "UPDATE outbox SET status = 'pending', next_attempt_at = :at, last_error = :error, "
@@ -494,13 +495,13 @@ _DEAD = (
 
 def mark_sent(cx: Cx, worker: str, at: datetime,
               rows: list[tuple[int, str | None, str | None]]) -> None:
-    """Record deliveries ``(id, Slack ts, note)`` by ``worker``.
+    """Record deliveries ``(id, message id, note)`` by ``worker``.
 
     Here and in ``mark_retry`` and ``mark_dead``, a row another sender has claimed
     since (this one's lease ran out) is left to that sender.
     """
     when = cx.when(at)
-    cx.execute(_SENT, [{"id": i, "ts": ts, "note": note, "at": when, "worker": worker}
+    cx.execute(_SENT, [{"id": i, "message_id": ts, "note": note, "at": when, "worker": worker}
                        for i, ts, note in rows])
 
 
@@ -508,7 +509,7 @@ _SENT_TS = "SELECT status, message_id FROM outbox WHERE idempotency_key = :key"
 
 
 def sent_ts(cx: Cx, key: str) -> tuple[str | None, str | None]:
-    """(status, Slack ts) of the row queued under ``key``: where the message it posted
+    """(status, message id) of the row queued under ``key``: where the message it posted
     is, for a later update of it. A status of None: no such row (never queued, or
     purged); the ts is None until the row is sent."""
     r = cx.first(_SENT_TS, {"key": key})
@@ -518,7 +519,7 @@ def sent_ts(cx: Cx, key: str) -> tuple[str | None, str | None]:
 
 
 _POSTED = (
-    "SELECT payload FROM outbox WHERE channel = :channel AND message_id = :ts "
+    "SELECT payload FROM outbox WHERE channel = :channel AND message_id = :message_id "
     "AND intent = :intent AND status = 'sent' ORDER BY id DESC LIMIT 1"
 )
 
@@ -526,20 +527,20 @@ _POSTED = (
 def posted_payload(cx: Cx, channel: str, ts: str, intent: str) -> dict[str, Any] | None:
     """What the ``intent`` row delivered as message ``ts`` in ``channel`` held (as
     queued), or None when no such row is kept."""
-    r = cx.first(_POSTED, {"channel": channel, "ts": ts, "intent": intent})
+    r = cx.first(_POSTED, {"channel": channel, "message_id": ts, "intent": intent})
     if r is None or not r[0]:
         return None
     return jsontext.loads(r[0]) if isinstance(r[0], str | bytes) else dict(r[0])
 
 
-_NOTE_DELIVERED = "UPDATE outbox SET message_id = :ts WHERE id = :id AND status = 'sending'"
+_NOTE_DELIVERED = "UPDATE outbox SET message_id = :message_id WHERE id = :id AND status = 'sending'"
 _NOTED_DELIVERY = "SELECT message_id FROM outbox WHERE id = :id"
 
 
 def note_delivered(cx: Cx, row_id: int, message_id: str) -> None:
     """Write down, before the row is recorded as sent, where a platform that cannot be
     searched put it (Teams): the row is then known to be delivered if its sender dies."""
-    cx.execute(_NOTE_DELIVERED, {"id": row_id, "ts": message_id})
+    cx.execute(_NOTE_DELIVERED, {"id": row_id, "message_id": message_id})
 
 
 def noted_delivery(cx: Cx, row_id: int) -> str | None:
@@ -557,8 +558,8 @@ def mark_retry(cx: Cx, worker: str, row_id: int, at: datetime, error: str, *,
 
 def mark_unsure(cx: Cx, worker: str, row_id: int, at: datetime, error: str, *,
                 counts: bool) -> None:
-    """Left ``sending`` until ``at``: whether Slack has it is not known (a call cut off, a
-    search that failed), so whoever claims it next searches Slack before sending it."""
+    """Left ``sending`` until ``at``: whether the platform has it is not known (a call cut off, a
+    search that failed), so whoever claims it next searches the platform before sending it."""
     cx.execute(_UNSURE, {"id": row_id, "at": cx.when(at), "error": error[:500],
                          "back": 0 if counts else 1, "worker": worker})
 
@@ -590,8 +591,8 @@ def claim_heads(cx: Cx, now: datetime, lease: Lease, batch: int) -> list[OutboxR
     a head in backoff holds its channel; MIN(id) per channel on the (channel,
     status, id) index stays cheap however long a channel's backlog grows. A row
     still ``sending`` past its lease was left by a sender that died mid-call (or
-    one that could not tell whether Slack has it, ``mark_unsure``): it comes back
-    with status "sending", so the sender checks Slack before resending.
+    one that could not tell whether the platform has it, ``mark_unsure``): it comes back
+    with status "sending", so the sender checks the platform before resending.
     On PostgreSQL, rows another sender has locked are skipped.
     """
     query = _HEADS if cx.sqlite else _HEADS + " FOR UPDATE OF o SKIP LOCKED"

@@ -92,7 +92,7 @@ class Tx:
         return row
 
     def claim_event(self, event_id: str) -> bool:
-        """Record a Slack event ID; False when it was already handled."""
+        """Record a platform's event id; False when it was already handled."""
         return sql.claim_event(self.cx, event_id, self.clock())
 
     def claim_once(self, key: str, now: datetime) -> bool:
