@@ -22,7 +22,13 @@ from bot import intents
 from bot.config import Settings
 from bot.flows.caf.messaging import CafMessaging
 from bot.flows.caf.models import NewEpisode, Routable
-from bot.flows.caf.service import NOT_ROUTABLE, CafService, problems, reference_problem
+from bot.flows.caf.service import (
+    CLOSED_CAF,
+    NOT_ROUTABLE,
+    CafService,
+    problems,
+    reference_problem,
+)
 from bot.handlers.slack.blocks import caf as caf_blocks
 from bot.handlers.slack.blocks import cards, ids
 from bot.policy import Policy, load_policy
@@ -451,6 +457,29 @@ async def test_which_cards_may_be_routed_is_the_caf_domains_rule(env: Env) -> No
     assert caf.route_from_card(linked, MANAGER, new("EHM-30001"), effects=env[3]).ok
     assert caf.routable(linked) == NOT_ROUTABLE  # linked to a CAF already
     assert await caf.aroutable(linked) == NOT_ROUTABLE  # the listener's way, the same rule
+
+
+async def test_where_a_routed_reference_goes_is_the_caf_domains_rule(env: Env) -> None:
+    """The CAF domain alone says whether a reference routes a card to an open episode,
+    is refused because that CAF is closed (the words both platforms show), or is new."""
+    sv, _, caf, notify = env
+    assert caf.route_target("EHM-40001").kind == "new"
+    ep = register(env, new("EHM-40001", consent=False))
+    to = await caf.aroute_target("ehm-40001")  # the listeners' way; case does not matter
+    assert to.kind == "link" and to.link is not None
+    assert (to.link.ehm_reference, to.link.consent) == ("ehm-40001", False)
+    assert caf.close(ep.id or 0, COORD, "stepped_down", effects=notify).ok
+    closed = caf.route_target("EHM-40001")
+    assert (closed.kind, closed.link, closed.message) == ("closed", None, CLOSED_CAF)
+    assert CLOSED_CAF == ("That CAF is closed: register the new episode under its own "
+                          "EHM reference.")
+    # Routing itself keeps the rule under its lock: nothing is linked to a closed CAF.
+    card_id = make_card(sv, rating="green")
+    refused = caf.route_from_card(card_id, MANAGER, new("EHM-40001"), effects=notify)
+    assert refused.status == "invalid" and refused.message == (
+        "CAF EHM-40001 is closed: register the new episode under its own EHM reference.")
+    with session_scope(sv.engine) as s:
+        assert s.get(TriageCard, card_id).caf_episode_id is None  # type: ignore[union-attr]
 
 
 async def test_route_from_card_registers_or_links(env: Env) -> None:

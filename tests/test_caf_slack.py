@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot.flows.caf.models import NewEpisode
 from bot.handlers.slack.blocks import ids
 from bot.reminders import ReminderSweep
 from store import repo
@@ -334,3 +335,38 @@ async def test_manager_routes_a_green_card_to_a_caf(db_file: str) -> None:
         assert "Linked to an open CAF episode" in json.dumps(redrawn)
         assert with_text(env, LEAD, "EHM-555* is registered")
         assert with_text(env, COORD, "EHM-555* is registered")
+
+
+async def test_route_under_a_closed_caf_reference_is_refused_in_the_modal(
+        db_file: str) -> None:
+    """The CAF domain's rule, in Slack's words: a closed CAF's reference is refused on its
+    field; an open one's links the card (the other fields are not needed)."""
+    async with slack_env(db_file, start=TUESDAY) as env:
+        sv = env.bot.sv
+        card_id = _green_card(env)
+        await env.drain()
+        channel, ts = env.posted(_load_card(db_file, card_id))
+        await env.click_card(MANAGER, channel, ts, ids.CARD_APPROVE)
+        await env.fake.wait_for("chat.update", predicate=lambda c: c.args.get("ts") == ts)
+        await env.drain()
+        closed, open_ = (NewEpisode(ref, LEAD, COORD, dt.date(2026, 11, 23), True)
+                         for ref in ("EHM-601", "EHM-602"))
+        shut = await sv.caf.aregister(closed, MANAGER)
+        assert shut.episode is not None
+        assert (await sv.caf.aclose(shut.episode.id or 0, COORD, "stepped_down")).ok
+        assert (await sv.caf.aregister(open_, MANAGER)).ok
+        await env.click_card(MANAGER, channel, ts, ids.CAF_ROUTE_CARD)
+        view = await modal(env, ids.MODAL_CAF_ROUTE)
+        d = await env.sender.view_submission(MANAGER, view,
+                                             {ids.IN_CAF_REFERENCE[1]: "ehm-601"})
+        assert d.json()["errors"] == {ids.IN_CAF_REFERENCE[0]: (
+            "That CAF is closed: register the new episode under its own EHM reference.")}
+        assert _load_card(db_file, card_id).caf_episode_id is None
+        d = await env.sender.view_submission(MANAGER, view,
+                                             {ids.IN_CAF_REFERENCE[1]: "ehm-602"})
+        assert not d.body, d.body
+        await settle(env, lambda: _load_card(db_file, card_id).caf_episode_id is not None,
+                     "the card was linked")
+        linked = [e for e in episodes(db_file) if e.id == _load_card(db_file, card_id)
+                  .caf_episode_id]
+        assert [e.ehm_reference for e in linked] == ["EHM-602"]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 
 from bot.flows.guided.models import Status, Step
-from bot.flows.guided.service import ALREADY_ANSWERED, FlowService
+from bot.flows.guided.service import ALREADY_ANSWERED, EARLIER, FlowService
 from bot.policy import Policy, load_policy
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
@@ -508,6 +508,44 @@ def test_cancel_deletes_the_answers(any_svc: FlowService, engine: Engine) -> Non
     assert (row.status, row.answers) == ("cancelled", {})
     assert any_svc.cancel(USER).status is Status.NONE
     assert any_svc.start(USER, "refer").flow_kind == "refer"  # free to start again
+
+
+def test_back_or_cancel_on_an_earlier_flow_changes_nothing(
+    any_svc: FlowService, engine: Engine
+) -> None:
+    """The rule lives in the service: an earlier flow's Back or Cancel is refused in the
+    transaction that reads the flow, with the words the professional sees."""
+    old = any_svc.start(USER, "consult")
+    any_svc.cancel(USER)
+    any_svc.start(USER, "consult")
+    now = any_svc.answer(USER, "no", expect="danger")
+    effects: list[Step] = []
+    for act in (any_svc.back, any_svc.cancel):
+        step = act(USER, expect_flow=old.flow_id, effects=lambda _tx, s: effects.append(s))
+        assert (step.status, step.message) == (Status.NONE, EARLIER)
+    assert effects == [], "nothing queued"
+    row = flow_row(engine)
+    assert (row.status, row.version, row.state) == ("active", now.version, "want")
+    back = any_svc.back(USER, expect_flow=row.id)  # its own flow's button works
+    assert back.prompt is not None and back.prompt.id == "danger"
+    any_svc.cancel(USER, expect_flow=row.id)
+    assert any_svc.back(USER, expect_flow=row.id).message == EARLIER  # nothing active now
+
+
+def test_rephrase_is_audited_by_the_service(svc: FlowService, sqlite_engine: Engine) -> None:
+    """"It could: I'll rephrase": the service audits the choice (never the words) and
+    gives the current question back, unchanged."""
+    svc.start(USER, "consult")
+    asked = svc.answer(USER, "no", expect="danger")
+    step = svc.rephrase(USER, asked.flow_id)
+    assert step.status is Status.ASKING and step.prompt == asked.prompt
+    assert step.version == asked.version == flow_row(sqlite_engine).version
+    with session_scope(sqlite_engine) as s:
+        [row] = s.exec(select(AuditEntry).where(  # type: ignore[call-overload]
+            AuditEntry.action == "nonames.rephrase")).scalars().all()
+        assert (row.actor, row.subject_type, row.subject_id) == (USER, "flow",
+                                                                 str(asked.flow_id))
+        assert row.at == TUESDAY_10AM  # the service's clock
 
 
 def test_untouched_flows_expire_after_the_timeout(

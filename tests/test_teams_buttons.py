@@ -31,10 +31,11 @@ from bot.handlers.teams.dialogs import NOT_HERE, REFERRER_ONLY
 from bot.handlers.teams.tasks import continue_with
 from bot.policy import load_policy
 from bot.reminders import ReminderSweep
+from bot.sandbox.botconnector import FakeBotConnector
 from store.db import session_scope
 from store.models import Consultation, TriageCard
 from tests.adaptive import assert_valid_card
-from tests.teamsenv import ALEX, BLAKE
+from tests.teamsenv import ALEX, BLAKE, Rig
 from tests.test_teams_caf import (
     COMPLETED,
     all_valid,
@@ -301,18 +302,25 @@ async def test_record_the_lead_professional_with_teams_people_picker(
         all_valid(fake)
 
 
+async def decided_green(env: TeamsEnv, engine: Engine, fake: FakeBotConnector, rig: Rig
+                        ) -> tuple[int, str, dict[str, Any]]:
+    """A referral card a manager decided Green in its dialog: its id, its reference and
+    the data of its *Route to a CAF* button."""
+    card_id = await env.referral_card(HEALTH)
+    await deliver(rig)
+    with session_scope(engine) as s:
+        reference = s.get(TriageCard, card_id).reference
+    change = dialog_buttons(latest_in(fake.activities(CHANNEL), reference))[verbs.CARD_CHANGE]
+    await env.dialog(MANAGER, "task/submit", {**change, verbs.IN_RATING: "green",
+                                               verbs.IN_TEXT: PLAIN})
+    await deliver(rig)
+    return card_id, reference, dialog_buttons(latest_in(fake.activities(CHANNEL), reference))[
+        verbs.CAF_ROUTE_CARD]
+
+
 async def test_route_a_green_card_to_a_caf(engine: Engine, db_url: str) -> None:
     async with teams_env(engine, db_url) as env, delivering(env) as (fake, rig):
-        card_id = await env.referral_card(HEALTH)
-        await deliver(rig)
-        with session_scope(engine) as s:
-            reference = s.get(TriageCard, card_id).reference
-        change = dialog_buttons(latest_in(fake.activities(CHANNEL), reference))[verbs.CARD_CHANGE]
-        await env.dialog(MANAGER, "task/submit", {**change, verbs.IN_RATING: "green",
-                                                   verbs.IN_TEXT: PLAIN})
-        await deliver(rig)
-        route = dialog_buttons(latest_in(fake.activities(CHANNEL), reference))[
-            verbs.CAF_ROUTE_CARD]
+        card_id, reference, route = await decided_green(env, engine, fake, rig)
 
         # Managers only, audited; the form's people pickers validate.
         assert (await env.dialog(OUTSIDER, "task/fetch", route))["value"] == MANAGERS_ONLY
@@ -341,6 +349,29 @@ async def test_route_a_green_card_to_a_caf(engine: Engine, db_url: str) -> None:
         assert "Linked to an open CAF episode" in json.dumps(redrawn)
         assert (await env.dialog(MANAGER, "task/fetch", route))["value"] == NOT_ROUTABLE
         all_valid(fake)
+
+
+async def test_route_under_a_closed_or_an_open_caf_reference(engine: Engine,
+                                                              db_url: str) -> None:
+    """The CAF domain's rule, as the dialog shows it: a closed CAF's reference is refused
+    in the same words as on Slack; an open one's links the card."""
+    async with teams_env(engine, db_url) as env, delivering(env) as (fake, rig):
+        episode_id = await registered(env, agree=False)
+        card_id, _, route = await decided_green(env, engine, fake, rig)
+        assert (await env.sv.caf.aclose(episode_id, BLAKE, "stepped_down")).ok
+        task = await env.dialog(MANAGER, "task/submit", {**route, verbs.IN_REFERENCE:
+                                                          "ehm-20417"})
+        assert ("That CAF is closed: register the new episode under its own EHM "
+                "reference.") in errors_in(task)
+        assert not _audits(engine, "card.route_caf")
+        other = await env.sv.caf.aregister(NewEpisode("EHM-20418", ALEX, BLAKE, COMPLETED,
+                                                      True, platform="teams"), ADVISOR)
+        task = await env.dialog(MANAGER, "task/submit", {**route, verbs.IN_REFERENCE:
+                                                          "ehm-20418"})
+        assert task["value"].startswith("Linked to the open CAF EHM-20418."), task
+        with session_scope(engine) as s:
+            linked = s.get(TriageCard, card_id).caf_episode_id  # type: ignore[union-attr]
+        assert other.episode is not None and linked == other.episode.id
 
 
 async def test_no_button_on_any_card_is_left_unanswered(engine: Engine, db_url: str) -> None:

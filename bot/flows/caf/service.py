@@ -26,6 +26,7 @@ holds a name: an episode is its EHM reference.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -108,6 +109,32 @@ def problems(new: NewEpisode, today: date, shape: Caf) -> list[tuple[str, str]]:
 
 
 NOT_ROUTABLE = "Only a decided Green card not yet linked to a CAF can be routed to one."
+_ANEW = "register the new episode under its own EHM reference."
+CLOSED_CAF = "That CAF is closed: " + _ANEW
+
+
+@dataclass(frozen=True)
+class RouteTo:
+    """Where a card routed under an EHM reference goes: ``link`` to the open episode
+    (``link`` is what to route with), refused because that CAF is ``closed``
+    (``message`` says so), or ``new``: register an episode from the form."""
+
+    kind: str  # link | closed | new
+    link: NewEpisode | None = None
+    message: str = ""
+
+
+def route_to(ep: CafEpisode | None, ref: str, today: date) -> RouteTo:
+    """The rule for EHM reference ``ref`` given when routing a card (``ep``: its episode,
+    if any): an open episode is linked to (the guidance's outcome 1); a closed one is never
+    reopened, so a new episode needs its own reference."""
+    if ep is None:
+        return RouteTo("new")
+    if ep.status != "open":
+        return RouteTo("closed", message=CLOSED_CAF)
+    # Linking uses only the reference: the episode keeps its people and consent.
+    return RouteTo("link", NewEpisode(ref, None, None, today, ep.consent,
+                                      platform=ep.platform))
 
 
 class CafService:
@@ -195,6 +222,12 @@ class CafService:
         """An episode by its EHM reference (case does not matter)."""
         with self.tx.session() as s:
             return _by_reference(s, ehm_reference)
+
+    def route_target(self, ehm_reference: str) -> RouteTo:
+        """What routing a card under ``ehm_reference`` (already shape-checked) would do:
+        link, refuse (closed) or register anew (see ``route_to``)."""
+        with self.tx.session() as s:
+            return route_to(_by_reference(s, ehm_reference), ehm_reference, self.today())
 
     def meetings(self, episode_id: int) -> list[CafMeeting]:
         """An episode's recorded meetings, oldest first."""
@@ -309,11 +342,12 @@ class CafService:
                 return CafResult("invalid", card=card, message=_sentence([("", msg)]),
                                  problems=[("ehm_reference", msg)])
             ep = _by_reference(s, new.ehm_reference)
-            linked = ep is not None
-            if ep is not None and ep.status != "open":
-                return CafResult("invalid", ep, card=card, message=(
-                    f"CAF {ep.ehm_reference} is closed: register the new episode under its own "
-                    "EHM reference."))
+            # The rule again, under the lock: the CAF may have closed since the form.
+            to = route_to(ep, new.ehm_reference, self.today(now))
+            linked = to.kind == "link"
+            if ep is not None and to.kind == "closed":
+                return CafResult("invalid", ep, card=card,
+                                 message=f"CAF {ep.ehm_reference} is closed: {_ANEW}")
             if ep is None:
                 found = problems(new, self.today(now), self.policy.caf)
                 if found:
@@ -475,6 +509,7 @@ class CafService:
     # The same actions as coroutines, for code on the event loop (``store.runner``).
     aget = threaded(get)
     afind = threaded(find)
+    aroute_target = threaded(route_target)
     aroutable = threaded(routable)
     aregister = threaded(register)
     aroute_from_card = threaded(route_from_card)
@@ -589,7 +624,10 @@ def _snapshot(ep: CafEpisode) -> dict[str, object]:
 
 
 __all__ = [
+    "CLOSED_CAF",
     "CafService",
+    "RouteTo",
     "problems",
     "reference_problem",
+    "route_to",
 ]

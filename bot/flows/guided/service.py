@@ -43,6 +43,7 @@ Effects = Callable[[Tx, Step], None]
 Action = Callable[[Tx, Effects | None], Step]
 
 ALREADY_ANSWERED = "That question was already answered."
+EARLIER = "That message belongs to an earlier conversation: nothing was changed."
 REFUSED_MESSAGE = (
     "Your answer was not saved: it seems to contain details that could identify a child or "
     "family (shown only to you). Please describe it again without them."
@@ -113,17 +114,24 @@ class FlowService:
             platform=platform), platform=platform)
 
     def back(self, user_id: str, *, effects: Effects | None = None,
-             platform: str = DEFAULT_PLATFORM) -> Step:
+             expect_flow: int | None = None, platform: str = DEFAULT_PLATFORM) -> Step:
         """Go back to the previous question; its answer is kept in ``Step.answers``."""
-        return self.run(user_id, lambda tx: self.back_in(tx, user_id, effects,
-                                                         platform=platform),
-                        platform=platform)
+        return self.run(user_id, lambda tx: self.back_in(
+            tx, user_id, effects, expect_flow=expect_flow, platform=platform),
+            platform=platform)
 
     def cancel(self, user_id: str, *, effects: Effects | None = None,
-               platform: str = DEFAULT_PLATFORM) -> Step:
+               expect_flow: int | None = None, platform: str = DEFAULT_PLATFORM) -> Step:
         """Cancel the active flow; its answers are deleted."""
-        return self.run(user_id, lambda tx: self.cancel_in(tx, user_id, effects,
-                                                           platform=platform),
+        return self.run(user_id, lambda tx: self.cancel_in(
+            tx, user_id, effects, expect_flow=expect_flow, platform=platform),
+            platform=platform)
+
+    def rephrase(self, user_id: str, flow_id: int | None, *,
+                 platform: str = DEFAULT_PLATFORM) -> Step:
+        """The professional will rephrase a held answer (see ``rephrase_in``)."""
+        return self.run(user_id, lambda tx: self.rephrase_in(tx, user_id, flow_id,
+                                                             platform=platform),
                         platform=platform)
 
     def run(self, user_id: str, action: Callable[[Tx], Step], *,
@@ -186,6 +194,14 @@ class FlowService:
         return self._on_active(tx, user_id, lambda row, _now: (self._asking(row), False), None,
                                platform)
 
+    def rephrase_in(self, tx: Tx, user_id: str, flow_id: int | None, *,
+                    platform: str = DEFAULT_PLATFORM) -> Step:
+        """"It could: I'll rephrase": the choice is audited (the answer was never kept),
+        and the current question is returned to be asked again."""
+        tx.audit(actor=user_id, action="nonames.rephrase", subject_type="flow",
+                 subject_id=flow_id or None, at=self._now())
+        return self.current_in(tx, user_id, platform=platform)
+
     def answer_in(
         self,
         tx: Tx,
@@ -247,8 +263,12 @@ class FlowService:
         return step
 
     def back_in(self, tx: Tx, user_id: str, effects: Effects | None = None, *,
-                platform: str = DEFAULT_PLATFORM) -> Step:
-        """Go back to the previous question."""
+                expect_flow: int | None = None, platform: str = DEFAULT_PLATFORM) -> Step:
+        """Go back to the previous question.
+
+        ``expect_flow``: the flow the button belonged to; a button of an earlier flow
+        changes nothing and says so (``EARLIER``).
+        """
 
         def act(row: FlowRow, now: datetime) -> tuple[Step, bool]:
             fs = self.flows[row.kind].back(_fs(row))
@@ -257,11 +277,12 @@ class FlowService:
             version = self._save(tx, row, fs, now)
             return self._asking(row, fs=fs, version=version), True
 
-        return self._on_active(tx, user_id, act, effects, platform)
+        return self._on_active(tx, user_id, act, effects, platform, expect_flow)
 
     def cancel_in(self, tx: Tx, user_id: str, effects: Effects | None = None, *,
-                  platform: str = DEFAULT_PLATFORM) -> Step:
-        """Cancel the active flow; its answers are deleted."""
+                  expect_flow: int | None = None, platform: str = DEFAULT_PLATFORM) -> Step:
+        """Cancel the active flow; its answers are deleted. ``expect_flow`` as for
+        ``back_in``."""
 
         def act(row: FlowRow, now: datetime) -> tuple[Step, bool]:
             flow = self.flows[row.kind]
@@ -277,7 +298,7 @@ class FlowService:
                 version=version,
             ), True
 
-        return self._on_active(tx, user_id, act, effects, platform)
+        return self._on_active(tx, user_id, act, effects, platform, expect_flow)
 
     def _on_active(
         self,
@@ -286,14 +307,18 @@ class FlowService:
         act: Callable[[FlowRow, datetime], tuple[Step, bool]],
         effects: Effects | None,
         platform: str,
+        expect_flow: int | None = None,
     ) -> Step:
         """Run ``act`` on the user's active flow.
 
         An overdue flow is expired instead; ``act`` says whether it changed the flow,
-        and only a change runs ``effects``.
+        and only a change runs ``effects``. With ``expect_flow``, a button of another
+        (earlier) flow changes nothing: read and refused in this one transaction.
         """
         now = self._now()
         row = self._active(tx, user_id, platform)
+        if expect_flow is not None and (row is None or row.id != expect_flow):
+            return self._none(EARLIER)
         if row is None:
             return self._none()
         if self._expired(row, now):

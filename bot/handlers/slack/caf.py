@@ -315,15 +315,12 @@ async def route_submitted(sv: Services, body: dict[str, Any], view: dict[str, An
         return no
     ref = str(state_value(view, ids.IN_CAF_REFERENCE) or "").strip()
     errors = _reference_errors(ref, sv.policy.caf)
-    existing = None if errors else await sv.caf.afind(ref)
     new: NewEpisode | None = None
-    if existing is not None:
-        if existing.status != "open":
-            errors = {ids.IN_CAF_REFERENCE[0]: "That CAF is closed: register the new "
-                      "episode under its own EHM reference."}
-        else:  # link: the other fields are not used
-            new = NewEpisode(ref, None, None, sv.caf.today(), existing.consent,
-                             platform=PLATFORM)
+    to = None if errors else await sv.caf.aroute_target(ref)
+    if to is not None and to.kind == "closed":
+        errors = {ids.IN_CAF_REFERENCE[0]: to.message}
+    elif to is not None and to.kind == "link":  # the other fields are not used
+        new = to.link
     elif not errors:
         new, errors = read_episode(view, sv.caf.today(), sv.policy.caf)
     if errors or new is None:

@@ -139,13 +139,7 @@ async def ordinary_word(sv: Services, body: dict[str, Any], action: dict[str, An
 async def rephrase(sv: Services, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
     """"It could: I'll rephrase": nothing stored; the choice audited; ask again."""
     user, channel, flow_id = who(body, action)
-
-    def audit(tx: Tx) -> Step:
-        tx.audit(actor=user, action="nonames.rephrase", subject_type="flow",
-                 subject_id=flow_id or None)
-        return sv.flows.current_in(tx, user)
-
-    step, _ = await sv.tx.run(audit)
+    step, _ = await sv.tx.run(lambda tx: sv.flows.rephrase_in(tx, user, flow_id or None))
 
     async def after() -> None:
         await tell(sv, user, channel, "Thank you. Please type your answer again without "
@@ -161,15 +155,14 @@ async def clicked(sv: Services, body: dict[str, Any], action: dict[str, Any]) ->
     expect_flow, expect = _expected(action.get("block_id", ""))
     aid = action["action_id"]
     nonce = f"{body.get('trigger_id')}"
-    if aid in (ids.FLOW_BACK, ids.FLOW_CANCEL) and expect_flow is not None:
-        current, _ = await sv.tx.run(lambda tx: sv.flows.current_in(tx, user))
-        if current.flow_id != expect_flow:
-            return told(sv, user, channel, "That message belongs to an earlier "
-                        "conversation: nothing was changed.")
+    # A Back or Cancel on an earlier flow's message: the service refuses it, in the
+    # same transaction, and ``commit`` says so privately.
     if aid == ids.FLOW_BACK:
-        fn = lambda tx, effects: sv.flows.back_in(tx, user, effects)  # noqa: E731
+        fn = lambda tx, effects: sv.flows.back_in(  # noqa: E731
+            tx, user, effects, expect_flow=expect_flow)
     elif aid == ids.FLOW_CANCEL:
-        fn = lambda tx, effects: sv.flows.cancel_in(tx, user, effects)  # noqa: E731
+        fn = lambda tx, effects: sv.flows.cancel_in(  # noqa: E731
+            tx, user, effects, expect_flow=expect_flow)
     else:
         value = _value(body, action)
         if value is None:

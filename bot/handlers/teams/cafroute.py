@@ -82,12 +82,11 @@ class CafRoute:
         msg = reference_problem(ref, shape)
         if msg:
             return None, [_sentence(msg)]
-        existing = await self.sv.caf.afind(ref)
-        if existing is not None:
-            if existing.status != "open":
-                return None, ["That CAF is closed: register the new episode under its own "
-                              "EHM reference."]
-            return NewEpisode(ref, None, None, today, existing.consent), []
+        to = await self.sv.caf.aroute_target(ref)
+        if to.kind == "closed":
+            return None, [to.message]
+        if to.kind == "link":  # the other fields are not used
+            return to.link, []
         errors: list[str] = []
         completed = tasks.date_of(data.get(verbs.IN_DATE))
         consent = data.get(verbs.IN_CONSENT)

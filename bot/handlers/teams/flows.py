@@ -30,7 +30,6 @@ from bot.handlers.teams.turns import reply
 from bot.services import Services
 from store.tx import Tx
 
-EARLIER = "That message belongs to an earlier conversation: nothing was changed."
 ELSEWHERE = "I've started this in our personal chat: look for Front Door."
 
 
@@ -76,18 +75,14 @@ class Flows:
         if action == verbs.NONAMES_REPHRASE:
             await self._rephrase(context, user, flow_id, once)
             return
-        if action in (verbs.FLOW_BACK, verbs.FLOW_CANCEL) and flow_id is not None:
-            current, _ = await self.sv.tx.run(
-                lambda tx: self.sv.flows.current_in(tx, user, platform=TEAMS))
-            if current.flow_id != flow_id:
-                await reply(context, ac.text_activity(EARLIER))
-                return
+        # Back or Cancel on an earlier flow's card: refused by the service, in the same
+        # transaction, and ``_drive`` says so.
         if action == verbs.FLOW_BACK:
             fn = lambda tx, effects: self.sv.flows.back_in(  # noqa: E731
-                tx, user, effects, platform=TEAMS)
+                tx, user, effects, expect_flow=flow_id, platform=TEAMS)
         elif action == verbs.FLOW_CANCEL:
             fn = lambda tx, effects: self.sv.flows.cancel_in(  # noqa: E731
-                tx, user, effects, platform=TEAMS)
+                tx, user, effects, expect_flow=flow_id, platform=TEAMS)
         elif action in (verbs.FLOW_ANSWER, verbs.FLOW_SKIP):
             multi = question is not None and self._multi(question)
             value = "" if action == verbs.FLOW_SKIP else _value(data, multi)
@@ -114,9 +109,7 @@ class Flows:
         def audit(tx: Tx) -> Step:
             if once and not tx.claim_event(once):
                 raise Duplicate
-            tx.audit(actor=user, action="nonames.rephrase", subject_type="flow",
-                     subject_id=flow_id or None)
-            return self.sv.flows.current_in(tx, user, platform=TEAMS)
+            return self.sv.flows.rephrase_in(tx, user, flow_id, platform=TEAMS)
 
         try:
             step, _ = await self.sv.tx.run(audit)
