@@ -58,6 +58,9 @@ LINK = re.compile(r"<(?:https?|mailto):[^\s|>]*\|")
 HEADER = re.compile(r"\bX-Slack-[\w-]+", re.IGNORECASE)
 # Slack's mrkdwn bold, ``*words*``, in a string a message shows: the renderers own
 # emphasis (Teams' markdown reads a single star as italics, or as nothing).
+# A Slack emoji short code, ``:red_circle:`` (a policy gives the emoji itself, which every
+# platform shows; a time, ``09:00-17:00``, or an address, ``https://``, is not one).
+SHORT_CODE = re.compile(r"(?<![\w:]):[a-z][a-z0-9_+-]*:(?![\w/])")
 # Words inside (a regular expression's ``[0-9]*\\s*`` is not).
 MRKDWN = re.compile(r"(?<![\w*])\*[\w{][^*\n]*[\w}.?!)]\*(?![\w*])")
 # A Slack id: U/W (users), C/G/D (conversations), S (user groups), B (bots), T
@@ -243,6 +246,10 @@ def test_the_check_catches_short_ids_other_spellings_dynamic_imports_and_tables(
               "  channels:\n    mash_managers: C0MASHMGR\n# teams:\nphones: {}\n")
     assert platform_sections(policy) == {4, 5, 6}
     assert {f[:2] for f in _policy_spellings(policy)} == {"3:"}  # the mention and the id
+    # A rating's emoji is the emoji itself, not Slack's short code for it.
+    assert _policy_spellings('red:\n  emoji: ":red_circle:"\n') == ["2: ':red_circle:'"]
+    assert _policy_spellings('red:\n  emoji: "\U0001f534"  # :x: in a comment\n'
+                             'monday: "09:00-17:00"\nurl: https://example.org\n') == []
 
 
 @pytest.mark.parametrize("path", [p for p in MODULES if _name(p) not in SPELLS], ids=_name)
@@ -256,12 +263,15 @@ def test_no_slack_markup_ids_or_methods_outside_the_slack_package(path: Path) ->
 
 def _policy_spellings(text: str) -> list[str]:
     skip = platform_sections(text)
-    return [f for f in slack_spellings(text) if int(f.split(":", 1)[0]) not in skip]
+    codes = [f"{no}: {m.group(0)!r}" for no, line in enumerate(text.splitlines(), 1)
+             for m in SHORT_CODE.finditer(line.split(" #", 1)[0])]
+    return [f for f in slack_spellings(text) + codes if int(f.split(":", 1)[0]) not in skip]
 
 
 @pytest.mark.parametrize("path", _policies(), ids=_name)
 def test_no_slack_markup_or_ids_in_the_shipped_policies(path: Path) -> None:
-    """A shipped policy is read on every platform: no Slack markup or ids in it."""
+    """A shipped policy is read on every platform: no Slack markup, ids or emoji short
+    codes in it."""
     assert _policy_spellings(path.read_text()) == [], (
-        f"{_name(path)} spells Slack outside its slack: section, which alone holds "
-        "Slack's ids")
+        f"{_name(path)} spells Slack (markup, an id or an emoji short code) outside its "
+        "slack: section, which alone holds Slack's ids")
