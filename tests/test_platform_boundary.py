@@ -111,7 +111,11 @@ def slack_imports(source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
         names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                 else [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                 and SLACK_MODULE_NAME.fullmatch(node.module)
+                 # ``from bot.handlers import slack`` imports bot.handlers.slack too.
+                 else [f"{node.module}.{a.name}" for a in node.names]
+                 if isinstance(node, ast.ImportFrom) and node.module
                  # Any string that is a Slack module's name: import_module("slack_sdk"),
                  # __import__("slack_bolt"), or a name kept in a variable to import later.
                  else [node.value] if isinstance(node, ast.Constant)
@@ -188,6 +192,7 @@ def test_the_check_reads_the_modules_and_sees_slack() -> None:
     assert slack_imports("from slack_sdk.errors import SlackApiError") == ["slack_sdk.errors"]
     assert slack_imports("def f():\n    import bot.handlers.slack.render\n")
     assert slack_imports("from bot.handlers import slackish") == []
+    assert slack_imports("from bot.handlers import teams, slack") == ["bot.handlers.slack"]
     said = slack_spellings('t = f"<@{u}> in <#C0FRONT123> via chat.postMessage"')
     assert len(said) == 4, said  # the mention, the link, the channel id, the method
     assert slack_spellings("x = '<!subteam^S0MANAGERS>'")
