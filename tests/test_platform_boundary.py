@@ -105,17 +105,28 @@ def _name(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-def slack_imports(source: str) -> list[str]:
+def _imported(node: ast.ImportFrom, package: str) -> list[str]:
+    """The modules a ``from ... import`` names: its module, or (when that is not a Slack
+    one) each name under it, as ``from bot.handlers import slack`` imports the package.
+    A relative import is resolved against ``package`` (the importing module's)."""
+    module = node.module or ""
+    if node.level:
+        parts = package.split(".") if package else []
+        base = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+        module = ".".join(base + ([module] if module else []))
+    if SLACK_MODULE_NAME.fullmatch(module):
+        return [module]
+    return [f"{module}.{a.name}" for a in node.names]
+
+
+def slack_imports(source: str, package: str = "") -> list[str]:
     """The Slack modules ``source`` imports (anywhere in it, lazily too), by an import
-    statement, ``importlib.import_module`` or ``__import__``, or names as a string."""
+    statement (relative ones against ``package``), ``importlib.import_module`` or
+    ``__import__``, or names as a string."""
     found = []
     for node in ast.walk(ast.parse(source)):
         names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module] if isinstance(node, ast.ImportFrom) and node.module
-                 and SLACK_MODULE_NAME.fullmatch(node.module)
-                 # ``from bot.handlers import slack`` imports bot.handlers.slack too.
-                 else [f"{node.module}.{a.name}" for a in node.names]
-                 if isinstance(node, ast.ImportFrom) and node.module
+                 else _imported(node, package) if isinstance(node, ast.ImportFrom)
                  # Any string that is a Slack module's name: import_module("slack_sdk"),
                  # __import__("slack_bolt"), or a name kept in a variable to import later.
                  else [node.value] if isinstance(node, ast.Constant)
@@ -193,6 +204,12 @@ def test_the_check_reads_the_modules_and_sees_slack() -> None:
     assert slack_imports("def f():\n    import bot.handlers.slack.render\n")
     assert slack_imports("from bot.handlers import slackish") == []
     assert slack_imports("from bot.handlers import teams, slack") == ["bot.handlers.slack"]
+    # Relative imports, from the module's own package.
+    assert slack_imports("from ..slack import render", "bot.handlers.teams") == [
+        "bot.handlers.slack"]
+    assert slack_imports("from .. import slack", "bot.handlers.teams") == ["bot.handlers.slack"]
+    assert slack_imports("from . import slack", "bot.handlers") == ["bot.handlers.slack"]
+    assert slack_imports("from . import cards", "bot.handlers.teams") == []
     said = slack_spellings('t = f"<@{u}> in <#C0FRONT123> via chat.postMessage"')
     assert len(said) == 4, said  # the mention, the link, the channel id, the method
     assert slack_spellings("x = '<!subteam^S0MANAGERS>'")
@@ -204,7 +221,8 @@ def test_the_check_reads_the_modules_and_sees_slack() -> None:
 
 @pytest.mark.parametrize("path", [p for p in MODULES if _name(p) not in WIRING], ids=_name)
 def test_no_slack_imports_outside_the_slack_package(path: Path) -> None:
-    assert slack_imports(path.read_text()) == [], (
+    package = ".".join(path.relative_to(ROOT).parts[:-1])  # for relative imports
+    assert slack_imports(path.read_text(), package) == [], (
         f"{_name(path)} imports Slack: move that code into bot/handlers/slack/")
 
 
