@@ -1,8 +1,8 @@
 """The log: human-readable by default, one JSON object a line with ``FRONTDOOR_LOG_FORMAT=json``.
 
-Each request a chat platform sends gets an id (``request_id``), carried in a context variable to
-everything that request runs, the work after its ack included (asyncio copies the
-context into the tasks it starts); a line about a card carries the card's
+Each request a chat platform sends gets an id (``request_id``), carried in a context
+variable to everything that request runs, the work after its ack included (asyncio
+copies the context into the tasks it starts); a line about a card carries the card's
 reference (``card``). The JSON lines hold the message the code wrote and nothing
 of the record's arguments beyond it; an exception is given by its type and where
 it was raised, never its message, which may quote what someone typed.
