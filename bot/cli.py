@@ -22,7 +22,8 @@ NOW_HELP = "act as of this ISO time, e.g. 2026-12-24T15:00:00+00:00 (default: no
 
 
 def _parser() -> argparse.ArgumentParser:
-    from bot.flows.caf.importer import COLUMNS_HELP
+    from bot.flows.caf.importer import columns_help
+    from bot.handlers.slack.directory import directory as slack_directory
     from bot.handlers.teams.package import add_arguments as add_teams_package_arguments
 
     p = argparse.ArgumentParser(prog="frontdoor", description="Front Door: the children's "
@@ -71,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     imp = caf.add_parser("import", help="register CAF episodes from a CSV file (all or none)",
                          description="Register CAF episodes from a case-system export: every\n"
                          "row is checked first, and if any is wrong nothing is imported.",
-                         epilog=COLUMNS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                         epilog=columns_help(slack_directory()),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     imp.add_argument("file", help="the CSV file (UTF-8, a header row; columns below)")
     imp.add_argument("--now", metavar="ISO-TIME",
                      help=NOW_HELP + "; dates after its local day are refused")
@@ -239,19 +241,16 @@ def _caf_import(path: str, settings: Settings, now: datetime) -> int:
     E-mail addresses are looked up in Slack when its token is set.
     """
     from bot.flows.caf.importer import import_file
+    from bot.handlers.slack.directory import directory
     from store.db import make_engine
     from store.migrate import upgrade
 
-    resolve = None
-    if settings.bot_token:
-        from bot.handlers.slack.directory import email_resolver
-
-        resolve = email_resolver(settings.bot_token, settings.api_url)
     policy = load_policy(settings.policy or None)
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
-        result = import_file(engine, policy, path, clock=lambda: now, resolve=resolve)
+        result = import_file(engine, policy, path, clock=lambda: now,
+                             directory=directory(settings.bot_token, settings.api_url))
     finally:
         engine.dispose()
     if not result.ok:

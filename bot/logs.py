@@ -1,8 +1,8 @@
 """The log: human-readable by default, one JSON object a line with ``FRONTDOOR_LOG_FORMAT=json``.
 
-Each Slack request gets an id (``request_id``), carried in a context variable to
-everything that request runs, the work after its ack included (asyncio copies the
-context into the tasks it starts); a line about a card carries the card's
+Each request a chat platform sends gets an id (``request_id``), carried in a context
+variable to everything that request runs, the work after its ack included (asyncio
+copies the context into the tasks it starts); a line about a card carries the card's
 reference (``card``). The JSON lines hold the message the code wrote and nothing
 of the record's arguments beyond it; an exception is given by its type and where
 it was raised, never its message, which may quote what someone typed.
@@ -17,7 +17,6 @@ import logging
 import os
 import traceback
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -26,18 +25,19 @@ card_ref: contextvars.ContextVar[str] = contextvars.ContextVar("card_ref", defau
 HUMAN = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-def new_request_id(headers: Mapping[str, str]) -> str:
-    """An id for a Slack request: from its timestamp and signature (so a retry of the same
-    delivery, re-signed, gets a new one), or random when it has none."""
-    ts, sig = headers.get("X-Slack-Request-Timestamp", ""), headers.get("X-Slack-Signature", "")
-    if ts and sig:
-        return hashlib.sha256(f"{ts}:{sig}".encode()).hexdigest()[:16]
+def new_request_id(key: str | None = None) -> str:
+    """An id for a request: a digest of ``key``, what its platform sends once per delivery
+    (the platform's endpoint picks it, so that a retry, sent anew, gets a new id), or
+    random when there is none."""
+    if key:
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
     return uuid.uuid4().hex[:16]
 
 
-def start_request(headers: Mapping[str, str]) -> str:
-    """Give the current task (and the tasks it starts) a new request id; returns it."""
-    rid = new_request_id(headers)
+def start_request(key: str | None = None) -> str:
+    """Give the current task (and the tasks it starts) a new request id (from ``key``,
+    see ``new_request_id``); returns it."""
+    rid = new_request_id(key)
     request_id.set(rid)
     card_ref.set("")
     return rid

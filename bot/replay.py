@@ -4,7 +4,7 @@ Slack's signature covers the body and a timestamp, and has no nonce: the same
 signed bytes sent again within its five minutes verified again, and a "Stuck"
 CAF submission replayed twice moved the CAF two more stages (issue 15). Each
 click, modal submission, shortcut and slash command is remembered by a key
-Slack sends once (over HTTP its ``X-Slack-Signature``, unique per body and
+Slack sends once (over HTTP its request signature, unique per body and
 timestamp; in Socket Mode the envelope ID) in ``request_replay``, shared by
 every replica; the first insert wins. Keys are kept well past the signature's
 window (after it the replay is refused as stale) and then purged by the sweep.

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot import cli
 from bot.flows.caf.importer import import_text
+from bot.handlers.slack.directory import directory
 from bot.sandbox.webapi import DEFAULT_TOKEN, FakeSlack
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
@@ -121,7 +122,8 @@ async def test_slack_refusing_the_lookup_refuses_the_file(
 
 def test_without_slack_an_address_is_refused_in_plain_words(engine: object) -> None:
     text = HEADER + "EHM-7301,U0LENA,cora.coord@council.example,2026-10-01,yes\n"
-    result = import_text(engine, CAMBS, text, clock=clock)  # type: ignore[arg-type]
+    result = import_text(engine, CAMBS, text, clock=clock,  # type: ignore[arg-type]
+                         directory=directory())  # Slack's, with no token set
     assert result.errors == [
         "line 2: the co-ordinator must be a Slack user ID such as U0123ABCD: an e-mail "
         "address needs Slack to look it up (set SLACK_BOT_TOKEN)"]

@@ -13,13 +13,18 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.flows.caf.importer import COLUMNS_HELP
+from bot.flows.caf.importer import Directory, columns_help, import_text
 from bot.flows.consultation import log as caflog
 from bot.handlers.slack import caflog as slack_caflog
+from bot.handlers.slack.directory import directory as slack_directory
 from bot.policy import id_example
+from store.db import session_scope
+from store.models import CafEpisode
 from tests.test_caf import ADVISOR, LEAD, Env, caf_env, new, register
+from tests.test_caf_import import clock
 from tests.test_teams_inbound import teams_policy
 
 
@@ -77,4 +82,47 @@ def test_the_log_filter_takes_the_plain_id_its_listener_parsed() -> None:
 
 def test_import_help_shows_the_policy_example() -> None:
     what, example = id_example("slack")
-    assert f"{what} ({example}) or their e-mail address" in COLUMNS_HELP
+    shown = columns_help(slack_directory())
+    assert f"{what} ({example}) or their e-mail address" in shown
+    assert "looked up in Slack's directory (needs SLACK_BOT_TOKEN" in shown
+    what, example = id_example("teams")
+    assert f"{what} ({example}) or their e-mail address" in columns_help(Directory("teams"))
+
+
+# A directory of another platform than Slack, in its own (made-up) words.
+TEAMS_DIRECTORY = Directory("teams", members="the organisation's directory",
+                            needs="Microsoft Graph to look it up")
+
+
+def test_an_import_takes_the_directorys_platform_and_words(engine: Engine) -> None:
+    """The importer knows no platform: the ids, and the words for an address, are those
+    of the directory the caller hands it."""
+    policy = teams_policy()
+    header = "ehm_reference,lead_professional,coordinator,completed_on,consent\n"
+    wrong = import_text(engine, policy, header + (
+        f"EHM-4101,{LEAD},{TEAMS_COORD},2026-10-01,yes\n"
+        f"EHM-4102,{TEAMS_LEAD},cora.coord@council.example,2026-10-01,yes\n"),
+        clock=clock, directory=TEAMS_DIRECTORY)
+    assert wrong.errors == [
+        f"line 2: the lead professional must be an Entra object id such as "
+        f"{id_example('teams')[1]}",
+        f"line 3: the co-ordinator must be an Entra object id such as "
+        f"{id_example('teams')[1]}: an e-mail address needs Microsoft Graph to look it up"]
+    nobody = dataclasses.replace(TEAMS_DIRECTORY, resolve=lambda emails: {})
+    missing = import_text(engine, policy, header + (
+        f"EHM-4102,{TEAMS_LEAD},gone.away@council.example,2026-10-01,yes\n"),
+        clock=clock, directory=nobody)
+    assert missing.errors == [
+        "line 2: the co-ordinator (column coordinator): no one in the organisation's "
+        f"directory has that e-mail address; check it, or give their Entra object id "
+        f"({id_example('teams')[1]})"]
+    found = dataclasses.replace(TEAMS_DIRECTORY, resolve=lambda emails: {
+        e: TEAMS_COORD for e in emails})
+    ok = import_text(engine, policy, header + (
+        f"EHM-4103,{TEAMS_LEAD},Cora.Coord@Council.Example,2026-10-01,yes\n"),
+        clock=clock, directory=found)
+    assert ok.imported == ["EHM-4103"], ok.errors
+    with session_scope(engine) as s:
+        ep = s.exec(select(CafEpisode)).scalars().one()  # type: ignore[call-overload]
+    assert (ep.platform, ep.lead_user_id, ep.coordinator_user_id) == (
+        "teams", TEAMS_LEAD, TEAMS_COORD)

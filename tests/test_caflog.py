@@ -37,8 +37,10 @@ def add(s: Any, user: str, when: dt.datetime, *, name: str = "Ada Teacher",
         agency: str = "Education", contact: str = "", role: str = "Teacher",
         cats: tuple[str, ...] = ("neglect",), suggested: str = "early_help",
         advice: str | None = None, advisor: str | None = None, followed: bool | None = None,
-        reason: str | None = None, linked: str | None = None, repeat: int = 1) -> str:
-    prof = repo.professional(s, user, name=name, agency=agency, contact=contact, role=role)
+        reason: str | None = None, linked: str | None = None, repeat: int = 1,
+        platform: str = "slack") -> str:
+    prof = repo.professional(s, user, name=name, agency=agency, contact=contact, role=role,
+                             platform=platform)
     s.flush()
     ref = repo.next_reference(s, when)
     s.add(Consultation(
@@ -48,7 +50,7 @@ def add(s: Any, user: str, when: dt.datetime, *, name: str = "Ada Teacher",
         advised_at=when + dt.timedelta(hours=1) if advice else None,
         status="advised" if advice else "open", followed_advice=followed,
         not_followed_reason=reason, linked_reference=linked, repeat_count=repeat,
-        created_at=when, last_contact_at=when))
+        created_at=when, last_contact_at=when, platform=platform))
     s.flush()
     return ref
 
@@ -137,7 +139,7 @@ def test_csv_columns_escaping_utf8_and_formula_guard(sqlite_engine: Engine) -> N
     assert lines[0] == (
         "Reference,Received,Professional,Role,Agency,Contact,Age band,Categories,"
         "Suggested outcome,Given outcome,Advisor,Advised,Followed advice,Not followed reason,"
-        "Linked references,Repeat count,Status,Advisor Slack id,Professional Slack id")
+        "Linked references,Repeat count,Status,Advisor id,Professional id,Platform")
     rows = list(csv.reader(io.StringIO(text)))
     assert len(rows) == 6 and all(len(row) == len(caflog.HEADER) for row in rows)
     byref = {row[0]: dict(zip(caflog.HEADER, row, strict=True)) for row in rows[1:]}
@@ -146,7 +148,7 @@ def test_csv_columns_escaping_utf8_and_formula_guard(sqlite_engine: Engine) -> N
     assert first["Professional"] == "Zoë Ó Briain"  # UTF-8 kept
     assert first["Contact"] == "zoe.obriain@school.example, ext 12"
     assert first["Received"] == "2026-11-02 09:15:00+00:00"
-    assert first["Followed advice"] == "yes" and first["Advisor Slack id"] == ADVISOR
+    assert first["Followed advice"] == "yes" and first["Advisor id"] == ADVISOR
     assert '"zoe.obriain@school.example, ext 12"' in text  # a comma is quoted
 
     second = byref[r["second"]]

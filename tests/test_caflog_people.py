@@ -60,8 +60,8 @@ async def test_the_log_records_who_asked_and_who_advised_from_their_profiles(
         assert (row["Professional"], row["Role"], row["Agency"], row["Contact"]) == (
             "Ada Teacher", "Teacher (designated safeguarding lead)", "Education",
             "ada.teacher@example.org; 01632 960123")
-        assert (row["Advisor"], row["Advisor Slack id"], row["Professional Slack id"]) == (
-            "Dee Advisor", ADVISOR, TEACHER)
+        assert (row["Advisor"], row["Advisor id"], row["Professional id"], row["Platform"]) == (
+            "Dee Advisor", ADVISOR, TEACHER, "slack")
 
 
 async def test_a_profile_slack_does_not_give_is_not_available_and_the_consultation_stands(

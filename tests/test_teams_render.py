@@ -631,3 +631,13 @@ def test_a_redraw_and_a_note_find_the_card_where_teams_has_it(engine: Engine,
         note = renderer.prepare(sql.Cx.of(s), rows[intents.CARD_NOTE], NOW)
     assert update is not None and update.activity_id == "1:teams-card"
     assert note is not None and note.reply_to == "1:teams-card"
+
+
+def test_a_ratings_emoji_is_shown_as_itself_and_an_old_short_code_translated() -> None:
+    """The shipped policies give each rating's emoji as itself; a council's own policy in
+    the earlier form (a Slack short code) still shows the emoji in Teams, never its code."""
+    red = load_policy("camden").ratings["red"].emoji
+    assert red == "\U0001f534" and ac.emoji(red) == red
+    assert ac.emoji(":large_green_circle:") == "\U0001f7e2"
+    assert ac.emoji(":no_such_code:") == "" and ac.emoji(None) == ""
+

@@ -8,9 +8,9 @@ Columns (a header row; order free; case and spaces in names ignored):
 
 =================  =========================================================
 ``ehm_reference``   required; the policy's ``caf.reference_pattern`` (``EHM-20417``)
-``lead_professional``  a user ID of the policy's first platform (its example from
-                    ``bot.policy.ID_EXAMPLES``) or the person's e-mail address,
-                    or empty: no lead yet
+``lead_professional``  a user ID of the directory's platform (the policy's first
+                    without one; its example from ``bot.policy.ID_EXAMPLES``) or
+                    the person's e-mail address, or empty: no lead yet
 ``coordinator``     required; a user ID or the person's e-mail address
 ``completed_on``    required; ``YYYY-MM-DD`` (or ``DD/MM/YYYY``); not in the future
 ``consent``         required; ``yes`` / ``no``
@@ -18,11 +18,11 @@ Columns (a header row; order free; case and spaces in names ignored):
 =================  =========================================================
 
 E-mail addresses (staff know those, not user IDs) are turned into user IDs at
-import time by a resolver the caller passes in (``resolve``: the Slack one is
-``bot.handlers.slack.directory.email_resolver``, which asks Slack's directory);
-the addresses themselves are never stored. An address nobody in the workspace has
-refuses its row (line and column named, the address not echoed), and so the whole
-file; without a resolver an address is refused as not a user ID.
+import time by the people directory the caller passes in (a :class:`Directory`:
+its platform, the words naming it, and its lookup; each platform's package makes
+its own); the addresses themselves are never stored. An address nobody in the
+directory has refuses its row (line and column named, the address not echoed), and
+so the whole file; without a lookup an address is refused as not a user ID.
 
 Any other column is refused: an export may carry names, and the bot must not be
 handed them. A reference twice in the file, or already registered, is an error.
@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -57,7 +58,7 @@ from bot.flows.caf.service import (
 from bot.policy import Caf, Policy, id_example
 from store import repo
 from store.runner import TxRunner
-from store.types import utcnow
+from store.types import DEFAULT_PLATFORM, utcnow
 
 REQUIRED = ("ehm_reference", "lead_professional", "coordinator", "completed_on", "consent")
 OPTIONAL = ("last_meeting_on",)
@@ -67,14 +68,6 @@ NO = {"no", "n", "false", "0"}
 _PLAIN_COLUMN = re.compile(r"[a-z][a-z0-9_]{0,39}")
 PEOPLE = (("lead_professional", "lead professional"), ("coordinator", "co-ordinator"))
 _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
-# E-mail addresses are looked up in the directory the CLI has: Slack's
-# (``bot.handlers.slack.directory``). The ids imported are that platform's.
-DIRECTORY_PLATFORM = "slack"
-_WHAT, _EXAMPLE = id_example(DIRECTORY_PLATFORM)
-NOT_FOUND = ("the {label} (column {column}): no one in this Slack workspace has that e-mail "
-             f"address; check it, or give their {_WHAT.split(' ', 1)[1]} ({_EXAMPLE})")
-NO_DIRECTORY = (f"the {{label}} must be {_WHAT} such as {_EXAMPLE}: an e-mail address "
-                "needs Slack to look it up (set SLACK_BOT_TOKEN)")
 
 # Given the file's e-mail addresses (lower case), the user ID of each one found;
 # raises DirectoryError when the directory cannot be asked at all.
@@ -82,22 +75,54 @@ EmailResolver = Callable[[Sequence[str]], Mapping[str, str]]
 
 
 class DirectoryError(Exception):
-    """The people directory could not be asked (e.g. Slack unreachable or a missing scope)."""
-# For ``frontdoor caf import --help``: the columns, as in this module's docstring.
-COLUMNS_HELP = f"""columns (a header row; any order; case and spaces in names ignored):
+    """The people directory could not be asked (e.g. unreachable, or a missing scope)."""
+
+
+@dataclass(frozen=True)
+class Directory:
+    """A chat platform's people directory as an import sees it: whose user ids the file
+    holds, the words that name the directory (its platform's package says them), and
+    its lookup (None: it cannot be asked, so an address is refused)."""
+
+    platform: str
+    members: str = "the directory"  # "no one in {members} has that e-mail address"
+    needs: str = "a people directory to look it up"  # "an e-mail address needs {needs}"
+    asks: str = "the chat platform's directory"  # --help: "looked up in {asks}"
+    resolve: EmailResolver | None = None
+
+
+def not_found(directory: Directory) -> str:
+    """The words for an address no one in ``directory`` has ({label}, {column} to fill)."""
+    what, example = id_example(directory.platform)
+    return (f"the {{label}} (column {{column}}): no one in {directory.members} has that "
+            f"e-mail address; check it, or give their {what.split(' ', 1)[1]} ({example})")
+
+
+def no_directory(directory: Directory) -> str:
+    """The words for an address when ``directory`` cannot be asked ({label} to fill)."""
+    what, example = id_example(directory.platform)
+    return (f"the {{label}} must be {what} such as {example}: an e-mail address needs "
+            f"{directory.needs}")
+
+
+def columns_help(directory: Directory) -> str:
+    """For ``frontdoor caf import --help``: the columns, as in this module's docstring."""
+    what, example = id_example(directory.platform)
+    rest = textwrap.fill(
+        f"E-mail addresses are looked up in {directory.asks}; one that no one has refuses "
+        "its line. Any other column is refused: an export may carry names. A reference "
+        "twice in the file, or already registered, is an error. Imported episodes send no "
+        "messages; their reminders are scheduled as for any episode.", width=84)
+    return f"""columns (a header row; any order; case and spaces in names ignored):
   ehm_reference      required; the policy's reference shape, e.g. EHM-20417
-  lead_professional  {_WHAT} ({_EXAMPLE}) or their e-mail address, or
+  lead_professional  {what} ({example}) or their e-mail address, or
                      empty: no lead yet
-  coordinator        required; {_WHAT} or their e-mail address
+  coordinator        required; {what} or their e-mail address
   completed_on       required; YYYY-MM-DD (or DD/MM/YYYY); not in the future
   consent            required; yes or no
   last_meeting_on    optional; the last family planning meeting held, a date
 
-E-mail addresses are looked up in Slack's directory (needs SLACK_BOT_TOKEN and the
-app's users:read.email scope); one that no one has refuses its line. Any other
-column is refused: an export may carry names. A reference twice in the file, or
-already registered, is an error. Imported episodes send no messages; their
-reminders are scheduled as for any episode."""
+{rest}"""
 
 
 @dataclass
@@ -147,28 +172,31 @@ def email_addresses(text: str) -> list[str]:
 
 
 def _person(value: str, column: str, label: str, people: Mapping[str, str] | None,
-            problems_out: list[str]) -> str:
+            directory: Directory, problems_out: list[str]) -> str:
     """A people cell as a user ID: an e-mail address is looked up in ``people``."""
     if not is_email(value):
         return value
     if people is None:
-        problems_out.append(NO_DIRECTORY.format(label=label))
+        problems_out.append(no_directory(directory).format(label=label))
     elif value.lower() in people:
         return people[value.lower()]
     else:
-        problems_out.append(NOT_FOUND.format(label=label, column=column))
+        problems_out.append(not_found(directory).format(label=label, column=column))
     return ""
 
 
 def read_rows(
     text: str, today: date, shape: Caf, people: Mapping[str, str] | None = None,
+    directory: Directory | None = None,
 ) -> tuple[list[tuple[int, NewEpisode]], list[str]]:
     """Parse and check every row (pure): ``(line, episode)`` pairs and ``line N: …`` errors.
 
     A message names the line and the column, never the value: a wrong cell may hold a
     name, and the output is read on screens and pasted into tickets. ``people`` maps
     the e-mail addresses found (lower case) to user IDs; None: none can be looked up.
+    The user IDs are ``directory``'s platform's (the store's default without one).
     """
+    directory = directory or Directory(DEFAULT_PLATFORM)
     reader = csv.DictReader(io.StringIO(text))
     header = [_column(h) for h in (reader.fieldnames or []) if h is not None]
     if not header:
@@ -203,7 +231,8 @@ def read_rows(
         refused: set[str] = set()  # people cells already refused as addresses
         for column, label in PEOPLE:
             before = len(row_errors)
-            values[column] = _person(values[column], column, label, people, row_errors)
+            values[column] = _person(values[column], column, label, people, directory,
+                                     row_errors)
             if len(row_errors) > before:
                 refused.add(column)
         completed = parse_date(values["completed_on"])
@@ -223,7 +252,7 @@ def read_rows(
                               else "consent is required (yes or no)")
         new = NewEpisode(values["ehm_reference"], values["lead_professional"] or None,
                          values["coordinator"] or None, completed or today, consent in YES, last,
-                         platform=DIRECTORY_PLATFORM)
+                         platform=directory.platform)
         if row_errors:  # the dates or people are not usable: check the rest on their own
             row_errors += [m for c, m in (
                 ("ehm_reference", reference_problem(new.ehm_reference, shape)),
@@ -258,24 +287,27 @@ def read_rows(
 def import_text(
     engine: Engine, policy: Policy, text: str, *,
     clock: Callable[[], datetime] = utcnow,
-    resolve: EmailResolver | None = None,
+    directory: Directory | None = None,
 ) -> ImportResult:
     """Check every row, then import all of them in one transaction (or none).
 
-    E-mail addresses in the people columns are looked up first, all at once, with
-    ``resolve`` (none given: an address is refused as not a user ID).
+    The user IDs are ``directory``'s platform's (without one: the policy's first
+    platform's). E-mail addresses in the people columns are looked up first, all at
+    once, in ``directory`` (no lookup: an address is refused as not a user ID).
     """
+    directory = directory or Directory(policy.platforms[0])
     runner = TxRunner(engine)  # a command's own: nothing here runs on an event loop
     service = CafService(runner, policy, clock)
     now = clock()
     people: Mapping[str, str] | None = None
-    if resolve is not None:
+    if directory.resolve is not None:
         addresses = email_addresses(text)
         try:
-            people = {k.lower(): v for k, v in resolve(addresses).items()} if addresses else {}
+            people = ({k.lower(): v for k, v in directory.resolve(addresses).items()}
+                      if addresses else {})
         except DirectoryError as exc:
             return ImportResult(errors=[f"the e-mail addresses could not be looked up: {exc}"])
-    rows, errors = read_rows(text, service.today(now), policy.caf, people)
+    rows, errors = read_rows(text, service.today(now), policy.caf, people, directory)
     if errors:
         return ImportResult(errors=errors)
     try:
@@ -302,7 +334,7 @@ def import_text(
 def import_file(
     engine: Engine, policy: Policy, path: str | Path, *,
     clock: Callable[[], datetime] = utcnow,
-    resolve: EmailResolver | None = None,
+    directory: Directory | None = None,
 ) -> ImportResult:
     """Read ``path`` (UTF-8, with or without a byte-order mark) and import it."""
     try:
@@ -312,4 +344,4 @@ def import_file(
     except UnicodeDecodeError as exc:
         return ImportResult(errors=[f"{path} is not UTF-8 text (byte {exc.start}): save the "
                                     "export as CSV UTF-8"])
-    return import_text(engine, policy, text, clock=clock, resolve=resolve)
+    return import_text(engine, policy, text, clock=clock, directory=directory)

@@ -47,11 +47,13 @@ bands); ids are kept in their own columns:
 15. Linked references         the earlier references, newest first, ``; ``-separated
 16. Repeat count              how many consultations in the chain
 17. Status                    ``open``, ``advised`` or ``closed``
-18. Advisor Slack id          the advisor's user id
-19. Professional Slack id     the professional's user id. Values come from people, so a cell
-that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
-``@``, a tab or a carriage return) is prefixed with a single quote (OWASP
-"CSV injection").
+18. Advisor id                the advisor's user id, on the platform in column 20
+19. Professional id           the professional's user id, on the same platform
+20. Platform                  the chat platform those ids are on: ``slack`` or ``teams``
+
+Values come from people, so a cell that a spreadsheet would run as a formula
+(starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is prefixed
+with a single quote (OWASP "CSV injection").
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ from bot.policy import ID_SHAPES, id_example, id_fits
 from store import repo
 from store.models import Consultation, Professional
 from store.runner import TxRunner, threaded
+from store.types import DEFAULT_PLATFORM
 
 # A spreadsheet runs a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -110,8 +113,9 @@ HEADER: tuple[str, ...] = (
     "Linked references",
     "Repeat count",
     "Status",
-    "Advisor Slack id",
-    "Professional Slack id",
+    "Advisor id",
+    "Professional id",
+    "Platform",
 )
 
 
@@ -323,6 +327,7 @@ class LogEntry:
     repeat_count: int
     status: str
     advisor_name: str = ""  # as recorded for the advisor's user id; empty when unknown
+    platform: str = DEFAULT_PLATFORM  # the chat platform the user ids are on
 
 
 @dataclass
@@ -450,6 +455,7 @@ def iter_entries(
             repeat_count=c.repeat_count,
             status=c.status,
             advisor_name=asked(c.advisor_name, names.of(c.advisor_user_id)),
+            platform=c.platform,
         )
 
 
@@ -524,6 +530,7 @@ def entry_row(e: LogEntry, tz: ZoneInfo) -> list[Any]:
         e.status,
         e.advisor or "",
         e.professional_user_id,
+        e.platform,
     ]
 
 

@@ -24,9 +24,11 @@ from store.types import utcnow
 
 ONLY_THE_ASKER = "Only the professional who asked can answer."
 
+# Plain words, the button's name in quotes as the domain's other messages name theirs:
+# each platform shows this text as is, and only a renderer knows its emphasis.
 ALREADY_ANSWERED = (
     "You have already answered this advice, and that answer stands. To change it, use "
-    "*Change my answer* on the advice message."
+    "\"Change my answer\" on the advice message."
 )
 
 class AdviceService:

@@ -3,7 +3,8 @@ and a professional's own profile (``users.info``).
 
 Used by ``frontdoor caf import``, whose file may name the lead professional and the
 co-ordinator by their work e-mail address (staff know those, not Slack user IDs).
-The importer is platform-neutral: it is handed :func:`email_resolver`'s callable.
+The importer is platform-neutral: it is handed :func:`directory`, Slack's words for
+its directory and :func:`email_resolver`'s callable.
 The app needs the ``users:read.email`` scope for this method (and for the e-mail
 address in a profile).
 
@@ -23,7 +24,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.flows.caf.importer import DirectoryError, EmailResolver
+from bot.flows.caf.importer import Directory, DirectoryError, EmailResolver
 from bot.flows.consultation.log import Person
 from bot.handlers.slack.client import make_client, make_session
 
@@ -77,6 +78,16 @@ def email_resolver(token: str, api_url: str) -> EmailResolver:
     return resolve
 
 
+def directory(token: str = "", api_url: str = "") -> Directory:
+    """Slack's directory for ``frontdoor caf import``: its words, and its lookup when a
+    bot token is set (without one, an address is refused with what to set)."""
+    return Directory(
+        platform="slack", members="this Slack workspace",
+        needs="Slack to look it up (set SLACK_BOT_TOKEN)",
+        asks="Slack's directory (needs SLACK_BOT_TOKEN and the app's users:read.email scope)",
+        resolve=email_resolver(token, api_url) if token else None)
+
+
 async def profile(client: AsyncWebClient, user: str) -> Person | None:
     """Who ``user`` is, as their Slack profile says now: name, title and contact (e-mail,
     then phone). None when Slack gives no profile (an error, no answer): never raises."""
@@ -99,4 +110,4 @@ async def profile(client: AsyncWebClient, user: str) -> Person | None:
     return Person(name=name, title=str(prof.get("title") or "").strip(), contact=contact)
 
 
-__all__ = ["email_resolver", "profile", "user_ids_by_email"]
+__all__ = ["directory", "email_resolver", "profile", "user_ids_by_email"]

@@ -45,6 +45,14 @@ class _Wall(Clock):
         return self.wall()
 
 
+def _delivery_key(request: web.Request) -> str | None:
+    """What makes this delivery's request id: its timestamp and signature (a retry of the
+    same delivery, re-signed, gets a new one); None when it has neither."""
+    ts = request.headers.get("X-Slack-Request-Timestamp", "")
+    sig = request.headers.get("X-Slack-Signature", "")
+    return f"{ts}:{sig}" if ts and sig else None
+
+
 def make_door(sv: Services, wall: Callable[[], float] = time.time) -> Door:
     """The process's door, with its own Web API client for ``users.info``: no retries
     and a short timeout, as Slack waits 3 s for the answer to the request it checks."""
@@ -93,7 +101,7 @@ def mount(web_app: web.Application, app: AsyncApp, sv: Services, *,
         # ack too: asyncio copies the context into the task Bolt starts), and its count.
         if request.path != PATH:
             return await handler(request)  # type: ignore[no-any-return]
-        logs.start_request(request.headers)
+        logs.start_request(_delivery_key(request))
         _kind.set("unknown")  # until the handler has read the body
         started, status = time.perf_counter(), 500
         try:

@@ -47,7 +47,9 @@ _ID = re.compile(r"^[\w:@.=+/-]{1,255}$")
 # Characters a name could use to style, link or open a tag in a TextBlock.
 _NAME_MARKUP = re.compile(r"[<>*_\[\]`#~|\\]")
 
-# The policy's rating emoji are Slack short codes; Teams shows Unicode.
+# The shipped policies give each rating's emoji as itself (Unicode), which every platform
+# shows as is. A council's own policy may still spell one as a short code (``:red_circle:``,
+# the form before): Teams has no short codes, so those are translated here.
 EMOJI: dict[str, str] = {
     ":red_circle:": "🔴",
     ":large_orange_circle:": "🟠",
@@ -62,8 +64,12 @@ EMOJI: dict[str, str] = {
 
 
 def emoji(code: str | None) -> str:
-    """A policy emoji (a short code) as Unicode; unknown codes are left out."""
-    return EMOJI.get(code or "", "")
+    """A policy emoji as Unicode: itself, or a known short code translated; an unknown
+    short code is left out (Teams would show its letters)."""
+    code = code or ""
+    if code.startswith(":") and code.endswith(":"):
+        return EMOJI.get(code, "")
+    return code
 
 
 def clip(s: str, limit: int) -> str:
